@@ -1,0 +1,1 @@
+"""Benchmarks behind `mbrl-control bench WHAT`; each prints JSON."""

@@ -1,0 +1,37 @@
+"""``mbrl-control bench WHAT``: benchmarks that print JSON (never timed assertions in tests).
+
+Each benchmark is a module ``mbrl_control.bench.<what>`` with ``add_arguments`` and ``run``.
+Timings are taken as ratios within one run (see DESIGN.md section 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+BENCHES: dict[str, tuple[str, str]] = {
+    "planner": ("mbrl_control.bench.planner", "planning-step latency: torch vs ONNX vs mbrl-lib"),
+    "sim": ("mbrl_control.bench.sim", "env steps/s vs raw stepSimulation, 1 and W workers"),
+    "train": ("mbrl_control.bench.train", "ensemble training samples/s"),
+    "controller": ("mbrl_control.bench.controller", "mpc_controller end-to-end latency over ROS"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="bench", metavar="WHAT", required=True)
+    for name, (module, help_text) in BENCHES.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_bench_module=module)
+        try:
+            importlib.import_module(module).add_arguments(p)
+        except ModuleNotFoundError:
+            p.epilog = "not implemented yet"
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        mod = importlib.import_module(args._bench_module)
+    except ModuleNotFoundError:
+        print(f"bench {args.bench}: not implemented yet")
+        return 2
+    return int(mod.run(args) or 0)

@@ -1,0 +1,1 @@
+"""Probabilistic ensemble dynamics models: network, normalizer, trainer, checkpoints, validation."""

@@ -1,0 +1,140 @@
+"""Probabilistic ensemble dynamics network (PETS): E Gaussian MLPs in one batched pass.
+
+Shape letters: E members, B batch rows, O obs dim, A action dim, D = O + A input dim,
+W hidden width. Every member sees its own rows ``(E, B, ·)``; no Python loop over members.
+
+The network predicts the **change in observation**: ``next_obs = obs + delta``. Inputs are
+normalized and outputs de-normalized inside ``forward``, so the normalizer travels with the
+weights (and with the exported ONNX graph). ``forward`` is pure (no randomness, no state
+changes, no value-dependent branching), so it traces into ONNX unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+from torch import nn
+
+from mbrl_control.models.config import EnsembleConfig
+
+ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
+
+
+class EnsembleLinear(nn.Module):
+    """E independent affine maps: ``(E, B, I) -> (E, B, O)`` via ``x @ weight + bias``.
+
+    ``weight (E, I, O)`` and ``bias (E, 1, O)``; initialized per member from the named axes
+    (truncated normal with std ``1 / (2 sqrt(I))`` as in PETS).
+    """
+
+    def __init__(self, members: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.members, self.in_features, self.out_features = members, in_features, out_features
+        self.weight = nn.Parameter(torch.empty(members, in_features, out_features))
+        self.bias = nn.Parameter(torch.zeros(members, 1, out_features))
+        std = 1.0 / (2.0 * math.sqrt(in_features))
+        nn.init.trunc_normal_(self.weight, std=std, a=-2 * std, b=2 * std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)  # (E, B, O)
+
+
+class Normalizer(nn.Module):
+    """Fixed affine statistics stored as buffers: ``(x - mean) / std`` and its inverse."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor, min_std: float = 1e-6) -> None:
+        """Set the statistics from data ``x (B, dim)``."""
+        self.mean.copy_(x.mean(0))
+        self.std.copy_(x.std(0).clamp_min(min_std))
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.std + self.mean
+
+
+class Ensemble(nn.Module):
+    """E Gaussian (or deterministic) MLPs predicting ``next_obs`` via the observation change.
+
+    ``forward(obs (E, B, O), action (E, B, A)) -> (mean (E, B, O), logvar (E, B, O))`` in raw
+    observation units; ``logvar`` is soft-bounded by learned ``[min_logvar, max_logvar]``
+    (PETS) and is a constant ``-inf``-free zero-variance surrogate for deterministic heads.
+    With ``cfg.reward_head`` an extra output predicts the per-step cost (see ``forward_cost``).
+    """
+
+    def __init__(self, cfg: EnsembleConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        e, o, a, w = cfg.members, cfg.obs_dim, cfg.act_dim, cfg.hidden
+        self.in_norm = Normalizer(o + a)
+        self.out_norm = Normalizer(o)  # statistics of the observation change
+        dims = [o + a] + [w] * cfg.layers
+        self.hidden = nn.ModuleList(EnsembleLinear(e, i, j) for i, j in itertools.pairwise(dims))
+        self.act = ACTIVATIONS[cfg.activation]()
+        heads = o * (2 if cfg.probabilistic else 1) + (1 if cfg.reward_head else 0)
+        self.head = EnsembleLinear(e, w, heads)
+        self.max_logvar = nn.Parameter(torch.full((1, 1, o), 0.5))
+        self.min_logvar = nn.Parameter(torch.full((1, 1, o), -10.0))
+
+    @property
+    def members(self) -> int:
+        return self.cfg.members
+
+    def _trunk(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Raw head outputs ``(E, B, heads)`` for obs ``(E, B, O)`` and action ``(E, B, A)``."""
+        x = self.in_norm.normalize(torch.cat([obs, action], dim=-1))  # (E, B, D)
+        for layer in self.hidden:
+            x = self.act(layer(x))
+        return self.head(x)
+
+    def _split(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalized delta mean and bounded log-variance, each ``(E, B, O)``."""
+        o = self.cfg.obs_dim
+        mean = out[..., :o]
+        if not self.cfg.probabilistic:
+            return mean, torch.zeros_like(mean)
+        logvar = out[..., o : 2 * o]
+        logvar = self.max_logvar - nn.functional.softplus(self.max_logvar - logvar)
+        logvar = self.min_logvar + nn.functional.softplus(logvar - self.min_logvar)
+        return mean, logvar
+
+    def forward_normalized(
+        self, obs: torch.Tensor, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training view: normalized delta mean and log-variance ``(E, B, O)`` each."""
+        return self._split(self._trunk(obs, action))
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Next-observation mean and log-variance in raw units, ``(E, B, O)`` each."""
+        mean_n, logvar_n = self.forward_normalized(obs, action)
+        next_mean = obs + self.out_norm.denormalize(mean_n)
+        logvar = logvar_n + 2.0 * self.out_norm.std.log()
+        return next_mean, logvar
+
+    def forward_cost(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Learned per-step cost ``(E, B)`` (requires ``cfg.reward_head``)."""
+        if not self.cfg.reward_head:
+            raise ValueError("this ensemble has no reward head (EnsembleConfig.reward_head)")
+        return self._trunk(obs, action)[..., -1]
+
+    @torch.no_grad()
+    def predict(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-member next-state mean and variance for shared rows.
+
+        Args: obs ``(B, O)``, action ``(B, A)`` (tensors or arrays).
+        Returns: mean ``(E, B, O)`` and var ``(E, B, O)`` as tensors.
+        """
+        obs = torch.as_tensor(obs, dtype=torch.float32)
+        action = torch.as_tensor(action, dtype=torch.float32)
+        e = self.members
+        mean, logvar = self(obs.expand(e, *obs.shape), action.expand(e, *action.shape))
+        return mean, logvar.exp()

@@ -1,0 +1,226 @@
+"""The task contract shared by simulator, planner and ROS nodes.
+
+Shape letters: B batch rows, O obs dim, A action dim, G goal dim, K critics.
+A task's cost is a weighted sum of small critics (Nav2 MPPI style): each critic is a pure
+torch function of shared features, and the weights ``(K,)`` are an input so that they can
+be live ROS parameters and an input of the exported planner graph.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+Features = Mapping[str, "torch.Tensor"]
+
+
+class BadJointState(ValueError):
+    """A JointState message that cannot be turned into an observation.
+
+    ``joint`` names the offending joint (or ``None`` when the message as a whole is bad).
+    """
+
+    def __init__(self, reason: str, joint: str | None = None) -> None:
+        super().__init__(reason)
+        self.joint = joint
+
+
+@dataclass(frozen=True)
+class Critic:
+    """One cost term: ``fn(features) -> (B,)``, scaled by ``weight`` (its default)."""
+
+    name: str
+    fn: Callable[[Features], torch.Tensor]
+    weight: float
+
+
+class Task(ABC):
+    """A robot task: layout, bounds, rates, cost critics and the ROS message mapping.
+
+    Subclasses set the class attributes and implement the abstract methods. Units are SI
+    (m, rad, N, N·m, s) and stated per action in ``action_units``.
+    """
+
+    name: ClassVar[str]
+    obs_names: ClassVar[tuple[str, ...]]
+    action_names: ClassVar[tuple[str, ...]]
+    action_units: ClassVar[tuple[str, ...]]
+    action_low: ClassVar[tuple[float, ...]]
+    action_high: ClassVar[tuple[float, ...]]
+    control_hz: ClassVar[float]
+    episode_steps: ClassVar[int]
+    goal_dim: ClassVar[int] = 0
+    joint_names: ClassVar[tuple[str, ...]]
+    """JointState names the task reads, in the order it reads them."""
+    command_joints: ClassVar[tuple[str, ...]]
+    """Joints the command vector addresses, in order (ros2_control forward-command)."""
+
+    # ---- derived layout ---------------------------------------------------------------
+    @property
+    def obs_dim(self) -> int:
+        return len(self.obs_names)
+
+    @property
+    def act_dim(self) -> int:
+        return len(self.action_names)
+
+    @property
+    def dt(self) -> float:
+        """Control period in seconds."""
+        return 1.0 / self.control_hz
+
+    @property
+    def low(self) -> np.ndarray:
+        """Action lower bound ``(A,)`` float32."""
+        return np.asarray(self.action_low, dtype=np.float32)
+
+    @property
+    def high(self) -> np.ndarray:
+        """Action upper bound ``(A,)`` float32."""
+        return np.asarray(self.action_high, dtype=np.float32)
+
+    @property
+    def safe_action(self) -> np.ndarray:
+        """The action published when anything is wrong: zero effort/velocity ``(A,)``."""
+        return np.clip(np.zeros(self.act_dim, dtype=np.float32), self.low, self.high)
+
+    @property
+    @abstractmethod
+    def critics(self) -> tuple[Critic, ...]:
+        """The cost terms, in the order of the weights vector."""
+
+    @property
+    def critic_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.critics)
+
+    @property
+    def default_weights(self) -> np.ndarray:
+        """Default critic weights ``(K,)`` float32."""
+        return np.asarray([c.weight for c in self.critics], dtype=np.float32)
+
+    # ---- cost (torch, exported inside the planner graph) ------------------------------
+    @abstractmethod
+    def features(
+        self,
+        obs: torch.Tensor,
+        action: torch.Tensor,
+        next_obs: torch.Tensor,
+        goal: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """Quantities several critics share, computed once.
+
+        Args: obs ``(B, O)``, action ``(B, A)``, next_obs ``(B, O)``, goal ``(G,)`` or ``(B, G)``.
+        """
+
+    def score(
+        self,
+        obs: torch.Tensor,
+        action: torch.Tensor,
+        next_obs: torch.Tensor,
+        goal: torch.Tensor,
+        weights: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-step cost of transitions.
+
+        Args: obs ``(B, O)``, action ``(B, A)``, next_obs ``(B, O)``, goal ``(G,)``/``(B, G)``,
+        weights ``(K,)`` (defaults to ``default_weights``).
+        Returns: total ``(B,)`` and per_critic ``(K, B)`` (unweighted terms).
+        """
+        import torch
+
+        feats = self.features(obs, action, next_obs, goal)
+        per_critic = torch.stack([c.fn(feats) for c in self.critics])  # (K, B)
+        if weights is None:
+            weights = torch.as_tensor(self.default_weights, dtype=per_critic.dtype)
+        total = (weights[:, None] * per_critic).sum(0)  # (B,)
+        return total, per_critic
+
+    def cost(
+        self,
+        obs: torch.Tensor,
+        action: torch.Tensor,
+        next_obs: torch.Tensor,
+        goal: torch.Tensor,
+        weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Total per-step cost ``(B,)``; see :meth:`score`."""
+        return self.score(obs, action, next_obs, goal, weights)[0]
+
+    # ---- numpy side: sim, evaluation, ROS ---------------------------------------------
+    def cost_np(
+        self,
+        obs: np.ndarray,
+        action: np.ndarray,
+        next_obs: np.ndarray,
+        goal: np.ndarray | None = None,
+    ) -> float:
+        """Cost of one transition from numpy arrays ``(O,)``, ``(A,)``, ``(O,)``, ``(G,)``."""
+        import torch
+
+        g = np.zeros(self.goal_dim, np.float32) if goal is None else goal
+        t = [torch.as_tensor(np.asarray(x, np.float32))[None] for x in (obs, action, next_obs)]
+        return float(self.cost(*t, torch.as_tensor(np.asarray(g, np.float32))))
+
+    @abstractmethod
+    def is_success(self, obs: np.ndarray, goal: np.ndarray | None = None) -> bool:
+        """Whether ``obs (O,)`` meets the task's goal (used for success rates)."""
+
+    def sample_goal(self, rng: np.random.Generator) -> np.ndarray:
+        """A goal ``(G,)`` for a new episode (empty for goal-free tasks)."""
+        return np.zeros(self.goal_dim, dtype=np.float32)
+
+    @abstractmethod
+    def obs_from_joints(self, position: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+        """Observation ``(O,)`` float32 from joint positions/velocities in ``joint_names`` order."""
+
+    def obs_from_joint_state(
+        self, names: Sequence[str], position: Sequence[float], velocity: Sequence[float]
+    ) -> np.ndarray:
+        """Observation ``(O,)`` from a ``sensor_msgs/JointState``'s fields.
+
+        Extra joints are ignored; missing joints, length mismatches and non-finite values
+        raise :class:`BadJointState` naming the joint.
+        """
+        names = list(names)
+        if len(position) != len(names) or len(velocity) != len(names):
+            raise BadJointState(
+                f"JointState has {len(names)} names, {len(position)} positions and "
+                f"{len(velocity)} velocities; they must have equal lengths"
+            )
+        index = {n: i for i, n in enumerate(names)}
+        pos = np.empty(len(self.joint_names), np.float64)
+        vel = np.empty(len(self.joint_names), np.float64)
+        for j, joint in enumerate(self.joint_names):
+            if joint not in index:
+                raise BadJointState(f"joint {joint!r} missing from JointState", joint)
+            i = index[joint]
+            pos[j], vel[j] = position[i], velocity[i]
+            if not (np.isfinite(pos[j]) and np.isfinite(vel[j])):
+                raise BadJointState(f"joint {joint!r} has a non-finite position/velocity", joint)
+        return self.obs_from_joints(pos, vel)
+
+    def command_from_action(self, action: np.ndarray) -> list[float]:
+        """The ``Float64MultiArray.data`` for ``action (A,)``, clipped to the bounds."""
+        return [float(a) for a in np.clip(action, self.low, self.high)]
+
+    def metadata(self) -> dict[str, Any]:
+        """What the planner ONNX file records about the task (validated at load)."""
+        return {
+            "task": self.name,
+            "obs_names": list(self.obs_names),
+            "action_names": list(self.action_names),
+            "action_units": list(self.action_units),
+            "action_low": [float(x) for x in self.action_low],
+            "action_high": [float(x) for x in self.action_high],
+            "control_hz": float(self.control_hz),
+            "goal_dim": int(self.goal_dim),
+            "joint_names": list(self.joint_names),
+            "critics": list(self.critic_names),
+        }

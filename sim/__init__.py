@@ -1,0 +1,1 @@
+"""mbrl_sim: PyBullet simulator with domain randomization (folder ``sim/``, import ``mbrl_sim``)."""
