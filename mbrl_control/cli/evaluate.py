@@ -1,15 +1,44 @@
-"""`mbrl-control evaluate`: not implemented yet (see the open issues)."""
+"""``mbrl-control evaluate``: closed-loop episodes of a planner ONNX file in sim (no ROS)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = "not implemented yet"
+    parser.add_argument("--planner", required=True, help="planner ONNX file")
+    parser.add_argument("--task", default="cartpole_swingup")
+    parser.add_argument("--profile", default="default", help="domain-randomization profile")
+    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
+    parser.add_argument("--video", help="also render one episode to this GIF")
+    parser.add_argument("--json", action="store_true", help="print the full summary as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("mbrl-control evaluate: not implemented yet", file=sys.stderr)
-    return 2
+    from mbrl_control.pipeline.evaluate import evaluate
+
+    summary = evaluate(
+        args.planner,
+        args.task,
+        args.profile,
+        args.episodes,
+        seed=args.seed,
+        threads=args.threads,
+        video=args.video,
+        quiet=args.quiet,
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        lat = summary["latency_ms"]
+        timing = f"planner p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms"
+        print(
+            f"{args.task} on {args.profile}: return {summary['mean_return']:.1f} ± "
+            f"{summary['std_return']:.1f} over {summary['episodes']} episodes, success "
+            f"{summary['success_rate']:.0%}, {timing}"
+        )
+    return 0

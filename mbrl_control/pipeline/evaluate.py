@@ -1,0 +1,115 @@
+"""Closed-loop evaluation of a planner in sim (no ROS): returns, success, latency."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``policy(obs (O,), goal (G,)) -> action (A,)``."""
+
+
+def run_episode(
+    env: Any,
+    policy: Policy,
+    *,
+    seed: int | None = None,
+    reset: Callable[[], None] | None = None,
+    frames: list[np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """One episode; returns return (= -Σcost), success, steps and per-step policy latency (s).
+
+    ``frames`` collects ``env.render()`` images when given (env made with ``rgb_array``).
+    """
+    obs, info = env.reset(seed=seed)
+    goal = np.asarray(info.get("goal", np.zeros(0)), np.float32)
+    if reset is not None:
+        reset()
+    task = env.unwrapped.task
+    total, latencies, successes = 0.0, [], []
+    done = False
+    while not done:
+        t0 = time.perf_counter()
+        action = policy(obs, goal)
+        latencies.append(time.perf_counter() - t0)
+        obs, reward, terminated, truncated, info = env.step(action)
+        total += float(reward)
+        successes.append(task.is_success(obs, goal))
+        if frames is not None:
+            frames.append(env.render())
+        done = terminated or truncated
+    tail = max(1, len(successes) // 10)  # success = upright/at goal over the last 10 % of steps
+    return {
+        "return": total,
+        "success": bool(np.mean(successes[-tail:]) > 0.5),
+        "steps": len(successes),
+        "latencies": latencies,
+    }
+
+
+def evaluate(
+    planner_path: str | Path,
+    task: str,
+    profile: str,
+    episodes: int,
+    *,
+    seed: int = 1000,
+    threads: int = 2,
+    video: str | Path | None = None,
+    quiet: bool = True,
+) -> dict[str, Any]:
+    """Run ``episodes`` closed-loop episodes of the ONNX planner; summary dict (JSON-ready)."""
+    import mbrl_sim
+    from tqdm import tqdm
+
+    from mbrl_control.export.runtime import OnnxPlanner
+
+    planner = OnnxPlanner(planner_path, expected_task=task, threads=threads, seed=seed)
+    env = mbrl_sim.make_env(task, profile=profile, seed=seed)
+    results = [
+        run_episode(env, planner.act, seed=seed + i, reset=planner.reset)
+        for i in tqdm(range(episodes), desc=f"evaluate {profile}", disable=quiet)
+    ]
+    env.close()
+    if video:
+        write_video(planner, task, profile, seed, video)
+    return summarize(results, planner=str(planner_path), task=task, profile=profile)
+
+
+def summarize(results: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
+    returns = np.array([r["return"] for r in results])
+    lat = np.concatenate([r["latencies"] for r in results]) * 1e3
+    return {
+        **context,
+        "episodes": len(results),
+        "mean_return": float(returns.mean()),
+        "std_return": float(returns.std()),
+        "returns": returns.round(3).tolist(),
+        "success_rate": float(np.mean([r["success"] for r in results])),
+        "latency_ms": {
+            "p50": float(np.percentile(lat, 50)),
+            "p99": float(np.percentile(lat, 99)),
+            "max": float(lat.max()),
+        },
+    }
+
+
+def write_video(planner: Any, task: str, profile: str, seed: int, path: str | Path) -> Path:
+    """Render one episode to a GIF at the task's control rate (every 2nd frame)."""
+    import mbrl_sim
+    from PIL import Image
+
+    env = mbrl_sim.make_env(task, profile=profile, seed=seed, render_mode="rgb_array")
+    frames: list[np.ndarray] = []
+    run_episode(env, planner.act, seed=seed, reset=planner.reset, frames=frames)
+    env.close()
+    images = [Image.fromarray(f) for f in frames[::2]]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ms = int(2000 / env.unwrapped.task.control_hz)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=ms, loop=0)
+    return path
