@@ -54,3 +54,60 @@ class EnsembleConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> EnsembleConfig:
         return from_mapping(cls, data)
+
+
+HOLDOUT_MODES = ("random", "newest")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train an :class:`~mbrl_control.models.ensemble.Ensemble` (see ``trainer.fit``).
+
+    Defaults follow PETS / mbrl-lib for low-dimensional robots (cart-pole, pendulum).
+    """
+
+    lr: float = 1e-3
+    """Adam learning rate."""
+    weight_decay: float = 5e-5
+    """L2 penalty on the layer weights (not on biases or log-variance bounds)."""
+    batch_size: int = 256
+    """Rows per member per gradient step (B)."""
+    max_epochs: int = 200
+    """Upper bound on epochs; an epoch is one pass over the (new) training rows."""
+    patience: int = 10
+    """Stop after this many epochs in which no member improved its hold-out score."""
+    improvement_threshold: float = 0.01
+    """A member improves when its hold-out MSE drops by more than this fraction of its best."""
+    holdout_fraction: float = 0.1
+    """Fraction of episodes held out for early stopping and validation (0 disables)."""
+    holdout: str = "random"
+    """Which episodes to hold out: ``random`` or ``newest`` (last to appear in the arrays)."""
+    bootstrap: bool = True
+    """Each member trains on its own resample (with replacement) of the training rows."""
+    logvar_bound_weight: float = 0.01
+    """Weight of ``sum(max_logvar) - sum(min_logvar)`` in the loss (PETS)."""
+    seed: int = 0
+    """Seed of the numpy generator used when ``fit`` is given none."""
+
+    def __post_init__(self) -> None:
+        for key in ("lr", "batch_size", "max_epochs", "patience"):
+            if not getattr(self, key) > 0:
+                raise ValueError(f"TrainConfig.{key} must be > 0, got {getattr(self, key)}")
+        for key in ("weight_decay", "improvement_threshold", "logvar_bound_weight"):
+            if not getattr(self, key) >= 0:
+                raise ValueError(f"TrainConfig.{key} must be >= 0, got {getattr(self, key)}")
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            raise ValueError(
+                f"TrainConfig.holdout_fraction must be in [0, 1), got {self.holdout_fraction}"
+            )
+        if self.holdout not in HOLDOUT_MODES:
+            raise ValueError(
+                f"TrainConfig.holdout={self.holdout!r}; allowed: {', '.join(HOLDOUT_MODES)}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> TrainConfig:
+        return from_mapping(cls, data)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -66,8 +67,10 @@ class Ensemble(nn.Module):
     """E Gaussian (or deterministic) MLPs predicting ``next_obs`` via the observation change.
 
     ``forward(obs (E, B, O), action (E, B, A)) -> (mean (E, B, O), logvar (E, B, O))`` in raw
-    observation units; ``logvar`` is soft-bounded by learned ``[min_logvar, max_logvar]``
-    (PETS) and is a constant ``-inf``-free zero-variance surrogate for deterministic heads.
+    observation units. With the Gaussian head ``logvar`` is soft-bounded by the learned
+    ``[min_logvar, max_logvar]`` (PETS). With the deterministic head (``probabilistic=False``)
+    the normalized log-variance is a constant 0, so ``logvar`` is the log-variance of the
+    training deltas (a finite placeholder; no uncertainty is learned).
     With ``cfg.reward_head`` an extra output predicts the per-step cost (see ``forward_cost``).
     """
 
@@ -77,6 +80,7 @@ class Ensemble(nn.Module):
         e, o, a, w = cfg.members, cfg.obs_dim, cfg.act_dim, cfg.hidden
         self.in_norm = Normalizer(o + a)
         self.out_norm = Normalizer(o)  # statistics of the observation change
+        self.cost_norm = Normalizer(1)  # statistics of the per-step cost (reward head only)
         dims = [o + a] + [w] * cfg.layers
         self.hidden = nn.ModuleList(EnsembleLinear(e, i, j) for i, j in itertools.pairwise(dims))
         self.act = ACTIVATIONS[cfg.activation]()
@@ -113,6 +117,19 @@ class Ensemble(nn.Module):
         """Training view: normalized delta mean and log-variance ``(E, B, O)`` each."""
         return self._split(self._trunk(obs, action))
 
+    def forward_train(
+        self, obs: torch.Tensor, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Everything the loss needs from one trunk pass, in normalized units.
+
+        Args: obs ``(E, B, O)``, action ``(E, B, A)`` in raw units.
+        Returns: delta mean ``(E, B, O)``, log-variance ``(E, B, O)`` and, with the reward
+        head, the normalized cost ``(E, B)`` (else ``None``).
+        """
+        out = self._trunk(obs, action)
+        mean, logvar = self._split(out)
+        return mean, logvar, out[..., -1] if self.cfg.reward_head else None
+
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Next-observation mean and log-variance in raw units, ``(E, B, O)`` each."""
         mean_n, logvar_n = self.forward_normalized(obs, action)
@@ -121,10 +138,13 @@ class Ensemble(nn.Module):
         return next_mean, logvar
 
     def forward_cost(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """Learned per-step cost ``(E, B)`` (requires ``cfg.reward_head``)."""
+        """Learned per-step cost ``(E, B)`` in the task's cost units (requires ``cfg.reward_head``).
+
+        Args: obs ``(E, B, O)``, action ``(E, B, A)`` in raw units.
+        """
         if not self.cfg.reward_head:
             raise ValueError("this ensemble has no reward head (EnsembleConfig.reward_head)")
-        return self._trunk(obs, action)[..., -1]
+        return self.cost_norm.denormalize(self._trunk(obs, action)[..., -1:])[..., 0]
 
     @torch.no_grad()
     def predict(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,3 +158,21 @@ class Ensemble(nn.Module):
         e = self.members
         mean, logvar = self(obs.expand(e, *obs.shape), action.expand(e, *action.shape))
         return mean, logvar.exp()
+
+    def fit(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Train in place; forwards to :func:`mbrl_control.models.trainer.fit` (same arguments)."""
+        from mbrl_control.models.trainer import fit
+
+        return fit(self, *args, **kwargs)
+
+
+def mixture_moments(mean: torch.Tensor, var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Moment-matched Gaussian of the equal-weight mixture of the E member Gaussians.
+
+    Args: mean ``(E, B, O)``, var ``(E, B, O)`` per member (raw units).
+    Returns: mean ``(B, O)`` and var ``(B, O)`` = mean aleatoric variance + epistemic spread
+    (the variance of the member means across E).
+    """
+    mix_mean = mean.mean(0)
+    epistemic = mean.var(0, unbiased=False)
+    return mix_mean, var.mean(0) + epistemic
