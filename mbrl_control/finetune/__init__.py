@@ -1,0 +1,1 @@
+"""Finetuning on robot data: pair messages into transitions, retrain, gate, deploy."""
