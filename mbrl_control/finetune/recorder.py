@@ -90,10 +90,15 @@ class TransitionRecorder:
         interval = None if self._last_state_time is None else now - self._last_state_time
         self._last_stamp, self._last_state_time = stamp, now
         cmd_fresh = self._command_time is not None and now - self._command_time <= self.max_gap
-        if self._obs and interval is not None and interval > self.max_gap:
-            self._end_segment("state_gap")
-        elif self._obs and not cmd_fresh:
-            self._end_segment("stale_command")
+        broken = None
+        if interval is not None and interval > self.max_gap:
+            broken = "state_gap"
+        elif not cmd_fresh:
+            broken = "stale_command"
+        if broken and self._act:
+            self._end_segment(broken)
+        elif broken:
+            self._obs = []  # nothing recorded yet: just restart from this state
         if self._obs:  # invariant: len(_obs) == len(_act) + 1 inside a segment
             self._act.append(self._command.copy())
         self._obs.append(obs)
