@@ -85,7 +85,7 @@ class TransitionRecorder:
             obs = self.task.obs_from_joint_state(names, position, velocity)
         except BadJointState:
             self.stats.bad_states += 1
-            self._end_segment("bad_state")
+            self._break("bad_state")
             return
         interval = None if self._last_state_time is None else now - self._last_state_time
         self._last_stamp, self._last_state_time = stamp, now
@@ -95,10 +95,8 @@ class TransitionRecorder:
             broken = "state_gap"
         elif not cmd_fresh:
             broken = "stale_command"
-        if broken and self._act:
-            self._end_segment(broken)
-        elif broken:
-            self._obs = []  # nothing recorded yet: just restart from this state
+        if broken:
+            self._break(broken)
         if self._obs:  # invariant: len(_obs) == len(_act) + 1 inside a segment
             self._act.append(self._command.copy())
         self._obs.append(obs)
@@ -108,6 +106,13 @@ class TransitionRecorder:
     def flush(self) -> None:
         """End the current segment (e.g. at shutdown)."""
         self._end_segment("flush")
+
+    def _break(self, reason: str) -> None:
+        """The stream broke: store the segment if it has transitions, else just restart."""
+        if self._act:
+            self._end_segment(reason)
+        else:
+            self._obs = []
 
     def _end_segment(self, reason: str, keep_last: bool = False) -> None:
         if reason not in ("max_length", "flush"):
