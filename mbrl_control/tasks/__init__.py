@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from mbrl_control.tasks.base import BadJointState, Critic, Task
 from mbrl_control.tasks.cartpole import CartpoleSwingup
+from mbrl_control.tasks.panda import PandaReach
 
 TASKS: dict[str, type[Task]] = {
     CartpoleSwingup.name: CartpoleSwingup,
+    PandaReach.name: PandaReach,
 }
 
 
@@ -24,4 +26,4 @@ def get_task(name: str) -> Task:
         raise ValueError(f"unknown task {name!r}; allowed: {sorted(TASKS)}") from None
 
 
-__all__ = ["TASKS", "BadJointState", "CartpoleSwingup", "Critic", "Task", "get_task"]
+__all__ = ["TASKS", "BadJointState", "CartpoleSwingup", "Critic", "PandaReach", "Task", "get_task"]

@@ -1,0 +1,306 @@
+"""The gymnasium environment: a task's robot in PyBullet under domain randomization.
+
+One control step: clip the action ``(A,)`` to the task bounds → action-delay buffer →
+actuator gain → (maybe) a push → one ``stepSimulation`` of ``substeps`` physics steps with a
+jittered control period → joint readings + noise → ``task.obs_from_joints`` → reward
+``-task.cost``. All randomness (the draw at reset and per-step noise, pushes and jitter)
+comes from ``self.np_random``, so a seed fixes the episode bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import gymnasium
+import numpy as np
+import pybullet as pb
+from mbrl_sim.profiles import DRProfile, load_profile
+from mbrl_sim.scenes import SCENES, Scene, load_scene
+
+from mbrl_control.tasks import Task, get_task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SimState:
+    """A snapshot for :meth:`MbrlSimEnv.restore_state` (valid within the episode it was taken)."""
+
+    bullet_id: int
+    steps: int
+    delay: tuple[np.ndarray, ...]
+    obs: np.ndarray
+    measured: tuple[np.ndarray, np.ndarray, np.ndarray]
+    rng_state: dict[str, Any]
+
+
+class MbrlSimEnv(gymnasium.Env):
+    """``task`` (name or :class:`Task`) in PyBullet, randomized by ``profile`` at each reset.
+
+    Observation ``(O,)`` float32 and action ``(A,)`` float32 follow the task. ``reset``
+    returns ``info["dr"]`` (the draw) and ``info["goal"]`` (``(G,)`` list); ``step`` returns
+    reward ``-cost`` and ``info["cost"]``, ``info["goal"]``, ``info["is_success"]``.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
+
+    def __init__(
+        self,
+        task: str | Task,
+        profile: str | DRProfile = "default",
+        seed: int | None = None,
+        render_mode: str | None = None,
+        image_size: tuple[int, int] = (320, 240),
+    ) -> None:
+        import torch
+
+        self.task = get_task(task) if isinstance(task, str) else task
+        self.profile = profile if isinstance(profile, DRProfile) else load_profile(profile)
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode={render_mode!r}; allowed: None, 'rgb_array'")
+        self.render_mode = render_mode
+        self.image_size = image_size
+        self.metadata = {**self.metadata, "render_fps": int(self.task.control_hz)}
+        t = self.task
+        self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (t.obs_dim,), np.float32)
+        self.action_space = gymnasium.spaces.Box(t.low, t.high, dtype=np.float32)
+        self.scene: Scene = load_scene(SCENES[t.name], t.joint_names, t.command_joints, t.dt)
+        # Motor impulse limits are force × control period per substep (see _set_friction).
+        self._motor_force = [f / self.scene.substeps for f in self.scene.spec.max_force]
+        self._pristine = pb.saveState(physicsClientId=self.scene.client)
+        self._torch = torch
+        self._weights = torch.as_tensor(t.default_weights)
+        self._seed = seed
+        self._dr: dict[str, Any] = {}
+        self._goal = np.zeros(t.goal_dim, np.float32)
+        self._goal_t = torch.zeros(t.goal_dim)
+        self._steps = 0
+        self._delay: deque[np.ndarray] = deque([t.safe_action], maxlen=1)
+        self._gain = np.ones(t.act_dim)
+        self._command = np.zeros(t.act_dim)
+        self._obs = np.zeros(t.obs_dim, np.float32)
+        self._measured = (np.zeros(len(t.joint_names)),) * 3
+
+    # ---- properties other code reads ----------------------------------------------------
+    @property
+    def goal(self) -> np.ndarray:
+        """This episode's goal ``(G,)`` float32 (empty for goal-free tasks)."""
+        return self._goal
+
+    @property
+    def dr(self) -> dict[str, Any]:
+        """This episode's randomization draw (JSON-serializable)."""
+        return self._dr
+
+    # ---- gymnasium API ----------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        if seed is None and self._seed is not None:
+            seed, self._seed = self._seed, None
+        super().reset(seed=seed)
+        rng, sc, t = self.np_random, self.scene, self.task
+        spec, c, body = sc.spec, sc.client, sc.body
+        self._dr = self.profile.sample(
+            rng,
+            len(sc.links),
+            np.asarray(spec.damping_ref),
+            np.asarray(spec.friction_ref),
+            t.act_dim,
+            spec.push_ref,
+        )
+        self._goal = t.sample_goal(rng)
+        self._goal_t = self._torch.as_tensor(self._goal)
+        q0, qd0 = spec.initial_state(rng)
+        log.info("reset %s profile=%s dr=%s", t.name, self.profile.name, json.dumps(self._dr))
+
+        # ---- physics: pristine state, then the draw ----
+        dr = self._dr
+        pb.restoreState(self._pristine, physicsClientId=c)
+        for i, link in enumerate(sc.links):
+            pb.changeDynamics(
+                body,
+                link,
+                mass=sc.mass[i] * dr["mass_scale"][i],
+                localInertiaDiagonal=sc.inertia[i] * dr["mass_scale"][i] * dr["inertia_scale"][i],
+                lateralFriction=dr["lateral_friction"],
+                physicsClientId=c,
+            )
+        for k, j in enumerate(sc.joints):
+            pb.changeDynamics(body, j, jointDamping=dr["joint_damping"][k], physicsClientId=c)
+            pb.resetJointState(body, j, q0[k], qd0[k], physicsClientId=c)
+        pb.setPhysicsEngineParameter(fixedTimeStep=t.dt, numSubSteps=sc.substeps, physicsClientId=c)
+        self._set_friction()
+
+        # ---- controller state ----
+        self._steps = 0
+        self._gain = np.asarray(dr["actuator_gain"])
+        d = dr["action_delay"]
+        self._delay = deque([t.safe_action] * (d + 1), maxlen=d + 1)
+        self._command = np.zeros(t.act_dim)
+        self._obs = self._measure()
+        return self._obs.copy(), {"dr": dr, "goal": self._goal.tolist()}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        t, sc, rng, dr = self.task, self.scene, self.np_random, self._dr
+        c, body = sc.client, sc.body
+        a = np.clip(np.asarray(action, np.float32).reshape(t.act_dim), t.low, t.high)
+        self._delay.append(a)
+        self._command = self._gain * self._delay[0]  # (A,) after delay and gain
+
+        # ---- control period, actuate, disturb ----
+        if dr["control_jitter"] > 0:
+            j = dr["control_jitter"]
+            pb.setPhysicsEngineParameter(
+                fixedTimeStep=t.dt * rng.uniform(1 - j, 1 + j), physicsClientId=c
+            )
+            self._set_friction()  # motor impulse limits scale with the period
+        if sc.spec.control == "torque":
+            pb.setJointMotorControlArray(
+                body, sc.actuated, pb.TORQUE_CONTROL, forces=self._command, physicsClientId=c
+            )
+        else:
+            pb.setJointMotorControlArray(
+                body,
+                sc.actuated,
+                pb.VELOCITY_CONTROL,
+                targetVelocities=self._command,
+                forces=self._motor_force,
+                physicsClientId=c,
+            )
+        if dr["push_prob"] > 0 and rng.random() < dr["push_prob"]:
+            self._push(rng.uniform(0.0, 2 * np.pi))
+        pb.stepSimulation(physicsClientId=c)
+        self._steps += 1
+
+        # ---- observe and score ----
+        obs = self._measure()
+        torch = self._torch
+        with torch.inference_mode():
+            cost = float(
+                t.cost(
+                    torch.from_numpy(self._obs[None]),
+                    torch.from_numpy(a[None]),
+                    torch.from_numpy(obs[None]),
+                    self._goal_t,
+                    self._weights,
+                )
+            )
+        self._obs = obs
+        info = {
+            "cost": cost,
+            "goal": self._goal.tolist(),
+            "is_success": t.is_success(obs, self._goal),
+        }
+        return obs.copy(), -cost, False, self._steps >= t.episode_steps, info
+
+    def render(self) -> np.ndarray | None:
+        """``(H, W, 3)`` uint8 from PyBullet's TinyRenderer (works headless), or None."""
+        if self.render_mode != "rgb_array":
+            return None
+        w, h = self.image_size
+        dist, yaw, pitch, target = self.scene.spec.camera
+        c = self.scene.client
+        view = pb.computeViewMatrixFromYawPitchRoll(target, dist, yaw, pitch, 0, 2, c)
+        proj = pb.computeProjectionMatrixFOV(60, w / h, 0.05, 20.0, physicsClientId=c)
+        img = pb.getCameraImage(w, h, view, proj, renderer=pb.ER_TINY_RENDERER, physicsClientId=c)[
+            2
+        ]
+        return np.asarray(img, np.uint8).reshape(h, w, 4)[..., :3].copy()
+
+    def close(self) -> None:
+        if pb.isConnected(self.scene.client):
+            pb.disconnect(self.scene.client)
+
+    # ---- ROS sim_node and oracle-planner API --------------------------------------------
+    def apply_action(
+        self, action: np.ndarray
+    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Same as :meth:`step` (the name the ROS ``sim_node`` uses)."""
+        return self.step(action)
+
+    def joint_state(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """Names (``task.joint_names``), positions, velocities, efforts, each ``(J,)``.
+
+        Positions and velocities are the measurement behind the last observation (with
+        its noise); efforts are the realized commands of torque-controlled joints and the
+        motor torques of velocity-controlled ones (N or N·m).
+        """
+        pos, vel, eff = self._measured
+        return list(self.task.joint_names), pos.copy(), vel.copy(), eff.copy()
+
+    def save_state(self) -> SimState:
+        """Snapshot physics, step counter, delay buffer and generator (free with free_state)."""
+        return SimState(
+            bullet_id=pb.saveState(physicsClientId=self.scene.client),
+            steps=self._steps,
+            delay=tuple(x.copy() for x in self._delay),
+            obs=self._obs.copy(),
+            measured=tuple(x.copy() for x in self._measured),
+            rng_state=self.np_random.bit_generator.state,
+        )
+
+    def restore_state(self, state: SimState) -> None:
+        """Return to ``state`` (taken earlier in this episode, so the draw is the same)."""
+        pb.restoreState(state.bullet_id, physicsClientId=self.scene.client)
+        self._steps = state.steps
+        self._delay = deque((x.copy() for x in state.delay), maxlen=self._delay.maxlen)
+        self._obs = state.obs.copy()
+        self._measured = tuple(x.copy() for x in state.measured)
+        self.np_random.bit_generator.state = state.rng_state
+
+    def free_state(self, state: SimState) -> None:
+        """Release the PyBullet memory held by ``state``."""
+        pb.removeState(state.bullet_id, physicsClientId=self.scene.client)
+
+    # ---- internals ----------------------------------------------------------------------
+    def _measure(self) -> np.ndarray:
+        """Read joints, add sensor noise, build the observation ``(O,)`` float32."""
+        sc, dr, rng = self.scene, self._dr, self.np_random
+        states = pb.getJointStates(sc.body, sc.joints, physicsClientId=sc.client)
+        pos = np.array([s[0] for s in states])
+        vel = np.array([s[1] for s in states])
+        eff = np.array([s[3] for s in states])
+        if sc.spec.control == "torque":
+            eff[list(sc.actuated_pos)] = self._command
+        if dr["obs_noise_pos"] > 0:
+            pos = pos + rng.normal(0.0, dr["obs_noise_pos"], pos.shape)
+        if dr["obs_noise_vel"] > 0:
+            vel = vel + rng.normal(0.0, dr["obs_noise_vel"], vel.shape)
+        self._measured = (pos, vel, eff)
+        return self.task.obs_from_joints(pos, vel)
+
+    def _set_friction(self) -> None:
+        """Coulomb friction of torque-driven joints: a zero-velocity motor of that strength.
+
+        PyBullet limits a motor's impulse per physics substep to ``force × fixedTimeStep``
+        (the whole control period when ``numSubSteps > 1``), so the force is divided by the
+        substeps; re-issue after every change of the period.
+        """
+        sc = self.scene
+        if sc.spec.control != "torque":
+            return
+        pb.setJointMotorControlArray(
+            sc.body,
+            list(sc.joints),
+            pb.VELOCITY_CONTROL,
+            targetVelocities=[0.0] * len(sc.joints),
+            forces=[f / sc.substeps for f in self._dr["joint_friction"]],
+            physicsClientId=sc.client,
+        )
+
+    def _push(self, angle: float) -> None:
+        sc = self.scene
+        force = self._dr["push_force"]
+        if sc.spec.push_planar:
+            vec = [force * np.sign(np.cos(angle)), 0.0, 0.0]
+        else:
+            vec = [force * np.cos(angle), force * np.sin(angle), 0.0]
+        where = pb.getLinkState(sc.body, sc.push_link, physicsClientId=sc.client)[0]
+        pb.applyExternalForce(
+            sc.body, sc.push_link, vec, where, pb.WORLD_FRAME, physicsClientId=sc.client
+        )
