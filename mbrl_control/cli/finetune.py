@@ -1,15 +1,57 @@
-"""`mbrl-control finetune`: not implemented yet (see the open issues)."""
+"""``mbrl-control finetune``: retrain a live model on recorded robot data, gate, export.
+
+Data come from a transition store (``--data``, e.g. written by ``finetune_node``) or from a
+rosbag2 MCAP file recorded with ``ros2 bag record /joint_states /commands`` (``--bag``).
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import tempfile
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = "not implemented yet"
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="transition store directory of real data")
+    src.add_argument("--bag", help="rosbag2 MCAP file with /joint_states and /commands")
+    parser.add_argument("--task", default="cartpole_swingup")
+    parser.add_argument("--checkpoint", required=True, help="live model checkpoint (model.pt)")
+    parser.add_argument("--planner", required=True, help="live planner ONNX (config reused)")
+    parser.add_argument("--out", required=True, help="directory for model-K.pt / planner-K.onnx")
+    parser.add_argument("--sim-data", help="sim transition store mixed in as replay")
+    parser.add_argument("--real-ratio", type=float, default=0.5, help="real share of a batch")
+    parser.add_argument("--holdout-episodes", type=int, default=1, help="newest real episodes")
+    parser.add_argument("--max-epochs", type=int, default=50)
+    parser.add_argument("--json", action="store_true", help="print the gate result as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("mbrl-control finetune: not implemented yet", file=sys.stderr)
-    return 2
+    from mbrl_control.data.store import TransitionStore
+    from mbrl_control.finetune.retrain import dumps, load_real, retrain_and_gate
+    from mbrl_control.models.config import TrainConfig
+
+    with tempfile.TemporaryDirectory() as tmp:
+        real = load_real(args.data, args.bag, args.task, Path(tmp))
+        sim = TransitionStore(args.sim_data).load() if args.sim_data else None
+        result = retrain_and_gate(
+            real,
+            args.checkpoint,
+            args.planner,
+            args.out,
+            sim=sim,
+            real_ratio=args.real_ratio,
+            holdout_episodes=args.holdout_episodes,
+            train_cfg=TrainConfig(max_epochs=args.max_epochs),
+            quiet=args.quiet,
+        )
+    if args.json:
+        print(dumps(result))
+    else:
+        verdict = f"deployed {result['planner']}" if result["deploy"] else "kept the live model"
+        print(
+            f"hold-out error on the newest real episodes: live {result['live_error']:.4g}, "
+            f"new {result['new_error']:.4g} -> {verdict}"
+        )
+    return 0
