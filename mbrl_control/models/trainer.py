@@ -239,9 +239,11 @@ def fit(
 
     Returns: metrics dict: ``train_loss``, ``holdout_loss`` and ``holdout_score`` (normalized
     MSE used for early stopping) per epoch (mean over members), ``epochs``, ``best_epoch``,
-    ``stopped_early``, final ``holdout_mse`` / ``holdout_mse_per_member`` / ``holdout_loss_final``
-    of the restored weights, ``holdout_episodes``, ``n_train``, ``n_holdout``, ``n_replay``,
-    ``samples_per_s`` (rows per member per second of gradient steps) and ``seconds``.
+    ``stopped_early``, final ``holdout_mse`` / ``holdout_mse_per_member`` /
+    ``holdout_loss_final`` of the restored weights (training scores when nothing is held
+    out), ``holdout_episodes``, ``n_train``, ``n_holdout``, ``n_replay``,
+    ``batches_per_epoch``, ``samples_per_s`` (rows per member per second of gradient steps)
+    and ``seconds``.
     """
     t_start = time.perf_counter()
     rng = np.random.default_rng(cfg.seed) if rng is None else rng
@@ -338,6 +340,7 @@ def fit(
         "n_train": len(train),
         "n_holdout": len(holdout),
         "n_replay": 0 if old is None else len(old),
+        "batches_per_epoch": n_batches,
         "samples_per_s": epoch * n_batches * bs / max(step_seconds, 1e-9),
         "seconds": time.perf_counter() - t_start,
     }

@@ -1,0 +1,245 @@
+"""Validation report of a trained ensemble: accuracy, calibration, compounding error, OOD.
+
+Shape letters: E members, N rows, O obs dim, A action dim, S rollout segments, K rollout steps.
+
+Point metrics use the ensemble's moment-matched predictive (the Gaussian with the mean and
+variance of the equal-weight mixture of the E member Gaussians). Errors are in raw observation
+units; ``nmse`` divides them by a data variance so that dimensions are comparable (stated per
+metric). Rows of one episode must be consecutive and in time order (as the transition store
+writes them) for the k-step rollouts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mbrl_control.models.ensemble import Ensemble, mixture_moments
+
+NOMINAL = {1: math.erf(1 / math.sqrt(2)), 2: math.erf(2 / math.sqrt(2))}  # 0.6827, 0.9545
+CHUNK = 16384
+"""Rows per forward pass."""
+
+StepFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def _tensor(x: Any) -> torch.Tensor:
+    """Array or tensor as a float32 tensor."""
+    return torch.as_tensor(np.asarray(x), dtype=torch.float32)
+
+
+@torch.no_grad()
+def member_predictions(model: Ensemble, obs: Any, action: Any) -> tuple[torch.Tensor, ...]:
+    """Per-member next-obs mean and variance ``(E, N, O)`` each, computed in chunks."""
+    obs = _tensor(obs)
+    action = _tensor(action).reshape(obs.shape[0], -1)
+    parts = [
+        model.predict(obs[i : i + CHUNK], action[i : i + CHUNK]) for i in range(0, len(obs), CHUNK)
+    ]
+    return torch.cat([p[0] for p in parts], 1), torch.cat([p[1] for p in parts], 1)
+
+
+def point_metrics(
+    mean: torch.Tensor, var: torch.Tensor, obs: torch.Tensor, next_obs: torch.Tensor
+) -> dict[str, Any]:
+    """One-step metrics of member predictions ``mean, var (E, N, O)`` against ``next_obs (N, O)``.
+
+    ``mse_per_dim`` is the squared error of the predictive mean (raw units²); ``nmse_per_dim``
+    divides it by the variance of the true change ``next_obs - obs`` (1.0 = no better than
+    predicting the average change). ``nll`` is the Gaussian NLL of the moment-matched
+    predictive in nats per dimension. ``within_{1,2}sigma`` is the fraction of true values
+    inside the predictive ±1σ / ±2σ interval (nominal 0.683 / 0.954 when calibrated).
+    """
+    mu, v = mixture_moments(mean, var)  # (N, O) each
+    err = next_obs - mu
+    mse = err.square().mean(0)  # (O,)
+    delta_var = (next_obs - obs).var(0).clamp_min(1e-12)
+    nll = 0.5 * (math.log(2 * math.pi) + v.log() + err.square() / v)
+    z = err.abs() / v.sqrt()
+    w1, w2 = (z <= 1).float().mean(0), (z <= 2).float().mean(0)  # (O,)
+    return {
+        "mse_per_dim": mse.tolist(),
+        "nmse_per_dim": (mse / delta_var).tolist(),
+        "mse": float(mse.mean()),
+        "nmse": float((mse / delta_var).mean()),
+        "nll": float(nll.mean()),
+        "calibration": {
+            "within_1sigma": float(w1.mean()),
+            "within_2sigma": float(w2.mean()),
+            "nominal_1sigma": NOMINAL[1],
+            "nominal_2sigma": NOMINAL[2],
+            "within_1sigma_per_dim": w1.tolist(),
+            "within_2sigma_per_dim": w2.tolist(),
+        },
+    }
+
+
+def disagreement(model: Ensemble, mean: torch.Tensor) -> dict[str, float]:
+    """Spread of member means ``(E, N, O)`` per row, in units of the training delta's std.
+
+    Per row: ``sqrt(mean_O(var_E(mean) / out_std²))`` (epistemic std relative to the typical
+    one-step change). Returns its mean, median and 90th percentile over rows.
+    """
+    spread = (mean.var(0, unbiased=False) / model.out_norm.std.square()).mean(-1).sqrt()  # (N,)
+    return {
+        "mean": float(spread.mean()),
+        "median": float(spread.median()),
+        "p90": float(torch.quantile(spread, 0.9)),
+    }
+
+
+def segment_starts(episode_id: np.ndarray, k: int) -> np.ndarray:
+    """Rows ``t`` such that rows ``t .. t+k-1`` lie in one episode, ``(S,)``."""
+    n = len(episode_id)
+    if k > n:
+        return np.zeros(0, dtype=np.int64)
+    t = np.arange(n - k + 1)
+    same = episode_id[t] == episode_id[t + k - 1]
+    # episodes are contiguous, so equal ids at both ends means no episode boundary between
+    return t[same]
+
+
+@torch.no_grad()
+def open_loop_rollout(
+    step: StepFn, members: int, obs0: torch.Tensor, actions: torch.Tensor
+) -> torch.Tensor:
+    """Feed the model its own predictions under the recorded actions; ensemble-mean propagation.
+
+    Args: ``step(obs (E, S, O), action (E, S, A)) -> (mean (E, S, O), logvar)`` (an
+    :class:`Ensemble`), obs0 ``(S, O)`` start states, actions ``(S, K, A)`` real actions.
+    Returns: predicted states ``(S, K, O)``; entry k-1 is the k-step prediction. Every member
+    predicts from the same state and the next state is the mean over E of their means.
+    """
+    s, out = obs0, []
+    for i in range(actions.shape[1]):  # loop over time only
+        a = actions[:, i]
+        mean, _ = step(s.expand(members, *s.shape), a.expand(members, *a.shape))
+        s = mean.mean(0)  # (S, O)
+        out.append(s)
+    return torch.stack(out, 1)
+
+
+def rollout_errors(
+    step: StepFn,
+    members: int,
+    obs: np.ndarray,
+    action: np.ndarray,
+    next_obs: np.ndarray,
+    episode_id: np.ndarray,
+    ks: Sequence[int],
+    max_segments: int = 2000,
+) -> dict[str, Any]:
+    """k-step open-loop error for each k in ``ks``, on one common set of episode segments.
+
+    Segments start at rows with at least ``max(k)`` rows left in their episode (the largest k
+    any episode allows; longer ks are listed in ``skipped_k``), evenly thinned to at most
+    ``max_segments``. ``mse[k]`` is the squared error of the k-step prediction against the
+    recorded ``next_obs`` (raw units², mean over dims); ``nmse`` divides per dim by the
+    variance of the observations first.
+    """
+    ks = sorted(set(int(k) for k in ks))
+    usable = [k for k in ks if len(segment_starts(episode_id, k))]
+    result: dict[str, Any] = {"k": usable, "skipped_k": [k for k in ks if k not in usable]}
+    if not usable:
+        return {**result, "segments": 0, "mse": [], "nmse": [], "mse_per_dim": []}
+    horizon = usable[-1]
+    starts = segment_starts(episode_id, horizon)
+    starts = starts[np.linspace(0, len(starts) - 1, min(max_segments, len(starts))).astype(int)]
+    steps = starts[:, None] + np.arange(horizon)  # (S, K) row of each step
+    rows = torch.from_numpy(steps)
+    act = _tensor(action).reshape(len(action), -1)[rows]  # (S, K, A)
+    pred = open_loop_rollout(step, members, _tensor(obs)[torch.from_numpy(starts)], act)
+    truth = _tensor(next_obs)[rows]  # (S, K, O)
+    sq = (pred - truth).square().mean(0)  # (K, O)
+    obs_var = _tensor(obs).var(0).clamp_min(1e-12)  # (O,)
+    idx = [k - 1 for k in usable]
+    return {
+        **result,
+        "segments": len(starts),
+        "mse": sq[idx].mean(-1).tolist(),
+        "nmse": (sq[idx] / obs_var).mean(-1).tolist(),
+        "mse_per_dim": sq[idx].tolist(),
+    }
+
+
+def validate(
+    model: Ensemble,
+    obs: Any,
+    action: Any,
+    next_obs: Any,
+    episode_id: Any,
+    *,
+    ood: tuple[Any, Any, Any] | None = None,
+    rollout_ks: Sequence[int] = (1, 5, 10, 25),
+    obs_names: Sequence[str] | None = None,
+    max_segments: int = 2000,
+) -> dict[str, Any]:
+    """Validation report on hold-out episodes (JSON-ready dict).
+
+    Args:
+        model: trained ensemble.
+        obs, action, next_obs, episode_id: hold-out transitions ``(N, O)``, ``(N, A)``,
+            ``(N, O)``, ``(N,)``; rows of an episode consecutive and in time order.
+        ood: ``(obs, action, next_obs)`` from another distribution (e.g. a wider
+            randomization profile) for the disagreement comparison and OOD accuracy.
+        rollout_ks: horizons of the open-loop compounding-error curve.
+        obs_names: labels of the O observation dims (for the plot).
+
+    Returns: ``{"holdout": point metrics, "rollout": k-step errors, "disagreement":
+    {"in_distribution", "ood", "ratio_ood_to_in"}, "ood": point metrics | None, ...}``
+    (see :func:`point_metrics`, :func:`rollout_errors`, :func:`disagreement`).
+    """
+    model.eval()
+    obs_t, next_t = _tensor(obs), _tensor(next_obs)
+    ids = np.asarray(episode_id).reshape(-1)
+    mean, var = member_predictions(model, obs_t, action)
+    report: dict[str, Any] = {
+        "members": model.members,
+        "obs_dim": model.cfg.obs_dim,
+        "obs_names": list(obs_names) if obs_names else [f"obs{i}" for i in range(obs_t.shape[1])],
+        "n_rows": int(obs_t.shape[0]),
+        "n_episodes": len(np.unique(ids)),
+        "holdout": point_metrics(mean, var, obs_t, next_t),
+        "rollout": rollout_errors(
+            model,
+            model.members,
+            np.asarray(obs),
+            np.asarray(action),
+            np.asarray(next_obs),
+            ids,
+            rollout_ks,
+            max_segments,
+        ),
+    }
+    dis_in = disagreement(model, mean)
+    dis: dict[str, Any] = {"in_distribution": dis_in, "ood": None, "ratio_ood_to_in": None}
+    report["ood"] = None
+    if ood is not None:
+        o_obs, o_act, o_next = (_tensor(x) for x in ood)
+        o_mean, o_var = member_predictions(model, o_obs, o_act)
+        report["ood"] = {
+            "n_rows": int(o_obs.shape[0]),
+            **point_metrics(o_mean, o_var, o_obs, o_next),
+        }
+        dis["ood"] = disagreement(model, o_mean)
+        dis["ratio_ood_to_in"] = dis["ood"]["mean"] / max(dis_in["mean"], 1e-12)
+    report["disagreement"] = dis
+    return report
+
+
+def write_report(report: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``model_report.json`` and ``model_report.png`` into ``out_dir``; return both paths."""
+    from mbrl_control.diagnostics.model_report import plot_model_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "model_report.json"
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    png_path = plot_model_report(report, out / "model_report.png")
+    return json_path, png_path
