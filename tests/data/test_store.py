@@ -1,0 +1,112 @@
+"""Transition store: round trip, format without the package, crash safety under SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from mbrl_control.data.store import TransitionStore
+
+
+def episode(rng, t=5, o=3, a=2, g=0):
+    meta = {"task": "t", "profile": "p", "dr": {"mass_scale": [1.1]}, "goal": [0.5] * g}
+    return rng.normal(size=(t + 1, o)), rng.normal(size=(t, a)), meta
+
+
+def test_round_trip_arrays_and_meta(tmp_path):
+    store = TransitionStore(tmp_path / "s")
+    rng = np.random.default_rng(0)
+    eps = [episode(rng, t=4 + i, g=3) for i in range(3)]
+    ids = [store.append_episode(*e) for e in eps]
+    assert ids == [0, 1, 2] and len(store) == 3
+    data = TransitionStore(tmp_path / "s").load()
+    assert len(data) == 4 + 5 + 6
+    assert data.obs.dtype == np.float32 and data.episode_id.dtype == np.int64
+    assert data.goal.shape == (15, 3) and (data.goal == 0.5).all()
+    first = data.episode_id == 1
+    np.testing.assert_allclose(data.obs[first], eps[1][0][:-1].astype(np.float32))
+    np.testing.assert_allclose(data.next_obs[first], eps[1][0][1:].astype(np.float32))
+    np.testing.assert_allclose(data.action[first], eps[1][1].astype(np.float32))
+    assert data.done[first].tolist() == [False] * 4 + [True]
+    assert data.episodes[2]["dr"] == {"mass_scale": [1.1]} and data.episodes[2]["id"] == 2
+    summary = store.summary()
+    assert summary["episodes"] == 3 and summary["transitions"] == 15
+    assert len(summary["obs"]["mean"]) == 3
+
+
+def test_format_readable_with_numpy_alone(tmp_path):
+    store = TransitionStore(tmp_path)
+    obs, act, meta = episode(np.random.default_rng(1))
+    store.append_episode(obs, act, meta)
+    path = tmp_path / "episodes" / "ep_000000.npz"
+    assert sorted(zipfile.ZipFile(path).namelist()) == [
+        "action.npy",
+        "goal.npy",
+        "meta_json.npy",
+        "obs.npy",
+    ]
+    with np.load(path, allow_pickle=False) as z:
+        np.testing.assert_allclose(z["obs"], obs.astype(np.float32))
+        assert json.loads(str(z["meta_json"]))["task"] == "t"
+        assert z["goal"].shape == (5, 0)
+
+
+def test_leftover_temp_files_are_ignored_and_bad_input_rejected(tmp_path):
+    store = TransitionStore(tmp_path)
+    (tmp_path / "episodes" / ".tmp-1-abc.npz").write_bytes(b"half a zip")
+    obs, act, meta = episode(np.random.default_rng(2))
+    assert store.append_episode(obs, act, meta) == 0
+    assert len(store.load()) == 5 and store.summary()["unfinished_writes"] == 1
+    with pytest.raises(ValueError, match="T\\+1"):
+        store.append_episode(obs, act[:-1], meta)
+    bad = obs.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        store.append_episode(bad, act, meta)
+    assert len(store) == 1
+
+
+def test_sigkill_mid_collection_keeps_completed_episodes(tmp_path):
+    out = tmp_path / "store"
+    argv = [
+        sys.executable,
+        "-m",
+        "mbrl_control.cli",
+        "collect",
+        "--task",
+        "cartpole_swingup",
+        "--episodes",
+        "500",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        while len(TransitionStore(out)) < 3:  # until a few episodes are written
+            assert proc.poll() is None, "collector exited early"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the collector and its workers
+        proc.wait()
+    store = TransitionStore(out)
+    files = sorted((out / "episodes").glob("ep_*.npz"))
+    data = store.load()
+    assert 3 <= len(files) < 500 and len(data.episodes) == len(files)
+    assert len(data) == 200 * len(files)  # every episode complete
+    assert np.isfinite(data.obs).all()
+    # the store stays appendable after the crash
+    obs, act, meta = episode(np.random.default_rng(3), o=5, a=1)
+    assert store.append_episode(obs, act, meta) == len(files)
