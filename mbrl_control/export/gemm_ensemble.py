@@ -1,0 +1,99 @@
+"""An export-only re-expression of the ensemble that onnxruntime runs fast.
+
+Same contract as :class:`~mbrl_control.models.ensemble.Ensemble.forward` (``obs (E, B, O),
+action (E, B, A) -> next_mean (E, B, O), logvar (E, B, O)``), sliced from the same weights:
+
+- the input normalizer is folded into the first layer and the output de-normalizer into
+  the mean head, so no elementwise normalization nodes remain;
+- the head is split into a mean and a log-variance part, so a graph that never samples the
+  Gaussian drops the log-variance work entirely;
+- ``layout="gemm"``: one 2-D ``Gemm`` per member per layer (ORT pre-packs constant 2-D
+  weights; best at PETS sizes); ``layout="batched"``: one 3-D ``MatMul`` per layer (fewer
+  nodes; best at real-time sizes, where per-node overhead dominates);
+- ``logvar="softplus"`` keeps the model's soft bounds (exact); ``"clip"`` bounds with a
+  hard min/max instead (faster in ORT, differs from the soft bounds near them).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mbrl_control.models.ensemble import Ensemble
+
+LAYOUTS = ("gemm", "batched")
+LOGVAR_BOUNDS = ("softplus", "clip")
+
+
+class GemmEnsemble(nn.Module):
+    """Folded, head-split copy of ``ensemble`` (weights copied, ensemble untouched)."""
+
+    def __init__(self, ensemble: Ensemble, layout: str = "gemm", logvar: str = "softplus") -> None:
+        super().__init__()
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout={layout!r}; allowed: {', '.join(LAYOUTS)}")
+        if logvar not in LOGVAR_BOUNDS:
+            raise ValueError(f"logvar={logvar!r}; allowed: {', '.join(LOGVAR_BOUNDS)}")
+        if not ensemble.cfg.probabilistic:
+            raise ValueError("GemmEnsemble needs a probabilistic ensemble (Gaussian head)")
+        self.members, self.layout, self.logvar_bound = ensemble.members, layout, logvar
+        o = ensemble.cfg.obs_dim
+        self.act = ensemble.act
+        with torch.no_grad():
+            in_mean, in_std = ensemble.in_norm.mean, ensemble.in_norm.std  # (D,)
+            weights = [layer.weight.clone() for layer in ensemble.hidden]  # (E, in, out)
+            biases = [layer.bias.clone() for layer in ensemble.hidden]  # (E, 1, out)
+            # (x - m) / s @ W + b  ==  x @ (W / s) + (b - (m / s) @ W)
+            biases[0] = biases[0] - ((in_mean / in_std) @ weights[0])[:, None]  # (E, 1, W)
+            weights[0] = weights[0] / in_std[:, None]
+            out_mean, out_std = ensemble.out_norm.mean, ensemble.out_norm.std  # (O,)
+            head_w, head_b = ensemble.head.weight, ensemble.head.bias  # (E, W, 2O), (E, 1, 2O)
+            weights.append(head_w[..., :o] * out_std)  # mean head in raw delta units
+            biases.append(head_b[..., :o] * out_std + out_mean)
+            self.logvar_w = nn.Parameter(head_w[..., o : 2 * o].clone(), requires_grad=False)
+            self.logvar_b = nn.Parameter(head_b[..., o : 2 * o].clone(), requires_grad=False)
+            self.logvar_shift = 2.0 * out_std.log()  # (O,) normalized -> raw log-variance
+            self.max_logvar = ensemble.max_logvar.detach().clone()  # (1, 1, O)
+            self.min_logvar = ensemble.min_logvar.detach().clone()
+        self.weights = nn.ParameterList(nn.Parameter(w, requires_grad=False) for w in weights)
+        # Gemm's bias is (out,) per member; the batched MatMul adds (E, 1, out)
+        self.biases = nn.ParameterList(nn.Parameter(b, requires_grad=False) for b in biases)
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``obs (E, B, O), action (E, B, A) -> next_mean (E, B, O), logvar (E, B, O)``."""
+        x = torch.cat([obs, action], dim=-1)  # (E, B, D)
+        if self.layout == "batched":
+            hidden = self._trunk(x, lambda h, i: h @ self.weights[i] + self.biases[i])
+            delta = hidden @ self.weights[-1] + self.biases[-1]  # (E, B, O)
+            raw = hidden @ self.logvar_w + self.logvar_b
+        else:
+            rows = x.unbind(0)  # E x (B, D)
+            hidden = [self._trunk(r, self._member_layer(e)) for e, r in enumerate(rows)]
+            delta = torch.stack(
+                [
+                    torch.addmm(self.biases[-1][e, 0], h, self.weights[-1][e])
+                    for e, h in enumerate(hidden)
+                ]
+            )
+            raw = torch.stack(
+                [
+                    torch.addmm(self.logvar_b[e, 0], h, self.logvar_w[e])
+                    for e, h in enumerate(hidden)
+                ]
+            )
+        return obs + delta, self._bound(raw) + self.logvar_shift
+
+    def _member_layer(self, e: int):
+        return lambda h, i: torch.addmm(self.biases[i][e, 0], h, self.weights[i][e])
+
+    def _trunk(self, x: torch.Tensor, layer) -> torch.Tensor:
+        for i in range(len(self.weights) - 1):
+            x = self.act(layer(x, i))
+        return x
+
+    def _bound(self, logvar: torch.Tensor) -> torch.Tensor:
+        """Normalized log-variance bounded to ``[min_logvar, max_logvar]`` (see module doc)."""
+        if self.logvar_bound == "clip":
+            return torch.minimum(torch.maximum(logvar, self.min_logvar), self.max_logvar)
+        logvar = self.max_logvar - nn.functional.softplus(self.max_logvar - logvar)
+        return self.min_logvar + nn.functional.softplus(logvar - self.min_logvar)

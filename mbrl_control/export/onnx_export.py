@@ -1,0 +1,174 @@
+"""Export one whole planning step (model + cost + every optimizer iteration) as an ONNX graph.
+
+Graph inputs: ``obs (O,)``, ``goal (G,)`` (G may be 0), ``prev_plan (H, A)``, ``weights
+(K,)``, iCEM ``prev_elites (k, H, A)``, and (``noise_input=True``) the standard-normal noise
+tensors named in :func:`~mbrl_control.planning.noise.noise_shapes`. With
+``noise_input=False`` the graph draws its own noise (ONNX ``RandomNormal``; unseeded).
+Outputs: ``action (A,)``, ``next_plan (H, A)``, ``plan_cost ()``, ``disagreement ()`` and
+iCEM ``next_elites (k, H, A)``. A caller feeds ``next_<x>`` back as ``prev_<x>``.
+
+``metadata_props`` (all JSON strings): ``format_version``, ``task`` (``Task.metadata()``),
+``default_weights`` (K,), ``planner_config``, ``model_config``, ``provenance``,
+``noise_inputs`` (name -> shape), ``carry`` (name -> shape) and ``export`` (layout options).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+from torch import nn
+
+from mbrl_control.export.gemm_ensemble import GemmEnsemble
+from mbrl_control.models.ensemble import Ensemble
+from mbrl_control.planning.config import PlannerConfig
+from mbrl_control.planning.noise import carry_shapes, noise_shapes
+from mbrl_control.planning.planner import PLANNERS
+from mbrl_control.planning.rollout import Rollout, ValueFn
+from mbrl_control.tasks.base import Task
+
+FORMAT_VERSION = 1
+OPSET = 17
+
+
+class PlanStep(nn.Module):
+    """The planning step as a module with flat tensor inputs/outputs (see module doc)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        cfg: PlannerConfig,
+        *,
+        noise_input: bool = True,
+        value_fn: ValueFn | None = None,
+    ) -> None:
+        super().__init__()
+        self.model, self.cfg = model, cfg
+        self.value = value_fn if isinstance(value_fn, nn.Module) else None  # registers params
+        self.rollout = Rollout(model, task, cfg, value_fn)
+        self.noise_shapes = noise_shapes(cfg, task.obs_dim, task.act_dim)
+        self.carry_names = tuple(carry_shapes(cfg, task.act_dim))
+        self.noise_input = noise_input
+
+    @property
+    def input_names(self) -> list[str]:
+        carried = [f"prev_{k}" for k in self.carry_names]
+        noise = list(self.noise_shapes) if self.noise_input else []
+        return ["obs", "goal", carried[0], "weights", *carried[1:], *noise]
+
+    @property
+    def output_names(self) -> list[str]:
+        carried = [f"next_{k}" for k in self.carry_names]
+        return ["action", carried[0], "plan_cost", "disagreement", *carried[1:]]
+
+    def forward(
+        self,
+        obs: torch.Tensor,
+        goal: torch.Tensor,
+        prev_plan: torch.Tensor,
+        weights: torch.Tensor,
+        *rest: torch.Tensor,
+    ) -> tuple[torch.Tensor, ...]:
+        n_carry = len(self.carry_names)
+        carry = dict(zip(self.carry_names, (prev_plan, *rest[: n_carry - 1])))
+        if self.noise_input:
+            noise = dict(zip(self.noise_shapes, rest[n_carry - 1 :]))
+        else:
+            noise = {k: torch.randn(shape) for k, shape in self.noise_shapes.items()}
+        plan = PLANNERS[self.cfg.kind]
+        action, nxt, info = plan(
+            obs, goal, carry, noise, weights, rollout=self.rollout, cfg=self.cfg
+        )
+        extra = [nxt[k] for k in self.carry_names[1:]]
+        return (action, nxt["plan"], info["plan_cost"], info["disagreement"], *extra)
+
+    def example_inputs(self, task: Task) -> tuple[torch.Tensor, ...]:
+        """Zero observation, midpoint carry, default weights, unit noise (for tracing)."""
+        mid = torch.as_tensor((task.low + task.high) / 2)
+        carry = [mid.expand(s).clone() for s in carry_shapes(self.cfg, task.act_dim).values()]
+        noise = [torch.randn(s) for s in self.noise_shapes.values()] if self.noise_input else []
+        return (
+            torch.zeros(task.obs_dim),
+            torch.zeros(task.goal_dim),
+            carry[0],
+            torch.as_tensor(task.default_weights),
+            *carry[1:],
+            *noise,
+        )
+
+
+def fast_model(model: nn.Module, cfg: PlannerConfig, layout: str = "auto") -> nn.Module:
+    """The export-side model: an :class:`Ensemble` re-expressed as :class:`GemmEnsemble`.
+
+    ``layout="auto"`` picks per-member Gemm when each member sees >= 512 rows per step
+    (PETS sizes), the batched MatMul otherwise. Other models are returned unchanged.
+    """
+    if not isinstance(model, Ensemble) or not model.cfg.probabilistic:
+        return model
+    if layout == "auto":
+        rows = cfg.population * cfg.particles // model.members
+        layout = "gemm" if rows >= 512 else "batched"
+    return GemmEnsemble(model, layout=layout)
+
+
+def export_planner(
+    model: nn.Module,
+    task: Task,
+    cfg: PlannerConfig,
+    path: str | os.PathLike[str],
+    *,
+    provenance: dict[str, Any] | None = None,
+    noise_input: bool = True,
+    value_fn: ValueFn | None = None,
+    layout: str = "auto",
+) -> Path:
+    """Write the planning step for ``model`` on ``task`` to ``path`` (atomically).
+
+    ``model`` follows the ensemble forward contract; an :class:`Ensemble` is re-expressed
+    by :func:`fast_model` (same function, faster graph). Returns the written path.
+    """
+    path = Path(path)
+    step = PlanStep(
+        fast_model(model, cfg, layout), task, cfg, noise_input=noise_input, value_fn=value_fn
+    ).eval()
+    args = step.example_inputs(task)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # tracer and legacy-exporter deprecation notes
+            torch.onnx.export(
+                step,
+                args,
+                str(raw),
+                input_names=step.input_names,
+                output_names=step.output_names,
+                opset_version=OPSET,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+        proto = onnx.load(str(raw))
+        metadata = {
+            "format_version": FORMAT_VERSION,
+            "task": task.metadata(),
+            "default_weights": [float(w) for w in task.default_weights],
+            "planner_config": cfg.to_dict(),
+            "model_config": model.cfg.to_dict() if hasattr(model, "cfg") else {},
+            "provenance": provenance or {},
+            "noise_inputs": step.noise_shapes if noise_input else {},
+            "carry": carry_shapes(cfg, task.act_dim),
+            "export": {"layout": getattr(step.model, "layout", "n/a"), "opset": OPSET},
+        }
+        onnx.helper.set_model_props(proto, {k: json.dumps(v) for k, v in metadata.items()})
+        onnx.checker.check_model(proto, full_check=True)
+        final = Path(tmp) / "final.onnx"
+        onnx.save(proto, str(final))
+        os.replace(final, path)
+    return path

@@ -1,0 +1,54 @@
+"""PETS cross-entropy method: truncated-normal sampling inside the bounds, elites, momentum."""
+
+from __future__ import annotations
+
+import torch
+
+from mbrl_control.planning.config import PlannerConfig
+from mbrl_control.planning.rollout import Rollout
+from mbrl_control.planning.sampling import Carry, Noise, elites_of, keep_best, shift, state_noise_at
+
+
+def cem_plan(
+    obs: torch.Tensor,
+    goal: torch.Tensor,
+    carry: Carry,
+    noise: Noise,
+    weights: torch.Tensor,
+    *,
+    rollout: Rollout,
+    cfg: PlannerConfig,
+) -> tuple[torch.Tensor, Carry, dict[str, torch.Tensor]]:
+    """One CEM planning step.
+
+    Args: obs ``(O,)``, goal ``(G,)``, carry ``{"plan": (H, A)}`` (last step's plan; its
+    first row was the applied action), noise ``{"action_noise": (I, N, H, A)[,
+    "state_noise": (I, H, P·N, O)]}`` standard normal, weights ``(K,)``.
+    Returns: action ``(A,)``, next carry ``{"plan": (H, A)}``, info ``{"plan_cost": (),
+    "disagreement": ()}`` (best mode: the returned plan's; mean mode: final elites' mean).
+    """
+    # obs (O,) plan (H,A) action_noise (I,N,H,A) -> action (A,) next plan (H,A)
+    low, high = rollout.low, rollout.high  # (A,)
+    prev_action = carry["plan"][0]  # (A,)
+    mean = shift(carry["plan"])  # (H, A) warm start
+    std = (cfg.init_std * (high - low) / 2).expand_as(mean)  # (H, A)
+    best = (mean, torch.tensor(float("inf")))
+    for i in range(cfg.iterations):
+        # sample: std capped at half the distance to the nearer bound, noise clipped at ±2σ,
+        # so every sample is inside [low, high] (PETS' truncated normal without rejection)
+        capped = torch.minimum(std, torch.minimum(mean - low, high - mean) / 2)  # (H, A)
+        samples = mean + capped * noise["action_noise"][i].clamp(-2.0, 2.0)  # (N, H, A)
+        # roll out + score
+        cost, dis = rollout(obs, goal, weights, prev_action, samples, state_noise_at(noise, i))
+        # elites
+        elites, elite_cost = elites_of(samples, cost, cfg.elites)  # (k, H, A), (k,)
+        best = keep_best(best, elites[0], elite_cost[0])
+        # refit
+        mean = cfg.momentum * mean + (1 - cfg.momentum) * elites.mean(0)
+        std = cfg.momentum * std + (1 - cfg.momentum) * elites.std(0, unbiased=False)
+    # select
+    if cfg.return_mode == "best":
+        plan, plan_cost = best
+    else:
+        plan, plan_cost = mean, elite_cost.mean()
+    return plan[0], {"plan": plan}, {"plan_cost": plan_cost, "disagreement": dis.mean()}

@@ -1,0 +1,86 @@
+"""iCEM (Pinneri et al. 2020): colored noise, kept elites, decaying population, mean added.
+
+Colored noise is made inside the step from white ``action_noise`` with a constant ``(H, H)``
+matrix (:func:`~mbrl_control.planning.noise.colored_noise_matrix`), so the ONNX graph
+needs no FFT. Elites kept across time steps travel in ``carry["elites"]``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mbrl_control.planning.config import PlannerConfig
+from mbrl_control.planning.noise import colored_noise_matrix
+from mbrl_control.planning.rollout import Rollout
+from mbrl_control.planning.sampling import (
+    Carry,
+    Noise,
+    clip,
+    elites_of,
+    keep_best,
+    shift,
+    state_noise_at,
+)
+
+
+def icem_plan(
+    obs: torch.Tensor,
+    goal: torch.Tensor,
+    carry: Carry,
+    noise: Noise,
+    weights: torch.Tensor,
+    *,
+    rollout: Rollout,
+    cfg: PlannerConfig,
+) -> tuple[torch.Tensor, Carry, dict[str, torch.Tensor]]:
+    """One iCEM planning step.
+
+    Args: obs ``(O,)``, goal ``(G,)``, carry ``{"plan": (H, A), "elites": (k, H, A)}``,
+    noise ``{"action_noise": (I, N, H, A)[, "state_noise": (I, H, P·N, O)]}`` (iteration i
+    uses the first ``cfg.populations[i]`` rows), weights ``(K,)``.
+    Returns: action ``(A,)``, next carry (plan and the kept elites, unshifted), info
+    ``{"plan_cost": (), "disagreement": ()}``.
+    """
+    # obs (O,) plan (H,A) elites (k,H,A) action_noise (I,N,H,A) -> action (A,) plan, elites
+    low, high = rollout.low, rollout.high  # (A,)
+    color = torch.from_numpy(colored_noise_matrix(cfg.horizon, cfg.beta))  # (H, H)
+    prev_action = carry["plan"][0]  # (A,)
+    mean = shift(carry["plan"])  # (H, A) warm start
+    std = (cfg.init_std * (high - low) / 2).expand_as(mean)  # (H, A)
+    kept = shift(carry["elites"]) if cfg.kept_elites else mean[None, :0]  # (k, H, A) shifted
+    best = (mean, torch.tensor(float("inf")))
+    last = cfg.iterations - 1
+    for i, n_i in enumerate(cfg.populations):
+        # sample: n_i - k colored-noise candidates around the mean, clipped into the bounds,
+        # plus the k kept elites; the mean itself is a candidate in the last iteration
+        fresh = n_i - cfg.kept_elites - (1 if i == last else 0)
+        colored = color @ noise["action_noise"][i, :fresh]  # (fresh, H, A)
+        samples = clip(mean + std * colored, low, high)
+        extra = [mean[None]] if i == last else []
+        samples = torch.cat([samples, kept, *extra])  # (n_i, H, A)
+        # roll out + score (kept elites are re-scored: their particles are new)
+        step_noise = _rows(state_noise_at(noise, i), cfg.particles, n_i)
+        cost, dis = rollout(obs, goal, weights, prev_action, samples, step_noise)  # (n_i,)
+        # elites
+        elites, elite_cost = elites_of(samples, cost, cfg.elites)  # (K_e, H, A), (K_e,)
+        best = keep_best(best, elites[0], elite_cost[0])
+        kept = elites[: cfg.kept_elites]
+        # refit
+        mean = cfg.momentum * mean + (1 - cfg.momentum) * elites.mean(0)
+        std = cfg.momentum * std + (1 - cfg.momentum) * elites.std(0, unbiased=False)
+    # select
+    if cfg.return_mode == "best":
+        plan, plan_cost = best
+    else:
+        plan, plan_cost = mean, elite_cost.mean()
+    info = {"plan_cost": plan_cost, "disagreement": dis.mean()}
+    next_carry = {"plan": plan, "elites": kept} if cfg.kept_elites else {"plan": plan}
+    return plan[0], next_carry, info
+
+
+def _rows(state_noise: torch.Tensor | None, particles: int, n: int) -> torch.Tensor | None:
+    """State noise for the first n candidates: ``(H, P·N, O) -> (H, P·n, O)``."""
+    if state_noise is None:
+        return None
+    h, _, o = state_noise.shape
+    return state_noise.reshape(h, particles, -1, o)[:, :, :n].reshape(h, -1, o)

@@ -1,0 +1,132 @@
+"""Particle rollouts of candidate plans through the ensemble, and their cost.
+
+Rows are particle-major: row ``p·N + n`` is particle p of candidate n, so ``(P·N, ·)``
+reshapes to ``(P, N, ·)`` for averaging over particles, and to ``(E, P/E·N, ·)`` to give
+each member its block of P/E particles (:func:`to_members`, inverse :func:`from_members`).
+With TS∞ propagation a particle stays with its member for the whole horizon; with mean
+propagation every member predicts from the same particle state and the member mean is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from mbrl_control.planning.config import PlannerConfig
+from mbrl_control.tasks.base import Task
+
+BIG_COST = 1e10
+"""Cost given to candidates whose rollout is not finite: NaN never wins."""
+
+ValueFn = Callable[[torch.Tensor], torch.Tensor]
+"""Terminal cost-to-go ``V(obs (B, O)) -> (B,)``, added at the horizon (lower is better)."""
+
+
+def to_members(x: torch.Tensor, members: int) -> torch.Tensor:
+    """``(P·N, D) -> (E, P/E·N, D)``: member e gets particles ``e·P/E .. (e+1)·P/E - 1``."""
+    return x.reshape(members, -1, x.shape[-1])
+
+
+def from_members(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`to_members`: ``(E, P/E·N, D) -> (P·N, D)``."""
+    return x.reshape(-1, x.shape[-1])
+
+
+class Rollout:
+    """Evaluates candidate action sequences: model + task cost + plan-level terms.
+
+    ``model`` is anything with the ensemble's ``forward(obs (E, B, O), action (E, B, A)) ->
+    (next_mean (E, B, O), logvar (E, B, O))`` and an int ``members`` attribute (the
+    :class:`~mbrl_control.models.ensemble.Ensemble`, an export-only re-expression of it, or
+    true dynamics wrapped for tests). ``value_fn`` is the terminal cost-to-go (default 0).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        cfg: PlannerConfig,
+        value_fn: ValueFn | None = None,
+    ) -> None:
+        if cfg.propagation == "ts_inf" and cfg.particles % model.members:
+            raise ValueError(
+                f"PlannerConfig.particles={cfg.particles} must be a multiple of the "
+                f"ensemble size E={model.members} for ts_inf propagation"
+            )
+        self.model, self.task, self.cfg, self.value_fn = model, task, cfg, value_fn
+        self.low = torch.as_tensor(task.low)  # (A,)
+        self.high = torch.as_tensor(task.high)  # (A,)
+
+    def __call__(
+        self,
+        obs: torch.Tensor,
+        goal: torch.Tensor,
+        weights: torch.Tensor,
+        prev_action: torch.Tensor,
+        actions: torch.Tensor,
+        state_noise: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cost and mean disagreement of each candidate.
+
+        Args: obs ``(O,)``, goal ``(G,)``, weights ``(K,)``, prev_action ``(A,)`` (the action
+        applied last tick), actions ``(N, H, A)``, state_noise ``(H, P·N, O)`` standard
+        normal (only with ``cfg.aleatoric``).
+        Returns: cost ``(N,)`` (non-finite -> :data:`BIG_COST`) and disagreement ``(N,)``.
+        """
+        cfg, p = self.cfg, self.cfg.particles
+        n, h = actions.shape[0], actions.shape[1]
+        per_step = actions.transpose(0, 1).repeat(1, p, 1)  # (H, P·N, A), time-major once
+        # roll out: only the model runs per step; everything else is batched over H after
+        states = [obs.expand(p * n, obs.shape[-1])]  # H+1 x (P·N, O)
+        member_means = []  # H x (E, N or P·N, O)
+        for t in range(h):
+            noise_t = None if state_noise is None else state_noise[t]
+            next_state, member_mean = self._step(states[-1], per_step[t], noise_t)
+            states.append(next_state)
+            member_means.append(member_mean)
+        # score: task critics on all H·P·N transitions at once, averaged over particles
+        seq = torch.stack(states)  # (H+1, P·N, O)
+        before = seq[:-1].reshape(-1, seq.shape[-1])  # (H·P·N, O)
+        after = seq[1:].reshape(-1, seq.shape[-1])
+        taken = per_step.reshape(-1, per_step.shape[-1])  # (H·P·N, A)
+        step_cost = self.task.score(before, taken, after, goal, weights)[0]  # (H·P·N,)
+        step_cost = step_cost.reshape(h, p, n).mean(1)  # (H, N)
+        # disagreement: variance across members of their mean prediction, averaged over O
+        spread = torch.stack(member_means).var(1, unbiased=False).mean(-1)  # (H, N or P·N)
+        dis = spread.reshape(h, -1, n).mean(1)  # (H, N)
+        if cfg.uncertainty_weight:
+            step_cost = step_cost + cfg.uncertainty_weight * dis
+        if cfg.discount < 1.0:
+            step_cost = step_cost * torch.tensor([cfg.discount**t for t in range(h)])[:, None]
+        cost = step_cost.sum(0)  # (N,)
+        if self.value_fn is not None:
+            cost = cost + cfg.discount**h * self.value_fn(seq[-1]).reshape(p, n).mean(0)
+        if cfg.action_rate_weight:
+            previous = torch.cat([prev_action.expand(n, 1, -1), actions[:, :-1]], dim=1)
+            rate = (actions - previous).square().sum((1, 2))  # (N,)
+            cost = cost + cfg.action_rate_weight * rate
+        cost = torch.where(torch.isfinite(cost), cost, torch.full_like(cost, BIG_COST))
+        return cost, dis.mean(0)
+
+    def _step(
+        self, state: torch.Tensor, action: torch.Tensor, noise: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One model step for ``(P·N, O)`` states -> next states ``(P·N, O)`` and the member
+        means whose spread is the disagreement: TS∞ each member's particle mean ``(E, N, O)``,
+        mean propagation every member's prediction of the same state ``(E, P·N, O)``."""
+        e, p = self.model.members, self.cfg.particles
+        if self.cfg.propagation == "ts_inf":
+            mean, logvar = self.model(to_members(state, e), to_members(action, e))  # (E, ·, O)
+            member_mean = mean.reshape(e, p // e, -1, mean.shape[-1]).mean(1)  # (E, N, O)
+            mean = from_members(mean)  # (P·N, O)
+            std = None if noise is None else from_members((0.5 * logvar).exp())
+        else:
+            rows = (e, *state.shape)
+            member_mean, logvar = self.model(state.expand(rows), action.expand(*rows[:2], -1))
+            mean = member_mean.mean(0)  # (P·N, O)
+            std = None if noise is None else logvar.exp().mean(0).sqrt()
+        if noise is not None:
+            mean = mean + std * noise
+        return mean, member_mean

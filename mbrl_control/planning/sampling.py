@@ -1,0 +1,42 @@
+"""Small tensor helpers the optimizers share: warm-start shift, bounds, elites, best-so-far."""
+
+from __future__ import annotations
+
+import torch
+
+Carry = dict[str, torch.Tensor]
+"""State carried between planning steps: ``plan (H, A)`` (+ iCEM ``elites (k, H, A)``)."""
+Noise = dict[str, torch.Tensor]
+"""Standard-normal inputs of one step (see :func:`mbrl_control.planning.noise.noise_shapes`)."""
+
+
+def shift(plan: torch.Tensor) -> torch.Tensor:
+    """Warm start: drop the executed step, repeat the last. ``(..., H, A) -> (..., H, A)``."""
+    return torch.cat([plan[..., 1:, :], plan[..., -1:, :]], dim=-2)
+
+
+def clip(actions: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """Clamp ``(..., A)`` actions into ``[low, high]`` ``(A,)``."""
+    return torch.minimum(torch.maximum(actions, low), high)
+
+
+def elites_of(
+    samples: torch.Tensor, cost: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k lowest-cost candidates, best first: samples ``(N, H, A)``, cost ``(N,)`` ->
+    elites ``(k, H, A)``, elite cost ``(k,)``."""
+    elite_cost, index = torch.topk(cost, k, largest=False, sorted=True)
+    return samples[index], elite_cost
+
+
+def keep_best(
+    best: tuple[torch.Tensor, torch.Tensor], plan: torch.Tensor, cost: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Best-so-far ``(plan (H, A), cost ())`` updated with a candidate ``plan``, ``cost ()``."""
+    better = cost < best[1]
+    return torch.where(better, plan, best[0]), torch.minimum(cost, best[1])
+
+
+def state_noise_at(noise: Noise, i: int) -> torch.Tensor | None:
+    """Iteration i's ``state_noise (H, P·N, O)``, or None without aleatoric sampling."""
+    return noise["state_noise"][i] if "state_noise" in noise else None
