@@ -45,7 +45,7 @@ def test_sim_mpc_defaults(installed) -> None:
         "sim_node",
         "task:=cartpole_swingup",
         "profile:=default",
-        "rate:=50.0",
+        "rate:=0.0",
         "real_time_factor:=1.0",
     )
     assert (ctrl.label, ctrl.output, ctrl.required) == ("mpc_controller", "screen", True)
@@ -74,7 +74,7 @@ def test_sim_to_real_defaults(installed) -> None:
         "sim_node",
         "task:=cartpole_swingup",
         "profile:=reality_gap",
-        "rate:=50.0",
+        "rate:=0.0",
         "real_time_factor:=1.0",
     )
     assert ctrl.argv == _expected(
