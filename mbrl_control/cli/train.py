@@ -1,15 +1,145 @@
-"""`mbrl-control train`: not implemented yet (see the open issues)."""
+"""``mbrl-control train``: fit an ensemble on a transition store, validate, checkpoint.
+
+Writes ``OUT/model.pt`` (weights + config + normalizers + provenance) and the validation
+report ``OUT/model_report.json`` / ``OUT/model_report.png`` computed on the held-out episodes
+(and on ``--ood-data`` for the disagreement comparison). Prints a JSON summary.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = "not implemented yet"
+    parser.add_argument("--data", required=True, help="transition store folder")
+    parser.add_argument("--task", required=True, help="task name, e.g. cartpole_swingup")
+    parser.add_argument("--out", required=True, help="output folder for model.pt and the report")
+    parser.add_argument("--ood-data", help="store from another profile (OOD disagreement)")
+    parser.add_argument("--members", type=int, default=5, help="ensemble size E")
+    parser.add_argument("--hidden", type=int, default=200, help="hidden width W")
+    parser.add_argument("--layers", type=int, default=4, help="hidden layers")
+    parser.add_argument("--activation", default="silu", help="silu, relu, tanh or elu")
+    parser.add_argument("--deterministic", action="store_true", help="mean-only head")
+    parser.add_argument("--epochs", type=int, help="max epochs (default: TrainConfig)")
+    parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    parser.add_argument("--batch-size", type=int, help="rows per member per step")
+    parser.add_argument("--lr", type=float, help="Adam learning rate")
+    parser.add_argument("--holdout-fraction", type=float, help="share of episodes held out")
+    parser.add_argument("--seed", type=int, default=0, help="seed of init, split and batches")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _train_config(args: argparse.Namespace) -> dict[str, object]:
+    """TrainConfig fields given on the command line (unset flags keep the defaults)."""
+    given = {
+        "max_epochs": args.epochs,
+        "patience": args.patience,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "holdout_fraction": args.holdout_fraction,
+    }
+    return {"seed": args.seed, **{k: v for k, v in given.items() if v is not None}}
 
 
 def run(args: argparse.Namespace) -> int:
-    print("mbrl-control train: not implemented yet", file=sys.stderr)
-    return 2
+    try:
+        summary = train(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"mbrl-control train: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def train(args: argparse.Namespace) -> dict[str, object]:
+    """Load, fit, validate, write; return the summary printed by ``run``."""
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+
+    from mbrl_control.data.store import TransitionStore
+    from mbrl_control.models.checkpoint import save_checkpoint
+    from mbrl_control.models.config import EnsembleConfig, TrainConfig
+    from mbrl_control.models.ensemble import Ensemble
+    from mbrl_control.models.evaluation import validate, write_report
+    from mbrl_control.models.trainer import fit
+    from mbrl_control.tasks import get_task
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    task = get_task(args.task)
+    data = TransitionStore(args.data).load()
+    if len(data) == 0:
+        raise ValueError(f"{args.data}: the store has no transitions")
+    if data.obs.shape[1] != task.obs_dim or data.action.shape[1] != task.act_dim:
+        raise ValueError(
+            f"{args.data}: obs {data.obs.shape[1]} / action {data.action.shape[1]} dims do not "
+            f"match task {task.name} ({task.obs_dim} / {task.act_dim})"
+        )
+    ood = None
+    if args.ood_data:
+        o = TransitionStore(args.ood_data).load()
+        ood = (o.obs, o.action, o.next_obs)
+
+    torch.manual_seed(args.seed)
+    cfg = EnsembleConfig(
+        obs_dim=task.obs_dim,
+        act_dim=task.act_dim,
+        members=args.members,
+        hidden=args.hidden,
+        layers=args.layers,
+        activation=args.activation,
+        probabilistic=not args.deterministic,
+    )
+    model = Ensemble(cfg)
+    train_cfg = TrainConfig.from_mapping(_train_config(args))
+    rng = np.random.default_rng(args.seed)
+    metrics = fit(
+        model, data.obs, data.action, data.next_obs, data.episode_id, train_cfg,
+        rng=rng, quiet=args.quiet,
+    )  # fmt: skip
+
+    held = np.isin(data.episode_id, metrics["holdout_episodes"])
+    rows = held if held.any() else np.ones(len(data), bool)
+    report = validate(
+        model, data.obs[rows], data.action[rows], data.next_obs[rows], data.episode_id[rows],
+        ood=ood, obs_names=task.obs_names,
+    )  # fmt: skip
+    report["split"] = "holdout" if held.any() else "train (nothing held out)"
+    fit_summary = {k: v for k, v in metrics.items() if not isinstance(v, list)}
+    report["fit"] = {**fit_summary, "train_loss": metrics["train_loss"],
+                     "holdout_score": metrics["holdout_score"]}  # fmt: skip
+    out = Path(args.out)
+    json_path, png_path = write_report(report, out)
+    provenance = {
+        "task": task.name,
+        "data": str(Path(args.data).resolve()),
+        "ood_data": str(Path(args.ood_data).resolve()) if args.ood_data else None,
+        "n_transitions": len(data),
+        "n_episodes": len(np.unique(data.episode_id)),
+        "holdout_episodes": metrics["holdout_episodes"],
+        "train_config": train_cfg.to_dict(),
+        "fit": fit_summary,
+        "validation": {
+            "holdout_nmse": report["holdout"]["nmse"],
+            "holdout_nll": report["holdout"]["nll"],
+            "within_2sigma": report["holdout"]["calibration"]["within_2sigma"],
+            "rollout_k": report["rollout"]["k"],
+            "rollout_nmse": report["rollout"]["nmse"],
+            "disagreement_ratio_ood_to_in": report["disagreement"]["ratio_ood_to_in"],
+        },
+    }
+    ckpt = save_checkpoint(out / "model.pt", model, provenance)
+    return {
+        "checkpoint": str(ckpt),
+        "report_json": str(json_path),
+        "report_png": str(png_path),
+        "epochs": metrics["epochs"],
+        "best_epoch": metrics["best_epoch"],
+        "samples_per_s": round(metrics["samples_per_s"], 1),
+        **provenance["validation"],
+    }
