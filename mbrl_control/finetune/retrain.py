@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import torch
 
 from mbrl_control.data.store import Transitions, TransitionStore
 from mbrl_control.export.onnx_export import export_planner
-from mbrl_control.export.runtime import read_metadata
+from mbrl_control.export.runtime import OnnxPlanner
 from mbrl_control.models.checkpoint import load_checkpoint, save_checkpoint
 from mbrl_control.models.config import TrainConfig
 from mbrl_control.models.ensemble import Ensemble
@@ -117,12 +116,12 @@ def deploy_candidate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     k = 1 + max([int(p.stem.split("-")[-1]) for p in out.glob("planner-*.onnx")] or [0])
-    meta = read_metadata(planner)
+    meta = OnnxPlanner(planner).metadata
     task = get_task(meta["task"]["task"])
     cfg = PlannerConfig.from_mapping(meta["planner_config"])
     prov = {**provenance, "finetune": {k: gate[k] for k in ("live_error", "new_error", "n_real")}}
     ckpt = save_checkpoint(out / f"model-{k}.pt", model, prov)
-    onnx = export_planner(model, task, replace(cfg), out / f"planner-{k}.onnx", provenance=prov)
+    onnx = export_planner(model, task, cfg, out / f"planner-{k}.onnx", provenance=prov)
     return {"checkpoint": str(ckpt), "planner": str(onnx)}
 
 

@@ -47,7 +47,7 @@ def icem_plan(
     prev_action = carry["plan"][0]  # (A,)
     mean = shift(carry["plan"])  # (H, A) warm start
     std = (cfg.init_std * (high - low) / 2).expand_as(mean)  # (H, A)
-    kept = shift(carry["elites"]) if cfg.kept_elites else mean[None, :0]  # (k, H, A) shifted
+    kept = shift(carry["elites"]) if cfg.kept_elites else mean.new_zeros((0, *mean.shape))
     best = (mean, torch.tensor(float("inf")))
     last = cfg.iterations - 1
     for i, n_i in enumerate(cfg.populations):

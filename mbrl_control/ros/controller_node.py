@@ -37,9 +37,7 @@ class ControllerNode(Node):
         self.core = ControllerCore(cfg)
         self._wire_io()
         if cfg.model_path:
-            ok, reason = self.core.reload(cfg.model_path)
-            log = self.get_logger().info if ok else self.get_logger().error
-            log(reason)
+            self._log_reload(*self.core.reload(cfg.model_path))
         self._last_level = self.core.status.level
 
     def _wire_io(self) -> None:
@@ -83,9 +81,15 @@ class ControllerNode(Node):
     def _on_reload(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         path = self.get_parameter("model_path").value
         response.success, response.message = self.core.reload(path)
-        log = self.get_logger().info if response.success else self.get_logger().error
-        log(response.message)
+        self._log_reload(response.success, response.message)
         return response
+
+    def _log_reload(self, ok: bool, message: str) -> None:
+        # rclpy fixes a call site's severity: one call per severity
+        if ok:
+            self.get_logger().info(message)
+        else:
+            self.get_logger().error(message)
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
         self.core.set_enabled(bool(request.data))

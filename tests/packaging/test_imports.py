@@ -20,6 +20,10 @@ print(",".join(heavy))
         ("mbrl_control", {"torch", "rclpy", "pybullet", "matplotlib"}),
         ("mbrl_control.cli", {"torch", "rclpy", "pybullet", "matplotlib"}),
         ("mbrl_control.tasks", {"torch", "rclpy", "pybullet"}),
+        # the control path: numpy + onnxruntime (+ rclpy in the node), never torch
+        ("mbrl_control.export.runtime", {"torch", "rclpy", "pybullet"}),
+        ("mbrl_control.control.core", {"torch", "rclpy", "pybullet"}),
+        ("mbrl_control.ros.controller_node", {"torch", "pybullet", "matplotlib"}),
     ],
 )
 def test_import_is_light(module: str, forbidden: set[str]) -> None:

@@ -1,0 +1,150 @@
+"""Pretrain in randomized sim: random seed data, then rounds of planner-driven data.
+
+MBRL practice: the data distribution shifts as the controller improves, so after a random
+seed set each round collects episodes **with the current planner**, retrains the ensemble
+(warm start, all data) and re-exports ``planner.onnx``. The planner-driven episodes are
+closed-loop by construction, so their returns are the per-round learning curve.
+
+Layout of ``out``: ``data/`` (transition store), ``model.pt``, ``planner.onnx``,
+``model_report.json|png``, ``rounds.json`` (one entry per finished round; the resume point),
+``returns.png``. Rerunning with the same ``out`` continues after the last finished round.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mbrl_control.models.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """What ``mbrl-control pretrain`` does, round by round."""
+
+    task: str = "cartpole_swingup"
+    profile: str = "default"
+    preset: str = "cartpole-rt"
+    """Planner preset (planning/presets): its ensemble shape is trained, its planner exported."""
+    seed_episodes: int = 10
+    """Random-policy episodes before the first model."""
+    rounds: int = 4
+    """Planner-driven rounds after the seed round."""
+    episodes_per_round: int = 5
+    workers: int = 2
+    seed: int = 0
+    max_epochs: int = 60
+
+    def __post_init__(self) -> None:
+        for key in ("seed_episodes", "episodes_per_round", "workers", "max_epochs"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"PretrainConfig.{key} must be >= 1, got {getattr(self, key)}")
+        if self.rounds < 0:
+            raise ValueError(f"PretrainConfig.rounds must be >= 0, got {self.rounds}")
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def train_and_export(
+    cfg: PretrainConfig, out: Path, data: Any, warm: bool, quiet: bool
+) -> dict[str, Any]:
+    """Fit (warm start from ``out/model.pt`` if asked), checkpoint, export ``planner.onnx``."""
+    from mbrl_control.export.onnx_export import export_planner
+    from mbrl_control.models.checkpoint import load_checkpoint, save_checkpoint
+    from mbrl_control.models.config import EnsembleConfig
+    from mbrl_control.models.ensemble import Ensemble
+    from mbrl_control.models.trainer import fit
+    from mbrl_control.planning.planner import PRESETS
+    from mbrl_control.tasks import get_task
+
+    task = get_task(cfg.task)
+    model_kwargs, planner_cfg = PRESETS[cfg.preset]
+    if warm and (out / "model.pt").exists():
+        model, _ = load_checkpoint(out / "model.pt")
+    else:
+        model = Ensemble(EnsembleConfig(**model_kwargs))
+    metrics = fit(
+        model,
+        data.obs,
+        data.action,
+        data.next_obs,
+        data.episode_id,
+        TrainConfig(max_epochs=cfg.max_epochs, seed=cfg.seed),
+        quiet=quiet,
+    )
+    provenance = {
+        "task": cfg.task,
+        "profile": cfg.profile,
+        "transitions": len(data),
+        "holdout_mse": metrics.get("holdout_mse"),
+        "preset": cfg.preset,
+    }
+    save_checkpoint(out / "model.pt", model, provenance)
+    export_planner(model, task, planner_cfg, out / "planner.onnx", provenance=provenance)
+    return metrics
+
+
+def pretrain(cfg: PretrainConfig, out: str | Path, *, quiet: bool = False) -> dict[str, Any]:
+    """Run (or resume) the rounds; returns the ``rounds.json`` content."""
+    from mbrl_sim.collect import collect
+
+    from mbrl_control.data.store import TransitionStore
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rounds_path = out / "rounds.json"
+    rounds: list[dict[str, Any]] = (
+        json.loads(rounds_path.read_text()) if rounds_path.exists() else []
+    )
+    store = TransitionStore(out / "data")
+    for r in range(len(rounds), cfg.rounds + 1):
+        # ---- collect: random seed data in round 0, the current planner afterwards ----
+        policy = "random" if r == 0 else f"planner:{out / 'planner.onnx'}"
+        episodes = cfg.seed_episodes if r == 0 else cfg.episodes_per_round
+        before = len(store)
+        collect(
+            cfg.task,
+            cfg.profile,
+            episodes,
+            policy,
+            cfg.workers,
+            out / "data",
+            seed=cfg.seed + 1000 * r,
+            quiet=quiet,
+        )
+        data = store.load()
+        returns = [float(ep["return"]) for ep in data.episodes[before:]]
+        # ---- retrain on everything, export the next round's planner ----
+        metrics = train_and_export(cfg, out, data, warm=r > 0, quiet=quiet)
+        rounds.append(
+            {
+                "round": r,
+                "policy": "random" if r == 0 else "planner",
+                "episodes": len(returns),
+                "transitions_total": len(data),
+                "mean_return": float(np.mean(returns)),
+                "returns": returns,
+                "holdout_mse": metrics.get("holdout_mse"),
+                "epochs": metrics.get("epochs"),
+            }
+        )
+        _write_json(rounds_path, rounds)
+        if not quiet:
+            print(
+                f"[pretrain] round {r}: {rounds[-1]['policy']} return "
+                f"{rounds[-1]['mean_return']:.1f}, {len(data)} transitions"
+            )
+    return {
+        "rounds": rounds,
+        "planner": str(out / "planner.onnx"),
+        "checkpoint": str(out / "model.pt"),
+    }

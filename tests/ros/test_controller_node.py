@@ -1,0 +1,145 @@
+"""mpc_controller as a real process: watchdog, bad states, limits, enable, reload.
+
+The test process plays the robot (publishes /joint_states at 50 Hz from a probe node) and
+watches /commands and /diagnostics; the controller runs a real exported planner file.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.ros
+
+CONTROLLER = str(Path(sys.executable).with_name("mpc_controller"))
+STATUS = "mpc_controller: planner"
+
+
+def _start(spawn, ros_env, planner_dir: Path, *params: str):
+    argv = [CONTROLLER, "--ros-args", "-p", f"model_path:={planner_dir / 'planner_a.onnx'}"]
+    for p in ("state_timeout:=0.2", "action_low:=[-2.0]", "action_high:=[2.0]", *params):
+        argv += ["-p", p]
+    return spawn("mpc_controller", argv, ros_env)
+
+
+def _latest(diags: list, name: str = STATUS):
+    for msg in reversed(diags):
+        for status in msg.status:
+            if status.name == name:
+                return status
+    return None
+
+
+def _level_is(diags, level: int, contains: str = ""):
+    def check() -> bool:
+        s = _latest(diags)
+        return s is not None and s.level == bytes([level]) and contains in s.message
+
+    return check
+
+
+def test_safety_behaviours(spawn, ros_env, ros_probe, planner_dir, joint_states) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import SetBool
+
+    commands = ros_probe.collect(Float64MultiArray, "/commands")
+    diags = ros_probe.collect(DiagnosticArray, "/diagnostics")
+    _start(spawn, ros_env, planner_dir)
+
+    # normal operation: planned commands, within the action limits from parameters
+    ros_probe.wait_for(_level_is(diags, 0, "planning"), 60, "OK while planning")
+    n = len(commands)
+    ros_probe.wait_for(lambda: len(commands) > n + 20, 30, "commands at the control rate")
+    values = np.array([c.data[0] for c in commands[n:]])
+    assert np.all(np.abs(values) <= 2.0 + 1e-9), values
+    assert np.any(values != 0.0), "an untrained planner still plans non-zero forces"
+
+    # watchdog: states stop -> ERROR and the safe action; recovers by itself
+    joint_states.active = False
+    ros_probe.wait_for(_level_is(diags, 2, "watchdog"), 10, "watchdog ERROR")
+    n = len(commands)
+    ros_probe.wait_for(lambda: len(commands) > n + 5, 10, "commands while stale")
+    assert all(c.data[0] == 0.0 for c in commands[n + 1 :])
+    joint_states.active = True
+    ros_probe.wait_for(_level_is(diags, 0), 10, "recovery to OK")
+
+    # bad state: NaN -> WARN naming the joint, safe action; missing joint likewise
+    joint_states.set(position=[0.0, float("nan")])
+    ros_probe.wait_for(_level_is(diags, 1, "cart_to_pole"), 10, "WARN naming cart_to_pole")
+    n = len(commands)
+    ros_probe.wait_for(lambda: len(commands) > n + 5, 10, "commands on bad state")
+    assert all(c.data[0] == 0.0 for c in commands[n + 1 :])
+    joint_states.set(names=["slider_to_cart", "elbow"], position=[0.0, np.pi])
+    ros_probe.wait_for(_level_is(diags, 1, "cart_to_pole"), 10, "WARN for missing joint")
+    joint_states.set(names=["slider_to_cart", "cart_to_pole"], position=[0.1, np.pi])
+    ros_probe.wait_for(_level_is(diags, 0), 10, "recovery from a bad state")
+
+    # ~/enable false -> safe action until enabled again
+    resp = ros_probe.call(SetBool, "/mpc_controller/enable", SetBool.Request(data=False))
+    assert resp.success
+    ros_probe.wait_for(_level_is(diags, 1, "disabled"), 10, "disabled WARN")
+    n = len(commands)
+    ros_probe.wait_for(lambda: len(commands) > n + 5, 10, "commands while disabled")
+    assert all(c.data[0] == 0.0 for c in commands[n + 1 :])
+    ros_probe.call(SetBool, "/mpc_controller/enable", SetBool.Request(data=True))
+    ros_probe.wait_for(_level_is(diags, 0, "planning"), 10, "re-enabled")
+
+
+def test_reload_keeps_old_model_on_failure(
+    spawn, ros_env, ros_probe, planner_dir, joint_states
+) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import Trigger
+
+    from mbrl_control.ros.diagnostics import values_of
+
+    commands = ros_probe.collect(Float64MultiArray, "/commands")
+    diags = ros_probe.collect(DiagnosticArray, "/diagnostics")
+    _start(spawn, ros_env, planner_dir)
+    ros_probe.wait_for(_level_is(diags, 0, "planning"), 60, "OK while planning")
+
+    def set_path(path: str) -> None:
+        value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=path)
+        req = SetParameters.Request(parameters=[Parameter(name="model_path", value=value)])
+        assert (
+            ros_probe.call(SetParameters, "/mpc_controller/set_parameters", req)
+            .results[0]
+            .successful
+        )
+
+    def reload() -> Trigger.Response:
+        return ros_probe.call(Trigger, "/mpc_controller/reload_model", Trigger.Request())
+
+    for bad, reason in [
+        ("missing.onnx", "not found"),
+        ("corrupt.onnx", "not a loadable ONNX"),
+        ("/etc/passwd", "outside model_dir"),
+    ]:
+        set_path(str(planner_dir / bad) if not bad.startswith("/") else bad)
+        before = len(commands)
+        resp = reload()
+        assert not resp.success and reason in resp.message, resp.message
+        assert "planner_a.onnx" in resp.message  # the live model is named as kept
+        ros_probe.wait_for(
+            lambda b=before: len(commands) > b + 5, 10, "commands after a failed reload"
+        )
+        assert _latest(diags).level == bytes([0])
+
+    set_path(str(planner_dir / "planner_b.onnx"))
+    resp = reload()
+    assert resp.success, resp.message
+    ros_probe.wait_for(
+        lambda: "planner_b" in values_of(_latest(diags)).get("model_id", ""), 10, "model_id b"
+    )
+    n = len(commands)
+    ros_probe.wait_for(lambda: len(commands) > n + 5, 10, "commands after the swap")
+    time.sleep(0.1)
+    assert _latest(diags).level == bytes([0])
