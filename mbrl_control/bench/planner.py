@@ -1,0 +1,263 @@
+"""``mbrl-control bench planner``: planning-step latency, torch vs ONNX vs mbrl-lib, vs the floor.
+
+In one process, round by round (the host is shared and drifts): the machine's fp32 GEMM
+throughput at the step's own matmul shapes (numpy ``a @ b``), then ``calls / rounds`` steps
+of each variant. Reports median and p99 latency, FLOPs per step, achieved GFLOP/s and each
+variant's fraction of the same-round GEMM floor. An untrained ensemble is used (timing only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PRESET_NAMES = ("cartpole", "arm", "cartpole-rt", "arm-rt")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", required=True, choices=PRESET_NAMES)
+    parser.add_argument("--calls", type=int, default=200, help="timed steps per variant")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--threads", type=int, default=2, help="intra-op threads")
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument("--no-mbrl", action="store_true", help="skip the mbrl-lib variant")
+    parser.add_argument("--no-torch", action="store_true", help="skip the torch reference")
+    parser.add_argument(
+        "--quantize", action="store_true", help="also time an int8 dynamic-quantized graph"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from mbrl_control.models.config import EnsembleConfig
+    from mbrl_control.models.ensemble import Ensemble
+    from mbrl_control.planning.planner import PRESETS
+    from mbrl_control.tasks import get_task
+
+    torch.set_num_threads(args.threads)
+    model_kwargs, cfg = PRESETS[args.preset]
+    task = get_task("cartpole_swingup" if model_kwargs["obs_dim"] == 5 else "panda_reach")
+    torch.manual_seed(cfg.seed)
+    model = Ensemble(EnsembleConfig(**model_kwargs)).eval()
+    rng = np.random.default_rng(cfg.seed)
+    obs = (0.1 * rng.standard_normal(task.obs_dim)).astype(np.float32)
+    goal = task.sample_goal(rng)
+    shapes = _gemm_shapes(model.cfg, cfg)
+    flops = _step_flops(shapes, cfg)
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        variants = _build_variants(args, model, task, cfg, obs, goal, Path(tmp), notes)
+        for fn in variants.values():  # warm up (graph init, allocator, first-call costs)
+            fn()
+        times: dict[str, list[float]] = {k: [] for k in variants}
+        floor_gflops: list[float] = []
+        per_round = max(1, args.calls // args.rounds)
+        for _ in range(args.rounds):
+            floor_gflops.append(_gemm_throughput(shapes, np))
+            for name, fn in variants.items():
+                for _ in range(per_round):
+                    start = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - start)
+    gemm = float(np.median(floor_gflops))
+    floor_s = flops / (gemm * 1e9)
+    result: dict[str, Any] = {
+        "preset": args.preset,
+        "task": task.name,
+        "model": model.cfg.to_dict(),
+        "planner": cfg.to_dict(),
+        "threads": args.threads,
+        "calls_per_variant": per_round * args.rounds,
+        "rounds": args.rounds,
+        "gflop_per_step": round(flops / 1e9, 4),
+        "gemm_gflops_per_round": [round(g, 1) for g in floor_gflops],
+        "gemm_floor_ms": round(floor_s * 1e3, 3),
+        "control_hz": task.control_hz,
+        "variants": {},
+        "notes": notes,
+    }
+    for name, ts in times.items():
+        arr = np.asarray(ts)
+        median, p99 = float(np.median(arr)), float(np.percentile(arr, 99))
+        result["variants"][name] = {
+            "median_ms": round(median * 1e3, 3),
+            "p99_ms": round(p99 * 1e3, 3),
+            "gflops": round(flops / median / 1e9, 2),
+            "fraction_of_floor": round(floor_s / median, 3),
+            "rate_hz_at_p99": round(1.0 / p99, 1),
+            "x_control_rate_at_p99": round(1.0 / p99 / task.control_hz, 2),
+        }
+    result["variants"] = {**result["variants"], **_extra_info(variants)}
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def _build_variants(args, model, task, cfg, obs, goal, tmp: Path, notes: list[str]) -> dict:
+    """name -> zero-argument callable running one planning step."""
+    import numpy as np
+    import torch
+
+    from mbrl_control.export.onnx_export import export_planner
+    from mbrl_control.export.runtime import OnnxPlanner
+    from mbrl_control.planning.planner import build_planner
+
+    variants: dict[str, Any] = {}
+    if not args.no_torch:
+        ref = build_planner(model, task, cfg)
+        noise, obs_t, goal_t = ref.draw_noise(), torch.as_tensor(obs), torch.as_tensor(goal)
+        variants["torch"] = _Call(lambda: ref.step(obs_t, goal_t, ref.carry, noise, ref.weights))
+    path = export_planner(model, task, cfg, tmp / "planner.onnx")
+    variants["onnx"] = _session_call(OnnxPlanner(path, threads=args.threads), obs, goal)
+    if args.quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        qpath = tmp / "planner.int8.onnx"
+        quantize_dynamic(str(path), str(qpath), weight_type=QuantType.QUInt8)
+        variants["onnx_int8"] = _session_call(OnnxPlanner(qpath, threads=args.threads), obs, goal)
+        full, quant = variants["onnx"](), variants["onnx_int8"]()
+        variants["onnx_int8"].info = {
+            "max_abs_action_diff_vs_fp32": float(np.abs(full[0] - quant[0]).max()),
+            "plan_cost_fp32": float(full[2]),
+            "plan_cost_int8": float(quant[2]),
+        }
+    if not args.no_mbrl:
+        try:
+            variants["mbrl_lib"] = _mbrl_lib_agent(model, task, cfg, obs, goal)
+        except Exception as exc:  # ImportError or an API mismatch: report, don't fail
+            notes.append(f"mbrl-lib skipped: {type(exc).__name__}: {exc}")
+    return variants
+
+
+class _Call:
+    """A timed callable that may carry extra info for the report."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+        self.info: dict[str, Any] = {}
+
+    def __call__(self):
+        return self.fn()
+
+
+def _session_call(planner, obs, goal) -> _Call:
+    """One ``session.run`` with a fixed feed (noise is drawn between ticks, not timed)."""
+    feed = {"obs": obs, "goal": goal, "weights": planner.weights, **planner._noise}
+    feed.update({f"prev_{k}": v for k, v in planner._carry.items()})
+    names = {i.name for i in planner._session.get_inputs()}
+    feed = {k: v for k, v in feed.items() if k in names}
+    return _Call(lambda: planner._session.run(None, feed))
+
+
+def _extra_info(variants: dict) -> dict:
+    return {f"{k}_info": v.info for k, v in variants.items() if getattr(v, "info", None)}
+
+
+def _mbrl_lib_agent(model, task, cfg, obs, goal):
+    """facebookresearch/mbrl-lib 0.2.0 CEM agent at the same sizes (own untrained ensemble)."""
+    import numpy as np
+    import omegaconf
+    import torch
+    from gymnasium.spaces import Box
+    from mbrl.models import GaussianMLP, ModelEnv, OneDTransitionRewardModel
+    from mbrl.planning import create_trajectory_optim_agent_for_model
+
+    mc = model.cfg
+    net = GaussianMLP(
+        in_size=mc.obs_dim + mc.act_dim,
+        out_size=mc.obs_dim,
+        device="cpu",
+        num_layers=mc.layers,
+        ensemble_size=mc.members,
+        hid_size=mc.hidden,
+        deterministic=False,
+        propagation_method="fixed_model",
+        activation_fn_cfg=omegaconf.OmegaConf.create({"_target_": "torch.nn.SiLU"}),
+    )
+    dynamics = OneDTransitionRewardModel(net, target_is_delta=True, learned_rewards=False)
+    goal_t = torch.as_tensor(goal)
+
+    def reward_fn(act, next_obs):
+        return -task.cost(next_obs, act, next_obs, goal_t)[:, None]
+
+    def term_fn(act, next_obs):
+        return torch.zeros(next_obs.shape[0], 1, dtype=torch.bool)
+
+    class _Spaces:
+        observation_space = Box(-np.inf, np.inf, (mc.obs_dim,), np.float32)
+        action_space = Box(task.low, task.high, dtype=np.float32)
+
+    env = ModelEnv(_Spaces(), dynamics, term_fn, reward_fn, generator=torch.Generator())
+    agent_cfg = omegaconf.OmegaConf.create(
+        {
+            "_target_": "mbrl.planning.TrajectoryOptimizerAgent",
+            "_recursive_": False,
+            "action_lb": task.low.tolist(),
+            "action_ub": task.high.tolist(),
+            "planning_horizon": cfg.horizon,
+            "replan_freq": 1,
+            "verbose": False,
+            "optimizer_cfg": {
+                "_target_": "mbrl.planning.CEMOptimizer",
+                "num_iterations": cfg.iterations,
+                "elite_ratio": cfg.elite_frac,
+                "population_size": cfg.population,
+                "alpha": cfg.momentum,
+                "lower_bound": "???",
+                "upper_bound": "???",
+                "return_mean_elites": True,
+                "device": "cpu",
+                "clipped_normal": False,
+            },
+        }
+    )
+    agent = create_trajectory_optim_agent_for_model(env, agent_cfg, num_particles=cfg.particles)
+    return _Call(lambda: agent.act(obs))
+
+
+def _gemm_shapes(mc, cfg) -> list[tuple[int, int, int]]:
+    """``(rows per member, in, out)`` of one model call (first-iteration population)."""
+    rows = cfg.population * cfg.particles // mc.members
+    if cfg.propagation == "mean":
+        rows = cfg.population * cfg.particles
+    dims = [mc.obs_dim + mc.act_dim] + [mc.hidden] * mc.layers + [2 * mc.obs_dim]
+    return [(rows, i, o) for i, o in itertools.pairwise(dims)] * mc.members
+
+
+def _step_flops(shapes, cfg) -> float:
+    """Model FLOPs of one planning step: every iteration's population, H model calls each."""
+    per_call = sum(2.0 * r * i * o for r, i, o in shapes)
+    scale = sum(cfg.populations) / cfg.population
+    return per_call * cfg.horizon * scale
+
+
+def _gemm_throughput(shapes, np, repeats: int = 5) -> float:
+    """fp32 GFLOP/s of numpy ``a @ b`` over the model call's shapes (median of repeats)."""
+    rng = np.random.default_rng(0)
+    pairs = [
+        (rng.standard_normal((r, i), np.float32), rng.standard_normal((i, o), np.float32))
+        for r, i, o in shapes
+    ]
+    flops = sum(2.0 * r * i * o for r, i, o in shapes)
+    reps = max(1, int(2e8 // flops))  # keep each timing well above timer resolution
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(reps):
+            for a, b in pairs:
+                a @ b
+        samples.append(flops * reps / (time.perf_counter() - start) / 1e9)
+    return float(np.median(samples))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args()))
