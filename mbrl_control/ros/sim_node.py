@@ -65,8 +65,8 @@ class SimNode(Node):
         self._command = self.task.safe_action.copy()
         self.sim_time = 0.0
         self.episode = -1
-        self._reset_episode()
         self._wire_io()
+        self._reset_episode()
 
     def _wire_io(self) -> None:
         step_group, io_group = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
