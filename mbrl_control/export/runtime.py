@@ -51,6 +51,8 @@ class OnnxPlanner:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # no busy-waiting between runs: the controller shares 2 cores with its node and peers
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = [
             p
             for p in ("CUDAExecutionProvider", "CPUExecutionProvider")

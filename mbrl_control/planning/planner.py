@@ -55,8 +55,8 @@ PRESETS: dict[str, tuple[dict[str, Any], PlannerConfig]] = {
         {"obs_dim": 5, "act_dim": 1, "members": 5, "hidden": 64, "layers": 3},
         PlannerConfig(
             kind="icem",
-            horizon=15,
-            population=64,
+            horizon=40,  # 0.8 s at 50 Hz: the swing-up needs the look-ahead, not the samples
+            population=32,
             particles=5,
             iterations=2,
             elite_frac=0.1,

@@ -25,13 +25,13 @@ ValueFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def to_members(x: torch.Tensor, members: int) -> torch.Tensor:
-    """``(P·N, D) -> (E, P/E·N, D)``: member e gets particles ``e·P/E .. (e+1)·P/E - 1``."""
-    return x.reshape(members, -1, x.shape[-1])
+    """``(..., P·N, D) -> (..., E, P/E·N, D)``: member e gets particles e·P/E .. (e+1)·P/E-1."""
+    return x.reshape(*x.shape[:-2], members, -1, x.shape[-1])
 
 
 def from_members(x: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`to_members`: ``(E, P/E·N, D) -> (P·N, D)``."""
-    return x.reshape(-1, x.shape[-1])
+    """Inverse of :func:`to_members`: ``(..., E, P/E·N, D) -> (..., P·N, D)``."""
+    return x.reshape(*x.shape[:-3], -1, x.shape[-1])
 
 
 class Rollout:
@@ -78,16 +78,22 @@ class Rollout:
         cfg, p = self.cfg, self.cfg.particles
         n, h = actions.shape[0], actions.shape[1]
         per_step = actions.transpose(0, 1).repeat(1, p, 1)  # (H, P·N, A), time-major once
+        state = obs.expand(p * n, obs.shape[-1])  # (P·N, O)
+        step_actions, step_noise = per_step, state_noise
+        if cfg.propagation == "ts_inf":  # TS∞ rows stay member-major for the whole loop
+            e = self.model.members
+            state, step_actions = to_members(state, e), to_members(per_step, e)  # (E, P/E·N, ·)
+            step_noise = None if state_noise is None else to_members(state_noise, e)
         # roll out: only the model runs per step; everything else is batched over H after
-        states = [obs.expand(p * n, obs.shape[-1])]  # H+1 x (P·N, O)
+        states = [state]  # H+1 x (P·N, O), or (E, P/E·N, O) for TS∞
         member_means = []  # H x (E, N or P·N, O)
         for t in range(h):
-            noise_t = None if state_noise is None else state_noise[t]
-            next_state, member_mean = self._step(states[-1], per_step[t], noise_t)
+            noise_t = None if step_noise is None else step_noise[t]
+            next_state, member_mean = self._step(states[-1], step_actions[t], noise_t)
             states.append(next_state)
             member_means.append(member_mean)
         # score: task critics on all H·P·N transitions at once, averaged over particles
-        seq = torch.stack(states)  # (H+1, P·N, O)
+        seq = torch.stack(states).reshape(h + 1, p * n, -1)  # (H+1, P·N, O)
         before = seq[:-1].reshape(-1, seq.shape[-1])  # (H·P·N, O)
         after = seq[1:].reshape(-1, seq.shape[-1])
         taken = per_step.reshape(-1, per_step.shape[-1])  # (H·P·N, A)
@@ -113,15 +119,17 @@ class Rollout:
     def _step(
         self, state: torch.Tensor, action: torch.Tensor, noise: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One model step for ``(P·N, O)`` states -> next states ``(P·N, O)`` and the member
-        means whose spread is the disagreement: TS∞ each member's particle mean ``(E, N, O)``,
-        mean propagation every member's prediction of the same state ``(E, P·N, O)``."""
+        """One model step -> next states (same layout) and the member means whose spread is
+        the disagreement. TS∞: states ``(E, P/E·N, O)``, member means ``(E, N, O)`` (each
+        member's particle mean); mean propagation: states ``(P·N, O)``, member means
+        ``(E, P·N, O)`` (every member's prediction of the same state)."""
         e, p = self.model.members, self.cfg.particles
         if self.cfg.propagation == "ts_inf":
-            mean, logvar = self.model(to_members(state, e), to_members(action, e))  # (E, ·, O)
-            member_mean = mean.reshape(e, p // e, -1, mean.shape[-1]).mean(1)  # (E, N, O)
-            mean = from_members(mean)  # (P·N, O)
-            std = None if noise is None else from_members((0.5 * logvar).exp())
+            mean, logvar = self.model(state, action)  # (E, P/E·N, O)
+            member_mean = mean
+            if p > e:
+                member_mean = mean.reshape(e, p // e, -1, mean.shape[-1]).mean(1)  # (E, N, O)
+            std = None if noise is None else (0.5 * logvar).exp()
         else:
             rows = (e, *state.shape)
             member_mean, logvar = self.model(state.expand(rows), action.expand(*rows[:2], -1))

@@ -50,7 +50,9 @@ def test_particles_stay_with_their_member_and_disagreement_counts_members():
     cfg = PlannerConfig(horizon=2, population=3, particles=10, elite_frac=0.5)
     rollout = Rollout(MemberTagged(5), PointTask(), cfg)
     obs = torch.zeros(2)
-    mean, member = rollout._step(obs.expand(30, 2), torch.zeros(30, 1), None)
+    rows = to_members(obs.expand(30, 2), 5), to_members(torch.zeros(30, 1), 5)  # (E, 6, ·)
+    mean, member = rollout._step(*rows, None)
+    mean = from_members(mean)  # (P·N, O)
     # particle-major rows: particles 0-1 -> member 0, 2-3 -> member 1, ...
     assert torch.equal(
         mean.reshape(10, 3, 2)[:, 0, 0], torch.tensor([0, 0, 1, 1, 2, 2, 3, 3, 4, 4.0])
