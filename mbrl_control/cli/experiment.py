@@ -1,15 +1,36 @@
-"""`mbrl-control experiment`: not implemented yet (see the open issues)."""
+"""``mbrl-control experiment sim2real``: the sim-to-real experiment (table + JSON + plot)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = "not implemented yet"
+    parser.add_argument("name", choices=["sim2real"], help="which experiment")
+    parser.add_argument("--task", default="cartpole_swingup")
+    parser.add_argument("--out", default="runs/sim2real", help="output folder")
+    parser.add_argument(
+        "--budgets", default="1,2,5", help="real-robot minutes, comma separated, increasing"
+    )
+    parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=4, help="pretraining planner rounds")
+    parser.add_argument("--no-baselines", action="store_true", help="skip no-DR/real-only/upper")
+    parser.add_argument("--quiet", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("mbrl-control experiment: not implemented yet", file=sys.stderr)
-    return 2
+    from mbrl_control.pipeline.pretrain import PretrainConfig
+    from mbrl_control.pipeline.sim2real import Sim2RealConfig, run_sim2real
+
+    cfg = Sim2RealConfig(
+        pretrain=PretrainConfig(task=args.task, rounds=args.rounds),
+        budgets_min=tuple(float(b) for b in args.budgets.split(",")),
+        eval_episodes=args.eval_episodes,
+        baselines=not args.no_baselines,
+    )
+    result = run_sim2real(cfg, args.out, quiet=args.quiet)
+    from mbrl_control.pipeline.sim2real import markdown_table
+
+    print(markdown_table(result["rows"]))
+    print(f"wrote {args.out}/sim2real.md, sim2real.json, sim2real.png")
+    return 0

@@ -1,0 +1,223 @@
+"""The sim-to-real experiment: pretrain on ``default``, deploy on ``reality_gap``, finetune.
+
+The "real robot" is the simulator on the ``reality_gap`` profile, whose ranges lie outside
+the pretraining randomization. The finetuning loop is the one ``finetune_node`` runs (record
+with the live planner, retrain in chunks, gate on the newest real episodes, swap on
+success), run in-process here so that budgets of robot minutes finish quickly. Compared:
+
+- **zero-shot**: the ``default``-pretrained planner on ``reality_gap``;
+- **finetuned** after each real budget (robot minutes = transitions / control rate / 60);
+- **no-DR**: a planner pretrained without randomization (profile ``none``);
+- **real-only**: a planner trained from scratch on the largest budget's real data;
+- **upper reference**: a planner pretrained on ``reality_gap`` itself with more data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mbrl_control.pipeline.pretrain import PretrainConfig, pretrain, train_and_export
+
+
+@dataclass(frozen=True)
+class Sim2RealConfig:
+    """Budgets and sizes of the experiment (defaults: the cited run; ``demo`` shrinks them)."""
+
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    real_profile: str = "reality_gap"
+    budgets_min: tuple[float, ...] = (1.0, 2.0, 5.0)
+    """Cumulative real-robot minutes after which the live planner is evaluated."""
+    retrain_every: int = 1000
+    """Real transitions between retrains (as finetune_node's parameter)."""
+    real_ratio: float = 0.5
+    eval_episodes: int = 10
+    upper_extra_rounds: int = 2
+    """Extra planner rounds for the reality_gap-trained upper reference."""
+    baselines: bool = True
+    """Also run the no-DR, real-only and upper-reference planners."""
+
+    def __post_init__(self) -> None:
+        if not self.budgets_min or any(b <= 0 for b in self.budgets_min):
+            raise ValueError(f"budgets_min must be positive minutes, got {self.budgets_min}")
+        if list(self.budgets_min) != sorted(self.budgets_min):
+            raise ValueError(f"budgets_min must increase, got {self.budgets_min}")
+
+
+def _evaluate(planner: Path, cfg: Sim2RealConfig, quiet: bool) -> dict[str, Any]:
+    from mbrl_control.pipeline.evaluate import evaluate
+
+    return evaluate(planner, cfg.pretrain.task, cfg.real_profile, cfg.eval_episodes, quiet=quiet)
+
+
+def finetune_live(
+    cfg: Sim2RealConfig, pretrained: Path, out: Path, quiet: bool
+) -> list[dict[str, Any]]:
+    """Record with the live planner on the real profile, retrain, gate, swap; per budget."""
+    from mbrl_sim.collect import collect
+
+    from mbrl_control.data.store import TransitionStore
+    from mbrl_control.finetune.retrain import retrain_and_gate
+    from mbrl_control.models.config import TrainConfig
+    from mbrl_control.tasks import get_task
+
+    task = get_task(cfg.pretrain.task)
+    per_episode = task.episode_steps
+    sim_data = TransitionStore(pretrained / "data").load()
+    real_store = TransitionStore(out / "real_data")
+    live = {"checkpoint": pretrained / "model.pt", "planner": pretrained / "planner.onnx"}
+    chunk = max(1, cfg.retrain_every // per_episode)  # episodes between retrains
+    results, gates, seed = [], [], 10_000
+    for budget in cfg.budgets_min:
+        target = int(budget * 60 * task.control_hz)
+        while len(real_store) * per_episode < target:
+            episodes = min(chunk, -(-(target - len(real_store) * per_episode) // per_episode))
+            collect(
+                task.name,
+                cfg.real_profile,
+                episodes,
+                f"planner:{live['planner']}",
+                cfg.pretrain.workers,
+                real_store.root,
+                seed=seed,
+                quiet=quiet,
+            )
+            seed += episodes
+            if len(real_store) < 2:
+                continue  # the gate needs a held-out episode and a training episode
+            gate = retrain_and_gate(
+                real_store.load(),
+                live["checkpoint"],
+                live["planner"],
+                out / "models",
+                sim=sim_data,
+                real_ratio=cfg.real_ratio,
+                train_cfg=TrainConfig(max_epochs=cfg.pretrain.max_epochs),
+                quiet=quiet,
+            )
+            gates.append({k: gate[k] for k in ("live_error", "new_error", "deploy")})
+            if gate["deploy"]:
+                live = {"checkpoint": Path(gate["checkpoint"]), "planner": Path(gate["planner"])}
+        transitions = len(real_store) * per_episode
+        results.append(
+            {
+                "budget_min": budget,
+                "real_transitions": transitions,
+                "real_minutes": transitions / task.control_hz / 60,
+                "planner": str(live["planner"]),
+                "gates": list(gates),
+                "eval": _evaluate(live["planner"], cfg, quiet),
+            }
+        )
+    return results
+
+
+def train_real_only(cfg: Sim2RealConfig, out: Path, quiet: bool) -> Path:
+    """A planner trained from scratch on the real data alone (same preset)."""
+    from mbrl_control.data.store import TransitionStore
+
+    real = TransitionStore(out / "real_data").load()
+    folder = out / "real_only"
+    folder.mkdir(parents=True, exist_ok=True)
+    train_and_export(cfg.pretrain, folder, real, warm=False, quiet=quiet)
+    return folder / "planner.onnx"
+
+
+def run_sim2real(cfg: Sim2RealConfig, out: str | Path, *, quiet: bool = False) -> dict[str, Any]:
+    """The whole experiment; writes ``sim2real.json``, ``sim2real.md``, ``sim2real.png``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+
+    def row(name: str, planner: Path | str, minutes: float, ev: dict[str, Any]) -> None:
+        rows.append(
+            {
+                "planner": name,
+                "real_minutes": minutes,
+                "file": str(planner),
+                "mean_return": ev["mean_return"],
+                "std_return": ev["std_return"],
+                "success_rate": ev["success_rate"],
+                "latency_p99_ms": ev["latency_ms"]["p99"],
+            }
+        )
+
+    # ---- pretrain on default, zero-shot on the real profile ----
+    pretrained = out / "pretrain_default"
+    pretrain(cfg.pretrain, pretrained, quiet=quiet)
+    row(
+        "pretrained on default (zero-shot)",
+        pretrained / "planner.onnx",
+        0.0,
+        _evaluate(pretrained / "planner.onnx", cfg, quiet),
+    )
+    # ---- live finetuning on the real profile, evaluated per budget ----
+    curve = finetune_live(cfg, pretrained, out, quiet)
+    for point in curve:
+        row(
+            f"finetuned, {point['budget_min']:g} min real",
+            point["planner"],
+            point["real_minutes"],
+            point["eval"],
+        )
+    # ---- baselines and the upper reference ----
+    if cfg.baselines:
+        nodr = out / "pretrain_none"
+        pretrain(replace(cfg.pretrain, profile="none"), nodr, quiet=quiet)
+        row(
+            "pretrained without DR (none)",
+            nodr / "planner.onnx",
+            0.0,
+            _evaluate(nodr / "planner.onnx", cfg, quiet),
+        )
+        real_only = train_real_only(cfg, out, quiet)
+        row(
+            "real data only", real_only, curve[-1]["real_minutes"], _evaluate(real_only, cfg, quiet)
+        )
+        upper = out / "pretrain_reality_gap"
+        pretrain(
+            replace(
+                cfg.pretrain,
+                profile=cfg.real_profile,
+                rounds=cfg.pretrain.rounds + cfg.upper_extra_rounds,
+            ),
+            upper,
+            quiet=quiet,
+        )
+        row(
+            "upper reference: trained on reality_gap",
+            upper / "planner.onnx",
+            float("nan"),
+            _evaluate(upper / "planner.onnx", cfg, quiet),
+        )
+    result = {"config": _plain(cfg), "rows": rows, "curve": curve}
+    (out / "sim2real.json").write_text(json.dumps(result, indent=2))
+    (out / "sim2real.md").write_text(markdown_table(rows))
+    from mbrl_control.diagnostics.sim2real_plot import plot_sim2real
+
+    plot_sim2real(rows, out / "sim2real.png")
+    return result
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| planner | real minutes | mean return ± std | success | planner p99 (ms) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        minutes = "—" if np.isnan(r["real_minutes"]) else f"{r['real_minutes']:.1f}"
+        lines.append(
+            f"| {r['planner']} | {minutes} | {r['mean_return']:.1f} ± {r['std_return']:.1f} | "
+            f"{r['success_rate']:.0%} | {r['latency_p99_ms']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _plain(cfg: Sim2RealConfig) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return json.loads(json.dumps(asdict(cfg), default=str))
