@@ -1,15 +1,17 @@
-"""`mbrl-control demo`: not implemented yet (see the open issues)."""
+"""``mbrl-control demo``: cart-pole sim-to-real on embedded defaults (~5 min on 2 cores)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = "not implemented yet"
+    parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("mbrl-control demo: not implemented yet", file=sys.stderr)
-    return 2
+    from mbrl_control.pipeline.demo import run_demo
+
+    run_demo(args.out, quiet=args.quiet)
+    return 0

@@ -76,7 +76,7 @@ def evaluate(
     ]
     env.close()
     if video:
-        write_video(planner, task, profile, seed, video)
+        write_video(planner_path, task, profile, seed, video)
     return summarize(results, planner=str(planner_path), task=task, profile=profile)
 
 
@@ -98,11 +98,16 @@ def summarize(results: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
     }
 
 
-def write_video(planner: Any, task: str, profile: str, seed: int, path: str | Path) -> Path:
-    """Render one episode to a GIF at the task's control rate (every 2nd frame)."""
+def write_video(
+    planner_path: str | Path, task: str, profile: str, seed: int, path: str | Path
+) -> Path:
+    """Render one episode of the planner to a GIF at half the control rate."""
     import mbrl_sim
     from PIL import Image
 
+    from mbrl_control.export.runtime import OnnxPlanner
+
+    planner = OnnxPlanner(planner_path, expected_task=task, seed=seed)
     env = mbrl_sim.make_env(task, profile=profile, seed=seed, render_mode="rgb_array")
     frames: list[np.ndarray] = []
     run_episode(env, planner.act, seed=seed, reset=planner.reset, frames=frames)
