@@ -44,6 +44,25 @@ def newest_episodes(episode_id: np.ndarray, count: int) -> list[int]:
     return sorted(np.unique(episode_id).tolist())[-count:]
 
 
+def gate(live: Ensemble, candidate: Ensemble, real: Transitions, held: list[int]) -> dict:
+    """Deploy ``candidate`` only if its error on the ``held`` episodes is below ``live``'s.
+
+    Both errors use the live model's output scaling, so they are in the same units.
+    """
+    live.eval()
+    candidate.eval()
+    rows = np.flatnonzero(np.isin(real.episode_id, held))
+    scale = live.out_norm.std.clone()
+    live_err = prediction_error(live, real, rows, scale)
+    new_err = prediction_error(candidate, real, rows, scale)
+    return {
+        "live_error": live_err,
+        "new_error": new_err,
+        "deploy": bool(new_err < live_err),
+        "holdout_episodes": held,
+    }
+
+
 def retrain_and_gate(
     real: Transitions,
     checkpoint: str | Path,
@@ -72,7 +91,6 @@ def retrain_and_gate(
             f"have {len(np.unique(real.episode_id))}"
         )
     live, provenance = load_checkpoint(checkpoint)
-    live.eval()
     candidate = copy.deepcopy(live)
     held = newest_episodes(real.episode_id, holdout_episodes)
     replay = None if sim is None else (sim.obs, sim.action, sim.next_obs)
@@ -90,16 +108,8 @@ def retrain_and_gate(
         new_ratio=real_ratio if replay is not None else None,
         quiet=quiet,
     )
-    candidate.eval()
-    rows = np.flatnonzero(np.isin(real.episode_id, held))
-    scale = live.out_norm.std.clone()
-    live_err = prediction_error(live, real, rows, scale)
-    new_err = prediction_error(candidate, real, rows, scale)
     result: dict[str, Any] = {
-        "live_error": live_err,
-        "new_error": new_err,
-        "deploy": bool(new_err < live_err),
-        "holdout_episodes": held,
+        **gate(live, candidate, real, held),
         "n_real": len(real),
         "n_sim": 0 if sim is None else len(sim),
         "epochs": metrics.get("epochs"),

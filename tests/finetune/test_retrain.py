@@ -1,0 +1,99 @@
+"""Retrain + gate + deploy on simulated "real" data, and the gate refusing a worse model."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mbrl_control.data.store import TransitionStore
+from mbrl_control.export.onnx_export import export_planner
+from mbrl_control.export.runtime import OnnxPlanner
+from mbrl_control.finetune.retrain import gate, newest_episodes, retrain_and_gate
+from mbrl_control.models.checkpoint import load_checkpoint, save_checkpoint
+from mbrl_control.models.config import EnsembleConfig, TrainConfig
+from mbrl_control.models.ensemble import Ensemble
+from mbrl_control.models.trainer import fit
+from mbrl_control.planning.config import PlannerConfig
+from mbrl_control.tasks import get_task
+
+TASK = get_task("cartpole_swingup")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A weakly trained live model (nominal sim) and "real" data from the reality_gap sim."""
+    from mbrl_sim.collect import collect
+
+    root = tmp_path_factory.mktemp("finetune")
+    collect(TASK.name, "none", 2, "random", 1, root / "sim", seed=1, quiet=True)
+    collect(TASK.name, "reality_gap", 4, "random", 1, root / "real", seed=2, quiet=True)
+    sim = TransitionStore(root / "sim").load()
+    torch.manual_seed(0)
+    model = Ensemble(EnsembleConfig(TASK.obs_dim, TASK.act_dim, members=2, hidden=32, layers=2))
+    fit(model, sim.obs, sim.action, sim.next_obs, sim.episode_id, TrainConfig(max_epochs=3))
+    ckpt = save_checkpoint(root / "model.pt", model, {"profile": "none"})
+    cfg = PlannerConfig(kind="cem", horizon=5, population=32, particles=2, iterations=1)
+    planner = export_planner(model, TASK, cfg, root / "planner.onnx")
+    return {"root": root, "checkpoint": ckpt, "planner": planner}
+
+
+def test_retrain_deploys_a_better_model(live: dict[str, Path]) -> None:
+    real = TransitionStore(live["root"] / "real").load()
+    result = retrain_and_gate(
+        real,
+        live["checkpoint"],
+        live["planner"],
+        live["root"] / "models",
+        train_cfg=TrainConfig(max_epochs=30),
+    )
+    assert result["holdout_episodes"] == newest_episodes(real.episode_id, 1) == [3]
+    assert result["new_error"] < result["live_error"] and result["deploy"]
+    planner = OnnxPlanner(result["planner"], expected_task=TASK.name)
+    assert planner.probe().shape == (1,)
+    assert planner.metadata["planner_config"]["population"] == 32  # live config reused
+    _, provenance = load_checkpoint(result["checkpoint"])
+    assert provenance["finetune"]["new_error"] == pytest.approx(result["new_error"])
+
+
+def test_gate_refuses_a_worse_model(live: dict[str, Path]) -> None:
+    real = TransitionStore(live["root"] / "real").load()
+    model, _ = load_checkpoint(live["checkpoint"])
+    worse = copy.deepcopy(model)
+    with torch.no_grad():
+        worse.head.weight.add_(torch.randn_like(worse.head.weight))
+    decision = gate(model, worse, real, [3])
+    assert not decision["deploy"] and decision["new_error"] > decision["live_error"]
+
+
+def test_offline_cli_prints_the_gate(live: dict[str, Path], tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mbrl_control.cli",
+            "finetune",
+            "--data",
+            str(live["root"] / "real"),
+            "--checkpoint",
+            str(live["checkpoint"]),
+            "--planner",
+            str(live["planner"]),
+            "--out",
+            str(tmp_path),
+            "--max-epochs",
+            "2",
+            "--json",
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result = json.loads(out)
+    assert {"live_error", "new_error", "deploy"} <= set(result)
