@@ -332,7 +332,7 @@ def fit(
         **history,
         "epochs": epoch,
         "best_epoch": best_epoch,
-        "stopped_early": epoch < cfg.max_epochs,
+        "stopped_early": stale >= cfg.patience,
         "holdout_mse": float(final_mse.mean()),
         "holdout_mse_per_member": final_mse.tolist(),
         "holdout_loss_final": float(final_loss.mean()),

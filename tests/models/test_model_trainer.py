@@ -219,3 +219,24 @@ def test_gymnasium_pendulum_random_data() -> None:
     again = model.fit(np.array(obs), np.array(act), np.array(nxt), np.array(ep),
                       TrainConfig(max_epochs=1))  # fmt: skip
     assert again["epochs"] == 1
+
+
+def test_early_stopping_restores_per_member_best(noisy_fit) -> None:
+    """On noisy data the hold-out score plateaus at the noise floor, so training stops
+    ``patience`` epochs after the last improvement and each member's best weights come back
+    (the final score is no worse than the best epoch's, up to the 1% improvement threshold)."""
+    _, metrics = noisy_fit
+    assert metrics["stopped_early"]
+    assert metrics["epochs"] - metrics["best_epoch"] == 8  # FAST.patience
+    assert metrics["holdout_mse"] <= min(metrics["holdout_score"]) * 1.01
+
+
+def test_callback_sees_every_epoch(clean_data) -> None:
+    d = clean_data
+    seen: list[tuple[int, dict]] = []
+    metrics = fit(make_model(8), d.obs, d.action, d.next_obs, d.episode_id,
+                  TrainConfig(max_epochs=3, batch_size=128),
+                  callback=lambda epoch, info: seen.append((epoch, info)))  # fmt: skip
+    assert [e for e, _ in seen] == [1, 2, 3] and not metrics["stopped_early"]
+    assert [info["train_loss"] for _, info in seen] == metrics["train_loss"]
+    assert seen[0][1]["improved_members"] == 5  # everything beats the initial +inf
