@@ -76,8 +76,10 @@ class TransitionRecorder:
         stamp: float,
         now: float,
     ) -> None:
-        """One JointState: ``stamp`` from its header (s), ``now`` its receive time (s)."""
-        if self._last_stamp is not None and stamp <= self._last_stamp:
+        """One JointState: ``stamp`` from its header (s; 0 if unstamped), ``now`` its receive
+        time (s). A stamp older than the last one, or a repeated non-zero stamp, is dropped."""
+        last = self._last_stamp
+        if last is not None and (stamp < last or stamp == last > 0.0):  # 0 = unstamped
             self.stats.dropped_out_of_order += 1
             return
         self.stats.states += 1

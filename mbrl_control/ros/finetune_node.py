@@ -112,8 +112,7 @@ class FinetuneNode(Node):
     # ---- recording --------------------------------------------------------------------------
     def _on_joint_state(self, msg: JointState) -> None:
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        now = time.monotonic()
-        self.recorder.on_state(msg.name, msg.position, msg.velocity, stamp or now, now)
+        self.recorder.on_state(msg.name, msg.position, msg.velocity, stamp, time.monotonic())
 
     def _on_command(self, msg: Float64MultiArray) -> None:
         self.recorder.on_command(msg.data, time.monotonic())
@@ -163,8 +162,9 @@ class FinetuneNode(Node):
         if self.cfg.sim_data:
             argv += ["--sim-data", self.cfg.sim_data]
         self._proc_out = out / f"finetune-{self.trains + 1}.json"
-        with self._proc_out.open("w") as fh:
-            self._proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.DEVNULL)
+        log = self._proc_out.with_suffix(".log")  # the training process's stderr
+        with self._proc_out.open("w") as fh, log.open("w") as err:
+            self._proc = subprocess.Popen(argv, stdout=fh, stderr=err)
         self.since_train = 0
         self.state = "training"
         self.get_logger().info(f"retraining in pid {self._proc.pid} on {len(self.store)} segments")
@@ -174,7 +174,8 @@ class FinetuneNode(Node):
         try:
             self.last_gate = json.loads(self._proc_out.read_text())
         except (OSError, ValueError) as exc:
-            self.last_gate = {"error": f"finetune exited {self._proc.returncode}: {exc}"}
+            log = self._proc_out.with_suffix(".log")
+            self.last_gate = {"error": f"finetune exited {self._proc.returncode}: {exc}; see {log}"}
         self.last_gate["finished_at"] = time.time()
         self.get_logger().info(f"gate: {json.dumps(self.last_gate)}")
         if not self.last_gate.get("deploy"):
