@@ -122,6 +122,7 @@ class ControllerCore:
         self.safe_action = self.task.safe_action.astype(np.float64)
         self.model_dir = Path(cfg.model_dir or Path(cfg.model_path or ".").parent).resolve()
         self.latency = LatencyWindow()
+        self.state_to_command = LatencyWindow()
         self._lock = threading.Lock()
         self._planner: OnnxPlanner | None = None
         self.model_id = ""
@@ -245,6 +246,7 @@ class ControllerCore:
                     f" ms > period {self.period * 1e3:.1f} ms",
                 )
         self.status = Status(Level.OK, "planning")
+        self.state_to_command.add(now - t_state + elapsed)  # receive -> command ready
         return self.filter(action), self.status
 
     def _safe(self, level: Level, message: str) -> tuple[np.ndarray, Status]:
@@ -254,8 +256,11 @@ class ControllerCore:
 
     def diagnostics(self) -> dict[str, Any]:
         """Values for /diagnostics: latency, misses, disagreement, model, state."""
+        e2e = self.state_to_command.summary()
         values: dict[str, Any] = {
             **self.latency.summary(),
+            "state_to_command_p50_ms": e2e["p50_ms"],
+            "state_to_command_p99_ms": e2e["p99_ms"],
             "ticks": self.ticks,
             "deadline_misses": self.deadline_misses,
             "model_id": self.model_id,

@@ -161,3 +161,12 @@ def build_planner(
 ) -> TorchPlanner:
     """The reference planner for ``model`` (ensemble forward contract) on ``task``."""
     return TorchPlanner(model, task, cfg, value_fn)
+
+
+def preset_task(name: str) -> Task:
+    """The task a preset is sized for (cartpole presets: cartpole_swingup; arm: panda_reach)."""
+    from mbrl_control.tasks import get_task
+
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; allowed: {sorted(PRESETS)}")
+    return get_task("cartpole_swingup" if name.startswith("cartpole") else "panda_reach")
