@@ -1,7 +1,9 @@
-"""Fixtures for the model tests: pendulum data and small trained ensembles (module scope).
+"""Fixtures for the model tests: pendulum data and small trained ensembles.
 
-Sizes are tiny (2 x 64 SiLU, a few thousand rows) so that the whole folder runs in about a
-minute on two shared cores. No seeding at import time: each fixture seeds its own generators.
+The trained ensembles are session-scoped (trained once per run); tests never mutate them
+(they deep-copy before training further). Sizes are tiny (2 x 64 SiLU, a few thousand
+rows) so that the whole folder runs in about a minute on two idle cores. No seeding at
+import time: each fixture seeds its own generators.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ def make_model(seed: int = 0, **kwargs: object) -> Ensemble:
         return Ensemble(EnsembleConfig(obs_dim=3, act_dim=1, **{**SMALL, **kwargs}))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def clean_data() -> Episodes:
     return pendulum(40, 50, np.random.default_rng(1))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def clean_fit(clean_data: Episodes) -> tuple[Ensemble, dict]:
     """Ensemble trained on noise-free pendulum data, with its fit metrics."""
     model = make_model(0)
@@ -40,12 +42,12 @@ def clean_fit(clean_data: Episodes) -> tuple[Ensemble, dict]:
     return model, metrics
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def noisy_data() -> Episodes:
     return pendulum(60, 50, np.random.default_rng(2), noise_std=0.05)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def noisy_fit(noisy_data: Episodes) -> tuple[Ensemble, dict]:
     """Ensemble trained on pendulum data with N(0, 0.05²) noise on every next-obs coordinate."""
     model = make_model(1)
