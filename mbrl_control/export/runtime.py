@@ -17,6 +17,7 @@ import onnxruntime as ort
 
 FORMAT_VERSION = 1
 """The graph format this runtime reads (written by ``export_planner``)."""
+_OPTIONAL_KEYS = ("model_config", "provenance", "export")
 _REQUIRED_KEYS = (
     "format_version",
     "task",
@@ -25,6 +26,7 @@ _REQUIRED_KEYS = (
     "noise_inputs",
     "carry",
 )
+_KEYS = frozenset(_REQUIRED_KEYS + _OPTIONAL_KEYS)
 
 
 class OnnxPlanner:
@@ -153,8 +155,8 @@ def _read_metadata(session: ort.InferenceSession, path: Path) -> dict[str, Any]:
     missing = [k for k in _REQUIRED_KEYS if k not in props]
     if missing:
         raise ValueError(f"{path}: not a planner file (metadata lacks {missing})")
-    try:
-        meta = {k: json.loads(v) for k, v in props.items()}
+    try:  # other tools may add props of their own (e.g. quantizers): read only ours
+        meta = {k: json.loads(v) for k, v in props.items() if k in _KEYS}
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: corrupt planner metadata ({exc})") from exc
     if meta["format_version"] != FORMAT_VERSION:
