@@ -62,6 +62,7 @@ setup(
             "ruff>=0.15",
             "colcon-common-extensions>=0.3",
             "setuptools<80",  # colcon's ament_python build needs the develop command
+            "ray>=2.40",  # the collector's --backend ray is tested with a local instance
         ],
         "ray": ["ray>=2.40"],
     },
