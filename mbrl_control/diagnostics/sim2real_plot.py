@@ -8,16 +8,26 @@ from typing import Any
 import numpy as np
 
 
-def plot_sim2real(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    """Finetuned returns as a curve from the zero-shot point; baselines as labelled lines."""
+def plot_sim2real(
+    rows: list[dict[str, Any]], path: str | Path, rounds: list[dict[str, Any]] | None = None
+) -> Path:
+    """Finetuned returns as a curve from the zero-shot point; baselines as labelled lines.
+
+    With ``rounds`` (pretraining's ``rounds.json``) a left panel shows the pretraining
+    learning curve in randomized sim.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if rounds:
+        fig, (left, ax) = plt.subplots(1, 2, figsize=(12, 4.2), width_ratios=(2, 3))
+        plot_rounds(left, rounds)
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4.2))
     curve = [r for r in rows if r["planner"].startswith(("finetuned", "pretrained on default"))]
     others = [r for r in rows if r not in curve]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
     x = [r["real_minutes"] for r in curve]
     y = np.array([r["mean_return"] for r in curve])
     err = np.array([r["std_return"] for r in curve])
@@ -35,3 +45,16 @@ def plot_sim2real(rows: list[dict[str, Any]], path: str | Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_rounds(ax: Any, rounds: list[dict[str, Any]]) -> None:
+    """Pretraining: each round's episode returns (dots) and mean (line) in randomized sim."""
+    for r in rounds:
+        ax.scatter([r["round"]] * len(r["returns"]), r["returns"], s=12, color="C0", alpha=0.4)
+    ax.plot([r["round"] for r in rounds], [r["mean_return"] for r in rounds], "o-", color="C0")
+    ax.set_xticks([r["round"] for r in rounds])
+    ax.set_xticklabels(["random" if r["round"] == 0 else str(r["round"]) for r in rounds])
+    ax.set_xlabel("pretraining round (planner-collected data)")
+    ax.set_ylabel("episode return in sim (default DR)")
+    ax.set_title("pretraining in randomized sim")
+    ax.grid(alpha=0.3)

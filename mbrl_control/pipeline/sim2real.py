@@ -199,7 +199,8 @@ def run_sim2real(cfg: Sim2RealConfig, out: str | Path, *, quiet: bool = False) -
     (out / "sim2real.md").write_text(markdown_table(rows))
     from mbrl_control.diagnostics.sim2real_plot import plot_sim2real
 
-    plot_sim2real(rows, out / "sim2real.png")
+    rounds = json.loads((pretrained / "rounds.json").read_text())
+    plot_sim2real(rows, out / "sim2real.png", rounds=rounds)
     return result
 
 
