@@ -7,7 +7,13 @@ import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--planner", required=True, help="planner ONNX file")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--planner", help="planner ONNX file")
+    which.add_argument(
+        "--oracle",
+        metavar="PRESET",
+        help="plan with PRESET's optimizer on the true simulator instead of a learned model",
+    )
     parser.add_argument("--task", default="cartpole_swingup")
     parser.add_argument("--profile", default="default", help="domain-randomization profile")
     parser.add_argument("--episodes", type=int, default=10)
@@ -19,18 +25,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mbrl_control.pipeline.evaluate import evaluate
+    from mbrl_control.pipeline.evaluate import evaluate, evaluate_oracle
 
-    summary = evaluate(
-        args.planner,
-        args.task,
-        args.profile,
-        args.episodes,
-        seed=args.seed,
-        threads=args.threads,
-        video=args.video,
-        quiet=args.quiet,
-    )
+    if args.oracle:
+        summary = evaluate_oracle(
+            args.oracle, args.task, args.profile, args.episodes, seed=args.seed, quiet=args.quiet
+        )
+    else:
+        summary = evaluate(
+            args.planner,
+            args.task,
+            args.profile,
+            args.episodes,
+            seed=args.seed,
+            threads=args.threads,
+            video=args.video,
+            quiet=args.quiet,
+        )
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

@@ -80,6 +80,33 @@ def evaluate(
     return summarize(results, planner=str(planner_path), task=task, profile=profile)
 
 
+def evaluate_oracle(
+    preset: str, task: str, profile: str, episodes: int, *, seed: int = 1000, quiet: bool = True
+) -> dict[str, Any]:
+    """The same episodes with the preset's optimizer planning on the **true simulator**.
+
+    One deterministic particle (the simulator has no epistemic uncertainty); otherwise the
+    preset's planner config. This is the reference a learned model is measured against.
+    """
+    from dataclasses import replace
+
+    import mbrl_sim
+    from mbrl_sim.oracle import OraclePolicy, SimulatorModel
+    from tqdm import tqdm
+
+    from mbrl_control.planning.planner import PRESETS, build_planner
+
+    cfg = replace(PRESETS[preset][1], particles=1, aleatoric=False)
+    env = mbrl_sim.make_env(task, profile=profile, seed=seed)
+    policy = OraclePolicy(env, build_planner(SimulatorModel(env), env.unwrapped.task, cfg))
+    results = [
+        run_episode(env, policy.act, seed=seed + i, reset=policy.reset)
+        for i in tqdm(range(episodes), desc=f"oracle {profile}", disable=quiet)
+    ]
+    env.close()
+    return summarize(results, planner=f"oracle:{preset}", task=task, profile=profile)
+
+
 def summarize(results: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
     returns = np.array([r["return"] for r in results])
     lat = np.concatenate([r["latencies"] for r in results]) * 1e3
