@@ -103,6 +103,9 @@ def test_live_finetune_deploys_into_running_controller(
     n = len(commands)
     ros_probe.wait_for(lambda: len(commands) > n + 20, 30, "commands after the swap")
 
-    # transitions recorded = what the store holds
+    # transitions recorded = what the store holds (it may have grown by segments since the
+    # diagnostics message was sent)
+    recorded = int(_status(diags, "finetune_node")["transitions_recorded"])
     stored = len(TransitionStore(tmp_path / "real").load())
-    assert int(fin["transitions_recorded"]) == stored >= params["retrain_every"]
+    assert recorded >= params["retrain_every"]
+    assert stored - recorded in range(0, 3 * params["segment_length"] + 1)
