@@ -30,7 +30,7 @@ from mbrl_control.models.ensemble import Ensemble
 from mbrl_control.planning.config import PlannerConfig
 from mbrl_control.planning.noise import carry_shapes, noise_shapes
 from mbrl_control.planning.planner import PLANNERS
-from mbrl_control.planning.rollout import Rollout, ValueFn
+from mbrl_control.planning.rollout import PolicyFn, Rollout, ValueFn
 from mbrl_control.tasks.base import Task
 
 FORMAT_VERSION = 1
@@ -48,11 +48,13 @@ class PlanStep(nn.Module):
         *,
         noise_input: bool = True,
         value_fn: ValueFn | None = None,
+        policy: PolicyFn | None = None,
     ) -> None:
         super().__init__()
         self.model, self.cfg = model, cfg
         self.value = value_fn if isinstance(value_fn, nn.Module) else None  # registers params
-        self.rollout = Rollout(model, task, cfg, value_fn)
+        self.policy = policy if isinstance(policy, nn.Module) else None
+        self.rollout = Rollout(model, task, cfg, value_fn, policy)
         self.noise_shapes = noise_shapes(cfg, task.obs_dim, task.act_dim)
         self.carry_names = tuple(carry_shapes(cfg, task.act_dim))
         self.noise_input = noise_input
@@ -127,45 +129,63 @@ def export_planner(
     provenance: dict[str, Any] | None = None,
     noise_input: bool = True,
     value_fn: ValueFn | None = None,
+    policy: PolicyFn | None = None,
     layout: str = "auto",
 ) -> Path:
     """Write the planning step for ``model`` on ``task`` to ``path`` (atomically).
 
     ``model`` follows the ensemble forward contract; an :class:`Ensemble` is re-expressed
-    by :func:`fast_model` (same function, faster graph). Returns the written path.
+    by :func:`fast_model` (same function, faster graph). ``value_fn`` (terminal cost-to-go)
+    and ``policy`` (policy prior, with ``cfg.prior_frac``) are traced into the same graph
+    when they are ``nn.Module``s. Returns the written path.
     """
-    path = Path(path)
     step = PlanStep(
-        fast_model(model, cfg, layout), task, cfg, noise_input=noise_input, value_fn=value_fn
+        fast_model(model, cfg, layout),
+        task,
+        cfg,
+        noise_input=noise_input,
+        value_fn=value_fn,
+        policy=policy,
     ).eval()
-    args = step.example_inputs(task)
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "task": task.metadata(),
+        "default_weights": [float(w) for w in task.default_weights],
+        "planner_config": cfg.to_dict(),
+        "model_config": model.cfg.to_dict() if hasattr(model, "cfg") else {},
+        "provenance": provenance or {},
+        "noise_inputs": step.noise_shapes if noise_input else {},
+        "carry": carry_shapes(cfg, task.act_dim),
+        "export": {"layout": getattr(step.model, "layout", "n/a"), "opset": OPSET},
+    }
+    return write_graph(step, step.example_inputs(task), metadata, path)
+
+
+def write_graph(
+    module: nn.Module,
+    args: tuple[torch.Tensor, ...],
+    metadata: dict[str, Any],
+    path: str | os.PathLike[str],
+) -> Path:
+    """Trace ``module`` (with ``input_names`` / ``output_names`` attributes) on ``args``,
+    attach ``metadata`` as JSON ``metadata_props``, check, and write ``path`` atomically."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         raw = Path(tmp) / "raw.onnx"
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer and legacy-exporter deprecation notes
             torch.onnx.export(
-                step,
+                module,
                 args,
                 str(raw),
-                input_names=step.input_names,
-                output_names=step.output_names,
+                input_names=list(module.input_names),
+                output_names=list(module.output_names),
                 opset_version=OPSET,
                 do_constant_folding=True,
                 dynamo=False,
             )
         proto = onnx.load(str(raw))
-        metadata = {
-            "format_version": FORMAT_VERSION,
-            "task": task.metadata(),
-            "default_weights": [float(w) for w in task.default_weights],
-            "planner_config": cfg.to_dict(),
-            "model_config": model.cfg.to_dict() if hasattr(model, "cfg") else {},
-            "provenance": provenance or {},
-            "noise_inputs": step.noise_shapes if noise_input else {},
-            "carry": carry_shapes(cfg, task.act_dim),
-            "export": {"layout": getattr(step.model, "layout", "n/a"), "opset": OPSET},
-        }
         onnx.helper.set_model_props(proto, {k: json.dumps(v) for k, v in metadata.items()})
         onnx.checker.check_model(proto, full_check=True)
         final = Path(tmp) / "final.onnx"

@@ -47,23 +47,7 @@ class OnnxPlanner:
         seed: int | None = None,
     ) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"planner file not found: {self.path}")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # no busy-waiting between runs: the controller shares 2 cores with its node and peers
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        providers = [
-            p
-            for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-            if p in ort.get_available_providers()
-        ]
-        try:
-            self._session = ort.InferenceSession(str(self.path), options, providers=providers)
-        except Exception as exc:  # onnxruntime raises several types for bad files
-            raise ValueError(f"{self.path}: not a loadable ONNX planner ({exc})") from exc
+        self._session = open_session(self.path, threads, "planner")
         self.metadata = _read_metadata(self._session, self.path)
         task = self.metadata["task"]
         if expected_task is not None and task.get("task") != expected_task:
@@ -110,12 +94,8 @@ class OnnxPlanner:
     # ---- planning ---------------------------------------------------------------------
     def act(self, obs: np.ndarray, goal: np.ndarray | None = None) -> np.ndarray:
         """Plan from ``obs (O,)`` (and ``goal (G,)``); returns the action ``(A,)``."""
-        obs = np.asarray(obs, np.float32).reshape(-1)
-        if obs.shape != (self.obs_dim,) or not np.all(np.isfinite(obs)):
-            raise ValueError(f"obs must be {self.obs_dim} finite values, got {obs}")
-        g = np.zeros(self.goal_dim, np.float32) if goal is None else np.asarray(goal, np.float32)
-        if g.shape != (self.goal_dim,) or not np.all(np.isfinite(g)):
-            raise ValueError(f"goal must be {self.goal_dim} finite values, got {g}")
+        obs = finite_vector("obs", obs, self.obs_dim)
+        g = finite_vector("goal", np.zeros(self.goal_dim) if goal is None else goal, self.goal_dim)
         feed = {"obs": obs, "goal": g, "weights": self._weights, **self._noise}
         feed.update({f"prev_{k}": v for k, v in self._carry.items()})
         out = dict(zip(self._outputs, self._session.run(None, _only(feed, self._inputs))))
@@ -143,6 +123,36 @@ class OnnxPlanner:
             k: self._rng.standard_normal(shape, dtype=np.float32)
             for k, shape in self._noise_shapes.items()
         }
+
+
+def open_session(path: Path, threads: int, kind: str) -> ort.InferenceSession:
+    """A CPU (or CUDA) session for ``path`` without busy-waiting; ``FileNotFoundError`` for a
+    missing file, ``ValueError`` naming ``kind`` for one onnxruntime cannot load."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{kind} file not found: {path}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # no busy-waiting between runs: the controller shares 2 cores with its node and peers
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    providers = [
+        p
+        for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+        if p in ort.get_available_providers()
+    ]
+    try:
+        return ort.InferenceSession(str(path), options, providers=providers)
+    except Exception as exc:  # onnxruntime raises several types for bad files
+        raise ValueError(f"{path}: not a loadable ONNX {kind} ({exc})") from exc
+
+
+def finite_vector(name: str, x: np.ndarray, dim: int) -> np.ndarray:
+    """``x`` as a float32 ``(dim,)`` vector; ``ValueError`` unless it has dim finite values."""
+    v = np.asarray(x, np.float32).reshape(-1)
+    if v.shape != (dim,) or not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} must be {dim} finite values, got {v}")
+    return v
 
 
 def _only(feed: dict[str, np.ndarray], names: set[str]) -> dict[str, np.ndarray]:

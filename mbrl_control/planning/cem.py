@@ -6,7 +6,15 @@ import torch
 
 from mbrl_control.planning.config import PlannerConfig
 from mbrl_control.planning.rollout import Rollout
-from mbrl_control.planning.sampling import Carry, Noise, elites_of, keep_best, shift, state_noise_at
+from mbrl_control.planning.sampling import (
+    Carry,
+    Noise,
+    elites_of,
+    keep_best,
+    shift,
+    state_noise_at,
+    with_prior,
+)
 
 
 def cem_plan(
@@ -32,12 +40,16 @@ def cem_plan(
     prev_action = carry["plan"][0]  # (A,)
     mean = shift(carry["plan"])  # (H, A) warm start
     std = (cfg.init_std * (high - low) / 2).expand_as(mean)  # (H, A)
+    prior, prior_std = rollout.policy_plan(obs), cfg.prior_std * (high - low) / 2  # (H, A), (A,)
     best = (mean, torch.tensor(float("inf")))
     for i in range(cfg.iterations):
         # sample: std capped at half the distance to the nearer bound, noise clipped at ±2σ,
         # so every sample is inside [low, high] (PETS' truncated normal without rejection)
         capped = torch.minimum(std, torch.minimum(mean - low, high - mean) / 2)  # (H, A)
         samples = mean + capped * noise["action_noise"][i].clamp(-2.0, 2.0)  # (N, H, A)
+        samples = with_prior(
+            samples, prior, noise["action_noise"][i], cfg.prior_counts[i], prior_std, low, high
+        )
         # roll out + score
         cost, dis = rollout(obs, goal, weights, prev_action, samples, state_noise_at(noise, i))
         # elites

@@ -63,6 +63,11 @@ class PlannerConfig:
     """MPPI sampling std as a fraction of the half action range."""
     smoothing: float = 0.0
     """MPPI AR(1) coefficient of the sampling noise along the horizon, in [0, 1)."""
+    prior_frac: float = 0.0
+    """Share of each iteration's population sampled around the policy's plan (TD-MPC2 policy
+    prior; needs a policy; cem, icem, mppi). The first of them is the policy's plan itself."""
+    prior_std: float = 0.1
+    """Sampling std around the policy's plan, as a fraction of the half action range."""
     seed: int = 0
     """Seed of the noise generator (torch reference and ONNX runtime)."""
 
@@ -80,7 +85,10 @@ class PlannerConfig:
         _in_range("keep_elites_frac", self.keep_elites_frac, 0.0, 1.0)
         _in_range("discount", self.discount, 0.0, 1.0, low_open=True)
         _in_range("smoothing", self.smoothing, 0.0, 1.0, high_open=True)
-        for key in ("init_std", "noise_sigma", "temperature", "population_decay"):
+        _in_range("prior_frac", self.prior_frac, 0.0, 1.0, high_open=True)
+        if self.prior_frac and self.kind == "shooting":
+            raise ValueError("PlannerConfig.prior_frac must be 0 for kind='shooting'")
+        for key in ("init_std", "noise_sigma", "temperature", "population_decay", "prior_std"):
             if not float(getattr(self, key)) > 0.0:
                 raise ValueError(f"PlannerConfig.{key} must be > 0, got {getattr(self, key)}")
         if self.population_decay < 1.0:
@@ -99,6 +107,11 @@ class PlannerConfig:
             raise ValueError(
                 f"PlannerConfig: the last iCEM population ({self.populations[-1]}) must exceed "
                 f"the kept elites ({self.kept_elites}) by 2; lower keep_elites_frac"
+            )
+        if self.prior_counts[-1] > self.populations[-1] - self.kept_elites - 1:
+            raise ValueError(
+                f"PlannerConfig.prior_frac={self.prior_frac} leaves no freshly sampled "
+                "candidate in the last iteration; lower prior_frac"
             )
 
     # ---- derived sizes (Python ints, fixed when the planner is built) -----------------
@@ -122,6 +135,11 @@ class PlannerConfig:
             max(floor, math.ceil(self.population / self.population_decay**i))
             for i in range(self.iterations)
         )
+
+    @property
+    def prior_counts(self) -> tuple[int, ...]:
+        """Candidates sampled around the policy's plan per iteration ``(I,)``."""
+        return tuple(int(self.prior_frac * n) for n in self.populations)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

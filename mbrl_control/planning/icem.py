@@ -20,6 +20,7 @@ from mbrl_control.planning.sampling import (
     keep_best,
     shift,
     state_noise_at,
+    with_prior,
 )
 
 
@@ -47,15 +48,18 @@ def icem_plan(
     prev_action = carry["plan"][0]  # (A,)
     mean = shift(carry["plan"])  # (H, A) warm start
     std = (cfg.init_std * (high - low) / 2).expand_as(mean)  # (H, A)
+    prior, prior_std = rollout.policy_plan(obs), cfg.prior_std * (high - low) / 2  # (H, A), (A,)
     kept = shift(carry["elites"]) if cfg.kept_elites else mean.new_zeros((0, *mean.shape))
     best = (mean, torch.tensor(float("inf")))
     last = cfg.iterations - 1
     for i, n_i in enumerate(cfg.populations):
-        # sample: n_i - k colored-noise candidates around the mean, clipped into the bounds,
-        # plus the k kept elites; the mean itself is a candidate in the last iteration
+        # sample: n_i - k colored-noise candidates around the mean, clipped into the bounds
+        # (the first of them around the policy's plan with a prior), plus the k kept elites;
+        # the mean itself is a candidate in the last iteration
         fresh = n_i - cfg.kept_elites - (1 if i == last else 0)
         colored = color @ noise["action_noise"][i, :fresh]  # (fresh, H, A)
         samples = clip(mean + std * colored, low, high)
+        samples = with_prior(samples, prior, colored, cfg.prior_counts[i], prior_std, low, high)
         extra = [mean[None]] if i == last else []
         samples = torch.cat([samples, kept, *extra])  # (n_i, H, A)
         # roll out + score (kept elites are re-scored: their particles are new)

@@ -7,7 +7,15 @@ import torch
 from mbrl_control.planning.config import PlannerConfig
 from mbrl_control.planning.noise import ar1_matrix
 from mbrl_control.planning.rollout import Rollout
-from mbrl_control.planning.sampling import Carry, Noise, clip, keep_best, shift, state_noise_at
+from mbrl_control.planning.sampling import (
+    Carry,
+    Noise,
+    clip,
+    keep_best,
+    shift,
+    state_noise_at,
+    with_prior,
+)
 
 
 def mppi_plan(
@@ -33,10 +41,14 @@ def mppi_plan(
     sigma = cfg.noise_sigma * (high - low) / 2  # (A,)
     prev_action = carry["plan"][0]  # (A,)
     mean = shift(carry["plan"])  # (H, A) warm start
+    prior, prior_std = rollout.policy_plan(obs), cfg.prior_std * (high - low) / 2  # (H, A), (A,)
     best = (mean, torch.tensor(float("inf")))
     for i in range(cfg.iterations):
         # sample: smoothed perturbations of the mean, clipped into the bounds
         samples = clip(mean + sigma * (smooth @ noise["action_noise"][i]), low, high)  # (N,H,A)
+        samples = with_prior(
+            samples, prior, noise["action_noise"][i], cfg.prior_counts[i], prior_std, low, high
+        )
         # roll out + score
         cost, dis = rollout(obs, goal, weights, prev_action, samples, state_noise_at(noise, i))
         # weights: softmax of -cost / lambda (the minimum cost is subtracted inside softmax)

@@ -19,7 +19,7 @@ from mbrl_control.planning.config import PlannerConfig
 from mbrl_control.planning.icem import icem_plan
 from mbrl_control.planning.mppi import mppi_plan
 from mbrl_control.planning.noise import carry_shapes, noise_shapes
-from mbrl_control.planning.rollout import Rollout, ValueFn
+from mbrl_control.planning.rollout import PolicyFn, Rollout, ValueFn
 from mbrl_control.planning.sampling import Carry, Noise
 from mbrl_control.planning.shooting import shooting_plan
 from mbrl_control.tasks.base import Task
@@ -97,9 +97,10 @@ class TorchPlanner:
         task: Task,
         cfg: PlannerConfig,
         value_fn: ValueFn | None = None,
+        policy: PolicyFn | None = None,
     ) -> None:
         self.task, self.cfg = task, cfg
-        self.rollout = Rollout(model, task, cfg, value_fn)
+        self.rollout = Rollout(model, task, cfg, value_fn, policy)
         self.plan_fn = PLANNERS[cfg.kind]
         self.noise_shapes = noise_shapes(cfg, task.obs_dim, task.act_dim)
         self.carry_shapes = carry_shapes(cfg, task.act_dim)
@@ -158,9 +159,11 @@ def build_planner(
     task: Task,
     cfg: PlannerConfig,
     value_fn: ValueFn | None = None,
+    policy: PolicyFn | None = None,
 ) -> TorchPlanner:
-    """The reference planner for ``model`` (ensemble forward contract) on ``task``."""
-    return TorchPlanner(model, task, cfg, value_fn)
+    """The reference planner for ``model`` (ensemble forward contract) on ``task``, with an
+    optional terminal cost-to-go ``value_fn`` and a ``policy`` for the policy prior."""
+    return TorchPlanner(model, task, cfg, value_fn, policy)
 
 
 def preset_task(name: str) -> Task:

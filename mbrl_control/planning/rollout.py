@@ -22,6 +22,8 @@ BIG_COST = 1e10
 
 ValueFn = Callable[[torch.Tensor], torch.Tensor]
 """Terminal cost-to-go ``V(obs (B, O)) -> (B,)``, added at the horizon (lower is better)."""
+PolicyFn = Callable[[torch.Tensor], torch.Tensor]
+"""Deterministic policy ``pi(obs (B, O)) -> action (B, A)`` (the policy prior's source)."""
 
 
 def to_members(x: torch.Tensor, members: int) -> torch.Tensor:
@@ -40,7 +42,8 @@ class Rollout:
     ``model`` is anything with the ensemble's ``forward(obs (E, B, O), action (E, B, A)) ->
     (next_mean (E, B, O), logvar (E, B, O))`` and an int ``members`` attribute (the
     :class:`~mbrl_control.models.ensemble.Ensemble`, an export-only re-expression of it, or
-    true dynamics wrapped for tests). ``value_fn`` is the terminal cost-to-go (default 0).
+    true dynamics wrapped for tests). ``value_fn`` is the terminal cost-to-go (default 0),
+    added times ``cfg.discount**H``; ``policy`` feeds the policy prior (``cfg.prior_frac``).
     """
 
     def __init__(
@@ -49,13 +52,17 @@ class Rollout:
         task: Task,
         cfg: PlannerConfig,
         value_fn: ValueFn | None = None,
+        policy: PolicyFn | None = None,
     ) -> None:
+        if cfg.prior_frac and policy is None:
+            raise ValueError(f"PlannerConfig.prior_frac={cfg.prior_frac} needs a policy")
         if cfg.propagation == "ts_inf" and cfg.particles % model.members:
             raise ValueError(
                 f"PlannerConfig.particles={cfg.particles} must be a multiple of the "
                 f"ensemble size E={model.members} for ts_inf propagation"
             )
         self.model, self.task, self.cfg, self.value_fn = model, task, cfg, value_fn
+        self.policy = policy if cfg.prior_frac else None
         self.low = torch.as_tensor(task.low)  # (A,)
         self.high = torch.as_tensor(task.high)  # (A,)
 
@@ -115,6 +122,19 @@ class Rollout:
             cost = cost + cfg.action_rate_weight * rate
         cost = torch.where(torch.isfinite(cost), cost, torch.full_like(cost, BIG_COST))
         return cost, dis.mean(0)
+
+    def policy_plan(self, obs: torch.Tensor) -> torch.Tensor | None:
+        """The policy's plan ``(H, A)`` from ``obs (O,)``: its action at each state of its own
+        rollout through the ensemble (member-mean propagation); None without a prior."""
+        if self.policy is None:
+            return None
+        e, state, actions = self.model.members, obs[None], []  # state (1, O)
+        for _ in range(self.cfg.horizon):
+            action = self.policy(state)  # (1, A)
+            mean, _ = self.model(state.expand(e, 1, -1), action.expand(e, 1, -1))  # (E, 1, O)
+            state = mean.mean(0)
+            actions.append(action[0])
+        return torch.stack(actions)
 
     def _step(
         self, state: torch.Tensor, action: torch.Tensor, noise: torch.Tensor | None

@@ -20,6 +20,28 @@ def clip(actions: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.
     return torch.minimum(torch.maximum(actions, low), high)
 
 
+def with_prior(
+    samples: torch.Tensor,
+    prior: torch.Tensor | None,
+    noise: torch.Tensor,
+    count: int,
+    std: torch.Tensor,
+    low: torch.Tensor,
+    high: torch.Tensor,
+) -> torch.Tensor:
+    """Policy prior: the first ``count`` candidates become the policy's plan (row 0) and
+    samples ``prior + std * noise`` around it, clipped into the bounds.
+
+    Args: samples ``(N, H, A)``, prior ``(H, A)`` (None: samples unchanged), noise
+    ``(>= count, H, A)`` standard normal, std ``(A,)``, low/high ``(A,)``.
+    """
+    if prior is None or count == 0:
+        return samples
+    spread = (torch.arange(count) > 0).to(noise.dtype)[:, None, None]  # (count, 1, 1)
+    around = clip(prior + std * spread * noise[:count], low, high)  # (count, H, A)
+    return torch.cat([around, samples[count:]])
+
+
 def elites_of(
     samples: torch.Tensor, cost: torch.Tensor, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:

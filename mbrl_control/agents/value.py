@@ -1,0 +1,39 @@
+"""The learned agent as planner parts: terminal cost-to-go and the deterministic policy.
+
+Both are ``nn.Module`` so that the planner export registers their weights and traces them
+into the same ONNX graph as the optimizer.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mbrl_control.agents.sac import Actor, TwinQ
+
+
+class TerminalValue(nn.Module):
+    """Cost-to-go ``-V(s) = -min_k Q_k(s, mu(s))``: ``obs (B, O) -> (B,)``, lower is better.
+
+    ``mu`` is the actor's mean action; the min over the twin critics is the pessimistic
+    estimate SAC trains the actor against. The planner adds it at the horizon times
+    ``discount**H`` (see :class:`~mbrl_control.planning.rollout.Rollout`).
+    """
+
+    def __init__(self, actor: Actor, critic: TwinQ) -> None:
+        super().__init__()
+        self.actor, self.critic = actor, critic
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return -self.critic(obs, self.actor.mean_action(obs)).min(0).values
+
+
+class PolicyMean(nn.Module):
+    """The actor's deterministic action: ``obs (B, O) -> action (B, A)`` (or ``(O,) -> (A,)``)."""
+
+    def __init__(self, actor: Actor) -> None:
+        super().__init__()
+        self.actor = actor
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.actor.mean_action(obs)

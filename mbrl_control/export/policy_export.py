@@ -1,0 +1,52 @@
+"""Export a deterministic policy alone (no model, no optimizer) as a small ONNX graph.
+
+Graph: input ``obs (O,)`` -> output ``action (A,)``. ``metadata_props`` (JSON strings):
+``policy_format_version``, ``task`` (``Task.metadata()``) and ``provenance``. The file is the
+fallback controller of ``mpc_controller`` with ``mode: policy`` (see :mod:`.policy_runtime`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mbrl_control.export.onnx_export import write_graph
+from mbrl_control.tasks.base import Task
+
+POLICY_FORMAT_VERSION = 1
+
+
+class PolicyStep(nn.Module):
+    """``obs (O,) -> action (A,)`` around a policy on rows ``(B, O) -> (B, A)``."""
+
+    input_names = ("obs",)
+    output_names = ("action",)
+
+    def __init__(self, policy: nn.Module) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.policy(obs[None])[0]
+
+
+def export_policy(
+    policy: nn.Module,
+    task: Task,
+    path: str | os.PathLike[str],
+    *,
+    provenance: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``policy`` (``(B, O) -> (B, A)``, e.g. :class:`~mbrl_control.agents.value.PolicyMean`)
+    for ``task`` to ``path`` atomically; returns the path."""
+    metadata = {
+        "policy_format_version": POLICY_FORMAT_VERSION,
+        "task": task.metadata(),
+        "provenance": provenance or {},
+    }
+    step = PolicyStep(policy).eval()
+    return write_graph(step, (torch.zeros(task.obs_dim),), metadata, path)

@@ -1,0 +1,83 @@
+"""MBPO pieces: schedules, branched rollouts that stop on disagreement, the buffer, a smoke run."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mbrl_control.agents.buffer import ReplayBuffer
+from mbrl_control.agents.config import MBPOConfig
+from mbrl_control.agents.mbpo import branch, mixed_batch, real_ratio, rollout_length, train_mbpo
+from mbrl_control.models.config import EnsembleConfig
+from mbrl_control.models.ensemble import Ensemble
+from mbrl_control.tasks import get_task
+
+
+def ensemble(identical: bool) -> Ensemble:
+    torch.manual_seed(0)
+    model = Ensemble(EnsembleConfig(5, 1, members=3, hidden=16, layers=2)).eval()
+    if identical:  # every member a copy of member 0: zero disagreement
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.dim() == 3 and p.shape[0] == 3:
+                    p.copy_(p[:1].expand_as(p))
+    return model
+
+
+def test_rollout_length_ramps_from_one_to_k():
+    cfg = MBPOConfig(rollout_length=5, length_ramp=(2, 10))
+    lengths = [rollout_length(e, cfg) for e in range(14)]
+    assert lengths[:3] == [1, 1, 1] and lengths[10:] == [5] * 4
+    assert lengths == sorted(lengths)
+
+
+def test_real_ratio_follows_the_model_error_schedule():
+    cfg = MBPOConfig(real_ratio_max=1.0, real_ratio_min=0.05, error_high=0.1, error_low=0.001)
+    assert real_ratio(0.5, cfg) == 1.0 and real_ratio(math.nan, cfg) == 1.0
+    assert real_ratio(1e-4, cfg) == pytest.approx(0.05)
+    assert real_ratio(0.01, cfg) == pytest.approx(0.525)  # geometric middle -> halfway
+    errors = np.geomspace(0.2, 1e-4, 30)
+    ratios = [real_ratio(e, cfg) for e in errors]
+    assert all(a >= b for a, b in itertools.pairwise(ratios))
+
+
+def test_branch_runs_full_length_when_members_agree(agent):
+    task, g = get_task("cartpole_swingup"), torch.Generator().manual_seed(0)
+    rows, lengths = branch(ensemble(True), agent, task, torch.randn(32, 5), 4, 1e-3, g)
+    assert torch.all(lengths == 4) and rows["obs"].shape == (128, 5)
+    assert torch.allclose(
+        rows["reward"], -task.cost(rows["obs"], rows["action"], rows["next_obs"], torch.zeros(0))
+    )
+
+
+def test_branch_stops_on_high_disagreement(agent):
+    task, model, g = get_task("cartpole_swingup"), ensemble(False), torch.Generator().manual_seed(0)
+    rows, lengths = branch(model, agent, task, torch.randn(32, 5), 4, 1e-9, g)
+    assert torch.all(lengths == 0) and rows["obs"].shape[0] == 0
+    _, loose = branch(model, agent, task, torch.randn(32, 5), 4, 1e9, g)
+    assert torch.all(loose == 4)
+
+
+def test_buffer_wraps_and_mixes_in_the_given_ratio():
+    real, imagined = ReplayBuffer(10, 2, 1), ReplayBuffer(10, 2, 1)
+    rows = {"obs": torch.arange(24.0).reshape(12, 2), "action": torch.zeros(12, 1),
+            "reward": torch.zeros(12), "next_obs": torch.zeros(12, 2)}  # fmt: skip
+    real.add(rows)
+    assert len(real) == 10 and real.all()["obs"][:, 0].min() == 4.0  # the two oldest are gone
+    imagined.add({**rows, "reward": torch.ones(12)})
+    batch = mixed_batch(real, imagined, 0.25, 40, np.random.default_rng(0))
+    assert int((batch["reward"] == 0).sum()) == 10
+
+
+def test_mbpo_smoke_returns_a_history(agent):
+    task, model = get_task("cartpole_swingup"), ensemble(True)
+    real = ReplayBuffer(100, 5, 1)
+    obs = torch.randn(100, 5)
+    real.add({"obs": obs, "action": torch.zeros(100, 1), "reward": torch.zeros(100),
+              "next_obs": obs + 0.01})  # fmt: skip
+    cfg = MBPOConfig(epochs=2, branches=16, updates_per_epoch=3, batch_size=8, length_ramp=(0, 1))
+    out = train_mbpo(agent, model, task, real, cfg)
+    assert [h["rollout_length"] for h in out["history"]] == [1, 5]
+    assert out["real_steps"] == 0 and 0.0 < out["history"][-1]["real_ratio"] <= 1.0

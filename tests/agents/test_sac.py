@@ -1,0 +1,67 @@
+"""SAC: bounds of the squashed actor, TD-error reduction, checkpoint round trip."""
+
+import numpy as np
+import pytest
+import torch
+
+from mbrl_control.agents.checkpoint import load_agent, save_agent
+from mbrl_control.agents.sac import SAC
+from mbrl_control.agents.value import TerminalValue
+from mbrl_control.tasks import get_task
+
+
+def fixed_batch(rows: int = 128) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(3)
+    obs = torch.randn(rows, 5, generator=g)
+    return {
+        "obs": obs,
+        "action": torch.rand(rows, 1, generator=g) * 20 - 10,
+        "reward": -obs[:, 0].square(),
+        "next_obs": obs + 0.1 * torch.randn(rows, 5, generator=g),
+    }
+
+
+def test_actor_stays_inside_the_action_bounds(agent: SAC):
+    obs = torch.randn(256, 5) * 10
+    action, log_prob = agent.actor(obs, torch.randn(256, 1) * 3)
+    assert torch.all(action.abs() <= 10.0) and torch.isfinite(log_prob).all()
+    assert torch.all(agent.actor.mean_action(obs).abs() <= 10.0)
+
+
+def test_update_reduces_td_error_on_a_fixed_batch(agent: SAC):
+    batch, eps = fixed_batch(), torch.zeros(128, 1)
+    before = float(agent.td_error(batch, eps))
+    metrics = [agent.update(batch) for _ in range(500)]
+    after = float(agent.td_error(batch, eps))
+    assert after < 0.6 * before
+    assert set(metrics[-1]) == {"critic_loss", "actor_loss", "alpha", "entropy", "q"}
+
+
+def test_targets_follow_the_critic_by_polyak_averaging(agent: SAC):
+    target = [p.clone() for p in agent.target.parameters()]
+    agent.update(fixed_batch())
+    online = list(agent.critic.parameters())
+    for old, new, w in zip(target, agent.target.parameters(), online):
+        torch.testing.assert_close(new, old + agent.cfg.tau * (w - old))
+
+
+def test_checkpoint_round_trip(agent: SAC, tmp_path):
+    save_agent(tmp_path / "agent.pt", agent, {"note": "test"})
+    loaded, prov = load_agent(tmp_path / "agent.pt")
+    obs = torch.randn(8, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            TerminalValue(loaded.actor, loaded.critic)(obs),
+            TerminalValue(agent.actor, agent.critic)(obs),
+        )
+    assert prov == {"note": "test"}
+    (tmp_path / "bad.pt").write_bytes(b"junk")
+    with pytest.raises(ValueError, match=r"bad\.pt"):
+        load_agent(tmp_path / "bad.pt")
+
+
+def test_bounds_come_from_the_task():
+    task = get_task("panda_reach")
+    agent = SAC(task.obs_dim, task.low, task.high)
+    action = agent.act(torch.zeros(4, task.obs_dim))
+    assert np.all(action.numpy() >= task.low - 1e-6) and np.all(action.numpy() <= task.high + 1e-6)
