@@ -7,7 +7,6 @@ watches /commands and /diagnostics; the controller runs a real exported planner 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +130,7 @@ def test_reload_keeps_old_model_on_failure(
         ros_probe.wait_for(
             lambda b=before: len(commands) > b + 5, 10, "commands after a failed reload"
         )
-        assert _latest(diags).level == bytes([0])
+        assert "planner_a" in values_of(_latest(diags)).get("model_id", "")
 
     set_path(str(planner_dir / "planner_b.onnx"))
     resp = reload()
@@ -141,5 +140,4 @@ def test_reload_keeps_old_model_on_failure(
     )
     n = len(commands)
     ros_probe.wait_for(lambda: len(commands) > n + 5, 10, "commands after the swap")
-    time.sleep(0.1)
-    assert _latest(diags).level == bytes([0])
+    ros_probe.wait_for(_level_is(diags, 0, "planning"), 30, "planning on the new model")
