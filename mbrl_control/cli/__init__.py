@@ -20,9 +20,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("mbrl_control.cli.train", "train an ensemble dynamics model on a transition store"),
     "export": ("mbrl_control.cli.export", "compile a checkpoint + planner config to planner.onnx"),
     "evaluate": ("mbrl_control.cli.evaluate", "closed-loop episodes of a planner in sim"),
+    "train-value": ("mbrl_control.cli.train_value", "learn a value + policy for a model (MBPO)"),
     "pretrain": ("mbrl_control.cli.pretrain", "collect, train and export in rounds (resumable)"),
     "finetune": ("mbrl_control.cli.finetune", "finetune a checkpoint on recorded robot data"),
     "experiment": ("mbrl_control.cli.experiment", "run a cited experiment (sim2real)"),
+    "ablation": ("mbrl_control.cli.ablation", "ablation tables (value: horizon x value/prior)"),
     "bench": ("mbrl_control.cli.bench", "benchmarks that print JSON (planner, sim, train, ...)"),
     "launch": ("mbrl_control.cli.launch", "run a ROS 2 YAML launch file without ros2 launch"),
 }

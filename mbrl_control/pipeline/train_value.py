@@ -1,0 +1,125 @@
+"""Learn a value and a policy for a trained ensemble: MBPO from a transition store.
+
+``train_value`` loads the store (the real transitions) and the ensemble checkpoint, trains
+SAC MBPO-style (optionally with more real steps in sim), and writes to ``out``:
+``agent.pt`` (actor + critics), ``policy.onnx`` (the actor alone, for ``mode: policy``) and
+``report.json`` (MBPO history: imagined returns, critic loss, rollout lengths, real ratio;
+and the policy's own closed-loop returns in sim).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mbrl_control.agents.config import MBPOConfig, SACConfig
+
+
+def train_value(
+    task_name: str,
+    data_dir: str | Path,
+    checkpoint: str | Path,
+    out: str | Path,
+    *,
+    sac_cfg: SACConfig = SACConfig(),  # noqa: B008  (frozen dataclass: immutable default)
+    mbpo_cfg: MBPOConfig = MBPOConfig(),  # noqa: B008
+    profile: str = "default",
+    eval_episodes: int = 5,
+    quiet: bool = True,
+) -> dict[str, Any]:
+    """Train, export and evaluate; returns the report (also written to ``out/report.json``)."""
+    import mbrl_sim
+
+    from mbrl_control.agents.buffer import ReplayBuffer
+    from mbrl_control.agents.checkpoint import save_agent
+    from mbrl_control.agents.mbpo import train_mbpo
+    from mbrl_control.agents.sac import SAC
+    from mbrl_control.agents.value import PolicyMean
+    from mbrl_control.data.store import TransitionStore
+    from mbrl_control.export.policy_export import export_policy
+    from mbrl_control.models.checkpoint import load_checkpoint
+    from mbrl_control.tasks import get_task
+
+    task, out = get_task(task_name), Path(out)
+    data = TransitionStore(data_dir).load()
+    if len(data) == 0:
+        raise ValueError(f"{data_dir}: the store has no transitions")
+    if data.obs.shape[1] != task.obs_dim or data.action.shape[1] != task.act_dim:
+        raise ValueError(f"{data_dir}: obs/action dims do not match task {task.name}")
+    model, model_prov = load_checkpoint(checkpoint)
+
+    # real transitions: the store, scored by the task (reward = -cost)
+    obs, action, next_obs = (torch.as_tensor(x) for x in (data.obs, data.action, data.next_obs))
+    with torch.no_grad():
+        reward = -task.cost(obs, action, next_obs, torch.zeros(task.goal_dim))
+    capacity = len(data) + mbpo_cfg.epochs * mbpo_cfg.env_steps_per_epoch
+    real = ReplayBuffer(capacity, task.obs_dim, task.act_dim)
+    real.add({"obs": obs, "action": action, "reward": reward, "next_obs": next_obs})
+
+    torch.manual_seed(mbpo_cfg.seed)
+    agent = SAC(task.obs_dim, task.low, task.high, sac_cfg,
+                torch.Generator().manual_seed(mbpo_cfg.seed))  # fmt: skip
+    agent.fit_normalizers(obs, action)
+    env = mbrl_sim.make_env(task.name, profile=profile, seed=mbpo_cfg.seed)
+    result = train_mbpo(agent, model, task, real, mbpo_cfg, env=env, quiet=quiet)
+    env.close()
+
+    # write: agent checkpoint, policy-only ONNX
+    provenance = {
+        "task": task.name,
+        "data": str(Path(data_dir).resolve()),
+        "checkpoint": str(Path(checkpoint).resolve()),
+        "model_provenance": model_prov,
+        "real_transitions": len(data),
+        "real_steps": result["real_steps"],
+        "sac_config": sac_cfg.to_dict(),
+        "mbpo_config": mbpo_cfg.to_dict(),
+    }
+    agent.eval()
+    save_agent(out / "agent.pt", agent, provenance)
+    agent_path = str((out / "agent.pt").resolve())
+    policy_path = export_policy(
+        PolicyMean(agent.actor), task, out / "policy.onnx", provenance={"agent": agent_path}
+    )
+
+    history = result["history"]
+    report = {
+        **provenance,
+        "agent": str(out / "agent.pt"),
+        "policy": str(policy_path),
+        "model_refits": result["model_refits"],
+        "policy_eval": evaluate_policy(policy_path, task.name, profile, eval_episodes)
+        if eval_episodes
+        else None,
+        "history": history,
+        "final": {k: v for k, v in history[-1].items() if k != "real_returns"},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=_plain))
+    return report
+
+
+def evaluate_policy(
+    path: str | Path, task: str, profile: str, episodes: int, *, seed: int = 1000
+) -> dict[str, Any]:
+    """Closed-loop episodes of a policy ONNX file alone (no planning); the evaluate summary."""
+    import mbrl_sim
+
+    from mbrl_control.export.policy_runtime import OnnxPolicy
+    from mbrl_control.pipeline.evaluate import run_episode, summarize
+
+    policy = OnnxPolicy(path, expected_task=task)
+    env = mbrl_sim.make_env(task, profile=profile, seed=seed)
+    results = [run_episode(env, policy.act, seed=seed + i) for i in range(episodes)]
+    env.close()
+    return summarize(results, planner=f"policy:{path}", task=task, profile=profile)
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"{type(x).__name__} is not JSON-like")
