@@ -1,4 +1,4 @@
-"""ControllerCore: turns joint states into safe commands with an ONNX planner.
+"""ControllerCore: turns joint states into safe commands with an ONNX planner (or policy).
 
 No rclpy and no torch here: the node feeds it messages' fields and a monotonic clock and
 publishes what ``tick`` returns. Every fault path returns the task's safe action and a
@@ -18,10 +18,12 @@ import numpy as np
 
 from mbrl_control.control.safety import ActionFilter
 from mbrl_control.control.stats import LatencyWindow
+from mbrl_control.export.policy_runtime import OnnxPolicy
 from mbrl_control.export.runtime import OnnxPlanner
 from mbrl_control.tasks import BadJointState, Task, get_task
 
 DEADLINE_POLICIES = ("safe", "publish")
+MODES = ("planner", "policy")
 
 
 class Level(IntEnum):
@@ -49,6 +51,14 @@ class ControllerConfig:
     task: str = field(default="cartpole_swingup", metadata=_doc("task name", read_only=True))
     model_path: str = field(
         default="", metadata=_doc("planner ONNX file; relative paths resolve inside model_dir")
+    )
+    mode: str = field(
+        default="planner",
+        metadata=_doc(
+            "'planner' plans with model_path; 'policy' runs a policy-only ONNX file (fallback "
+            "where even short planning is too slow)",
+            read_only=True,
+        ),
     )
     model_dir: str = field(
         default="",
@@ -86,6 +96,8 @@ class ControllerConfig:
     )
 
     def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode={self.mode!r}; allowed: {MODES}")
         if self.on_deadline_miss not in DEADLINE_POLICIES:
             raise ValueError(
                 f"on_deadline_miss={self.on_deadline_miss!r}; allowed: {DEADLINE_POLICIES}"
@@ -124,7 +136,7 @@ class ControllerCore:
         self.latency = LatencyWindow()
         self.state_to_command = LatencyWindow()
         self._lock = threading.Lock()
-        self._planner: OnnxPlanner | None = None
+        self._planner: OnnxPlanner | OnnxPolicy | None = None
         self.model_id = ""
         self._obs: np.ndarray | None = None
         self._state_time: float | None = None
@@ -145,12 +157,14 @@ class ControllerCore:
             raise ValueError(f"model path {p} is outside model_dir {self.model_dir}")
         return p
 
-    def load(self, path: str) -> OnnxPlanner:
-        """Load and validate a planner (metadata matches the task; one probe call)."""
-        planner = OnnxPlanner(
+    def load(self, path: str) -> OnnxPlanner | OnnxPolicy:
+        """Load and validate a planner, or a policy in ``mode: policy`` (metadata matches
+        the task; one probe call)."""
+        runtime = OnnxPolicy if self.cfg.mode == "policy" else OnnxPlanner
+        planner = runtime(
             self.resolve(path), expected_task=self.task.name, threads=self.cfg.threads
         )
-        if self.cfg.weights:
+        if self.cfg.weights and isinstance(planner, OnnxPlanner):
             planner.set_weights(np.asarray(self.cfg.weights, np.float32))
         probe = np.asarray(planner.probe())
         if probe.shape != (self.task.act_dim,) or not np.all(np.isfinite(probe)):
@@ -170,7 +184,7 @@ class ControllerCore:
 
     def set_weights(self, weights: list[float]) -> None:
         planner = self._planner
-        if planner is not None and weights:
+        if isinstance(planner, OnnxPlanner) and weights:  # a policy has no cost weights
             planner.set_weights(np.asarray(weights, np.float32))
 
     # ---- inputs ---------------------------------------------------------------------------
