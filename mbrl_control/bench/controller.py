@@ -1,10 +1,12 @@
 """``mbrl-control bench controller``: mpc_controller end to end over real DDS.
 
 Starts ``mpc_controller`` as a process with a planner of the chosen preset (untrained
-ensemble: timing only), plays the robot from this process (JointStates at the task's control
-rate on a private ROS domain) and reports, as JSON: the achieved command rate seen by the
+ensemble: timing only), plays the robot from this process (JointStates at ``--state-rate`` on a
+private ROS domain) and reports, as JSON: the achieved command rate seen by the
 robot, the controller's own planning latency and state-received -> command-ready latency
-(p50/p99 from its /diagnostics), and deadline misses.
+(p50/p99 from its /diagnostics: the age of the newest state at the tick plus planning), and
+deadline misses. The controller plans on its own timer, so the state's age at a tick is up to
+one state period: publish states faster than the control rate, as robots do.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ from typing import Any
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="cartpole-rt", help="planner preset")
     parser.add_argument("--seconds", type=float, default=20.0, help="measurement window")
+    parser.add_argument(
+        "--state-rate",
+        type=float,
+        default=100.0,
+        help="JointState rate in Hz (a joint_state_broadcaster's typical 100 Hz)",
+    )
     parser.add_argument("--domain", type=int, default=77, help="ROS_DOMAIN_ID to use")
     parser.add_argument("--json", action="store_true", help="print JSON only")
 
@@ -46,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
+    from geometry_msgs.msg import Point, PointStamped
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray
 
@@ -79,7 +88,12 @@ def run(args: argparse.Namespace) -> int:
             pos = 0.05 * rng.standard_normal(len(names))
             pub.publish(JointState(name=names, position=list(pos), velocity=[0.0] * len(names)))
 
-        node.create_timer(task.dt, publish)
+        node.create_timer(1.0 / args.state_rate, publish)
+        if task.goal_dim:  # reach tasks plan only with a goal
+            goal_pub = node.create_publisher(PointStamped, "/goal", 10)
+            x, y, z = (float(v) for v in task.sample_goal(rng))
+            goal = PointStamped(point=Point(x=x, y=y, z=z))
+            node.create_timer(0.5, lambda: goal_pub.publish(goal))
         try:
             deadline = time.monotonic() + 120.0
             while not diags and time.monotonic() < deadline:  # model loaded, planning
@@ -98,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         "preset": args.preset,
         "task": task.name,
         "control_rate_target_hz": task.control_hz,
+        "state_rate_hz": args.state_rate,
         "command_rate_hz": n / elapsed,
         "planning_ms": {k: float(last.get(f"{k}_ms", "nan")) for k in ("last", "p50", "p99")},
         "state_to_command_ms": {
