@@ -48,3 +48,15 @@ def test_cli_help_lists_subcommands() -> None:
     ).stdout
     for name in COMMANDS:
         assert name in out
+
+
+@pytest.mark.parametrize("exe", ["mbrl-control", "sim_node", "mpc_controller", "finetune_node"])
+def test_console_script_help(exe: str) -> None:
+    """Every console script answers --help without starting ROS or loading a model."""
+    from pathlib import Path
+
+    path = Path(sys.executable).with_name(exe)
+    out = subprocess.run([str(path), "--help"], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("usage:")
+    if exe != "mbrl-control":
+        assert "parameters:" in out and "--ros-args" in out
