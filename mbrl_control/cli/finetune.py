@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--planner", required=True, help="live planner ONNX (config reused)")
     parser.add_argument("--out", required=True, help="directory for model-K.pt / planner-K.onnx")
     parser.add_argument("--sim-data", help="sim transition store mixed in as replay")
-    parser.add_argument("--real-ratio", type=float, default=0.5, help="real share of a batch")
+    parser.add_argument("--real-ratio", type=float, default=0.9, help="real share of a batch")
     parser.add_argument("--holdout-episodes", type=int, default=1, help="newest real episodes")
     parser.add_argument("--max-epochs", type=int, default=50)
     parser.add_argument("--json", action="store_true", help="print the gate result as JSON")

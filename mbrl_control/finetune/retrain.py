@@ -70,7 +70,7 @@ def retrain_and_gate(
     out_dir: str | Path,
     *,
     sim: Transitions | None = None,
-    real_ratio: float = 0.5,
+    real_ratio: float = 0.9,
     holdout_episodes: int = 1,
     train_cfg: TrainConfig | None = None,
     quiet: bool = True,

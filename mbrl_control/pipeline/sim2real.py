@@ -9,7 +9,10 @@ success), run in-process here so that budgets of robot minutes finish quickly. C
 - **finetuned** after each real budget (robot minutes = transitions / control rate / 60);
 - **no-DR**: a planner pretrained without randomization (profile ``none``);
 - **real-only**: a planner trained from scratch on the largest budget's real data;
-- **upper reference**: a planner pretrained on ``reality_gap`` itself with more data.
+- **upper reference**: the same optimizer planning on the true ``reality_gap`` simulator
+  (what a model trained with unlimited real data could at best reach; a planner pretrained
+  from scratch on ``reality_gap`` does not bootstrap: its planner never swings the weak,
+  delayed cart-pole up, so its data never covers the upright states).
 """
 
 from __future__ import annotations
@@ -34,10 +37,8 @@ class Sim2RealConfig:
     """Cumulative real-robot minutes after which the live planner is evaluated."""
     retrain_every: int = 1000
     """Real transitions between retrains (as finetune_node's parameter)."""
-    real_ratio: float = 0.5
+    real_ratio: float = 0.9
     eval_episodes: int = 10
-    upper_extra_rounds: int = 2
-    """Extra planner rounds for the reality_gap-trained upper reference."""
     baselines: bool = True
     """Also run the no-DR, real-only and upper-reference planners."""
 
@@ -178,22 +179,16 @@ def run_sim2real(cfg: Sim2RealConfig, out: str | Path, *, quiet: bool = False) -
         row(
             "real data only", real_only, curve[-1]["real_minutes"], _evaluate(real_only, cfg, quiet)
         )
-        upper = out / "pretrain_reality_gap"
-        pretrain(
-            replace(
-                cfg.pretrain,
-                profile=cfg.real_profile,
-                rounds=cfg.pretrain.rounds + cfg.upper_extra_rounds,
-            ),
-            upper,
+        from mbrl_control.pipeline.evaluate import evaluate_oracle
+
+        oracle = evaluate_oracle(
+            cfg.pretrain.preset,
+            cfg.pretrain.task,
+            cfg.real_profile,
+            cfg.eval_episodes,
             quiet=quiet,
         )
-        row(
-            "upper reference: trained on reality_gap",
-            upper / "planner.onnx",
-            float("nan"),
-            _evaluate(upper / "planner.onnx", cfg, quiet),
-        )
+        row("upper reference: true reality_gap sim as the model", "oracle", float("nan"), oracle)
     result = {"config": _plain(cfg), "rows": rows, "curve": curve}
     (out / "sim2real.json").write_text(json.dumps(result, indent=2))
     (out / "sim2real.md").write_text(markdown_table(rows))

@@ -56,7 +56,7 @@ class FinetuneConfig:
         default=1000, metadata=_doc("new transitions between retrains", range=(10, 10**9))
     )
     real_ratio: float = field(
-        default=0.5, metadata=_doc("share of real rows per batch with sim_data", range=(0.01, 1.0))
+        default=0.9, metadata=_doc("share of real rows per batch with sim_data", range=(0.01, 1.0))
     )
     holdout_episodes: int = field(
         default=1, metadata=_doc("newest real segments held out for the gate", range=(1, 100))
