@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="JointState rate in Hz (a joint_state_broadcaster's typical 100 Hz)",
     )
     parser.add_argument("--domain", type=int, default=77, help="ROS_DOMAIN_ID to use")
+    parser.add_argument("--threads", type=int, default=1, help="controller's onnxruntime threads")
     parser.add_argument("--json", action="store_true", help="print JSON only")
 
 
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         path, task = _export(args.preset, Path(tmp))
         exe = str(Path(sys.executable).with_name("mpc_controller"))
         argv = [exe, "--ros-args", "-p", f"model_path:={path}", "-p", f"task:={task.name}"]
+        argv += ["-p", f"threads:={args.threads}"]
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rclpy.init(domain_id=args.domain)
         node = rclpy.create_node("bench_robot")
@@ -113,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         "task": task.name,
         "control_rate_target_hz": task.control_hz,
         "state_rate_hz": args.state_rate,
+        "threads": args.threads,
         "command_rate_hz": n / elapsed,
         "planning_ms": {k: float(last.get(f"{k}_ms", "nan")) for k in ("last", "p50", "p99")},
         "state_to_command_ms": {

@@ -82,7 +82,12 @@ class ControllerConfig:
         metadata=_doc("max action change in units/s (0 = no rate limit)", range=(0.0, 1e6)),
     )
     threads: int = field(
-        default=2, metadata=_doc("onnxruntime intra-op threads", read_only=True, range=(1, 64))
+        default=1,
+        metadata=_doc(
+            "onnxruntime intra-op threads (1 is fastest at real-time sizes; 2 for PETS sizes)",
+            read_only=True,
+            range=(1, 64),
+        ),
     )
     start_enabled: bool = field(default=True, metadata=_doc("publish planned actions at start"))
     allow_extra_joints: bool = field(

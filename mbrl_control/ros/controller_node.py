@@ -1,21 +1,23 @@
 """``mpc_controller``: an ONNX MPC planner between /joint_states and /commands.
 
 declare (parameters from :class:`ControllerConfig`) -> build (:class:`ControllerCore`,
-no rclpy, no torch) -> wire (topics, services, timers). Planning runs on its own timer in a
-mutually exclusive callback group; subscriptions and services have groups of their own, so
-incoming messages are never starved by a long planning step.
+no rclpy, no torch) -> wire (topics, services, timers). Planning runs in a thread of its own
+on a wall-clock schedule at the control rate (a late step skips ticks instead of queueing
+them); the executor serves subscriptions, services and diagnostics, so incoming messages are
+never starved by planning and planning never waits for a slow service call (a model reload
+loads and validates the new file while the old one keeps planning).
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
@@ -39,9 +41,9 @@ class ControllerNode(Node):
         if cfg.model_path:
             self._log_reload(*self.core.reload(cfg.model_path))
         self._last_level = self.core.status.level
+        self._planning.start()
 
     def _wire_io(self) -> None:
-        control, inputs, services = (MutuallyExclusiveCallbackGroup() for _ in range(3))
         self.pub_cmd = self.create_publisher(Float64MultiArray, "/commands", 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(
@@ -49,16 +51,14 @@ class ControllerNode(Node):
             "/joint_states",
             self._on_joint_state,
             qos_profile_sensor_data,
-            callback_group=inputs,
         )
         if self.core.task.goal_dim:
-            self.create_subscription(
-                PointStamped, "/goal", self._on_goal, 10, callback_group=inputs
-            )
-        self.create_service(Trigger, "~/reload_model", self._on_reload, callback_group=services)
-        self.create_service(SetBool, "~/enable", self._on_enable, callback_group=services)
-        self.create_timer(self.core.period, self._on_tick, callback_group=control)
-        self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics, callback_group=services)
+            self.create_subscription(PointStamped, "/goal", self._on_goal, 10)
+        self.create_service(Trigger, "~/reload_model", self._on_reload)
+        self.create_service(SetBool, "~/enable", self._on_enable)
+        self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics)
+        self._stop = threading.Event()
+        self._planning = threading.Thread(target=self._plan_loop, name="planning", daemon=True)
         self.add_on_set_parameters_callback(self._validate_params)
         self.add_post_set_parameters_callback(self._apply_params)
 
@@ -68,6 +68,26 @@ class ControllerNode(Node):
 
     def _on_goal(self, msg: PointStamped) -> None:
         self.core.set_goal(np.array([msg.point.x, msg.point.y, msg.point.z]))
+
+    def _plan_loop(self) -> None:
+        """Tick at the control rate until the node is destroyed."""
+        next_tick = time.monotonic()
+        while not self._stop.is_set():
+            next_tick += self.core.period
+            try:
+                self._on_tick()
+            except Exception as exc:  # never let the control thread die
+                self.get_logger().error(f"control tick failed: {exc!r}", throttle_duration_sec=1.0)
+            delay = next_tick - time.monotonic()
+            if delay < 0:  # late: start the next tick now, don't queue the missed ones
+                next_tick = time.monotonic()
+            else:
+                self._stop.wait(delay)
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        self._planning.join(timeout=5.0)
+        super().destroy_node()
 
     def _on_tick(self) -> None:
         action, status = self.core.tick()

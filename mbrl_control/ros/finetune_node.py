@@ -21,7 +21,6 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
@@ -90,24 +89,18 @@ class FinetuneNode(Node):
         self._wire_io()
 
     def _wire_io(self) -> None:
-        inputs, work = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
         self.create_subscription(
             JointState,
             "/joint_states",
             self._on_joint_state,
             qos_profile_sensor_data,
-            callback_group=inputs,
         )
-        self.create_subscription(
-            Float64MultiArray, "/commands", self._on_command, 10, callback_group=inputs
-        )
+        self.create_subscription(Float64MultiArray, "/commands", self._on_command, 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         ctrl = self.cfg.controller
-        self.set_params = self.create_client(
-            SetParameters, f"/{ctrl}/set_parameters", callback_group=work
-        )
-        self.reload = self.create_client(Trigger, f"/{ctrl}/reload_model", callback_group=work)
-        self.create_timer(0.5, self._on_work, callback_group=work)
+        self.set_params = self.create_client(SetParameters, f"/{ctrl}/set_parameters")
+        self.reload = self.create_client(Trigger, f"/{ctrl}/reload_model")
+        self.create_timer(0.5, self._on_work)
 
     # ---- recording --------------------------------------------------------------------------
     def _on_joint_state(self, msg: JointState) -> None:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
@@ -61,7 +59,6 @@ class SimNode(Node):
         self.env = mbrl_sim.make_env(self.cfg.task, profile=self.cfg.profile, seed=self.cfg.seed)
         self.task = self.env.unwrapped.task
         self.dt = 1.0 / (self.cfg.rate or self.task.control_hz)
-        self._lock = threading.Lock()
         self._command = self.task.safe_action.copy()
         self.sim_time = 0.0
         self.episode = -1
@@ -69,16 +66,13 @@ class SimNode(Node):
         self._reset_episode()
 
     def _wire_io(self) -> None:
-        step_group, io_group = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
         self.pub_js = self.create_publisher(JointState, "/joint_states", 10)
         self.pub_clock = self.create_publisher(Clock, "/clock", 10)
         self.pub_cost = self.create_publisher(Float64, "~/step_cost", 10)
-        self.create_subscription(
-            Float64MultiArray, "/commands", self._on_command, 10, callback_group=io_group
-        )
-        self.create_service(Trigger, "~/reset", self._on_reset, callback_group=io_group)
+        self.create_subscription(Float64MultiArray, "/commands", self._on_command, 10)
+        self.create_service(Trigger, "~/reset", self._on_reset)
         period = self.dt / self.cfg.real_time_factor
-        self.create_timer(period, self._on_step, callback_group=step_group)
+        self.create_timer(period, self._on_step)
 
     def _reset_episode(self) -> dict[str, Any]:
         self.episode += 1
@@ -99,21 +93,18 @@ class SimNode(Node):
                 throttle_duration_sec=1.0,
             )
             return
-        with self._lock:
-            self._command = np.clip(cmd, self.task.low, self.task.high)
+        self._command = np.clip(cmd, self.task.low, self.task.high)
 
     def _on_step(self) -> None:
-        with self._lock:  # the env is shared with ~/reset (another callback group)
-            _, _, terminated, truncated, info = self.env.step(self._command)
-            self.sim_time += self.dt
-            self.pub_cost.publish(Float64(data=float(info["cost"])))
-            self._publish_joint_state()
-            if (terminated or truncated) and self.cfg.auto_reset:
-                self._reset_episode()
+        _, _, terminated, truncated, info = self.env.step(self._command)
+        self.sim_time += self.dt
+        self.pub_cost.publish(Float64(data=float(info["cost"])))
+        self._publish_joint_state()
+        if (terminated or truncated) and self.cfg.auto_reset:
+            self._reset_episode()
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        with self._lock:
-            info = self._reset_episode()
+        info = self._reset_episode()
         response.success = True
         response.message = json.dumps({"episode": self.episode, "dr": info["dr"]})
         return response

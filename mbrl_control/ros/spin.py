@@ -1,4 +1,9 @@
-"""``main`` for every node: Jazzy-safe init/shutdown around a multi-threaded executor."""
+"""``main`` for every node: Jazzy-safe init/shutdown around a single-threaded executor.
+
+Callbacks are short (long work runs in the controller's planning thread or in a training
+process), so one executor thread serves them all; rclpy's MultiThreadedExecutor was measured
+to busy-spin a core here while a long callback held its group.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import sys
 from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 
@@ -24,7 +29,6 @@ def usage(exe: str, description: str, config_cls: type) -> str:
 def run_node(
     make_node: Callable[[], Node],
     args: list[str] | None = None,
-    threads: int = 3,
     help_text: str = "",
 ) -> int:
     """Init rclpy, build the node, spin it until Ctrl-C or shutdown, always clean up.
@@ -43,7 +47,7 @@ def run_node(
     node: Node | None = None
     try:
         node = make_node()
-        executor = MultiThreadedExecutor(num_threads=threads)
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
