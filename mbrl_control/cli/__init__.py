@@ -15,7 +15,7 @@ from mbrl_control import __version__
 
 # subcommand -> (module, one-line help). Order is the order in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("mbrl_control.cli.demo", "cart-pole sim-to-real demo on embedded defaults (~5 min)"),
+    "demo": ("mbrl_control.cli.demo", "cart-pole sim-to-real demo on embedded defaults (~3 min)"),
     "collect": ("mbrl_control.cli.collect", "collect domain-randomized transitions in sim"),
     "train": ("mbrl_control.cli.train", "train an ensemble dynamics model on a transition store"),
     "export": ("mbrl_control.cli.export", "compile a checkpoint + planner config to planner.onnx"),

@@ -1,4 +1,4 @@
-"""``mbrl-control demo``: cart-pole sim-to-real on embedded defaults (~5 min on 2 cores)."""
+"""``mbrl-control demo``: cart-pole sim-to-real on embedded defaults (~3 min on 2 cores)."""
 
 from __future__ import annotations
 
