@@ -8,6 +8,7 @@ warm-start carry and a ``torch.Generator`` seeded from ``cfg.seed`` that draws t
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,18 @@ _PETS_PLANNER = PlannerConfig(
     aleatoric=True,
 )
 
+_RT_MODEL = {"members": 5, "hidden": 64, "layers": 3, "activation": "silu"}
+_RT_PLANNER = PlannerConfig(
+    kind="icem",
+    particles=5,
+    iterations=2,
+    elite_frac=0.1,
+    keep_elites_frac=0.5,
+    population_decay=1.0,
+    momentum=0.1,
+    beta=2.0,
+)
+
 PRESETS: dict[str, tuple[dict[str, Any], PlannerConfig]] = {
     # PETS-paper sizes: E5 x 4x200 SiLU, P20, N400, 10% elites, I5, H15, TS∞ with sampling
     "cartpole": ({"obs_dim": 5, "act_dim": 1, **_PETS_MODEL}, _PETS_PLANNER),
@@ -52,34 +65,13 @@ PRESETS: dict[str, tuple[dict[str, Any], PlannerConfig]] = {
     # real time: iCEM's sample efficiency lets a smaller network, one particle per member,
     # a small population and two warm-started iterations do the work (>= 2x control rate)
     "cartpole-rt": (
-        {"obs_dim": 5, "act_dim": 1, "members": 5, "hidden": 64, "layers": 3},
-        PlannerConfig(
-            kind="icem",
-            horizon=40,  # 0.8 s at 50 Hz: the swing-up needs the look-ahead, not the samples
-            population=32,
-            particles=5,
-            iterations=2,
-            elite_frac=0.1,
-            keep_elites_frac=0.5,
-            population_decay=1.0,
-            momentum=0.1,
-            beta=2.0,
-        ),
+        {"obs_dim": 5, "act_dim": 1, **_RT_MODEL},
+        # 0.8 s at 50 Hz: the swing-up needs the look-ahead, not the samples
+        replace(_RT_PLANNER, horizon=40, population=32),
     ),
     "arm-rt": (
-        {"obs_dim": 17, "act_dim": 7, "members": 5, "hidden": 64, "layers": 3},
-        PlannerConfig(
-            kind="icem",
-            horizon=10,
-            population=64,
-            particles=5,
-            iterations=2,
-            elite_frac=0.1,
-            keep_elites_frac=0.5,
-            population_decay=1.0,
-            momentum=0.1,
-            beta=2.0,
-        ),
+        {"obs_dim": 17, "act_dim": 7, **_RT_MODEL},
+        replace(_RT_PLANNER, horizon=10, population=64),
     ),
 }
 
