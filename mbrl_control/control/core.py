@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mbrl_control.control.params import param_meta
 from mbrl_control.control.safety import ActionFilter
 from mbrl_control.control.stats import LatencyWindow
 from mbrl_control.export.policy_runtime import OnnxPolicy
@@ -40,21 +41,18 @@ class Status:
     message: str
 
 
-def _doc(text: str, **extra: Any) -> dict[str, Any]:
-    return {"doc": text, **extra}
-
-
 @dataclass(frozen=True)
 class ControllerConfig:
     """Parameters of ``mpc_controller`` (each is a ROS parameter of the same name)."""
 
-    task: str = field(default="cartpole_swingup", metadata=_doc("task name", read_only=True))
+    task: str = field(default="cartpole_swingup", metadata=param_meta("task name", read_only=True))
     model_path: str = field(
-        default="", metadata=_doc("planner ONNX file; relative paths resolve inside model_dir")
+        default="",
+        metadata=param_meta("planner ONNX file; relative paths resolve inside model_dir"),
     )
     mode: str = field(
         default="planner",
-        metadata=_doc(
+        metadata=param_meta(
             "'planner' plans with model_path; 'policy' runs a policy-only ONNX file (fallback "
             "where even short planning is too slow)",
             read_only=True,
@@ -62,42 +60,48 @@ class ControllerConfig:
     )
     model_dir: str = field(
         default="",
-        metadata=_doc("directory reload paths must lie in ('' = directory of model_path)"),
+        metadata=param_meta("directory reload paths must lie in ('' = directory of model_path)"),
     )
     control_rate: float = field(
-        default=0.0, metadata=_doc("control rate in Hz (0 = the task's rate)", range=(0.0, 1000.0))
+        default=0.0,
+        metadata=param_meta("control rate in Hz (0 = the task's rate)", range=(0.0, 1000.0)),
     )
     state_timeout: float = field(
         default=0.1,
-        metadata=_doc("s without a joint state before the watchdog trips", range=(0.001, 10.0)),
+        metadata=param_meta(
+            "s without a joint state before the watchdog trips", range=(0.001, 10.0)
+        ),
     )
     action_low: list[float] = field(
-        default_factory=list, metadata=_doc("lower action limits (empty = task bounds)")
+        default_factory=list, metadata=param_meta("lower action limits (empty = task bounds)")
     )
     action_high: list[float] = field(
-        default_factory=list, metadata=_doc("upper action limits (empty = task bounds)")
+        default_factory=list, metadata=param_meta("upper action limits (empty = task bounds)")
     )
     max_action_rate: float = field(
         default=0.0,
-        metadata=_doc("max action change in units/s (0 = no rate limit)", range=(0.0, 1e6)),
+        metadata=param_meta("max action change in units/s (0 = no rate limit)", range=(0.0, 1e6)),
     )
     threads: int = field(
         default=1,
-        metadata=_doc(
+        metadata=param_meta(
             "onnxruntime intra-op threads (1 is fastest at real-time sizes; 2 for PETS sizes)",
             read_only=True,
             range=(1, 64),
         ),
     )
-    start_enabled: bool = field(default=True, metadata=_doc("publish planned actions at start"))
+    start_enabled: bool = field(
+        default=True, metadata=param_meta("publish planned actions at start")
+    )
     allow_extra_joints: bool = field(
-        default=True, metadata=_doc("ignore JointState names the task does not use")
+        default=True, metadata=param_meta("ignore JointState names the task does not use")
     )
     on_deadline_miss: str = field(
-        default="safe", metadata=_doc("late plan: 'safe' publishes the safe action, 'publish' it")
+        default="safe",
+        metadata=param_meta("late plan: 'safe' publishes the safe action, 'publish' it"),
     )
     weights: list[float] = field(
-        default_factory=list, metadata=_doc("critic weights (empty = the planner's defaults)")
+        default_factory=list, metadata=param_meta("critic weights (empty = the planner's defaults)")
     )
 
     def __post_init__(self) -> None:

@@ -28,6 +28,7 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
 from mbrl_control.control.core import Level
+from mbrl_control.control.params import param_meta
 from mbrl_control.data.store import TransitionStore
 from mbrl_control.finetune.recorder import Segment, TransitionRecorder
 from mbrl_control.ros.diagnostics import diagnostic_array
@@ -36,33 +37,36 @@ from mbrl_control.ros.spin import run_node, usage
 from mbrl_control.tasks import get_task
 
 
-def _doc(text: str, **extra: Any) -> dict[str, Any]:
-    return {"doc": text, **extra}
-
-
 @dataclass(frozen=True)
 class FinetuneConfig:
     """Parameters of ``finetune_node``."""
 
-    task: str = field(default="cartpole_swingup", metadata=_doc("task name", read_only=True))
-    data_dir: str = field(default="", metadata=_doc("transition store for real data (required)"))
-    sim_data: str = field(default="", metadata=_doc("sim transition store mixed in ('' = none)"))
-    checkpoint: str = field(default="", metadata=_doc("live model checkpoint (required)"))
-    planner: str = field(default="", metadata=_doc("live planner ONNX file (required)"))
-    model_dir: str = field(default="", metadata=_doc("where new planners are written"))
-    controller: str = field(default="mpc_controller", metadata=_doc("controller node name"))
+    task: str = field(default="cartpole_swingup", metadata=param_meta("task name", read_only=True))
+    data_dir: str = field(
+        default="", metadata=param_meta("transition store for real data (required)")
+    )
+    sim_data: str = field(
+        default="", metadata=param_meta("sim transition store mixed in ('' = none)")
+    )
+    checkpoint: str = field(default="", metadata=param_meta("live model checkpoint (required)"))
+    planner: str = field(default="", metadata=param_meta("live planner ONNX file (required)"))
+    model_dir: str = field(default="", metadata=param_meta("where new planners are written"))
+    controller: str = field(default="mpc_controller", metadata=param_meta("controller node name"))
     retrain_every: int = field(
-        default=1000, metadata=_doc("new transitions between retrains", range=(10, 10**9))
+        default=1000, metadata=param_meta("new transitions between retrains", range=(10, 10**9))
     )
     real_ratio: float = field(
-        default=0.9, metadata=_doc("share of real rows per batch with sim_data", range=(0.01, 1.0))
+        default=0.9,
+        metadata=param_meta("share of real rows per batch with sim_data", range=(0.01, 1.0)),
     )
     holdout_episodes: int = field(
-        default=1, metadata=_doc("newest real segments held out for the gate", range=(1, 100))
+        default=1, metadata=param_meta("newest real segments held out for the gate", range=(1, 100))
     )
-    max_epochs: int = field(default=50, metadata=_doc("training epochs cap", range=(1, 10000)))
+    max_epochs: int = field(
+        default=50, metadata=param_meta("training epochs cap", range=(1, 10000))
+    )
     segment_length: int = field(
-        default=200, metadata=_doc("transitions per stored segment", range=(10, 100000))
+        default=200, metadata=param_meta("transitions per stored segment", range=(10, 100000))
     )
 
 

@@ -21,28 +21,29 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray
 from std_srvs.srv import Trigger
 
+from mbrl_control.control.params import param_meta
 from mbrl_control.ros.params import declare_config
 from mbrl_control.ros.spin import run_node, usage
-
-
-def _doc(text: str, **extra: Any) -> dict[str, Any]:
-    return {"doc": text, **extra}
 
 
 @dataclass(frozen=True)
 class SimNodeConfig:
     """Parameters of ``sim_node``."""
 
-    task: str = field(default="cartpole_swingup", metadata=_doc("task name", read_only=True))
-    profile: str = field(default="default", metadata=_doc("domain-randomization profile"))
-    seed: int = field(default=0, metadata=_doc("seed of the randomization/episode stream"))
+    task: str = field(default="cartpole_swingup", metadata=param_meta("task name", read_only=True))
+    profile: str = field(default="default", metadata=param_meta("domain-randomization profile"))
+    seed: int = field(default=0, metadata=param_meta("seed of the randomization/episode stream"))
     rate: float = field(
-        default=0.0, metadata=_doc("control rate in Hz (0 = the task's rate)", range=(0.0, 1000.0))
+        default=0.0,
+        metadata=param_meta("control rate in Hz (0 = the task's rate)", range=(0.0, 1000.0)),
     )
     real_time_factor: float = field(
-        default=1.0, metadata=_doc("sim seconds per wall second (>1 = faster)", range=(0.01, 100.0))
+        default=1.0,
+        metadata=param_meta("sim seconds per wall second (>1 = faster)", range=(0.01, 100.0)),
     )
-    auto_reset: bool = field(default=True, metadata=_doc("start a new episode at episode end"))
+    auto_reset: bool = field(
+        default=True, metadata=param_meta("start a new episode at episode end")
+    )
 
 
 def _stamp(seconds: float) -> Time:
