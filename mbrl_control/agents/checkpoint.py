@@ -18,11 +18,13 @@ from mbrl_control.agents.config import SACConfig
 from mbrl_control.agents.sac import SAC
 
 FORMAT = "mbrl_control.agent.sac"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the state-value head ``value`` (version 1 agents lack it: retrain with train-value)."""
 
 
 def save_agent(path: str | os.PathLike[str], agent: SAC, provenance: dict[str, Any]) -> Path:
-    """Write ``agent`` (actor, critics, targets, temperature) to ``path``; return the path."""
+    """Write ``agent`` (actor, critics, targets, temperature, value head) to ``path``;
+    return the path."""
     path = Path(path)
     payload = {
         "format": FORMAT,
@@ -56,7 +58,10 @@ def load_agent(path: str | os.PathLike[str]) -> tuple[SAC, dict[str, Any]]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path}: not an mbrl_control agent checkpoint (format != {FORMAT!r})")
     if payload.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: agent format_version {payload.get('format_version')!r}")
+        raise ValueError(
+            f"{path}: agent format_version {payload.get('format_version')!r}, this version "
+            f"reads {FORMAT_VERSION} (retrain it with mbrl-control train-value)"
+        )
     low, high = (np.asarray(payload[k], np.float32) for k in ("low", "high"))
     agent = SAC(payload["obs_dim"], low, high, SACConfig.from_mapping(payload["config"]))
     agent.load_state_dict(payload["state_dict"])

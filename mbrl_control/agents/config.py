@@ -16,7 +16,11 @@ class SACConfig:
     hidden: int = 128
     """Width of the actor's and each critic's hidden layers."""
     layers: int = 2
-    """Hidden layers of the actor and of each critic."""
+    """Hidden layers of the actor, of each critic and of the state-value head."""
+    value_hidden: int = 64
+    """Width of the state-value head ``V(s)``, the planner's terminal value. It runs on every
+    particle of every candidate at the horizon (P·N rows per optimizer iteration), so it is
+    one small MLP instead of the actor plus twin critics it is distilled from."""
     gamma: float = 0.99
     """Discount per control step; the planner discounts its terminal value by gamma**H."""
     tau: float = 0.005
@@ -33,7 +37,7 @@ class SACConfig:
     """Upper clamp of the actor's pre-squash log std."""
 
     def __post_init__(self) -> None:
-        for key in ("hidden", "layers"):
+        for key in ("hidden", "layers", "value_hidden"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"SACConfig.{key} must be >= 1, got {getattr(self, key)}")
         if not 0.0 < self.gamma < 1.0:

@@ -116,7 +116,10 @@ def mixed_batch(
 
 
 def model_error(model: Ensemble, real: ReplayBuffer, rows: int = 4096) -> float:
-    """Normalized one-step MSE of the model (mean over members) on the newest real rows."""
+    """Normalized one-step MSE of the model (mean over members) on the newest real rows.
+
+    The loop's starting error, before any refit (after a refit it takes the refit's own
+    hold-out error instead)."""
     data = real.all()
     take = slice(max(0, len(real) - rows), len(real))
     sample = as_rows(model, data["obs"][take], data["action"][take], data["next_obs"][take])
@@ -194,8 +197,10 @@ def train_mbpo(
             if since_refit >= cfg.retrain_every:
                 data = real.all()
                 train_cfg = TrainConfig(max_epochs=cfg.retrain_epochs, seed=cfg.seed + epoch)
-                fit(model, data["obs"], data["action"], data["next_obs"], cfg=train_cfg, rng=rng)
-                error, since_refit, refits = model_error(model, real), 0, refits + 1
+                fitted = fit(
+                    model, data["obs"], data["action"], data["next_obs"], cfg=train_cfg, rng=rng
+                )
+                error, since_refit, refits = fitted["holdout_mse"], 0, refits + 1
         # branched model rollouts from real states into the model buffer
         k = rollout_length(epoch, cfg)
         start = real.sample(cfg.branches, rng)["obs"]

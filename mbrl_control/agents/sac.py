@@ -1,8 +1,12 @@
-"""Soft actor-critic: squashed-Gaussian actor in the action bounds, twin critics, auto entropy.
+"""Soft actor-critic: squashed-Gaussian actor in the action bounds, twin critics, auto entropy,
+and a state-value head for the planner.
 
 Shape letters: B batch rows, O obs dim, A action dim, K critics (2). The twin critics are one
 ensemble of K MLPs (one ``(K, in, out)`` weight per layer, as the dynamics ensemble), so both
-are evaluated in one batched pass. Randomness comes from an injected ``torch.Generator`` (or
+are evaluated in one batched pass. The state-value head ``V(s)`` is distilled from
+``min_k Q_k(s, mu(s))`` (mu: the actor's mean action) at every update: the planner needs the
+value of thousands of terminal states per plan, and one small MLP costs a fraction of the
+actor plus twin critics it replaces. Randomness comes from an injected ``torch.Generator`` (or
 is passed in as standard-normal ``eps``), never from the global RNG.
 """
 
@@ -24,8 +28,8 @@ Batch = dict[str, torch.Tensor]
 Episodes here only end by time limit, so every transition bootstraps."""
 
 
-def _mlp(inputs: int, outputs: int, cfg: SACConfig) -> nn.Sequential:
-    dims = [inputs] + [cfg.hidden] * cfg.layers
+def _mlp(inputs: int, outputs: int, cfg: SACConfig, hidden: int | None = None) -> nn.Sequential:
+    dims = [inputs] + [hidden or cfg.hidden] * cfg.layers
     hidden = [m for i, o in itertools.pairwise(dims) for m in (nn.Linear(i, o), nn.ReLU())]
     return nn.Sequential(*hidden, nn.Linear(dims[-1], outputs))
 
@@ -88,8 +92,21 @@ class TwinQ(nn.Module):
         return self.layers[-1](x)[..., 0]  # (K, B)
 
 
+class StateValue(nn.Module):
+    """``V(s)``: ``obs (B, O) -> (B,)``, an MLP of width ``cfg.value_hidden``."""
+
+    def __init__(self, obs_dim: int, cfg: SACConfig) -> None:
+        super().__init__()
+        self.obs_norm = Normalizer(obs_dim)
+        self.net = _mlp(obs_dim, 1, cfg, cfg.value_hidden)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(self.obs_norm.normalize(obs))[..., 0]
+
+
 class SAC(nn.Module):
-    """Actor, twin critics, Polyak-averaged target critics and the entropy temperature.
+    """Actor, twin critics, Polyak-averaged target critics, the entropy temperature and the
+    state-value head distilled from the critics.
 
     ``update(batch)`` takes one gradient step on each and returns a metrics dict.
     """
@@ -108,17 +125,20 @@ class SAC(nn.Module):
         act_dim = self.actor.act_dim
         self.critic = TwinQ(obs_dim, act_dim, cfg)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.value = StateValue(obs_dim, cfg)
         self.log_alpha = nn.Parameter(torch.tensor(math.log(cfg.init_alpha)))
         self.target_entropy = -cfg.target_entropy_scale * act_dim
         self.generator = generator or torch.Generator().manual_seed(0)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.lr)
+        self.value_opt = torch.optim.Adam(self.value.parameters(), lr=cfg.lr)
 
     @torch.no_grad()
     def fit_normalizers(self, obs: torch.Tensor, action: torch.Tensor) -> None:
         """Input scaling of actor and critics from real rows ``obs (B, O)``, ``action (B, A)``."""
         self.actor.obs_norm.fit(obs)
+        self.value.obs_norm.fit(obs)
         self.critic.in_norm.fit(torch.cat([obs, action], dim=-1))
         self.target.load_state_dict(self.critic.state_dict())
 
@@ -140,6 +160,16 @@ class SAC(nn.Module):
         next_action, log_prob = self.actor(next_obs, eps)
         soft_q = self.target(next_obs, next_action).min(0).values - self.log_alpha.exp() * log_prob
         return batch["reward"] + self.cfg.gamma * soft_q
+
+    @torch.no_grad()
+    def value_target(self, obs: torch.Tensor) -> torch.Tensor:
+        """What the state-value head learns: ``min_k Q_k(s, mu(s))`` ``(B,)``."""
+        return self.critic(obs, self.actor.mean_action(obs)).min(0).values
+
+    def value_error(self, obs: torch.Tensor) -> torch.Tensor:
+        """Mean squared distillation error of the state-value head on ``obs (B, O)``."""
+        with torch.no_grad():
+            return (self.value(obs) - self.value_target(obs)).square().mean()
 
     def td_error(self, batch: Batch, eps: torch.Tensor | None = None) -> torch.Tensor:
         """Mean squared TD error of the critics on ``batch`` (scalar, no gradient)."""
@@ -171,6 +201,11 @@ class SAC(nn.Module):
         self.alpha_opt.zero_grad(set_to_none=True)
         alpha_loss.backward()
         self.alpha_opt.step()
+        # state-value head: follow the (just updated) critics at the actor's mean action
+        value_loss = (self.value(batch["obs"]) - self.value_target(batch["obs"])).square().mean()
+        self.value_opt.zero_grad(set_to_none=True)
+        value_loss.backward()
+        self.value_opt.step()
         # targets: Polyak averaging
         with torch.no_grad():
             online, slow = list(self.critic.parameters()), list(self.target.parameters())
@@ -181,4 +216,5 @@ class SAC(nn.Module):
             "alpha": alpha,
             "entropy": -log_prob.detach().mean(),
             "q": q.detach().mean(),
+            "value_loss": value_loss.detach(),
         }

@@ -9,23 +9,23 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mbrl_control.agents.sac import Actor, TwinQ
+from mbrl_control.agents.sac import Actor, StateValue
 
 
 class TerminalValue(nn.Module):
-    """Cost-to-go ``-V(s) = -min_k Q_k(s, mu(s))``: ``obs (B, O) -> (B,)``, lower is better.
+    """Cost-to-go ``-V(s)``: ``obs (B, O) -> (B,)``, lower is better.
 
-    ``mu`` is the actor's mean action; the min over the twin critics is the pessimistic
-    estimate SAC trains the actor against. The planner adds it at the horizon times
-    ``discount**H`` (see :class:`~mbrl_control.planning.rollout.Rollout`).
+    ``V`` is the agent's state-value head, distilled from ``min_k Q_k(s, mu(s))`` (the
+    pessimistic twin-critic estimate at the actor's mean action). The planner adds it at
+    the horizon times ``discount**H`` (see :class:`~mbrl_control.planning.rollout.Rollout`).
     """
 
-    def __init__(self, actor: Actor, critic: TwinQ) -> None:
+    def __init__(self, value: StateValue) -> None:
         super().__init__()
-        self.actor, self.critic = actor, critic
+        self.value = value
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return -self.critic(obs, self.actor.mean_action(obs)).min(0).values
+        return -self.value(obs)
 
 
 class PolicyMean(nn.Module):

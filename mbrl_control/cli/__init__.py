@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pretrain": ("mbrl_control.cli.pretrain", "collect, train and export in rounds (resumable)"),
     "finetune": ("mbrl_control.cli.finetune", "finetune a checkpoint on recorded robot data"),
     "experiment": ("mbrl_control.cli.experiment", "run a cited experiment (sim2real)"),
-    "ablation": ("mbrl_control.cli.ablation", "ablation tables (value: horizon x value/prior)"),
+    "ablation": ("mbrl_control.cli.ablation", "studies: value (H x value), rollout-length"),
     "bench": ("mbrl_control.cli.bench", "benchmarks that print JSON (planner, sim, train, ...)"),
     "launch": ("mbrl_control.cli.launch", "run a ROS 2 YAML launch file without ros2 launch"),
 }

@@ -60,8 +60,10 @@ def plot_model_report(report: dict[str, Any], path: str | Path) -> Path:
     ax = axes[1, 0]
     roll = report["rollout"]
     if roll["k"]:
-        ax.plot(roll["k"], roll["nmse"], "o-")
+        ax.plot(roll["k"], roll["nmse"], "o-", label="error of the ensemble mean")
+        ax.plot(roll["k"], roll["spread_nmse"], "s--", label="members' spread")
         ax.set_yscale("log")
+        ax.legend()
     ax.set_xlabel("open-loop steps k")
     ax.set_ylabel("MSE / var(obs), mean over dims")
     ax.set_title(f"k-step rollout error ({roll['segments']} segments, ensemble mean)")

@@ -108,21 +108,28 @@ def segment_starts(episode_id: np.ndarray, k: int) -> np.ndarray:
 @torch.no_grad()
 def open_loop_rollout(
     step: StepFn, members: int, obs0: torch.Tensor, actions: torch.Tensor
-) -> torch.Tensor:
-    """Feed the model its own predictions under the recorded actions; ensemble-mean propagation.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Feed the model its own predictions under the recorded actions.
 
     Args: ``step(obs (E, S, O), action (E, S, A)) -> (mean (E, S, O), logvar)`` (an
     :class:`Ensemble`), obs0 ``(S, O)`` start states, actions ``(S, K, A)`` real actions.
-    Returns: predicted states ``(S, K, O)``; entry k-1 is the k-step prediction. Every member
-    predicts from the same state and the next state is the mean over E of their means.
+    Returns: predicted states ``(S, K, O)`` with ensemble-mean propagation (every member
+    predicts from the same state, the next state is the mean of their means; entry k-1 is
+    the k-step prediction), and the members' spread ``(S, K, O)``: the variance across
+    members of their own k-step predictions, each member fed its own mean prediction (the
+    ensemble's epistemic estimate of its k-step error). One model call per step does both.
     """
-    s, out = obs0, []
+    s = obs0.shape[0]
+    mean_state, own = obs0, obs0.expand(members, *obs0.shape)  # (S, O), (E, S, O)
+    out, spread = [], []
     for i in range(actions.shape[1]):  # loop over time only
-        a = actions[:, i]
-        mean, _ = step(s.expand(members, *s.shape), a.expand(members, *a.shape))
-        s = mean.mean(0)  # (S, O)
-        out.append(s)
-    return torch.stack(out, 1)
+        a = actions[:, i].expand(members, s, -1)  # (E, S, A)
+        both = torch.cat([mean_state.expand(members, *mean_state.shape), own], dim=1)
+        mean, _ = step(both, torch.cat([a, a], dim=1))  # (E, 2S, O)
+        mean_state, own = mean[:, :s].mean(0), mean[:, s:]
+        out.append(mean_state)
+        spread.append(own.var(0, unbiased=False))
+    return torch.stack(out, 1), torch.stack(spread, 1)
 
 
 def rollout_errors(
@@ -141,7 +148,10 @@ def rollout_errors(
     any episode allows; longer ks are listed in ``skipped_k``), evenly thinned to at most
     ``max_segments``. ``mse[k]`` is the squared error of the k-step prediction against the
     recorded ``next_obs`` (raw units², mean over dims); ``nmse`` divides per dim by the
-    variance of the observations first.
+    variance of the observations first. ``spread_nmse`` is the members' spread in the same
+    units as ``nmse`` (equal values: the ensemble knows how wrong its mean is), and
+    ``error_spread_corr`` the Spearman rank correlation across segments of the k-step error
+    with the spread (does disagreement tell the worse predictions apart?).
     """
     ks = sorted(set(int(k) for k in ks))
     usable = [k for k in ks if len(segment_starts(episode_id, k))]
@@ -154,10 +164,12 @@ def rollout_errors(
     steps = starts[:, None] + np.arange(horizon)  # (S, K) row of each step
     rows = torch.from_numpy(steps)
     act = _tensor(action).reshape(len(action), -1)[rows]  # (S, K, A)
-    pred = open_loop_rollout(step, members, _tensor(obs)[torch.from_numpy(starts)], act)
+    pred, spread = open_loop_rollout(step, members, _tensor(obs)[torch.from_numpy(starts)], act)
     truth = _tensor(next_obs)[rows]  # (S, K, O)
-    sq = (pred - truth).square().mean(0)  # (K, O)
     obs_var = _tensor(obs).var(0).clamp_min(1e-12)  # (O,)
+    sq_err = (pred - truth).square()  # (S, K, O)
+    seg_err, seg_spread = ((x / obs_var).mean(-1) for x in (sq_err, spread))  # (S, K) each
+    sq = sq_err.mean(0)  # (K, O)
     idx = [k - 1 for k in usable]
     return {
         **result,
@@ -165,7 +177,19 @@ def rollout_errors(
         "mse": sq[idx].mean(-1).tolist(),
         "nmse": (sq[idx] / obs_var).mean(-1).tolist(),
         "mse_per_dim": sq[idx].tolist(),
+        "spread_nmse": seg_spread[:, idx].mean(0).tolist(),
+        "error_spread_corr": [_rank_corr(seg_err[:, i], seg_spread[:, i]) for i in idx],
     }
+
+
+def _rank_corr(a: torch.Tensor, b: torch.Tensor) -> float | None:
+    """Spearman correlation of two ``(S,)`` samples (None for fewer than 3 rows or a
+    sample constant up to float rounding)."""
+    from scipy.stats import spearmanr
+
+    if a.numel() < 3 or any(float(x.std()) <= 1e-6 * float(x.abs().mean()) for x in (a, b)):
+        return None
+    return float(spearmanr(a.numpy(), b.numpy()).statistic)
 
 
 def validate(

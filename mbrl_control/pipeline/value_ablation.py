@@ -45,7 +45,7 @@ def run_value_ablation(
     task, out = get_task(task_name), Path(out)
     model, _ = load_checkpoint(checkpoint)
     agent, _ = load_agent(agent_path)
-    value, policy = TerminalValue(agent.actor, agent.critic), PolicyMean(agent.actor)
+    value, policy = TerminalValue(agent.value), PolicyMean(agent.actor)
     base = PRESETS[preset][1]
     rows: list[dict[str, Any]] = []
     cells = [(h, v) for h in horizons for v in VARIANTS]

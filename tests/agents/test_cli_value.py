@@ -59,3 +59,26 @@ def test_ablation_value_prints_the_table(store_and_model, tmp_path, capsys):
     assert main(argv) == 0
     table = capsys.readouterr().out
     assert "| H=3 | value+prior |" in table and "policy only" in table
+
+
+def test_ablation_rollout_length_writes_tables_and_plot(store_and_model, tmp_path, capsys):
+    data, ckpt = store_and_model
+    out = tmp_path / "value"
+    main(["train-value", "--task", "cartpole_swingup", "--data", str(data), "--checkpoint",
+          str(ckpt), "--out", str(out), "--epochs", "1", "--updates", "1", "--branches", "4",
+          "--eval-episodes", "0", "--quiet"])  # fmt: skip
+    study = tmp_path / "study"
+    argv = ["ablation", "rollout-length", "--checkpoint", str(ckpt), "--agent",
+            str(out / "agent.pt"), "--data", str(data), "--out", str(study), "--ks", "1,5,30",
+            "--episodes", "1", "--train-ks", "1,2", "--epochs", "1", "--updates", "2",
+            "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    report = json.loads((study / "rollout_study.json").read_text())
+    fresh = report["compounding"]["policy (fresh, sim)"]
+    assert fresh["k"] == [1, 5, 30] and len(fresh["spread_nmse"]) == 3
+    assert report["compounding"]["store (newest, seen in training)"]["skipped_k"] == [30]
+    assert [r["k"] for r in report["branch_length"]] == [1, 2]
+    assert (study / "rollout_study.png").stat().st_size > 10_000
+    assert "| branch length k |" in capsys.readouterr().out
+    no_data = argv[:6] + argv[8:]  # without --data
+    assert main(no_data) == 2

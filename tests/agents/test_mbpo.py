@@ -81,3 +81,28 @@ def test_mbpo_smoke_returns_a_history(agent):
     out = train_mbpo(agent, model, task, real, cfg)
     assert [h["rollout_length"] for h in out["history"]] == [1, 5]
     assert out["real_steps"] == 0 and 0.0 < out["history"][-1]["real_ratio"] <= 1.0
+
+
+def test_mbpo_with_real_steps_grows_the_data_and_refits_the_model(agent):
+    """The real-step path: the actor steps the PyBullet cart-pole, every ``retrain_every``
+    real steps the model is refit and the real share follows the refit's hold-out error."""
+    mbrl_sim = pytest.importorskip("mbrl_sim")
+    task, model = get_task("cartpole_swingup"), ensemble(False)
+    real = ReplayBuffer(1000, 5, 1)
+    obs = torch.randn(200, 5)
+    real.add({"obs": obs, "action": torch.zeros(200, 1), "reward": torch.zeros(200),
+              "next_obs": obs + 0.01})  # fmt: skip
+    before = [p.clone() for p in model.parameters()]
+    cfg = MBPOConfig(epochs=2, branches=16, updates_per_epoch=2, batch_size=8,
+                     env_steps_per_epoch=120, retrain_every=100, retrain_epochs=2)  # fmt: skip
+    env = mbrl_sim.make_env(task.name, profile="default", seed=0)
+    out = train_mbpo(agent, model, task, real, cfg, env=env)
+    env.close()
+    assert out["real_steps"] == 240 and out["model_refits"] == 2 and len(real) == 440
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    last = out["history"][-1]
+    assert math.isfinite(last["model_error"]) and last["real_ratio"] == real_ratio(
+        last["model_error"], cfg
+    )
+    finished = [r for h in out["history"] for r in h["real_returns"]]
+    assert len(finished) == 1 and finished[0] < 0  # one 200-step episode, costs > 0

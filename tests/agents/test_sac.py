@@ -1,4 +1,5 @@
-"""SAC: bounds of the squashed actor, TD-error reduction, checkpoint round trip."""
+"""SAC: bounds of the squashed actor, TD-error reduction, the value head's distillation,
+checkpoint round trip."""
 
 import numpy as np
 import pytest
@@ -34,7 +35,16 @@ def test_update_reduces_td_error_on_a_fixed_batch(agent: SAC):
     metrics = [agent.update(batch) for _ in range(500)]
     after = float(agent.td_error(batch, eps))
     assert after < 0.6 * before
-    assert set(metrics[-1]) == {"critic_loss", "actor_loss", "alpha", "entropy", "q"}
+    assert set(metrics[-1]) == {"critic_loss", "actor_loss", "alpha", "entropy", "q", "value_loss"}
+
+
+def test_value_head_follows_the_critics_at_the_mean_action(agent: SAC):
+    batch = fixed_batch()
+    for _ in range(500):  # the critics learn a spread of values; the head tracks them
+        agent.update(batch)
+    spread = float(agent.value_target(batch["obs"]).var())
+    assert spread > 1.0
+    assert float(agent.value_error(batch["obs"])) < 0.02 * spread
 
 
 def test_targets_follow_the_critic_by_polyak_averaging(agent: SAC):
@@ -51,8 +61,8 @@ def test_checkpoint_round_trip(agent: SAC, tmp_path):
     obs = torch.randn(8, 5)
     with torch.no_grad():
         torch.testing.assert_close(
-            TerminalValue(loaded.actor, loaded.critic)(obs),
-            TerminalValue(agent.actor, agent.critic)(obs),
+            TerminalValue(loaded.value)(obs),
+            TerminalValue(agent.value)(obs),
         )
     assert prov == {"note": "test"}
     (tmp_path / "bad.pt").write_bytes(b"junk")

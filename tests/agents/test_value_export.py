@@ -47,7 +47,7 @@ def test_parity_with_value_and_prior(kind, agent, tmp_path):
     cfg = dataclasses.replace(TINY[kind], prior_frac=0.25, prior_std=0.2)
     model, value, policy = (
         tiny_ensemble(),
-        TerminalValue(agent.actor, agent.critic),
+        TerminalValue(agent.value),
         PolicyMean(agent.actor),
     )
     path = export_planner(model, TASK, cfg, tmp_path / "p.onnx", value_fn=value, policy=policy)
@@ -69,7 +69,7 @@ def test_parity_with_value_and_prior(kind, agent, tmp_path):
 
 def test_value_is_added_at_the_horizon_with_discount_power_h(agent):
     cfg = dataclasses.replace(TINY["cem"], propagation="mean", particles=2)
-    value = TerminalValue(agent.actor, agent.critic)
+    value = TerminalValue(agent.value)
     with_value, without = (Rollout(tiny_ensemble(), TASK, cfg, v) for v in (value, None))
     obs, actions = torch.randn(5), torch.rand(6, 4, 1) * 20 - 10
     args = (obs, torch.zeros(0), torch.as_tensor(TASK.default_weights), torch.zeros(1), actions)

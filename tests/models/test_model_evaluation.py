@@ -41,10 +41,12 @@ def test_open_loop_rollout_feeds_back_ensemble_mean() -> None:
     e, s, k = 5, 4, 6
     obs0 = torch.arange(s, dtype=torch.float32).view(s, 1)
     actions = torch.randn(s, k, 1, generator=torch.Generator().manual_seed(0))
-    pred = open_loop_rollout(tagged_step, e, obs0, actions)  # (S, K, 1)
+    pred, spread = open_loop_rollout(tagged_step, e, obs0, actions)  # (S, K, 1) each
     steps = torch.arange(1, k + 1, dtype=torch.float32).view(1, k, 1)
     expected = obs0.view(s, 1, 1) + actions.cumsum(1) + steps * (e - 1) / 2
     assert torch.allclose(pred, expected, atol=1e-5)
+    # each member on its own: member i is k*i off after k steps, variance k² var(0..E-1)
+    assert torch.allclose(spread, (steps**2 * (e**2 - 1) / 12).expand(s, k, 1))
 
 
 def test_rollout_errors_use_real_actions_within_episodes() -> None:
@@ -63,6 +65,9 @@ def test_rollout_errors_use_real_actions_within_episodes() -> None:
     assert out["k"] == [1, 5, 25] and out["skipped_k"] == [40]
     assert out["segments"] == 2 * (steps - 25 + 1)
     assert np.allclose(out["mse"], [(k * (e - 1) / 2) ** 2 for k in (1, 5, 25)], rtol=1e-4)
+    spread = [k**2 * (e**2 - 1) / 12 / obs.var(0, ddof=1)[0] for k in (1, 5, 25)]
+    assert np.allclose(out["spread_nmse"], spread, rtol=1e-4)
+    assert out["error_spread_corr"] == [None] * 3  # the spread is the same for every segment
 
 
 def test_segment_starts() -> None:
