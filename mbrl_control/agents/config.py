@@ -25,8 +25,10 @@ class SACConfig:
     """Discount per control step; the planner discounts its terminal value by gamma**H."""
     tau: float = 0.005
     """Polyak rate of the target critics: target = (1 - tau) target + tau online."""
-    lr: float = 3e-4
-    """Adam learning rate of actor, critics and temperature."""
+    lr: float = 1e-4
+    """Adam learning rate of actor, critics, temperature and value head. (The SAC paper's
+    3e-4 left the cart-pole swing-up policy oscillating between good and failed
+    swing-ups from one evaluation to the next; see docs/value_bootstrapping.md.)"""
     init_alpha: float = 0.1
     """Initial entropy temperature."""
     target_entropy_scale: float = 1.0

@@ -2,9 +2,10 @@
 
 ``train_value`` loads the store (the real transitions) and the ensemble checkpoint, trains
 SAC MBPO-style (optionally with more real steps in sim), and writes to ``out``:
-``agent.pt`` (actor + critics), ``policy.onnx`` (the actor alone, for ``mode: policy``) and
-``report.json`` (MBPO history: imagined returns, critic loss, rollout lengths, real ratio;
-and the policy's own closed-loop returns in sim).
+``agent.pt`` (actor, critics, value head), ``policy.onnx`` (the actor alone, for
+``mode: policy``), ``report.json`` (MBPO history: imagined returns, critic loss, rollout
+lengths, real ratio; and the policy's own closed-loop returns in sim) and its plot
+``report.png``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def train_value(
     from mbrl_control.agents.sac import SAC
     from mbrl_control.agents.value import PolicyMean
     from mbrl_control.data.store import TransitionStore
+    from mbrl_control.diagnostics.mbpo_report import plot_mbpo_report
     from mbrl_control.export.policy_export import export_policy
     from mbrl_control.models.checkpoint import load_checkpoint
     from mbrl_control.tasks import get_task
@@ -100,6 +102,7 @@ def train_value(
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=_plain))
+    plot_mbpo_report(report, out / "report.png")
     return report
 
 

@@ -38,6 +38,7 @@ def test_train_value_writes_agent_policy_and_report(store_and_model, tmp_path, c
     assert main(argv) == 0
     report = json.loads((out / "report.json").read_text())
     assert len(report["history"]) == 2 and (out / "agent.pt").is_file()
+    assert (out / "report.png").stat().st_size > 10_000
     assert {"imagined_return", "critic_loss", "rollout_length", "real_ratio"} <= set(
         report["history"][0]
     )
