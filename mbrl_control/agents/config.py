@@ -70,8 +70,9 @@ class MBPOConfig:
     """Outer epochs; each: real steps (optional), model branches, SAC updates."""
     rollout_length: int = 5
     """k: the longest branched model rollout."""
-    length_ramp: tuple[int, int] = (0, 20)
-    """Epochs ``(a, b)``: the rollout length grows linearly from 1 at epoch a to k at b."""
+    length_ramp: tuple[int, int] | None = None
+    """Epochs ``(a, b)``: the rollout length grows linearly from 1 at epoch a to k at b
+    (None: over the first third of the epochs, see :attr:`ramp`)."""
     branches: int = 2000
     """Model rollouts started from real states per epoch."""
     disagreement_threshold: float = 0.5
@@ -111,7 +112,7 @@ class MBPOConfig:
             raise ValueError(
                 f"MBPOConfig.env_steps_per_epoch must be >= 0, got {self.env_steps_per_epoch}"
             )
-        a, b = self.length_ramp
+        a, b = self.ramp
         if not 0 <= a <= b:
             raise ValueError(f"MBPOConfig.length_ramp={self.length_ramp} needs 0 <= a <= b")
         if not 0.0 < self.real_ratio_min <= self.real_ratio_max <= 1.0:
@@ -129,12 +130,17 @@ class MBPOConfig:
                 f"MBPOConfig.disagreement_threshold must be > 0, got {self.disagreement_threshold}"
             )
 
+    @property
+    def ramp(self) -> tuple[int, int]:
+        """The epochs ``(a, b)`` of the rollout-length ramp (``length_ramp`` resolved)."""
+        return self.length_ramp or (0, max(1, self.epochs // 3))
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> MBPOConfig:
         data = dict(data)
-        if "length_ramp" in data:
+        if data.get("length_ramp") is not None:
             data["length_ramp"] = tuple(data["length_ramp"])
         return from_mapping(cls, data)

@@ -34,8 +34,8 @@ Callback = Callable[[int, dict[str, Any]], None]
 
 # ---- schedules ---------------------------------------------------------------------------
 def rollout_length(epoch: int, cfg: MBPOConfig) -> int:
-    """Branch length at ``epoch``: 1 until ``length_ramp[0]``, linear up to k at ``[1]``."""
-    a, b = cfg.length_ramp
+    """Branch length at ``epoch``: 1 until ``cfg.ramp[0]``, linear up to k at ``[1]``."""
+    a, b = cfg.ramp
     frac = 1.0 if b == a else min(max((epoch - a) / (b - a), 0.0), 1.0)
     return round(1 + frac * (cfg.rollout_length - 1))
 

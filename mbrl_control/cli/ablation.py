@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     study.add_argument("--train-ks", default="", help="MBPO branch lengths to train, e.g. 1,3,5,10")
     study.add_argument("--epochs", type=int, default=40, help="MBPO epochs per branch length")
     study.add_argument("--updates", type=int, default=500, help="SAC updates per epoch")
+    study.add_argument("--env-steps", type=int, default=0, help="real sim steps per epoch")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,9 +74,9 @@ def _rollout_length(args: argparse.Namespace, out: Path) -> str:
 
     if not args.data:
         raise ValueError("--data (the model's transition store) is required")
-    epochs = args.epochs
-    mbpo = MBPOConfig(epochs=epochs, updates_per_epoch=args.updates,
-                      length_ramp=(0, max(1, epochs // 3)))  # fmt: skip
+    mbpo = MBPOConfig(
+        epochs=args.epochs, updates_per_epoch=args.updates, env_steps_per_epoch=args.env_steps
+    )
     report = run_rollout_study(
         args.task, args.checkpoint, args.data, args.agent, out, ks=_ints(args.ks),
         episodes=args.episodes, train_ks=_ints(args.train_ks), mbpo_cfg=mbpo,

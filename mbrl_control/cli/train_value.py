@@ -43,7 +43,6 @@ def run(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             updates_per_epoch=args.updates,
             rollout_length=args.rollout_length,
-            length_ramp=(0, max(1, args.epochs // 3)),
             branches=args.branches,
             env_steps_per_epoch=args.env_steps,
             retrain_every=args.retrain_every,

@@ -7,8 +7,9 @@ Two measurements, one run:
    the agent's exploring policy (the states MBPO branches from, not seen in training) and
    on the newest episodes of the store (the data the model was fit on). Both in units of the
    observation variance, with the rank correlation of error and spread across segments.
-2. **Branch length** (optional, ``train_ks``): MBPO trained from the store alone once per
-   branch length k with the same budget and seed; the policy's closed-loop return in sim.
+2. **Branch length** (optional, ``train_ks``): MBPO trained once per branch length k with the
+   same budget, seed and real steps (``mbpo_cfg.env_steps_per_epoch``, 0: the store alone);
+   the policy's closed-loop return in sim.
 """
 
 from __future__ import annotations
@@ -120,19 +121,20 @@ def branch_length_returns(
     profile: str,
     quiet: bool,
 ) -> list[dict[str, Any]]:
-    """One MBPO agent per branch length k (store only, same budget and seed): its policy's
+    """One MBPO agent per branch length k (same budget, seed and real steps): its policy's
     return, and the mean kept branch length and imagined return of its last epoch."""
     from mbrl_control.pipeline.train_value import train_value
 
     rows = []
     for k in train_ks:
-        cfg = replace(mbpo_cfg, rollout_length=k, env_steps_per_epoch=0)
+        cfg = replace(mbpo_cfg, rollout_length=k)
         report = train_value(task_name, data_dir, checkpoint, out / f"k{k}", mbpo_cfg=cfg,
                              profile=profile, eval_episodes=eval_episodes, quiet=quiet)  # fmt: skip
         ev, last = report["policy_eval"], report["final"]
         rows.append({
             "k": k, "mean_return": ev["mean_return"], "std_return": ev["std_return"],
-            "success_rate": ev["success_rate"], "mean_branch_length": last["mean_branch_length"],
+            "success_rate": ev["success_rate"], "real_steps": report["real_steps"],
+            "mean_branch_length": last["mean_branch_length"],
             "imagined_return": last["imagined_return"], "critic_loss": last["critic_loss"],
         })  # fmt: skip
     return rows

@@ -14,7 +14,7 @@ def tiny_agent(obs_dim: int = 5, seed: int = 0) -> SAC:
     """A small SAC for cart-pole bounds with non-trivial input normalizers."""
     task = get_task("cartpole_swingup")
     torch.manual_seed(seed)
-    agent = SAC(obs_dim, task.low, task.high, SACConfig(hidden=16, layers=2))
+    agent = SAC(obs_dim, task.low, task.high, SACConfig(hidden=16, layers=2, lr=1e-3))
     obs = torch.randn(64, obs_dim) * torch.linspace(0.5, 2.0, obs_dim) + 0.3
     agent.fit_normalizers(obs, torch.rand(64, task.act_dim) * 20 - 10)
     return agent
