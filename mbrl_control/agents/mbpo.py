@@ -3,8 +3,10 @@
 Shape letters: B branches (rows), E members, O obs dim, A action dim, k rollout length.
 
 Per epoch: (optionally) step the real env with the actor and refit the model every
-``retrain_every`` real steps; start B branches at real states and roll each out for up to k
-steps, one random member per step, stopping a branch once the members disagree; put the
+``retrain_every`` real steps (its error on those steps, measured before the refit, is the
+hold-out error that sets the real share); start B branches at real states and roll each out
+for up to k steps, one random member per step, stopping a branch once the members disagree;
+put the
 imagined transitions in the model buffer; take SAC steps on batches that mix real and
 imagined rows, the real share falling from ``real_ratio_max`` to ``real_ratio_min`` as the
 model's hold-out error falls. Costs come from the task (reward = -cost), or from the
@@ -116,10 +118,9 @@ def mixed_batch(
 
 
 def model_error(model: Ensemble, real: ReplayBuffer, rows: int = 4096) -> float:
-    """Normalized one-step MSE of the model (mean over members) on the newest real rows.
-
-    The loop's starting error, before any refit (after a refit it takes the refit's own
-    hold-out error instead)."""
+    """Normalized one-step MSE of the model (mean over members) on the newest ``rows`` real
+    rows. Before each refit the loop measures it on the real steps taken since the last fit:
+    the model's error where the current policy goes, on data it has not been trained on."""
     data = real.all()
     take = slice(max(0, len(real) - rows), len(real))
     sample = as_rows(model, data["obs"][take], data["action"][take], data["next_obs"][take])
@@ -195,12 +196,12 @@ def train_mbpo(
             real_steps += cfg.env_steps_per_epoch
             since_refit += cfg.env_steps_per_epoch
             if since_refit >= cfg.retrain_every:
+                # the error that sets the real share: on the real steps the model has not seen
+                error = model_error(model, real, rows=since_refit)
                 data = real.all()
                 train_cfg = TrainConfig(max_epochs=cfg.retrain_epochs, seed=cfg.seed + epoch)
-                fitted = fit(
-                    model, data["obs"], data["action"], data["next_obs"], cfg=train_cfg, rng=rng
-                )
-                error, since_refit, refits = fitted["holdout_mse"], 0, refits + 1
+                fit(model, data["obs"], data["action"], data["next_obs"], cfg=train_cfg, rng=rng)
+                since_refit, refits = 0, refits + 1
         # branched model rollouts from real states into the model buffer
         k = rollout_length(epoch, cfg)
         start = real.sample(cfg.branches, rng)["obs"]
