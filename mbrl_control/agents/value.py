@@ -6,10 +6,13 @@ into the same ONNX graph as the optimizer.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
-from mbrl_control.agents.sac import Actor, StateValue
+from mbrl_control.agents.sac import SAC, Actor, StateValue
+from mbrl_control.planning.config import PlannerConfig
 
 
 class TerminalValue(nn.Module):
@@ -37,3 +40,13 @@ class PolicyMean(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.actor.mean_action(obs)
+
+
+def planner_parts(
+    cfg: PlannerConfig, agent: SAC, prior_frac: float = 0.0
+) -> tuple[PlannerConfig, TerminalValue, PolicyMean | None]:
+    """What :func:`~mbrl_control.export.onnx_export.export_planner` needs to plan with the
+    agent: ``cfg`` discounting by the agent's gamma (so the value enters with gamma**H) and
+    with ``prior_frac``, the terminal value, and the policy for the prior (None at 0)."""
+    planned = replace(cfg, discount=agent.cfg.gamma, prior_frac=prior_frac)
+    return planned, TerminalValue(agent.value), PolicyMean(agent.actor) if prior_frac else None

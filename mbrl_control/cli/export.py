@@ -1,4 +1,9 @@
-"""``mbrl-control export``: compile a checkpoint + planner preset into ``planner.onnx``."""
+"""``mbrl-control export``: compile a checkpoint + planner preset into ``planner.onnx``.
+
+With ``--agent`` (from ``train-value``) the graph adds the agent's terminal value at the
+horizon and, with ``--prior-frac``, samples part of each population around its policy:
+e.g. ``--preset cartpole-rt --horizon 5 --agent agent.pt --prior-frac 0.25``.
+"""
 
 from __future__ import annotations
 
@@ -23,19 +28,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--layout", choices=("auto", "gemm", "batched"), default="auto", help="model layout"
     )
+    parser.add_argument("--horizon", type=int, help="override the preset's horizon H")
+    parser.add_argument(
+        "--agent", help="agent.pt from train-value: add its terminal value (discount gamma^H)"
+    )
+    parser.add_argument(
+        "--prior-frac", type=float, default=0.0, help="share of each population around the "
+        "agent's policy (needs --agent)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from mbrl_control.agents.checkpoint import load_agent
+    from mbrl_control.agents.value import planner_parts
     from mbrl_control.export.onnx_export import export_planner
     from mbrl_control.models.checkpoint import load_checkpoint
     from mbrl_control.planning.planner import PRESETS
     from mbrl_control.tasks import get_task
 
+    if args.prior_frac and not args.agent:
+        print("mbrl-control export: --prior-frac needs --agent", file=sys.stderr)
+        return 2
     try:
         task = get_task(args.task)
         model, provenance = load_checkpoint(args.checkpoint)
+        agent = load_agent(args.agent)[0] if args.agent else None
     except (FileNotFoundError, ValueError) as exc:
         print(f"mbrl-control export: {exc}", file=sys.stderr)
         return 2
@@ -50,7 +69,17 @@ def run(args: argparse.Namespace) -> int:
     if args.planner_kind:
         iterations = 1 if args.planner_kind == "shooting" else cfg.iterations
         cfg = dataclasses.replace(cfg, kind=args.planner_kind, iterations=iterations)
-    provenance = {**provenance, "checkpoint": str(args.checkpoint), "preset": args.preset}
+    if args.horizon:
+        cfg = dataclasses.replace(cfg, horizon=args.horizon)
+    value = policy = None
+    try:
+        if agent is not None:
+            cfg, value, policy = planner_parts(cfg, agent, args.prior_frac)
+    except ValueError as exc:  # e.g. a prior share that leaves no sampled candidate
+        print(f"mbrl-control export: {exc}", file=sys.stderr)
+        return 2
+    provenance = {**provenance, "checkpoint": str(args.checkpoint), "preset": args.preset,
+                  "agent": args.agent and str(args.agent)}  # fmt: skip
     path = export_planner(
         model,
         task,
@@ -58,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         provenance=provenance,
         noise_input=not args.internal_noise,
+        value_fn=value,
+        policy=policy,
         layout=args.layout,
     )
     print(path)

@@ -33,7 +33,7 @@ def run_value_ablation(
     from tqdm import tqdm
 
     from mbrl_control.agents.checkpoint import load_agent
-    from mbrl_control.agents.value import PolicyMean, TerminalValue
+    from mbrl_control.agents.value import PolicyMean, planner_parts
     from mbrl_control.export.onnx_export import export_planner
     from mbrl_control.export.policy_export import export_policy
     from mbrl_control.models.checkpoint import load_checkpoint
@@ -45,25 +45,19 @@ def run_value_ablation(
     task, out = get_task(task_name), Path(out)
     model, _ = load_checkpoint(checkpoint)
     agent, _ = load_agent(agent_path)
-    value, policy = TerminalValue(agent.value), PolicyMean(agent.actor)
     base = PRESETS[preset][1]
     rows: list[dict[str, Any]] = []
     cells = [(h, v) for h in horizons for v in VARIANTS]
     for h, variant in tqdm(cells, desc="ablation", disable=quiet):
-        with_value, with_prior = variant != "no value", variant == "value+prior"
-        cfg = replace(
-            base,
-            horizon=h,
-            discount=agent.cfg.gamma if with_value else base.discount,
-            prior_frac=prior_frac if with_prior else 0.0,
-        )
-        path = export_planner(
-            model, task, cfg, out / f"h{h}_{variant.replace(' ', '_').replace('+', '_')}.onnx",
-            value_fn=value if with_value else None, policy=policy if with_prior else None,
-        )  # fmt: skip
+        cfg, value, policy = replace(base, horizon=h), None, None
+        if variant != "no value":
+            frac = prior_frac if variant == "value+prior" else 0.0
+            cfg, value, policy = planner_parts(cfg, agent, frac)
+        name = f"h{h}_{variant.replace(' ', '_').replace('+', '_')}.onnx"
+        path = export_planner(model, task, cfg, out / name, value_fn=value, policy=policy)
         summary = evaluate(path, task.name, profile, episodes, seed=seed, threads=1)
         rows.append(_row(f"H={h}", variant, summary))
-    policy_path = export_policy(policy, task, out / "policy.onnx")
+    policy_path = export_policy(PolicyMean(agent.actor), task, out / "policy.onnx")
     rows.append(_row("-", "policy only", evaluate_policy(policy_path, task.name, profile,
                                                           episodes, seed=seed)))  # fmt: skip
     config = {"task": task.name, "preset": preset, "profile": profile, "episodes": episodes,

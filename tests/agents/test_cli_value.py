@@ -83,3 +83,25 @@ def test_ablation_rollout_length_writes_tables_and_plot(store_and_model, tmp_pat
     assert "| branch length k |" in capsys.readouterr().out
     no_data = argv[:6] + argv[8:]  # without --data
     assert main(no_data) == 2
+
+
+def test_export_with_agent_plans_short_with_value_and_prior(store_and_model, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from mbrl_control.export.runtime import OnnxPlanner
+
+    data, ckpt = store_and_model
+    out = tmp_path / "value"
+    main(["train-value", "--task", "cartpole_swingup", "--data", str(data), "--checkpoint",
+          str(ckpt), "--out", str(out), "--epochs", "1", "--updates", "1", "--branches", "4",
+          "--eval-episodes", "0", "--quiet"])  # fmt: skip
+    planner = tmp_path / "planner.onnx"
+    argv = ["export", "--checkpoint", str(ckpt), "--task", "cartpole_swingup", "--preset",
+            "cartpole-rt", "--horizon", "5", "--agent", str(out / "agent.pt"),
+            "--prior-frac", "0.25", "--out", str(planner)]  # fmt: skip
+    assert main(argv) == 0
+    runtime = OnnxPlanner(planner, expected_task="cartpole_swingup", threads=1)
+    cfg = runtime.metadata["planner_config"]
+    assert (cfg["horizon"], cfg["discount"], cfg["prior_frac"]) == (5, 0.99, 0.25)
+    action = runtime.act(np.array([0.0, -1.0, 0.0, 0.0, 0.0], np.float32))
+    assert action.shape == (1,) and np.all(np.abs(action) <= 10.0)
+    assert main([*argv[:-6], "--prior-frac", "0.25", "--out", str(planner)]) == 2  # no agent
