@@ -13,7 +13,8 @@ from mbrl_control.agents.sac import Batch
 
 
 class ReplayBuffer:
-    """Rows of ``obs (O,)``, ``action (A,)``, ``reward ()``, ``next_obs (O,)``."""
+    """Rows of ``obs (O,)``, ``action (A,)``, ``reward ()``, ``next_obs (O,)`` (for MBPO
+    ``obs`` is the agent's row: the state with the goal appended, ``O+G`` wide)."""
 
     def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
         self.capacity = capacity

@@ -16,6 +16,7 @@ import torch
 
 from mbrl_control.agents.config import SACConfig
 from mbrl_control.agents.sac import SAC
+from mbrl_control.tasks.base import Task
 
 FORMAT = "mbrl_control.agent.sac"
 FORMAT_VERSION = 2
@@ -44,8 +45,11 @@ def save_agent(path: str | os.PathLike[str], agent: SAC, provenance: dict[str, A
     return path
 
 
-def load_agent(path: str | os.PathLike[str]) -> tuple[SAC, dict[str, Any]]:
-    """``(agent in eval mode, provenance)``; ``ValueError`` names the file and the problem."""
+def load_agent(
+    path: str | os.PathLike[str], task: Task | None = None
+) -> tuple[SAC, dict[str, Any]]:
+    """``(agent in eval mode, provenance)``; ``ValueError`` names the file and the problem,
+    including an agent whose input (state + goal) or action size does not fit ``task``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such agent checkpoint")
@@ -65,4 +69,11 @@ def load_agent(path: str | os.PathLike[str]) -> tuple[SAC, dict[str, Any]]:
     low, high = (np.asarray(payload[k], np.float32) for k in ("low", "high"))
     agent = SAC(payload["obs_dim"], low, high, SACConfig.from_mapping(payload["config"]))
     agent.load_state_dict(payload["state_dict"])
+    if task is not None:
+        dims = (payload["obs_dim"], agent.actor.act_dim)
+        if dims != (task.obs_dim + task.goal_dim, task.act_dim):
+            raise ValueError(
+                f"{path}: agent input/action {dims} do not fit task {task.name} "
+                f"(state + goal {task.obs_dim + task.goal_dim}, action {task.act_dim})"
+            )
     return agent.eval(), dict(payload["provenance"])

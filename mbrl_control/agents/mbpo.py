@@ -1,6 +1,8 @@
 """MBPO (Janner et al. 2019): SAC on short branched rollouts of the ensemble from real states.
 
-Shape letters: B branches (rows), E members, O obs dim, A action dim, k rollout length.
+Shape letters: B branches (rows), E members, O obs dim, G goal dim (0 for goal-free tasks),
+A action dim, k rollout length. The agent's rows are the state with the goal appended,
+``(·, O+G)`` (the model sees the first O columns; a branch keeps its goal).
 
 Per epoch: (optionally) step the real env with the actor and refit the model every
 ``retrain_every`` real steps (its error on those steps, measured before the refit, is the
@@ -72,7 +74,7 @@ def branch(
     threshold: float,
     generator: torch.Generator,
 ) -> tuple[Batch, torch.Tensor]:
-    """Branched rollouts of the actor through the ensemble from real states ``start (B, O)``.
+    """Branched rollouts of the actor through the ensemble from real rows ``start (B, O+G)``.
 
     Each step uses one random member per row and samples its Gaussian; a row stops (for
     good) at the first step whose member disagreement exceeds ``threshold``, and that step
@@ -81,11 +83,12 @@ def branch(
     """
     e, b = model.members, start.shape[0]
     rows = torch.arange(b)
-    goal = torch.zeros(task.goal_dim)
-    obs, alive, lengths = start, torch.ones(b, dtype=torch.bool), torch.zeros(b, dtype=torch.long)
+    obs, goal = start[:, : task.obs_dim], start[:, task.obs_dim :]  # (B, O), (B, G)
+    alive, lengths = torch.ones(b, dtype=torch.bool), torch.zeros(b, dtype=torch.long)
     kept: list[Batch] = []
     for _ in range(length):
-        action = agent.actor(obs, agent.noise(b))[0]  # (B, A)
+        x = torch.cat([obs, goal], dim=-1)  # (B, O+G)
+        action = agent.actor(x, agent.noise(b))[0]  # (B, A)
         mean, logvar = model(obs.expand(e, *obs.shape), action.expand(e, *action.shape))
         alive = alive & (disagreement(model, mean) <= threshold)  # (B,)
         member = torch.randint(e, (b,), generator=generator)  # one member per row
@@ -95,8 +98,9 @@ def branch(
             cost = model.forward_cost(obs[None], action[None]).expand(e, b)[member, rows]
         else:
             cost = task.cost(obs, action, next_obs, goal)
+        next_x = torch.cat([next_obs, goal], dim=-1)
         kept.append(
-            {"obs": obs, "action": action, "reward": -cost, "next_obs": next_obs, "alive": alive}
+            {"obs": x, "action": action, "reward": -cost, "next_obs": next_x, "alive": alive}
         )
         lengths += alive
         obs = next_obs
@@ -121,15 +125,19 @@ def model_error(model: Ensemble, real: ReplayBuffer, rows: int = 4096) -> float:
     """Normalized one-step MSE of the model (mean over members) on the newest ``rows`` real
     rows. Before each refit the loop measures it on the real steps taken since the last fit:
     the model's error where the current policy goes, on data it has not been trained on."""
-    data = real.all()
+    data, o = real.all(), model.cfg.obs_dim
     take = slice(max(0, len(real) - rows), len(real))
-    sample = as_rows(model, data["obs"][take], data["action"][take], data["next_obs"][take])
+    obs, next_obs = data["obs"][take, :o], data["next_obs"][take, :o]
+    sample = as_rows(model, obs, data["action"][take], next_obs)
     return float(score_rows(model, sample)[1].mean())
 
 
 # ---- real steps --------------------------------------------------------------------------
 class RealSteps:
-    """The actor acting in a real (or simulated) env between epochs; tracks episode returns."""
+    """The actor acting in a real (or simulated) env between epochs; tracks episode returns.
+
+    Rows are ``(O+G)``: the env's observation with its episode goal (``reset`` info) appended.
+    """
 
     def __init__(self, env: Any, seed: int) -> None:
         self.env, self.seed, self.episodes = env, seed, 0
@@ -138,14 +146,18 @@ class RealSteps:
 
     def _reset(self) -> np.ndarray:
         self.episodes += 1
-        return self.env.reset(seed=self.seed + self.episodes)[0]
+        obs, info = self.env.reset(seed=self.seed + self.episodes)
+        self.goal = np.asarray(info.get("goal", []), np.float32)  # (G,)
+        return obs
 
     def run(self, agent: SAC, steps: int) -> Batch:
         out: dict[str, list[Any]] = {"obs": [], "action": [], "reward": [], "next_obs": []}
         for _ in range(steps):
-            action = agent.act(torch.as_tensor(self.obs, dtype=torch.float32)[None])[0].numpy()
+            x = np.concatenate([self.obs, self.goal]).astype(np.float32)
+            action = agent.act(torch.as_tensor(x)[None])[0].numpy()
             next_obs, reward, terminated, truncated, _ = self.env.step(action)
-            for key, value in zip(out, (self.obs, action, reward, next_obs)):
+            next_x = np.concatenate([next_obs, self.goal])
+            for key, value in zip(out, (x, action, reward, next_x)):
                 out[key].append(value)
             self.ret += float(reward)
             self.obs = next_obs
@@ -172,7 +184,8 @@ def train_mbpo(
     quiet: bool = True,
     callback: Callback | None = None,
 ) -> dict[str, Any]:
-    """Train ``agent`` MBPO-style; ``real`` holds the real transitions (grows with ``env``).
+    """Train ``agent`` MBPO-style; ``real`` holds the real transitions as ``(O+G)`` rows
+    (grows with ``env``).
 
     ``model`` is refit in place every ``cfg.retrain_every`` real steps when ``env`` is given.
     Returns ``history`` (one dict per epoch: ``rollout_length``, ``mean_branch_length``,
@@ -180,11 +193,9 @@ def train_mbpo(
     ``model_rows``, ``real_rows``, ``critic_loss``, ``actor_loss``, ``alpha``, ``entropy``,
     ``q``, ``real_returns`` finished this epoch), ``real_steps`` and ``model_refits``.
     """
-    if task.goal_dim:
-        raise ValueError(f"task {task.name} has a goal; MBPO here supports goal-free tasks")
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
-    imagined = ReplayBuffer(cfg.model_buffer, task.obs_dim, task.act_dim)
+    imagined = ReplayBuffer(cfg.model_buffer, task.obs_dim + task.goal_dim, task.act_dim)
     stepper = RealSteps(env, cfg.seed) if env is not None and cfg.env_steps_per_epoch else None
     error, since_refit, refits, real_steps = model_error(model, real), 0, 0, 0
     history: list[dict[str, Any]] = []
@@ -198,9 +209,10 @@ def train_mbpo(
             if since_refit >= cfg.retrain_every:
                 # the error that sets the real share: on the real steps the model has not seen
                 error = model_error(model, real, rows=since_refit)
-                data = real.all()
+                data, o = real.all(), task.obs_dim
                 train_cfg = TrainConfig(max_epochs=cfg.retrain_epochs, seed=cfg.seed + epoch)
-                fit(model, data["obs"], data["action"], data["next_obs"], cfg=train_cfg, rng=rng)
+                obs, next_obs = data["obs"][:, :o], data["next_obs"][:, :o]
+                fit(model, obs, data["action"], next_obs, cfg=train_cfg, rng=rng)
                 since_refit, refits = 0, refits + 1
         # branched model rollouts from real states into the model buffer
         k = rollout_length(epoch, cfg)

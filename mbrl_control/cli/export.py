@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         task = get_task(args.task)
         model, provenance = load_checkpoint(args.checkpoint)
-        agent = load_agent(args.agent)[0] if args.agent else None
+        agent = load_agent(args.agent, task)[0] if args.agent else None
     except (FileNotFoundError, ValueError) as exc:
         print(f"mbrl-control export: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,10 @@
 """Export a deterministic policy alone (no model, no optimizer) as a small ONNX graph.
 
-Graph: input ``obs (O,)`` -> output ``action (A,)``. ``metadata_props`` (JSON strings):
-``policy_format_version``, ``task`` (``Task.metadata()``) and ``provenance``. The file is the
-fallback controller of ``mpc_controller`` with ``mode: policy`` (see :mod:`.policy_runtime`).
+Graph: inputs ``obs (O,)``, ``goal (G,)`` (G may be 0; the exporter then drops it) -> output
+``action (A,)``; the policy sees the state with the goal appended. ``metadata_props`` (JSON
+strings): ``policy_format_version``, ``task`` (``Task.metadata()``) and ``provenance``. The
+file is the fallback controller of ``mpc_controller`` with ``mode: policy`` (see
+:mod:`.policy_runtime`).
 """
 
 from __future__ import annotations
@@ -15,23 +17,25 @@ import torch
 from torch import nn
 
 from mbrl_control.export.onnx_export import write_graph
+from mbrl_control.planning.rollout import with_goal
 from mbrl_control.tasks.base import Task
 
-POLICY_FORMAT_VERSION = 1
+POLICY_FORMAT_VERSION = 2
+"""2: the goal input (version 1 graphs took ``obs`` only)."""
 
 
 class PolicyStep(nn.Module):
-    """``obs (O,) -> action (A,)`` around a policy on rows ``(B, O) -> (B, A)``."""
+    """``(obs (O,), goal (G,)) -> action (A,)`` around a policy on rows ``(B, O+G) -> (B, A)``."""
 
-    input_names = ("obs",)
+    input_names = ("obs", "goal")
     output_names = ("action",)
 
     def __init__(self, policy: nn.Module) -> None:
         super().__init__()
         self.policy = policy
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.policy(obs[None])[0]
+    def forward(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        return self.policy(with_goal(obs[None], goal))[0]
 
 
 def export_policy(
@@ -41,12 +45,14 @@ def export_policy(
     *,
     provenance: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``policy`` (``(B, O) -> (B, A)``, e.g. :class:`~mbrl_control.agents.value.PolicyMean`)
-    for ``task`` to ``path`` atomically; returns the path."""
+    """Write ``policy`` (``(B, O+G) -> (B, A)``, e.g.
+    :class:`~mbrl_control.agents.value.PolicyMean`) for ``task`` to ``path`` atomically;
+    returns the path."""
     metadata = {
         "policy_format_version": POLICY_FORMAT_VERSION,
         "task": task.metadata(),
         "provenance": provenance or {},
     }
     step = PolicyStep(policy).eval()
-    return write_graph(step, (torch.zeros(task.obs_dim),), metadata, path)
+    example = (torch.zeros(task.obs_dim), torch.zeros(task.goal_dim))
+    return write_graph(step, example, metadata, path)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mbrl_control.export.runtime import finite_vector, open_session
+from mbrl_control.export.runtime import finite_vector, graph_inputs, open_session
 
-POLICY_FORMAT_VERSION = 1
+POLICY_FORMAT_VERSION = 2
 """The policy graph format this runtime reads (written by ``export_policy``)."""
 
 
@@ -39,13 +39,18 @@ class OnnxPolicy:
         except json.JSONDecodeError as exc:
             raise ValueError(f"{self.path}: corrupt policy metadata ({exc})") from exc
         if version != POLICY_FORMAT_VERSION:
-            raise ValueError(f"{self.path}: policy_format_version {version}, this reads 1")
+            raise ValueError(
+                f"{self.path}: policy_format_version {version}, this reads "
+                f"{POLICY_FORMAT_VERSION} (export it again with this version)"
+            )
         if expected_task is not None and self.task.get("task") != expected_task:
             raise ValueError(
                 f"{self.path}: policy is for task {self.task.get('task')!r}, "
                 f"expected {expected_task!r}"
             )
         self.obs_dim = len(self.task["obs_names"])
+        self.goal_dim = int(self.task.get("goal_dim", 0))
+        self._inputs = {i.name for i in self._session.get_inputs()}
         self._low = np.asarray(self.task["action_low"], np.float32)
         self._high = np.asarray(self.task["action_high"], np.float32)
         self.last_info: dict[str, float] = {}
@@ -54,9 +59,13 @@ class OnnxPolicy:
         """Nothing is carried between ticks."""
 
     def act(self, obs: np.ndarray, goal: np.ndarray | None = None) -> np.ndarray:
-        """The action ``(A,)`` for ``obs (O,)`` (``goal`` is ignored: goal-free policies)."""
-        feed = {"obs": finite_vector("obs", obs, self.obs_dim)}
-        action = self._session.run(["action"], feed)[0]
+        """The action ``(A,)`` for ``obs (O,)`` and ``goal (G,)`` (zeros when None)."""
+        g = np.zeros(self.goal_dim) if goal is None else goal
+        feed = {
+            "obs": finite_vector("obs", obs, self.obs_dim),
+            "goal": finite_vector("goal", g, self.goal_dim),
+        }
+        action = self._session.run(["action"], graph_inputs(feed, self._inputs))[0]
         return np.clip(np.asarray(action, np.float32), self._low, self._high)
 
     def probe(self) -> np.ndarray:

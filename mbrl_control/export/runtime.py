@@ -98,7 +98,7 @@ class OnnxPlanner:
         g = finite_vector("goal", np.zeros(self.goal_dim) if goal is None else goal, self.goal_dim)
         feed = {"obs": obs, "goal": g, "weights": self._weights, **self._noise}
         feed.update({f"prev_{k}": v for k, v in self._carry.items()})
-        out = dict(zip(self._outputs, self._session.run(None, _only(feed, self._inputs))))
+        out = dict(zip(self._outputs, self._session.run(None, graph_inputs(feed, self._inputs))))
         self._carry = {k: out[f"next_{k}"] for k in self._carry_shapes}
         self.last_info = {
             "plan_cost": float(out["plan_cost"]),
@@ -155,7 +155,7 @@ def finite_vector(name: str, x: np.ndarray, dim: int) -> np.ndarray:
     return v
 
 
-def _only(feed: dict[str, np.ndarray], names: set[str]) -> dict[str, np.ndarray]:
+def graph_inputs(feed: dict[str, np.ndarray], names: set[str]) -> dict[str, np.ndarray]:
     """The graph's inputs (the exporter drops inputs a graph does not use, e.g. goal)."""
     return {k: v for k, v in feed.items() if k in names}
 

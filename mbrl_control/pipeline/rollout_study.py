@@ -36,9 +36,11 @@ def policy_episodes(
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
     rows: dict[str, list[Any]] = {"obs": [], "action": [], "next_obs": [], "episode_id": []}
     for ep in range(episodes):
-        obs, done = env.reset(seed=seed + ep)[0], False
+        obs, info = env.reset(seed=seed + ep)
+        goal, done = np.asarray(info.get("goal", []), np.float32), False
         while not done:
-            action = agent.act(torch.as_tensor(obs, dtype=torch.float32)[None])[0].numpy()
+            x = torch.as_tensor(np.concatenate([obs, goal]), dtype=torch.float32)
+            action = agent.act(x[None])[0].numpy()
             next_obs, _, terminated, truncated, _ = env.step(action)
             for key, value in zip(rows, (obs, action, next_obs, ep)):
                 rows[key].append(value)
@@ -74,10 +76,11 @@ def run_rollout_study(
     from mbrl_control.data.store import TransitionStore
     from mbrl_control.models.checkpoint import load_checkpoint
     from mbrl_control.models.evaluation import rollout_errors
+    from mbrl_control.tasks import get_task
 
     out = Path(out)
     model, _ = load_checkpoint(checkpoint)
-    agent, _ = load_agent(agent_path)
+    agent, _ = load_agent(agent_path, get_task(task_name))
     store = TransitionStore(data_dir).load()
     newest = store.episode_id >= np.unique(store.episode_id)[-store_episodes:][0]
     fresh = policy_episodes(agent, task_name, profile, episodes, seed)

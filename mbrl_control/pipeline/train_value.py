@@ -54,18 +54,22 @@ def train_value(
         raise ValueError(f"{data_dir}: obs/action dims do not match task {task.name}")
     model, model_prov = load_checkpoint(checkpoint)
 
-    # real transitions: the store, scored by the task (reward = -cost)
-    obs, action, next_obs = (torch.as_tensor(x) for x in (data.obs, data.action, data.next_obs))
+    # real transitions: the store, scored by the task (reward = -cost); agent rows carry the
+    # episode's goal after the state: (N, O+G)
+    obs, action, next_obs, goal = (
+        torch.as_tensor(x) for x in (data.obs, data.action, data.next_obs, data.goal)
+    )
     with torch.no_grad():
-        reward = -task.cost(obs, action, next_obs, torch.zeros(task.goal_dim))
+        reward = -task.cost(obs, action, next_obs, goal)
+    x, next_x = torch.cat([obs, goal], dim=-1), torch.cat([next_obs, goal], dim=-1)
     capacity = len(data) + mbpo_cfg.epochs * mbpo_cfg.env_steps_per_epoch
-    real = ReplayBuffer(capacity, task.obs_dim, task.act_dim)
-    real.add({"obs": obs, "action": action, "reward": reward, "next_obs": next_obs})
+    real = ReplayBuffer(capacity, x.shape[1], task.act_dim)
+    real.add({"obs": x, "action": action, "reward": reward, "next_obs": next_x})
 
     torch.manual_seed(mbpo_cfg.seed)
-    agent = SAC(task.obs_dim, task.low, task.high, sac_cfg,
+    agent = SAC(x.shape[1], task.low, task.high, sac_cfg,
                 torch.Generator().manual_seed(mbpo_cfg.seed))  # fmt: skip
-    agent.fit_normalizers(obs, action)
+    agent.fit_normalizers(x, action)
     env = mbrl_sim.make_env(task.name, profile=profile, seed=mbpo_cfg.seed)
     result = train_mbpo(agent, model, task, real, mbpo_cfg, env=env, quiet=quiet)
     env.close()

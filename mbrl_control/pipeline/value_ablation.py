@@ -44,7 +44,7 @@ def run_value_ablation(
 
     task, out = get_task(task_name), Path(out)
     model, _ = load_checkpoint(checkpoint)
-    agent, _ = load_agent(agent_path)
+    agent, _ = load_agent(agent_path, task)
     base = PRESETS[preset][1]
     rows: list[dict[str, Any]] = []
     cells = [(h, v) for h in horizons for v in VARIANTS]

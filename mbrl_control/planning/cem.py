@@ -40,7 +40,8 @@ def cem_plan(
     prev_action = carry["plan"][0]  # (A,)
     mean = shift(carry["plan"])  # (H, A) warm start
     std = (cfg.init_std * (high - low) / 2).expand_as(mean)  # (H, A)
-    prior, prior_std = rollout.policy_plan(obs), cfg.prior_std * (high - low) / 2  # (H, A), (A,)
+    prior = rollout.policy_plan(obs, goal)  # (H, A) or None
+    prior_std = cfg.prior_std * (high - low) / 2  # (A,)
     best = (mean, torch.tensor(float("inf")))
     for i in range(cfg.iterations):
         # sample: std capped at half the distance to the nearer bound, noise clipped at ±2σ,

@@ -48,7 +48,8 @@ def icem_plan(
     prev_action = carry["plan"][0]  # (A,)
     mean = shift(carry["plan"])  # (H, A) warm start
     std = (cfg.init_std * (high - low) / 2).expand_as(mean)  # (H, A)
-    prior, prior_std = rollout.policy_plan(obs), cfg.prior_std * (high - low) / 2  # (H, A), (A,)
+    prior = rollout.policy_plan(obs, goal)  # (H, A) or None
+    prior_std = cfg.prior_std * (high - low) / 2  # (A,)
     kept = shift(carry["elites"]) if cfg.kept_elites else mean.new_zeros((0, *mean.shape))
     best = (mean, torch.tensor(float("inf")))
     last = cfg.iterations - 1

@@ -41,7 +41,8 @@ def mppi_plan(
     sigma = cfg.noise_sigma * (high - low) / 2  # (A,)
     prev_action = carry["plan"][0]  # (A,)
     mean = shift(carry["plan"])  # (H, A) warm start
-    prior, prior_std = rollout.policy_plan(obs), cfg.prior_std * (high - low) / 2  # (H, A), (A,)
+    prior = rollout.policy_plan(obs, goal)  # (H, A) or None
+    prior_std = cfg.prior_std * (high - low) / 2  # (A,)
     best = (mean, torch.tensor(float("inf")))
     for i in range(cfg.iterations):
         # sample: smoothed perturbations of the mean, clipped into the bounds

@@ -21,9 +21,18 @@ BIG_COST = 1e10
 """Cost given to candidates whose rollout is not finite: NaN never wins."""
 
 ValueFn = Callable[[torch.Tensor], torch.Tensor]
-"""Terminal cost-to-go ``V(obs (B, O)) -> (B,)``, added at the horizon (lower is better)."""
+"""Terminal cost-to-go ``V(x (B, O+G)) -> (B,)``, added at the horizon (lower is better);
+``x`` is the state with the goal appended (just the state for goal-free tasks)."""
 PolicyFn = Callable[[torch.Tensor], torch.Tensor]
-"""Deterministic policy ``pi(obs (B, O)) -> action (B, A)`` (the policy prior's source)."""
+"""Deterministic policy ``pi(x (B, O+G)) -> action (B, A)`` (the policy prior's source)."""
+
+
+def with_goal(state: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+    """The agent's input: ``state (B, O)`` with ``goal (G,)`` appended to every row ->
+    ``(B, O+G)`` (``state`` itself when G = 0)."""
+    if goal.shape[-1] == 0:
+        return state
+    return torch.cat([state, goal.expand(state.shape[0], -1)], dim=-1)
 
 
 def to_members(x: torch.Tensor, members: int) -> torch.Tensor:
@@ -115,7 +124,8 @@ class Rollout:
             step_cost = step_cost * torch.tensor([cfg.discount**t for t in range(h)])[:, None]
         cost = step_cost.sum(0)  # (N,)
         if self.value_fn is not None:
-            cost = cost + cfg.discount**h * self.value_fn(seq[-1]).reshape(p, n).mean(0)
+            terminal = self.value_fn(with_goal(seq[-1], goal))  # (P·N,)
+            cost = cost + cfg.discount**h * terminal.reshape(p, n).mean(0)
         if cfg.action_rate_weight:
             previous = torch.cat([prev_action.expand(n, 1, -1), actions[:, :-1]], dim=1)
             rate = (actions - previous).square().sum((1, 2))  # (N,)
@@ -123,14 +133,15 @@ class Rollout:
         cost = torch.where(torch.isfinite(cost), cost, torch.full_like(cost, BIG_COST))
         return cost, dis.mean(0)
 
-    def policy_plan(self, obs: torch.Tensor) -> torch.Tensor | None:
-        """The policy's plan ``(H, A)`` from ``obs (O,)``: its action at each state of its own
-        rollout through the ensemble (member-mean propagation); None without a prior."""
+    def policy_plan(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor | None:
+        """The policy's plan ``(H, A)`` from ``obs (O,)`` toward ``goal (G,)``: its action at
+        each state of its own rollout through the ensemble (member-mean propagation); None
+        without a prior."""
         if self.policy is None:
             return None
         e, state, actions = self.model.members, obs[None], []  # state (1, O)
         for _ in range(self.cfg.horizon):
-            action = self.policy(state)  # (1, A)
+            action = self.policy(with_goal(state, goal))  # (1, A)
             mean, _ = self.model(state.expand(e, 1, -1), action.expand(e, 1, -1))  # (E, 1, O)
             state = mean.mean(0)
             actions.append(action[0])

@@ -106,3 +106,22 @@ def test_mbpo_with_real_steps_grows_the_data_and_refits_the_model(agent):
     )
     finished = [r for h in out["history"] for r in h["real_returns"]]
     assert len(finished) == 1 and finished[0] < 0  # one 200-step episode, costs > 0
+
+
+def test_branch_keeps_each_rows_goal_and_scores_with_it():
+    """Goal tasks: agent rows are state + goal; the model sees the state, the goal rides along."""
+    task = get_task("panda_reach")
+    o, g = task.obs_dim, task.goal_dim
+    torch.manual_seed(0)
+    model = Ensemble(EnsembleConfig(o, task.act_dim, members=2, hidden=16, layers=2)).eval()
+    from mbrl_control.agents.sac import SAC
+
+    agent = SAC(o + g, task.low, task.high)
+    start = torch.cat([torch.randn(8, o) * 0.1, torch.rand(8, g)], dim=-1)  # (B, O+G)
+    rows, lengths = branch(model, agent, task, start, 3, 1e9, torch.Generator().manual_seed(0))
+    assert rows["obs"].shape == (24, o + g) and torch.all(lengths == 3)
+    goals = start[:, o:].repeat(3, 1)  # step-major rows
+    torch.testing.assert_close(rows["obs"][:, o:], goals)
+    torch.testing.assert_close(rows["next_obs"][:, o:], goals)
+    cost = task.cost(rows["obs"][:, :o], rows["action"], rows["next_obs"][:, :o], goals)
+    torch.testing.assert_close(rows["reward"], -cost)

@@ -97,7 +97,7 @@ def test_prior_puts_the_policy_plan_among_the_candidates(agent):
     carry, noise = {"plan": torch.zeros(4, 1)}, {"action_noise": torch.randn(2, 16, 4, 1)}
     with torch.no_grad():
         cem_plan(obs, torch.zeros(0), carry, noise, weights, rollout=rollout, cfg=cfg)
-        plan = rollout.policy_plan(obs)
+        plan = rollout.policy_plan(obs, torch.zeros(0))
     assert plan.shape == (4, 1) and len(rollout.seen) == 2
     for samples in rollout.seen:  # every iteration: row 0 is the plan, rows 1..3 around it
         torch.testing.assert_close(samples[0], plan)
@@ -134,3 +134,33 @@ def test_policy_runtime_refuses_a_planner_file(agent, tmp_path):
     policy = export_policy(PolicyMean(agent.actor), TASK, tmp_path / "pi.onnx")
     with pytest.raises(ValueError, match="expected 'panda_reach'"):
         OnnxPolicy(policy, expected_task="panda_reach")
+
+
+def test_goal_task_policy_and_value_see_the_goal(tmp_path):
+    """panda_reach: the policy file takes obs and goal; the planner's value gets (O+G) rows."""
+    from mbrl_control.agents.sac import SAC
+    from mbrl_control.export.policy_runtime import OnnxPolicy
+
+    task = get_task("panda_reach")
+    o, g = task.obs_dim, task.goal_dim
+    torch.manual_seed(0)
+    agent = SAC(o + g, task.low, task.high)
+    path = export_policy(PolicyMean(agent.actor), task, tmp_path / "pi.onnx")
+    obs = np.random.default_rng(0).normal(0, 0.3, o).astype(np.float32)
+    goal = np.array([0.4, 0.1, 0.5], np.float32)
+    with torch.no_grad():
+        want = agent.actor.mean_action(torch.as_tensor(np.r_[obs, goal])[None])[0].numpy()
+    got = OnnxPolicy(path, expected_task="panda_reach").act(obs, goal)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+    seen = []
+    model = Ensemble(EnsembleConfig(o, task.act_dim, members=2, hidden=8, layers=2)).eval()
+    cfg = PlannerConfig(kind="cem", horizon=3, population=8, particles=2, iterations=1,
+                        elite_frac=0.25)  # fmt: skip
+    rollout = Rollout(model, task, cfg, value_fn=lambda x: seen.append(x) or x[:, 0])
+    with torch.no_grad():
+        rollout(torch.as_tensor(obs), torch.as_tensor(goal),
+                torch.as_tensor(task.default_weights), torch.zeros(task.act_dim),
+                torch.zeros(8, 3, task.act_dim))  # fmt: skip
+    assert seen[0].shape == (16, o + g)
+    torch.testing.assert_close(seen[0][:, o:], torch.as_tensor(goal).expand(16, g))
