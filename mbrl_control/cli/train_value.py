@@ -24,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env-steps", type=int, default=0, help="real sim steps per epoch")
     parser.add_argument("--retrain-every", type=int, default=1000, help="real steps per refit")
     parser.add_argument("--gamma", type=float, default=0.99, help="SAC discount")
+    parser.add_argument(
+        "--init-alpha", type=float, default=0.1,
+        help="initial entropy temperature (lower it when per-step costs are << 1)",
+    )  # fmt: skip
     parser.add_argument("--eval-episodes", type=int, default=5, help="policy-only episodes")
     parser.add_argument("--profile", default="default", help="sim profile (env steps, eval)")
     parser.add_argument("--seed", type=int, default=0)
@@ -50,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         )
         report = train_value(
             args.task, args.data, args.checkpoint, args.out,
-            sac_cfg=SACConfig(gamma=args.gamma), mbpo_cfg=mbpo, profile=args.profile,
+            sac_cfg=SACConfig(gamma=args.gamma, init_alpha=args.init_alpha), mbpo_cfg=mbpo,
+            profile=args.profile,
             eval_episodes=args.eval_episodes, quiet=args.quiet,
         )  # fmt: skip
     except (ValueError, FileNotFoundError) as err:
