@@ -8,8 +8,7 @@ Per epoch: (optionally) step the real env with the actor and refit the model eve
 ``retrain_every`` real steps (its error on those steps, measured before the refit, is the
 hold-out error that sets the real share); start B branches at real states and roll each out
 for up to k steps, one random member per step, stopping a branch once the members disagree;
-put the
-imagined transitions in the model buffer; take SAC steps on batches that mix real and
+put the imagined transitions in the model buffer; take SAC steps on batches that mix real and
 imagined rows, the real share falling from ``real_ratio_max`` to ``real_ratio_min`` as the
 model's hold-out error falls. Costs come from the task (reward = -cost), or from the
 model's learned reward head when it has one.
@@ -31,6 +30,7 @@ from mbrl_control.agents.sac import SAC, Batch
 from mbrl_control.models.config import TrainConfig
 from mbrl_control.models.ensemble import Ensemble
 from mbrl_control.models.trainer import as_rows, fit, score_rows
+from mbrl_control.planning.rollout import with_goal
 from mbrl_control.tasks.base import Task
 
 Callback = Callable[[int, dict[str, Any]], None]
@@ -87,7 +87,7 @@ def branch(
     alive, lengths = torch.ones(b, dtype=torch.bool), torch.zeros(b, dtype=torch.long)
     kept: list[Batch] = []
     for _ in range(length):
-        x = torch.cat([obs, goal], dim=-1)  # (B, O+G)
+        x = with_goal(obs, goal)  # (B, O+G)
         action = agent.actor(x, agent.noise(b))[0]  # (B, A)
         mean, logvar = model(obs.expand(e, *obs.shape), action.expand(e, *action.shape))
         alive = alive & (disagreement(model, mean) <= threshold)  # (B,)
@@ -98,10 +98,10 @@ def branch(
             cost = model.forward_cost(obs[None], action[None]).expand(e, b)[member, rows]
         else:
             cost = task.cost(obs, action, next_obs, goal)
-        next_x = torch.cat([next_obs, goal], dim=-1)
         kept.append(
-            {"obs": x, "action": action, "reward": -cost, "next_obs": next_x, "alive": alive}
-        )
+            {"obs": x, "action": action, "reward": -cost,
+             "next_obs": with_goal(next_obs, goal), "alive": alive}
+        )  # fmt: skip
         lengths += alive
         obs = next_obs
     mask = torch.cat([k.pop("alive") for k in kept])  # (length·B,)
@@ -150,8 +150,11 @@ class RealSteps:
         self.goal = np.asarray(info.get("goal", []), np.float32)  # (G,)
         return obs
 
-    def run(self, agent: SAC, steps: int) -> Batch:
+    def run(self, agent: SAC, steps: int) -> tuple[Batch, np.ndarray]:
+        """``steps`` steps of the exploring actor: the transitions ``(steps, ·)`` and the
+        episode number of each ``(steps,)`` (episodes are contiguous and in time order)."""
         out: dict[str, list[Any]] = {"obs": [], "action": [], "reward": [], "next_obs": []}
+        episode = []
         for _ in range(steps):
             x = np.concatenate([self.obs, self.goal]).astype(np.float32)
             action = agent.act(torch.as_tensor(x)[None])[0].numpy()
@@ -159,12 +162,14 @@ class RealSteps:
             next_x = np.concatenate([next_obs, self.goal])
             for key, value in zip(out, (x, action, reward, next_x)):
                 out[key].append(value)
+            episode.append(self.episodes)
             self.ret += float(reward)
             self.obs = next_obs
             if terminated or truncated:
                 self.returns.append(self.ret)
                 self.ret, self.obs = 0.0, self._reset()
-        return {k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in out.items()}
+        rows = {k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in out.items()}
+        return rows, np.asarray(episode, np.int64)
 
     def drain(self) -> list[float]:
         """Returns of the episodes finished since the last call."""
@@ -203,7 +208,7 @@ def train_mbpo(
     for epoch in bar:
         # real steps, and a model refit every retrain_every of them
         if stepper is not None:
-            real.add(stepper.run(agent, cfg.env_steps_per_epoch))
+            real.add(stepper.run(agent, cfg.env_steps_per_epoch)[0])
             real_steps += cfg.env_steps_per_epoch
             since_refit += cfg.env_steps_per_epoch
             if since_refit >= cfg.retrain_every:

@@ -28,8 +28,8 @@ Batch = dict[str, torch.Tensor]
 Episodes here only end by time limit, so every transition bootstraps."""
 
 
-def _mlp(inputs: int, outputs: int, cfg: SACConfig, hidden: int | None = None) -> nn.Sequential:
-    dims = [inputs] + [hidden or cfg.hidden] * cfg.layers
+def _mlp(inputs: int, outputs: int, cfg: SACConfig, width: int | None = None) -> nn.Sequential:
+    dims = [inputs] + [width or cfg.hidden] * cfg.layers
     hidden = [m for i, o in itertools.pairwise(dims) for m in (nn.Linear(i, o), nn.ReLU())]
     return nn.Sequential(*hidden, nn.Linear(dims[-1], outputs))
 
@@ -167,9 +167,9 @@ class SAC(nn.Module):
         return self.critic(obs, self.actor.mean_action(obs)).min(0).values
 
     def value_error(self, obs: torch.Tensor) -> torch.Tensor:
-        """Mean squared distillation error of the state-value head on ``obs (B, O)``."""
-        with torch.no_grad():
-            return (self.value(obs) - self.value_target(obs)).square().mean()
+        """Mean squared distillation error of the state-value head on ``obs (B, O)``; the
+        head's loss (with gradient to the head only)."""
+        return (self.value(obs) - self.value_target(obs)).square().mean()
 
     def td_error(self, batch: Batch, eps: torch.Tensor | None = None) -> torch.Tensor:
         """Mean squared TD error of the critics on ``batch`` (scalar, no gradient)."""
@@ -202,7 +202,7 @@ class SAC(nn.Module):
         alpha_loss.backward()
         self.alpha_opt.step()
         # state-value head: follow the (just updated) critics at the actor's mean action
-        value_loss = (self.value(batch["obs"]) - self.value_target(batch["obs"])).square().mean()
+        value_loss = self.value_error(batch["obs"])
         self.value_opt.zero_grad(set_to_none=True)
         value_loss.backward()
         self.value_opt.step()

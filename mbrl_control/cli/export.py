@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"mbrl-control export: {exc}", file=sys.stderr)
         return 2
     provenance = {**provenance, "checkpoint": str(args.checkpoint), "preset": args.preset,
-                  "agent": args.agent and str(args.agent)}  # fmt: skip
+                  "agent": args.agent}  # fmt: skip
     path = export_planner(
         model,
         task,

@@ -40,6 +40,57 @@ def _plain(provenance: dict[str, Any], path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: {exc}") from None
 
 
+def write_payload(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
+    """``torch.save`` plain ``payload`` to ``path`` atomically (temp file in the same folder,
+    fsync, rename, fsync of the folder); returns the resolved path. Shared by every
+    checkpoint kind (ensembles here, agents in :mod:`mbrl_control.agents.checkpoint`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path.resolve()
+
+
+def read_payload(
+    path: str | os.PathLike[str], fmt: str, version: int, kind: str, hint: str = ""
+) -> dict[str, Any]:
+    """The payload of a :func:`write_payload` file of format ``fmt`` at ``version``, loaded
+    with ``weights_only=True``. ``FileNotFoundError`` for a missing file; ``ValueError``
+    naming the file (and ``kind``, e.g. "ensemble") for an unreadable file, another format or
+    another version (``hint`` says what to do about it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint file ({kind})")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for truncated/garbage/pickled files
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"{path}: not a readable checkpoint ({type(exc).__name__}: {first})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise ValueError(f"{path}: not an mbrl_control {kind} checkpoint (format != {fmt!r})")
+    if payload.get("format_version") != version:
+        raise ValueError(
+            f"{path}: {kind} checkpoint format_version {payload.get('format_version')!r}; "
+            f"this mbrl_control reads {version}{hint}"
+        )
+    return payload
+
+
 def save_checkpoint(
     path: str | os.PathLike[str], model: Ensemble, provenance: dict[str, Any] | None = None
 ) -> Path:
@@ -64,23 +115,7 @@ def save_checkpoint(
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "provenance": prov,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path.resolve()
+    return write_payload(path, payload)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[Ensemble, dict[str, Any]]:
@@ -91,22 +126,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[Ensemble, dict[str, A
     config, weights that do not match the config, or non-finite weights.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint file")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for truncated/garbage/pickled files
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise ValueError(
-            f"{path}: not a readable checkpoint ({type(exc).__name__}: {first})"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path}: not an mbrl_control ensemble checkpoint (format != {FORMAT!r})")
-    if payload.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{path}: checkpoint format_version {payload.get('format_version')!r}; "
-            f"this mbrl_control reads {FORMAT_VERSION}"
-        )
+    payload = read_payload(path, FORMAT, FORMAT_VERSION, "ensemble")
     missing = [k for k in ("config", "state_dict", "provenance") if k not in payload]
     if missing:
         raise ValueError(f"{path}: checkpoint lacks {missing}")

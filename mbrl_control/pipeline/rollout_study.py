@@ -28,26 +28,23 @@ DEFAULT_KS = (1, 2, 3, 5, 8, 10, 15, 20, 30, 40)
 def policy_episodes(
     agent: Any, task: str, profile: str, episodes: int, seed: int
 ) -> dict[str, np.ndarray]:
-    """Episodes of the agent's exploring policy in sim: ``obs (N, O)``, ``action (N, A)``,
-    ``next_obs (N, O)``, ``episode_id (N,)`` (episodes contiguous, in time order)."""
+    """Episodes of the agent's exploring policy in sim (MBPO's real steps): ``obs (N, O)``,
+    ``action (N, A)``, ``next_obs (N, O)``, ``episode_id (N,)`` (contiguous, in time order)."""
     import mbrl_sim
-    import torch
 
+    from mbrl_control.agents.mbpo import RealSteps
+    from mbrl_control.tasks import get_task
+
+    spec = get_task(task)
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
-    rows: dict[str, list[Any]] = {"obs": [], "action": [], "next_obs": [], "episode_id": []}
-    for ep in range(episodes):
-        obs, info = env.reset(seed=seed + ep)
-        goal, done = np.asarray(info.get("goal", []), np.float32), False
-        while not done:
-            x = torch.as_tensor(np.concatenate([obs, goal]), dtype=torch.float32)
-            action = agent.act(x[None])[0].numpy()
-            next_obs, _, terminated, truncated, _ = env.step(action)
-            for key, value in zip(rows, (obs, action, next_obs, ep)):
-                rows[key].append(value)
-            obs, done = next_obs, terminated or truncated
+    rows, episode_id = RealSteps(env, seed).run(agent, episodes * spec.episode_steps)
     env.close()
+    o = spec.obs_dim  # agent rows are state + goal; the model's error is on the state
     return {
-        k: np.asarray(v, np.int64 if k == "episode_id" else np.float32) for k, v in rows.items()
+        "obs": rows["obs"][:, :o].numpy(),
+        "action": rows["action"].numpy(),
+        "next_obs": rows["next_obs"][:, :o].numpy(),
+        "episode_id": episode_id,
     }
 
 

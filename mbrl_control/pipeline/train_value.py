@@ -44,6 +44,7 @@ def train_value(
     from mbrl_control.diagnostics.mbpo_report import plot_mbpo_report
     from mbrl_control.export.policy_export import export_policy
     from mbrl_control.models.checkpoint import load_checkpoint
+    from mbrl_control.planning.rollout import with_goal
     from mbrl_control.tasks import get_task
 
     task, out = get_task(task_name), Path(out)
@@ -61,7 +62,7 @@ def train_value(
     )
     with torch.no_grad():
         reward = -task.cost(obs, action, next_obs, goal)
-    x, next_x = torch.cat([obs, goal], dim=-1), torch.cat([next_obs, goal], dim=-1)
+    x, next_x = with_goal(obs, goal), with_goal(next_obs, goal)
     capacity = len(data) + mbpo_cfg.epochs * mbpo_cfg.env_steps_per_epoch
     real = ReplayBuffer(capacity, x.shape[1], task.act_dim)
     real.add({"obs": x, "action": action, "reward": reward, "next_obs": next_x})

@@ -28,8 +28,8 @@ PolicyFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def with_goal(state: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-    """The agent's input: ``state (B, O)`` with ``goal (G,)`` appended to every row ->
-    ``(B, O+G)`` (``state`` itself when G = 0)."""
+    """The agent's input: ``state (B, O)`` with ``goal`` (``(G,)`` for every row, or one
+    per row ``(B, G)``) appended -> ``(B, O+G)`` (``state`` itself when G = 0)."""
     if goal.shape[-1] == 0:
         return state
     return torch.cat([state, goal.expand(state.shape[0], -1)], dim=-1)
