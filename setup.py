@@ -18,6 +18,7 @@ ROS_JAZZY = [
     "ros-jazzy-std-srvs>=5.3",
     "ros-jazzy-diagnostic-msgs>=5.3",
     "ros-jazzy-rosgraph-msgs>=2.0",
+    "ros-jazzy-lifecycle-msgs>=2.0",
 ]
 
 setup(
@@ -52,6 +53,7 @@ setup(
         "pillow>=10.0",
         "mcap>=1.2",
         "mcap-ros2-support>=0.5",
+        "rosbags>=0.10",  # reads rosbag2 directories and files, MCAP and sqlite3, without ROS
     ],
     extras_require={
         # Not for machines that have ROS 2 Jazzy from apt: source /opt/ros/jazzy instead.
@@ -59,6 +61,7 @@ setup(
         "test": [
             "pytest>=8.0",
             "pytest-timeout>=2.3",
+            "hypothesis>=6.100",
             "ruff>=0.15",
             "colcon-common-extensions>=0.3",
             "setuptools<80",  # colcon's ament_python build needs the develop command

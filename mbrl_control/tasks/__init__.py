@@ -8,7 +8,8 @@ torch is imported lazily by the caller that has them.
 
 from __future__ import annotations
 
-from mbrl_control.tasks.base import BadJointState, Critic, Task
+from mbrl_control.data.joint_state_merge import BadJointState
+from mbrl_control.tasks.base import Critic, Task
 from mbrl_control.tasks.cartpole import CartpoleSwingup
 from mbrl_control.tasks.panda import PandaReach
 

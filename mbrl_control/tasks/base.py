@@ -15,21 +15,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from mbrl_control.data.joint_state_merge import JointStateMerge
+
 if TYPE_CHECKING:
     import torch
 
 Features = Mapping[str, "torch.Tensor"]
-
-
-class BadJointState(ValueError):
-    """A JointState message that cannot be turned into an observation.
-
-    ``joint`` names the offending joint (or ``None`` when the message as a whole is bad).
-    """
-
-    def __init__(self, reason: str, joint: str | None = None) -> None:
-        super().__init__(reason)
-        self.joint = joint
 
 
 @dataclass(frozen=True)
@@ -61,6 +52,11 @@ class Task(ABC):
     """JointState names the task reads, in the order it reads them."""
     command_joints: ClassVar[tuple[str, ...]]
     """Joints the command vector addresses, in order (ros2_control forward-command)."""
+    position_limits: ClassVar[tuple[tuple[float, float], ...] | None] = None
+    """Physical position range ``(low, high)`` per joint in ``joint_names`` (m or rad; ±inf for
+    a continuous joint). A state outside it is refused as impossible (``None``: no limits)."""
+    velocity_limits: ClassVar[tuple[float, ...] | None] = None
+    """Physical speed limit per joint in ``joint_names`` (m/s or rad/s; ``None``: no limits)."""
 
     # ---- derived layout ---------------------------------------------------------------
     @property
@@ -85,6 +81,17 @@ class Task(ABC):
     def high(self) -> np.ndarray:
         """Action upper bound ``(A,)`` float32."""
         return np.asarray(self.action_high, dtype=np.float32)
+
+    @property
+    def joint_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(pos_low (J,), pos_high (J,), vel_limit (J,))`` float64 in ``joint_names`` order;
+        ±inf where the task declares no limit."""
+        n = len(self.joint_names)
+        pos = np.asarray(self.position_limits or [(-np.inf, np.inf)] * n, np.float64)
+        vel = np.asarray(self.velocity_limits or [np.inf] * n, np.float64)
+        if pos.shape != (n, 2) or vel.shape != (n,):
+            raise ValueError(f"task {self.name}: joint limits must have one entry per joint")
+        return pos[:, 0].copy(), pos[:, 1].copy(), vel
 
     @property
     def safe_action(self) -> np.ndarray:
@@ -183,27 +190,16 @@ class Task(ABC):
     def obs_from_joint_state(
         self, names: Sequence[str], position: Sequence[float], velocity: Sequence[float]
     ) -> np.ndarray:
-        """Observation ``(O,)`` from a ``sensor_msgs/JointState``'s fields.
+        """Observation ``(O,)`` from one complete ``sensor_msgs/JointState``'s fields.
 
-        Extra joints are ignored; missing joints, length mismatches and non-finite values
-        raise :class:`BadJointState` naming the joint.
+        Validated by :class:`~mbrl_control.data.joint_state_merge.JointStateMerge` (the rules
+        every node and importer share): extra joints are ignored; duplicate or missing joints,
+        length mismatches, non-finite (as float32) or physically impossible values raise
+        :class:`BadJointState` naming the joint. Several partial messages: use the merge.
         """
-        names = list(names)
-        if len(position) != len(names) or len(velocity) != len(names):
-            raise BadJointState(
-                f"JointState has {len(names)} names, {len(position)} positions and "
-                f"{len(velocity)} velocities; they must have equal lengths"
-            )
-        index = {n: i for i, n in enumerate(names)}
-        pos = np.empty(len(self.joint_names), np.float64)
-        vel = np.empty(len(self.joint_names), np.float64)
-        for j, joint in enumerate(self.joint_names):
-            if joint not in index:
-                raise BadJointState(f"joint {joint!r} missing from JointState", joint)
-            i = index[joint]
-            pos[j], vel[j] = position[i], velocity[i]
-            if not (np.isfinite(pos[j]) and np.isfinite(vel[j])):
-                raise BadJointState(f"joint {joint!r} has a non-finite position/velocity", joint)
+        merge = JointStateMerge.for_task(self)
+        merge.update(names, position, velocity, 0.0)
+        pos, vel, _ = merge.latest()
         return self.obs_from_joints(pos, vel)
 
     def command_from_action(self, action: np.ndarray) -> list[float]:

@@ -60,6 +60,10 @@ class CartpoleSwingup(Task):
     goal_dim = 0
     joint_names = ("slider_to_cart", "cart_to_pole")
     command_joints = ("slider_to_cart",)
+    # The rail ends at ±2.4 m (a little slack for the end stops); the pole hinge is continuous.
+    position_limits = ((-2.5, 2.5), (-np.inf, np.inf))
+    velocity_limits = (20.0, 100.0)
+    """m/s, rad/s: far above anything the 10 N cart reaches, far below a corrupt value."""
 
     @property
     def critics(self) -> tuple[Critic, ...]:

@@ -97,6 +97,9 @@ class PandaReach(Task):
     goal_dim = 3
     joint_names = JOINTS
     command_joints = JOINTS
+    # Datasheet limits with slack: the simulator and real joints overshoot a little.
+    position_limits = tuple((lo - 0.1, hi + 0.1) for lo, hi in zip(Q_LOW, Q_HIGH))
+    velocity_limits = tuple(2.0 * v for v in VELOCITY_LIMIT)
 
     @property
     def critics(self) -> tuple[Critic, ...]:

@@ -1,0 +1,158 @@
+"""The one per-joint ``sensor_msgs/JointState`` merge: several publishers, one robot state.
+
+Real graphs have more than one publisher on ``joint_states`` (an arm driver, a gripper, a
+pan-tilt unit), each sending only its own joints. :class:`JointStateMerge` keeps the latest
+position, velocity and time **per joint** across messages, so a state is complete when every
+joint the task reads has a fresh value. The controller, the live recorder and the bag/CSV
+importers all use this class, so they agree on what a valid state is:
+
+- a message whose names repeat a joint is ambiguous and refused whole (:class:`BadJointState`
+  naming the joint); so is one whose ``position``/``velocity`` lengths do not match ``name``
+  (an empty ``velocity`` is allowed for joints the task does not read);
+- a task joint's value must be finite **as float32** (the stored dtype: 1e39 overflows) and
+  inside the task's physical ranges (``Task.joint_ranges``), else the message is refused
+  naming the joint;
+- a refused message changes nothing (validation happens before any value is taken); a
+  message with none of the task's joints changes nothing and is not an error.
+
+No rclpy, no torch: callers pass message fields and a time in seconds on their own clock
+(receive time in the nodes, header or log time in importers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mbrl_control.tasks.base import Task
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+class BadJointState(ValueError):
+    """A JointState message that cannot be turned into an observation.
+
+    ``joint`` names the offending joint (or ``None`` when the message as a whole is bad).
+    """
+
+    def __init__(self, reason: str, joint: str | None = None) -> None:
+        super().__init__(reason)
+        self.joint = joint
+
+
+class StaleJoint(BadJointState):
+    """A task joint has no value yet, or its latest value is older than allowed."""
+
+
+class JointStateMerge:
+    """Latest value and time per joint across JointState messages (module docstring).
+
+    Args:
+        joint_names: the joints to keep, in the order :meth:`latest` returns them ``(J,)``.
+        pos_low, pos_high: physical position range per joint ``(J,)`` (m or rad); ±inf = none.
+        vel_limit: physical speed limit per joint ``(J,)`` (m/s or rad/s); inf = none.
+    """
+
+    def __init__(
+        self,
+        joint_names: Sequence[str],
+        pos_low: np.ndarray | None = None,
+        pos_high: np.ndarray | None = None,
+        vel_limit: np.ndarray | None = None,
+    ) -> None:
+        self.joint_names = tuple(joint_names)
+        n = len(self.joint_names)
+        self._index = {name: j for j, name in enumerate(self.joint_names)}
+        self.pos_low = np.full(n, -np.inf) if pos_low is None else np.asarray(pos_low, float)
+        self.pos_high = np.full(n, np.inf) if pos_high is None else np.asarray(pos_high, float)
+        self.vel_limit = np.full(n, np.inf) if vel_limit is None else np.asarray(vel_limit, float)
+        self.position = np.full(n, np.nan)
+        self.velocity = np.full(n, np.nan)
+        self.time = np.full(n, -np.inf)
+        """Time (s, caller's clock) of each joint's latest value; -inf = never received."""
+
+    @classmethod
+    def for_task(cls, task: Task) -> JointStateMerge:
+        """A merge over ``task.joint_names`` with the task's physical ranges."""
+        return cls(task.joint_names, *task.joint_ranges)
+
+    def reset(self) -> None:
+        """Forget every joint (e.g. at a segment break)."""
+        self.position[:] = np.nan
+        self.velocity[:] = np.nan
+        self.time[:] = -np.inf
+
+    def update(
+        self,
+        names: Sequence[str],
+        position: Sequence[float],
+        velocity: Sequence[float],
+        t: float,
+    ) -> int:
+        """Merge one message received at ``t`` (s); return how many task joints it updated.
+
+        Raises:
+            BadJointState: duplicate names, mismatched lengths, a non-finite (as float32) or
+                out-of-range value for a task joint. Nothing is updated then.
+        """
+        names = list(names)
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise BadJointState(f"joint {name!r} appears twice in one JointState", name)
+            seen.add(name)
+        hits = [(i, self._index[n]) for i, n in enumerate(names) if n in self._index]
+        if not hits:
+            return 0
+        if len(position) != len(names) or len(velocity) != len(names):
+            raise BadJointState(
+                f"JointState has {len(names)} names, {len(position)} positions and "
+                f"{len(velocity)} velocities; they must have equal lengths"
+            )
+        pos = np.array([position[i] for i, _ in hits], np.float64)
+        vel = np.array([velocity[i] for i, _ in hits], np.float64)
+        for k, (_, j) in enumerate(hits):
+            name = self.joint_names[j]
+            p, v = pos[k], vel[k]
+            if not (np.isfinite(p) and np.isfinite(v) and abs(p) <= _F32_MAX >= abs(v)):
+                raise BadJointState(
+                    f"joint {name!r} has a non-finite position/velocity ({p!r}, {v!r})", name
+                )
+            if not self.pos_low[j] <= p <= self.pos_high[j]:
+                raise BadJointState(
+                    f"joint {name!r} position {p:.6g} outside its physical range "
+                    f"[{self.pos_low[j]:g}, {self.pos_high[j]:g}]",
+                    name,
+                )
+            if abs(v) > self.vel_limit[j]:
+                raise BadJointState(
+                    f"joint {name!r} velocity {v:.6g} beyond its physical limit "
+                    f"±{self.vel_limit[j]:g}",
+                    name,
+                )
+        idx = [j for _, j in hits]
+        self.position[idx], self.velocity[idx], self.time[idx] = pos, vel, t
+        return len(hits)
+
+    def latest(
+        self, now: float | None = None, max_age: float = np.inf
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """The merged state: positions ``(J,)``, velocities ``(J,)`` and the oldest joint's
+        time (s).
+
+        Raises:
+            StaleJoint: a joint was never received, or (with ``now``) its value is older than
+                ``max_age`` seconds; the message names the joint.
+        """
+        for j, name in enumerate(self.joint_names):
+            if self.time[j] == -np.inf:
+                raise StaleJoint(f"joint {name!r} missing (never received)", name)
+            if now is not None and now - self.time[j] > max_age:
+                raise StaleJoint(
+                    f"joint {name!r} stale: {now - self.time[j]:.3f} s old (limit {max_age} s)",
+                    name,
+                )
+        return self.position.copy(), self.velocity.copy(), float(self.time.min())
