@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+META_KEYS = ("range", "read_only", "choices")
+
 
 def param_meta(doc: str, **extra: Any) -> dict[str, Any]:
-    """``{"doc": doc, **extra}``; extra keys: ``range`` (lo, hi), ``read_only`` (bool)."""
+    """``{"doc": doc, **extra}``.
+
+    Extra keys: ``range`` (lo, hi) for numbers (inclusive; checked at start-up and on every
+    set), ``read_only`` (bool: a live set is refused), ``choices`` (tuple of allowed values,
+    checked the same way and listed in the descriptor's ``additional_constraints``).
+
+    Raises:
+        TypeError: an unknown extra key (a typo would silently drop a constraint).
+    """
+    unknown = set(extra) - set(META_KEYS)
+    if unknown:
+        raise TypeError(f"param_meta: unknown keys {sorted(unknown)}; allowed: {META_KEYS}")
     return {"doc": doc, **extra}
