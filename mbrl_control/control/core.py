@@ -1,30 +1,52 @@
 """ControllerCore: turns joint states into safe commands with an ONNX planner (or policy).
 
-No rclpy and no torch here: the node feeds it messages' fields and a monotonic clock and
-publishes what ``tick`` returns. Every fault path returns the task's safe action and a
-status naming the reason; the planner reference is swapped atomically between ticks.
+No rclpy and no torch here: the node feeds it messages' fields and times (s, on the node's
+clock: wall time, or ``/clock`` under ``use_sim_time``) and publishes what ``tick`` returns.
+
+- State intake is the shared per-joint merge (:class:`JointStateMerge`): several publishers
+  may each send some joints; a message with none of the task's joints changes nothing; a
+  refused message (duplicate names, non-finite or physically impossible values) marks the task
+  joints it names as bad until they next get a good value.
+- Every fault path returns the task's safe action and a status naming the reason.
+- Model swaps are atomic: a new planner is loaded and validated off the control path
+  (:meth:`reload_async` runs it in a thread of its own) and swapped in between two ticks.
+- Live parameters: :meth:`check` validates a new :class:`ControllerConfig`, :meth:`apply`
+  swaps it (and the action filter built from it) in between two ticks.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mbrl_control.control.params import param_meta
+from mbrl_control.control.config import (
+    DEADLINE_POLICIES,
+    MODES,
+    ControllerConfig,
+    check_weight,
+)
 from mbrl_control.control.safety import ActionFilter
 from mbrl_control.control.stats import LatencyWindow
+from mbrl_control.data.joint_state_merge import BadJointState, JointStateMerge, StaleJoint
 from mbrl_control.export.policy_runtime import OnnxPolicy
 from mbrl_control.export.runtime import OnnxPlanner
-from mbrl_control.tasks import BadJointState, Task, get_task
+from mbrl_control.tasks import Task, get_task
 
-DEADLINE_POLICIES = ("safe", "publish")
-MODES = ("planner", "policy")
+__all__ = [
+    "DEADLINE_POLICIES",
+    "MODES",
+    "ControllerConfig",
+    "ControllerCore",
+    "Level",
+    "Status",
+]
 
 
 class Level(IntEnum):
@@ -41,123 +63,99 @@ class Status:
     message: str
 
 
-@dataclass(frozen=True)
-class ControllerConfig:
-    """Parameters of ``mpc_controller`` (each is a ROS parameter of the same name)."""
-
-    task: str = field(default="cartpole_swingup", metadata=param_meta("task name", read_only=True))
-    model_path: str = field(
-        default="",
-        metadata=param_meta("planner ONNX file; relative paths resolve inside model_dir"),
-    )
-    mode: str = field(
-        default="planner",
-        metadata=param_meta(
-            "'planner' plans with model_path; 'policy' runs a policy-only ONNX file (fallback "
-            "where even short planning is too slow)",
-            read_only=True,
-        ),
-    )
-    model_dir: str = field(
-        default="",
-        metadata=param_meta("directory reload paths must lie in ('' = directory of model_path)"),
-    )
-    control_rate: float = field(
-        default=0.0,
-        metadata=param_meta("control rate in Hz (0 = the task's rate)", range=(0.0, 1000.0)),
-    )
-    state_timeout: float = field(
-        default=0.1,
-        metadata=param_meta(
-            "s without a joint state before the watchdog trips", range=(0.001, 10.0)
-        ),
-    )
-    action_low: list[float] = field(
-        default_factory=list, metadata=param_meta("lower action limits (empty = task bounds)")
-    )
-    action_high: list[float] = field(
-        default_factory=list, metadata=param_meta("upper action limits (empty = task bounds)")
-    )
-    max_action_rate: float = field(
-        default=0.0,
-        metadata=param_meta("max action change in units/s (0 = no rate limit)", range=(0.0, 1e6)),
-    )
-    threads: int = field(
-        default=1,
-        metadata=param_meta(
-            "onnxruntime intra-op threads (1 is fastest at real-time sizes; 2 for PETS sizes)",
-            read_only=True,
-            range=(1, 64),
-        ),
-    )
-    start_enabled: bool = field(
-        default=True, metadata=param_meta("publish planned actions at start")
-    )
-    allow_extra_joints: bool = field(
-        default=True, metadata=param_meta("ignore JointState names the task does not use")
-    )
-    on_deadline_miss: str = field(
-        default="safe",
-        metadata=param_meta("late plan: 'safe' publishes the safe action, 'publish' it"),
-    )
-    weights: list[float] = field(
-        default_factory=list, metadata=param_meta("critic weights (empty = the planner's defaults)")
-    )
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode={self.mode!r}; allowed: {MODES}")
-        if self.on_deadline_miss not in DEADLINE_POLICIES:
-            raise ValueError(
-                f"on_deadline_miss={self.on_deadline_miss!r}; allowed: {DEADLINE_POLICIES}"
-            )
-        if len(self.action_low) != len(self.action_high):
-            raise ValueError("action_low and action_high must have the same length")
-        if self.state_timeout <= 0:
-            raise ValueError(f"state_timeout must be > 0, got {self.state_timeout}")
-
-
 class ControllerCore:
     """Joint states in, safe commands out (see module docstring).
 
-    Thread-safety: ``set_state``/``set_goal`` (subscription thread), ``reload`` (service
-    thread) and ``tick`` (timer thread) may run concurrently; shared fields are guarded by
-    one lock held only for assignments, never during planning or loading.
+    Args:
+        cfg: the parameters (validated again by :meth:`check`).
+        task: the task (default: ``get_task(cfg.task)``).
+        load_delay: seconds every :meth:`load` sleeps first. A test hook only (the node reads
+            it from ``MBRL_CONTROLLER_TEST_LOAD_DELAY``): it makes a load slow on purpose to
+            show that loading never stalls the control loop.
+
+    Thread-safety: ``set_state``/``set_goal`` (executor thread), ``reload``/``reload_async``
+    (a loader thread), ``apply`` (parameter service) and ``tick`` (planning thread) may run
+    concurrently; shared fields are guarded by one lock held only for short updates, never
+    during planning or loading.
     """
 
-    def __init__(self, cfg: ControllerConfig, task: Task | None = None) -> None:
-        self.cfg = cfg
+    def __init__(
+        self, cfg: ControllerConfig, task: Task | None = None, load_delay: float = 0.0
+    ) -> None:
         self.task = task or get_task(cfg.task)
         rate = cfg.control_rate or self.task.control_hz
         self.period = 1.0 / rate
-        low = np.asarray(cfg.action_low or self.task.low, np.float64)
-        high = np.asarray(cfg.action_high or self.task.high, np.float64)
-        if low.shape != (self.task.act_dim,):
-            raise ValueError(f"action limits must have {self.task.act_dim} entries, got {low}")
-        self.filter = ActionFilter(
-            np.maximum(low, self.task.low),
-            np.minimum(high, self.task.high),
-            cfg.max_action_rate,
-            self.period,
-        )
         self.safe_action = self.task.safe_action.astype(np.float64)
         self.model_dir = Path(cfg.model_dir or Path(cfg.model_path or ".").parent).resolve()
+        self.load_delay = load_delay
         self.latency = LatencyWindow()
         self.state_to_command = LatencyWindow()
         self._lock = threading.Lock()
+        self._loading = threading.Lock()  # one load at a time
         self._planner: OnnxPlanner | OnnxPolicy | None = None
         self.model_id = ""
-        self._obs: np.ndarray | None = None
-        self._state_time: float | None = None
-        self._state_error: str | None = None
+        self._weights = self.task.default_weights.astype(np.float32)  # (K,)
+        self._merge = JointStateMerge.for_task(self.task)
+        self._bad: dict[str, tuple[str, float]] = {}  # task joint -> (why refused, when)
         self._goal: np.ndarray | None = None if self.task.goal_dim else np.zeros(0, np.float32)
         self.enabled = cfg.start_enabled
         self.ticks = 0
         self.deadline_misses = 0
+        self.rejected_messages = 0
+        self.last_rejected = ""
         self.last_info: dict[str, float] = {}
         self.status = Status(Level.ERROR, "no model loaded")
+        self.cfg, self.filter = self._validated(cfg)
 
-    # ---- model management ---------------------------------------------------------------
+    # ---- parameters -----------------------------------------------------------------------
+    def check(self, cfg: ControllerConfig) -> None:
+        """Raise ``ValueError`` (naming the parameter) unless ``cfg`` can be applied live."""
+        self._validated(cfg)
+        if cfg.model_path:
+            self.resolve(cfg.model_path)
+
+    def apply(self, cfg: ControllerConfig) -> None:
+        """Validate ``cfg`` and use it from the next tick on (limits, timeouts, policies)."""
+        cfg, action_filter = self._validated(cfg)
+        with self._lock:
+            self.cfg, self.filter = cfg, action_filter
+
+    def _validated(self, cfg: ControllerConfig) -> tuple[ControllerConfig, ActionFilter]:
+        """``cfg`` and the action filter it implies; ``ValueError`` naming the bad parameter."""
+        a = self.task.act_dim
+        for name in ("action_low", "action_high"):
+            n = len(getattr(cfg, name))
+            if n not in (0, a):
+                raise ValueError(f"{name} needs {a} entries (or none = task bounds), got {n}")
+        low = np.maximum(np.asarray(cfg.action_low or self.task.low, np.float64), self.task.low)
+        high = np.minimum(np.asarray(cfg.action_high or self.task.high, np.float64), self.task.high)
+        if np.any(low >= high):
+            raise ValueError(
+                f"action limits [{cfg.action_low}, {cfg.action_high}] leave nothing inside the "
+                f"task's bounds [{list(self.task.action_low)}, {list(self.task.action_high)}]"
+            )
+        return cfg, ActionFilter(low, high, cfg.max_action_rate, self.period)
+
+    def set_critic_weights(self, weights: Mapping[str, float]) -> None:
+        """Critic weights by name (any subset); ``ValueError`` for unknown names or values
+        that are not finite weights. Used by the planner from the next tick on."""
+        names = self.task.critic_names
+        w = self._weights.copy()
+        for name, value in weights.items():
+            if name not in names:
+                raise ValueError(f"unknown critic {name!r}; task {self.task.name} has {names}")
+            w[names.index(name)] = check_weight(name, value)
+        with self._lock:
+            self._weights = w
+            planner = self._planner
+        if isinstance(planner, OnnxPlanner):  # a policy has no cost weights
+            planner.set_weights(w)
+
+    @property
+    def critic_weights(self) -> dict[str, float]:
+        return {n: float(v) for n, v in zip(self.task.critic_names, self._weights)}
+
+    # ---- model management -----------------------------------------------------------------
     def resolve(self, path: str) -> Path:
         """Resolve ``path`` inside ``model_dir``; paths escaping it are refused."""
         p = Path(path)
@@ -168,13 +166,15 @@ class ControllerCore:
 
     def load(self, path: str) -> OnnxPlanner | OnnxPolicy:
         """Load and validate a planner, or a policy in ``mode: policy`` (metadata matches
-        the task; one probe call)."""
+        the task; one probe call). Slow: never call it on the control path."""
+        if self.load_delay > 0:
+            time.sleep(self.load_delay)
         runtime = OnnxPolicy if self.cfg.mode == "policy" else OnnxPlanner
         planner = runtime(
             self.resolve(path), expected_task=self.task.name, threads=self.cfg.threads
         )
-        if self.cfg.weights and isinstance(planner, OnnxPlanner):
-            planner.set_weights(np.asarray(self.cfg.weights, np.float32))
+        if isinstance(planner, OnnxPlanner):
+            planner.set_weights(self._weights)
         probe = np.asarray(planner.probe())
         if probe.shape != (self.task.act_dim,) or not np.all(np.isfinite(probe)):
             raise ValueError(f"probe call returned {probe!r}; expected {self.task.act_dim} finite")
@@ -182,40 +182,90 @@ class ControllerCore:
         return planner
 
     def reload(self, path: str) -> tuple[bool, str]:
-        """Load ``path`` and swap it in; on any failure keep the live planner."""
+        """Load ``path`` and swap it in between two ticks; on any failure keep the live one.
+
+        Blocks for the whole load: call it where that is fine (configure), or use
+        :meth:`reload_async`. Returns ``(ok, message)``.
+        """
+        if not path:
+            return False, f"kept model {self.model_id or '(none)'}: model_path is empty"
+        if not self._loading.acquire(blocking=False):
+            return False, f"kept model {self.model_id or '(none)'}: a reload is in progress"
         try:
             planner = self.load(path)
+            model_id = str(self.resolve(path))
         except Exception as exc:  # any load failure keeps the old model
             return False, f"kept model {self.model_id or '(none)'}: {exc}"
+        finally:
+            self._loading.release()
         with self._lock:
-            self._planner, self.model_id = planner, str(self.resolve(path))
-        return True, f"loaded {self.model_id}"
+            self._planner, self.model_id = planner, model_id
+            if isinstance(planner, OnnxPlanner):
+                planner.set_weights(self._weights)  # weights set during the load
+        return True, f"loaded {model_id}"
 
-    def set_weights(self, weights: list[float]) -> None:
-        planner = self._planner
-        if isinstance(planner, OnnxPlanner) and weights:  # a policy has no cost weights
-            planner.set_weights(np.asarray(weights, np.float32))
+    def reload_async(self, path: str, done: Callable[[bool, str], None]) -> threading.Thread:
+        """:meth:`reload` in a thread of its own; ``done(ok, message)`` is called from it."""
+
+        def run() -> None:
+            try:
+                result = self.reload(path)
+            except Exception as exc:  # reload catches load errors; this is a last resort
+                result = (False, f"reload failed: {exc!r}")
+            done(*result)
+
+        thread = threading.Thread(target=run, name="model-reload", daemon=True)
+        thread.start()
+        return thread
+
+    def unload(self) -> None:
+        """Drop the planner (lifecycle cleanup): ticks give the safe action until a reload."""
+        with self._lock:
+            self._planner, self.model_id = None, ""
+
+    @property
+    def has_model(self) -> bool:
+        return self._planner is not None
 
     # ---- inputs ---------------------------------------------------------------------------
-    def set_state(self, names: list[str], position: Any, velocity: Any, now: float) -> None:
-        """Intake one JointState; a bad one is remembered (and reported) until a good one."""
+    def set_state(
+        self, names: Sequence[str], position: Any, velocity: Any, now: float
+    ) -> str | None:
+        """Merge one JointState received at ``now`` (s). Returns ``None``, or why the message
+        was refused (naming the joint); a refused message changes no value, and the task
+        joints it names give the safe action (WARN) until they next get a good value or for
+        ``state_timeout`` (then the watchdog names any joint without a fresh value)."""
+        names = list(names)
         try:
             if not self.cfg.allow_extra_joints:
                 extra = sorted(set(names) - set(self.task.joint_names))
                 if extra:
                     raise BadJointState(f"unknown joint {extra[0]!r} in JointState", extra[0])
-            obs = self.task.obs_from_joint_state(names, position, velocity)
-        except BadJointState as exc:
             with self._lock:
-                self._state_error, self._state_time = str(exc), now
-            return
+                hits = self._merge.update(names, position, velocity, now)
+                if hits:
+                    for name in set(names) & set(self._bad):
+                        del self._bad[name]
+            return None
+        except BadJointState as exc:
+            reason = str(exc)
+        except Exception as exc:  # e.g. unconvertible values: the message is as bad
+            reason = f"unreadable JointState ({type(exc).__name__}: {exc})"
+        affected = set(names) & set(self.task.joint_names)
         with self._lock:
-            self._obs, self._state_time, self._state_error = obs, now, None
+            self.rejected_messages += 1
+            self.last_rejected = reason
+            for name in affected:
+                self._bad[name] = (reason, now)
+        return reason
 
-    def set_goal(self, goal: np.ndarray) -> None:
+    def set_goal(self, goal: np.ndarray) -> bool:
+        """Use ``goal (G,)`` from now on if it is finite and of the right size."""
         goal = np.asarray(goal, np.float32)
         if goal.shape == (self.task.goal_dim,) and np.all(np.isfinite(goal)):
             self._goal = goal
+            return True
+        return False
 
     def set_enabled(self, enabled: bool) -> None:
         planner = self._planner
@@ -225,52 +275,63 @@ class ControllerCore:
 
     # ---- the control tick ----------------------------------------------------------------
     def tick(self, now: float | None = None) -> tuple[np.ndarray, Status]:
-        """One control step: the command ``(A,)`` to publish and the status behind it."""
+        """One control step at ``now`` (s, same clock as ``set_state``): the command ``(A,)``
+        to publish and the status behind it."""
         now = time.monotonic() if now is None else now
         self.ticks += 1
         with self._lock:
-            planner, obs, t_state, err = (
-                self._planner,
-                self._obs,
-                self._state_time,
-                self._state_error,
+            planner, cfg, action_filter = self._planner, self.cfg, self.filter
+            bad = min(  # a refusal counts for state_timeout; then the watchdog takes over
+                (r for r, t in self._bad.values() if now - t <= cfg.state_timeout), default=None
             )
+            try:
+                pos, vel, t_state = self._merge.latest(now, cfg.state_timeout)
+                stale = None
+            except StaleJoint as exc:
+                stale = exc
         goal = self._goal
         if not self.enabled:
             return self._safe(Level.WARN, "disabled via ~/enable: publishing the safe action")
         if planner is None:
             return self._safe(Level.ERROR, "no model loaded (set model_path, call ~/reload_model)")
-        if t_state is None or now - t_state > self.cfg.state_timeout:
-            age = "never received" if t_state is None else f"{now - t_state:.3f} s old"
+        if bad is not None:
+            return self._safe(Level.WARN, f"bad joint state: {bad}")
+        if stale is not None:
             return self._safe(
-                Level.ERROR,
-                f"watchdog: joint state {age} (state_timeout {self.cfg.state_timeout} s)",
+                Level.ERROR, f"watchdog: {stale} (state_timeout {cfg.state_timeout} s)"
             )
-        if err is not None:
-            return self._safe(Level.WARN, f"bad joint state: {err}")
         if goal is None:
-            return self._safe(Level.WARN, "waiting for a goal on /goal")
+            return self._safe(Level.WARN, "waiting for a goal (topic 'goal')")
         t0 = time.perf_counter()
         try:
+            obs = self.task.obs_from_joints(pos, vel)
             action = np.asarray(planner.act(obs, goal), np.float64)
         except Exception as exc:  # the controller never dies on a planner error
             return self._safe(Level.ERROR, f"planner raised {type(exc).__name__}: {exc}")
         elapsed = time.perf_counter() - t0
         self.latency.add(elapsed)
         self.last_info = dict(getattr(planner, "last_info", {}) or {})
-        if not np.all(np.isfinite(action)):
+        if not getattr(planner, "last_plan_valid", True):
+            return self._safe(
+                Level.ERROR, "planner found no finite-cost plan (every rollout non-finite)"
+            )
+        if action.shape != self.safe_action.shape or not np.all(np.isfinite(action)):
             return self._safe(Level.ERROR, "planner returned a non-finite action")
         if elapsed > self.period:
             self.deadline_misses += 1
-            if self.cfg.on_deadline_miss == "safe":
+            if cfg.on_deadline_miss == "safe":
                 return self._safe(
                     Level.WARN,
                     f"deadline miss: planning took {elapsed * 1e3:.1f}"
                     f" ms > period {self.period * 1e3:.1f} ms",
                 )
         self.status = Status(Level.OK, "planning")
-        self.state_to_command.add(now - t_state + elapsed)  # receive -> command ready
-        return self.filter(action), self.status
+        self.state_to_command.add(max(now - t_state, 0.0) + elapsed)  # receive -> command
+        return action_filter(action), self.status
+
+    def halt(self, level: Level, message: str) -> np.ndarray:
+        """The safe action ``(A,)`` for a way out (deactivate, shutdown, signal, crash)."""
+        return self._safe(level, message)[0]
 
     def _safe(self, level: Level, message: str) -> tuple[np.ndarray, Status]:
         self.filter.reset(self.safe_action)
@@ -278,7 +339,7 @@ class ControllerCore:
         return self.safe_action.copy(), self.status
 
     def diagnostics(self) -> dict[str, Any]:
-        """Values for /diagnostics: latency, misses, disagreement, model, state."""
+        """Values for /diagnostics: latency, misses, disagreement, model, state intake."""
         e2e = self.state_to_command.summary()
         values: dict[str, Any] = {
             **self.latency.summary(),
@@ -286,6 +347,8 @@ class ControllerCore:
             "state_to_command_p99_ms": e2e["p99_ms"],
             "ticks": self.ticks,
             "deadline_misses": self.deadline_misses,
+            "rejected_messages": self.rejected_messages,
+            "last_rejected": self.last_rejected,
             "model_id": self.model_id,
             "enabled": self.enabled,
             "control_rate_hz": 1.0 / self.period,

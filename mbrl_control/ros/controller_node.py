@@ -1,110 +1,300 @@
-"""``mpc_controller``: an ONNX MPC planner between /joint_states and /commands.
+"""mpc_controller: a managed (lifecycle) node running an ONNX MPC planner.
 
-declare (parameters from :class:`ControllerConfig`) -> build (:class:`ControllerCore`,
-no rclpy, no torch) -> wire (topics, services, timers). Planning runs in a thread of its own
-on a wall-clock schedule at the control rate (a late step skips ticks instead of queueing
-them); the executor serves subscriptions, services and diagnostics, so incoming messages are
-never starved by planning and planning never waits for a slow service call (a model reload
-loads and validates the new file while the old one keeps planning).
+Topics (relative, so namespaces and remaps work): joint_states in (sensor-data QoS: hears
+best-effort and reliable drivers; several publishers are merged per joint), goal in (reach
+tasks; best-effort QoS: hears both kinds of publisher), commands out; /diagnostics (global).
+Services: ~/reload_model (load model_path and swap it in; the old one stays on failure),
+~/enable (off publishes the safe action), and the lifecycle services.
+
+Lifecycle (ros2 lifecycle set /mpc_controller <transition>): configure loads and validates
+the planner; activate starts planning at the control rate; deactivate publishes the safe
+action and stops; cleanup releases the planner; shutdown publishes the safe action. With
+autostart:=true the node configures and activates itself at start-up.
+
+Every way out publishes the safe action first: deactivate, shutdown, SIGINT, SIGTERM,
+SIGHUP, SIGQUIT and an exception escaping the executor.
+
+Time: the control loop and the watchdog run on the node's clock, so with use_sim_time they
+follow /clock. Planning runs in a thread of its own, woken by a timer at the control rate (a
+late step skips ticks instead of queueing them); the executor serves messages, services and
+diagnostics, and a model reload loads and validates in a thread of its own while the old
+model keeps planning.
+
+Parameters: every parameter is applied live after validation or is read-only (see
+--help); critic weights are critics.<name>.weight, one per critic of the task.
+
+Test hook: MBRL_CONTROLLER_TEST_LOAD_DELAY=<s> makes every model load sleep first (used to
+show that a slow load does not stall control).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
+import signal
 import sys
 import threading
-import time
+from typing import Any
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import (
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_policy_name_from_kind,
+    qos_profile_sensor_data,
+)
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 
-from mbrl_control.control.core import ControllerConfig, ControllerCore, Level
-from mbrl_control.ros.diagnostics import diagnostic_array
+from mbrl_control.control.config import (
+    CRITIC_WEIGHT_RANGE,
+    ControllerConfig,
+    check_weight,
+    critic_param,
+)
+from mbrl_control.control.core import ControllerCore, Level
+from mbrl_control.ros.diagnostics import DiagnosticStatus, array_of, status_of
 from mbrl_control.ros.params import declare_config
 from mbrl_control.ros.spin import run_node, usage
 
 DIAGNOSTICS_PERIOD = 1.0  # s
+LOAD_DELAY_ENV = "MBRL_CONTROLLER_TEST_LOAD_DELAY"
+EXIT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+GOAL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
+"""Best-effort subscription: matches best-effort and reliable publishers."""
 
 
-class ControllerNode(Node):
+class _Deferred:
+    """A service callback's answer that another thread sends later (see ``_deferred``)."""
+
+    def __init__(self, request: Any, response: Any) -> None:
+        self.request, self.response = request, response
+
+
+class ControllerNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__("mpc_controller")
         cfg = declare_config(self, ControllerConfig)
-        self.core = ControllerCore(cfg)
-        self._wire_io()
-        if cfg.model_path:
-            self._log_reload(*self.core.reload(cfg.model_path))
-        self._last_level = self.core.status.level
-        self._planning.start()
-
-    def _wire_io(self) -> None:
-        self.pub_cmd = self.create_publisher(Float64MultiArray, "/commands", 10)
-        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(
-            JointState,
-            "/joint_states",
-            self._on_joint_state,
-            qos_profile_sensor_data,
-        )
-        if self.core.task.goal_dim:
-            self.create_subscription(PointStamped, "/goal", self._on_goal, 10)
-        self.create_service(Trigger, "~/reload_model", self._on_reload)
-        self.create_service(SetBool, "~/enable", self._on_enable)
-        self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics)
+        self.core = ControllerCore(cfg, load_delay=float(os.environ.get(LOAD_DELAY_ENV, 0) or 0))
+        self._declare_critics()
+        self._active = False
+        self._tick_lock = threading.Lock()  # a tick and the safe action never interleave
+        self._tick_event = threading.Event()
         self._stop = threading.Event()
-        self._planning = threading.Thread(target=self._plan_loop, name="planning", daemon=True)
+        self._tick_timer = None
+        self._qos_problems: dict[str, str] = {}
+        self._last_level: Level | None = None
+        self._wire_io()
         self.add_on_set_parameters_callback(self._validate_params)
         self.add_post_set_parameters_callback(self._apply_params)
+        self._install_exit_handlers()
+        self._planning = threading.Thread(target=self._plan_loop, name="planning", daemon=True)
+        self._planning.start()
+        if cfg.autostart and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            self.trigger_activate()
+
+    def _declare_critics(self) -> None:
+        lo, hi = CRITIC_WEIGHT_RANGE
+        for name, weight in self.core.critic_weights.items():
+            descriptor = ParameterDescriptor(
+                description=f"weight of critic '{name}' in the planner's cost (live)",
+                floating_point_range=[FloatingPointRange(from_value=lo, to_value=hi, step=0.0)],
+            )
+            value = self.declare_parameter(critic_param(name), float(weight), descriptor).value
+            self.core.set_critic_weights({name: value})
+
+    def _wire_io(self) -> None:
+        pub_events = lambda topic: PublisherEventCallbacks(  # noqa: E731
+            incompatible_qos=lambda info: self._on_qos(topic, "offered", info)
+        )
+        sub_events = lambda topic: SubscriptionEventCallbacks(  # noqa: E731
+            incompatible_qos=lambda info: self._on_qos(topic, "requested", info)
+        )
+        self.pub_cmd = self.create_publisher(
+            Float64MultiArray, "commands", 10, event_callbacks=pub_events("commands")
+        )
+        self.pub_diag = self.create_publisher(
+            DiagnosticArray, "/diagnostics", 10, event_callbacks=pub_events("/diagnostics")
+        )
+        self.create_subscription(
+            JointState,
+            "joint_states",
+            self._on_joint_state,
+            qos_profile_sensor_data,
+            event_callbacks=sub_events("joint_states"),
+        )
+        if self.core.task.goal_dim:
+            self.create_subscription(
+                PointStamped, "goal", self._on_goal, GOAL_QOS, event_callbacks=sub_events("goal")
+            )
+        self._deferred(Trigger, "~/reload_model", self._on_reload)
+        self.create_service(SetBool, "~/enable", self._on_enable)
+        self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics)
+
+    def _deferred(self, srv_type: Any, name: str, start: Any) -> None:
+        """A service answered off the executor: ``start(request, response, reply)`` returns at
+        once and ``reply(response)`` sends the answer later from any thread.
+
+        rclpy sends a callback's return value with the request's header right after the
+        callback; the callback returns a :class:`_Deferred` instead and the service's
+        ``send_response`` hands it to ``start`` together with that header.
+        """
+        srv = self.create_service(srv_type, name, lambda req, resp: _Deferred(req, resp))
+        send = srv.send_response
+
+        def send_response(response: Any, header: Any) -> None:
+            if not isinstance(response, _Deferred):
+                send(response, header)
+                return
+            try:
+                start(response.request, response.response, lambda r: send(r, header))
+            except Exception as exc:  # never let a service call stop the node
+                self.get_logger().error(f"{name} failed: {exc!r}")
+
+        srv.send_response = send_response  # type: ignore[method-assign]
+
+    # ---- time ---------------------------------------------------------------------------
+    def _now(self) -> float:
+        """Seconds on the node's clock (follows /clock under use_sim_time)."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        ok, message = self.core.reload(self.get_parameter("model_path").value)
+        self._log(ok, f"configure: {message}")
+        return TransitionCallbackReturn.SUCCESS if ok else TransitionCallbackReturn.FAILURE
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.core.set_enabled(self.core.cfg.start_enabled)
+        with self._tick_lock:
+            self._active = True
+        # on the node's clock: ticks follow /clock under use_sim_time
+        self._tick_timer = self.create_timer(self.core.period, self._tick_event.set)
+        self.get_logger().info("activated: planning")
+        self._publish_diagnostics()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._halt("deactivated: publishing the safe action")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.core.unload()
+        self._publish_diagnostics()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._halt("shut down: publishing the safe action")
+        self.core.unload()
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._halt("lifecycle error: publishing the safe action")
+        return super().on_error(state)
+
+    def _halt(self, reason: str) -> None:
+        """Stop planning and publish the safe action (the first thing on every way out)."""
+        with self._tick_lock:  # waits for a tick in flight; none starts after this
+            self._active = False
+            if self._tick_timer is not None:
+                self.destroy_timer(self._tick_timer)
+                self._tick_timer = None
+            action = self.core.halt(Level.WARN, reason)
+            try:
+                self.pub_cmd.publish(
+                    Float64MultiArray(data=self.core.task.command_from_action(action))
+                )
+            except Exception as exc:  # context already gone: nothing more can be sent
+                print(
+                    f"mpc_controller: could not publish the safe action: {exc!r}", file=sys.stderr
+                )
+                return
+        self.get_logger().warning(reason)
+        self._publish_diagnostics()
+
+    def _lifecycle_label(self) -> str:
+        return str(self._state_machine.current_state[1])
+
+    # ---- exit paths ---------------------------------------------------------------------
+    def _install_exit_handlers(self) -> None:
+        """Python handlers replace rclpy's for the exit signals: rclpy's shut the context down
+        before any Python code runs, and then nothing could be published."""
+        for name in EXIT_SIGNALS:
+            # not the main thread, or no such signal here: keep rclpy's handling
+            with contextlib.suppress(ValueError, OSError, AttributeError):
+                signal.signal(getattr(signal, name), self._on_exit_signal)
+
+    def _on_exit_signal(self, signum: int, frame: Any) -> None:
+        self._halt(f"{signal.Signals(signum).name}: publishing the safe action and exiting")
+        raise KeyboardInterrupt
+
+    def destroy_node(self) -> None:
+        self._halt("exiting: publishing the safe action")
+        self._stop.set()
+        self._tick_event.set()
+        self._planning.join(timeout=5.0)
+        super().destroy_node()
 
     # ---- callbacks: message -> core -> message -----------------------------------------
     def _on_joint_state(self, msg: JointState) -> None:
-        self.core.set_state(list(msg.name), msg.position, msg.velocity, time.monotonic())
+        reason = self.core.set_state(msg.name, msg.position, msg.velocity, self._now())
+        if reason is not None:
+            self.get_logger().warning(f"JointState refused: {reason}", throttle_duration_sec=1.0)
 
     def _on_goal(self, msg: PointStamped) -> None:
-        self.core.set_goal(np.array([msg.point.x, msg.point.y, msg.point.z]))
+        if not self.core.set_goal(np.array([msg.point.x, msg.point.y, msg.point.z])):
+            self.get_logger().warning("goal refused: not finite", throttle_duration_sec=1.0)
+
+    def _on_qos(self, topic: str, side: str, info: Any) -> None:
+        policy = qos_policy_name_from_kind(info.last_policy_kind)
+        message = (
+            f"incompatible QoS on '{topic}': a peer's {policy} policy does not match what "
+            f"this node {side} ({info.total_count} so far); that peer hears nothing"
+        )
+        self._qos_problems[topic] = message
+        self.get_logger().warning(message)
+        self._publish_diagnostics()
 
     def _plan_loop(self) -> None:
-        """Tick at the control rate until the node is destroyed."""
-        next_tick = time.monotonic()
+        """Tick whenever the tick timer fires, until the node is destroyed."""
         while not self._stop.is_set():
-            next_tick += self.core.period
+            if not self._tick_event.wait(0.5):
+                continue
+            self._tick_event.clear()
             try:
                 self._on_tick()
             except Exception as exc:  # never let the control thread die
                 self.get_logger().error(f"control tick failed: {exc!r}", throttle_duration_sec=1.0)
-            delay = next_tick - time.monotonic()
-            if delay < 0:  # late: start the next tick now, don't queue the missed ones
-                next_tick = time.monotonic()
-            else:
-                self._stop.wait(delay)
-
-    def destroy_node(self) -> None:
-        self._stop.set()
-        self._planning.join(timeout=5.0)
-        super().destroy_node()
 
     def _on_tick(self) -> None:
-        action, status = self.core.tick()
-        self.pub_cmd.publish(Float64MultiArray(data=self.core.task.command_from_action(action)))
+        with self._tick_lock:
+            if not self._active or self._stop.is_set():
+                return
+            action, status = self.core.tick(self._now())
+            self.pub_cmd.publish(Float64MultiArray(data=self.core.task.command_from_action(action)))
         if status.level != self._last_level:  # report faults at once, not at the next 1 Hz
             self._last_level = status.level
             self._publish_diagnostics()
             if status.level != Level.OK:
                 self.get_logger().warning(status.message)
 
-    def _on_reload(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        path = self.get_parameter("model_path").value
-        response.success, response.message = self.core.reload(path)
-        self._log_reload(response.success, response.message)
-        return response
+    def _on_reload(self, request: Trigger.Request, response: Trigger.Response, reply: Any) -> None:
+        def done(ok: bool, message: str) -> None:
+            self._log(ok, message)
+            response.success, response.message = ok, message
+            reply(response)
+            self._publish_diagnostics()
 
-    def _log_reload(self, ok: bool, message: str) -> None:
+        self.core.reload_async(self.get_parameter("model_path").value, done)
+
+    def _log(self, ok: bool, message: str) -> None:
         # rclpy fixes a call site's severity: one call per severity
         if ok:
             self.get_logger().info(message)
@@ -117,33 +307,60 @@ class ControllerNode(Node):
         return response
 
     def _publish_diagnostics(self) -> None:
-        status = self.core.status
-        self.pub_diag.publish(
-            diagnostic_array(
-                self,
-                "mpc_controller: planner",
-                self.core.task.name,
-                status.level,
-                status.message,
-                self.core.diagnostics(),
-            )
-        )
+        try:
+            self.pub_diag.publish(array_of(self, self._statuses()))
+        except Exception as exc:  # diagnostics must never stop the node
+            self.get_logger().error(f"diagnostics failed: {exc!r}", throttle_duration_sec=5.0)
+
+    def _statuses(self) -> list[DiagnosticStatus]:
+        label = self._lifecycle_label()
+        level, message = self.core.status.level, self.core.status.message
+        if not self._active:
+            level = max(level, Level.WARN)
+            message = f"lifecycle state {label}: not planning ({message})"
+        values = {"lifecycle_state": label, **self.core.diagnostics()}
+        task = self.core.task.name
+        qos_level = Level.WARN if self._qos_problems else Level.OK
+        qos_message = "; ".join(self._qos_problems.values()) or "all peers' QoS compatible"
+        return [
+            status_of("mpc_controller: planner", task, level, message, values),
+            status_of("mpc_controller: qos", task, qos_level, qos_message, {}),
+        ]
 
     # ---- live parameters: validate in on-set, apply in post-set -------------------------
-    def _validate_params(self, params: list) -> SetParametersResult:
+    def _changes(self, params: list) -> tuple[ControllerConfig, dict[str, float]]:
+        """The config and critic weights the parameters ask for; ``ValueError`` if invalid."""
+        fields = {f.name: f for f in dataclasses.fields(ControllerConfig)}
+        critics = {critic_param(n): n for n in self.core.task.critic_names}
+        changes: dict[str, Any] = {}
+        weights: dict[str, float] = {}
         for p in params:
-            if p.name == "weights" and p.value and len(p.value) != len(self.core.task.critics):
-                return SetParametersResult(
-                    successful=False,
-                    reason=f"weights needs {len(self.core.task.critics)} entries "
-                    f"({', '.join(self.core.task.critic_names)}), got {len(p.value)}",
-                )
+            if p.name in fields:
+                current = getattr(self.core.cfg, p.name)
+                changes[p.name] = list(p.value) if isinstance(current, list) else p.value
+            elif p.name in critics:
+                weights[critics[p.name]] = p.value
+        cfg = dataclasses.replace(self.core.cfg, **changes)  # __post_init__ validates
+        self.core.check(cfg)
+        return cfg, weights
+
+    def _validate_params(self, params: list) -> SetParametersResult:
+        try:
+            _, weights = self._changes(params)
+            for name, value in weights.items():
+                check_weight(name, value)
+        except Exception as exc:  # every refusal says why; none can stop the node
+            return SetParametersResult(successful=False, reason=str(exc))
         return SetParametersResult(successful=True)
 
     def _apply_params(self, params: list) -> None:
-        for p in params:
-            if p.name == "weights":
-                self.core.set_weights(list(p.value))
+        try:
+            cfg, weights = self._changes(params)
+            self.core.apply(cfg)
+            if weights:
+                self.core.set_critic_weights(weights)
+        except Exception as exc:  # validated already; never let a set stop the node
+            self.get_logger().error(f"applying parameters failed: {exc!r}")
 
 
 def main(args: list[str] | None = None) -> int:

@@ -20,7 +20,13 @@ STATUS = "mpc_controller: planner"
 
 def _start(spawn, ros_env, planner_dir: Path, *params: str):
     argv = [CONTROLLER, "--ros-args", "-p", f"model_path:={planner_dir / 'planner_a.onnx'}"]
-    for p in ("state_timeout:=0.2", "action_low:=[-2.0]", "action_high:=[2.0]", *params):
+    for p in (
+        "autostart:=true",
+        "state_timeout:=0.2",
+        "action_low:=[-2.0]",
+        "action_high:=[2.0]",
+        *params,
+    ):
         argv += ["-p", p]
     return spawn("mpc_controller", argv, ros_env)
 
@@ -73,8 +79,9 @@ def test_safety_behaviours(spawn, ros_env, ros_probe, planner_dir, joint_states)
     n = len(commands)
     ros_probe.wait_for(lambda: len(commands) > n + 5, 10, "commands on bad state")
     assert all(c.data[0] == 0.0 for c in commands[n + 1 :])
+    # a joint missing from every message goes stale: the watchdog names it
     joint_states.set(names=["slider_to_cart", "elbow"], position=[0.0, np.pi])
-    ros_probe.wait_for(_level_is(diags, 1, "cart_to_pole"), 10, "WARN for missing joint")
+    ros_probe.wait_for(_level_is(diags, 2, "'cart_to_pole' stale"), 10, "ERROR for missing joint")
     joint_states.set(names=["slider_to_cart", "cart_to_pole"], position=[0.1, np.pi])
     ros_probe.wait_for(_level_is(diags, 0), 10, "recovery from a bad state")
 
@@ -105,24 +112,19 @@ def test_reload_keeps_old_model_on_failure(
     _start(spawn, ros_env, planner_dir)
     ros_probe.wait_for(_level_is(diags, 0, "planning"), 60, "OK while planning")
 
-    def set_path(path: str) -> None:
+    def set_path(path: str):
         value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=path)
         req = SetParameters.Request(parameters=[Parameter(name="model_path", value=value)])
-        assert (
-            ros_probe.call(SetParameters, "/mpc_controller/set_parameters", req)
-            .results[0]
-            .successful
-        )
+        return ros_probe.call(SetParameters, "/mpc_controller/set_parameters", req).results[0]
 
     def reload() -> Trigger.Response:
         return ros_probe.call(Trigger, "/mpc_controller/reload_model", Trigger.Request())
 
-    for bad, reason in [
-        ("missing.onnx", "not found"),
-        ("corrupt.onnx", "not a loadable ONNX"),
-        ("/etc/passwd", "outside model_dir"),
-    ]:
-        set_path(str(planner_dir / bad) if not bad.startswith("/") else bad)
+    # a path outside model_dir is refused at the set, naming the reason
+    result = set_path("/etc/passwd")
+    assert not result.successful and "outside model_dir" in result.reason, result.reason
+    for bad, reason in [("missing.onnx", "not found"), ("corrupt.onnx", "not a loadable ONNX")]:
+        assert set_path(str(planner_dir / bad)).successful
         before = len(commands)
         resp = reload()
         assert not resp.success and reason in resp.message, resp.message
@@ -132,7 +134,7 @@ def test_reload_keeps_old_model_on_failure(
         )
         assert "planner_a" in values_of(_latest(diags)).get("model_id", "")
 
-    set_path(str(planner_dir / "planner_b.onnx"))
+    assert set_path(str(planner_dir / "planner_b.onnx")).successful
     resp = reload()
     assert resp.success, resp.message
     ros_probe.wait_for(

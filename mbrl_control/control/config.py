@@ -1,0 +1,145 @@
+"""``ControllerConfig``: the parameters of ``mpc_controller``, each live or read-only.
+
+Every field is one ROS parameter of the same name (``mbrl_control.ros.params.declare_config``).
+A field is either **read-only** (``read_only=True``: a set is refused by rclpy) or applied
+**live** after :meth:`ControllerConfig.__post_init__` (and ``ControllerCore.check``) accept the
+new value; a refusal names the parameter and what it accepts. Critic weights are not fields:
+the node declares one ``critics.<name>.weight`` parameter per critic of the task (Nav2 style).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from mbrl_control.control.params import param_meta
+
+DEADLINE_POLICIES = ("safe", "publish")
+MODES = ("planner", "policy")
+CRITIC_WEIGHT_RANGE = (0.0, 1e6)
+"""Allowed range of a ``critics.<name>.weight`` parameter (a negative weight rewards cost)."""
+
+
+def critic_param(name: str) -> str:
+    """The ROS parameter name of critic ``name``'s weight: ``critics.<name>.weight``."""
+    return f"critics.{name}.weight"
+
+
+def check_weight(name: str, value: float) -> float:
+    """``value`` as a float if it is a finite weight in :data:`CRITIC_WEIGHT_RANGE`, else
+    ``ValueError`` naming the parameter."""
+    lo, hi = CRITIC_WEIGHT_RANGE
+    w = float(value)
+    if not (math.isfinite(w) and lo <= w <= hi):
+        raise ValueError(f"{critic_param(name)}={value!r}: need a finite weight in [{lo}, {hi:g}]")
+    return w
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """Parameters of ``mpc_controller`` (each is a ROS parameter of the same name)."""
+
+    task: str = field(default="cartpole_swingup", metadata=param_meta("task name", read_only=True))
+    model_path: str = field(
+        default="",
+        metadata=param_meta(
+            "planner ONNX file, inside model_dir (relative paths resolve there); loaded at "
+            "configure and by ~/reload_model"
+        ),
+    )
+    mode: str = field(
+        default="planner",
+        metadata=param_meta(
+            "'planner' plans with model_path; 'policy' runs a policy-only ONNX file (fallback "
+            "where even short planning is too slow)",
+            read_only=True,
+        ),
+    )
+    model_dir: str = field(
+        default="",
+        metadata=param_meta(
+            "directory model paths must lie in ('' = directory of model_path at start)",
+            read_only=True,
+        ),
+    )
+    control_rate: float = field(
+        default=0.0,
+        metadata=param_meta(
+            "control rate in Hz (0 = the task's rate; the model was trained at that period)",
+            range=(0.0, 1000.0),
+            read_only=True,
+        ),
+    )
+    state_timeout: float = field(
+        default=0.1,
+        metadata=param_meta(
+            "s since a task joint's latest value before the watchdog trips", range=(0.001, 10.0)
+        ),
+    )
+    action_low: list[float] = field(
+        default_factory=list,
+        metadata=param_meta("lower action limits, one per action (empty = task bounds)"),
+    )
+    action_high: list[float] = field(
+        default_factory=list,
+        metadata=param_meta("upper action limits, one per action (empty = task bounds)"),
+    )
+    max_action_rate: float = field(
+        default=0.0,
+        metadata=param_meta("max action change in units/s (0 = no rate limit)", range=(0.0, 1e6)),
+    )
+    threads: int = field(
+        default=1,
+        metadata=param_meta(
+            "onnxruntime intra-op threads (1 is fastest at real-time sizes; 2 for PETS sizes)",
+            read_only=True,
+            range=(1, 64),
+        ),
+    )
+    start_enabled: bool = field(
+        default=True,
+        metadata=param_meta(
+            "publish planned actions once active (else ~/enable first)", read_only=True
+        ),
+    )
+    allow_extra_joints: bool = field(
+        default=True, metadata=param_meta("ignore JointState names the task does not use")
+    )
+    on_deadline_miss: str = field(
+        default="safe",
+        metadata=param_meta("late plan: 'safe' publishes the safe action, 'publish' it"),
+    )
+    autostart: bool = field(
+        default=False,
+        metadata=param_meta(
+            "configure and activate at start-up (else: ros2 lifecycle set <node> configure, "
+            "then activate)",
+            read_only=True,
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode={self.mode!r}; allowed: {MODES}")
+        if self.on_deadline_miss not in DEADLINE_POLICIES:
+            raise ValueError(
+                f"on_deadline_miss={self.on_deadline_miss!r}; allowed: {DEADLINE_POLICIES}"
+            )
+        for name in ("control_rate", "state_timeout", "max_action_rate"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name}={value!r}: need a finite value >= 0")
+        if self.state_timeout <= 0:
+            raise ValueError(f"state_timeout={self.state_timeout!r}: need a value > 0")
+        for name in ("action_low", "action_high"):
+            bad = [v for v in getattr(self, name) if not math.isfinite(v)]
+            if bad:
+                raise ValueError(f"{name}={getattr(self, name)!r}: need finite values")
+        if len(self.action_low) != len(self.action_high):
+            raise ValueError(
+                f"action_low has {len(self.action_low)} entries and action_high "
+                f"{len(self.action_high)}; they need the same length"
+            )
+        for i, (lo, hi) in enumerate(zip(self.action_low, self.action_high)):
+            if not lo < hi:
+                raise ValueError(f"action_low[{i}]={lo} must be < action_high[{i}]={hi}")
