@@ -98,6 +98,22 @@ class JointStateMerge:
             BadJointState: duplicate names, mismatched lengths, a non-finite (as float32) or
                 out-of-range value for a task joint. Nothing is updated then.
         """
+        idx, pos, vel = self.parse(names, position, velocity)
+        self.position[idx], self.velocity[idx], self.time[idx] = pos, vel, t
+        return len(idx)
+
+    def parse(
+        self, names: Sequence[str], position: Sequence[float], velocity: Sequence[float]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Validate one message without merging it (the rules of :meth:`update`).
+
+        Returns: the task-joint indices it carries ``(K,)`` int (into ``joint_names``) and
+        their positions and velocities ``(K,)`` float64; ``K = 0`` for a message with none
+        of the task's joints.
+
+        Raises:
+            BadJointState: as :meth:`update`.
+        """
         names = list(names)
         seen: set[str] = set()
         for name in names:
@@ -106,7 +122,7 @@ class JointStateMerge:
             seen.add(name)
         hits = [(i, self._index[n]) for i, n in enumerate(names) if n in self._index]
         if not hits:
-            return 0
+            return np.zeros(0, np.intp), np.zeros(0), np.zeros(0)
         if len(position) != len(names) or len(velocity) != len(names):
             raise BadJointState(
                 f"JointState has {len(names)} names, {len(position)} positions and "
@@ -133,9 +149,7 @@ class JointStateMerge:
                     f"±{self.vel_limit[j]:g}",
                     name,
                 )
-        idx = [j for _, j in hits]
-        self.position[idx], self.velocity[idx], self.time[idx] = pos, vel, t
-        return len(hits)
+        return np.array([j for _, j in hits], np.intp), pos, vel
 
     def latest(
         self, now: float | None = None, max_age: float = np.inf

@@ -1,0 +1,249 @@
+"""Import a rosbag2 recording of joint states and commands into a transition store.
+
+Reads what ``ros2 bag record`` and other tools write, without a ROS install (the ``rosbags``
+library): a bag **directory** (``metadata.yaml`` + storage files) with MCAP or sqlite3
+storage, or a single ``.mcap`` / ``.db3`` file.
+
+Topics are matched by their **last name component**, so namespaced recordings work
+(``/robot1/joint_states``): ``joint_states`` (``sensor_msgs/msg/JointState``, several
+publishers with some joints each are merged per joint), ``commands``
+(``std_msgs/msg/Float64MultiArray``), optional ``goal`` (``geometry_msgs/msg/PointStamped``,
+the goal at each episode's start) and optional ``episode_start`` (``std_msgs/msg/Header``,
+published by ``sim_node`` at every reset, stamp = the new episode's first state). When a bag
+holds the same name under several namespaces, pass ``namespace`` (e.g. ``/robot1``).
+
+Time axis (one per bag, never switched): the states' header stamps, or — only when every
+state's stamp is zero (an unstamped publisher) — their log times. A stamp of 0 among real
+stamps (sim time not started) is just an early time: it never switches the clock. Commands and
+goals have no usable header: each is placed by its log time relative to the last state logged
+before it, ``t = stamp_i + (log - log_i)``, capped at the next state's stamp
+(:class:`~mbrl_control.data.segments.CommandClock`). All messages are then sorted by that
+time and segmented by the one rule of :mod:`mbrl_control.data.segments` (control grid, 1.5
+period gap tolerance, impossible jumps, resets).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mbrl_control.data.segments import GAP_FACTOR, CommandClock, Segment, Segmenter, SegmentStats
+from mbrl_control.data.store import TransitionStore
+
+log = logging.getLogger(__name__)
+
+TOPICS = {
+    "joint_states": "sensor_msgs/msg/JointState",
+    "commands": "std_msgs/msg/Float64MultiArray",
+    "goal": "geometry_msgs/msg/PointStamped",
+    "episode_start": "std_msgs/msg/Header",
+}
+"""Topic name (last component) -> message type read from a bag."""
+
+
+@dataclass
+class ImportReport:
+    """What an import kept and why it dropped the rest."""
+
+    bag: str
+    clock: str = "header"
+    """``header`` (states' header stamps) or ``log`` (every stamp was zero)."""
+    topics: dict[str, str] = field(default_factory=dict)
+    """Role -> the bag topic read for it."""
+    episode_ids: list[int] = field(default_factory=list)
+    stats: SegmentStats = field(default_factory=SegmentStats)
+
+    @property
+    def episodes(self) -> int:
+        return len(self.episode_ids)
+
+    @property
+    def transitions(self) -> int:
+        return self.stats.transitions
+
+    def line(self) -> str:
+        """The one-line summary printed by ``mbrl-control finetune --bag``."""
+        return (
+            f"bag {self.bag}: {self.stats.describe()} "
+            f"(time axis: {self.clock} stamps; topics: "
+            f"{', '.join(self.topics.values()) or 'none'})"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "bag": self.bag,
+            "clock": self.clock,
+            "topics": dict(self.topics),
+            "episodes": self.episodes,
+            **self.stats.as_dict(),
+        }
+
+
+def _stamp(header: Any) -> float:
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+def _storage(bag: Path) -> str:
+    """``mcap`` or ``sqlite3``: the bag's storage (the episode's ``source``)."""
+    files = [bag] if bag.is_file() else list(bag.iterdir())
+    return "mcap" if any(f.suffix == ".mcap" for f in files) else "sqlite3"
+
+
+def _match_topics(topics: dict[str, str], bag: Path, namespace: str | None) -> dict[str, str]:
+    """Role -> topic name, by last name component (within ``namespace`` if given)."""
+    ns = None if namespace is None else "/" + namespace.strip("/")
+    found: dict[str, list[str]] = {role: [] for role in TOPICS}
+    for topic in topics:
+        head, _, last = topic.rpartition("/")
+        if last in found and (ns is None or (head or "/") == ns or head == ns.rstrip("/")):
+            found[last].append(topic)
+    out: dict[str, str] = {}
+    for role, names in found.items():
+        if len(names) > 1:
+            raise ValueError(
+                f"bag {bag}: several topics end in {role!r}: {sorted(names)}; "
+                "choose one with --namespace (e.g. /robot1)"
+            )
+        if names:
+            if topics[names[0]] != TOPICS[role]:
+                log.warning(
+                    "bag %s: topic %s has type %s, not %s: ignored",
+                    bag,
+                    names[0],
+                    topics[names[0]],
+                    TOPICS[role],
+                )
+                continue
+            out[role] = names[0]
+    for role in ("joint_states", "commands"):
+        if role not in out:
+            raise ValueError(
+                f"bag {bag}: no {TOPICS[role]} topic named '{role}'"
+                f"{'' if ns is None else f' under {ns}'} (topics: {sorted(topics)})"
+            )
+    return out
+
+
+def _read(path: Path, namespace: str | None) -> tuple[dict[str, str], list[tuple]]:
+    """``(role -> topic, [(role, log_time_s, msg), ...] in log order)``."""
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys import Stores, get_typestore
+
+    try:
+        with AnyReader([path], default_typestore=get_typestore(Stores.ROS2_JAZZY)) as reader:
+            types = {c.topic: c.msgtype for c in reader.connections}
+            roles = _match_topics(types, path, namespace)
+            by_topic = {topic: role for role, topic in roles.items()}
+            conns = [c for c in reader.connections if c.topic in by_topic]
+            rows = [
+                (by_topic[c.topic], ts * 1e-9, reader.deserialize(raw, c.msgtype))
+                for c, ts, raw in reader.messages(connections=conns)
+            ]
+    except (ValueError, FileNotFoundError):
+        raise
+    except Exception as err:  # rosbags raises several error classes for unreadable bags
+        raise ValueError(
+            f"cannot read bag {path}: {type(err).__name__}: {err} (expected a rosbag2 "
+            "directory or a .mcap/.db3 file)"
+        ) from err
+    rows.sort(key=lambda r: r[1])  # log order (the reader merges files by time already)
+    return roles, rows
+
+
+def import_bag(
+    path: str | Path,
+    task: Any,
+    store: TransitionStore,
+    *,
+    namespace: str | None = None,
+    gap_factor: float = GAP_FACTOR,
+) -> ImportReport:
+    """Append the episodes found in the bag at ``path`` to ``store``.
+
+    Args:
+        path: a rosbag2 directory, or a ``.mcap`` / ``.db3`` file.
+        task: a task or its name.
+        store: where the episodes are appended.
+        namespace: read ``<namespace>/joint_states`` etc. (default: any one namespace).
+        gap_factor: the segmentation rule's jitter tolerance (control periods).
+    Returns: the :class:`ImportReport` (its ``line()`` is the summary); a warning is logged
+        when nothing was kept.
+    Raises:
+        ValueError: unreadable bag, missing or ambiguous topics, or commands of the wrong
+            length for the task (the message names the bag).
+    """
+    from mbrl_control.tasks import get_task
+
+    task = get_task(task) if isinstance(task, str) else task
+    bag = Path(path)
+    roles, rows = _read(bag, namespace)
+    report = ImportReport(bag=str(bag), topics=roles)
+    states = [r for r in rows if r[0] == "joint_states"]
+    report.clock = "header" if any(_stamp(m.header) != 0.0 for _, _, m in states) else "log"
+
+    # ---- place everything on one time axis (log order), then sort by it ---------------
+    clock = CommandClock()
+    events: list[tuple[list, float, int, str, Any]] = []  # ([t], log, seq, role, msg)
+    for seq, (role, t_log, msg) in enumerate(rows):
+        if role == "joint_states":
+            t = _stamp(msg.header) if report.clock == "header" else t_log
+            clock.state(t, t_log)
+            events.append(([t], t_log, seq, role, msg))
+        elif role == "episode_start":
+            t = _stamp(msg) if report.clock == "header" else t_log
+            events.append(([t], t_log, seq, role, msg))
+        else:
+            events.append((clock.place(t_log), t_log, seq, role, msg))
+    unplaced = [e for e in events if e[0][0] is None]
+    events = [e for e in events if e[0][0] is not None]
+    events.sort(key=lambda e: (e[0][0], e[1], e[2]))
+
+    goals: list[tuple[float, np.ndarray]] = []
+    segments: list[Segment] = []
+    seg = Segmenter(task, segments.append, gap_factor=gap_factor)
+    report.stats = seg.stats
+    for cell, _, _, role, msg in events:
+        t = cell[0]
+        if role == "joint_states":
+            seg.state(msg.name, msg.position, msg.velocity, t)
+        elif role == "commands":
+            seg.command(msg.data, t=t)
+        elif role == "episode_start":
+            seg.reset(t)
+        else:
+            p = msg.point
+            goals.append((t, np.array([p.x, p.y, p.z], np.float32)[: task.goal_dim]))
+    seg.flush("end")
+    if unplaced:
+        report.stats.drop("no_state", "command or goal in a bag without states", len(unplaced))
+
+    stats = report.stats
+    if stats.commands and stats.dropped.get("bad_command", 0) == stats.commands:
+        raise ValueError(f"bag {bag}: no usable command: {stats.examples['bad_command']}")
+
+    goal_times = [g[0] for g in goals]
+    for s in segments:
+        k = bisect.bisect_right(goal_times, s.t_start) - 1
+        goal = goals[k][1] if k >= 0 else np.zeros(task.goal_dim, np.float32)
+        meta = {
+            "task": task.name,
+            "source": _storage(bag),
+            "bag": str(bag),
+            "clock": report.clock,
+            "t_start": s.t_start,
+            "t_end": s.t_end,
+            "end": s.reason,
+            "goal": goal.tolist(),
+        }
+        report.episode_ids.append(store.append_episode(s.obs, s.action, meta))
+
+    if report.transitions:
+        log.info("%s", report.line())
+    else:
+        log.warning("KEPT NOTHING from %s", report.line())
+    return report

@@ -1,0 +1,420 @@
+"""The one segmentation rule: how a stream of robot states and commands becomes transitions.
+
+Used by the live recorder (``finetune_node``) and by every importer (rosbag2 bags; any later
+CSV import), so they agree on what a transition is and where a recording breaks.
+
+**Time axis.** States are placed at their header stamps ``t`` (s). Commands
+(``Float64MultiArray``) have no header: :class:`CommandClock` places a command received at
+``r`` at ``t_i + (r - r_i)``, where ``(t_i, r_i)`` are the stamp and receive time of the
+last state received before it (the offset between the two clocks is taken from the states
+themselves, so header stamps in sim time or from the epoch and receive/log times in wall time
+mix correctly, even if they drift), and never later than the stamp of the next state received
+after it (received before a state = in effect at that state). Commands received before any
+state are placed at the first state's stamp.
+
+**The rule** (``T`` = the task's control period, jitter tolerance ``gap_factor = 1.5``):
+
+- *merge*: JointState messages are merged per joint by :class:`JointStateMerge` (several
+  publishers with some joints each); a message that fails its validation is dropped
+  (``bad_state``); a state exists once every task joint has a value at most ``1.5 T`` old
+  (else ``incomplete``).
+- *order*: a message carrying a joint at a stamp older than that joint's latest is dropped
+  (``out_of_order``); the same stamp with the same values is a ``duplicate``.
+- *grid*: a segment starts at a state (time ``t0``) and holds states at ``t0 + k T``, each
+  linearly interpolated between the two merged states around it (continuous joints — no
+  position limits — along the shorter arc). States faster than the control rate are thus
+  resampled onto the control grid, never dropped at random.
+- *gap*: two consecutive merged states more than ``1.5 T`` apart end the segment (one missing
+  state at the control rate is a ``2 T`` gap: it splits, never one long transition).
+- *jump*: a joint moving farther than physically possible ends the segment and the new one
+  starts at the new state: ``|Δp| > 1.5 · v_max · Δt + 1e-6`` with the task's velocity limit
+  ``v_max`` (equal stamps with different positions always are a jump: a simulator reset
+  publishes the terminal and the reset state with the same stamp).
+- *reset*: :meth:`Segmenter.reset` (the simulator's ``episode_start``, stamp = the new
+  episode's first state) ends the segment at its last state stamped at or before the reset;
+  later states that are older than the reset are dropped (``before_reset``).
+- *action*: transition ``k`` (``g_k -> g_k+1``) takes the latest command placed at or before
+  ``g_k+1`` (a forward-command robot holds its last command). No command yet, or one older
+  than ``1.5 T`` at ``g_k+1``, ends the segment (``no_command`` / ``stale_command``) and the
+  next segment starts at ``g_k+1``.
+- a segment with fewer than ``min_length`` transitions is discarded (counted).
+
+No rclpy, no I/O: callers pass message fields and times in seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mbrl_control.data.joint_state_merge import BadJointState, JointStateMerge, StaleJoint
+
+if TYPE_CHECKING:
+    from mbrl_control.tasks.base import Task
+
+GAP_FACTOR = 1.5
+"""A step longer than this many control periods splits a segment (the jitter tolerance)."""
+JUMP_EPS = 1e-6
+"""Position change (m or rad) tolerated at equal stamps (float noise)."""
+_MAX_PENDING = 256
+"""Commands kept while no state arrives to use them (the oldest are forgotten)."""
+
+
+@dataclass
+class Segment:
+    """One unbroken stretch on the control grid.
+
+    obs ``(T+1, O)`` and action ``(T, A)`` float32; ``t_start``/``t_end`` (s, the states'
+    time axis) of its first and last state; ``reason`` why it ended.
+    """
+
+    obs: np.ndarray
+    action: np.ndarray
+    t_start: float
+    t_end: float
+    reason: str
+
+
+@dataclass
+class SegmentStats:
+    """What happened to a stream, per reason (JSON-ready via :meth:`as_dict`).
+
+    ``dropped``: messages (states, commands, resets) not used, per reason; ``breaks``: segment
+    ends per reason (only segments that had transitions); ``discarded_transitions``:
+    transitions in segments shorter than ``min_length``; ``examples``: the first message text
+    per drop reason (e.g. which joint was bad).
+    """
+
+    states: int = 0
+    commands: int = 0
+    grid_states: int = 0
+    transitions: int = 0
+    segments: int = 0
+    discarded_transitions: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    breaks: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, str] = field(default_factory=dict)
+
+    def drop(self, reason: str, detail: str = "", n: int = 1) -> str:
+        self.dropped[reason] = self.dropped.get(reason, 0) + n
+        if detail and reason not in self.examples:
+            self.examples[reason] = detail
+        return reason
+
+    @property
+    def gaps(self) -> int:
+        """Segment ends other than by length or end of input."""
+        return sum(v for k, v in self.breaks.items() if k not in ("max_length", "end", "flush"))
+
+    @property
+    def dropped_out_of_order(self) -> int:
+        return self.dropped.get("out_of_order", 0)
+
+    @property
+    def bad_states(self) -> int:
+        return self.dropped.get("bad_state", 0)
+
+    def as_dict(self) -> dict:
+        return {
+            "states": self.states,
+            "commands": self.commands,
+            "grid_states": self.grid_states,
+            "transitions": self.transitions,
+            "segments": self.segments,
+            "discarded_transitions": self.discarded_transitions,
+            "dropped": dict(self.dropped),
+            "breaks": dict(self.breaks),
+            "examples": dict(self.examples),
+        }
+
+    def describe(self) -> str:
+        """One line: what was kept and why the rest was not."""
+
+        def fmt(d: dict[str, int]) -> str:
+            return ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"
+
+        return (
+            f"kept {self.transitions} transitions in {self.segments} segments from "
+            f"{self.states} joint states and {self.commands} commands; segment breaks: "
+            f"{fmt(self.breaks)}; dropped messages: {fmt(self.dropped)}; transitions in too "
+            f"short segments: {self.discarded_transitions}"
+        )
+
+
+class CommandClock:
+    """Places header-less messages on the states' stamp axis (module docstring).
+
+    :meth:`place` returns a one-element list whose value is final after the next
+    :meth:`state` (it may be capped then; ``None`` until a first state arrives).
+    """
+
+    def __init__(self) -> None:
+        self._stamp: float | None = None
+        self._received: float | None = None
+        self._open: list[list[float | None]] = []
+
+    def state(self, stamp: float, received: float) -> None:
+        """A state stamped ``stamp`` was received at ``received`` (both s)."""
+        cap = stamp if self._stamp is None else max(stamp, self._stamp)
+        for cell in self._open:
+            cell[0] = cap if cell[0] is None else min(cell[0], cap)
+        self._open.clear()
+        self._stamp, self._received = stamp, received
+
+    def place(self, received: float) -> list[float | None]:
+        """A cell holding the axis time (s) of a message received at ``received``."""
+        if self._stamp is None:
+            cell: list[float | None] = [None]
+        else:
+            cell = [self._stamp + (received - self._received)]
+        self._open.append(cell)
+        return cell
+
+
+class Segmenter:
+    """Turns merged states, commands and resets into :class:`Segment` s (module docstring).
+
+    Feed it in arrival order (live) or sorted by axis time (import); both give the same
+    segments. Methods never raise on bad messages: they count them in :attr:`stats` and
+    return the drop reason (``None`` = used).
+
+    Args:
+        task: obs mapping, joint names and physical limits, control period.
+        on_segment: called with each finished segment of at least ``min_length`` transitions.
+        gap_factor: the jitter tolerance (a step longer than ``gap_factor`` periods splits).
+        max_length: a segment is cut at this many transitions; the next one starts at its
+            last state (``None`` = no limit).
+        min_length: shorter segments are discarded (counted in ``discarded_transitions``).
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        on_segment: Callable[[Segment], None],
+        *,
+        gap_factor: float = GAP_FACTOR,
+        max_length: int | None = None,
+        min_length: int = 1,
+    ) -> None:
+        if gap_factor <= 1.0:
+            raise ValueError(f"gap_factor must be > 1 control period, got {gap_factor}")
+        self.task, self.on_segment = task, on_segment
+        self.period = task.dt
+        self.max_gap = gap_factor * task.dt
+        self.max_length, self.min_length = max_length, max(1, min_length)
+        self.merge = JointStateMerge.for_task(task)
+        low, high, self.vel_limit = task.joint_ranges
+        self.continuous = np.isinf(low) & np.isinf(high)
+        self.clock = CommandClock()
+        self.stats = SegmentStats()
+        self._eps = 1e-3 * task.dt  # time comparisons on the grid (s)
+        self._cmds: list[tuple[list[float | None], np.ndarray]] = []
+        self._reset_at = -np.inf
+        self._new_segment()
+        self._last: tuple[float, np.ndarray, np.ndarray] | None = None
+
+    # ---- inputs -----------------------------------------------------------------------
+    def command(
+        self, data: Sequence[float], *, t: float | None = None, received: float | None = None
+    ) -> str | None:
+        """One command: at axis time ``t`` (import), or received at ``received`` (live, placed
+        by :class:`CommandClock`)."""
+        self.stats.commands += 1
+        try:
+            cmd = np.asarray(data, np.float64).reshape(-1)
+        except (TypeError, ValueError) as err:
+            return self.stats.drop("bad_command", f"command is not a number array: {err}")
+        if cmd.shape != (self.task.act_dim,):
+            return self.stats.drop(
+                "bad_command",
+                f"command has {cmd.size} values; task {self.task.name} expects "
+                f"{self.task.act_dim} ({list(self.task.command_joints)})",
+            )
+        if not np.all(np.isfinite(cmd.astype(np.float32))):
+            return self.stats.drop("bad_command", f"non-finite (as float32) command {cmd.tolist()}")
+        cell = [t] if received is None else self.clock.place(received)
+        self._cmds.append((cell, cmd.astype(np.float32)))
+        if len(self._cmds) > _MAX_PENDING:  # no state consumed them (e.g. states rejected)
+            del self._cmds[: len(self._cmds) - _MAX_PENDING]
+        return None
+
+    def state(
+        self,
+        names: Sequence[str],
+        position: Sequence[float],
+        velocity: Sequence[float],
+        t: float,
+        *,
+        received: float | None = None,
+    ) -> str | None:
+        """One JointState stamped ``t`` (s); ``received`` its receive time (live only)."""
+        self.stats.states += 1
+        try:
+            idx, pos, vel = self.merge.parse(names, position, velocity)
+        except BadJointState as err:
+            return self.stats.drop("bad_state", str(err))
+        except (TypeError, ValueError) as err:
+            return self.stats.drop("bad_state", f"unreadable JointState: {err}")
+        if not len(idx):
+            return self.stats.drop("no_task_joints", f"none of {list(self.task.joint_names)}")
+        if t < self._reset_at:
+            return self.stats.drop("before_reset", f"stamp {t:.6f} before reset {self._reset_at}")
+        prev_t = self.merge.time[idx]
+        if np.any(t < prev_t):
+            return self.stats.drop("out_of_order", f"stamp {t:.6f} older than {prev_t.max():.6f}")
+        prev_p = self.merge.position[idx]
+        if (
+            np.all(t == prev_t)
+            and np.array_equal(pos, prev_p)
+            and np.array_equal(vel, self.merge.velocity[idx])
+        ):
+            return self.stats.drop("duplicate", f"stamp {t:.6f} repeated with the same values")
+        jumped = self._jump(idx, prev_t, prev_p, pos, t)
+        self.merge.position[idx], self.merge.velocity[idx], self.merge.time[idx] = pos, vel, t
+        if received is not None:
+            self.clock.state(t, received)
+        if jumped:
+            self._end("jump")
+            self._last = None
+            self.stats.examples.setdefault("jump", jumped)
+        try:
+            p, v, _ = self.merge.latest(now=t, max_age=self.max_gap)
+        except StaleJoint as err:
+            return self.stats.drop("incomplete", str(err))
+        self._on_merged(t, p, v)
+        return None
+
+    def reset(self, t: float) -> None:
+        """The robot was reset; its new episode's first state is stamped ``t`` (s)."""
+        if self._obs and self._t0 >= t - self._eps:
+            return  # the current segment already starts at or after the reset (jump rule)
+        if self._obs:
+            keep = int(np.floor((t - self._t0) / self.period + 1e-3)) + 1  # grid states <= t
+            if keep < len(self._obs):
+                self.stats.drop("reset", "grid states after a reset", len(self._obs) - keep)
+                self._obs, self._act = self._obs[:keep], self._act[: keep - 1]
+        self._end("reset")
+        self._last = None
+        self._reset_at = t
+        self.merge.reset()
+
+    def flush(self, reason: str = "end") -> None:
+        """End the current segment (end of a bag, shutdown)."""
+        self._end(reason)
+        self._last = None
+
+    # ---- the rule -----------------------------------------------------------------------
+    def _jump(
+        self, idx: np.ndarray, prev_t: np.ndarray, prev_p: np.ndarray, pos: np.ndarray, t: float
+    ) -> str:
+        """A description of the first physically impossible joint move, or ''."""
+        known = np.isfinite(prev_t)
+        if not known.any():
+            return ""
+        dp = np.abs(self._delta(idx, prev_p, pos))
+        dt = t - prev_t
+        vmax = self.vel_limit[idx]
+        reach = np.where(dt > 0, GAP_FACTOR * vmax * np.where(dt > 0, dt, 1.0), 0.0)
+        bad = known & (dp > reach + JUMP_EPS)
+        if not bad.any():
+            return ""
+        k = int(np.flatnonzero(bad)[0])
+        name = self.task.joint_names[idx[k]]
+        return f"joint {name!r} moved {dp[k]:.4g} in {dt[k]:.4g} s at t={t:.6f}"
+
+    def _delta(self, idx: np.ndarray, p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
+        """``p1 - p0`` per joint, along the shorter arc for continuous joints."""
+        d = p1 - p0
+        wrap = self.continuous[idx]
+        d[wrap] = (d[wrap] + np.pi) % (2 * np.pi) - np.pi
+        return d
+
+    def _on_merged(self, t: float, pos: np.ndarray, vel: np.ndarray) -> None:
+        if self._last is not None and t - self._last[0] > self.max_gap:
+            self._end("gap")
+            self._last = None
+        if self._last is None:
+            self._start(t, pos, vel)
+            return
+        t_prev, p_prev, v_prev = self._last
+        span = t - t_prev
+        all_idx = np.arange(len(pos))
+        step = self._delta(all_idx, p_prev, pos)
+        while True:
+            g = self._t0 + len(self._obs) * self.period
+            if g > t + self._eps:
+                break
+            frac = 1.0 if span <= 0 else min(1.0, max(0.0, (g - t_prev) / span))
+            p, v = p_prev + frac * step, v_prev + frac * (vel - v_prev)
+            obs = self.task.obs_from_joints(p, v)
+            self.stats.grid_states += 1
+            action, why = self._action_at(g)
+            if action is None:
+                self._end(why, idle=why)
+                self._start(g, p, v, obs)
+                continue
+            self._obs.append(obs)
+            self._act.append(action)
+            if self.max_length is not None and len(self._act) >= self.max_length:
+                self._end("max_length")
+                self._start(g, p, v, obs)
+        if span <= 0 and abs(self._t0 + (len(self._obs) - 1) * self.period - t) <= self._eps:
+            self._obs[-1] = self.task.obs_from_joints(pos, vel)  # same stamp, more joints
+        self._last = (t, pos, vel)
+
+    def _action_at(self, g: float) -> tuple[np.ndarray | None, str]:
+        """The latest command placed at or before ``g`` and not stale; else (None, why)."""
+        best = None
+        for cell, cmd in self._cmds:
+            tc = cell[0]
+            if tc is not None and tc <= g + self._eps and (best is None or tc >= best[0]):
+                best = (tc, cmd)
+        # forget commands superseded before g (keep the one in effect and later ones)
+        if best is not None:
+            self._cmds = [(c, a) for c, a in self._cmds if c[0] is None or c[0] >= best[0]]
+        if best is None:
+            return None, "no_command"
+        if g - best[0] > self.max_gap:
+            return None, "stale_command"
+        return best[1], ""
+
+    def _start(
+        self, t: float, pos: np.ndarray, vel: np.ndarray, obs: np.ndarray | None = None
+    ) -> None:
+        self._new_segment()
+        self._t0 = t
+        if obs is None:
+            obs = self.task.obs_from_joints(pos, vel)
+            self.stats.grid_states += 1
+        self._obs = [obs]
+        self._last = (t, pos, vel)
+
+    def _new_segment(self) -> None:
+        self._obs: list[np.ndarray] = []
+        self._act: list[np.ndarray] = []
+        self._t0 = -np.inf
+
+    def _end(self, reason: str, idle: str = "") -> None:
+        """Store the current segment if long enough; count why it ended."""
+        n = len(self._act)
+        if n:
+            self.stats.breaks[reason] = self.stats.breaks.get(reason, 0) + 1
+        elif idle and self._obs:
+            self.stats.drop(idle, "a state with no command in effect")
+        if n >= self.min_length:
+            seg = Segment(
+                np.stack(self._obs),
+                np.stack(self._act),
+                self._t0,
+                self._t0 + n * self.period,
+                reason,
+            )
+            self.stats.segments += 1
+            self.stats.transitions += n
+            self.on_segment(seg)
+        else:
+            self.stats.discarded_transitions += n
+        self._new_segment()
