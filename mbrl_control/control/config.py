@@ -53,6 +53,7 @@ class ControllerConfig:
             "'planner' plans with model_path; 'policy' runs a policy-only ONNX file (fallback "
             "where even short planning is too slow)",
             read_only=True,
+            choices=MODES,
         ),
     )
     model_dir: str = field(
@@ -107,7 +108,10 @@ class ControllerConfig:
     )
     on_deadline_miss: str = field(
         default="safe",
-        metadata=param_meta("late plan: 'safe' publishes the safe action, 'publish' it"),
+        metadata=param_meta(
+            "late plan: 'safe' publishes the safe action, 'publish' it",
+            choices=DEADLINE_POLICIES,
+        ),
     )
     autostart: bool = field(
         default=False,

@@ -353,5 +353,6 @@ class ControllerCore:
             "enabled": self.enabled,
             "control_rate_hz": 1.0 / self.period,
         }
+        values.update({f"critics.{n}.weight": w for n, w in self.critic_weights.items()})
         values.update({k: float(v) for k, v in self.last_info.items()})
         return values

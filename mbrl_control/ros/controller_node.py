@@ -30,7 +30,6 @@ show that a slow load does not stall control).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import signal
 import sys
@@ -40,7 +39,6 @@ from typing import Any
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (
@@ -53,15 +51,10 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool, Trigger
 
-from mbrl_control.control.config import (
-    CRITIC_WEIGHT_RANGE,
-    ControllerConfig,
-    check_weight,
-    critic_param,
-)
+from mbrl_control.control.config import CRITIC_WEIGHT_RANGE, ControllerConfig, critic_param
 from mbrl_control.control.core import ControllerCore, Level
 from mbrl_control.ros.diagnostics import DiagnosticStatus, array_of, status_of
-from mbrl_control.ros.params import declare_config
+from mbrl_control.ros.params import LiveConfig, declare_param, guarded_post_set
 from mbrl_control.ros.spin import run_node, usage
 
 DIAGNOSTICS_PERIOD = 1.0  # s
@@ -81,9 +74,16 @@ class _Deferred:
 class ControllerNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__("mpc_controller")
-        cfg = declare_config(self, ControllerConfig)
+        self.core: ControllerCore | None = None
+        self.params = LiveConfig(
+            self,
+            ControllerConfig,
+            apply=lambda cfg, changed: self.core.apply(cfg),
+            check=lambda cfg: self.core.check(cfg) if self.core else None,
+        )
+        cfg = self.params.config
         self.core = ControllerCore(cfg, load_delay=float(os.environ.get(LOAD_DELAY_ENV, 0) or 0))
-        self._declare_critics()
+        self._critics = self._declare_critics()
         self._active = False
         self._tick_lock = threading.Lock()  # a tick and the safe action never interleave
         self._tick_event = threading.Event()
@@ -92,23 +92,28 @@ class ControllerNode(LifecycleNode):
         self._qos_problems: dict[str, str] = {}
         self._last_level: Level | None = None
         self._wire_io()
-        self.add_on_set_parameters_callback(self._validate_params)
-        self.add_post_set_parameters_callback(self._apply_params)
+        self.add_post_set_parameters_callback(guarded_post_set(self, self._apply_weights))
         self._install_exit_handlers()
         self._planning = threading.Thread(target=self._plan_loop, name="planning", daemon=True)
         self._planning.start()
         if cfg.autostart and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
 
-    def _declare_critics(self) -> None:
-        lo, hi = CRITIC_WEIGHT_RANGE
+    def _declare_critics(self) -> dict[str, str]:
+        """One live ``critics.<name>.weight`` per critic of the task (Nav2 style); returns
+        parameter name -> critic name."""
+        critics = {}
         for name, weight in self.core.critic_weights.items():
-            descriptor = ParameterDescriptor(
-                description=f"weight of critic '{name}' in the planner's cost (live)",
-                floating_point_range=[FloatingPointRange(from_value=lo, to_value=hi, step=0.0)],
+            value = declare_param(
+                self,
+                critic_param(name),
+                float(weight),
+                doc=f"weight of critic '{name}' in the planner's cost",
+                range=CRITIC_WEIGHT_RANGE,
             )
-            value = self.declare_parameter(critic_param(name), float(weight), descriptor).value
             self.core.set_critic_weights({name: value})
+            critics[critic_param(name)] = name
+        return critics
 
     def _wire_io(self) -> None:
         pub_events = lambda topic: PublisherEventCallbacks(  # noqa: E731
@@ -327,40 +332,12 @@ class ControllerNode(LifecycleNode):
             status_of("mpc_controller: qos", task, qos_level, qos_message, {}),
         ]
 
-    # ---- live parameters: validate in on-set, apply in post-set -------------------------
-    def _changes(self, params: list) -> tuple[ControllerConfig, dict[str, float]]:
-        """The config and critic weights the parameters ask for; ``ValueError`` if invalid."""
-        fields = {f.name: f for f in dataclasses.fields(ControllerConfig)}
-        critics = {critic_param(n): n for n in self.core.task.critic_names}
-        changes: dict[str, Any] = {}
-        weights: dict[str, float] = {}
-        for p in params:
-            if p.name in fields:
-                current = getattr(self.core.cfg, p.name)
-                changes[p.name] = list(p.value) if isinstance(current, list) else p.value
-            elif p.name in critics:
-                weights[critics[p.name]] = p.value
-        cfg = dataclasses.replace(self.core.cfg, **changes)  # __post_init__ validates
-        self.core.check(cfg)
-        return cfg, weights
-
-    def _validate_params(self, params: list) -> SetParametersResult:
-        try:
-            _, weights = self._changes(params)
-            for name, value in weights.items():
-                check_weight(name, value)
-        except Exception as exc:  # every refusal says why; none can stop the node
-            return SetParametersResult(successful=False, reason=str(exc))
-        return SetParametersResult(successful=True)
-
-    def _apply_params(self, params: list) -> None:
-        try:
-            cfg, weights = self._changes(params)
-            self.core.apply(cfg)
-            if weights:
-                self.core.set_critic_weights(weights)
-        except Exception as exc:  # validated already; never let a set stop the node
-            self.get_logger().error(f"applying parameters failed: {exc!r}")
+    # ---- live parameters: ControllerConfig fields via LiveConfig; critic weights here -----
+    def _apply_weights(self, params: list) -> None:
+        """Post-set: the critic weights among ``params`` (already range-checked on set)."""
+        weights = {self._critics[p.name]: p.value for p in params if p.name in self._critics}
+        if weights:
+            self.core.set_critic_weights(weights)
 
 
 def main(args: list[str] | None = None) -> int:
