@@ -1,8 +1,10 @@
 """`mbrl-control launch FILE [name:=value ...]`: run a ROS 2 YAML launch file without ros2 launch.
 
 Supports the subset of the upstream launch_yaml schema described in docs/launch_subset.md:
-``arg``, ``let``, ``node``, ``group``, ``push-ros-namespace``, ``include``; substitutions
-``$(var)``, ``$(env)``, ``$(find-pkg-share)``. Exit codes: 2 for a launch-file or argument
+``arg``, ``let``, ``node``, ``lifecycle_node`` (with ``autostart``), ``group``,
+``push-ros-namespace``, ``include``; substitutions ``$(var)``, ``$(env)``, ``$(find-pkg-share)``.
+Parameter values reach the nodes with the type the file gives them (a quoted ``'n'`` stays a
+string; see mbrl_control/launcher/values.py). Exit codes: 2 for a launch-file or argument
 error; 130 after Ctrl-C (143 after SIGTERM); else the exit code of the required node that
 ended the launch, or 0 once every node has exited successfully.
 """
@@ -10,6 +12,7 @@ ended the launch, or 0 once every node has exited successfully.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
@@ -70,10 +73,16 @@ def run(args: argparse.Namespace) -> int:
             flags = f" (output: {command.output}{', required' if command.required else ''})"
             print(f"[{command.label}]{flags}\n  {shlex.join(command.argv)}")
         return 0
-    return runner.Runner(
-        commands,
-        environ=environ,
-        log_dir=runner.default_log_dir(environ),
-        sigterm_timeout=args.sigterm_timeout,
-        sigkill_timeout=args.sigkill_timeout,
-    ).run()
+    try:
+        return runner.Runner(
+            commands,
+            environ=environ,
+            log_dir=runner.default_log_dir(environ),
+            sigterm_timeout=args.sigterm_timeout,
+            sigkill_timeout=args.sigkill_timeout,
+        ).run()
+    finally:  # substituted parameter files (allow_substs); --print leaves them, as upstream
+        for command in commands:
+            for path in command.temp_files:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)

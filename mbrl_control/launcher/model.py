@@ -66,9 +66,10 @@ class PushNamespace:
 class ParamValue:
     """A ``param`` entry with ``name``/``value`` (nested ``param`` lists are flattened).
 
-    ``value`` is a scalar, or a list of scalars; strings may hold substitutions.
-    ``type`` is the upstream type identifier (``str``, ``int``, ``float``, ``bool``,
-    ``list_of_*``, ``yaml``) or None for YAML rules.
+    ``value`` is a scalar, or a list of scalars; strings may hold substitutions, and a
+    string written in quotes is a :class:`mbrl_control.launcher.values.Quoted` (it stays a
+    string; see :mod:`mbrl_control.launcher.values`). ``type`` is the upstream type
+    identifier (``str``, ``int``, ``float``, ``bool``) or None for the YAML rules.
     """
 
     name: Template
@@ -78,14 +79,23 @@ class ParamValue:
 
 @dataclass(frozen=True)
 class ParamFile:
-    """A ``param`` entry with ``from``: a parameter YAML file."""
+    """A ``param`` entry with ``from``: a parameter YAML file.
+
+    With ``allow_substs`` the file's text has its ``$(...)`` substitutions performed first
+    (upstream semantics: a text substitution, then the result must be valid YAML).
+    """
 
     path: Template
+    allow_substs: bool = False
 
 
 @dataclass(frozen=True)
 class Node:
-    """``node``: one ROS node process."""
+    """``node`` (or ``lifecycle_node``, then ``lifecycle`` is True): one ROS node process.
+
+    ``autostart`` (lifecycle nodes only) asks the runner to configure and activate the node
+    once its ``change_state`` service appears, as upstream ``LifecycleNode(autostart=True)``.
+    """
 
     executable: Template
     package: Template | None = None
@@ -99,6 +109,8 @@ class Node:
     ros_args: tuple[Template, ...] = ()
     required: bool = False
     condition: Condition | None = None
+    lifecycle: bool = False
+    autostart: Template | bool = False
 
 
 @dataclass(frozen=True)
@@ -132,12 +144,19 @@ class LaunchFile:
 
 @dataclass(frozen=True)
 class NodeCommand:
-    """A node ready to start: the label its output is prefixed with and its full argv."""
+    """A node ready to start: the label its output is prefixed with and its full argv.
+
+    ``activate`` is the fully qualified name of a lifecycle node to bring to active after
+    start (``autostart``), else None. ``temp_files`` were written for this command
+    (substituted parameter files) and may be deleted once it has exited.
+    """
 
     label: str
     argv: tuple[str, ...]
     output: str
     required: bool
+    activate: str | None = None
+    temp_files: tuple[str, ...] = ()
 
 
 class LaunchError(Exception):

@@ -11,6 +11,7 @@ names it and lists what this runner supports.
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from mbrl_control.launcher.model import (
     Template,
 )
 from mbrl_control.launcher.substitutions import parse_template
+from mbrl_control.launcher.values import load_yaml, natural
 
 PARAM_TYPES = ("str", "int", "float", "bool")
 _SCALARS = (str, int, float, bool)
@@ -54,7 +56,7 @@ def parse(text: str, path: Path) -> LaunchFile:
     if not path.name.endswith((".launch.yaml", ".launch.yml", ".yaml", ".yml")):
         raise LaunchError(f"{path}: only YAML launch files (*.launch.yaml) can be run here")
     try:
-        tree = yaml.safe_load(text)
+        tree = load_yaml(text)
     except yaml.YAMLError as exc:
         raise LaunchError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(tree, dict) or list(tree) != ["launch"]:
@@ -265,6 +267,29 @@ def _parse_node(e: _Entity) -> Node:
     )
 
 
+def _parse_lifecycle_node(e: _Entity) -> Node:
+    """``lifecycle_node`` (launch_ros >= 0.26.12 on Jazzy): a node plus ``autostart``.
+
+    As upstream ``LifecycleNode``, ``name`` and ``namespace`` are required (``namespace: ''``
+    for none); ``autostart`` is true/false or a substitution that evaluates to one.
+    """
+    for required in ("name", "namespace"):
+        if e.raw(required) is None:
+            raise e.error(
+                f"lifecycle_node needs {required!r} (upstream LifecycleNode requires name and "
+                "namespace; write namespace: '' for none)"
+            )
+    node = _parse_node(e)
+    raw = e.raw("autostart")
+    if raw is None or isinstance(raw, bool):
+        autostart: Template | bool = bool(raw)
+    elif isinstance(raw, str):
+        autostart = e.parse(raw)
+    else:
+        raise e.error(f"attribute 'autostart' must be true, false or a substitution, got {raw!r}")
+    return replace(node, lifecycle=True, autostart=autostart)
+
+
 def _parse_params(entities: list[_Entity], prefix: Template) -> list[ParamValue | ParamFile]:
     out: list[ParamValue | ParamFile] = []
     for p in entities:
@@ -272,8 +297,8 @@ def _parse_params(entities: list[_Entity], prefix: Template) -> list[ParamValue 
         if source is not None:
             if name is not None or prefix:
                 raise p.error("'from' cannot be combined with 'name' or used in a nested param")
-            out.append(ParamFile(source))
-            p.finish(("from",))
+            out.append(ParamFile(source, allow_substs=bool(p.boolean("allow_substs"))))
+            p.finish(("from", "allow_substs"))
             continue
         if name is None:
             raise p.error("a param needs either 'name' (with 'value' or nested 'param') or 'from'")
@@ -304,14 +329,14 @@ def _param_value(p: _Entity, value: Any, type_id: str | None) -> Scalar | tuple[
     if isinstance(value, list):
         if type_id is not None:
             raise p.error("'type' applies to scalar values only")
-        kinds = {type(v) for v in items if not isinstance(v, str) or not _has_subst(v)}
+        kinds = {type(natural(v)) for v in items if not isinstance(v, str) or not _has_subst(v)}
         if len(kinds) > 1:
             raise p.error(f"param list items must all have one type, got {value!r}")
-        return tuple(_unescape(v) if isinstance(v, str) and not _has_subst(v) else v for v in items)
-    if type_id not in (None, "str") and not isinstance(value, (str, _TYPE_OF[type_id])):
-        raise p.error(f"param value {value!r} is not a {type_id}")
+        return tuple(items)
     if type_id == "str" and not isinstance(value, str):
         raise p.error(f"param value {value!r} is not a str (quote it)")
+    if type_id not in (None, "str") and not isinstance(value, (str, _TYPE_OF[type_id])):
+        raise p.error(f"param value {value!r} is not a {type_id}")
     return value
 
 
@@ -365,25 +390,24 @@ def _split_template(template: Template) -> tuple[Template, ...]:
     return tuple(result)
 
 
+_NODE_ATTRS = (
+    "pkg",
+    "exec",
+    "name",
+    "namespace",
+    "exec_name",
+    "output",
+    "param",
+    "remap",
+    "ros_args",
+    "args",
+    "on_exit",
+)
 _TAGS = {
     "arg": (_parse_arg, ("name", "default", "description", "choice")),
     "let": (_parse_let, ("name", "value")),
-    "node": (
-        _parse_node,
-        (
-            "pkg",
-            "exec",
-            "name",
-            "namespace",
-            "exec_name",
-            "output",
-            "param",
-            "remap",
-            "ros_args",
-            "args",
-            "on_exit",
-        ),
-    ),
+    "node": (_parse_node, _NODE_ATTRS),
+    "lifecycle_node": (_parse_lifecycle_node, (*_NODE_ATTRS, "autostart")),
     "group": (_parse_group, ("scoped", "children")),
     "push-ros-namespace": (_parse_push_namespace, ("namespace",)),
     "push_ros_namespace": (_parse_push_namespace, ("namespace",)),

@@ -10,20 +10,24 @@ the same scope. A node's command is built as ``launch_ros.actions.Node`` builds 
     EXE [args...] [--ros-args ros_args...] --ros-args [-r __node:=NAME] [-r __ns:=/NS]
         [--params-file FILE | -p NAME:=VALUE]... [-r FROM:=TO]...
 
-Name/value parameters become ``-p`` rules (upstream writes them to a temporary parameter file
-for the wildcard node; both apply after the files listed before them).
+Name/value parameters become ``-p`` rules whose YAML text rcl reads back with exactly the type
+the launch file gives them (:mod:`mbrl_control.launcher.values`; upstream writes them unquoted
+to a temporary parameter file, so rcl re-types strings such as ``'n'``: ros2/launch_ros#410).
+Both forms apply in order after the files listed before them. A ``from`` file with
+``allow_substs: true`` has its text substituted into a temporary file (upstream semantics).
+A ``lifecycle_node`` with ``autostart`` gets ``NodeCommand.activate`` (its full name).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import yaml
-
-from mbrl_control.launcher import parser
+from mbrl_control.launcher import parser, values
 from mbrl_control.launcher.model import (
     Action,
     Condition,
@@ -103,6 +107,7 @@ class _Planner:
     top_args: list[DeclareArg]
     seen_args: set[str] = field(default_factory=set)
     commands: list[NodeCommand] = field(default_factory=list)
+    _temp_files: list[str] = field(default_factory=list)
 
     def run(self, actions: Iterable[Action], configs: dict[str, str], depth: int) -> None:
         for action in actions:
@@ -185,6 +190,7 @@ class _Planner:
             argv += ["-r", f"__node:={name}"]
         if ns is not None:
             argv += ["-r", f"__ns:={ns}"]
+        self._temp_files = []
         for param in node.params:
             argv += self._param_rule(param, configs, where)
         for src, dst in node.remaps:
@@ -192,7 +198,43 @@ class _Planner:
 
         label_source = node.exec_name if node.exec_name is not None else node.name
         label = executable if label_source is None else self._eval(label_source, configs)
-        return NodeCommand(Path(label).name, tuple(argv), output, node.required)
+        activate = None
+        if node.lifecycle and self._autostart(node.autostart, configs, where):
+            activate = ("" if ns in (None, "/") else ns) + "/" + (name or executable)
+        return NodeCommand(
+            Path(label).name,
+            tuple(argv),
+            output,
+            node.required,
+            activate=activate,
+            temp_files=tuple(self._temp_files),
+        )
+
+    def _autostart(self, value: Template | bool, configs: Mapping[str, str], where: str) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = self._eval(value, configs).strip().lower()
+        if text not in ("true", "false", "1", "0"):
+            raise LaunchError(f"{where}: autostart evaluated to {text!r}; expected true or false")
+        return text in ("true", "1")
+
+    def _substituted_file(self, path: Path, configs: Mapping[str, str], where: str) -> str:
+        """``allow_substs``: the file's text with substitutions performed, as a temp file."""
+        try:
+            text = self._eval(parse_template(path.read_text(encoding="utf-8")), configs)
+        except LaunchError as exc:
+            raise LaunchError(f"{where}: parameter file {path}: {exc}") from None
+        try:
+            tree = values.load_yaml(text)
+        except Exception as exc:  # yaml.YAMLError and its marks
+            raise LaunchError(
+                f"{where}: parameter file {path} is not valid YAML after substitution: {exc}"
+            ) from None
+        if not isinstance(tree, dict):
+            raise LaunchError(f"{where}: parameter file {path} must hold a mapping of node names")
+        out = _write_temp(text)
+        self._temp_files.append(out)
+        return out
 
     def _param_rule(
         self, param: ParamValue | ParamFile, configs: Mapping[str, str], where: str
@@ -201,22 +243,33 @@ class _Planner:
             path = self._eval(param.path, configs)
             if not Path(path).is_file():
                 raise LaunchError(f"{where}: parameter file not found: {path}")
+            if param.allow_substs:
+                path = self._substituted_file(Path(path), configs, where)
             return ["--params-file", path]
         name = self._eval(param.name, configs)
         try:
             value = _param_value(param, lambda t: self._eval(t, configs))
         except LaunchError as exc:
             raise LaunchError(f"{where}: parameter {name!r}: {exc}") from None
-        return ["-p", f"{name}:={_yaml_literal(value)}"]
+        return ["-p", f"{name}:={values.to_rcl_yaml(value)}"]
+
+
+def _write_temp(text: str) -> str:
+    """Write ``text`` to a new ``launch_params_*.yaml`` file in the temp dir; its path."""
+    fd, path = tempfile.mkstemp(prefix="launch_params_", suffix=".yaml")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
 
 
 def _param_value(
     param: ParamValue, subst: Callable[[Template], str]
 ) -> Scalar | tuple[Scalar, ...]:
-    """The typed value of a name/value param (upstream ``ParameterValue`` rules).
+    """The typed value of a name/value param (rules in :mod:`mbrl_control.launcher.values`).
 
-    Non-string YAML values are kept; strings without substitutions stay strings; strings with
-    substitutions are read as YAML after substitution; ``type`` coerces instead.
+    ``type`` converts the substituted text; else a quoted literal stays a string, a plain
+    literal gets rcl's type for its text, and a value with substitutions (quoted or not, as
+    upstream) is read as a plain YAML value after substitution (``''`` stays ``''``).
     """
 
     def one(raw: Scalar) -> Scalar | tuple[Scalar, ...]:
@@ -224,55 +277,18 @@ def _param_value(
             return raw
         template = parse_template(raw)
         text = subst(template)
-        if param.type == "str" or (param.type is None and is_literal(template)):
-            return text
-        if param.type in ("int", "float"):
-            try:
-                return int(text) if param.type == "int" else float(text)
-            except ValueError:
-                raise LaunchError(f"{text!r} is not a valid {param.type}") from None
-        if param.type == "bool":
-            if text.strip().lower() not in ("true", "false"):
-                raise LaunchError(f"{text!r} is not a bool (true or false)")
-            return text.strip().lower() == "true"
-        return _from_yaml(text)
+        if param.type is not None:
+            return values.convert(text, param.type)
+        if not is_literal(template):
+            return values.read_value(text)
+        return text if isinstance(raw, values.Quoted) else values.rcl_plain(text)
 
     if not isinstance(param.value, tuple):
         return one(param.value)
     items = [one(v) for v in param.value]
-    if len({type(v) for v in items}) != 1 or isinstance(items[0], tuple):
-        raise LaunchError(f"list items must all be scalars of one type, got {items!r}")
-    return tuple(items)  # type: ignore[arg-type]
-
-
-def _from_yaml(text: str) -> Scalar | tuple[Scalar, ...]:
-    if not text:
-        return ""
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise LaunchError(f"{text!r} is not valid YAML; add type: str") from None
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    if (
-        isinstance(value, list)
-        and value
-        and len({type(v) for v in value}) == 1
-        and isinstance(value[0], (str, int, float, bool))
-    ):
-        return tuple(value)
-    raise LaunchError(
-        f"{text!r} reads as {type(value).__name__}, not a ROS parameter value "
-        "(bool, int, float, str or a non-empty list of one of them); add type: str"
-    )
-
-
-def _yaml_literal(value: Scalar | tuple[Scalar, ...]) -> str:
-    """``value`` as the YAML text rcl reads back as the same type (``'50.0'`` stays a str)."""
-    data = list(value) if isinstance(value, tuple) else value
-    text = yaml.safe_dump(data, default_flow_style=True, width=1 << 30, allow_unicode=True)
-    text = text.rstrip("\n")
-    return text[: -len("\n...")] if text.endswith("\n...") else text
+    if any(isinstance(v, tuple) for v in items):
+        raise LaunchError(f"list items must be scalars, got {items!r}")
+    return values.one_type(items)  # type: ignore[arg-type]
 
 
 def _prefix_namespace(base: str | None, ns: str | None) -> str | None:
@@ -298,7 +314,7 @@ def _unique_labels(commands: list[NodeCommand]) -> list[NodeCommand]:
     for cmd in commands:
         seen[cmd.label] = seen.get(cmd.label, 0) + 1
         if seen[cmd.label] > 1:
-            cmd = NodeCommand(f"{cmd.label}-{seen[cmd.label]}", cmd.argv, cmd.output, cmd.required)
+            cmd = replace(cmd, label=f"{cmd.label}-{seen[cmd.label]}")
         out.append(cmd)
     return out
 

@@ -43,14 +43,14 @@ def test_sim_mpc_defaults(installed) -> None:
     assert sim.argv == _expected(
         installed,
         "sim_node",
-        "task:=cartpole_swingup",
-        "profile:=default",
+        'task:="cartpole_swingup"',
+        'profile:="default"',
         "rate:=0.0",
         "real_time_factor:=1.0",
     )
     assert (ctrl.label, ctrl.output, ctrl.required) == ("mpc_controller", "screen", True)
     assert ctrl.argv == _expected(
-        installed, "mpc_controller", "task:=cartpole_swingup", "model_path:=''"
+        installed, "mpc_controller", 'task:="cartpole_swingup"', 'model_path:=""'
     )
 
 
@@ -59,10 +59,10 @@ def test_sim_mpc_overrides_keep_types(installed) -> None:
     args = {"task": "arm_reach", "model_path": "/m/p.onnx", "rate": "100", "profile": "wide"}
     sim, ctrl = plan.plan(launch, args, installed.environ())
     assert sim.argv[-8:] == (
-        "-p", "task:=arm_reach", "-p", "profile:=wide", "-p", "rate:=100.0",
+        "-p", 'task:="arm_reach"', "-p", 'profile:="wide"', "-p", "rate:=100.0",
         "-p", "real_time_factor:=1.0",
     )  # fmt: skip
-    assert ctrl.argv[-2:] == ("-p", "model_path:=/m/p.onnx")
+    assert ctrl.argv[-2:] == ("-p", 'model_path:="/m/p.onnx"')
 
 
 def test_sim_to_real_defaults(installed) -> None:
@@ -72,22 +72,25 @@ def test_sim_to_real_defaults(installed) -> None:
     assert sim.argv == _expected(
         installed,
         "sim_node",
-        "task:=cartpole_swingup",
-        "profile:=reality_gap",
+        'task:="cartpole_swingup"',
+        'profile:="reality_gap"',
         "rate:=0.0",
         "real_time_factor:=1.0",
     )
     assert ctrl.argv == _expected(
-        installed, "mpc_controller", "task:=cartpole_swingup", f"model_path:={models}/planner.onnx"
+        installed,
+        "mpc_controller",
+        'task:="cartpole_swingup"',
+        f'model_path:="{models}/planner.onnx"',
     )
     assert tune.argv == _expected(
         installed,
         "finetune_node",
-        "task:=cartpole_swingup",
-        f"model_dir:={models}",
-        f"planner:={models}/planner.onnx",
-        f"checkpoint:={models}/model.pt",
-        f"data_dir:={models}/real_data",
+        'task:="cartpole_swingup"',
+        f'model_dir:="{models}"',
+        f'planner:="{models}/planner.onnx"',
+        f'checkpoint:="{models}/model.pt"',
+        f'data_dir:="{models}/real_data"',
     )
     assert all(c.required and c.output == "screen" for c in (sim, ctrl, tune))
 

@@ -165,7 +165,7 @@ def test_cmdline_splitting_keeps_substitutions_with_adjacent_text(launch_file) -
         (
             "- executable: {cmd: ls}",
             r"launch > executable\[0\]: unknown or unsupported tag "
-            r"'executable' \(supported: arg, let, node, group, push-ros-namespace",
+            r"'executable' \(supported: arg, let, node, lifecycle_node, group, push-ros-namespace",
         ),
         (
             "- node: {exec: x, respawn: 'true'}",
@@ -194,8 +194,20 @@ def test_cmdline_splitting_keeps_substitutions_with_adjacent_text(launch_file) -
         ("- node: {exec: x, param: [{name: a, value: 1, type: float}]}", "1 is not a float"),
         ("- node: {exec: x, param: [{name: a}]}", "needs 'value' or nested 'param'"),
         (
-            "- node: {exec: x, param: [{from: f, allow_substs: true}]}",
+            "- node: {exec: x, param: [{from: f, allow_substs: 'yes'}]}",
+            "attribute 'allow_substs' must be true or false",
+        ),
+        (
+            "- node: {exec: x, param: [{name: a, value: 1, allow_substs: true}]}",
             r"unsupported attribute\(s\) 'allow_substs' for 'param'",
+        ),
+        (
+            "- lifecycle_node: {exec: x, name: a}",
+            "lifecycle_node needs 'namespace'",
+        ),
+        (
+            "- lifecycle_node: {exec: x, name: a, namespace: '', autostart: 1}",
+            "attribute 'autostart' must be true, false or a substitution",
         ),
         ("- node: {exec: x, remap: [{from: a}]}", "missing required attribute 'to'"),
         ("- group: {scoped: 'yes', children: []}", "attribute 'scoped' must be true or false"),

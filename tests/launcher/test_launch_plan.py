@@ -29,12 +29,12 @@ def test_arg_defaults_overrides_and_exact_argv(launch_file, prefix) -> None:
     (cmd,) = plan.plan(launch, {"robot": "arm"}, prefix.environ())
     assert cmd == NodeCommand(
         label="arm_talker",
-        argv=(str(exe), "--ros-args", "-r", "__node:=arm_talker", "-p", "task:=cartpole_swingup"),
+        argv=(str(exe), "--ros-args", "-r", "__node:=arm_talker", "-p", 'task:="cartpole_swingup"'),
         output="log",
         required=False,
     )
     (cmd,) = plan.plan(launch, {"robot": "arm", "task": "reach"}, prefix.environ())
-    assert cmd.argv[-1] == "task:=reach"
+    assert cmd.argv[-1] == 'task:="reach"'
 
 
 def test_missing_and_unknown_args_list_the_declared_ones(launch_file, prefix) -> None:
@@ -101,14 +101,14 @@ def test_full_node_command_in_upstream_order(launch_file, prefix, tmp_path) -> N
         "--ros-args", "-r", "__node:=talker", "-r", "__ns:=/ns",
         "--params-file", str(params),
         "-p", "int:=7",
-        "-p", "str_of_int:='7'",
-        "-p", "literal:='7'",
+        "-p", 'str_of_int:="7"',
+        "-p", 'literal:="7"',
         "-p", "float:=1.5",
         "-p", "flt:=7.0",
         "-p", "flag:=true",
-        "-p", "empty:=''",
+        "-p", 'empty:=""',
         "-p", "list:=[1, 2]",
-        "-p", "strs:=[a, b c]",
+        "-p", 'strs:=["a", "b c"]',
         "-r", "chatter:=/talk",
     )  # fmt: skip
 
