@@ -1,10 +1,19 @@
 """The gymnasium environment: a task's robot in PyBullet under domain randomization.
 
 One control step: clip the action ``(A,)`` to the task bounds → action-delay buffer →
-actuator gain → (maybe) a push → one ``stepSimulation`` of ``substeps`` physics steps with a
-jittered control period → joint readings + noise → ``task.obs_from_joints`` → reward
-``-task.cost``. All randomness (the draw at reset and per-step noise, pushes and jitter)
-comes from ``self.np_random``, so a seed fixes the episode bit for bit.
+actuator gain → (maybe) a push → ``substeps`` calls of ``stepSimulation`` of one physics step
+each (the control period, jittered, split evenly) → joint readings + noise →
+``task.obs_from_joints`` → reward ``-task.cost``. All randomness (the draw at reset and
+per-step noise, pushes and jitter) comes from ``self.np_random``, so a seed fixes the episode
+bit for bit.
+
+Units: every force the simulator sets or reports is a force/torque in N or N·m. The physics
+step is taken one substep per ``stepSimulation`` call with PyBullet's own substepping off
+(``numSubSteps=0``), so PyBullet's motor force limits and its reported applied joint torques
+are per physics step, i.e. real forces (with ``numSubSteps > 1`` PyBullet scales both by the
+control period and reports an impulse per substep: 1/substeps of the torque). It also leaves
+no hidden time accumulator in Bullet, which ``restoreState`` cannot restore (see
+:meth:`MbrlSimEnv.save_state`).
 """
 
 from __future__ import annotations
@@ -28,14 +37,24 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SimState:
-    """A snapshot for :meth:`MbrlSimEnv.restore_state` (valid within the episode it was taken)."""
+    """A snapshot for :meth:`MbrlSimEnv.restore_state`: everything a later step depends on.
+
+    Bullet's bodies (:func:`pybullet.saveState`), the episode's draw and goal (re-applied
+    when restoring into another episode), the step counter, the action-delay buffer and
+    the realized command, the last observation and measurement, and the generator state
+    (noise, jitter and pushes ahead). Motor targets, friction motors and the physics step
+    are re-issued by the next step, so they need no snapshot.
+    """
 
     bullet_id: int
     steps: int
     delay: tuple[np.ndarray, ...]
+    command: np.ndarray
     obs: np.ndarray
     measured: tuple[np.ndarray, np.ndarray, np.ndarray]
     rng_state: dict[str, Any]
+    dr: dict[str, Any]
+    goal: np.ndarray
 
 
 class MbrlSimEnv(gymnasium.Env):
@@ -69,8 +88,7 @@ class MbrlSimEnv(gymnasium.Env):
         self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (t.obs_dim,), np.float32)
         self.action_space = gymnasium.spaces.Box(t.low, t.high, dtype=np.float32)
         self.scene: Scene = load_scene(SCENES[t.name], t.joint_names, t.command_joints, t.dt)
-        # Motor impulse limits are force × control period per substep (see _set_friction).
-        self._motor_force = [f / self.scene.substeps for f in self.scene.spec.max_force]
+        self._motor_force = list(self.scene.spec.max_force)  # (A,) N·m, velocity motors
         self._pristine = pb.saveState(physicsClientId=self.scene.client)
         self._torch = torch
         self._weights = torch.as_tensor(t.default_weights)
@@ -82,6 +100,7 @@ class MbrlSimEnv(gymnasium.Env):
         self._delay: deque[np.ndarray] = deque([t.safe_action], maxlen=1)
         self._gain = np.ones(t.act_dim)
         self._command = np.zeros(t.act_dim)
+        self._period = -1.0  # control period (s) the physics step is currently set for
         self._obs = np.zeros(t.obs_dim, np.float32)
         self._measured = (np.zeros(len(t.joint_names)),) * 3
 
@@ -119,62 +138,34 @@ class MbrlSimEnv(gymnasium.Env):
         log.info("reset %s profile=%s dr=%s", t.name, self.profile.name, json.dumps(self._dr))
 
         # ---- physics: pristine state, then the draw ----
-        dr = self._dr
-        pb.restoreState(self._pristine, physicsClientId=c)
-        for i, link in enumerate(sc.links):
-            pb.changeDynamics(
-                body,
-                link,
-                mass=sc.mass[i] * dr["mass_scale"][i],
-                localInertiaDiagonal=sc.inertia[i] * dr["mass_scale"][i] * dr["inertia_scale"][i],
-                lateralFriction=dr["lateral_friction"],
-                physicsClientId=c,
-            )
+        pb.restoreState(self._pristine, physicsClientId=sc.client)
+        self._apply_draw()
         for k, j in enumerate(sc.joints):
-            pb.changeDynamics(body, j, jointDamping=dr["joint_damping"][k], physicsClientId=c)
             pb.resetJointState(body, j, q0[k], qd0[k], physicsClientId=c)
-        pb.setPhysicsEngineParameter(fixedTimeStep=t.dt, numSubSteps=sc.substeps, physicsClientId=c)
-        self._set_friction()
 
         # ---- controller state ----
         self._steps = 0
-        self._gain = np.asarray(dr["actuator_gain"])
-        d = dr["action_delay"]
+        d = self._dr["action_delay"]
         self._delay = deque([t.safe_action] * (d + 1), maxlen=d + 1)
         self._command = np.zeros(t.act_dim)
         self._obs = self._measure()
-        return self._obs.copy(), {"dr": dr, "goal": self._goal.tolist()}
+        return self._obs.copy(), {"dr": self._dr, "goal": self._goal.tolist()}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        t, sc, rng, dr = self.task, self.scene, self.np_random, self._dr
-        c, body = sc.client, sc.body
+        t, rng, dr = self.task, self.np_random, self._dr
         a = np.clip(np.asarray(action, np.float32).reshape(t.act_dim), t.low, t.high)
         self._delay.append(a)
         self._command = self._gain * self._delay[0]  # (A,) after delay and gain
 
-        # ---- control period, actuate, disturb ----
+        # ---- control period, disturbance, actuate and simulate ----
+        period = t.dt
         if dr["control_jitter"] > 0:
             j = dr["control_jitter"]
-            pb.setPhysicsEngineParameter(
-                fixedTimeStep=t.dt * rng.uniform(1 - j, 1 + j), physicsClientId=c
-            )
-            self._set_friction()  # motor impulse limits scale with the period
-        if sc.spec.control == "torque":
-            pb.setJointMotorControlArray(
-                body, sc.actuated, pb.TORQUE_CONTROL, forces=self._command, physicsClientId=c
-            )
-        else:
-            pb.setJointMotorControlArray(
-                body,
-                sc.actuated,
-                pb.VELOCITY_CONTROL,
-                targetVelocities=self._command,
-                forces=self._motor_force,
-                physicsClientId=c,
-            )
+            period = t.dt * rng.uniform(1 - j, 1 + j)
+        push = None
         if dr["push_prob"] > 0 and rng.random() < dr["push_prob"]:
-            self._push(rng.uniform(0.0, 2 * np.pi))
-        pb.stepSimulation(physicsClientId=c)
+            push = self._push_vector(rng.uniform(0.0, 2 * np.pi))
+        self.simulate(self._command, period, push)
         self._steps += 1
 
         # ---- observe and score ----
@@ -234,28 +225,82 @@ class MbrlSimEnv(gymnasium.Env):
         return list(self.task.joint_names), pos.copy(), vel.copy(), eff.copy()
 
     def save_state(self) -> SimState:
-        """Snapshot physics, step counter, delay buffer and generator (free with free_state)."""
+        """Snapshot everything later steps depend on (see :class:`SimState`); free it with
+        :meth:`free_state`. Restoring replays the same actions bit for bit."""
         return SimState(
             bullet_id=pb.saveState(physicsClientId=self.scene.client),
             steps=self._steps,
             delay=tuple(x.copy() for x in self._delay),
+            command=self._command.copy(),
             obs=self._obs.copy(),
             measured=tuple(x.copy() for x in self._measured),
             rng_state=self.np_random.bit_generator.state,
+            dr=self._dr,
+            goal=self._goal.copy(),
         )
 
     def restore_state(self, state: SimState) -> None:
-        """Return to ``state`` (taken earlier in this episode, so the draw is the same)."""
+        """Return to ``state``, also from a later episode (its draw and goal come back)."""
         pb.restoreState(state.bullet_id, physicsClientId=self.scene.client)
+        if state.dr is not self._dr:
+            self._dr = state.dr
+            self._apply_draw()
+        self._goal = state.goal.copy()
+        self._goal_t = self._torch.as_tensor(self._goal)
         self._steps = state.steps
-        self._delay = deque((x.copy() for x in state.delay), maxlen=self._delay.maxlen)
+        self._delay = deque((x.copy() for x in state.delay), maxlen=len(state.delay))
+        self._command = state.command.copy()
         self._obs = state.obs.copy()
         self._measured = tuple(x.copy() for x in state.measured)
         self.np_random.bit_generator.state = state.rng_state
+        self._period = -1.0  # re-issue the physics step and friction motors
 
     def free_state(self, state: SimState) -> None:
         """Release the PyBullet memory held by ``state``."""
         pb.removeState(state.bullet_id, physicsClientId=self.scene.client)
+
+    def simulate(
+        self, command: np.ndarray, period: float | None = None, push: np.ndarray | None = None
+    ) -> None:
+        """Apply ``command`` ``(A,)`` (N, N·m or rad/s, after delay and gain) for one period.
+
+        ``period`` (s, default the task's control period) is split into ``substeps`` physics
+        steps of one ``stepSimulation`` call each; ``push`` ``(3,)`` (N, world frame) acts on
+        the task's push link through the whole period. Motor force limits are the scene's
+        (N·m), Coulomb friction the draw's (N or N·m): forces, not impulses.
+        """
+        sc = self.scene
+        c, body = sc.client, sc.body
+        period = self.task.dt if period is None else float(period)
+        if period != self._period:
+            # Motor force limits become impulse limits at command time: set the step first.
+            pb.setPhysicsEngineParameter(
+                fixedTimeStep=period / sc.substeps, numSubSteps=0, physicsClientId=c
+            )
+            self._period = period
+            self._set_friction()
+        torque = sc.spec.control == "torque"
+        if not torque:
+            pb.setJointMotorControlArray(
+                body,
+                sc.actuated,
+                pb.VELOCITY_CONTROL,
+                targetVelocities=command,
+                forces=self._motor_force,
+                physicsClientId=c,
+            )
+        for _ in range(sc.substeps):
+            # Joint torques and external forces last one stepSimulation call: re-apply.
+            if torque:
+                pb.setJointMotorControlArray(
+                    body, sc.actuated, pb.TORQUE_CONTROL, forces=command, physicsClientId=c
+                )
+            if push is not None:
+                where = pb.getLinkState(body, sc.push_link, physicsClientId=c)[0]
+                pb.applyExternalForce(
+                    body, sc.push_link, list(push), where, pb.WORLD_FRAME, physicsClientId=c
+                )
+            pb.stepSimulation(physicsClientId=c)
 
     # ---- internals ----------------------------------------------------------------------
     def _measure(self) -> np.ndarray:
@@ -274,12 +319,30 @@ class MbrlSimEnv(gymnasium.Env):
         self._measured = (pos, vel, eff)
         return self.task.obs_from_joints(pos, vel)
 
+    def _apply_draw(self) -> None:
+        """Set the episode's draw on the bodies: masses, inertias, contact friction, damping,
+        and the actuator gain; friction motors follow at the next :meth:`simulate`."""
+        sc, dr = self.scene, self._dr
+        c, body = sc.client, sc.body
+        for i, link in enumerate(sc.links):
+            pb.changeDynamics(
+                body,
+                link,
+                mass=sc.mass[i] * dr["mass_scale"][i],
+                localInertiaDiagonal=sc.inertia[i] * dr["mass_scale"][i] * dr["inertia_scale"][i],
+                lateralFriction=dr["lateral_friction"],
+                physicsClientId=c,
+            )
+        for k, j in enumerate(sc.joints):
+            pb.changeDynamics(body, j, jointDamping=dr["joint_damping"][k], physicsClientId=c)
+        self._gain = np.asarray(dr["actuator_gain"])
+        self._period = -1.0
+
     def _set_friction(self) -> None:
         """Coulomb friction of torque-driven joints: a zero-velocity motor of that strength.
 
-        PyBullet limits a motor's impulse per physics substep to ``force × fixedTimeStep``
-        (the whole control period when ``numSubSteps > 1``), so the force is divided by the
-        substeps; re-issue after every change of the period.
+        PyBullet turns a motor's force limit into an impulse limit with the physics step in
+        force when the motor is set, so re-issue after every change of the step.
         """
         sc = self.scene
         if sc.spec.control != "torque":
@@ -289,18 +352,13 @@ class MbrlSimEnv(gymnasium.Env):
             list(sc.joints),
             pb.VELOCITY_CONTROL,
             targetVelocities=[0.0] * len(sc.joints),
-            forces=[f / sc.substeps for f in self._dr["joint_friction"]],
+            forces=list(self._dr["joint_friction"]),
             physicsClientId=sc.client,
         )
 
-    def _push(self, angle: float) -> None:
-        sc = self.scene
+    def _push_vector(self, angle: float) -> np.ndarray:
+        """The push force ``(3,)`` (N, world frame) in direction ``angle`` (rad)."""
         force = self._dr["push_force"]
-        if sc.spec.push_planar:
-            vec = [force * np.sign(np.cos(angle)), 0.0, 0.0]
-        else:
-            vec = [force * np.cos(angle), force * np.sin(angle), 0.0]
-        where = pb.getLinkState(sc.body, sc.push_link, physicsClientId=sc.client)[0]
-        pb.applyExternalForce(
-            sc.body, sc.push_link, vec, where, pb.WORLD_FRAME, physicsClientId=sc.client
-        )
+        if self.scene.spec.push_planar:
+            return np.array([force * np.sign(np.cos(angle)), 0.0, 0.0])
+        return np.array([force * np.cos(angle), force * np.sin(angle), 0.0])

@@ -4,6 +4,14 @@
 variance: each row's joint state is set from its observation, the action is applied as the
 env would (same actuator gain draw, no delay, no noise) and one control period is simulated.
 It is slow (one PyBullet step per row) and meant for measuring, not for real time.
+
+The oracle plans inside the env's own PyBullet world and depends on exact restore:
+:class:`OraclePolicy` takes :meth:`MbrlSimEnv.save_state` before planning and
+:meth:`MbrlSimEnv.restore_state` after it, and the episode then continues bit for bit as if
+no planning had happened (tested for both robots under every shipped profile). That holds
+because the snapshot covers everything a step depends on (bodies, draw, goal, delay buffer,
+realized command, generator) and the env steps Bullet one physics step per call, so Bullet
+keeps no time accumulator that ``restoreState`` would miss.
 """
 
 from __future__ import annotations
@@ -44,20 +52,7 @@ class SimulatorModel(torch.nn.Module):
             q, qd = _joints_from_obs(env.task.name, row)
             for j, joint in enumerate(sc.joints):
                 pb.resetJointState(body, joint, q[j], qd[j], physicsClientId=c)
-            if sc.spec.control == "torque":
-                pb.setJointMotorControlArray(
-                    body, sc.actuated, pb.TORQUE_CONTROL, forces=commands[i], physicsClientId=c
-                )
-            else:
-                pb.setJointMotorControlArray(
-                    body,
-                    sc.actuated,
-                    pb.VELOCITY_CONTROL,
-                    targetVelocities=commands[i],
-                    forces=env._motor_force,
-                    physicsClientId=c,
-                )
-            pb.stepSimulation(physicsClientId=c)
+            env.simulate(commands[i])  # the nominal control period, no push
             states = pb.getJointStates(body, sc.joints, physicsClientId=c)
             pos = np.array([s[0] for s in states])
             vel = np.array([s[1] for s in states])

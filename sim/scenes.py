@@ -125,8 +125,9 @@ def load_scene(
         raise ValueError(f"control period {control_dt} s is not a multiple of {spec.physics_dt} s")
     client = pb.connect(pb.DIRECT)
     pb.setGravity(0, 0, -9.81, physicsClientId=client)
+    # One physics step per stepSimulation call (MbrlSimEnv.simulate loops over the substeps).
     pb.setPhysicsEngineParameter(
-        fixedTimeStep=control_dt, numSubSteps=substeps, physicsClientId=client
+        fixedTimeStep=spec.physics_dt, numSubSteps=0, physicsClientId=client
     )
     if spec.ground:
         pb.loadURDF(str(Path(pybullet_data.getDataPath()) / "plane.urdf"), physicsClientId=client)

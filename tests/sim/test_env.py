@@ -78,14 +78,14 @@ def test_dr_readback_matches_draw_and_differs_across_seeds(caplog):
             np.testing.assert_allclose(inertia, expect, rtol=1e-6)
             assert lateral == pytest.approx(dr["lateral_friction"])
         # Coulomb friction: while sliding, the friction motor pushes back with the drawn force
-        # (PyBullet reports it per substep under numSubSteps).
+        # (N or N·m: PyBullet steps one physics step per call, so it reports forces).
         for _ in range(5):
             env.step(np.array([8.0], np.float32))
         for k, j in enumerate(sc.joints):
             _, vel, _, applied = pb.getJointState(sc.body, j, physicsClientId=sc.client)
             assert abs(vel) > 0.05
             expect = -np.sign(vel) * dr["joint_friction"][k]
-            assert applied * sc.substeps == pytest.approx(expect, rel=1e-4)
+            assert applied == pytest.approx(expect, rel=1e-4)
         draws.append(dr)
         env.close()
     assert draws[0]["mass_scale"] != draws[1]["mass_scale"]
@@ -162,37 +162,6 @@ def test_cartpole_swings_up_with_energy_pumping(profile):
         obs = env.step(np.array([np.clip(u - 2 * x - x_dot, -10, 10)], np.float32))[0]
         best = max(best, float(obs[1]))
     assert best > 0.9
-
-
-@pytest.mark.parametrize(
-    "task",
-    [
-        "cartpole_swingup",
-        pytest.param(
-            "panda_reach",
-            marks=pytest.mark.xfail(
-                reason="PyBullet's restoreState does not restore the velocity-motor/contact "
-                "solver state of the Panda scene: replays drift for some draws (seed 0: 0.27)",
-                strict=False,
-            ),
-        ),
-    ],
-)
-def test_save_restore_state_replays_exactly(task: str):
-    env = MbrlSimEnv(task, "default", seed=0)
-    env.reset()
-    rng = np.random.default_rng(0)
-    a = env.task.act_dim
-    actions = rng.uniform(env.task.low, env.task.high, (10, a)).astype(np.float32)
-    env.step(actions[0])
-    state = env.save_state()
-    first = [env.step(a)[:2] for a in actions]
-    env.restore_state(state)
-    second = [env.step(a)[:2] for a in actions]
-    env.free_state(state)
-    for (o1, r1), (o2, r2) in zip(first, second):
-        np.testing.assert_array_equal(o1, o2)
-        assert r1 == r2
 
 
 def test_joint_state_builds_the_observation():
