@@ -14,7 +14,9 @@ temp name is removed and the folder fsynced. A crash loses at most the episode b
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,10 @@ from typing import Any
 import numpy as np
 
 EPISODE_GLOB = "ep_*.npz"
+EPISODE_NAME = re.compile(r"ep_(\d+)\.npz")
+"""An episode file's whole name; its number is the episode id."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,6 +47,8 @@ class Transitions:
     episode_id: np.ndarray
     goal: np.ndarray
     episodes: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    """Files in the store that were not loaded: ``{"file", "reason"}`` each (also logged)."""
 
     def __len__(self) -> int:
         return len(self.obs)
@@ -58,7 +66,24 @@ class TransitionStore:
         return len(self._files())
 
     def _files(self) -> list[Path]:
-        return sorted(self.dir.glob(EPISODE_GLOB))
+        """Episode files (names matching ``ep_<digits>.npz``), in id order."""
+        return [p for _, p in self._numbered()]
+
+    def _numbered(self) -> list[tuple[int, Path]]:
+        out = []
+        for p in self.dir.iterdir():
+            m = EPISODE_NAME.fullmatch(p.name)
+            if m and p.is_file():
+                out.append((int(m.group(1)), p))
+        return sorted(out)
+
+    def stray_files(self) -> list[Path]:
+        """Files in ``episodes/`` that are neither episodes nor unfinished writes."""
+        return sorted(
+            p
+            for p in self.dir.iterdir()
+            if not EPISODE_NAME.fullmatch(p.name) and not p.name.startswith(".tmp-")
+        )
 
     def append_episode(self, obs: np.ndarray, action: np.ndarray, meta: dict[str, Any]) -> int:
         """Write one episode atomically; return its id.
@@ -102,20 +127,38 @@ class TransitionStore:
         return ep
 
     def _next_id(self) -> int:
-        files = self._files()
-        return int(files[-1].stem[3:]) + 1 if files else 0
+        files = self._numbered()
+        return files[-1][0] + 1 if files else 0
 
     def load(self) -> Transitions:
-        """All episodes as :class:`Transitions` (empty arrays for an empty store)."""
+        """All episodes as :class:`Transitions` (empty arrays for an empty store).
+
+        Never fails on one bad file: a file whose name is not ``ep_<digits>.npz`` is ignored
+        and a damaged episode (torn, empty, unreadable, inconsistent shapes, non-finite
+        values, shapes unlike the other episodes') is skipped, each with a warning naming
+        the file; both are listed in ``Transitions.skipped``.
+        """
         obs, act, nxt, done, eid, goal, metas = [], [], [], [], [], [], []
-        for path in self._files():
-            ep = int(path.stem[3:])
+        skipped: list[dict[str, str]] = []
+        for path in self.stray_files():
+            reason = "name is not ep_<digits>.npz: ignored"
+            log.warning("transition store: %s: %s", path, reason)
+            skipped.append({"file": str(path), "reason": reason})
+        dims: tuple[int, int, int] | None = None
+        for ep, path in self._numbered():
             try:
-                with np.load(path, allow_pickle=False) as z:
-                    o, a, g = z["obs"], z["action"], z["goal"]
-                    meta = json.loads(str(z["meta_json"]))
+                o, a, g, meta = _read_episode(path)
+                if dims is not None and (o.shape[1], a.shape[1], g.shape[1]) != dims:
+                    raise ValueError(
+                        f"obs/action/goal widths {(o.shape[1], a.shape[1], g.shape[1])} differ "
+                        f"from the store's {dims}"
+                    )
             except Exception as err:
-                raise ValueError(f"corrupt episode file {path}: {err}") from err
+                reason = f"damaged episode skipped: {err}"
+                log.warning("transition store: %s: %s", path, reason)
+                skipped.append({"file": str(path), "reason": reason})
+                continue
+            dims = (o.shape[1], a.shape[1], g.shape[1])
             t = len(a)
             obs.append(o[:-1])
             nxt.append(o[1:])
@@ -128,7 +171,15 @@ class TransitionStore:
             metas.append({"id": ep, **meta})
         if not metas:
             empty = np.zeros((0, 0), np.float32)
-            return Transitions(empty, empty, empty, np.zeros(0, bool), np.zeros(0, np.int64), empty)
+            return Transitions(
+                empty,
+                empty,
+                empty,
+                np.zeros(0, bool),
+                np.zeros(0, np.int64),
+                empty,
+                skipped=skipped,
+            )
         return Transitions(
             obs=np.concatenate(obs),
             action=np.concatenate(act),
@@ -137,6 +188,7 @@ class TransitionStore:
             episode_id=np.concatenate(eid),
             goal=np.concatenate(goal),
             episodes=metas,
+            skipped=skipped,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -147,6 +199,7 @@ class TransitionStore:
             "episodes": len(data.episodes),
             "transitions": len(data),
             "unfinished_writes": len(list(self.dir.glob(".tmp-*"))),
+            "skipped": data.skipped,
         }
         if not len(data):
             return out
@@ -166,3 +219,36 @@ class TransitionStore:
         if returns:
             out["return"] = {"mean": float(np.mean(returns)), "std": float(np.std(returns))}
         return out
+
+
+def _read_episode(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """``(obs (T+1, O), action (T, A), goal (T, G), meta)`` of one file, checked.
+
+    Raises:
+        ValueError: unreadable (torn, empty, not a zip), missing arrays, inconsistent
+            shapes, no transitions, non-finite values or meta not a JSON object.
+    """
+    if path.stat().st_size == 0:
+        raise ValueError("file is empty (0 bytes)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = {"obs", "action", "goal", "meta_json"} - set(z.files)
+            if missing:
+                raise ValueError(f"missing arrays {sorted(missing)}")
+            o, a, g = z["obs"], z["action"], z["goal"]
+            meta = json.loads(str(z["meta_json"]))
+    except ValueError:
+        raise
+    except Exception as err:
+        raise ValueError(f"unreadable ({type(err).__name__}: {err})") from err
+    if o.ndim != 2 or a.ndim != 2 or g.ndim != 2:
+        raise ValueError(f"arrays must be 2-D, got obs {o.shape}, action {a.shape}, goal {g.shape}")
+    if len(a) < 1:
+        raise ValueError(f"no transitions (obs {o.shape}, action {a.shape})")
+    if len(o) != len(a) + 1 or len(g) != len(a):
+        raise ValueError(f"inconsistent lengths: obs {o.shape}, action {a.shape}, goal {g.shape}")
+    if not (np.isfinite(o).all() and np.isfinite(a).all() and np.isfinite(g).all()):
+        raise ValueError("non-finite values")
+    if not isinstance(meta, dict):
+        raise ValueError("meta_json is not a JSON object")
+    return o.astype(np.float32), a.astype(np.float32), g.astype(np.float32), meta

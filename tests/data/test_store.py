@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,3 +112,48 @@ def test_sigkill_mid_collection_keeps_completed_episodes(tmp_path):
     # the store stays appendable after the crash
     obs, act, meta = episode(np.random.default_rng(3), o=5, a=1)
     assert store.append_episode(obs, act, meta) == len(files)
+
+
+def _three_episodes(root):
+    store = TransitionStore(root)
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        store.append_episode(*episode(rng))
+    return store, root / "episodes"
+
+
+def test_stray_files_are_ignored_with_a_warning_naming_them(tmp_path, caplog):
+    store, eps = _three_episodes(tmp_path)
+    (eps / "ep_backup.npz").write_bytes((eps / "ep_000000.npz").read_bytes())  # cp as backup
+    (eps / "notes.txt").write_text("robot was hot")
+    with caplog.at_level(logging.WARNING):
+        data = store.load()
+    assert len(data.episodes) == 3 and len(data) == 15
+    assert "ep_backup.npz" in caplog.text and "notes.txt" in caplog.text
+    assert {Path(s["file"]).name for s in data.skipped} == {"ep_backup.npz", "notes.txt"}
+    assert store.append_episode(*episode(np.random.default_rng(5))) == 3  # still appendable
+    assert len(store.summary()["skipped"]) == 2
+
+
+def test_damaged_episodes_are_skipped_naming_the_file_keeping_the_others(tmp_path, caplog):
+    store, eps = _three_episodes(tmp_path)
+    (eps / "ep_000003.npz").write_bytes(b"")  # zero bytes
+    good = (eps / "ep_000000.npz").read_bytes()
+    (eps / "ep_000004.npz").write_bytes(good[: len(good) // 2])  # torn write
+    np.savez(  # crafted: no transitions
+        eps / "ep_000005.npz",
+        obs=np.zeros((1, 3), np.float32),
+        action=np.zeros((0, 2), np.float32),
+        goal=np.zeros((0, 0), np.float32),
+        meta_json=np.array("{}"),
+    )
+    np.savez(eps / "ep_000006.npz", obs=np.zeros((3, 3)))  # arrays missing
+    store.append_episode(*episode(np.random.default_rng(6)))  # ep_000007, fine
+    with caplog.at_level(logging.WARNING):
+        data = store.load()
+    assert sorted(m["id"] for m in data.episodes) == [0, 1, 2, 7]
+    skipped = {Path(s["file"]).name: s["reason"] for s in data.skipped}
+    assert set(skipped) == {f"ep_00000{i}.npz" for i in (3, 4, 5, 6)}
+    assert "0 bytes" in skipped["ep_000003.npz"] and "no transitions" in skipped["ep_000005.npz"]
+    for name in skipped:
+        assert name in caplog.text
