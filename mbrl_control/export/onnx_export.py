@@ -9,7 +9,9 @@ iCEM ``next_elites (k, H, A)``. A caller feeds ``next_<x>`` back as ``prev_<x>``
 
 ``metadata_props`` (all JSON strings): ``format_version``, ``task`` (``Task.metadata()``),
 ``default_weights`` (K,), ``planner_config``, ``model_config``, ``provenance``,
-``noise_inputs`` (name -> shape), ``carry`` (name -> shape) and ``export`` (layout options).
+``noise_inputs`` (name -> shape), ``carry`` (name -> shape), ``export`` (layout options)
+and ``probe_states`` (S, O): the realistic states the runtime plans from before trusting
+the file (the task's initial states, plus any the caller gives, e.g. recent real states).
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 import torch
 from torch import nn
 
 from mbrl_control.export.gemm_ensemble import GemmEnsemble
+from mbrl_control.export.probe_states import initial_probe_states
 from mbrl_control.models.ensemble import Ensemble
 from mbrl_control.planning.config import PlannerConfig
 from mbrl_control.planning.noise import carry_shapes, noise_shapes
@@ -131,13 +135,16 @@ def export_planner(
     value_fn: ValueFn | None = None,
     policy: PolicyFn | None = None,
     layout: str = "auto",
+    probe_states: np.ndarray | None = None,
 ) -> Path:
     """Write the planning step for ``model`` on ``task`` to ``path`` (atomically).
 
     ``model`` follows the ensemble forward contract; an :class:`Ensemble` is re-expressed
     by :func:`fast_model` (same function, faster graph). ``value_fn`` (terminal cost-to-go)
     and ``policy`` (policy prior, with ``cfg.prior_frac``) are traced into the same graph
-    when they are ``nn.Module``s. Returns the written path.
+    when they are ``nn.Module``s. ``probe_states (S, O)`` (e.g. recent real states) are
+    stored with the task's initial states for the runtime's load check. Returns the written
+    path.
     """
     step = PlanStep(
         fast_model(model, cfg, layout),
@@ -157,8 +164,17 @@ def export_planner(
         "noise_inputs": step.noise_shapes if noise_input else {},
         "carry": carry_shapes(cfg, task.act_dim),
         "export": {"layout": getattr(step.model, "layout", "n/a"), "opset": OPSET},
+        "probe_states": _probe_metadata(task, probe_states),
     }
     return write_graph(step, step.example_inputs(task), metadata, path)
+
+
+def _probe_metadata(task: Task, extra: np.ndarray | None) -> list[list[float]]:
+    """The task's initial states and the finite rows of ``extra (S, O)``, as JSON lists."""
+    from mbrl_control.export.runtime import MAX_PROBE_STATES, probe_rows
+
+    rows = [initial_probe_states(task), probe_rows(extra, task.obs_dim, MAX_PROBE_STATES // 2)]
+    return np.concatenate(rows).astype(float).tolist()
 
 
 def write_graph(

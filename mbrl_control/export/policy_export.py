@@ -2,7 +2,8 @@
 
 Graph: inputs ``obs (O,)``, ``goal (G,)`` (G may be 0; the exporter then drops it) -> output
 ``action (A,)``; the policy sees the state with the goal appended. ``metadata_props`` (JSON
-strings): ``policy_format_version``, ``task`` (``Task.metadata()``) and ``provenance``. The
+strings): ``policy_format_version``, ``task`` (``Task.metadata()``), ``provenance`` and
+``probe_states`` (the task's initial states, checked by ``OnnxPolicy.probe``). The
 file is the fallback controller of ``mpc_controller`` with ``mode: policy`` (see
 :mod:`.policy_runtime`).
 """
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from mbrl_control.export.onnx_export import write_graph
+from mbrl_control.export.probe_states import initial_probe_states
 from mbrl_control.planning.rollout import with_goal
 from mbrl_control.tasks.base import Task
 
@@ -52,6 +54,7 @@ def export_policy(
         "policy_format_version": POLICY_FORMAT_VERSION,
         "task": task.metadata(),
         "provenance": provenance or {},
+        "probe_states": initial_probe_states(task).astype(float).tolist(),
     }
     step = PolicyStep(policy).eval()
     example = (torch.zeros(task.obs_dim), torch.zeros(task.goal_dim))

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mbrl_control.export.runtime import finite_vector, graph_inputs, open_session
+from mbrl_control.export.runtime import (
+    MAX_PROBE_STATES,
+    finite_vector,
+    graph_inputs,
+    open_session,
+    probe_rows,
+)
 
 POLICY_FORMAT_VERSION = 2
 """The policy graph format this runtime reads (written by ``export_policy``)."""
@@ -36,6 +42,7 @@ class OnnxPolicy:
             version = json.loads(props["policy_format_version"])
             self.task = json.loads(props["task"])
             self.provenance = json.loads(props.get("provenance", "{}"))
+            self._probe_states = json.loads(props.get("probe_states", "[]"))
         except json.JSONDecodeError as exc:
             raise ValueError(f"{self.path}: corrupt policy metadata ({exc})") from exc
         if version != POLICY_FORMAT_VERSION:
@@ -68,9 +75,19 @@ class OnnxPolicy:
         action = self._session.run(["action"], graph_inputs(feed, self._inputs))[0]
         return np.clip(np.asarray(action, np.float32), self._low, self._high)
 
-    def probe(self) -> np.ndarray:
-        """One action from a zero observation; raises if it is not finite and in shape."""
-        action = self.act(np.zeros(self.obs_dim, np.float32))
-        if action.shape != self._low.shape or not np.all(np.isfinite(action)):
-            raise ValueError(f"{self.path}: probe returned a bad action {action}")
-        return action
+    def probe(self, states: np.ndarray | None = None) -> np.ndarray:
+        """The action at each probe state (the file's initial states, or the zero observation
+        for older files, plus ``states (S, O)``); the first one, or ``ValueError`` naming the
+        state where an action is not finite and in shape."""
+        try:
+            own = probe_rows(self._probe_states or None, self.obs_dim, MAX_PROBE_STATES)
+        except ValueError as exc:
+            raise ValueError(f"{self.path}: corrupt policy metadata ({exc})") from exc
+        own = own if len(own) else np.zeros((1, self.obs_dim), np.float32)
+        rows = [*own, *probe_rows(states, self.obs_dim, MAX_PROBE_STATES)]
+        actions = [self.act(state) for state in rows]
+        for state, action in zip(rows, actions):
+            if action.shape != self._low.shape or not np.all(np.isfinite(action)):
+                where = np.array2string(state, precision=3)
+                raise ValueError(f"{self.path}: refused: at state {where} the action is {action}")
+        return actions[0]

@@ -4,6 +4,13 @@
 from the previous call's ``next_<x>`` outputs) and, for graphs that take their noise as
 inputs, standard normals drawn from a seeded ``numpy`` generator *after* each call, so the
 next tick does not pay for them.
+
+Validation: :meth:`OnnxPlanner.probe` (run once at construction unless ``validate=False``)
+plans from realistic states - the task's initial states the exporter stored in the metadata
+(``probe_states``) plus any recent real states the caller passes - and refuses the file when a
+member predicts NaN/inf there (the graph's ``disagreement`` is not finite) or every rollout is
+non-finite (``plan_cost`` at the :data:`BIG_COST` sentinel). After each ``act`` the flag
+``last_plan_valid`` says whether that plan rests on at least one finite rollout.
 """
 
 from __future__ import annotations
@@ -17,7 +24,15 @@ import onnxruntime as ort
 
 FORMAT_VERSION = 1
 """The graph format this runtime reads (written by ``export_planner``)."""
-_OPTIONAL_KEYS = ("model_config", "provenance", "export")
+BIG_COST = 1e10
+"""The graph's cost for a non-finite rollout (``planning.rollout.BIG_COST``; no torch here)."""
+SENTINEL_FLOOR = 0.99 * BIG_COST
+"""A plan cost at or above this is (a weighted mean of) sentinel costs: no finite rollout.
+The margin absorbs float32 rounding of a mean of sentinels; a plan whose elites are >= 99 %
+sentinels by weight is counted as invalid too."""
+MAX_PROBE_STATES = 16
+"""At most this many caller states are probed (spread evenly), each one planning step."""
+_OPTIONAL_KEYS = ("model_config", "provenance", "export", "probe_states")
 _REQUIRED_KEYS = (
     "format_version",
     "task",
@@ -34,8 +49,10 @@ class OnnxPlanner:
 
     Args: ``path`` of the file; ``expected_task`` (task name the file must be for);
     ``threads`` (onnxruntime intra-op threads); ``seed`` for the noise generator (default:
-    the planner config's seed). Raises ``FileNotFoundError`` for a missing file and
-    ``ValueError`` for a corrupt file or metadata that does not match.
+    the planner config's seed); ``probe_states`` ``(S, O)`` recent real states to probe on
+    besides the file's own; ``validate`` (default True) runs :meth:`probe` now. Raises
+    ``FileNotFoundError`` for a missing file and ``ValueError`` for a corrupt file, metadata
+    that does not match, or a graph that fails the probe.
     """
 
     def __init__(
@@ -45,6 +62,8 @@ class OnnxPlanner:
         expected_task: str | None = None,
         threads: int = 2,
         seed: int | None = None,
+        probe_states: np.ndarray | None = None,
+        validate: bool = True,
     ) -> None:
         self.path = Path(path)
         self._session = open_session(self.path, threads, "planner")
@@ -67,8 +86,13 @@ class OnnxPlanner:
         self._carry: dict[str, np.ndarray] = {}
         self._noise: dict[str, np.ndarray] = {}
         self.last_info: dict[str, float] = {}
+        self.last_plan_valid = True
+        """False when the last ``act``'s plan cost was non-finite or at the sentinel."""
+        self._probed: tuple[np.ndarray, np.ndarray] | None = None  # (weights, action)
         self.reset()
         self._draw_noise()
+        if validate:
+            self.probe(probe_states)
 
     # ---- state ------------------------------------------------------------------------
     def reset(self) -> None:
@@ -100,22 +124,61 @@ class OnnxPlanner:
         feed.update({f"prev_{k}": v for k, v in self._carry.items()})
         out = dict(zip(self._outputs, self._session.run(None, graph_inputs(feed, self._inputs))))
         self._carry = {k: out[f"next_{k}"] for k in self._carry_shapes}
-        self.last_info = {
-            "plan_cost": float(out["plan_cost"]),
-            "disagreement": float(out["disagreement"]),
-        }
+        cost = float(out["plan_cost"])
+        self.last_info = {"plan_cost": cost, "disagreement": float(out["disagreement"])}
+        self.last_plan_valid = bool(np.isfinite(cost) and cost < SENTINEL_FLOOR)
         self._draw_noise()  # for the next tick, off its critical path
         return np.asarray(out["action"], np.float32).copy()
 
-    def probe(self) -> np.ndarray:
-        """One plan from a zero observation (warm start untouched); raises if not finite."""
-        carry, info = self._carry, self.last_info
+    def probe(self, states: np.ndarray | None = None) -> np.ndarray:
+        """Plan from every probe state; the first state's action ``(A,)``, or ``ValueError``.
+
+        Probe states: the file's ``probe_states`` (the task's initial states; the zero
+        observation for files without them) and ``states`` ``(S, O)`` (recent real states;
+        non-finite rows skipped, at most :data:`MAX_PROBE_STATES`). Refused when an action is
+        not finite, a member's prediction is non-finite (``disagreement`` NaN/inf) or every
+        rollout is (``plan_cost`` non-finite or at the sentinel). Warm start, noise and the
+        ``last_*`` fields are left as they were. Repeated calls without ``states`` and with
+        the same weights reuse the first result.
+        """
+        extra = probe_rows(states, self.obs_dim, MAX_PROBE_STATES)
+        if not len(extra) and self._probed and np.array_equal(self._probed[0], self._weights):
+            return self._probed[1].copy()
         try:
-            action = self.act(np.zeros(self.obs_dim, np.float32))
+            own = probe_rows(self.metadata.get("probe_states"), self.obs_dim, MAX_PROBE_STATES)
+        except ValueError as exc:
+            raise ValueError(f"{self.path}: corrupt planner metadata ({exc})") from exc
+        own = own if len(own) else np.zeros((1, self.obs_dim), np.float32)
+        rows = [("initial state", s) for s in own]
+        rows += [("recent state", s) for s in extra]
+        saved = (self._carry, self._noise, self._rng.bit_generator.state)
+        saved_last = (self.last_info, self.last_plan_valid)
+        try:
+            actions = [self._probe_one(label, state) for label, state in rows]
         finally:
-            self._carry, self.last_info = carry, info
+            self._carry, self._noise, self._rng.bit_generator.state = saved
+            self.last_info, self.last_plan_valid = saved_last
+        if not len(extra):
+            self._probed = (self._weights.copy(), actions[0])
+        return actions[0].copy()
+
+    def _probe_one(self, label: str, state: np.ndarray) -> np.ndarray:
+        self.reset()
+        action = self.act(state)
+        cost, dis = self.last_info["plan_cost"], self.last_info["disagreement"]
+        where = f"{self.path}: refused: at {label} {np.array2string(state, precision=3)}"
         if action.shape != self._low.shape or not np.all(np.isfinite(action)):
-            raise ValueError(f"{self.path}: probe returned a bad action {action}")
+            raise ValueError(f"{where} the planner returned a bad action {action}")
+        if not np.isfinite(dis):
+            raise ValueError(
+                f"{where} an ensemble member predicts a non-finite state (disagreement {dis}); "
+                "the model weights are broken (NaN/inf) or overflow on realistic states"
+            )
+        if not self.last_plan_valid:
+            raise ValueError(
+                f"{where} every rollout is non-finite (plan cost {cost:.3g}, the "
+                f"{BIG_COST:.0e} sentinel): the plan would be noise"
+            )
         return action
 
     def _draw_noise(self) -> None:
@@ -153,6 +216,26 @@ def finite_vector(name: str, x: np.ndarray, dim: int) -> np.ndarray:
     if v.shape != (dim,) or not np.all(np.isfinite(v)):
         raise ValueError(f"{name} must be {dim} finite values, got {v}")
     return v
+
+
+def probe_rows(states: Any, obs_dim: int, limit: int) -> np.ndarray:
+    """``states`` as finite float32 rows ``(S, obs_dim)``, at most ``limit`` spread evenly.
+
+    Non-finite rows are dropped (a bad sensor reading is not a probe); ``ValueError`` if a
+    row does not have ``obs_dim`` values.
+    """
+    if states is None:
+        return np.zeros((0, obs_dim), np.float32)
+    rows = np.asarray(states, np.float32)
+    if rows.size == 0:
+        return np.zeros((0, obs_dim), np.float32)
+    rows = rows.reshape(-1, rows.shape[-1])
+    if rows.shape[1] != obs_dim:
+        raise ValueError(f"probe states must have {obs_dim} values per row, got {rows.shape}")
+    rows = rows[np.all(np.isfinite(rows), axis=1)]
+    if len(rows) > limit:
+        rows = rows[np.linspace(0, len(rows) - 1, limit).round().astype(int)]
+    return rows
 
 
 def graph_inputs(feed: dict[str, np.ndarray], names: set[str]) -> dict[str, np.ndarray]:
