@@ -4,7 +4,10 @@ Used by ``finetune_node`` (in a separate process, via ``mbrl-control finetune``)
 offline ``mbrl-control finetune --data DIR | --bag FILE.mcap``. The gate compares one-step
 prediction error on the **newest real episodes**, held out from training, for the new and
 the live model, measured in the same units (the live model's output scaling); the new
-planner is exported only if it is strictly better.
+planner is exported only if it is strictly better, its errors and weights are finite, and the
+exported planner passes the runtime's load check (:meth:`OnnxPlanner.probe` on the task's
+initial states and on recent real states). Inputs that cannot be read fail with
+:class:`GateError`, whose message says in plain words which file and why.
 """
 
 from __future__ import annotations
@@ -44,10 +47,19 @@ def newest_episodes(episode_id: np.ndarray, count: int) -> list[int]:
     return sorted(np.unique(episode_id).tolist())[-count:]
 
 
+PROBE_REAL_STATES = 8
+"""Recent real states (from the held-out episodes) the deployed planner is probed on."""
+
+
+class GateError(ValueError):
+    """The gate cannot run: an input file is missing or unreadable (the message says which)."""
+
+
 def gate(live: Ensemble, candidate: Ensemble, real: Transitions, held: list[int]) -> dict:
     """Deploy ``candidate`` only if its error on the ``held`` episodes is below ``live``'s.
 
-    Both errors use the live model's output scaling, so they are in the same units.
+    Both errors use the live model's output scaling, so they are in the same units. A
+    candidate with a non-finite weight or error is never deployed (``reason`` says why).
     """
     live.eval()
     candidate.eval()
@@ -55,12 +67,52 @@ def gate(live: Ensemble, candidate: Ensemble, real: Transitions, held: list[int]
     scale = live.out_norm.std.clone()
     live_err = prediction_error(live, real, rows, scale)
     new_err = prediction_error(candidate, real, rows, scale)
+    broken = [n for n, p in candidate.named_parameters() if not bool(torch.isfinite(p).all())]
+    if broken:
+        reason = f"the retrained model has non-finite weights in {broken[:3]}"
+    elif not np.isfinite(new_err):
+        reason = f"the retrained model's hold-out error is {new_err}"
+    elif not new_err < live_err:
+        reason = f"hold-out error {new_err:.4g} is not below the live model's {live_err:.4g}"
+    else:
+        reason = f"hold-out error {new_err:.4g} < live {live_err:.4g}"
     return {
         "live_error": live_err,
         "new_error": new_err,
-        "deploy": bool(new_err < live_err),
+        "deploy": not broken and bool(np.isfinite(new_err) and new_err < live_err),
+        "reason": reason,
         "holdout_episodes": held,
     }
+
+
+def read_live(checkpoint: str | Path, planner: str | Path) -> tuple[Ensemble, dict, dict]:
+    """The live ``(model, provenance, planner metadata)``; :class:`GateError` in plain words
+    (``cannot read checkpoint ...``) when a file is missing or not what it should be."""
+    try:
+        live, provenance = load_checkpoint(checkpoint)
+    except (OSError, ValueError) as exc:
+        raise GateError(f"cannot read checkpoint {checkpoint}: {_plain(exc, checkpoint)}") from None
+    try:  # metadata only: the live planner is the controller's business, not re-probed here
+        meta = OnnxPlanner(planner, validate=False).metadata
+    except (OSError, ValueError) as exc:
+        raise GateError(f"cannot read planner {planner}: {_plain(exc, planner)}") from None
+    task = meta["task"]
+    shapes = (len(task["obs_names"]), len(task["action_names"]))
+    if shapes != (live.cfg.obs_dim, live.cfg.act_dim):
+        raise GateError(
+            f"planner {planner} (task {task.get('task')!r}: {shapes[0]} obs, {shapes[1]} "
+            f"actions) does not fit checkpoint {checkpoint} ({live.cfg.obs_dim} obs, "
+            f"{live.cfg.act_dim} actions)"
+        )
+    return live, provenance, meta
+
+
+def _plain(exc: Exception, path: str | Path) -> str:
+    """``exc``'s message without the file name it repeats."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for prefix in (f"{path}: ", f"{Path(path)}: "):
+        text = text.removeprefix(prefix)
+    return text
 
 
 def retrain_and_gate(
@@ -90,7 +142,7 @@ def retrain_and_gate(
             f"need more than {holdout_episodes} real episode(s) to hold out; "
             f"have {len(np.unique(real.episode_id))}"
         )
-    live, provenance = load_checkpoint(checkpoint)
+    live, provenance, _ = read_live(checkpoint, planner)
     candidate = copy.deepcopy(live)
     held = newest_episodes(real.episode_id, holdout_episodes)
     replay = None if sim is None else (sim.obs, sim.action, sim.next_obs)
@@ -115,24 +167,54 @@ def retrain_and_gate(
         "epochs": metrics.get("epochs"),
     }
     if result["deploy"]:
-        result.update(deploy_candidate(candidate, provenance, planner, out_dir, result))
+        recent = real.obs[np.isin(real.episode_id, held)]
+        result.update(deploy_candidate(candidate, provenance, planner, out_dir, result, recent))
     return result
 
 
 def deploy_candidate(
-    model: Ensemble, provenance: dict, planner: str | Path, out_dir: str | Path, gate: dict
-) -> dict[str, str]:
-    """Save ``model`` and export it with the live planner's config to fresh file names."""
+    model: Ensemble,
+    provenance: dict,
+    planner: str | Path,
+    out_dir: str | Path,
+    gate: dict,
+    recent_states: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Save ``model`` and export it with the live planner's config to fresh file names.
+
+    The new planner must pass the runtime's load check on the task's initial states and on
+    ``recent_states (S, O)`` (spread over at most :data:`PROBE_REAL_STATES`); if it does not,
+    both new files are removed and ``{"deploy": False, "reason": ...}`` is returned. Otherwise
+    ``{"checkpoint": ..., "planner": ...}``.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    k = 1 + max([int(p.stem.split("-")[-1]) for p in out.glob("planner-*.onnx")] or [0])
-    meta = OnnxPlanner(planner).metadata
+    k = 1 + max([_index(p) for p in out.glob("planner-*.onnx")] or [0])
+    meta = OnnxPlanner(planner, validate=False).metadata
     task = get_task(meta["task"]["task"])
     cfg = PlannerConfig.from_mapping(meta["planner_config"])
     prov = {**provenance, "finetune": {k: gate[k] for k in ("live_error", "new_error", "n_real")}}
+    probe = None
+    if recent_states is not None and len(recent_states):
+        pick = np.linspace(0, len(recent_states) - 1, PROBE_REAL_STATES).round().astype(int)
+        probe = np.asarray(recent_states, np.float32)[np.unique(pick)]
     ckpt = save_checkpoint(out / f"model-{k}.pt", model, prov)
-    onnx = export_planner(model, task, cfg, out / f"planner-{k}.onnx", provenance=prov)
+    onnx = export_planner(
+        model, task, cfg, out / f"planner-{k}.onnx", provenance=prov, probe_states=probe
+    )
+    try:
+        OnnxPlanner(onnx, expected_task=task.name)  # the controller's load check, here first
+    except ValueError as exc:
+        for path in (ckpt, onnx):
+            Path(path).unlink(missing_ok=True)
+        return {"deploy": False, "reason": f"the new planner fails the load check: {exc}"}
     return {"checkpoint": str(ckpt), "planner": str(onnx)}
+
+
+def _index(path: Path) -> int:
+    """K of ``planner-K.onnx``; 0 for a stray name such as ``planner-backup.onnx``."""
+    tail = path.stem.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 def load_real(data: str | Path | None, bag: str | Path | None, task: str, tmp: Path) -> Transitions:

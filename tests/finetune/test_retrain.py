@@ -8,13 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from mbrl_control.data.store import TransitionStore
 from mbrl_control.export.onnx_export import export_planner
 from mbrl_control.export.runtime import OnnxPlanner
-from mbrl_control.finetune.retrain import gate, newest_episodes, retrain_and_gate
+from mbrl_control.finetune.retrain import (
+    GateError,
+    deploy_candidate,
+    gate,
+    newest_episodes,
+    retrain_and_gate,
+)
 from mbrl_control.models.checkpoint import load_checkpoint, save_checkpoint
 from mbrl_control.models.config import EnsembleConfig, TrainConfig
 from mbrl_control.models.ensemble import Ensemble
@@ -97,3 +104,57 @@ def test_offline_cli_prints_the_gate(live: dict[str, Path], tmp_path: Path) -> N
     ).stdout
     result = json.loads(out)
     assert {"live_error", "new_error", "deploy"} <= set(result)
+
+
+def _broken(model):
+    """``model`` with one weight of member 0 set to NaN (the issue's repro)."""
+    broken = copy.deepcopy(model)
+    with torch.no_grad():
+        broken.hidden[0].weight[0, 0, 0] = float("nan")
+    return broken
+
+
+def test_gate_never_deploys_a_model_with_a_nan_weight(live: dict[str, Path]) -> None:
+    real = TransitionStore(live["root"] / "real").load()
+    model, provenance = load_checkpoint(live["checkpoint"])
+    decision = gate(model, _broken(model), real, [3])
+    assert not decision["deploy"] and "non-finite weights" in decision["reason"]
+    # the export step refuses it too (its planner fails the load check) and leaves no files
+    out = live["root"] / "broken"
+    gate_result = {"live_error": 1.0, "new_error": 0.5, "n_real": len(real)}
+    recent = real.obs[real.episode_id == 3]
+    result = deploy_candidate(_broken(model), provenance, live["planner"], out, gate_result, recent)
+    assert result["deploy"] is False and "load check" in result["reason"], result
+    assert not list(out.glob("planner-*.onnx")) and not list(out.glob("model-*.pt"))
+
+
+def test_deployed_planner_carries_recent_real_probe_states(live: dict[str, Path]) -> None:
+    real = TransitionStore(live["root"] / "real").load()
+    model, provenance = load_checkpoint(live["checkpoint"])
+    gate_result = {"live_error": 1.0, "new_error": 0.5, "n_real": len(real)}
+    recent = real.obs[real.episode_id == 3]
+    out = live["root"] / "probe"
+    result = deploy_candidate(model, provenance, live["planner"], out, gate_result, recent)
+    states = np.asarray(OnnxPlanner(result["planner"]).metadata["probe_states"])
+    matches = np.isclose(states[:, None, :], recent[None], atol=1e-6).all(-1)  # (S, R)
+    assert matches.any(1).sum() >= 4  # initial states + real ones from the held-out episode
+
+
+@pytest.mark.parametrize(
+    ("which", "content", "words"),
+    [
+        ("checkpoint", b'{"not": "a checkpoint"}', "cannot read checkpoint .*not a readable"),
+        ("checkpoint", None, "cannot read checkpoint .*no such checkpoint file"),
+        ("planner", b"garbage", "cannot read planner .*not a loadable ONNX planner"),
+    ],
+)
+def test_unreadable_inputs_fail_in_plain_words(
+    live: dict[str, Path], tmp_path: Path, which: str, content: bytes | None, words: str
+) -> None:
+    real = TransitionStore(live["root"] / "real").load()
+    bad = tmp_path / f"bad-{which}"
+    if content is not None:
+        bad.write_bytes(content)
+    files = {"checkpoint": live["checkpoint"], "planner": live["planner"], which: bad}
+    with pytest.raises(GateError, match=words):
+        retrain_and_gate(real, files["checkpoint"], files["planner"], tmp_path / "out")
