@@ -8,6 +8,10 @@ required node exits) sends SIGINT to every child's process group, SIGTERM to tho
 running after ``sigterm_timeout`` seconds and SIGKILL after a further ``sigkill_timeout``;
 a second SIGINT/SIGTERM skips straight to SIGKILL.
 
+A command with ``activate`` (a ``lifecycle_node`` with ``autostart``) is brought to active
+over its ``change_state`` service once it appears (:mod:`mbrl_control.launcher.lifecycle`);
+a refused transition is reported and the launch goes on, as upstream.
+
 Exit code: 128 + signal number when the runner was interrupted (130 for SIGINT, 143 for
 SIGTERM); else the code of the required node whose exit ended the launch; else, once all
 nodes have exited by themselves, 0 if they all succeeded or the first failure's code.
@@ -26,9 +30,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from mbrl_control.launcher.model import NodeCommand
+
+if TYPE_CHECKING:
+    from mbrl_control.launcher.lifecycle import Activator
 
 _POLL_S = 0.1  # how often exits are checked when no signal wakes the loop
 
@@ -62,6 +69,7 @@ class Runner:
         self._wake = threading.Event()
         self._signals: list[int] = []
         self._children: list[_Child] = []
+        self._stopping = threading.Event()  # set once shutdown has begun
 
     def run(self) -> int:
         """Start everything, supervise until all children are gone, return the exit code."""
@@ -81,15 +89,19 @@ class Runner:
         shutdown_at: float | None = None
         escalated = 0  # shutdown signals sent so far: SIGINT, SIGTERM, SIGKILL
         first_failure: int | None = None
+        activator = self._activator()
         for command in self.commands:
             if self._signals:
                 break
             try:
-                self._children.append(self._start(command))
+                child = self._start(command)
             except OSError as exc:
                 self._say(f"{command.label}: cannot start {command.argv[0]}: {exc}")
                 code, shutdown_at = 1, time.monotonic()
                 break
+            self._children.append(child)
+            if activator is not None and command.activate is not None:
+                activator.activate(command.label, command.activate, self._alive(child))
         while True:
             for child in self._children:
                 rc = child.popen.poll()
@@ -111,15 +123,33 @@ class Runner:
                     self._signal_all(signal.SIGKILL)
                     escalated = 3
             if shutdown_at is not None:
+                self._stopping.set()
                 escalated = self._escalate(time.monotonic() - shutdown_at, escalated)
             if all(child.reported for child in self._children):
                 break
             self._wake.wait(_POLL_S)
             self._wake.clear()
+        self._stopping.set()
+        if activator is not None:
+            activator.close()
         for child in self._children:
             for pump in child.pumps:
                 pump.join(timeout=2.0)
         return code if code is not None else first_failure or 0
+
+    def _activator(self) -> Activator | None:
+        """The lifecycle activator when some command asks for autostart (else None)."""
+        if not any(c.activate for c in self.commands):
+            return None
+        try:
+            from mbrl_control.launcher.lifecycle import Activator
+        except ImportError as exc:
+            self._say(f"cannot autostart lifecycle nodes: {exc} (install rclpy and lifecycle_msgs)")
+            return None
+        return Activator(self.environ, self._say)
+
+    def _alive(self, child: _Child) -> Callable[[], bool]:
+        return lambda: child.popen.poll() is None and not self._stopping.is_set()
 
     def _escalate(self, elapsed: float, done: int) -> int:
         """Send the signals due ``elapsed`` seconds into shutdown; returns how many were sent."""
