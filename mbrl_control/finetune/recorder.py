@@ -1,73 +1,83 @@
-"""Pair JointState and command messages into transitions at the control rate.
+"""Live recording: JointState, command and reset messages into stored segments.
 
-A transition is ``(obs_t, action_t, obs_t+1)`` where ``action_t`` is the latest command
-received before state ``t+1`` arrived (a forward-command robot holds its last command).
-Segments end at a gap (no state for ``gap_factor`` control periods, a stale command, or a bad
-state); a finished segment is handed to ``on_segment`` for crash-safe storage. Out-of-order
-states (header stamp not newer than the previous) are dropped. No rclpy here: the node passes
-message fields and receive times.
+A thin guard around the one segmentation rule (:mod:`mbrl_control.data.segments`, which
+states it: control grid, 1.5-period gap tolerance, impossible jumps, resets, command
+pairing). What the recorder adds for a live node:
+
+- ``now`` is the node's clock in seconds (its ROS clock: it follows ``/clock`` under
+  ``use_sim_time`` and may start at 0). A state or reset stamped more than
+  ``max_stamp_offset`` seconds from ``now`` is rejected (``stamp_far_from_clock``), never
+  adopted: one state stamped a million seconds ahead cannot make later states look old.
+- Commands are placed on the states' stamp axis by their receive time ``now``
+  (:class:`~mbrl_control.data.segments.CommandClock`).
+- No message can stop recording: every input is validated in the stored dtype (float32,
+  by the shared :class:`JointStateMerge`), every failure — including an exception from
+  ``on_segment`` (the store) — is counted per reason in :attr:`TransitionRecorder.stats`
+  and never raised. :meth:`TransitionRecorder.check` tells the node when to WARN.
+
+No rclpy here: the node passes message fields and its clock time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from mbrl_control.tasks import BadJointState, Task
+from mbrl_control.data.segments import GAP_FACTOR, Segment, Segmenter, SegmentStats
+from mbrl_control.tasks import Task
 
-Segment = tuple[np.ndarray, np.ndarray]
-"""``(obs (T+1, O), action (T, A))`` float32."""
-
-
-@dataclass
-class RecorderStats:
-    states: int = 0
-    transitions: int = 0
-    """Transitions handed to ``on_segment`` (stored)."""
-    segments: int = 0
-    gaps: int = 0
-    dropped_out_of_order: int = 0
-    bad_states: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
+RecorderSegment = tuple[np.ndarray, np.ndarray]
+"""``(obs (T+1, O), action (T, A))`` float32, as handed to ``on_segment``."""
+RecorderStats = SegmentStats
 
 
 class TransitionRecorder:
-    """Turns a stream of states and commands into segments (see module docstring).
+    """Turns a live stream of states, commands and resets into stored segments.
 
     Args:
-        task: the task (obs mapping, action size).
-        on_segment: called with each finished segment of at least ``min_length`` steps.
-        gap_factor: a state interval above ``gap_factor × period`` ends the segment.
+        task: the task (obs mapping, action size, joint limits, control period).
+        on_segment: called with ``(obs, action)`` of each finished segment of at least
+            ``min_length`` transitions (e.g. the store's append).
+        gap_factor: jitter tolerance of the segmentation rule (a step longer than this many
+            control periods splits).
         max_length: segments are cut at this many transitions (one stored episode each).
+        min_length: shorter segments are discarded (counted).
+        max_stamp_offset: largest allowed ``|stamp - now|`` (s) of a state or reset.
     """
 
     def __init__(
         self,
         task: Task,
-        on_segment: Callable[[Segment], None],
+        on_segment: Callable[[RecorderSegment], None],
         *,
-        gap_factor: float = 2.5,
+        gap_factor: float = GAP_FACTOR,
         max_length: int = 200,
         min_length: int = 2,
+        max_stamp_offset: float = 2.0,
     ) -> None:
-        self.task, self.on_segment = task, on_segment
-        self.max_gap = gap_factor * task.dt
-        self.max_length, self.min_length = max_length, min_length
-        self.stats = RecorderStats()
-        self._obs: list[np.ndarray] = []
-        self._act: list[np.ndarray] = []
-        self._last_state_time: float | None = None
-        self._last_stamp: float | None = None
-        self._command: np.ndarray | None = None
-        self._command_time: float | None = None
+        if not max_stamp_offset > 0:
+            raise ValueError(f"max_stamp_offset must be > 0 s, got {max_stamp_offset}")
+        self.task = task
+        self._store = on_segment
+        self.max_stamp_offset = float(max_stamp_offset)
+        self.segmenter = Segmenter(
+            task,
+            self._on_segment,
+            gap_factor=gap_factor,
+            max_length=max_length,
+            min_length=min_length,
+        )
+        self.last_error = ""
+        """The latest failure text (store error or unexpected exception), for diagnostics."""
+        self._checked = (0, 0)  # (states, dropped states) at the last :meth:`check`
 
-    def on_command(self, data: Sequence[float], now: float) -> None:
-        cmd = np.asarray(data, np.float32)
-        if cmd.shape == (self.task.act_dim,) and np.all(np.isfinite(cmd)):
-            self._command, self._command_time = cmd, now
+    @property
+    def stats(self) -> SegmentStats:
+        """Counts per reason (see :class:`SegmentStats`); ``stats.as_dict()`` is JSON-ready."""
+        return self.segmenter.stats
 
+    # ---- inputs (never raise) ---------------------------------------------------------------
     def on_state(
         self,
         names: Sequence[str],
@@ -75,54 +85,89 @@ class TransitionRecorder:
         velocity: Sequence[float],
         stamp: float,
         now: float,
-    ) -> None:
-        """One JointState: ``stamp`` from its header (s; 0 if unstamped), ``now`` its receive
-        time (s). A stamp older than the last one, or a repeated non-zero stamp, is dropped."""
-        last = self._last_stamp
-        if last is not None and (stamp < last or stamp == last > 0.0):  # 0 = unstamped
-            self.stats.dropped_out_of_order += 1
-            return
-        self.stats.states += 1
+    ) -> str | None:
+        """One JointState with header ``stamp`` (s), received at ``now`` (s, node clock).
+
+        Returns the drop reason, or ``None`` when the state was used."""
         try:
-            obs = self.task.obs_from_joint_state(names, position, velocity)
-        except BadJointState:
-            self.stats.bad_states += 1
-            self._break("bad_state")
-            return
-        interval = None if self._last_state_time is None else now - self._last_state_time
-        self._last_stamp, self._last_state_time = stamp, now
-        cmd_fresh = self._command_time is not None and now - self._command_time <= self.max_gap
-        broken = None
-        if interval is not None and interval > self.max_gap:
-            broken = "state_gap"
-        elif not cmd_fresh:
-            broken = "stale_command"
-        if broken:
-            self._break(broken)
-        if self._obs:  # invariant: len(_obs) == len(_act) + 1 inside a segment
-            self._act.append(self._command.copy())
-        self._obs.append(obs)
-        if len(self._act) >= self.max_length:
-            self._end_segment("max_length", keep_last=True)
+            if not self._near_clock(stamp, now, "JointState"):
+                self.stats.states += 1
+                return "stamp_far_from_clock"
+            return self.segmenter.state(names, position, velocity, float(stamp), received=now)
+        except Exception as err:
+            return self._failed("state_error", err)
+
+    def on_command(self, data: Sequence[float], now: float) -> str | None:
+        """One ``Float64MultiArray.data`` received at ``now`` (s, node clock)."""
+        try:
+            return self.segmenter.command(data, received=float(now))
+        except Exception as err:
+            return self._failed("command_error", err)
+
+    def on_reset(self, stamp: float, now: float | None = None) -> str | None:
+        """The simulator's ``episode_start``: ends the segment (reason ``reset``).
+
+        ``stamp`` = the new episode's first state (s); with ``now`` it is checked like a
+        state's stamp; a reset stamped far from the clock still ends the segment, at once.
+        """
+        try:
+            if now is not None and not self._near_clock(stamp, now, "episode_start"):
+                self.segmenter.flush("reset")
+                return "stamp_far_from_clock"
+            self.segmenter.reset(float(stamp))
+            return None
+        except Exception as err:
+            return self._failed("reset_error", err)
 
     def flush(self) -> None:
         """End the current segment (e.g. at shutdown)."""
-        self._end_segment("flush")
+        try:
+            self.segmenter.flush("flush")
+        except Exception as err:
+            self._failed("flush_error", err)
 
-    def _break(self, reason: str) -> None:
-        """The stream broke: store the segment if it has transitions, else just restart."""
-        if self._act:
-            self._end_segment(reason)
-        else:
-            self._obs = []
+    # ---- health -----------------------------------------------------------------------------
+    def check(self, max_drop_fraction: float = 0.1) -> str | None:
+        """A WARN text if more than ``max_drop_fraction`` of the JointStates received since
+        the previous call were dropped (naming the main reasons), else ``None``."""
+        s = self.stats
+        dropped = sum(v for k, v in s.dropped.items() if k not in _NOT_STATES)
+        states0, dropped0 = self._checked
+        self._checked = (s.states, dropped)
+        n, d = s.states - states0, dropped - dropped0
+        if n <= 0 or d <= max_drop_fraction * n:
+            return None
+        top = sorted(((v, k) for k, v in s.dropped.items() if k not in _NOT_STATES), reverse=True)[
+            :2
+        ]
+        why = "; ".join(f"{k} (total {v}): {s.examples.get(k, '')}" for v, k in top)
+        return f"dropped {d} of {n} joint states since the last check: {why}"
 
-    def _end_segment(self, reason: str, keep_last: bool = False) -> None:
-        if reason not in ("max_length", "flush"):
-            self.stats.gaps += 1
-        self.stats.reasons[reason] = self.stats.reasons.get(reason, 0) + 1
-        if len(self._act) >= self.min_length:
-            self.on_segment((np.stack(self._obs), np.stack(self._act)))
-            self.stats.segments += 1
-            self.stats.transitions += len(self._act)
-        last = self._obs[-1:] if keep_last else []
-        self._obs, self._act = last, []
+    # ---- internals --------------------------------------------------------------------------
+    def _near_clock(self, stamp: float, now: float, what: str) -> bool:
+        off = float(stamp) - float(now)
+        if np.isfinite(off) and abs(off) <= self.max_stamp_offset:
+            return True
+        self.stats.drop(
+            "stamp_far_from_clock",
+            f"{what} stamped {float(stamp):.6f} s is {off:+.3f} s from the clock {float(now):.6f}"
+            f" (allowed ±{self.max_stamp_offset:g} s; check use_sim_time)",
+        )
+        return False
+
+    def _on_segment(self, seg: Segment) -> None:
+        try:
+            self._store((seg.obs, seg.action))
+        except Exception as err:
+            self._failed("store_failed", err, n=len(seg.action))
+
+    def _failed(self, reason: str, err: Exception, n: int = 1) -> str:
+        self.last_error = f"{reason}: {type(err).__name__}: {err}"
+        self.stats.drop(reason, self.last_error, n)
+        return reason
+
+
+_NOT_STATES = frozenset(
+    {"bad_command", "command_error", "reset_error", "flush_error", "store_failed", "reset"}
+)
+"""Drop reasons that do not count JointState messages."""
