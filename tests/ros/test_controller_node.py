@@ -18,7 +18,9 @@ CONTROLLER = str(Path(sys.executable).with_name("mpc_controller"))
 STATUS = "mpc_controller: planner"
 
 
-def _start(spawn, ros_env, planner_dir: Path, *params: str):
+def start_controller(spawn, ros_env, planner_dir: Path, *params: str, env=None, extra=()):
+    """Start ``mpc_controller`` (autostart, planner_a, limits ±2, state_timeout 0.2 s);
+    ``params`` are more ``name:=value`` overrides, ``extra`` more ``--ros-args`` words."""
     argv = [CONTROLLER, "--ros-args", "-p", f"model_path:={planner_dir / 'planner_a.onnx'}"]
     for p in (
         "autostart:=true",
@@ -28,10 +30,14 @@ def _start(spawn, ros_env, planner_dir: Path, *params: str):
         *params,
     ):
         argv += ["-p", p]
-    return spawn("mpc_controller", argv, ros_env)
+    return spawn("mpc_controller", argv + list(extra), {**ros_env, **(env or {})})
 
 
-def _latest(diags: list, name: str = STATUS):
+_start = start_controller
+
+
+def latest(diags: list, name: str = STATUS):
+    """The newest received status named ``name`` (or None)."""
     for msg in reversed(diags):
         for status in msg.status:
             if status.name == name:
@@ -39,12 +45,49 @@ def _latest(diags: list, name: str = STATUS):
     return None
 
 
-def _level_is(diags, level: int, contains: str = ""):
+_latest = latest
+
+
+def level_is(diags, level: int, contains: str = "", name: str = STATUS):
+    """A predicate: the newest ``name`` status has ``level`` and ``contains`` in its message."""
+
     def check() -> bool:
-        s = _latest(diags)
+        s = latest(diags, name)
         return s is not None and s.level == bytes([level]) and contains in s.message
 
     return check
+
+
+_level_is = level_is
+
+
+def parameter_msg(name: str, value):
+    """An ``rcl_interfaces/Parameter`` for a Python value (bool, int, float, str, lists)."""
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+
+    v = ParameterValue()
+    if isinstance(value, bool):
+        v.type, v.bool_value = ParameterType.PARAMETER_BOOL, value
+    elif isinstance(value, int):
+        v.type, v.integer_value = ParameterType.PARAMETER_INTEGER, value
+    elif isinstance(value, float):
+        v.type, v.double_value = ParameterType.PARAMETER_DOUBLE, value
+    elif isinstance(value, str):
+        v.type, v.string_value = ParameterType.PARAMETER_STRING, value
+    else:
+        v.type, v.double_array_value = (
+            ParameterType.PARAMETER_DOUBLE_ARRAY,
+            [float(x) for x in value],
+        )
+    return Parameter(name=name, value=v)
+
+
+def set_param(probe, name: str, value, node: str = "/mpc_controller"):
+    """Set one parameter through the node's real parameter service; returns the result."""
+    from rcl_interfaces.srv import SetParameters
+
+    req = SetParameters.Request(parameters=[parameter_msg(name, value)])
+    return probe.call(SetParameters, f"{node}/set_parameters", req).results[0]
 
 
 def test_safety_behaviours(spawn, ros_env, ros_probe, planner_dir, joint_states) -> None:
