@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,14 @@ class FakePrefix:
     def environ(self, **extra: str) -> dict[str, str]:
         """An environment whose only ament prefix is this one."""
         return {"AMENT_PREFIX_PATH": str(self.root), "PATH": os.defpath, **extra}
+
+
+@pytest.fixture(autouse=True)
+def _temp_files_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Substituted parameter files (``allow_substs``) go to this test's ``tmp_path``."""
+    scratch = tmp_path / "tempfiles"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
 
 
 @pytest.fixture

@@ -1,109 +1,139 @@
-"""The shipped launch files parse with their defaults and give the expected node commands."""
+"""The shipped launch and parameter files: commands, lifecycle autostart, and the parameters
+each node really gets (read back through real rcl, :mod:`rcl_check`) against what it declares.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import typing
 from pathlib import Path
 
 import pytest
+from rcl_check import rcl_params, same_value
 
 from mbrl_control.launcher import parser, plan
 
 REPO = Path(__file__).resolve().parents[2]
 NODES = ("sim_node", "mpc_controller", "finetune_node")
+LAUNCH_FILES = ("sim_mpc.launch.yaml", "sim_to_real.launch.yaml", "two_robots.launch.yaml")
+WORDS = ("n", "y", "yes", "off", "1e3", "0x10")  # strings rcl would re-type if unquoted
 
 
 @pytest.fixture
 def installed(prefix):
-    """A fake colcon install of mbrl_control: executables and config files."""
+    """A fake colcon install of mbrl_control: executables, and the real config/launch files."""
     for node in NODES:
         prefix.add_executable("mbrl_control", node)
-        prefix.add_share_file("mbrl_control", f"config/{node}.yaml", f"{node}: {{}}\n")
+    for path in [*REPO.glob("config/*.yaml"), *REPO.glob("launch/*.launch.yaml")]:
+        prefix.add_share_file("mbrl_control", f"{path.parent.name}/{path.name}", path.read_text())
     return prefix
 
 
-def _expected(prefix, node: str, *params: str) -> tuple[str, ...]:
-    share = prefix.root / "share" / "mbrl_control" / "config"
-    rules = [x for p in params for x in ("-p", p)]
-    return (
-        str(prefix.root / "lib" / "mbrl_control" / node),
-        "--ros-args",
-        "-r",
-        f"__node:={node}",
-        "--params-file",
-        str(share / f"{node}.yaml"),
-        *rules,
-    )
+def _declared(node: str, task: str = "cartpole_swingup") -> dict[str, type]:
+    """Parameter name -> Python type as the node declares it (its config dataclass)."""
+    pytest.importorskip("rclpy")
+    if node == "sim_node":
+        from mbrl_control.ros.sim_node import SimNodeConfig as cls
+    elif node == "finetune_node":
+        from mbrl_control.ros.finetune_node import FinetuneConfig as cls
+    else:
+        from mbrl_control.control.config import ControllerConfig as cls
+    hints = typing.get_type_hints(cls)
+    out = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    if node == "mpc_controller":
+        from mbrl_control.control.config import critic_param
+        from mbrl_control.tasks import get_task
+
+        out |= {critic_param(c): float for c in get_task(task).critic_names}
+    return out
 
 
-def test_sim_mpc_defaults(installed) -> None:
+def _node_name(argv: tuple[str, ...]) -> str:
+    return next(a.split(":=", 1)[1] for a in argv if a.startswith("__node:="))
+
+
+def _check_types(argv: tuple[str, ...]) -> dict[str, object]:
+    """The node's parameters as rcl reads its command line; each must be declared, same type."""
+    node = _node_name(argv)
+    got = rcl_params(argv)
+    declared = _declared(node)
+    for name, value in got.items():
+        assert name in declared, f"{node}: {name!r} is not a parameter of {node}"
+        want = declared[name]
+        origin = typing.get_origin(want) or want
+        assert type(value) is origin, f"{node}: {name}={value!r} but declared {want}"
+    return got
+
+
+def test_sim_mpc_commands_and_lifecycle(installed) -> None:
     launch = parser.load(REPO / "launch" / "sim_mpc.launch.yaml")
     sim, ctrl = plan.plan(launch, {}, installed.environ())
-    assert (sim.label, sim.output, sim.required) == ("sim_node", "screen", True)
-    assert sim.argv == _expected(
-        installed,
-        "sim_node",
-        'task:="cartpole_swingup"',
-        'profile:="default"',
-        "rate:=0.0",
-        "real_time_factor:=1.0",
-    )
-    assert (ctrl.label, ctrl.output, ctrl.required) == ("mpc_controller", "screen", True)
-    assert ctrl.argv == _expected(
-        installed, "mpc_controller", 'task:="cartpole_swingup"', 'model_path:=""'
-    )
-
-
-def test_sim_mpc_overrides_keep_types(installed) -> None:
-    launch = parser.load(REPO / "launch" / "sim_mpc.launch.yaml")
-    args = {"task": "arm_reach", "model_path": "/m/p.onnx", "rate": "100", "profile": "wide"}
-    sim, ctrl = plan.plan(launch, args, installed.environ())
-    assert sim.argv[-8:] == (
-        "-p", 'task:="arm_reach"', "-p", 'profile:="wide"', "-p", "rate:=100.0",
-        "-p", "real_time_factor:=1.0",
+    share = installed.root / "share" / "mbrl_control" / "config"
+    assert (sim.label, sim.output, sim.required, sim.activate) == (
+        "sim_node", "screen", True, None
     )  # fmt: skip
-    assert ctrl.argv[-2:] == ("-p", 'model_path:="/m/p.onnx"')
+    assert (ctrl.label, ctrl.output, ctrl.required) == ("mpc_controller", "screen", True)
+    assert ctrl.activate == "/mpc_controller"  # lifecycle_node autostart: true
+    assert sim.argv[:6] == (
+        str(installed.root / "lib" / "mbrl_control" / "sim_node"),
+        "--ros-args", "-r", "__node:=sim_node", "--params-file", str(share / "sim_node.yaml"),
+    )  # fmt: skip
+    assert sim.argv[6:8] == ("--params-file", sim.temp_files[0])
+    assert sim.argv[8:] == ("-p", "rate:=0.0", "-p", "real_time_factor:=1.0")
+    assert ctrl.argv[-4:] == (
+        "--params-file", str(share / "mpc_controller.yaml"),
+        "--params-file", ctrl.temp_files[0],
+    )  # fmt: skip
 
 
-def test_sim_to_real_defaults(installed) -> None:
-    launch = parser.load(REPO / "launch" / "sim_to_real.launch.yaml")
-    sim, ctrl, tune = plan.plan(launch, {}, installed.environ(HOME="/home/u"))
-    models = "/home/u/.mbrl_control/models"
-    assert sim.argv == _expected(
-        installed,
-        "sim_node",
-        'task:="cartpole_swingup"',
-        'profile:="reality_gap"',
-        "rate:=0.0",
-        "real_time_factor:=1.0",
-    )
-    assert ctrl.argv == _expected(
-        installed,
-        "mpc_controller",
-        'task:="cartpole_swingup"',
-        f'model_path:="{models}/planner.onnx"',
-    )
-    assert tune.argv == _expected(
-        installed,
-        "finetune_node",
-        'task:="cartpole_swingup"',
-        f'model_dir:="{models}"',
-        f'planner:="{models}/planner.onnx"',
-        f'checkpoint:="{models}/model.pt"',
-        f'data_dir:="{models}/real_data"',
-    )
-    assert all(c.required and c.output == "screen" for c in (sim, ctrl, tune))
+@pytest.mark.parametrize("name", LAUNCH_FILES)
+def test_shipped_launch_files_give_every_node_its_declared_types(installed, name) -> None:
+    launch = parser.load(REPO / "launch" / name)
+    environ = installed.environ(HOME="/home/u")
+    args = {"rate": "50", "real_time_factor": "2"} if name != "two_robots.launch.yaml" else {}
+    for word in WORDS:
+        cmds = plan.plan(launch, {"profile": word, "model_path": word, **args}, environ)
+        for cmd in cmds:
+            got = _check_types(cmd.argv)
+            if _node_name(cmd.argv) == "sim_node":
+                assert same_value(got["profile"], word)
+                if args:
+                    assert same_value(got["rate"], 50.0)
+            elif _node_name(cmd.argv) == "mpc_controller":
+                assert same_value(got["model_path"], word)
+                assert same_value(got["critics.tip_distance.weight"], 1.0)
+            else:
+                assert same_value(got["planner"], word)
 
 
-@pytest.mark.parametrize("name", ["sim_mpc.launch.yaml", "sim_to_real.launch.yaml"])
+def test_two_robots_run_sim_mpc_in_two_namespaces(installed) -> None:
+    launch = parser.load(REPO / "launch" / "two_robots.launch.yaml")
+    cmds = plan.plan(launch, {}, installed.environ())
+    ns = [next(a for a in c.argv if a.startswith("__ns:=")) for c in cmds]
+    assert ns == ["__ns:=/robot1"] * 2 + ["__ns:=/robot2"] * 2
+    activate = [c.activate for c in cmds]
+    assert activate == [None, "/robot1/mpc_controller", None, "/robot2/mpc_controller"]
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_config_files_apply_in_any_namespace_with_declared_types(node) -> None:
+    """config/<node>.yaml reaches the node under a namespace too, every key as declared."""
+    path = REPO / "config" / f"{node}.yaml"
+    for ns in ("/", "/robot1", "/a/b"):
+        argv = ("--ros-args", "-r", f"__node:={node}", "-r", f"__ns:={ns}", "--params-file", path)
+        got = _check_types(tuple(map(str, argv)))
+        assert "task" in got and same_value(got["task"], "cartpole_swingup"), (ns, got)
+
+
+@pytest.mark.parametrize("name", LAUNCH_FILES)
 def test_launch_files_resolve_from_this_checkout(name: str, monkeypatch) -> None:
     """Without an ament prefix: config from the checkout, executables from the venv's bin/."""
     monkeypatch.delenv("AMENT_PREFIX_PATH", raising=False)
     monkeypatch.setenv("HOME", "/home/u")
-    missing = [n for n in NODES if not (REPO / "config" / f"{n}.yaml").is_file()]
-    if name == "sim_to_real.launch.yaml" and missing:
-        pytest.skip(f"config files not written yet: {missing}")
     for cmd in plan.plan(parser.load(REPO / "launch" / name), {}, dict(os.environ)):
-        assert Path(cmd.argv[0]).name == cmd.label
+        assert Path(cmd.argv[0]).name == _node_name(cmd.argv)
         params_file = cmd.argv[cmd.argv.index("--params-file") + 1]
-        assert params_file == str(REPO / "config" / f"{cmd.label}.yaml")
+        assert params_file == str(REPO / "config" / f"{_node_name(cmd.argv)}.yaml")
+        for temp in cmd.temp_files:
+            os.unlink(temp)

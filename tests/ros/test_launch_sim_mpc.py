@@ -49,6 +49,8 @@ def test_sim_mpc_launch_closes_the_loop(spawn, ros_env, ros_probe, planner_dir) 
     assert any(s.level == bytes([0]) for s in planner), [s.message for s in planner[-3:]]
     out = launch.output()
     assert "[sim_node]" in out and "[mpc_controller]" in out
+    # the managed controller was brought up by the launch (lifecycle_node autostart)
+    assert "[launch] mpc_controller: lifecycle: /mpc_controller is active" in out
 
     # Ctrl-C shuts the whole launch down cleanly
     launch.popen.send_signal(signal.SIGINT)
