@@ -1,7 +1,7 @@
 """``mbrl-control finetune``: retrain a live model on recorded robot data, gate, export.
 
 Data come from a transition store (``--data``, e.g. written by ``finetune_node``) or from a
-rosbag2 MCAP file recorded with ``ros2 bag record /joint_states /commands`` (``--bag``).
+rosbag2 bag recorded with ``ros2 bag record joint_states commands`` (``--bag DIR|FILE``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="transition store directory of real data")
-    src.add_argument("--bag", help="rosbag2 MCAP file with /joint_states and /commands")
+    src.add_argument(
+        "--bag",
+        help="rosbag2 bag: a directory (MCAP or sqlite3 storage) or one .mcap/.db3 file with "
+        "joint_states and commands (+ optional goal, episode_start)",
+    )
+    parser.add_argument("--namespace", help="read the bag's topics under this namespace")
     parser.add_argument("--task", default="cartpole_swingup")
     parser.add_argument("--checkpoint", required=True, help="live model checkpoint (model.pt)")
     parser.add_argument("--planner", required=True, help="live planner ONNX (config reused)")
@@ -33,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from mbrl_control.models.config import TrainConfig
 
     with tempfile.TemporaryDirectory() as tmp:
-        real = load_real(args.data, args.bag, args.task, Path(tmp))
+        real = load_real(args.data, args.bag, args.task, Path(tmp), args.namespace)
         sim = TransitionStore(args.sim_data).load() if args.sim_data else None
         result = retrain_and_gate(
             real,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -217,16 +218,32 @@ def _index(path: Path) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-def load_real(data: str | Path | None, bag: str | Path | None, task: str, tmp: Path) -> Transitions:
-    """Real transitions from a store directory, or imported from a rosbag2 MCAP file."""
+def load_real(
+    data: str | Path | None,
+    bag: str | Path | None,
+    task: str,
+    tmp: Path,
+    namespace: str | None = None,
+) -> Transitions:
+    """Real transitions from a store directory, or imported from a rosbag2 bag (directory or
+    ``.mcap``/``.db3`` file; topics under ``namespace`` if given). A bag import prints its
+    one-line summary (kept / dropped per reason) to stderr.
+
+    Raises:
+        ValueError: the bag is unreadable or nothing in it could be kept (naming the bag and
+            the reasons).
+    """
     if bag is not None:
-        from mbrl_control.data.mcap_import import import_bag
+        from mbrl_control.data.bag_import import import_bag
 
         store = TransitionStore(tmp / "imported")
-        import_bag(bag, get_task(task), store)
+        report = import_bag(bag, get_task(task), store, namespace=namespace)
+        print(report.line(), file=sys.stderr)
+        if not report.transitions:
+            raise ValueError(f"nothing usable in the bag: {report.line()}")
         return store.load()
     if data is None:
-        raise ValueError("give --data DIR or --bag FILE.mcap")
+        raise ValueError("give --data DIR or --bag BAG (a rosbag2 directory or .mcap/.db3 file)")
     return TransitionStore(data).load()
 
 
