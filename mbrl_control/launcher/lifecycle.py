@@ -14,11 +14,13 @@ rclpy is imported only when a launch file asks for autostart.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 _WAIT_S = 1.0  # service-wait and response-poll period; each period rechecks ``alive``
+_NOTICE_S = 15.0  # say once that a service is still missing after this long
 
 
 class Activator:
@@ -39,7 +41,7 @@ class Activator:
             domain_id=int(domain) if domain.isdigit() else None,
             signal_handler_options=SignalHandlerOptions.NO,
         )
-        self._node = rclpy.create_node("mbrl_launch_lifecycle", context=self._context)
+        self._node = rclpy.create_node(f"mbrl_launch_{os.getpid()}", context=self._context)
         self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(self._node)
         self._spin = threading.Thread(target=self._spin_until_shutdown, daemon=True)
@@ -113,9 +115,13 @@ class Activator:
         """The service's response, or None once ``running()`` is false (node gone, shutdown)."""
         client = self._node.create_client(srv_type, name)
         try:
+            waited = 0.0
             while not client.wait_for_service(timeout_sec=_WAIT_S):
                 if not running():
                     return None
+                waited += _WAIT_S
+                if waited == _NOTICE_S:
+                    self._say(f"lifecycle: still waiting for {name} (is it a lifecycle node?)")
             future = client.call_async(request)
             done = threading.Event()
             future.add_done_callback(lambda _f: done.set())
