@@ -1,10 +1,29 @@
-"""``finetune_node``: records robot transitions, retrains, gates and hot-swaps planners.
+"""finetune_node: a managed (lifecycle) node that records robot transitions, retrains, gates
+and hot-swaps planners into the running controller.
 
-Subscribes /joint_states and /commands, pairs them into transitions at the control rate
-(:class:`TransitionRecorder`) and appends finished segments crash-safely to a transition
-store. Every ``retrain_every`` new transitions it runs ``mbrl-control finetune`` in a
-**separate process** (callbacks never block); if the gate deploys a new planner it sets the
-controller's ``model_path`` and calls its ``~/reload_model``. State goes to /diagnostics.
+Topics (relative, so namespaces and remaps work): joint_states in (sensor-data QoS),
+commands in (best-effort: hears best-effort and reliable publishers), episode_start in
+(std_msgs/Header from the simulator at each reset: the segment ends there; best-effort too);
+/diagnostics out (global). Incompatible-QoS events are logged and reported on /diagnostics.
+
+Lifecycle (ros2 lifecycle set /finetune_node <transition>): configure opens the transition
+store and checks the live files; activate starts recording (and retraining every
+retrain_every new transitions); deactivate stores the current segment and stops recording and
+any retraining in progress; cleanup and shutdown release the store. Diagnostics report the
+lifecycle state in every state. With autostart:=true the node configures and activates itself.
+
+Recording: states and commands are paired at the control rate by the recorder, timed on the
+node's clock (it follows /clock under use_sim_time). No single message can stop recording or
+the node: a state stamped far from the clock is rejected, not adopted, and dropping more than
+drop_warn_fraction of the states is a WARN on /diagnostics naming the reason.
+
+Retraining runs `mbrl-control finetune` in a separate process (callbacks never block). If
+the gate deploys a new planner, the node sets the controller's model_path, calls its
+~/reload_model, and takes the new files as its own checkpoint and planner. A failed run is
+reported in plain words, and the next try waits retrain_every x 2^failures new transitions
+(at most retrain_every x retry_backoff_max).
+
+Parameters: every parameter is applied live after validation or is read-only (see --help).
 """
 
 from __future__ import annotations
@@ -21,39 +40,68 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import (
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_policy_name_from_kind,
+    qos_profile_sensor_data,
+)
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64MultiArray, Header
 from std_srvs.srv import Trigger
 
 from mbrl_control.control.core import Level
 from mbrl_control.control.params import param_meta
 from mbrl_control.data.store import TransitionStore
-from mbrl_control.finetune.recorder import Segment, TransitionRecorder
-from mbrl_control.ros.diagnostics import diagnostic_array
-from mbrl_control.ros.params import declare_config
+from mbrl_control.finetune.recorder import TransitionRecorder
+from mbrl_control.finetune.retrain import failure_reason, retrain_threshold
+from mbrl_control.ros.diagnostics import array_of, status_of
+from mbrl_control.ros.params import LiveConfig
 from mbrl_control.ros.spin import run_node, usage
 from mbrl_control.tasks import get_task
+
+NAME = "finetune_node"
+WORK_PERIOD = 0.5  # s: poll the training process, publish diagnostics
+BEST_EFFORT = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
+"""A best-effort subscription matches best-effort and reliable publishers alike."""
+LIVE_FILES = ("checkpoint", "planner")
 
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """Parameters of ``finetune_node``."""
+    """Parameters of ``finetune_node`` (read-only ones are fixed at start-up)."""
 
     task: str = field(default="cartpole_swingup", metadata=param_meta("task name", read_only=True))
     data_dir: str = field(
-        default="", metadata=param_meta("transition store for real data (required)")
+        default="",
+        metadata=param_meta("transition store for real data (required)", read_only=True),
     )
     sim_data: str = field(
         default="", metadata=param_meta("sim transition store mixed in ('' = none)")
     )
     checkpoint: str = field(default="", metadata=param_meta("live model checkpoint (required)"))
     planner: str = field(default="", metadata=param_meta("live planner ONNX file (required)"))
-    model_dir: str = field(default="", metadata=param_meta("where new planners are written"))
-    controller: str = field(default="mpc_controller", metadata=param_meta("controller node name"))
+    model_dir: str = field(
+        default="",
+        metadata=param_meta(
+            "where new planners are written ('' = data_dir/models)", read_only=True
+        ),
+    )
+    controller: str = field(
+        default="mpc_controller",
+        metadata=param_meta("controller node name (relative to this namespace)", read_only=True),
+    )
     retrain_every: int = field(
         default=1000, metadata=param_meta("new transitions between retrains", range=(10, 10**9))
+    )
+    retry_backoff_max: int = field(
+        default=16,
+        metadata=param_meta(
+            "after failed retrains wait up to this many times retrain_every", range=(1, 1024)
+        ),
     )
     real_ratio: float = field(
         default=0.9,
@@ -66,98 +114,313 @@ class FinetuneConfig:
         default=50, metadata=param_meta("training epochs cap", range=(1, 10000))
     )
     segment_length: int = field(
-        default=200, metadata=param_meta("transitions per stored segment", range=(10, 100000))
+        default=200,
+        metadata=param_meta("transitions per stored segment", range=(10, 100000), read_only=True),
+    )
+    max_stamp_offset: float = field(
+        default=2.0,
+        metadata=param_meta(
+            "largest |header stamp - node clock| (s) of a recorded state",
+            range=(0.001, 1e6),
+            read_only=True,
+        ),
+    )
+    drop_warn_fraction: float = field(
+        default=0.1,
+        metadata=param_meta(
+            "WARN when more than this share of joint states is dropped", range=(0.0, 1.0)
+        ),
+    )
+    autostart: bool = field(
+        default=False,
+        metadata=param_meta(
+            "configure and activate at start-up (else: ros2 lifecycle set <node> configure, "
+            "then activate)",
+            read_only=True,
+        ),
     )
 
+    def __post_init__(self) -> None:
+        for key in ("data_dir", *LIVE_FILES):
+            if not getattr(self, key):
+                raise ValueError(f"parameter {key!r} is required (a path)")
 
-class FinetuneNode(Node):
+
+class FinetuneNode(LifecycleNode):
     def __init__(self) -> None:
-        super().__init__("finetune_node")
-        self.cfg = cfg = declare_config(self, FinetuneConfig)
-        for key in ("data_dir", "checkpoint", "planner"):
-            if not getattr(cfg, key):
-                raise ValueError(f"finetune_node: parameter {key!r} is required")
-        self.task = get_task(cfg.task)
-        self.store = TransitionStore(cfg.data_dir)
-        self.recorder = TransitionRecorder(
-            self.task, self._on_segment, max_length=cfg.segment_length
-        )
-        self.live = {"checkpoint": cfg.checkpoint, "planner": cfg.planner}
+        super().__init__(NAME)
+        self._guard_change_state()
+        self._configured = False
+        self.params = LiveConfig(self, FinetuneConfig, apply=self._apply, check=self._check)
+        self.task = get_task(self.params.config.task)
+        self.store: TransitionStore | None = None
+        self.recorder: TransitionRecorder | None = None
+        self.live = {k: getattr(self.params.config, k) for k in LIVE_FILES}
+        self.recording = False
         self.since_train = 0
         self.trains = 0
-        self.state = "recording"
+        self.failures = 0  # failed retrain runs in a row (back-off)
+        self.state = "idle"
         self.last_gate: dict[str, Any] = {}
+        self.problem = ""  # why configure (or the work loop) failed
+        self.drop_warning = ""
+        self.callback_errors = 0
+        self.callback_error = ""  # the latest one: a WARN while new ones keep coming
+        self._errors_seen = 0
+        self._qos_problems: dict[str, str] = {}
         self._proc: subprocess.Popen | None = None
         self._proc_out: Path | None = None
         self._pending: Any = None  # future of the current service call
-        self._wire_io()
-
-    def _wire_io(self) -> None:
-        self.create_subscription(
-            JointState,
-            "/joint_states",
-            self._on_joint_state,
-            qos_profile_sensor_data,
+        self._io: list[Any] = []  # subscriptions and clients made by configure
+        self.pub_diag = self.create_publisher(
+            DiagnosticArray,
+            "/diagnostics",
+            10,
+            event_callbacks=PublisherEventCallbacks(
+                incompatible_qos=lambda info: self._on_qos("/diagnostics", "offers", info)
+            ),
         )
-        self.create_subscription(Float64MultiArray, "/commands", self._on_command, 10)
-        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(WORK_PERIOD, self._on_work)
+        autostart = self.params.config.autostart
+        if autostart and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            self.trigger_activate()
+
+    @property
+    def cfg(self) -> FinetuneConfig:
+        return self.params.config
+
+    # ---- parameters ---------------------------------------------------------------------
+    def _check(self, cfg: FinetuneConfig) -> None:
+        """Live sets (once configured): the live files and sim_data must exist."""
+        if not self._configured:
+            return
+        for key in LIVE_FILES:
+            if not Path(getattr(cfg, key)).is_file():
+                raise ValueError(f"{key} {getattr(cfg, key)!r}: no such file")
+        if cfg.sim_data and not Path(cfg.sim_data).is_dir():
+            raise ValueError(f"sim_data {cfg.sim_data!r}: no such directory")
+
+    def _apply(self, cfg: FinetuneConfig, changed: frozenset[str]) -> None:
+        """Applied at once: files and retraining settings are read at the next retrain."""
+        if changed & {*LIVE_FILES, "sim_data"}:
+            self.live = {k: getattr(cfg, k) for k in LIVE_FILES}
+            self.failures = 0  # the operator changed the inputs: try again at the normal pace
+        self.get_logger().info(f"parameters applied: {', '.join(sorted(changed))}")
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        cfg = self.cfg
+        missing = [
+            f"{k} {getattr(cfg, k)}" for k in LIVE_FILES if not Path(getattr(cfg, k)).is_file()
+        ]
+        if missing:
+            return self._refuse("configure", f"no such file: {', '.join(missing)}")
+        try:
+            self.store = TransitionStore(cfg.data_dir)
+            self.recorder = TransitionRecorder(
+                self.task,
+                self._on_segment,
+                max_length=cfg.segment_length,
+                max_stamp_offset=cfg.max_stamp_offset,
+            )
+        except (OSError, ValueError) as exc:
+            return self._refuse("configure", f"cannot open data_dir {cfg.data_dir!r}: {exc}")
+        self._wire_io()
+        self._configured, self.problem, self.state = True, "", "configured"
+        self.get_logger().info(f"configured: recording into {cfg.data_dir}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.recording, self.state = True, "recording"
+        self.get_logger().info("activated: recording")
+        self._publish_diagnostics()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop("deactivated: recording stopped")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop("shut down: recording stopped")
+        self._release()
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop("lifecycle error: recording stopped")
+        self._release()
+        return super().on_error(state)
+
+    def _refuse(self, step: str, reason: str) -> TransitionCallbackReturn:
+        self.problem = f"{step} failed: {reason}"
+        self.get_logger().error(self.problem)
+        self._publish_diagnostics()
+        return TransitionCallbackReturn.FAILURE
+
+    def _stop(self, reason: str) -> None:
+        """Store the current segment, stop recording and any retraining in progress."""
+        self.recording = False
+        if self.recorder is not None:
+            self.recorder.flush()
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
+            reason += " (retraining in progress was stopped)"
+        self._proc, self._pending = None, None
+        self.state = "configured" if self._configured else "idle"
+        self.get_logger().info(reason)
+        self._publish_diagnostics()
+
+    def _release(self) -> None:
+        for entity in self._io:
+            (self.destroy_client if hasattr(entity, "call_async") else self.destroy_subscription)(
+                entity
+            )
+        self._io, self.store, self.recorder = [], None, None
+        self._configured, self.state = False, "idle"
+        self._publish_diagnostics()
+
+    def _guard_change_state(self) -> None:
+        """A transition the state machine does not have (e.g. ``activate`` while
+        unconfigured) makes rclpy raise inside the ``~/change_state`` service, which would end
+        the node: answer ``success=False`` and log instead."""
+        service = self._service_change_state
+        inner = service.callback
+
+        def change_state(request: Any, response: Any) -> Any:
+            try:
+                return inner(request, response)
+            except Exception as exc:
+                t = request.transition
+                self.get_logger().warning(
+                    f"lifecycle transition {t.label or t.id!r} refused in state "
+                    f"{self._lifecycle_label()}: {exc}"
+                )
+                response.success = False
+                return response
+
+        service.callback = change_state
+
+    def _lifecycle_label(self) -> str:
+        return str(self._state_machine.current_state[1])
+
+    def destroy_node(self) -> None:
+        if self.recording or (self._proc is not None and self._proc.poll() is None):
+            self._stop("exiting: recording stopped")
+        super().destroy_node()
+
+    # ---- topics and clients (made by configure, released by cleanup) ---------------------
+    def _wire_io(self) -> None:
+        def sub(msg_type: Any, topic: str, callback: Any, qos: Any) -> None:
+            events = SubscriptionEventCallbacks(
+                incompatible_qos=lambda info: self._on_qos(topic, "requests", info)
+            )
+            guarded = self._guard(topic, callback)
+            self._io.append(
+                self.create_subscription(msg_type, topic, guarded, qos, event_callbacks=events)
+            )
+
+        sub(JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data)
+        sub(Float64MultiArray, "commands", self._on_command, BEST_EFFORT)
+        sub(Header, "episode_start", self._on_episode_start, BEST_EFFORT)
         ctrl = self.cfg.controller
-        self.set_params = self.create_client(SetParameters, f"/{ctrl}/set_parameters")
-        self.reload = self.create_client(Trigger, f"/{ctrl}/reload_model")
-        self.create_timer(0.5, self._on_work)
+        self.set_params = self.create_client(SetParameters, f"{ctrl}/set_parameters")
+        self.reload = self.create_client(Trigger, f"{ctrl}/reload_model")
+        self._io += [self.set_params, self.reload]
+
+    def _guard(self, topic: str, callback: Any) -> Any:
+        """``callback`` that cannot raise: one bad message is counted and logged, no more."""
+
+        def guarded(msg: Any) -> None:
+            if not self.recording or self.recorder is None:
+                return
+            try:
+                callback(msg)
+            except Exception as exc:
+                self.callback_errors += 1
+                self.callback_error = f"message on '{topic}' failed: {type(exc).__name__}: {exc}"
+                self.get_logger().error(self.callback_error, throttle_duration_sec=5.0)
+
+        return guarded
+
+    def _now(self) -> float:
+        """Seconds on the node's clock (follows /clock under use_sim_time; may start at 0)."""
+        return self.get_clock().now().nanoseconds * 1e-9
 
     # ---- recording --------------------------------------------------------------------------
     def _on_joint_state(self, msg: JointState) -> None:
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        self.recorder.on_state(msg.name, msg.position, msg.velocity, stamp, time.monotonic())
+        self.recorder.on_state(msg.name, msg.position, msg.velocity, stamp, self._now())
 
     def _on_command(self, msg: Float64MultiArray) -> None:
-        self.recorder.on_command(msg.data, time.monotonic())
+        self.recorder.on_command(msg.data, self._now())
 
-    def _on_segment(self, segment: Segment) -> None:
+    def _on_episode_start(self, msg: Header) -> None:
+        self.recorder.on_reset(msg.stamp.sec + msg.stamp.nanosec * 1e-9, self._now())
+
+    def _on_segment(self, segment: tuple[Any, Any]) -> None:
         obs, action = segment
         self.store.append_episode(obs, action, {"source": "real", "task": self.task.name})
         self.since_train += len(action)
 
+    def _on_qos(self, topic: str, side: str, info: Any) -> None:
+        policy = qos_policy_name_from_kind(info.last_policy_kind)
+        message = (
+            f"incompatible QoS on '{topic}': a peer's {policy} policy does not match what this "
+            f"node {side} ({info.total_count} so far); that pair exchanges nothing"
+        )
+        self._qos_problems[topic] = message
+        self.get_logger().warning(message)
+        self._publish_diagnostics()
+
     # ---- the work loop: start training, poll it, deploy (never blocks) -------------------
     def _on_work(self) -> None:
-        if self.state == "recording" and self.since_train >= self.cfg.retrain_every:
+        try:
+            self._work()
+        except Exception as exc:  # the work loop must survive anything
+            self.problem = f"work loop failed: {type(exc).__name__}: {exc}"
+            self.get_logger().error(self.problem, throttle_duration_sec=5.0)
+        self._publish_diagnostics()
+
+    def _work(self) -> None:
+        if self.callback_errors == self._errors_seen:
+            self.callback_error = ""  # none since the last period: the WARN clears
+        self._errors_seen = self.callback_errors
+        if self.recorder is not None and self.recording:
+            warning = self.recorder.check(self.cfg.drop_warn_fraction)
+            if warning or self.drop_warning:
+                self.drop_warning = warning or ""
+                if warning:
+                    self.get_logger().warning(warning, throttle_duration_sec=5.0)
+        if self.state == "recording" and self._due():
             self._start_training()
         elif self.state == "training" and self._proc.poll() is not None:
             self._finish_training()
         elif self.state in ("setting_param", "reloading") and self._pending.done():
             self._advance_deploy()
-        self._publish_diagnostics()
+
+    def next_retrain_after(self) -> int:
+        return retrain_threshold(self.cfg.retrain_every, self.failures, self.cfg.retry_backoff_max)
+
+    def _due(self) -> bool:
+        enough_episodes = len(self.store) > self.cfg.holdout_episodes
+        return enough_episodes and self.since_train >= self.next_retrain_after()
 
     def _start_training(self) -> None:
-        out = Path(self.cfg.model_dir or Path(self.cfg.data_dir) / "models")
+        cfg = self.cfg
+        out = Path(cfg.model_dir or Path(cfg.data_dir) / "models")
         out.mkdir(parents=True, exist_ok=True)
-        argv = [
-            sys.executable,
-            "-m",
-            "mbrl_control.cli",
-            "finetune",
-            "--task",
-            self.task.name,
-            "--data",
-            self.cfg.data_dir,
-            "--checkpoint",
-            self.live["checkpoint"],
-            "--planner",
-            self.live["planner"],
-            "--out",
-            str(out),
-            "--json",
-            "--quiet",
-            "--real-ratio",
-            str(self.cfg.real_ratio),
-            "--holdout-episodes",
-            str(self.cfg.holdout_episodes),
-            "--max-epochs",
-            str(self.cfg.max_epochs),
-        ]
-        if self.cfg.sim_data:
-            argv += ["--sim-data", self.cfg.sim_data]
+        argv = [sys.executable, "-m", "mbrl_control.cli", "finetune", "--task", self.task.name]
+        argv += ["--data", cfg.data_dir, "--out", str(out), "--json", "--quiet"]
+        argv += ["--checkpoint", self.live["checkpoint"], "--planner", self.live["planner"]]
+        argv += ["--real-ratio", str(cfg.real_ratio)]
+        argv += ["--holdout-episodes", str(cfg.holdout_episodes)]
+        argv += ["--max-epochs", str(cfg.max_epochs)]
+        if cfg.sim_data:
+            argv += ["--sim-data", cfg.sim_data]
         self._proc_out = out / f"finetune-{self.trains + 1}.json"
         log = self._proc_out.with_suffix(".log")  # the training process's stderr
         with self._proc_out.open("w") as fh, log.open("w") as err:
@@ -168,19 +431,26 @@ class FinetuneNode(Node):
 
     def _finish_training(self) -> None:
         self.trains += 1
+        code, log = self._proc.returncode, self._proc_out.with_suffix(".log")
         try:
-            self.last_gate = json.loads(self._proc_out.read_text())
-        except (OSError, ValueError) as exc:
-            log = self._proc_out.with_suffix(".log")
-            self.last_gate = {"error": f"finetune exited {self._proc.returncode}: {exc}; see {log}"}
-        self.last_gate["finished_at"] = time.time()
-        self.get_logger().info(f"gate: {json.dumps(self.last_gate)}")
-        if not self.last_gate.get("deploy"):
+            gate = json.loads(self._proc_out.read_text()) if code == 0 else None
+        except (OSError, ValueError):
+            gate = None
+        if not isinstance(gate, dict):
+            text = log.read_text(errors="replace") if log.is_file() else ""
+            self.failures += 1
+            gate = {"error": failure_reason(code, text, log)}
+            self.get_logger().error(
+                f"{gate['error']}; next try after {self.next_retrain_after()} new transitions"
+            )
+        else:
+            self.failures = 0
+            self.get_logger().info(f"gate: {json.dumps(gate)}")
+        self.last_gate = {**gate, "finished_at": time.time()}
+        if not gate.get("deploy"):
             self.state = "recording"
             return
-        value = ParameterValue(
-            type=ParameterType.PARAMETER_STRING, string_value=self.last_gate["planner"]
-        )
+        value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=gate["planner"])
         request = SetParameters.Request(parameters=[ParameterMsg(name="model_path", value=value)])
         self._pending = self.set_params.call_async(request)
         self.state = "setting_param"
@@ -190,7 +460,9 @@ class FinetuneNode(Node):
         if self.state == "setting_param":
             ok = result is not None and all(r.successful for r in result.results)
             if not ok:
+                reasons = [r.reason for r in result.results] if result is not None else []
                 self.last_gate["deployed"] = False
+                self.last_gate["reload_message"] = f"controller refused model_path: {reasons}"
                 self.state = "recording"
                 return
             self._pending = self.reload.call_async(Trigger.Request())
@@ -199,32 +471,65 @@ class FinetuneNode(Node):
         self.last_gate["deployed"] = bool(result and result.success)
         self.last_gate["reload_message"] = result.message if result else "no answer"
         if self.last_gate["deployed"]:
-            self.live = {k: self.last_gate[k] for k in ("checkpoint", "planner")}
+            self.set_parameters(
+                [Parameter(k, Parameter.Type.STRING, self.last_gate[k]) for k in LIVE_FILES]
+            )
         self.get_logger().info(f"deploy: {self.last_gate['reload_message']}")
         self.state = "recording"
 
+    # ---- diagnostics --------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
-        stats = self.recorder.stats
-        values = {
+        try:
+            self.pub_diag.publish(array_of(self, self._statuses()))
+        except Exception as exc:  # diagnostics must never stop the node
+            self.get_logger().error(f"diagnostics failed: {exc!r}", throttle_duration_sec=5.0)
+
+    def _statuses(self) -> list:
+        label = self._lifecycle_label()
+        level, message = self._summary(label)
+        stats = self.recorder.stats if self.recorder is not None else None
+        values: dict[str, Any] = {
+            "lifecycle_state": label,
             "state": self.state,
-            "transitions_recorded": stats.transitions,
-            "segments": stats.segments,
-            "gaps": stats.gaps,
-            "dropped_out_of_order": stats.dropped_out_of_order,
-            "bad_states": stats.bad_states,
+            "transitions_recorded": stats.transitions if stats else 0,
+            "segments": stats.segments if stats else 0,
+            "states_received": stats.states if stats else 0,
+            "dropped": json.dumps(stats.dropped if stats else {}),
+            "callback_errors": self.callback_errors,
             "since_last_train": self.since_train,
+            "next_retrain_after": self.next_retrain_after(),
+            "consecutive_failures": self.failures,
             "trains": self.trains,
             "live_planner": self.live["planner"],
             "last_gate": json.dumps(self.last_gate),
         }
-        level = Level.WARN if "error" in self.last_gate else Level.OK
-        self.pub_diag.publish(
-            diagnostic_array(self, "finetune_node", self.task.name, level, self.state, values)
-        )
+        task = self.task.name
+        qos_level = Level.WARN if self._qos_problems else Level.OK
+        qos_message = "; ".join(self._qos_problems.values()) or "all peers' QoS compatible"
+        return [
+            status_of(NAME, task, level, message, values),
+            status_of(f"{NAME}: qos", task, qos_level, qos_message, {}),
+        ]
+
+    def _summary(self, label: str) -> tuple[Level, str]:
+        """The status line: the most important thing an operator should know now."""
+        if "error" in self.last_gate:
+            after = self.next_retrain_after() - self.since_train
+            return Level.WARN, (
+                f"{self.last_gate['error']}; {self.failures} failed run(s) in a row, next try "
+                f"after {max(after, 0)} more transitions"
+            )
+        if self.problem or self.callback_error:
+            return Level.WARN, self.problem or self.callback_error
+        if self.drop_warning:
+            return Level.WARN, self.drop_warning
+        if label != "active":
+            return Level.WARN, f"lifecycle state {label}: not recording"
+        return Level.OK, self.state
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(FinetuneNode, args, help_text=usage("finetune_node", __doc__, FinetuneConfig))
+    return run_node(FinetuneNode, args, help_text=usage(NAME, __doc__, FinetuneConfig))
 
 
 if __name__ == "__main__":
