@@ -248,10 +248,10 @@ class _Planner:
             return ["--params-file", path]
         name = self._eval(param.name, configs)
         try:
-            value = _param_value(param, lambda t: self._eval(t, configs))
+            text = values.to_rcl_yaml(_param_value(param, lambda t: self._eval(t, configs)))
         except LaunchError as exc:
             raise LaunchError(f"{where}: parameter {name!r}: {exc}") from None
-        return ["-p", f"{name}:={values.to_rcl_yaml(value)}"]
+        return ["-p", f"{name}:={text}"]
 
 
 def _write_temp(text: str) -> str:

@@ -195,14 +195,16 @@ def to_rcl_yaml(value: Scalar | tuple[Scalar, ...]) -> str:
 
     Strings are double-quoted (characters YAML cannot carry raw are escaped), so no string
     turns into a bool or a number; doubles keep a decimal point or exponent; ``inf``/``nan``
-    use YAML's ``.inf``/``.nan``. Raises :class:`LaunchError` for a string holding NUL,
-    which a command line cannot carry.
+    use YAML's ``.inf``/``.nan``. Raises :class:`LaunchError` for a string holding NUL (a
+    command line cannot carry it) and for an integer outside int64 (rcl would make it a double).
     """
     if isinstance(value, tuple):
         return "[" + ", ".join(to_rcl_yaml(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
+        if not -_INT64 <= value < _INT64:
+            raise LaunchError(f"integer {value} is outside the 64-bit range of ROS parameters")
         return str(value)
     if isinstance(value, float):
         if math.isnan(value):

@@ -14,6 +14,7 @@ from rcl_check import rcl_params, same_value
 from test_launch_param_types import BOOL_WORDS, NUMBER_LIKE
 
 from mbrl_control.launcher import values
+from mbrl_control.launcher.model import LaunchError
 
 pytest.importorskip("rclpy")
 
@@ -65,3 +66,10 @@ def test_numbers_and_bools_reach_rcl_unchanged() -> None:
     for i, item in enumerate(items):
         assert same_value(got[f"v{i}"], item), (item, got[f"v{i}"])
     assert math.isnan(got["nan"])
+
+
+def test_values_rcl_cannot_carry_are_refused_not_retyped() -> None:
+    with pytest.raises(LaunchError, match="outside the 64-bit range"):
+        values.to_rcl_yaml(2**63)
+    with pytest.raises(LaunchError, match="NUL"):
+        values.to_rcl_yaml("a\0b")
