@@ -143,3 +143,47 @@ def test_sigint_stops_everything_with_130(spawn, demo_env, tmp_path) -> None:
     assert "[launch] speaker: process exited with code 0" in out
     with pytest.raises(ProcessLookupError):
         os.kill(pids["speaker"], 0)
+
+
+PRINTER = """\
+#!{python}
+import sys
+import rclpy
+
+rclpy.init(args=sys.argv)
+node = rclpy.create_node("printer")
+names = {names!r}
+for name in names:  # declared as strings, as sim_node declares 'profile'
+    value = node.declare_parameter(name, "unset").value
+    print(f"{{name}}={{value!r}}", flush=True)
+rclpy.try_shutdown()
+"""
+
+
+def test_string_parameters_reach_a_real_node_as_strings(spawn, ros_env, prefix, tmp_path) -> None:
+    """``'n'``/``'y'``/``'1e3'`` in a launch file: a node declaring strings gets the strings
+    (ros2 launch hands it a bool or a double and the declaration fails)."""
+    words = ["n", "y", "yes", "off", "1e3", "1.5", "0x10"]
+    names = [f"{kind}{i}" for kind in ("q", "t", "f") for i in range(len(words))]
+    prefix.add_executable("demo", "printer", PRINTER.format(python=sys.executable, names=names))
+    template = tmp_path / "args.yaml"
+    template.write_text(
+        "/**:\n  ros__parameters:\n"
+        + "".join(f"    f{i}: '$(var w{i})'\n" for i in range(len(words)))
+    )
+    lines = ["launch:"]
+    lines += [f"  - arg: {{name: w{i}, default: '{w}'}}" for i, w in enumerate(words)]
+    lines += ["  - node:", "      pkg: demo", "      exec: printer", "      output: screen"]
+    lines += ["      on_exit: shutdown", "      param:"]
+    lines += [f"        - {{name: q{i}, value: '{w}'}}" for i, w in enumerate(words)]
+    lines += [f"        - {{name: t{i}, value: $(var w{i}), type: str}}" for i in range(len(words))]
+    lines += [f"        - {{from: {template}, allow_substs: true}}"]
+    path = tmp_path / "strings.launch.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    env = {**ros_env, "AMENT_PREFIX_PATH": str(prefix.root), "ROS_LOG_DIR": str(tmp_path)}
+    proc = _launch(spawn, env, str(path))
+    assert proc.popen.wait(timeout=60) == 0, proc.output()
+    out = proc.output()
+    for kind in ("q", "t", "f"):
+        for i, word in enumerate(words):
+            assert f"[printer] {kind}{i}={word!r}\n" in out, out
