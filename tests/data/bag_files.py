@@ -68,9 +68,10 @@ def _build(role: str, d: dict[str, Any]) -> Any:
 
 
 def write_bag(path: Path, msgs: Sequence[Msg], storage: str = "mcap") -> Path:
-    """A rosbag2 directory at ``path`` (storage ``mcap`` or ``sqlite3``); ``storage="file"``
-    writes an MCAP directory and returns its lone ``.mcap`` file moved to ``path.mcap``."""
-    plugin = StoragePlugin.SQLITE3 if storage == "sqlite3" else StoragePlugin.MCAP
+    """A rosbag2 directory at ``path`` with ``mcap`` or ``sqlite3`` storage; ``file`` / ``db3``
+    write an MCAP / sqlite3 directory and return its lone storage file, moved out of it
+    (no ``metadata.yaml``)."""
+    plugin = StoragePlugin.SQLITE3 if storage in ("sqlite3", "db3") else StoragePlugin.MCAP
     with Writer(path, version=9, storage_plugin=plugin) as w:
         conns = {}
         for m in sorted(msgs, key=lambda m: m.log):
@@ -80,11 +81,12 @@ def write_bag(path: Path, msgs: Sequence[Msg], storage: str = "mcap") -> Path:
             role = m.topic.rpartition("/")[2]
             raw = TS.serialize_cdr(_build(role, m.data), TYPES[role])
             w.write(conns[m.topic], round(m.log * 1e9), raw)
-    if storage != "file":
+    if storage not in ("file", "db3"):
         return path
-    (mcap,) = path.glob("*.mcap")
-    single = path.with_suffix(".mcap")
-    shutil.move(mcap, single)
+    suffix = ".db3" if storage == "db3" else ".mcap"
+    (lone,) = path.glob("*" + suffix)
+    single = path.with_suffix(suffix)
+    shutil.move(lone, single)
     shutil.rmtree(path)
     return single
 

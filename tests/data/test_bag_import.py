@@ -35,7 +35,7 @@ def _assert_uniform_steps(data) -> None:
     np.testing.assert_allclose(data.next_obs[:, 0] - data.obs[:, 0], STEP, atol=1e-5)
 
 
-@pytest.mark.parametrize("storage", ["mcap", "sqlite3", "file"])
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3", "file", "db3"])
 def test_bags_as_other_tools_write_them(tmp_path, storage):
     # epoch stamps on the robot clock, log times on another clock 0.25 s ahead, joints in
     # another order than the task's, one extra joint: directory (MCAP, sqlite3) or one file.
@@ -49,7 +49,7 @@ def test_bags_as_other_tools_write_them(tmp_path, storage):
     np.testing.assert_allclose(data.obs[:, 1], np.cos(3.0 + 0.2 * times[:-1]), atol=1e-5)
     # command k followed state k: transition k carries command k
     np.testing.assert_allclose(data.action[:, 0], np.arange(99))
-    assert data.episodes[0]["source"] == ("sqlite3" if storage == "sqlite3" else "mcap")
+    assert data.episodes[0]["source"] == ("mcap" if storage in ("mcap", "file") else "sqlite3")
     assert data.episodes[0]["t_start"] == pytest.approx(EPOCH)
     assert "kept 99 transitions in 1 segments" in report.line()
 
