@@ -404,6 +404,8 @@ class Segmenter:
             self.stats.breaks[reason] = self.stats.breaks.get(reason, 0) + 1
         elif idle and self._obs:
             self.stats.drop(idle, "a state with no command in effect")
+        elif self._obs and reason in ("gap", "jump", "reset"):
+            self.stats.drop("lone_state", f"a single state before a {reason} at t={self._t0:.6f}")
         if n >= self.min_length:
             seg = Segment(
                 np.stack(self._obs),
