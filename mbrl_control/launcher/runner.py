@@ -146,7 +146,11 @@ class Runner:
         except ImportError as exc:
             self._say(f"cannot autostart lifecycle nodes: {exc} (install rclpy and lifecycle_msgs)")
             return None
-        return Activator(self.environ, self._say)
+        try:
+            return Activator(self.environ, self._say)
+        except Exception as exc:  # rclpy could not start (bad domain id, middleware, ...)
+            self._say(f"cannot autostart lifecycle nodes: rclpy did not start: {exc}")
+            return None
 
     def _alive(self, child: _Child) -> Callable[[], bool]:
         return lambda: child.popen.poll() is None and not self._stopping.is_set()
