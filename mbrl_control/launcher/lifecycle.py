@@ -27,6 +27,7 @@ class Activator:
     """Configure and activate lifecycle nodes in background threads (see module doc)."""
 
     def __init__(self, environ: Mapping[str, str], say: Callable[[str], None]) -> None:
+        import lifecycle_msgs.srv  # noqa: F401 - fail here, not in a thread, when missing
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.signals import SignalHandlerOptions
