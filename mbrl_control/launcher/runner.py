@@ -141,16 +141,15 @@ class Runner:
         """The lifecycle activator when some command asks for autostart (else None)."""
         if not any(c.activate for c in self.commands):
             return None
-        try:
-            from mbrl_control.launcher.lifecycle import Activator
-        except ImportError as exc:
-            self._say(f"cannot autostart lifecycle nodes: {exc} (install rclpy and lifecycle_msgs)")
-            return None
+        from mbrl_control.launcher.lifecycle import Activator
+
         try:
             return Activator(self.environ, self._say)
+        except ImportError as exc:
+            self._say(f"cannot autostart lifecycle nodes: {exc} (install rclpy and lifecycle_msgs)")
         except Exception as exc:  # rclpy could not start (bad domain id, middleware, ...)
             self._say(f"cannot autostart lifecycle nodes: rclpy did not start: {exc}")
-            return None
+        return None
 
     def _alive(self, child: _Child) -> Callable[[], bool]:
         return lambda: child.popen.poll() is None and not self._stopping.is_set()
