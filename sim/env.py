@@ -62,7 +62,8 @@ class MbrlSimEnv(gymnasium.Env):
 
     Observation ``(O,)`` float32 and action ``(A,)`` float32 follow the task. ``reset``
     returns ``info["dr"]`` (the draw) and ``info["goal"]`` (``(G,)`` list); ``step`` returns
-    reward ``-cost`` and ``info["cost"]``, ``info["goal"]``, ``info["is_success"]``.
+    reward ``-cost`` and ``info["cost"]``, ``info["goal"]``, ``info["is_success"]`` and
+    ``info["dt"]`` (the simulated control period in s: the task's, jittered by the draw).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -186,6 +187,7 @@ class MbrlSimEnv(gymnasium.Env):
             "cost": cost,
             "goal": self._goal.tolist(),
             "is_success": t.is_success(obs, self._goal),
+            "dt": float(period),
         }
         return obs.copy(), -cost, False, self._steps >= t.episode_steps, info
 

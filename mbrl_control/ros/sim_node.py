@@ -1,9 +1,28 @@
 """``sim_node``: a task's PyBullet env (with domain randomization) as a ROS 2 robot.
 
-Publishes /joint_states at the task rate (times ``real_time_factor``), /clock with the
-simulated time, and ``~/step_cost`` (the task's per-step cost) so experiments can be scored
-from outside; applies the latest /commands (holding it; the safe action until one comes);
-``~/reset`` starts a new episode with a new randomization draw.
+Topics (relative names, so namespaces and remaps work; only /clock is global):
+  joint_states   out, sensor_msgs/JointState: every control step, stamped with sim time;
+                 efforts in N or N·m.
+  commands       in, std_msgs/Float64MultiArray: the latest valid command is held (the safe
+                 action until one comes). Best-effort subscription: hears best-effort and
+                 reliable publishers.
+  episode_start  out, std_msgs/Header: at every reset (the first episode too), stamp = the
+                 new episode's first state. Reliable and transient-local (depth 1), so a
+                 recorder that joins late still gets the current episode's start.
+  ~/step_cost    out, std_msgs/Float64: the task's per-step cost, to score runs from outside.
+  /clock         out, rosgraph_msgs/Clock: the simulated time.
+Services: ~/reset (std_srvs/Trigger): a new episode with a new randomization draw.
+
+Time: sim time starts at 0 and advances by each step's simulated control period (the task's
+period, jittered by the draw). Every reset advances it by one more period, so stamps are
+strictly increasing across resets: an episode's first state is never stamped like the last
+episode's terminal state, and no state is stamped 0. The step timer runs on the wall
+(steady) clock every period / real_time_factor, also under use_sim_time, so /clock runs at
+real_time_factor times wall time (a node's own /clock cannot drive its timer).
+
+Parameters: task, seed and rate are read-only; profile (used from the next reset),
+real_time_factor and auto_reset are applied live after validation; a refused set says why.
+Incompatible QoS (a peer on one of these topics that can never match) is logged as a warning.
 """
 
 from __future__ import annotations
@@ -15,15 +34,26 @@ from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
+from rclpy.clock import Clock as RosClock
+from rclpy.clock import ClockType
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_policy_name_from_kind
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64, Float64MultiArray
+from std_msgs.msg import Float64, Float64MultiArray, Header
 from std_srvs.srv import Trigger
 
 from mbrl_control.control.params import param_meta
-from mbrl_control.ros.params import declare_config
+from mbrl_control.ros.params import LiveConfig
 from mbrl_control.ros.spin import run_node, usage
+
+COMMANDS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
+"""Best-effort subscription: matches best-effort and reliable publishers."""
+EPISODE_START_QOS = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+"""Reliable, transient-local: matches every subscriber and replays the latest start."""
 
 
 @dataclass(frozen=True)
@@ -31,11 +61,22 @@ class SimNodeConfig:
     """Parameters of ``sim_node``."""
 
     task: str = field(default="cartpole_swingup", metadata=param_meta("task name", read_only=True))
-    profile: str = field(default="default", metadata=param_meta("domain-randomization profile"))
-    seed: int = field(default=0, metadata=param_meta("seed of the randomization/episode stream"))
+    profile: str = field(
+        default="default",
+        metadata=param_meta("domain-randomization profile (name or YAML path), from next reset"),
+    )
+    seed: int = field(
+        default=0,
+        metadata=param_meta("seed of the randomization/episode stream", read_only=True),
+    )
     rate: float = field(
         default=0.0,
-        metadata=param_meta("control rate in Hz (0 = the task's rate)", range=(0.0, 1000.0)),
+        metadata=param_meta(
+            "control rate in Hz: 0 or the task's rate (the model is trained at it; use "
+            "real_time_factor to run faster)",
+            range=(0.0, 1000.0),
+            read_only=True,
+        ),
     )
     real_time_factor: float = field(
         default=1.0,
@@ -46,34 +87,116 @@ class SimNodeConfig:
     )
 
 
-def _stamp(seconds: float) -> Time:
-    sec = int(seconds)
-    return Time(sec=sec, nanosec=min(round((seconds - sec) * 1e9), 999_999_999))
+def check_config(cfg: SimNodeConfig) -> None:
+    """Node-level checks: a known task, a loadable profile, a rate the task runs at.
+
+    Raises:
+        ValueError: naming the parameter and what it accepts.
+    """
+    from mbrl_sim.profiles import load_profile
+
+    from mbrl_control.tasks import get_task
+
+    task = get_task(cfg.task)
+    try:
+        load_profile(cfg.profile)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"parameter 'profile': {exc}") from None
+    if cfg.rate not in (0.0, task.control_hz):
+        raise ValueError(
+            f"parameter 'rate' must be 0 or {task.name}'s control rate {task.control_hz} Hz "
+            f"(use real_time_factor to run faster or slower), got {cfg.rate}"
+        )
+
+
+def _stamp(nanoseconds: int) -> Time:
+    return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
 
 
 class SimNode(Node):
     def __init__(self) -> None:
         super().__init__("sim_node")
-        self.cfg = declare_config(self, SimNodeConfig)
+        self.params = LiveConfig(self, SimNodeConfig, apply=self._apply, check=check_config)
         import mbrl_sim  # pybullet loads here, not at import of the ROS package
 
-        self.env = mbrl_sim.make_env(self.cfg.task, profile=self.cfg.profile, seed=self.cfg.seed)
-        self.task = self.env.unwrapped.task
-        self.dt = 1.0 / (self.cfg.rate or self.task.control_hz)
+        cfg = self.params.config
+        self.env = mbrl_sim.make_env(cfg.task, profile=cfg.profile, seed=cfg.seed)
+        self.sim = self.env.unwrapped
+        self.task = self.sim.task
         self._command = self.task.safe_action.copy()
-        self.sim_time = 0.0
+        self.sim_ns = 0  # sim time in integer nanoseconds: exact stamps
         self.episode = -1
+        self._wall = RosClock(clock_type=ClockType.STEADY_TIME)
+        self._timer = None
         self._wire_io()
         self._reset_episode()
+        self._start_timer()
+
+    @property
+    def cfg(self) -> SimNodeConfig:
+        return self.params.config
+
+    @property
+    def sim_time(self) -> float:
+        """Simulated seconds since start-up (the latest stamp)."""
+        return self.sim_ns * 1e-9
 
     def _wire_io(self) -> None:
-        self.pub_js = self.create_publisher(JointState, "/joint_states", 10)
-        self.pub_clock = self.create_publisher(Clock, "/clock", 10)
-        self.pub_cost = self.create_publisher(Float64, "~/step_cost", 10)
-        self.create_subscription(Float64MultiArray, "/commands", self._on_command, 10)
+        self.pub_js = self.create_publisher(
+            JointState, "joint_states", 10, event_callbacks=self._pub_events("joint_states")
+        )
+        self.pub_episode = self.create_publisher(
+            Header,
+            "episode_start",
+            EPISODE_START_QOS,
+            event_callbacks=self._pub_events("episode_start"),
+        )
+        self.pub_clock = self.create_publisher(
+            Clock, "/clock", 10, event_callbacks=self._pub_events("/clock")
+        )
+        self.pub_cost = self.create_publisher(
+            Float64, "~/step_cost", 10, event_callbacks=self._pub_events("~/step_cost")
+        )
+        self.create_subscription(
+            Float64MultiArray,
+            "commands",
+            self._on_command,
+            COMMANDS_QOS,
+            event_callbacks=SubscriptionEventCallbacks(
+                incompatible_qos=lambda info: self._on_qos("commands", "requests", info)
+            ),
+        )
         self.create_service(Trigger, "~/reset", self._on_reset)
-        period = self.dt / self.cfg.real_time_factor
-        self.create_timer(period, self._on_step)
+
+    def _pub_events(self, topic: str) -> PublisherEventCallbacks:
+        return PublisherEventCallbacks(
+            incompatible_qos=lambda info: self._on_qos(topic, "offers", info)
+        )
+
+    def _start_timer(self) -> None:
+        """(Re)start the step timer on the wall clock: one step per period / factor."""
+        if self._timer is not None:
+            self.destroy_timer(self._timer)
+        period = self.task.dt / self.cfg.real_time_factor
+        self._timer = self.create_timer(period, self._on_step, clock=self._wall)
+
+    def _apply(self, cfg: SimNodeConfig, changed: frozenset[str]) -> None:
+        """A validated live set: profile from the next reset, a new timer for the factor."""
+        if "profile" in changed:
+            from mbrl_sim.profiles import load_profile
+
+            self.sim.profile = load_profile(cfg.profile)
+            self.get_logger().info(f"profile {cfg.profile}: used from the next reset")
+        if "real_time_factor" in changed:
+            self._start_timer()
+            self.get_logger().info(f"real_time_factor {cfg.real_time_factor}")
+
+    def _advance(self, seconds: float) -> Time:
+        """Advance sim time, publish /clock, return the new stamp."""
+        self.sim_ns += round(seconds * 1e9)
+        stamp = _stamp(self.sim_ns)
+        self.pub_clock.publish(Clock(clock=stamp))
+        return stamp
 
     def _reset_episode(self) -> dict[str, Any]:
         self.episode += 1
@@ -82,15 +205,25 @@ class SimNode(Node):
         self.get_logger().info(
             f"episode {self.episode}: profile {self.cfg.profile}, draw {json.dumps(info['dr'])}"
         )
-        self._publish_joint_state()
+        stamp = self._advance(self.task.dt)  # a reset takes one period: stamps never repeat
+        self.pub_episode.publish(Header(stamp=stamp, frame_id=""))
+        self._publish_joint_state(stamp)
         return info
 
     # ---- callbacks ------------------------------------------------------------------------
+    def _on_qos(self, topic: str, side: str, info: Any) -> None:
+        policy = qos_policy_name_from_kind(info.last_policy_kind)
+        self.get_logger().warning(
+            f"incompatible QoS on '{topic}': a peer's {policy} policy does not match what this "
+            f"node {side} ({info.total_count} so far); that peer and this node do not hear "
+            "each other"
+        )
+
     def _on_command(self, msg: Float64MultiArray) -> None:
         cmd = np.asarray(msg.data, np.float32)
         if cmd.shape != (self.task.act_dim,) or not np.all(np.isfinite(cmd)):
             self.get_logger().warning(
-                f"ignored /commands of length {len(msg.data)} (need {self.task.act_dim} finite)",
+                f"ignored commands of length {len(msg.data)} (need {self.task.act_dim} finite)",
                 throttle_duration_sec=1.0,
             )
             return
@@ -98,9 +231,9 @@ class SimNode(Node):
 
     def _on_step(self) -> None:
         _, _, terminated, truncated, info = self.env.step(self._command)
-        self.sim_time += self.dt
+        stamp = self._advance(info["dt"])
         self.pub_cost.publish(Float64(data=float(info["cost"])))
-        self._publish_joint_state()
+        self._publish_joint_state(stamp)
         if (terminated or truncated) and self.cfg.auto_reset:
             self._reset_episode()
 
@@ -110,10 +243,8 @@ class SimNode(Node):
         response.message = json.dumps({"episode": self.episode, "dr": info["dr"]})
         return response
 
-    def _publish_joint_state(self) -> None:
-        names, pos, vel, effort = self.env.unwrapped.joint_state()
-        stamp = _stamp(self.sim_time)
-        self.pub_clock.publish(Clock(clock=stamp))
+    def _publish_joint_state(self, stamp: Time) -> None:
+        names, pos, vel, effort = self.sim.joint_state()
         msg = JointState(
             name=list(names),
             position=[float(x) for x in pos],
