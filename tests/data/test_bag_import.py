@@ -175,3 +175,39 @@ def test_unreadable_bag_names_the_file(tmp_path):
     bad.write_bytes(b"not a bag at all")
     with pytest.raises(ValueError, match=r"broken\.mcap"):
         import_bag(bad, TASK, TransitionStore(tmp_path / "s"))
+
+
+@pytest.mark.parametrize("task_name", ["cartpole_swingup", "panda_reach"])
+def test_a_simulated_robot_with_resets_imports_exactly_its_episodes(tmp_path, task_name):
+    """PyBullet plays the robot: random commands, three episodes; the reset state is published
+    at the terminal state's stamp (as sim_node does). Every step becomes one transition, no
+    reset becomes one, and nothing is split where the robot did not jump."""
+    import mbrl_sim
+
+    env = mbrl_sim.make_env(task_name, profile="none", seed=0)
+    task = env.unwrapped.task
+    rng = np.random.default_rng(0)
+    msgs: list[Msg] = []
+
+    def publish(t: float, log: float) -> None:
+        names, pos, vel, _ = env.unwrapped.joint_state()
+        js = {"stamp": t, "names": list(names), "position": list(pos), "velocity": list(vel)}
+        msgs.append(Msg("/joint_states", log, js))
+
+    env.reset(seed=0)
+    publish(0.0, EPOCH)
+    obs_true = []
+    for k in range(1, 151):
+        action = rng.uniform(task.low, task.high)
+        log = EPOCH + (k - 1) * task.dt
+        msgs.append(Msg("/commands", log + 0.004, {"data": [float(a) for a in action]}))
+        obs, *_ = env.step(action)
+        obs_true.append(obs)
+        publish(k * task.dt, log + task.dt)
+        if k in (50, 100):
+            env.reset()
+            publish(k * task.dt, log + task.dt + 0.0002)  # same stamp as the terminal state
+    report = import_bag(write_bag(tmp_path / "bag", msgs), task, TransitionStore(tmp_path / "s"))
+    data = TransitionStore(tmp_path / "s").load()
+    assert _lengths(data) == [50, 50, 50] and report.stats.breaks == {"jump": 2, "end": 1}
+    np.testing.assert_allclose(data.next_obs, np.array(obs_true)[:, : task.obs_dim], atol=1e-4)
