@@ -18,8 +18,9 @@ stamps (sim time not started) is just an early time: it never switches the clock
 goals have no usable header: each is placed by its log time relative to the last state logged
 before it, ``t = stamp_i + (log - log_i)``, capped at the next state's stamp
 (:class:`~mbrl_control.data.segments.CommandClock`). All messages are then sorted by that
-time and segmented by the one rule of :mod:`mbrl_control.data.segments` (control grid, 1.5
-period gap tolerance, impossible jumps, resets).
+time (an ``episode_start`` before the state it stamps, however late it was logged) and
+segmented by the one rule of :mod:`mbrl_control.data.segments` (control grid, 1.5 period gap
+tolerance, impossible jumps, resets).
 """
 
 from __future__ import annotations
@@ -201,7 +202,8 @@ def import_bag(
             events.append((clock.place(t_log), t_log, seq, role, msg))
     unplaced = [e for e in events if e[0][0] is None]
     events = [e for e in events if e[0][0] is not None]
-    events.sort(key=lambda e: (e[0][0], e[1], e[2]))
+    # at equal times a reset goes first: its stamp is the new episode's first state's
+    events.sort(key=lambda e: (e[0][0], e[3] != "episode_start", e[1], e[2]))
 
     goals: list[tuple[float, np.ndarray]] = []
     segments: list[Segment] = []

@@ -31,8 +31,10 @@ state are placed at the first state's stamp.
   ``v_max`` (equal stamps with different positions always are a jump: a simulator reset
   publishes the terminal and the reset state with the same stamp).
 - *reset*: :meth:`Segmenter.reset` (the simulator's ``episode_start``, stamp = the new
-  episode's first state) ends the segment at its last state stamped at or before the reset;
-  later states that are older than the reset are dropped (``before_reset``).
+  episode's first state) ends the segment at its last merged state stamped *before* the reset,
+  even when the reset message arrives after the new episode's first states; later states older
+  than the reset are dropped (``before_reset``). A terminal state stamped like the reset state
+  (equal stamps) is thus dropped with it: the jump rule keeps it when no reset message comes.
 - *action*: transition ``k`` (``g_k -> g_k+1``) takes the latest command placed at or before
   ``g_k+1`` (a forward-command robot holds its last command). No command yet, or one older
   than ``1.5 T`` at ``g_k+1``, ends the segment (``no_command`` / ``stale_command``) and the
@@ -44,6 +46,7 @@ No rclpy, no I/O: callers pass message fields and times in seconds.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -59,6 +62,8 @@ GAP_FACTOR = 1.5
 """A step longer than this many control periods splits a segment (the jitter tolerance)."""
 JUMP_EPS = 1e-6
 """Position change (m or rad) tolerated at equal stamps (float noise)."""
+_MAX_RAW = 1024
+"""Merged-state times remembered per segment (to cut it at a late reset)."""
 _MAX_PENDING = 256
 """Commands kept while no state arrives to use them (the oldest are forgotten)."""
 
@@ -288,18 +293,30 @@ class Segmenter:
         return None
 
     def reset(self, t: float) -> None:
-        """The robot was reset; its new episode's first state is stamped ``t`` (s)."""
+        """The robot was reset; its new episode's first state is stamped ``t`` (s).
+
+        The segment keeps only grid states up to the last merged state stamped before ``t``
+        (a reset announced late never leaves a transition into, or interpolated across, the
+        new episode's first state); a segment that already starts at or after ``t`` (split by
+        the jump rule) is left as it is.
+        """
         if self._obs and self._t0 >= t - self._eps:
-            return  # the current segment already starts at or after the reset (jump rule)
+            return
         if self._obs:
-            keep = int(np.floor((t - self._t0) / self.period + 1e-3)) + 1  # grid states <= t
+            before = [r for r in self._raw if r < t - self._eps]
+            cutoff = before[-1] if before else -np.inf
+            keep = sum(1 for k in range(len(self._obs)) if self._grid(k) <= cutoff + self._eps)
             if keep < len(self._obs):
-                self.stats.drop("reset", "grid states after a reset", len(self._obs) - keep)
-                self._obs, self._act = self._obs[:keep], self._act[: keep - 1]
+                self.stats.drop("reset", "grid states at or after a reset", len(self._obs) - keep)
+                self._obs, self._act = self._obs[:keep], self._act[: max(0, keep - 1)]
         self._end("reset")
         self._last = None
         self._reset_at = t
         self.merge.reset()
+
+    def _grid(self, k: int) -> float:
+        """Time (s) of grid state ``k`` of the current segment."""
+        return self._t0 + k * self.period
 
     def flush(self, reason: str = "end") -> None:
         """End the current segment (end of a bag, shutdown)."""
@@ -364,6 +381,7 @@ class Segmenter:
         if span <= 0 and abs(self._t0 + (len(self._obs) - 1) * self.period - t) <= self._eps:
             self._obs[-1] = self.task.obs_from_joints(pos, vel)  # same stamp, more joints
         self._last = (t, pos, vel)
+        self._raw.append(t)
 
     def _action_at(self, g: float) -> tuple[np.ndarray | None, str]:
         """The latest command placed at or before ``g`` and not stale; else (None, why)."""
@@ -391,11 +409,13 @@ class Segmenter:
             self.stats.grid_states += 1
         self._obs = [obs]
         self._last = (t, pos, vel)
+        self._raw = deque([t], maxlen=_MAX_RAW)
 
     def _new_segment(self) -> None:
         self._obs: list[np.ndarray] = []
         self._act: list[np.ndarray] = []
         self._t0 = -np.inf
+        self._raw: deque[float] = deque(maxlen=_MAX_RAW)  # merged-state times (s)
 
     def _end(self, reason: str, idle: str = "") -> None:
         """Store the current segment if long enough; count why it ended."""

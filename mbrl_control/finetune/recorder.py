@@ -107,11 +107,13 @@ class TransitionRecorder:
     def on_reset(self, stamp: float, now: float | None = None) -> str | None:
         """The simulator's ``episode_start``: ends the segment (reason ``reset``).
 
-        ``stamp`` = the new episode's first state (s); with ``now`` it is checked like a
-        state's stamp; a reset stamped far from the clock still ends the segment, at once.
+        ``stamp`` = the new episode's first state (s). With ``now``, a stamp more than
+        ``max_stamp_offset`` in the future is not adopted (it would hold back every state until
+        then): the segment ends at once instead. Past stamps are fine (``episode_start`` is
+        transient-local: a recorder that joins late hears when the current episode began).
         """
         try:
-            if now is not None and not self._near_clock(stamp, now, "episode_start"):
+            if now is not None and not self._near_clock(stamp, now, "episode_start", past_ok=True):
                 self.segmenter.flush("reset")
                 return "stamp_far_from_clock"
             self.segmenter.reset(float(stamp))
@@ -144,9 +146,9 @@ class TransitionRecorder:
         return f"dropped {d} of {n} joint states since the last check: {why}"
 
     # ---- internals --------------------------------------------------------------------------
-    def _near_clock(self, stamp: float, now: float, what: str) -> bool:
+    def _near_clock(self, stamp: float, now: float, what: str, past_ok: bool = False) -> bool:
         off = float(stamp) - float(now)
-        if np.isfinite(off) and abs(off) <= self.max_stamp_offset:
+        if np.isfinite(off) and (off if past_ok else abs(off)) <= self.max_stamp_offset:
             return True
         self.stats.drop(
             "stamp_far_from_clock",

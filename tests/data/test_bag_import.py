@@ -122,30 +122,37 @@ def test_two_publishers_with_partial_joints_are_merged(tmp_path):
     np.testing.assert_allclose(data.obs[:, 1], np.cos(theta), atol=2e-3)
 
 
-def _reset_run(episode_start: bool) -> list[Msg]:
-    """50 states to x = +2.4, a reset at the same stamp to x = 0.03, 50 more states."""
+def _reset_run(kind: str) -> list[Msg]:
+    """50 states, a reset, 50 more. ``jump``: the reset state repeats the terminal's stamp
+    (x +2.4 -> 0.03, no announcement); ``announced`` / ``late``: sim_node's way, the reset
+    state one period later (x +0.2 -> 0.03, within the speed limit: only ``episode_start``
+    tells), announced before it or logged 3 states late."""
+    top = 2.4 if kind == "jump" else 0.2
 
     def pos(k, t):
-        x = 2.4 - 0.1 * DT * (49 - k) if k < 50 else 0.03 + 0.1 * DT * (k - 50)
+        x = top - 0.1 * DT * (49 - k) if k < 50 else 0.03 + 0.1 * DT * (k - 50)
         return [x, 3.0], [0.1, 0.0]
 
-    times = np.concatenate([np.arange(50), np.arange(49, 99)]) * DT  # state 50 at state 49's stamp
+    shift = 1 if kind == "jump" else 0  # state 50 at state 49's stamp
+    times = np.concatenate([np.arange(50), np.arange(50 - shift, 100 - shift)]) * DT
     msgs = robot_run(times, stamp0=EPOCH, positions=pos)
     for m in msgs[100:]:
         m.log += 0.0005  # the reset state is logged after the terminal state
-    if episode_start:
-        # published by sim_node between the terminal and the reset state
-        msgs.append(Msg("/episode_start", EPOCH + 49 * DT + 0.0012, {"stamp": EPOCH + 49 * DT}))
+    if kind != "jump":
+        t_reset = EPOCH + times[50]
+        log = EPOCH + times[49] + 0.0012 + (3 * DT if kind == "late" else 0.0)
+        msgs.append(Msg("/episode_start", log, {"stamp": t_reset}))
     return msgs
 
 
-@pytest.mark.parametrize("episode_start", [False, True])
-def test_reset_never_becomes_a_transition(tmp_path, episode_start):
-    report, data = _import(tmp_path, _reset_run(episode_start))
+@pytest.mark.parametrize("kind", ["jump", "announced", "late"])
+def test_reset_never_becomes_a_transition(tmp_path, kind):
+    report, data = _import(tmp_path, _reset_run(kind))
     assert report.episodes == 2
     assert np.abs(data.next_obs[:, 0] - data.obs[:, 0]).max() < 0.01  # no teleport
-    assert ("reset" if episode_start else "jump") in report.stats.breaks
-    assert _lengths(data) == [49, 49]  # the terminal state ends the first episode
+    assert report.stats.breaks[{"jump": "jump"}.get(kind, "reset")] == 1
+    # the terminal state ends the first episode (a message logged late is placed by its stamp)
+    assert _lengths(data) == [49, 49]
     assert data.obs[data.episode_id == 1][0, 0] == pytest.approx(0.03, abs=1e-6)
 
 

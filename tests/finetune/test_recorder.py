@@ -93,20 +93,36 @@ def test_two_publishers_with_partial_joints_are_merged() -> None:
     np.testing.assert_allclose(obs[:, 0], 0.01 * np.arange(30), atol=1e-6)
 
 
-@pytest.mark.parametrize("announced", [True, False])
-def test_a_reset_never_becomes_a_transition(announced: bool) -> None:
-    """The simulator publishes the terminal and the reset state with the same stamp; with
-    ``episode_start`` (on_reset) or without (a physically impossible jump) the segment ends."""
+@pytest.mark.parametrize("kind", ["announced", "late", "jump"])
+def test_a_reset_never_becomes_a_transition(kind: str) -> None:
+    """``announced``: sim_node's way, the reset state one period after the terminal one, a
+    small move (x 0.2 -> 0.03) only ``episode_start`` reveals, received before the reset
+    state; ``late``: received after it and two more states; ``jump``: no announcement, the
+    reset state at the terminal's stamp and a physically impossible move (x 2.4 -> 0.03)."""
     rec, segments = _record()
-    _feed(rec, range(30), x=lambda k: 2.4)  # ends at x = +2.4
-    stamp = 29 * DT
-    if announced:
-        rec.on_reset(stamp, now=stamp)
-    _feed(rec, range(29, 60), x=lambda k: 0.03)  # reset state at the terminal's stamp
+    top = 2.4 if kind == "jump" else 0.2
+    _feed(rec, range(30), x=lambda k: top)
+    first = 29 if kind == "jump" else 30  # the new episode's first stamp (in periods)
+    if kind == "announced":
+        rec.on_reset(first * DT, now=first * DT)
+    _feed(rec, range(first, first + 3), x=lambda k: 0.03)
+    if kind == "late":
+        rec.on_reset(first * DT, now=(first + 3) * DT)
+    _feed(rec, range(first + 3, first + 30), x=lambda k: 0.03)
     rec.flush()
-    assert [len(a) for _, a in segments] == [29, 30]
-    assert all(np.ptp(obs[:, 0]) < 1e-6 for obs, _ in segments)  # no +2.4 -> 0.03 step
-    assert rec.stats.breaks["reset" if announced else "jump"] == 1
+    lengths = [len(a) for _, a in segments]
+    assert lengths == {"announced": [29, 29], "late": [29, 26], "jump": [29, 29]}[kind]
+    assert all(np.ptp(obs[:, 0]) < 1e-6 for obs, _ in segments)  # no x step at all
+    assert rec.stats.breaks["jump" if kind == "jump" else "reset"] == 1
+
+
+def test_a_reset_from_before_the_recorder_started_is_harmless() -> None:
+    rec, segments = _record()
+    assert rec.on_reset(-100.0, now=0.0) is None  # transient-local: the episode began earlier
+    assert rec.on_reset(100.0, now=0.0) == "stamp_far_from_clock"  # never wait for the future
+    _feed(rec, range(10))
+    rec.flush()
+    assert [len(a) for _, a in segments] == [9]
 
 
 def test_stale_command_ends_segment_and_long_segments_are_cut() -> None:
