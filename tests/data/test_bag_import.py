@@ -184,14 +184,18 @@ def test_unreadable_bag_names_the_file(tmp_path):
         import_bag(bad, TASK, TransitionStore(tmp_path / "s"))
 
 
-@pytest.mark.parametrize("task_name", ["cartpole_swingup", "panda_reach"])
-def test_a_simulated_robot_with_resets_imports_exactly_its_episodes(tmp_path, task_name):
-    """PyBullet plays the robot: random commands, three episodes; the reset state is published
-    at the terminal state's stamp (as sim_node does). Every step becomes one transition, no
-    reset becomes one, and nothing is split where the robot did not jump."""
+@pytest.mark.parametrize(
+    ("task_name", "profile"),
+    [("cartpole_swingup", "none"), ("panda_reach", "none"), ("cartpole_swingup", "wide")],
+)
+def test_a_simulated_robot_with_resets_imports_exactly_its_episodes(tmp_path, task_name, profile):
+    """PyBullet plays the robot as sim_node does: stamps advance by each step's simulated
+    (jittered on ``wide``) period, a reset takes one more period and is announced on
+    ``episode_start``. Every step becomes one transition on the control grid, no reset
+    becomes one, and nothing is split where the robot did not stop."""
     import mbrl_sim
 
-    env = mbrl_sim.make_env(task_name, profile="none", seed=0)
+    env = mbrl_sim.make_env(task_name, profile=profile, seed=0)
     task = env.unwrapped.task
     rng = np.random.default_rng(0)
     msgs: list[Msg] = []
@@ -202,19 +206,26 @@ def test_a_simulated_robot_with_resets_imports_exactly_its_episodes(tmp_path, ta
         msgs.append(Msg("/joint_states", log, js))
 
     env.reset(seed=0)
-    publish(0.0, EPOCH)
+    t = log = 0.0
+    publish(t, EPOCH + log)
     obs_true = []
     for k in range(1, 151):
         action = rng.uniform(task.low, task.high)
-        log = EPOCH + (k - 1) * task.dt
-        msgs.append(Msg("/commands", log + 0.004, {"data": [float(a) for a in action]}))
-        obs, *_ = env.step(action)
+        msgs.append(Msg("/commands", EPOCH + log + 0.004, {"data": [float(a) for a in action]}))
+        obs, _, _, _, info = env.step(action)
         obs_true.append(obs)
-        publish(k * task.dt, log + task.dt)
+        t, log = t + info.get("dt", task.dt), log + task.dt
+        publish(t, EPOCH + log)
         if k in (50, 100):
             env.reset()
-            publish(k * task.dt, log + task.dt + 0.0002)  # same stamp as the terminal state
+            t, log = t + task.dt, log + task.dt
+            msgs.append(Msg("/episode_start", EPOCH + log, {"stamp": t}))
+            publish(t, EPOCH + log + 0.0002)
     report = import_bag(write_bag(tmp_path / "bag", msgs), task, TransitionStore(tmp_path / "s"))
     data = TransitionStore(tmp_path / "s").load()
-    assert _lengths(data) == [50, 50, 50] and report.stats.breaks == {"jump": 2, "end": 1}
-    np.testing.assert_allclose(data.next_obs, np.array(obs_true)[:, : task.obs_dim], atol=1e-4)
+    assert report.stats.breaks == {"reset": 2, "end": 1}
+    if profile == "none":
+        assert _lengths(data) == [50, 50, 50]
+        np.testing.assert_allclose(data.next_obs, np.array(obs_true)[:, : task.obs_dim], atol=1e-4)
+    else:  # jittered periods: resampled onto the nominal grid, about as many steps
+        assert all(40 <= n <= 60 for n in _lengths(data))
