@@ -70,7 +70,7 @@ class ImportReport:
     def line(self) -> str:
         """The one-line summary printed by ``mbrl-control finetune --bag``."""
         return (
-            f"bag {self.bag}: {self.stats.describe()} "
+            f"bag {self.bag}: {self.stats.describe('episode')} "
             f"(time axis: {self.clock} stamps; topics: "
             f"{', '.join(self.topics.values()) or 'none'})"
         )

@@ -135,14 +135,16 @@ class SegmentStats:
             "examples": dict(self.examples),
         }
 
-    def describe(self) -> str:
-        """One line: what was kept and why the rest was not."""
+    def describe(self, unit: str = "segment") -> str:
+        """One line: what was kept (``unit``: what a kept segment is called) and why the rest
+        was not."""
 
         def fmt(d: dict[str, int]) -> str:
             return ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"
 
+        plural = "" if self.segments == 1 else "s"
         return (
-            f"kept {self.transitions} transitions in {self.segments} segments from "
+            f"kept {self.transitions} transitions in {self.segments} {unit}{plural} from "
             f"{self.states} joint states and {self.commands} commands; segment breaks: "
             f"{fmt(self.breaks)}; dropped messages: {fmt(self.dropped)}; transitions in too "
             f"short segments: {self.discarded_transitions}"

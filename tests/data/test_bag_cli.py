@@ -47,7 +47,7 @@ def test_finetune_reads_a_bag_directory_or_file(tmp_path, live, storage):
     bag = write_bag(tmp_path / "bag", robot_run(times, stamp0=0.0, log0=EPOCH), storage)
     proc = _finetune(live, bag)
     assert proc.returncode == 0, proc.stderr
-    assert f"bag {bag}: kept 147 transitions in 2 segments" in proc.stderr
+    assert f"bag {bag}: kept 147 transitions in 2 episodes" in proc.stderr
     assert json.loads(proc.stdout)["n_real"] == 147
 
 

@@ -51,7 +51,7 @@ def test_bags_as_other_tools_write_them(tmp_path, storage):
     np.testing.assert_allclose(data.action[:, 0], np.arange(99))
     assert data.episodes[0]["source"] == ("mcap" if storage in ("mcap", "file") else "sqlite3")
     assert data.episodes[0]["t_start"] == pytest.approx(EPOCH)
-    assert "kept 99 transitions in 1 segments" in report.line()
+    assert "kept 99 transitions in 1 episode from" in report.line()
 
 
 def test_first_stamp_zero_keeps_one_clock(tmp_path, caplog):
