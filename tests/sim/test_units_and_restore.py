@@ -139,7 +139,7 @@ def test_oracle_planning_does_not_change_the_episode(task: str):
     obs_p, _ = planned.reset()
     obs_q, _ = plain.reset()
     t = planned.task
-    actions = np.random.default_rng(3).uniform(t.low, t.high, (8, t.act_dim)).astype(np.float32)
+    actions = np.random.default_rng(3).uniform(t.low, t.high, (15, t.act_dim)).astype(np.float32)
     for a in actions:
         policy.act(obs_p, planned.goal if t.goal_dim else None)
         obs_p, r_p, *_ = planned.step(a)
