@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("mbrl-control"))
-SETTLE = 5  # messages already in flight when a service call returns
+SETTLE = 25  # messages (0.5 s at 50 Hz) that may predate the switch-off when the call returns
 
 
 def test_two_namespaced_pairs_do_not_hear_each_other(
