@@ -149,7 +149,7 @@ class MbrlSimEnv(gymnasium.Env):
         d = self._dr["action_delay"]
         self._delay = deque([t.safe_action] * (d + 1), maxlen=d + 1)
         self._command = np.zeros(t.act_dim)
-        self._obs = self._measure()
+        self._obs = self._measure(acted=False)
         return self._obs.copy(), {"dr": self._dr, "goal": self._goal.tolist()}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -305,13 +305,18 @@ class MbrlSimEnv(gymnasium.Env):
             pb.stepSimulation(physicsClientId=c)
 
     # ---- internals ----------------------------------------------------------------------
-    def _measure(self) -> np.ndarray:
-        """Read joints, add sensor noise, build the observation ``(O,)`` float32."""
+    def _measure(self, acted: bool = True) -> np.ndarray:
+        """Read joints, add sensor noise, build the observation ``(O,)`` float32.
+
+        Efforts (N, N·m) are PyBullet's applied joint torques of the last physics step, or
+        zeros when nothing has acted yet in this episode (``acted=False``, at reset: PyBullet
+        would still report the previous episode's last torques).
+        """
         sc, dr, rng = self.scene, self._dr, self.np_random
         states = pb.getJointStates(sc.body, sc.joints, physicsClientId=sc.client)
         pos = np.array([s[0] for s in states])
         vel = np.array([s[1] for s in states])
-        eff = np.array([s[3] for s in states])
+        eff = np.array([s[3] for s in states]) if acted else np.zeros(len(states))
         if sc.spec.control == "torque":
             eff[list(sc.actuated_pos)] = self._command
         if dr["obs_noise_pos"] > 0:

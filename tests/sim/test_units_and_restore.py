@@ -148,3 +148,15 @@ def test_oracle_planning_does_not_change_the_episode(task: str):
         assert r_p == r_q
     planned.close()
     plain.close()
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_reset_state_reports_no_effort_from_the_last_episode(task: str):
+    env = MbrlSimEnv(task, "none", seed=0)
+    env.reset()
+    for _ in range(20):
+        env.step(np.full(env.task.act_dim, 0.5, np.float32))
+    assert np.abs(env.joint_state()[3]).max() > 0.1
+    env.reset(seed=1)
+    np.testing.assert_array_equal(env.joint_state()[3], 0.0)  # nothing has acted yet
+    env.close()
