@@ -94,7 +94,9 @@ class DRProfile:
     joint_damping: Param = _ZERO
     """Viscous joint damping per joint, in multiples of the scene's reference damping."""
     joint_friction: Param = _ZERO
-    """Coulomb joint friction per joint, in multiples of the scene's reference friction."""
+    """Coulomb joint friction per joint, in multiples of the scene's reference friction.
+    Applied to torque-controlled scenes (cart-pole); a velocity-controlled scene (Panda)
+    draws it but its motors hold the commanded velocity through it (no effect there)."""
     lateral_friction: Param = _HALF
     """Contact (lateral) friction coefficient of every link (-)."""
     actuator_gain: Param = _ONE
