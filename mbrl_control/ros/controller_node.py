@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
+from rclpy.duration import Duration
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (
@@ -58,6 +59,7 @@ from mbrl_control.ros.params import LiveConfig, declare_param, guarded_post_set
 from mbrl_control.ros.spin import run_node, usage
 
 DIAGNOSTICS_PERIOD = 1.0  # s
+ACK_TIMEOUT = 1.0  # s to wait for subscribers to acknowledge the safe action on a way out
 LOAD_DELAY_ENV = "MBRL_CONTROLLER_TEST_LOAD_DELAY"
 EXIT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
 GOAL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -216,6 +218,8 @@ class ControllerNode(LifecycleNode):
                 self.pub_cmd.publish(
                     Float64MultiArray(data=self.core.task.command_from_action(action))
                 )
+                # the process may exit next: let reliable subscribers acknowledge it first
+                self.pub_cmd.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT))
             except Exception as exc:  # context already gone: nothing more can be sent
                 print(
                     f"mpc_controller: could not publish the safe action: {exc!r}", file=sys.stderr
@@ -320,9 +324,8 @@ class ControllerNode(LifecycleNode):
     def _statuses(self) -> list[DiagnosticStatus]:
         label = self._lifecycle_label()
         level, message = self.core.status.level, self.core.status.message
-        if not self._active:
-            level = max(level, Level.WARN)
-            message = f"lifecycle state {label}: not planning ({message})"
+        if not self._active:  # by choice of whoever manages the node: not an error
+            level, message = Level.WARN, f"lifecycle state {label}: not planning"
         values = {"lifecycle_state": label, **self.core.diagnostics()}
         task = self.core.task.name
         qos_level = Level.WARN if self._qos_problems else Level.OK
