@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from mbrl_control.cli.checks import out_dir
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    parser.add_argument("--out", type=out_dir, default="runs/demo", help="output folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

@@ -14,6 +14,7 @@ import traceback
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
+MAX_CHARS = 400  # one readable line
 
 
 class UsageError(ValueError):
@@ -50,6 +51,8 @@ def one_line(exc: BaseException) -> str:
     else:
         text = str(exc)
     text = " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
+    if len(text) > MAX_CHARS:  # e.g. torch's paragraph on weights_only; --debug has it all
+        text = text[: MAX_CHARS - 5] + " ..."
     return text or type(exc).__name__
 
 

@@ -5,21 +5,41 @@ from __future__ import annotations
 import argparse
 import json
 
+from mbrl_control.cli.checks import (
+    PRESET_NAMES,
+    existing_file,
+    nonneg_int,
+    out_file,
+    positive_int,
+    profile_ref,
+    task_name,
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--planner", help="planner ONNX file")
+    which.add_argument("--planner", type=existing_file, help="planner ONNX file")
     which.add_argument(
         "--oracle",
         metavar="PRESET",
-        help="plan with PRESET's optimizer on the true simulator instead of a learned model",
+        choices=PRESET_NAMES,
+        help="plan with PRESET's optimizer on the true simulator instead of a learned model "
+        f"(one of: {', '.join(PRESET_NAMES)})",
     )
-    parser.add_argument("--task", default="cartpole_swingup")
-    parser.add_argument("--profile", default="default", help="domain-randomization profile")
-    parser.add_argument("--episodes", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
-    parser.add_argument("--video", help="also render one episode to this GIF")
+    parser.add_argument(
+        "--task", type=task_name, default="cartpole_swingup", help="task to run (the planner's)"
+    )
+    parser.add_argument(
+        "--profile", type=profile_ref, default="default", help="domain-randomization profile"
+    )
+    parser.add_argument("--episodes", type=positive_int, default=10, help="episodes to run")
+    parser.add_argument(
+        "--seed", type=nonneg_int, default=1000, help="seed of the first episode (then +1 each)"
+    )
+    parser.add_argument(
+        "--threads", type=nonneg_int, default=2, help="onnxruntime intra-op threads (0 = ORT's)"
+    )
+    parser.add_argument("--video", type=out_file, help="also render one episode to this GIF")
     parser.add_argument("--json", action="store_true", help="print the full summary as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import argparse
 
+from mbrl_control.cli.checks import increasing_floats, nonneg_int, out_dir, positive_int, task_name
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=["sim2real"], help="which experiment")
-    parser.add_argument("--task", default="cartpole_swingup")
-    parser.add_argument("--out", default="runs/sim2real", help="output folder")
+    parser.add_argument("--task", type=task_name, default="cartpole_swingup", help="task name")
+    parser.add_argument("--out", type=out_dir, default="runs/sim2real", help="output folder")
     parser.add_argument(
-        "--budgets", default="1,2,5", help="real-robot minutes, comma separated, increasing"
+        "--budgets", type=increasing_floats, default="1,2,5",
+        help="real-robot minutes, comma separated, increasing",
+    )  # fmt: skip
+    parser.add_argument(
+        "--eval-episodes", type=positive_int, default=10, help="evaluation episodes per row"
     )
-    parser.add_argument("--eval-episodes", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=4, help="pretraining planner rounds")
+    parser.add_argument("--rounds", type=nonneg_int, default=4, help="pretraining planner rounds")
     parser.add_argument("--no-baselines", action="store_true", help="skip no-DR/real-only/upper")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = Sim2RealConfig(
         pretrain=PretrainConfig(task=args.task, rounds=args.rounds),
-        budgets_min=tuple(float(b) for b in args.budgets.split(",")),
+        budgets_min=args.budgets,
         eval_episodes=args.eval_episodes,
         baselines=not args.no_baselines,
     )

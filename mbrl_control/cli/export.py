@@ -8,18 +8,34 @@ e.g. ``--preset cartpole-rt --horizon 5 --agent agent.pt --prior-frac 0.25``.
 from __future__ import annotations
 
 import argparse
-import sys
 
-PRESET_NAMES = ("cartpole", "arm", "cartpole-rt", "arm-rt")
+from mbrl_control.cli.checks import (
+    PRESET_NAMES,
+    existing_file,
+    float_in,
+    out_file,
+    positive_int,
+    task_name,
+)
+from mbrl_control.cli.errors import UsageError
+
 KINDS = ("cem", "icem", "mppi", "shooting")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, help="ensemble checkpoint (model.pt)")
-    parser.add_argument("--task", required=True, help="task name, e.g. cartpole_swingup")
+    parser.add_argument(
+        "--checkpoint", type=existing_file, required=True, help="ensemble checkpoint (model.pt)"
+    )
+    parser.add_argument(
+        "--task", type=task_name, required=True, help="task name, e.g. cartpole_swingup"
+    )
     parser.add_argument("--preset", required=True, choices=PRESET_NAMES, help="planner preset")
-    parser.add_argument("--planner-kind", choices=KINDS, help="override the preset's optimizer")
-    parser.add_argument("--out", default="planner.onnx", help="output file (written atomically)")
+    parser.add_argument(
+        "--planner-kind", choices=KINDS, help="override the preset's optimizer (default: preset's)"
+    )
+    parser.add_argument(
+        "--out", type=out_file, default="planner.onnx", help="output file (written atomically)"
+    )
     parser.add_argument(
         "--internal-noise",
         action="store_true",
@@ -28,13 +44,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--layout", choices=("auto", "gemm", "batched"), default="auto", help="model layout"
     )
-    parser.add_argument("--horizon", type=int, help="override the preset's horizon H")
     parser.add_argument(
-        "--agent", help="agent.pt from train-value: add its terminal value (discount gamma^H)"
+        "--horizon", type=positive_int, help="override the preset's horizon H (default: preset's)"
     )
     parser.add_argument(
-        "--prior-frac", type=float, default=0.0, help="share of each population around the "
-        "agent's policy (needs --agent)",
+        "--agent", type=existing_file,
+        help="agent.pt from train-value: add its terminal value (discount gamma^H)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--prior-frac", type=float_in(0.0, 1.0), default=0.0,
+        help="share of each population around the agent's policy (needs --agent)",
     )  # fmt: skip
 
 
@@ -49,35 +68,30 @@ def run(args: argparse.Namespace) -> int:
     from mbrl_control.tasks import get_task
 
     if args.prior_frac and not args.agent:
-        print("mbrl-control export: --prior-frac needs --agent", file=sys.stderr)
-        return 2
-    try:
-        task = get_task(args.task)
-        model, provenance = load_checkpoint(args.checkpoint)
-        agent = load_agent(args.agent, task)[0] if args.agent else None
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"mbrl-control export: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError("--prior-frac needs --agent")
+    task = get_task(args.task)
+    model, provenance = load_checkpoint(args.checkpoint)
+    agent = load_agent(args.agent, task)[0] if args.agent else None
     if (model.cfg.obs_dim, model.cfg.act_dim) != (task.obs_dim, task.act_dim):
-        print(
-            f"mbrl-control export: checkpoint is obs {model.cfg.obs_dim} / act "
-            f"{model.cfg.act_dim}, task {task.name} needs {task.obs_dim} / {task.act_dim}",
-            file=sys.stderr,
+        raise UsageError(
+            f"--checkpoint {args.checkpoint} is obs {model.cfg.obs_dim} / act "
+            f"{model.cfg.act_dim}, task {task.name} needs {task.obs_dim} / {task.act_dim}"
         )
-        return 2
     cfg = PRESETS[args.preset][1]
     if args.planner_kind:
         iterations = 1 if args.planner_kind == "shooting" else cfg.iterations
         cfg = dataclasses.replace(cfg, kind=args.planner_kind, iterations=iterations)
     if args.horizon:
         cfg = dataclasses.replace(cfg, horizon=args.horizon)
+    members = model.cfg.members
+    if cfg.propagation == "ts_inf" and cfg.particles % members:
+        raise UsageError(
+            f"--preset {args.preset} plans with {cfg.particles} particles, not a multiple of the "
+            f"checkpoint's {members} ensemble members (use a preset/checkpoint that divide)"
+        )
     value = policy = None
-    try:
-        if agent is not None:
-            cfg, value, policy = planner_parts(cfg, agent, args.prior_frac)
-    except ValueError as exc:  # e.g. a prior share that leaves no sampled candidate
-        print(f"mbrl-control export: {exc}", file=sys.stderr)
-        return 2
+    if agent is not None:  # ValueError e.g. for a prior share that leaves no sampled candidate
+        cfg, value, policy = planner_parts(cfg, agent, args.prior_frac)
     provenance = {**provenance, "checkpoint": str(args.checkpoint), "preset": args.preset,
                   "agent": args.agent}  # fmt: skip
     path = export_planner(

@@ -10,24 +10,45 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from mbrl_control.cli.checks import (
+    existing_dir,
+    existing_file,
+    existing_path,
+    fraction,
+    out_dir,
+    positive_int,
+    task_name,
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", help="transition store directory of real data")
+    src.add_argument("--data", type=existing_dir, help="transition store directory of real data")
     src.add_argument(
         "--bag",
+        type=existing_path,
         help="rosbag2 bag: a directory (MCAP or sqlite3 storage) or one .mcap/.db3 file with "
         "joint_states and commands (+ optional goal, episode_start)",
     )
     parser.add_argument("--namespace", help="read the bag's topics under this namespace")
-    parser.add_argument("--task", default="cartpole_swingup")
-    parser.add_argument("--checkpoint", required=True, help="live model checkpoint (model.pt)")
-    parser.add_argument("--planner", required=True, help="live planner ONNX (config reused)")
-    parser.add_argument("--out", required=True, help="directory for model-K.pt / planner-K.onnx")
-    parser.add_argument("--sim-data", help="sim transition store mixed in as replay")
-    parser.add_argument("--real-ratio", type=float, default=0.9, help="real share of a batch")
-    parser.add_argument("--holdout-episodes", type=int, default=1, help="newest real episodes")
-    parser.add_argument("--max-epochs", type=int, default=50)
+    parser.add_argument("--task", type=task_name, default="cartpole_swingup", help="task name")
+    parser.add_argument(
+        "--checkpoint", type=existing_file, required=True, help="live model checkpoint (model.pt)"
+    )
+    parser.add_argument(
+        "--planner", type=existing_file, required=True, help="live planner ONNX (config reused)"
+    )
+    parser.add_argument(
+        "--out", type=out_dir, required=True, help="directory for model-K.pt / planner-K.onnx"
+    )
+    parser.add_argument(
+        "--sim-data", type=existing_dir, help="sim transition store mixed in as replay"
+    )
+    parser.add_argument("--real-ratio", type=fraction, default=0.9, help="real share of a batch")
+    parser.add_argument(
+        "--holdout-episodes", type=positive_int, default=1, help="newest real episodes"
+    )
+    parser.add_argument("--max-epochs", type=positive_int, default=50, help="training epochs cap")
     parser.add_argument("--json", action="store_true", help="print the gate result as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -17,6 +17,8 @@ import os
 import shlex
 import sys
 
+from mbrl_control.cli.checks import float_in
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.usage = "%(prog)s [options] FILE [name:=value ...]"
@@ -39,17 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sigterm-timeout",
-        type=float,
+        type=float_in(0.0, 3600.0),
         default=5.0,
         metavar="S",
-        help="seconds after SIGINT before a node still running gets SIGTERM (default 5)",
+        help="seconds after SIGINT before a node still running gets SIGTERM",
     )
     parser.add_argument(
         "--sigkill-timeout",
-        type=float,
+        type=float_in(0.0, 3600.0),
         default=5.0,
         metavar="S",
-        help="seconds after SIGTERM before SIGKILL (default 5)",
+        help="seconds after SIGTERM before SIGKILL",
     )
 
 

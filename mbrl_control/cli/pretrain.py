@@ -5,20 +5,41 @@ from __future__ import annotations
 import argparse
 import json
 
+from mbrl_control.cli.checks import (
+    PRESET_NAMES,
+    nonneg_int,
+    out_dir,
+    positive_int,
+    profile_ref,
+    task_name,
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", default="cartpole_swingup")
-    parser.add_argument("--profile", default="default", help="domain-randomization profile")
-    parser.add_argument("--out", required=True, help="output folder (rerun to resume)")
-    parser.add_argument("--preset", default="cartpole-rt", help="planner preset to export")
-    parser.add_argument("--seed-episodes", type=int, default=10, help="random-policy episodes")
-    parser.add_argument("--rounds", type=int, default=4, help="planner-driven rounds")
-    parser.add_argument("--episodes-per-round", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--max-epochs", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--task", type=task_name, default="cartpole_swingup", help="task name")
+    parser.add_argument(
+        "--profile", type=profile_ref, default="default", help="domain-randomization profile"
+    )
+    parser.add_argument(
+        "--out", type=out_dir, required=True, help="output folder (rerun to resume)"
+    )
+    parser.add_argument(
+        "--preset", choices=PRESET_NAMES, default="cartpole-rt", help="planner preset to export"
+    )
+    parser.add_argument(
+        "--seed-episodes", type=positive_int, default=10, help="random-policy episodes"
+    )
+    parser.add_argument("--rounds", type=nonneg_int, default=4, help="planner-driven rounds")
+    parser.add_argument(
+        "--episodes-per-round", type=positive_int, default=5, help="episodes collected per round"
+    )
+    parser.add_argument("--workers", type=positive_int, default=2, help="parallel sim workers")
+    parser.add_argument(
+        "--max-epochs", type=positive_int, default=60, help="training epochs cap per round"
+    )
+    parser.add_argument("--seed", type=nonneg_int, default=0, help="root seed of everything")
     parser.add_argument("--json", action="store_true", help="print the rounds as JSON")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:

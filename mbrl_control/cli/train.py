@@ -9,26 +9,59 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from mbrl_control.cli.checks import (
+    existing_dir,
+    float_in,
+    nonneg_int,
+    out_dir,
+    positive_float,
+    positive_int,
+    task_name,
+)
+
+ACTIVATIONS = ("silu", "relu", "tanh", "elu")  # models.config's choices (a test keeps them equal)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="transition store folder")
-    parser.add_argument("--task", required=True, help="task name, e.g. cartpole_swingup")
-    parser.add_argument("--out", required=True, help="output folder for model.pt and the report")
-    parser.add_argument("--ood-data", help="store from another profile (OOD disagreement)")
-    parser.add_argument("--members", type=int, default=5, help="ensemble size E")
-    parser.add_argument("--hidden", type=int, default=200, help="hidden width W")
-    parser.add_argument("--layers", type=int, default=4, help="hidden layers")
-    parser.add_argument("--activation", default="silu", help="silu, relu, tanh or elu")
+    parser.add_argument("--data", type=existing_dir, required=True, help="transition store folder")
+    parser.add_argument(
+        "--task", type=task_name, required=True, help="task name, e.g. cartpole_swingup"
+    )
+    parser.add_argument(
+        "--out", type=out_dir, required=True, help="output folder for model.pt and the report"
+    )
+    parser.add_argument(
+        "--ood-data", type=existing_dir, help="store from another profile (OOD disagreement)"
+    )
+    parser.add_argument("--members", type=positive_int, default=5, help="ensemble size E")
+    parser.add_argument("--hidden", type=positive_int, default=200, help="hidden width W")
+    parser.add_argument("--layers", type=positive_int, default=4, help="hidden layers")
+    parser.add_argument(
+        "--activation", choices=ACTIVATIONS, default="silu", help="hidden-layer activation"
+    )
     parser.add_argument("--deterministic", action="store_true", help="mean-only head")
-    parser.add_argument("--epochs", type=int, help="max epochs (default: TrainConfig)")
-    parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
-    parser.add_argument("--batch-size", type=int, help="rows per member per step")
-    parser.add_argument("--lr", type=float, help="Adam learning rate")
-    parser.add_argument("--holdout-fraction", type=float, help="share of episodes held out")
-    parser.add_argument("--seed", type=int, default=0, help="seed of init, split and batches")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads")
+    parser.add_argument("--epochs", type=positive_int, help="max epochs (default: TrainConfig)")
+    parser.add_argument(
+        "--patience", type=positive_int, help="early-stopping patience in epochs (default: "
+        "TrainConfig)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--batch-size", type=positive_int, help="rows per member per step (default: TrainConfig)"
+    )
+    parser.add_argument(
+        "--lr", type=positive_float, help="Adam learning rate (default: TrainConfig)"
+    )
+    parser.add_argument(
+        "--holdout-fraction", type=float_in(0.0, 0.99),
+        help="share of episodes held out (default: TrainConfig)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--seed", type=nonneg_int, default=0, help="seed of init, split and batches"
+    )
+    parser.add_argument(
+        "--threads", type=positive_int, help="torch intra-op threads (default: torch's)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -45,11 +78,7 @@ def _train_config(args: argparse.Namespace) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        summary = train(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"mbrl-control train: {err}", file=sys.stderr)
-        return 2
+    summary = train(args)
     print(json.dumps(summary, indent=2))
     return 0
 

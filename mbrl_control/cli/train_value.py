@@ -9,29 +9,50 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from mbrl_control.cli.checks import (
+    existing_dir,
+    existing_file,
+    float_in,
+    nonneg_int,
+    out_dir,
+    positive_float,
+    positive_int,
+    profile_ref,
+    task_name,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", required=True, help="task name, e.g. cartpole_swingup")
-    parser.add_argument("--data", required=True, help="transition store folder (real data)")
-    parser.add_argument("--checkpoint", required=True, help="ensemble checkpoint (model.pt)")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--epochs", type=int, default=60, help="MBPO epochs")
-    parser.add_argument("--updates", type=int, default=500, help="SAC updates per epoch")
-    parser.add_argument("--rollout-length", type=int, default=5, help="longest branch k")
-    parser.add_argument("--branches", type=int, default=2000, help="branches per epoch")
-    parser.add_argument("--env-steps", type=int, default=0, help="real sim steps per epoch")
-    parser.add_argument("--retrain-every", type=int, default=1000, help="real steps per refit")
-    parser.add_argument("--gamma", type=float, default=0.99, help="SAC discount")
     parser.add_argument(
-        "--init-alpha", type=float, default=0.1,
+        "--task", type=task_name, required=True, help="task name, e.g. cartpole_swingup"
+    )
+    parser.add_argument(
+        "--data", type=existing_dir, required=True, help="transition store folder (real data)"
+    )
+    parser.add_argument(
+        "--checkpoint", type=existing_file, required=True, help="ensemble checkpoint (model.pt)"
+    )
+    parser.add_argument("--out", type=out_dir, required=True, help="output folder")
+    parser.add_argument("--epochs", type=positive_int, default=60, help="MBPO epochs")
+    parser.add_argument("--updates", type=positive_int, default=500, help="SAC updates per epoch")
+    parser.add_argument("--rollout-length", type=positive_int, default=5, help="longest branch k")
+    parser.add_argument("--branches", type=positive_int, default=2000, help="branches per epoch")
+    parser.add_argument("--env-steps", type=nonneg_int, default=0, help="real sim steps per epoch")
+    parser.add_argument(
+        "--retrain-every", type=positive_int, default=1000, help="real steps per refit"
+    )
+    parser.add_argument("--gamma", type=float_in(0.0, 1.0), default=0.99, help="SAC discount")
+    parser.add_argument(
+        "--init-alpha", type=positive_float, default=0.1,
         help="initial entropy temperature (lower it when per-step costs are << 1)",
     )  # fmt: skip
-    parser.add_argument("--eval-episodes", type=int, default=5, help="policy-only episodes")
-    parser.add_argument("--profile", default="default", help="sim profile (env steps, eval)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--eval-episodes", type=nonneg_int, default=5, help="policy-only episodes")
+    parser.add_argument(
+        "--profile", type=profile_ref, default="default", help="sim profile (env steps, eval)"
+    )
+    parser.add_argument("--seed", type=nonneg_int, default=0, help="seed of everything")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch intra-op threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -42,25 +63,21 @@ def run(args: argparse.Namespace) -> int:
     from mbrl_control.pipeline.train_value import train_value
 
     torch.set_num_threads(args.threads)
-    try:
-        mbpo = MBPOConfig(
-            epochs=args.epochs,
-            updates_per_epoch=args.updates,
-            rollout_length=args.rollout_length,
-            branches=args.branches,
-            env_steps_per_epoch=args.env_steps,
-            retrain_every=args.retrain_every,
-            seed=args.seed,
-        )
-        report = train_value(
-            args.task, args.data, args.checkpoint, args.out,
-            sac_cfg=SACConfig(gamma=args.gamma, init_alpha=args.init_alpha), mbpo_cfg=mbpo,
-            profile=args.profile,
-            eval_episodes=args.eval_episodes, quiet=args.quiet,
-        )  # fmt: skip
-    except (ValueError, FileNotFoundError) as err:
-        print(f"mbrl-control train-value: {err}", file=sys.stderr)
-        return 2
+    mbpo = MBPOConfig(
+        epochs=args.epochs,
+        updates_per_epoch=args.updates,
+        rollout_length=args.rollout_length,
+        branches=args.branches,
+        env_steps_per_epoch=args.env_steps,
+        retrain_every=args.retrain_every,
+        seed=args.seed,
+    )
+    report = train_value(
+        args.task, args.data, args.checkpoint, args.out,
+        sac_cfg=SACConfig(gamma=args.gamma, init_alpha=args.init_alpha), mbpo_cfg=mbpo,
+        profile=args.profile,
+        eval_episodes=args.eval_episodes, quiet=args.quiet,
+    )  # fmt: skip
     history = report["history"]
     marks = sorted({0, len(history) // 4, len(history) // 2, len(history) - 1})
     print("epoch  k  branch_len  real_ratio  imagined_return  critic_loss  alpha")

@@ -12,7 +12,6 @@ parameter prints one line ``<node>: error: ...`` and exits 2; the traceback only
 from __future__ import annotations
 
 import dataclasses
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,18 +22,9 @@ from rclpy.node import Node
 from rclpy.utilities import remove_ros_args
 
 from mbrl_control.cli.errors import UsageError, debug_requested, report
+from mbrl_control.cli.text import plain
 
 OWN_FLAGS = ("-h", "--help", "--debug")
-
-# Sphinx roles (:class:`~a.B`, :func:`f`) and ``literals`` -> plain text
-_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
-_LITERAL = re.compile(r"``([^`]+)``")
-
-
-def plain(text: str) -> str:
-    """Docstring text without reStructuredText markup (``:class:`X``` -> ``X``)."""
-    text = _ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1], text)
-    return _LITERAL.sub(r"\1", text)
 
 
 def _constraints(meta: dict) -> str:

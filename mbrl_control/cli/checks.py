@@ -1,0 +1,162 @@
+"""Argument types that refuse bad values at parse time, before anything is created.
+
+Each is an argparse ``type=``: it returns the converted value or raises
+``argparse.ArgumentTypeError`` whose text says what is allowed; argparse prefixes the
+option's name (``argument --episodes: must be an integer >= 1, got '0'``) and exits 2.
+Standard library at import time; task and profile names are looked up lazily at parse time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+# Planner presets of mbrl_control.planning.planner.PRESETS (kept equal by a test; importing
+# the planner here would load torch for --help).
+PRESET_NAMES = ("cartpole", "arm", "cartpole-rt", "arm-rt")
+
+Bad = argparse.ArgumentTypeError
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise Bad(f"must be an integer, got {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise Bad(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise Bad(f"must be finite, got {text!r}")
+    return value
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An integer >= ``low``."""
+
+    def check(text: str) -> int:
+        value = _int(text)
+        if value < low:
+            raise Bad(f"must be an integer >= {low}, got {text!r}")
+        return value
+
+    check.__name__ = f"integer >= {low}"
+    return check
+
+
+positive_int = int_at_least(1)
+nonneg_int = int_at_least(0)
+
+
+def float_in(low: float, high: float, low_open: bool = False) -> Callable[[str], float]:
+    """A finite number in ``[low, high]`` (``(low, high]`` with ``low_open``)."""
+    left = "(" if low_open else "["
+
+    def check(text: str) -> float:
+        value = _float(text)
+        if not ((low < value) if low_open else (low <= value)) or value > high:
+            raise Bad(f"must be in {left}{low}, {high}], got {text!r}")
+        return value
+
+    check.__name__ = f"number in {left}{low}, {high}]"
+    return check
+
+
+fraction = float_in(0.0, 1.0, low_open=True)  # a share that cannot be zero
+unit_interval = float_in(0.0, 1.0)
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    value = _float(text)
+    if value <= 0:
+        raise Bad(f"must be > 0, got {text!r}")
+    return value
+
+
+def existing_file(text: str) -> str:
+    """A path to an existing file."""
+    path = Path(text)
+    if not path.is_file():
+        raise Bad(f"no such file: {text}" if not path.exists() else f"not a file: {text}")
+    return text
+
+
+def existing_dir(text: str) -> str:
+    """A path to an existing directory (e.g. a transition store: a typo must not create one)."""
+    path = Path(text)
+    if not path.is_dir():
+        raise Bad(f"no such directory: {text}" if not path.exists() else f"not a directory: {text}")
+    return text
+
+
+def existing_path(text: str) -> str:
+    """A path to an existing file or directory (e.g. a rosbag2 file or folder)."""
+    if not Path(text).exists():
+        raise Bad(f"no such file or directory: {text}")
+    return text
+
+
+def out_dir(text: str) -> str:
+    """An output directory: it may exist (resume/append) but must not be a file."""
+    if Path(text).exists() and not Path(text).is_dir():
+        raise Bad(f"exists and is not a directory: {text}")
+    return text
+
+
+def out_file(text: str) -> str:
+    """An output file: it may exist (replaced atomically) but must not be a directory."""
+    if Path(text).is_dir():
+        raise Bad(f"is a directory, need a file name: {text}")
+    return text
+
+
+def task_name(text: str) -> str:
+    """A known task name."""
+    from mbrl_control.tasks import TASKS
+
+    if text not in TASKS:
+        raise Bad(f"unknown task {text!r}; allowed: {', '.join(sorted(TASKS))}")
+    return text
+
+
+def profile_ref(text: str) -> str:
+    """A DR profile name (sim/profiles/NAME.yaml) or an existing ``.yaml``/``.yml`` file."""
+    if Path(text).suffix in (".yaml", ".yml"):
+        return existing_file(text)
+    from mbrl_sim.profiles import PROFILE_DIR
+
+    allowed = sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+    if text not in allowed:
+        raise Bad(f"unknown DR profile {text!r}; allowed: {', '.join(allowed)} or a .yaml file")
+    return text
+
+
+def policy_spec(text: str) -> str:
+    """``random`` or ``planner:PATH`` with an existing planner file."""
+    if text == "random":
+        return text
+    if text.startswith("planner:"):
+        existing_file(text.removeprefix("planner:"))
+        return text
+    raise Bad(f"must be 'random' or 'planner:PATH', got {text!r}")
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """Comma-separated integers >= 1, e.g. ``3,5,10`` (empty allowed: ``''``)."""
+    return tuple(positive_int(x.strip()) for x in text.split(",") if x.strip())
+
+
+def increasing_floats(text: str) -> tuple[float, ...]:
+    """Comma-separated numbers > 0 in increasing order, e.g. ``1,2,5``."""
+    values = tuple(positive_float(x.strip()) for x in text.split(",") if x.strip())
+    if not values or any(b <= a for a, b in itertools.pairwise(values)):
+        raise Bad(f"must be numbers > 0, comma separated, increasing; got {text!r}")
+    return values
