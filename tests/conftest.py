@@ -1,6 +1,17 @@
-"""Shared fixtures: isolated ROS 2 domains, subprocess nodes that always die, a probe node.
+"""Shared fixtures: isolated ROS 2 domains, subprocess nodes that always die, a probe node,
+and the suite-wide seed.
 
-No seeding or environment changes happen at import time; everything is a fixture.
+No seeding or environment changes happen at import time; everything is a fixture or an
+explicitly requested option:
+
+- ``--seed N`` (or env ``MBRL_TEST_SEED=N``; default 0): every seeded test reads it through
+  the ``seed`` fixture (an int) or ``seeds(k)`` (``1000 * N + k``: stream k of run N, so
+  ``--seed 0`` reproduces the historical per-test seeds).
+- ``--torch-threads T`` (or env ``MBRL_TEST_THREADS=T``; default: torch's own choice):
+  ``torch.set_num_threads(T)`` for the test process and ``OMP_NUM_THREADS=T`` for the
+  subprocesses it starts.
+
+Both are printed in the pytest header. Example: ``pytest --seed 1 --torch-threads 2 tests/``.
 """
 
 from __future__ import annotations
@@ -19,6 +30,54 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 _domain_counter = itertools.count()
+SEED_ENV, THREADS_ENV = "MBRL_TEST_SEED", "MBRL_TEST_THREADS"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mbrl_control")
+    group.addoption(
+        "--seed",
+        type=int,
+        default=int(os.environ.get(SEED_ENV, "0")),
+        help=f"suite-wide seed every seeded test reads (env {SEED_ENV}; default 0)",
+    )
+    threads = os.environ.get(THREADS_ENV)
+    group.addoption(
+        "--torch-threads",
+        type=int,
+        default=int(threads) if threads else None,
+        help=f"torch intra-op threads (and OMP_NUM_THREADS of subprocesses; env {THREADS_ENV})",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    threads = config.getoption("--torch-threads")
+    if threads is not None:
+        if threads < 1:
+            raise pytest.UsageError(f"--torch-threads must be >= 1, got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # for the nodes/CLIs tests start
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    threads = config.getoption("--torch-threads")
+    return (
+        f"mbrl_control: --seed {config.getoption('--seed')}, --torch-threads {threads or 'default'}"
+    )
+
+
+@pytest.fixture(scope="session")
+def seed(pytestconfig: pytest.Config) -> int:
+    """The suite-wide seed N (``--seed N`` / env ``MBRL_TEST_SEED``, default 0)."""
+    return int(pytestconfig.getoption("--seed"))
+
+
+@pytest.fixture(scope="session")
+def seeds(seed: int) -> Callable[[int], int]:
+    """``seeds(k) -> 1000 * N + k``: the seed of a test's k-th random stream in run N."""
+    return lambda k: 1000 * seed + k
 
 
 @pytest.fixture
