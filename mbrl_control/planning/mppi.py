@@ -12,6 +12,7 @@ from mbrl_control.planning.sampling import (
     Noise,
     clip,
     keep_best,
+    lowest,
     shift,
     state_noise_at,
     with_prior,
@@ -54,7 +55,7 @@ def mppi_plan(
         cost, dis = rollout(obs, goal, weights, prev_action, samples, state_noise_at(noise, i))
         # weights: softmax of -cost / lambda (the minimum cost is subtracted inside softmax)
         w = torch.softmax(-cost / cfg.temperature, dim=0)  # (N,)
-        index = cost.argmin()
+        index = lowest(cost, 1)[0]  # ties: lowest index (see lowest)
         best = keep_best(best, samples[index], cost[index])
         # refit
         update = (w[:, None, None] * samples).sum(0)  # (H, A)

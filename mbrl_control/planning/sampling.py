@@ -42,13 +42,41 @@ def with_prior(
     return torch.cat([around, samples[count:]])
 
 
+def lowest(cost: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices ``(k,)`` of the k lowest of ``cost (N,)``, lowest first; equal costs in index
+    order. The one candidate ranking of every optimizer (elites, best candidate).
+
+    ``torch.topk`` and ONNX ``TopK`` break ties in different ways, so with exactly equal
+    costs (e.g. every critic weight 0, or every rollout at the non-finite sentinel) torch
+    and onnxruntime used to pick different elites. Here the graph ranks by (cost, index)
+    itself: candidate i's rank is the number of candidates j with ``c_j < c_i``, or
+    ``c_j == c_i`` and ``j < i``. Ranks are distinct integers ``0..N-1``, so the final
+    ``TopK`` on them has no ties, and torch and onnxruntime select identically. It costs an
+    ``(N, N)`` comparison per iteration (160k for N = 400), small next to the rollout.
+    ``cost`` must hold no NaN (the rollout maps non-finite costs to its sentinel).
+
+    Near-ties are another matter: when two costs differ by a few float32 ulps, torch and
+    onnxruntime (or one runtime on two CPU families, whose GEMM kernels round differently)
+    may compute them in opposite order and then pick different elites, exactly as they may
+    for any two candidates whose cost difference is below the arithmetic's rounding error.
+    Parity is then bounded by how much those candidates differ, not by 1e-4; it is rare
+    with continuous sampling noise, and a seeded run on one machine stays reproducible.
+    """
+    index = torch.arange(cost.shape[0], device=cost.device)
+    before = (cost[None, :] < cost[:, None]) | (
+        (cost[None, :] == cost[:, None]) & (index[None, :] < index[:, None])
+    )  # (N, N): [i, j] = j ranks before i
+    rank = before.sum(1)  # (N,) a permutation of 0..N-1
+    return torch.topk(rank, k, largest=False, sorted=True)[1]
+
+
 def elites_of(
     samples: torch.Tensor, cost: torch.Tensor, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k lowest-cost candidates, best first: samples ``(N, H, A)``, cost ``(N,)`` ->
-    elites ``(k, H, A)``, elite cost ``(k,)``."""
-    elite_cost, index = torch.topk(cost, k, largest=False, sorted=True)
-    return samples[index], elite_cost
+    """The k lowest-cost candidates, best first (ties in index order, see :func:`lowest`):
+    samples ``(N, H, A)``, cost ``(N,)`` -> elites ``(k, H, A)``, elite cost ``(k,)``."""
+    index = lowest(cost, k)
+    return samples[index], cost[index]
 
 
 def keep_best(

@@ -8,7 +8,7 @@ import torch
 
 from mbrl_control.planning.config import PlannerConfig
 from mbrl_control.planning.rollout import Rollout
-from mbrl_control.planning.sampling import Carry, Noise, shift, state_noise_at
+from mbrl_control.planning.sampling import Carry, Noise, lowest, shift, state_noise_at
 
 
 def shooting_plan(
@@ -37,6 +37,6 @@ def shooting_plan(
     prev_action = carry["plan"][0]  # (A,)
     cost, dis = rollout(obs, goal, weights, prev_action, samples, state_noise_at(noise, 0))
     # select
-    index = cost.argmin()
+    index = lowest(cost, 1)[0]  # ties: lowest index (see lowest)
     plan = samples[index]  # (H, A)
     return plan[0], {"plan": plan}, {"plan_cost": cost[index], "disagreement": dis[index]}
