@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+INPUT_STD_FLOOR = 0.1
+"""The input normalizer's std is at least this fraction of each input's declared scale."""
 
 
 def from_mapping(cls: type[T], data: Mapping[str, Any]) -> T:
@@ -38,6 +42,14 @@ class EnsembleConfig:
     """Gaussian head (mean + log-variance); False gives a deterministic mean-only head."""
     reward_head: bool = False
     """Also predict the per-step cost (for tasks without a closed-form cost)."""
+    seed: int = 0
+    """Seed of the weight initialization: the same config (seed included) gives bit-identical
+    initial weights; the global torch RNG is neither read nor advanced."""
+    input_scale: tuple[float, ...] | None = None
+    """Declared scale of each network input, ``(O + A,)`` raw units, obs first then actions
+    (e.g. half the action range; see :meth:`for_task`). ``None``: 1 for every input. The
+    input normalizer's std is floored at ``INPUT_STD_FLOOR * input_scale`` (see
+    :meth:`input_std_floor`)."""
 
     def __post_init__(self) -> None:
         for key in ("obs_dim", "act_dim", "members", "hidden", "layers"):
@@ -47,6 +59,46 @@ class EnsembleConfig:
             raise ValueError(
                 f"EnsembleConfig.activation={self.activation!r}; allowed: silu, relu, tanh, elu"
             )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"EnsembleConfig.seed must be an int >= 0, got {self.seed!r}")
+        if self.input_scale is not None:
+            scale = tuple(float(x) for x in self.input_scale)  # JSON/checkpoint give lists
+            d = self.obs_dim + self.act_dim
+            if len(scale) != d or not all(math.isfinite(x) and x > 0 for x in scale):
+                raise ValueError(
+                    f"EnsembleConfig.input_scale must be {d} finite values > 0 (obs_dim + "
+                    f"act_dim), got {list(self.input_scale)}"
+                )
+            object.__setattr__(self, "input_scale", scale)
+
+    def input_std_floor(self) -> tuple[float, ...]:
+        """Per-input floor ``(O + A,)`` of the input normalizer's std (raw units).
+
+        An input whose training std is below ``INPUT_STD_FLOOR`` (a tenth) of its declared
+        scale counts as not varied by the data (a locked joint, a constant goal, an unused
+        command): dividing by its tiny std would turn a value the data never showed into a
+        huge network input and a huge, falsely confident prediction. Floored, such a value
+        stays a moderate input, and because no gradient ever reached that input's weights
+        (its normalized training value is always 0), the members keep their different
+        random weights there and disagree instead of agreeing on nonsense.
+        """
+        scale = self.input_scale or (1.0,) * (self.obs_dim + self.act_dim)
+        return tuple(INPUT_STD_FLOOR * x for x in scale)
+
+    @classmethod
+    def for_task(cls, task: Any, **kwargs: Any) -> EnsembleConfig:
+        """Config for ``task`` (anything with ``obs_dim``, ``act_dim``, ``low``, ``high``):
+        obs/action sizes and ``input_scale`` = 1 per observation, half the declared action
+        range per action (1 where a bound is infinite); ``kwargs`` set the other fields."""
+        low = [float(x) for x in task.low]
+        high = [float(x) for x in task.high]
+        half = [
+            (h - lo) / 2 if math.isfinite(h - lo) and h > lo else 1.0 for lo, h in zip(low, high)
+        ]
+        scale = (1.0,) * int(task.obs_dim) + tuple(half)
+        return cls(
+            obs_dim=int(task.obs_dim), act_dim=int(task.act_dim), input_scale=scale, **kwargs
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -27,16 +27,23 @@ class EnsembleLinear(nn.Module):
     """E independent affine maps: ``(E, B, I) -> (E, B, O)`` via ``x @ weight + bias``.
 
     ``weight (E, I, O)`` and ``bias (E, 1, O)``; initialized per member from the named axes
-    (truncated normal with std ``1 / (2 sqrt(I))`` as in PETS).
+    (truncated normal with std ``1 / (2 sqrt(I))`` as in PETS), drawn from ``generator``
+    (default: torch's global generator).
     """
 
-    def __init__(self, members: int, in_features: int, out_features: int) -> None:
+    def __init__(
+        self,
+        members: int,
+        in_features: int,
+        out_features: int,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         self.members, self.in_features, self.out_features = members, in_features, out_features
         self.weight = nn.Parameter(torch.empty(members, in_features, out_features))
         self.bias = nn.Parameter(torch.zeros(members, 1, out_features))
         std = 1.0 / (2.0 * math.sqrt(in_features))
-        nn.init.trunc_normal_(self.weight, std=std, a=-2 * std, b=2 * std)
+        nn.init.trunc_normal_(self.weight, std=std, a=-2 * std, b=2 * std, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.bias, x, self.weight)  # (E, B, O)
@@ -51,10 +58,13 @@ class Normalizer(nn.Module):
         self.register_buffer("std", torch.ones(dim))
 
     @torch.no_grad()
-    def fit(self, x: torch.Tensor, min_std: float = 1e-6) -> None:
-        """Set the statistics from data ``x (B, dim)``."""
+    def fit(self, x: torch.Tensor, min_std: float | torch.Tensor = 1e-6) -> None:
+        """Set the statistics from data ``x (B, dim)``; the std is floored at ``min_std``
+        (a float, or one floor per dim ``(dim,)``; see ``EnsembleConfig.input_std_floor``
+        for why the inputs of a network need a floor at a meaningful scale)."""
+        floor = torch.as_tensor(min_std, dtype=x.dtype, device=x.device).expand(x.shape[-1])
         self.mean.copy_(x.mean(0))
-        self.std.copy_(x.std(0).clamp_min(min_std))
+        self.std.copy_(torch.maximum(x.std(0), floor))
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -81,17 +91,24 @@ class Ensemble(nn.Module):
         self.in_norm = Normalizer(o + a)
         self.out_norm = Normalizer(o)  # statistics of the observation change
         self.cost_norm = Normalizer(1)  # statistics of the per-step cost (reward head only)
+        gen = torch.Generator().manual_seed(cfg.seed)  # init from cfg.seed only
         dims = [o + a] + [w] * cfg.layers
-        self.hidden = nn.ModuleList(EnsembleLinear(e, i, j) for i, j in itertools.pairwise(dims))
+        self.hidden = nn.ModuleList(
+            EnsembleLinear(e, i, j, gen) for i, j in itertools.pairwise(dims)
+        )
         self.act = ACTIVATIONS[cfg.activation]()
         heads = o * (2 if cfg.probabilistic else 1) + (1 if cfg.reward_head else 0)
-        self.head = EnsembleLinear(e, w, heads)
+        self.head = EnsembleLinear(e, w, heads, gen)
         self.max_logvar = nn.Parameter(torch.full((1, 1, o), 0.5))
         self.min_logvar = nn.Parameter(torch.full((1, 1, o), -10.0))
 
     @property
     def members(self) -> int:
         return self.cfg.members
+
+    def input_std_floor(self) -> torch.Tensor:
+        """Floor ``(O + A,)`` of the input normalizer's std (``cfg.input_std_floor()``)."""
+        return torch.tensor(self.cfg.input_std_floor(), device=self.in_norm.std.device)
 
     def _trunk(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """Raw head outputs ``(E, B, heads)`` for obs ``(E, B, O)`` and action ``(E, B, A)``."""

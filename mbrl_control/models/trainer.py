@@ -155,16 +155,23 @@ def score_rows(model: Ensemble, rows: Rows) -> tuple[torch.Tensor, torch.Tensor]
 
 @torch.no_grad()
 def refit_normalizers(model: Ensemble, rows: Rows) -> None:
-    """Set input, output (delta) and cost normalizers from training rows ``(N, ·)``."""
-    model.in_norm.fit(torch.cat([rows.obs, rows.action], dim=-1))
+    """Set input, output (delta) and cost normalizers from training rows ``(N, ·)``; the
+    input std is floored at the model's declared input scale (``input_std_floor``)."""
+    model.in_norm.fit(torch.cat([rows.obs, rows.action], dim=-1), model.input_std_floor())
     model.out_norm.fit(rows.delta)
     if rows.cost is not None:
         model.cost_norm.fit(rows.cost.unsqueeze(-1))
 
 
 def make_optimizer(model: Ensemble, cfg: TrainConfig) -> torch.optim.Adam:
-    """Adam; weight decay on the layer weights only (not biases or log-variance bounds)."""
+    """Adam; weight decay on the layer weights only (not biases or log-variance bounds).
+
+    The first layer's weight gets no decay from Adam: its decay is :func:`input_decay`, which
+    leaves out the inputs the data never varied.
+    """
+    first = model.hidden[0].weight
     weights = [m.weight for m in model.modules() if isinstance(m, EnsembleLinear)]
+    weights = [w for w in weights if w is not first]
     ids = {id(w) for w in weights}
     others = [p for p in model.parameters() if id(p) not in ids]
     groups = [
@@ -172,6 +179,23 @@ def make_optimizer(model: Ensemble, cfg: TrainConfig) -> torch.optim.Adam:
         {"params": others, "weight_decay": 0.0},
     ]
     return torch.optim.Adam(groups, lr=cfg.lr)
+
+
+def varied_inputs(model: Ensemble) -> torch.Tensor:
+    """``(D,)`` bool: inputs whose normalizer std is above its floor (the data varied them)."""
+    return model.in_norm.std > model.input_std_floor()
+
+
+def input_decay(model: Ensemble, varied: torch.Tensor, weight_decay: float) -> torch.Tensor:
+    """L2 penalty ``0.5 wd |W1[:, varied]|²`` on the first layer (its gradient is Adam's
+    ``wd · w``) for the inputs in ``varied (D,)`` only.
+
+    An input the data never varied sends no gradient to its first-layer weights; decay alone
+    would pull every member's weights there to 0, so the members would agree (falsely) on
+    values of it they never saw. Left at their random init, they disagree there.
+    """
+    w = model.hidden[0].weight  # (E, D, W)
+    return 0.5 * weight_decay * (w.square() * varied[None, :, None]).sum()
 
 
 class BestWeights:
@@ -271,6 +295,7 @@ def fit(
     n_batches = math.ceil(len(pools[0][0]) / pools[0][1])
 
     opt = make_optimizer(model, cfg)
+    varied = varied_inputs(model).to(rows.obs.dtype)  # (D,): decayed first-layer columns
     best = BestWeights(model)
     best_score = torch.full((e,), math.inf)
     history: dict[str, list[float]] = {"train_loss": [], "holdout_loss": [], "holdout_score": []}
@@ -291,7 +316,8 @@ def fit(
             batch = Rows.cat(parts, dim=1) if len(parts) > 1 else parts[0]  # (E, B, ·)
             loss, mse = member_losses(model, batch, cfg.logvar_bound_weight)
             opt.zero_grad(set_to_none=True)
-            loss.sum().backward()  # members are independent: sum over E
+            total = loss.sum() + input_decay(model, varied, cfg.weight_decay)
+            total.backward()  # members are independent: sum over E
             opt.step()
             loss_sum += loss.detach().cpu()
             mse_sum += mse.detach().cpu()
