@@ -1,8 +1,9 @@
 """``mbrl-control bench sim``: env control steps/s (1 and W workers) vs raw stepSimulation.
 
-In one run: raw ``stepSimulation`` of the same scene at the same substeps (one call = one
-control period), the full env step (randomization, delay, observation, torch cost, info)
-in one process, and W processes stepping their own envs at once. Prints JSON.
+In one run: raw ``stepSimulation`` of the same scene (one call = one physics step; a control
+period is ``substeps`` calls, as the env steps it), the full env step (randomization, delay,
+observation, torch cost, info) in one process, and W processes stepping their own envs at
+once. Prints JSON.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _env_rate(task: str, profile: str, steps: int, seed: int = 0) -> float:
 
 
 def _raw_rate(task: str, steps: int) -> tuple[float, int]:
-    """``stepSimulation`` calls/s of the same scene (nominal dynamics), and its substeps."""
+    """``stepSimulation`` calls/s of the same scene (nominal dynamics; one call = one physics
+    step), and its substeps per control period."""
     import pybullet as pb
     from mbrl_sim.scenes import SCENES, load_scene
 
@@ -118,16 +120,16 @@ def run(args: argparse.Namespace) -> int:
         "substeps": substeps,
         "cpu_count": os.cpu_count(),
         "raw_stepSimulation_calls_per_s": round(raw_calls, 1),
-        "raw_physics_steps_per_s": round(raw_calls * substeps, 1),
-        "raw_control_steps_per_s": round(raw_calls, 1),
+        "raw_physics_steps_per_s": round(raw_calls, 1),
+        "raw_control_steps_per_s": round(raw_calls / substeps, 1),
         "env_control_steps_per_s_1_worker": round(env_1, 1),
         f"env_control_steps_per_s_{args.workers}_workers": round(env_w, 1),
-        "env_cost_over_raw": round(raw_calls / env_1, 3),
+        "env_cost_over_raw": round(raw_calls / substeps / env_1, 3),
         "target_env_cost_over_raw": 1.5,
         "worker_speedup": round(env_w / env_1, 3),
         "target_worker_speedup_2": 1.7,
         "torch_cost_us_per_step": round(_cost_us(args.task), 1),
-        "raw_us_per_control_step": round(1e6 / raw_calls, 1),
+        "raw_us_per_control_step": round(1e6 * substeps / raw_calls, 1),
         "env_us_per_control_step": round(1e6 / env_1, 1),
     }
     print(json.dumps(result, indent=2))
