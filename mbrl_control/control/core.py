@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -47,6 +48,10 @@ __all__ = [
     "Level",
     "Status",
 ]
+
+
+RECENT_STATES = 32
+"""Observations kept from recent ticks: a new planner is probed on them before a swap."""
 
 
 class Level(IntEnum):
@@ -96,6 +101,7 @@ class ControllerCore:
         self.model_id = ""
         self._weights = self.task.default_weights.astype(np.float32)  # (K,)
         self._merge = JointStateMerge.for_task(self.task)
+        self._recent: deque[np.ndarray] = deque(maxlen=RECENT_STATES)  # planned-from obs
         self._bad: dict[str, tuple[str, float]] = {}  # task joint -> (why refused, when)
         self._goal: np.ndarray | None = None if self.task.goal_dim else np.zeros(0, np.float32)
         self.enabled = cfg.start_enabled
@@ -165,17 +171,27 @@ class ControllerCore:
         return p
 
     def load(self, path: str) -> OnnxPlanner | OnnxPolicy:
-        """Load and validate a planner, or a policy in ``mode: policy`` (metadata matches
-        the task; one probe call). Slow: never call it on the control path."""
+        """Load and validate a planner, or a policy in ``mode: policy``: metadata matches the
+        task; a planner is probed (with the live critic weights) on the task's initial states
+        and the last :data:`RECENT_STATES` real observations, and refused if any member
+        predicts non-finite states or every rollout is non-finite. Slow: never call it on the
+        control path. Raises ``ValueError``/``FileNotFoundError`` naming the file."""
         if self.load_delay > 0:
             time.sleep(self.load_delay)
-        runtime = OnnxPolicy if self.cfg.mode == "policy" else OnnxPlanner
-        planner = runtime(
-            self.resolve(path), expected_task=self.task.name, threads=self.cfg.threads
-        )
-        if isinstance(planner, OnnxPlanner):
+        where = self.resolve(path)
+        if self.cfg.mode == "policy":
+            planner: OnnxPlanner | OnnxPolicy = OnnxPolicy(
+                where, expected_task=self.task.name, threads=self.cfg.threads
+            )
+            probe = np.asarray(planner.probe())
+        else:  # probe with the live weights on the task's initial and recent real states
+            planner = OnnxPlanner(
+                where, expected_task=self.task.name, threads=self.cfg.threads, validate=False
+            )
             planner.set_weights(self._weights)
-        probe = np.asarray(planner.probe())
+            with self._lock:
+                recent = np.array(self._recent, np.float32).reshape(-1, self.task.obs_dim)
+            probe = np.asarray(planner.probe(recent))
         if probe.shape != (self.task.act_dim,) or not np.all(np.isfinite(probe)):
             raise ValueError(f"probe call returned {probe!r}; expected {self.task.act_dim} finite")
         planner.reset()
@@ -305,6 +321,8 @@ class ControllerCore:
         t0 = time.perf_counter()
         try:
             obs = self.task.obs_from_joints(pos, vel)
+            with self._lock:
+                self._recent.append(obs)
             action = np.asarray(planner.act(obs, goal), np.float64)
         except Exception as exc:  # the controller never dies on a planner error
             return self._safe(Level.ERROR, f"planner raised {type(exc).__name__}: {exc}")
