@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         path, task = _export(args.preset, Path(tmp))
         exe = str(Path(sys.executable).with_name("mpc_controller"))
         argv = [exe, "--ros-args", "-p", f"model_path:={path}", "-p", f"task:={task.name}"]
-        argv += ["-p", f"threads:={args.threads}"]
+        argv += ["-p", f"threads:={args.threads}", "-p", "autostart:=true"]  # managed node
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rclpy.init(domain_id=args.domain)
         node = rclpy.create_node("bench_robot")
