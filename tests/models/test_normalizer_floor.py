@@ -102,3 +102,31 @@ def test_input_floor_follows_the_declared_scale():
     model.in_norm.fit(x, model.input_std_floor())
     assert model.in_norm.std[1:].tolist() == pytest.approx([0.1, 1.0, 0.05])
     assert model.in_norm.std[0] > 0.5
+
+
+def test_floored_model_round_trips_and_exports_the_same_normalizer(locked_fit, tmp_path):
+    """The floored normalizer travels in the ``weights_only`` checkpoint (also one written
+    before ``seed``/``input_scale`` existed) and the export-side re-expression (normalizer
+    folded into the first layer) predicts the same off-data."""
+    from mbrl_control.export.gemm_ensemble import GemmEnsemble
+    from mbrl_control.models.checkpoint import load_checkpoint, save_checkpoint
+
+    model, obs, act, _, _ = locked_fit
+    act = act.copy()
+    act[:, 1] = 0.5
+    path = save_checkpoint(tmp_path / "m.pt", model)
+    raw = torch.load(path, weights_only=True)
+    for key in ("seed", "input_scale"):
+        del raw["config"][key]
+    torch.save(raw, tmp_path / "old.pt")
+    e = model.members
+    o, a = torch.from_numpy(obs).expand(e, -1, -1), torch.from_numpy(act).expand(e, -1, -1)
+    with torch.no_grad():
+        want = model(o, a)
+        for loaded in (load_checkpoint(path)[0], load_checkpoint(tmp_path / "old.pt")[0]):
+            assert torch.equal(loaded.in_norm.std, model.in_norm.std)
+            assert all(torch.equal(x, y) for x, y in zip(loaded(o, a), want))
+        for layout in ("gemm", "batched"):
+            got = GemmEnsemble(model, layout=layout)(o, a)
+            for w, g in zip(want, got):
+                torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5)
