@@ -479,6 +479,8 @@ class FinetuneNode(LifecycleNode):
 
     # ---- diagnostics --------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
+        if not self.context.ok():  # exiting after a signal: nothing can be sent any more
+            return
         try:
             self.pub_diag.publish(array_of(self, self._statuses()))
         except Exception as exc:  # diagnostics must never stop the node

@@ -15,13 +15,7 @@ import torch
 from mbrl_control.data.store import TransitionStore
 from mbrl_control.export.onnx_export import export_planner
 from mbrl_control.export.runtime import OnnxPlanner
-from mbrl_control.finetune.retrain import (
-    GateError,
-    deploy_candidate,
-    gate,
-    newest_episodes,
-    retrain_and_gate,
-)
+from mbrl_control.finetune.retrain import deploy_candidate, gate, newest_episodes, retrain_and_gate
 from mbrl_control.models.checkpoint import load_checkpoint, save_checkpoint
 from mbrl_control.models.config import EnsembleConfig, TrainConfig
 from mbrl_control.models.ensemble import Ensemble
@@ -156,5 +150,28 @@ def test_unreadable_inputs_fail_in_plain_words(
     if content is not None:
         bad.write_bytes(content)
     files = {"checkpoint": live["checkpoint"], "planner": live["planner"], which: bad}
-    with pytest.raises(GateError, match=words):
+    with pytest.raises(ValueError, match=words):  # a GateError
         retrain_and_gate(real, files["checkpoint"], files["planner"], tmp_path / "out")
+
+
+def test_failure_reasons_in_plain_words_and_capped_backoff() -> None:
+    from mbrl_control.finetune.retrain import failure_reason, retrain_threshold
+
+    cli = "warning\nmbrl-control: error: cannot read checkpoint /m.pt: not a readable checkpoint"
+    assert failure_reason(2, cli, "/x.log") == (
+        "retraining failed (exit code 2): cannot read checkpoint /m.pt: not a readable "
+        "checkpoint (log: /x.log)"
+    )
+    trace = "Traceback (most recent call last):\n  File 'x'\nValueError: need more than 1 episode"
+    assert failure_reason(1, trace, "l").endswith(": need more than 1 episode (log: l)")
+    assert failure_reason(-9, "", "l") == "retraining was killed by SIGKILL (log: l)"
+    assert "without a gate result" in failure_reason(0, "", "l")
+    assert [retrain_threshold(100, k, 16) for k in range(7)] == [
+        100,
+        200,
+        400,
+        800,
+        1600,
+        1600,
+        1600,
+    ]

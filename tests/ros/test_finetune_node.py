@@ -4,6 +4,7 @@ back-off. The robot is the test's probe node publishing stamped JointStates and 
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from pathlib import Path
@@ -155,3 +156,118 @@ def test_lifecycle_namespace_and_best_effort_commands(
     assert _transition(ros_probe, "shutdown")
     ros_probe.wait_for(lambda: _status(diags).get("lifecycle_state") == "finalized", 10, "final")
     assert node.popen.poll() is None  # finalized, still alive until stopped
+
+
+def _dropped(diags: list) -> dict:
+    return json.loads(_status(diags).get("dropped", "{}") or "{}")
+
+
+def test_no_single_message_stops_recording(spawn, ros_env, ros_probe, tmp_path, files) -> None:
+    """Item 13.7: a velocity of 1e39 (finite in float64, inf in float32 storage) and a state
+    stamped 1e6 s ahead are dropped with their reason; recording goes on; a stream of states
+    stamped far from the node's clock is a WARN naming the reason."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    diags = ros_probe.collect(DiagnosticArray, "/diagnostics")
+    robot = Robot(ros_probe)
+    node = _start(spawn, ros_env, tmp_path, files, autostart="true")
+    recorded = lambda: int(_status(diags).get("transitions_recorded", 0))  # noqa: E731
+    ros_probe.wait_for(lambda: recorded() >= 20, 60, "recording after autostart")
+    assert _status(diags)["lifecycle_state"] == "active"
+
+    robot.inject(velocity=[1e39, 0.0])
+    robot.inject(stamp_offset=1e6)
+    ros_probe.wait_for(
+        lambda: {"stamp_far_from_clock", "bad_state"} <= set(_dropped(diags)), 30, "both dropped"
+    )
+    before = recorded()
+    ros_probe.wait_for(lambda: recorded() >= before + 30, 60, "recording after the odd messages")
+    assert node.popen.poll() is None
+    assert _dropped(diags)["stamp_far_from_clock"] == 1  # the future stamp was not adopted
+
+    robot.stamp_offset = -1000.0  # e.g. a driver on another clock: every state is dropped
+    ros_probe.wait_for(
+        lambda: "stamp_far_from_clock" in _status(diags).get("message", ""), 30, "a drop WARN"
+    )
+    assert _status(diags)["level"] == 1  # WARN
+    robot.stamp_offset = 0.0
+    before = recorded()
+    ros_probe.wait_for(lambda: recorded() >= before + 20, 60, "recording again")
+    ros_probe.wait_for(lambda: _status(diags)["level"] == 0, 30, "the WARN cleared")
+
+
+def test_gate_failure_in_plain_words_with_backoff(
+    spawn, ros_env, ros_probe, tmp_path, files
+) -> None:
+    """Item 13.9: a checkpoint the gate cannot read is reported as such (not as a JSON parser
+    message), and retries wait 2x, 4x, then at most retry_backoff_max x retrain_every."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    diags = ros_probe.collect(DiagnosticArray, "/diagnostics")
+    Robot(ros_probe)
+    _start(spawn, ros_env, tmp_path, files, autostart="true", retrain_every=10, retry_backoff_max=4)
+    failures = lambda: int(_status(diags).get("consecutive_failures", 0))  # noqa: E731
+    ros_probe.wait_for(lambda: failures() >= 1, 180, "a failed retrain")
+    status = _status(diags)
+    gate = json.loads(status["last_gate"])
+    assert "cannot read checkpoint" in gate["error"] and str(files["checkpoint"]) in gate["error"]
+    assert (
+        "Expecting value" not in status["message"] and "cannot read checkpoint" in status["message"]
+    )
+    assert status["level"] == 1 and status["next_retrain_after"] == "20"
+    ros_probe.wait_for(lambda: failures() >= 2, 180, "a second failed retrain")
+    assert _status(diags)["next_retrain_after"] == "40"
+    ros_probe.wait_for(lambda: failures() >= 3, 180, "a third failed retrain")
+    assert _status(diags)["next_retrain_after"] == "40"  # capped at 4 x retrain_every
+    assert int(_status(diags)["trains"]) == 3
+
+
+def _set(probe, **values):
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter
+
+    request = SetParameters.Request(
+        parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]
+    )
+    return probe.call(SetParameters, f"{NODE}/set_parameters", request).results[0]
+
+
+def test_parameters_live_or_read_only_and_qos_events(
+    spawn, ros_env, ros_probe, tmp_path, files
+) -> None:
+    """Issue 14.3/14.12: writable parameters are validated and applied live, read-only ones
+    refused, nothing stops the node; an incompatible peer is reported on /diagnostics."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+
+    diags = ros_probe.collect(DiagnosticArray, "/diagnostics")
+    node = _start(spawn, ros_env, tmp_path, files, autostart="true")
+    ros_probe.wait_for(lambda: _status(diags).get("lifecycle_state") == "active", 60, "active")
+
+    assert _set(ros_probe, retrain_every=50).successful
+    ros_probe.wait_for(lambda: _status(diags)["next_retrain_after"] == "50", 10, "applied")
+    refused = {
+        "retrain_every": 5,  # below its range
+        "drop_warn_fraction": float("nan"),
+        "checkpoint": str(tmp_path / "missing.pt"),  # live, but the file must exist
+        "sim_data": str(tmp_path / "no_such_dir"),
+        "data_dir": str(tmp_path / "elsewhere"),  # read-only: the store is open
+        "segment_length": 50,  # read-only
+    }
+    for name, value in refused.items():
+        result = _set(ros_probe, **{name: value})
+        assert not result.successful and result.reason, name
+    assert "no such file" in _set(ros_probe, checkpoint=str(tmp_path / "missing.pt")).reason
+    assert _set(ros_probe, drop_warn_fraction=1).successful  # an integer for a double
+    assert node.popen.poll() is None
+
+    # a subscriber wanting transient-local durability cannot get it from this publisher
+    latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    ros_probe.node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: None, latched)
+    ros_probe.wait_for(
+        lambda: "/diagnostics" in _status(diags, "finetune_node: qos").get("message", ""),
+        30,
+        "the incompatible QoS reported",
+    )
+    assert _status(diags, "finetune_node: qos")["level"] == 1
+    assert "incompatible QoS on '/diagnostics'" in node.output()
