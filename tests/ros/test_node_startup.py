@@ -177,3 +177,97 @@ def test_sim_node_takes_an_integer_rate(ros_env, ros_probe, spawn) -> None:
     assert not _set(ros_probe, "sim_node", "rate", _int(rate)).successful  # read-only
     assert not _set(ros_probe, "sim_node", "real_time_factor", _double(math.inf)).successful
     assert proc.popen.poll() is None, proc.output()
+
+
+# ---- the helpers themselves, in-process (mbrl_control.ros.params) ---------------------------
+@pytest.fixture
+def node(ros_env):
+    import rclpy
+    from rclpy.node import Node
+
+    context = rclpy.Context()
+    rclpy.init(
+        context=context, args=["test", "--ros-args", "-p", "gain:=3", "-p", "limits:=[-2, 2]"]
+    )
+    n = Node("params_test", context=context)
+    yield n
+    n.destroy_node()
+    rclpy.try_shutdown(context=context)
+
+
+def _config_cls():
+    from dataclasses import dataclass, field
+
+    from mbrl_control.control.params import param_meta
+
+    @dataclass(frozen=True)
+    class Cfg:
+        gain: float = field(default=1.0, metadata=param_meta("gain", range=(0.0, 10.0)))
+        limits: list[float] = field(default_factory=list, metadata=param_meta("limits"))
+        mode: str = field(default="a", metadata=param_meta("mode", choices=("a", "b")))
+        name: str = field(default="x", metadata=param_meta("fixed", read_only=True))
+        empty: list[float] = field(default_factory=list, metadata=param_meta("unset list"))
+
+        def __post_init__(self) -> None:
+            if len(self.limits) not in (0, 2):
+                raise ValueError(f"limits needs 0 or 2 entries, got {len(self.limits)}")
+
+    return Cfg
+
+
+def test_live_config_coerces_validates_and_never_raises(node) -> None:
+    from rclpy.parameter import Parameter
+
+    from mbrl_control.ros.params import LiveConfig
+
+    applied, boom = [], {"on": False}
+
+    def apply(cfg, changed):
+        if boom["on"]:
+            raise RuntimeError("apply failed")
+        applied.append((cfg.gain, sorted(changed)))
+
+    def check(cfg):
+        if cfg.gain == 7.0:
+            raise ValueError("gain 7 is unlucky")
+
+    live = LiveConfig(node, _config_cls(), apply=apply, check=check)
+    assert live.config.gain == 3.0 and live.config.limits == [-2.0, 2.0]  # ints from -p
+    assert (
+        live.config.empty == [] and node.get_parameter("empty").type_ == Parameter.Type.DOUBLE_ARRAY
+    )
+    d = node.describe_parameter("gain")
+    assert (
+        d.floating_point_range[0].from_value == 0.0 and d.floating_point_range[0].to_value == 10.0
+    )
+    assert "a, b" in node.describe_parameter("mode").additional_constraints
+    assert node.describe_parameter("name").read_only
+
+    def ok(name, value):
+        return node.set_parameters([Parameter(name, value=value)])[0]
+
+    assert ok("gain", 4).successful and live.config.gain == 4.0  # INTEGER for a DOUBLE
+    assert ok("limits", [-1, 1]).successful and live.config.limits == [-1.0, 1.0]
+    assert applied[-2:] == [(4.0, ["gain"]), (4.0, ["limits"])]
+    for name, value, why in [
+        ("gain", 11.0, "range"),
+        ("gain", math.nan, "range"),
+        ("limits", [math.nan, 1.0], "finite"),
+        ("gain", 7, "unlucky"),
+        ("limits", [1.0], "0 or 2"),
+        ("mode", "c", "one of"),
+        ("name", "y", "read-only"),
+        ("gain", "high", "type"),
+    ]:
+        result = ok(name, value)
+        assert not result.successful and why in result.reason, (name, result.reason)
+    assert live.config.gain == 4.0 and live.config.mode == "a"
+    boom["on"] = True  # a failing apply is logged; the set itself stands, nothing raises
+    assert ok("gain", 5.0).successful and live.config.gain == 5.0
+
+
+def test_param_meta_refuses_unknown_keys() -> None:
+    from mbrl_control.control.params import param_meta
+
+    with pytest.raises(TypeError, match="rnage"):
+        param_meta("doc", rnage=(0, 1))
