@@ -2,7 +2,8 @@
 
 sim_node plays the robot on the ``reality_gap`` profile, mpc_controller runs a weak live
 planner, finetune_node records, retrains after a short budget and deploys the gated model
-into the running controller through its services.
+into the running controller through its services. Both managed nodes bring themselves to
+active (autostart); finetune_node runs on sim time, the clock of sim_node's stamps.
 """
 
 from __future__ import annotations
@@ -66,7 +67,14 @@ def test_live_finetune_deploys_into_running_controller(
     spawn("sim_node", [str(BIN / "sim_node"), ra, "-p", "profile:=reality_gap"], ros_env)
     spawn(
         "mpc_controller",
-        [str(BIN / "mpc_controller"), ra, "-p", f"model_path:={tmp_path / 'planner.onnx'}"],
+        [
+            str(BIN / "mpc_controller"),
+            ra,
+            "-p",
+            f"model_path:={tmp_path / 'planner.onnx'}",
+            "-p",
+            "autostart:=true",
+        ],
         ros_env,
     )
     params = {
@@ -77,6 +85,8 @@ def test_live_finetune_deploys_into_running_controller(
         "retrain_every": 250,
         "segment_length": 100,
         "max_epochs": 20,
+        "autostart": "true",
+        "use_sim_time": "true",
     }
     argv = [str(BIN / "finetune_node"), ra]
     for k, v in params.items():
