@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mbrl_control import __version__
-from mbrl_control.cli.errors import EXIT_USAGE, debug_requested, report
+from mbrl_control.cli.errors import EXIT_USAGE, debug_requested, report, stdout_closed
 from mbrl_control.cli.text import plain
 
 # subcommand -> (module, one-line help). Order is the order in --help.
@@ -140,8 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)
+        sys.stdout.flush()
     except SystemExit as exc:  # --help, --version, or a bad argument (already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except BrokenPipeError:  # --help | head
+        return stdout_closed()
     debug = bool(getattr(args, "debug", False)) or debug_requested()
     prog = f"mbrl-control {args.command}"
     created = _missing_roots(args)
@@ -151,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130
+    except BrokenPipeError:  # output piped into e.g. head, which has exited
+        code = stdout_closed()
     except Exception as exc:
         code = report(prog, exc, debug)
     finally:

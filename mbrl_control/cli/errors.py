@@ -73,3 +73,13 @@ def report(prog: str, exc: BaseException, debug: bool) -> int:
     hint = "" if debug else " (run with --debug for the traceback)"
     print(f"{prog}: internal error: {type(exc).__name__}: {one_line(exc)}{hint}", file=sys.stderr)
     return EXIT_INTERNAL
+
+
+def stdout_closed() -> int:
+    """After a BrokenPipeError (``... --help | head``): silence stdout, exit code 0."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (tests)
+        pass
+    return 0

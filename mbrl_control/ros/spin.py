@@ -21,7 +21,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.utilities import remove_ros_args
 
-from mbrl_control.cli.errors import UsageError, debug_requested, report
+from mbrl_control.cli.errors import UsageError, debug_requested, report, stdout_closed
 from mbrl_control.cli.text import plain
 
 OWN_FLAGS = ("-h", "--help", "--debug")
@@ -99,7 +99,10 @@ def run_node(
     try:
         user = _user_args(argv)
         if {"-h", "--help"} & set(user):
-            print(help_text)
+            try:
+                print(help_text, flush=True)
+            except BrokenPipeError:  # --help | head
+                return stdout_closed()
             return 0
         unknown = [a for a in user if a not in OWN_FLAGS]
         if unknown:
