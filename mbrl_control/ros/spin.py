@@ -72,6 +72,22 @@ def _user_args(argv: list[str]) -> list[str]:
         raise UsageError(f"{reason} (use --ros-args -p NAME:=VALUE -r FROM:=TO)") from None
 
 
+def warn_unknown_overrides(node: Node) -> list[str]:
+    """WARN once per ``-p``/params-file value the node never declared (a typo such as
+    ``-p control_rat:=50`` is otherwise silently ignored); returns those names.
+
+    A warning, not an error: wildcard (``/**``) params files legitimately carry other
+    nodes' parameters. rclpy keeps the overrides in ``Node._parameter_overrides``.
+    """
+    overrides = getattr(node, "_parameter_overrides", None) or {}
+    unknown = sorted(name for name in overrides if not node.has_parameter(name))
+    for name in unknown:
+        node.get_logger().warning(
+            f"ignoring parameter {name!r}: {node.get_name()} has no such parameter (see --help)"
+        )
+    return unknown
+
+
 def run_node(
     make_node: Callable[[], Node],
     args: list[str] | None = None,
@@ -123,6 +139,7 @@ def run_node(
         else:
             code = report(prog, exc, debug)
     else:
+        warn_unknown_overrides(node)
         try:
             executor = SingleThreadedExecutor()
             executor.add_node(node)

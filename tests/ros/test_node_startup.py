@@ -271,3 +271,21 @@ def test_param_meta_refuses_unknown_keys() -> None:
 
     with pytest.raises(TypeError, match="rnage"):
         param_meta("doc", rnage=(0, 1))
+
+
+def test_an_undeclared_override_is_named_in_a_warning(ros_env) -> None:
+    import rclpy
+    from rclpy.node import Node
+
+    from mbrl_control.ros.params import declare_config
+    from mbrl_control.ros.spin import warn_unknown_overrides
+
+    context = rclpy.Context()
+    rclpy.init(context=context, args=["t", "--ros-args", "-p", "gian:=3", "-p", "gain:=2"])
+    node = Node("typo_test", context=context)
+    try:
+        declare_config(node, _config_cls())
+        assert warn_unknown_overrides(node) == ["gian"]
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
