@@ -497,6 +497,7 @@ class FinetuneNode(LifecycleNode):
             "segments": stats.segments if stats else 0,
             "states_received": stats.states if stats else 0,
             "dropped": json.dumps(stats.dropped if stats else {}),
+            "segment_breaks": json.dumps(stats.breaks if stats else {}),
             "callback_errors": self.callback_errors,
             "since_last_train": self.since_train,
             "next_retrain_after": self.next_retrain_after(),

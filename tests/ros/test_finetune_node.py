@@ -185,6 +185,20 @@ def test_no_single_message_stops_recording(spawn, ros_env, ros_probe, tmp_path, 
     assert node.popen.poll() is None
     assert _dropped(diags)["stamp_far_from_clock"] == 1  # the future stamp was not adopted
 
+    # the simulator's reset notice ends the segment (no teleport transition across it)
+    from std_msgs.msg import Header
+
+    resets = ros_probe.node.create_publisher(Header, f"{NS}/episode_start", 10)
+    breaks = lambda: json.loads(_status(diags).get("segment_breaks", "{}"))  # noqa: E731
+    for _ in range(30):  # the first ones may go out before discovery matched the pair
+        resets.publish(Header(stamp=ros_probe.node.get_clock().now().to_msg()))
+        target = robot.sent + 25
+        ros_probe.wait_for(lambda t=target: robot.sent > t, 10, "half a second of states")
+        if "reset" in breaks():
+            break
+    assert breaks().get("reset", 0) >= 1, breaks()
+    assert node.popen.poll() is None
+
     robot.stamp_offset = -1000.0  # e.g. a driver on another clock: every state is dropped
     ros_probe.wait_for(
         lambda: "stamp_far_from_clock" in _status(diags).get("message", ""), 30, "a drop WARN"
