@@ -54,7 +54,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         default = action.default
         if (
             "default" in text
-            or default in (None, False, "", argparse.SUPPRESS)
+            or default is None
+            or default is False
+            or default in ("", argparse.SUPPRESS)
             or isinstance(action, (argparse._HelpAction, argparse._VersionAction))
             or not action.option_strings
         ):

@@ -225,7 +225,10 @@ def test_every_option_has_help_and_shows_its_default() -> None:
             flag = "/".join(action.option_strings) or action.dest
             if not action.help:
                 missing.append(f"{path} {flag}")
-            meaningful = action.default not in (None, False, "", argparse.SUPPRESS)
+            default = action.default
+            meaningful = not (
+                default is None or default is False or default in ("", "==SUPPRESS==")
+            )
             if meaningful and action.option_strings:
                 shown = parser._get_formatter()._get_help_string(action)
                 if "default" not in shown:
