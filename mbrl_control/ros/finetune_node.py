@@ -56,8 +56,8 @@ from std_srvs.srv import Trigger
 from mbrl_control.control.core import Level
 from mbrl_control.control.params import param_meta
 from mbrl_control.data.store import TransitionStore
+from mbrl_control.finetune.gate_job import failure_reason, retrain_threshold
 from mbrl_control.finetune.recorder import TransitionRecorder
-from mbrl_control.finetune.retrain import failure_reason, retrain_threshold
 from mbrl_control.ros.diagnostics import array_of, status_of
 from mbrl_control.ros.params import LiveConfig
 from mbrl_control.ros.spin import run_node, usage

@@ -155,7 +155,7 @@ def test_unreadable_inputs_fail_in_plain_words(
 
 
 def test_failure_reasons_in_plain_words_and_capped_backoff() -> None:
-    from mbrl_control.finetune.retrain import failure_reason, retrain_threshold
+    from mbrl_control.finetune.gate_job import failure_reason, retrain_threshold
 
     cli = "warning\nmbrl-control: error: cannot read checkpoint /m.pt: not a readable checkpoint"
     assert failure_reason(2, cli, "/x.log") == (
