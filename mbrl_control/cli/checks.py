@@ -128,14 +128,16 @@ def task_name(text: str) -> str:
 
 
 def profile_ref(text: str) -> str:
-    """A DR profile name (sim/profiles/NAME.yaml) or an existing ``.yaml``/``.yml`` file."""
+    """A DR profile name (sim/profiles/NAME.yaml) or a ``.yaml``/``.yml`` file, loaded and
+    validated here (unknown keys, bad ranges), so a bad profile stops the run before it starts."""
     if Path(text).suffix in (".yaml", ".yml"):
-        return existing_file(text)
-    from mbrl_sim.profiles import PROFILE_DIR
+        existing_file(text)
+    from mbrl_sim.profiles import load_profile
 
-    allowed = sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
-    if text not in allowed:
-        raise Bad(f"unknown DR profile {text!r}; allowed: {', '.join(allowed)} or a .yaml file")
+    try:
+        load_profile(text)
+    except (ValueError, OSError) as exc:
+        raise Bad(str(exc)) from None
     return text
 
 

@@ -35,7 +35,7 @@ def _ensemble(members: int):
 @pytest.fixture(scope="session")
 def fx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``data/`` (4 episodes), ``empty/``, ``model3.pt``, ``model5.pt``, ``planner.onnx``
-    (cartpole-rt, 5 particles), ``junk.txt`` (not a model of any kind)."""
+    (cartpole-rt, 5 particles), ``junk.txt`` (not a model of any kind), ``bad_profile.yaml``."""
     from mbrl_control.export.onnx_export import export_planner
     from mbrl_control.models.checkpoint import save_checkpoint
     from mbrl_control.planning.planner import PRESETS
@@ -50,4 +50,5 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = PRESETS["cartpole-rt"][1]
     export_planner(_ensemble(5), task, cfg, root / "planner.onnx", provenance={"run": "cli-test"})
     (root / "junk.txt").write_text("not a model\n")
+    (root / "bad_profile.yaml").write_text("mass_scale: [0.9, 1.1]\nbogus_key: 1\n")
     return root

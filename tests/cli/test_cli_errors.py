@@ -63,6 +63,7 @@ BAD = [
     ("pretrain --preset nope --out {w}/p", "--preset"),
     ("pretrain --seed-episodes 0 --out {w}/p", "--seed-episodes"),
     ("pretrain --rounds -1 --out {w}/p", "--rounds"),
+    ("pretrain --profile {fx}/bad_profile.yaml --out {w}/p", "bogus_key"),
     # export
     (
         "export --checkpoint {fx}/model3.pt --task cartpole_swingup --preset cartpole-rt "
