@@ -49,7 +49,7 @@ def usage(exe: str, description: str, config_cls: type) -> str:
         "  -h, --help           show this help and exit",
         "  --debug              print the full traceback on errors",
         "",
-        "parameters (integers are accepted for doubles):",
+        "parameters: (NAME  meaning (default; constraints); integers are fine for doubles)",
     ]
     for f in dataclasses.fields(config_cls):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
