@@ -34,9 +34,11 @@ class ClockPublisher:
         from builtin_interfaces.msg import Time
 
         step = 0.005  # wall s between /clock messages
+        last = time.monotonic()
         while not self._stop.wait(step):
+            wall, last = time.monotonic() - last, time.monotonic()
             with self._lock:
-                self.now += self.rtf * step
+                self.now += self.rtf * wall  # exactly rtf sim seconds per wall second
                 sec = int(self.now)
                 stamp = Time(sec=sec, nanosec=int((self.now - sec) * 1e9))
             self._pub.publish(self._msg_type(clock=stamp))
