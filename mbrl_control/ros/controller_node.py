@@ -87,7 +87,7 @@ class ControllerNode(LifecycleNode):
         self.core = ControllerCore(cfg, load_delay=float(os.environ.get(LOAD_DELAY_ENV, 0) or 0))
         self._critics = self._declare_critics()
         self._active = False
-        self._tick_lock = threading.Lock()  # a tick and the safe action never interleave
+        self._tick_lock = threading.RLock()  # a tick and the safe action never interleave
         self._tick_event = threading.Event()
         self._stop = threading.Event()
         self._tick_timer = None
