@@ -23,16 +23,24 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="cartpole-rt", help="planner preset")
-    parser.add_argument("--seconds", type=float, default=20.0, help="measurement window")
+    from mbrl_control.cli.checks import PRESET_NAMES, positive_float, positive_int
+
+    parser.add_argument(
+        "--preset", choices=PRESET_NAMES, default="cartpole-rt", help="planner preset"
+    )
+    parser.add_argument(
+        "--seconds", type=positive_float, default=20.0, help="measurement window (s)"
+    )
     parser.add_argument(
         "--state-rate",
-        type=float,
+        type=positive_float,
         default=100.0,
         help="JointState rate in Hz (a joint_state_broadcaster's typical 100 Hz)",
     )
     parser.add_argument("--domain", type=int, default=77, help="ROS_DOMAIN_ID to use")
-    parser.add_argument("--threads", type=int, default=1, help="controller's onnxruntime threads")
+    parser.add_argument(
+        "--threads", type=positive_int, default=1, help="controller's onnxruntime threads"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON only")
 
 

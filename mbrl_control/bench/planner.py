@@ -18,14 +18,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-PRESET_NAMES = ("cartpole", "arm", "cartpole-rt", "arm-rt")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", required=True, choices=PRESET_NAMES)
-    parser.add_argument("--calls", type=int, default=200, help="timed steps per variant")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
-    parser.add_argument("--threads", type=int, default=2, help="intra-op threads")
+    from mbrl_control.cli.checks import PRESET_NAMES, positive_int
+
+    parser.add_argument("--preset", required=True, choices=PRESET_NAMES, help="planner preset")
+    parser.add_argument("--calls", type=positive_int, default=200, help="timed steps per variant")
+    parser.add_argument("--rounds", type=positive_int, default=5, help="interleaved rounds")
+    parser.add_argument("--threads", type=positive_int, default=2, help="intra-op threads")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--no-mbrl", action="store_true", help="skip the mbrl-lib variant")
     parser.add_argument("--no-torch", action="store_true", help="skip the torch reference")

@@ -15,10 +15,18 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", default="cartpole_swingup")
-    parser.add_argument("--profile", default="default")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=4000, help="control steps per measurement")
+    from mbrl_control.cli.checks import positive_int, profile_ref, task_name
+
+    parser.add_argument("--task", type=task_name, default="cartpole_swingup", help="task name")
+    parser.add_argument(
+        "--profile", type=profile_ref, default="default", help="DR profile (name or YAML file)"
+    )
+    parser.add_argument(
+        "--workers", type=positive_int, default=2, help="processes stepping their own envs"
+    )
+    parser.add_argument(
+        "--steps", type=positive_int, default=4000, help="control steps per measurement"
+    )
     parser.add_argument("--json", action="store_true", help="JSON only (the default output)")
 
 

@@ -15,15 +15,17 @@ import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rows", type=int, default=100_000, help="training transitions")
-    parser.add_argument("--epochs", type=int, default=1, help="epochs to time")
-    parser.add_argument("--members", type=int, default=5)
-    parser.add_argument("--hidden", type=int, default=200)
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--obs-dim", type=int, default=5, help="cart-pole has 5")
-    parser.add_argument("--act-dim", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    from mbrl_control.cli.checks import positive_int as pos
+
+    parser.add_argument("--rows", type=pos, default=100_000, help="training transitions")
+    parser.add_argument("--epochs", type=pos, default=1, help="epochs to time")
+    parser.add_argument("--members", type=pos, default=5, help="ensemble members")
+    parser.add_argument("--hidden", type=pos, default=200, help="hidden units per layer")
+    parser.add_argument("--layers", type=pos, default=4, help="hidden layers")
+    parser.add_argument("--batch-size", type=pos, default=256, help="minibatch rows per member")
+    parser.add_argument("--obs-dim", type=pos, default=5, help="observation size (cart-pole: 5)")
+    parser.add_argument("--act-dim", type=pos, default=1, help="action size (cart-pole: 1)")
+    parser.add_argument("--threads", type=pos, default=2, help="torch intra-op threads")
     parser.add_argument("--json", action="store_true", help="accepted for symmetry; always JSON")
 
 
