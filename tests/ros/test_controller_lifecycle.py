@@ -7,6 +7,7 @@ the last command the controller sends on any way out must be the safe action (ze
 from __future__ import annotations
 
 import signal
+import sys
 import time
 
 import numpy as np
@@ -96,7 +97,19 @@ def test_lifecycle_transitions(spawn, ros_env, ros_probe, planner_dir, joint_sta
     ros_probe.wait_for(level_is(diags, 0, "planning"), 30, "planning again")
 
 
-WAYS_OUT = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "deactivate", "active_shutdown"]
+WAYS_OUT = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "deactivate", "active_shutdown", "crash"]
+
+CRASHING = """
+import sys
+from mbrl_control.ros.controller_node import ControllerNode
+from mbrl_control.ros.spin import run_node
+
+class Buggy(ControllerNode):  # a bug in a callback: the exception escapes the executor
+    def _on_enable(self, request, response):
+        raise RuntimeError("bug in a callback")
+
+sys.exit(run_node(Buggy, sys.argv[1:], prog="mpc_controller"))
+"""
 
 
 @pytest.mark.parametrize("way", WAYS_OUT)
@@ -108,7 +121,8 @@ def test_last_command_is_the_safe_action(
 
     commands = ros_probe.collect(Float64MultiArray, "/commands")
     diags = ros_probe.collect(DiagnosticArray, "/diagnostics")
-    proc = start_controller(spawn, ros_env, planner_dir, "on_deadline_miss:=publish")
+    exe = [sys.executable, "-c", CRASHING] if way == "crash" else None
+    proc = start_controller(spawn, ros_env, planner_dir, "on_deadline_miss:=publish", exe=exe)
     ros_probe.wait_for(level_is(diags, 0, "planning"), 60, "OK while planning")
     ros_probe.wait_for(lambda: len(commands) > 20, 10, "commands")
     assert commands[-1].data[0] != 0.0  # planning: the robot is being pushed
@@ -116,6 +130,14 @@ def test_last_command_is_the_safe_action(
     if way.startswith("SIG"):
         proc.popen.send_signal(getattr(signal, way))
         proc.popen.wait(timeout=20)
+    elif way == "crash":
+        from std_srvs.srv import SetBool
+
+        client = ros_probe.node.create_client(SetBool, "/mpc_controller/enable")
+        assert client.wait_for_service(timeout_sec=30)
+        client.call_async(SetBool.Request(data=True))  # never answered: the node dies
+        assert proc.popen.wait(timeout=30) != 0
+        assert "bug in a callback" in proc.output()
     else:
         assert _transition(ros_probe, way)
     _settled(commands, ros_probe)

@@ -18,10 +18,12 @@ CONTROLLER = str(Path(sys.executable).with_name("mpc_controller"))
 STATUS = "mpc_controller: planner"
 
 
-def start_controller(spawn, ros_env, planner_dir: Path, *params: str, env=None, extra=()):
+def start_controller(spawn, ros_env, planner_dir: Path, *params: str, env=None, extra=(), exe=None):
     """Start ``mpc_controller`` (autostart, planner_a, limits ±2, state_timeout 0.2 s);
-    ``params`` are more ``name:=value`` overrides, ``extra`` more ``--ros-args`` words."""
-    argv = [CONTROLLER, "--ros-args", "-p", f"model_path:={planner_dir / 'planner_a.onnx'}"]
+    ``params`` are more ``name:=value`` overrides, ``extra`` more ``--ros-args`` words,
+    ``exe`` another command line that runs the node."""
+    argv = [*(exe or [CONTROLLER]), "--ros-args"]
+    argv += ["-p", f"model_path:={planner_dir / 'planner_a.onnx'}"]
     for p in (
         "autostart:=true",
         "state_timeout:=0.2",
