@@ -21,8 +21,8 @@ def tiny_agent(obs_dim: int = 5, seed: int = 0) -> SAC:
 
 
 @pytest.fixture
-def agent() -> SAC:
-    return tiny_agent()
+def agent(seeds) -> SAC:
+    return tiny_agent(seed=seeds(0))
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,8 @@ from mbrl_control.agents.value import TerminalValue
 from mbrl_control.tasks import get_task
 
 
-def fixed_batch(rows: int = 128) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(3)
+def fixed_batch(rows: int = 128, seed: int = 3) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
     obs = torch.randn(rows, 5, generator=g)
     return {
         "obs": obs,
@@ -29,8 +29,8 @@ def test_actor_stays_inside_the_action_bounds(agent: SAC):
     assert torch.all(agent.actor.mean_action(obs).abs() <= 10.0)
 
 
-def test_update_reduces_td_error_on_a_fixed_batch(agent: SAC):
-    batch, eps = fixed_batch(), torch.zeros(128, 1)
+def test_update_reduces_td_error_on_a_fixed_batch(agent: SAC, seeds):
+    batch, eps = fixed_batch(seed=seeds(3)), torch.zeros(128, 1)
     before = float(agent.td_error(batch, eps))
     metrics = [agent.update(batch) for _ in range(500)]
     after = float(agent.td_error(batch, eps))
@@ -38,8 +38,8 @@ def test_update_reduces_td_error_on_a_fixed_batch(agent: SAC):
     assert set(metrics[-1]) == {"critic_loss", "actor_loss", "alpha", "entropy", "q", "value_loss"}
 
 
-def test_value_head_follows_the_critics_at_the_mean_action(agent: SAC):
-    batch = fixed_batch()
+def test_value_head_follows_the_critics_at_the_mean_action(agent: SAC, seeds):
+    batch = fixed_batch(seed=seeds(3))
     for _ in range(500):  # the critics learn a spread of values; the head tracks them
         agent.update(batch)
     spread = float(agent.value_target(batch["obs"]).var())
@@ -47,9 +47,9 @@ def test_value_head_follows_the_critics_at_the_mean_action(agent: SAC):
     assert agent.value_error(batch["obs"]).item() < 0.02 * spread
 
 
-def test_targets_follow_the_critic_by_polyak_averaging(agent: SAC):
+def test_targets_follow_the_critic_by_polyak_averaging(agent: SAC, seeds):
     target = [p.clone() for p in agent.target.parameters()]
-    agent.update(fixed_batch())
+    agent.update(fixed_batch(seed=seeds(3)))
     online = list(agent.critic.parameters())
     for old, new, w in zip(target, agent.target.parameters(), online):
         torch.testing.assert_close(new, old + agent.cfg.tau * (w - old))
