@@ -1,6 +1,7 @@
 """Planner behaviour with injected noise on known systems (true dynamics as the "model")."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -71,21 +72,30 @@ def test_particles_must_be_a_multiple_of_members():
 
 
 @pytest.mark.parametrize("kind", list(SMALL))
-def test_quadratic_cost_reaches_known_optimum(kind):
-    cfg = dataclasses.replace(SMALL[kind], return_mode="best" if kind == "shooting" else "mean")
+def test_quadratic_cost_reaches_known_optimum(kind, seeds):
+    """The all-zero plan costs 8 x 0.3² = 0.72. Bounds are 1.6x-4.7x the worst of 20 suite
+    seeds (plan-mean error / plan cost, worst of --seed 0..19: cem 0.031 / 0.084, icem
+    0.017 / 0.049, mppi 0.082 / 0.29, shooting - / 0.44). The first action alone is
+    noisier (worst error 0.07 cem, 0.24 mppi: it only has to point the right way), so the
+    plan's mean is what is checked; random shooting only has to beat the all-zero plan."""
+    mode = "best" if kind == "shooting" else "mean"
+    cfg = dataclasses.replace(SMALL[kind], return_mode=mode, seed=seeds(0))
     planner = build_planner(DoubleIntegrator(5), QuadraticTask(), cfg)
     for _ in range(10):  # warm start carries the solution forward
         action = planner.act(np.array([0.5, 0.0], np.float32))
-    # CEM-family converges; random shooting only has to beat the all-zero plan (8 x 0.3²)
-    tolerance = {"cem": 0.05, "icem": 0.05, "mppi": 0.08, "shooting": 0.3}[kind]
-    assert abs(float(action[0]) - QuadraticTask.OPTIMUM) < tolerance
-    assert planner.last_info["plan_cost"] < (0.2 if kind != "shooting" else 8 * 0.3**2)
+    assert abs(float(action[0]) - QuadraticTask.OPTIMUM) < 0.3 or kind == "shooting"
+    error = abs(float(planner.carry["plan"].mean()) - QuadraticTask.OPTIMUM)
+    tolerance = {"cem": 0.08, "icem": 0.08, "mppi": 0.2, "shooting": math.inf}[kind]
+    assert error < tolerance, error
+    max_cost = {"cem": 0.2, "icem": 0.2, "mppi": 0.5, "shooting": 8 * 0.3**2}[kind]
+    assert planner.last_info["plan_cost"] < max_cost
 
 
 @pytest.mark.parametrize("kind", ["cem", "icem", "mppi"])
-def test_drives_double_integrator_to_the_origin(kind):
+def test_drives_double_integrator_to_the_origin(kind, seeds):
+    """Success is |p| < 0.05, |v| < 0.1; worst of 12 seeds: |p| 0.006, |v| 0.015."""
     task, model = PointTask(), DoubleIntegrator(5)
-    planner = build_planner(model, task, SMALL[kind])
+    planner = build_planner(model, task, dataclasses.replace(SMALL[kind], seed=seeds(0)))
     obs = np.array([1.0, 0.0], np.float32)
     for _ in range(50):
         action = planner.act(obs)
@@ -95,9 +105,10 @@ def test_drives_double_integrator_to_the_origin(kind):
 
 
 @pytest.mark.parametrize("kind", list(SMALL))
-def test_nan_predictions_never_win(kind):
+def test_nan_predictions_never_win(kind, seeds):
     # every negative force gives NaN; the target is behind, so NaN candidates look "cheap"
-    planner = build_planner(NaNBelowZero(5), PointTask(), SMALL[kind])
+    cfg = dataclasses.replace(SMALL[kind], seed=seeds(0))
+    planner = build_planner(NaNBelowZero(5), PointTask(), cfg)
     for _ in range(3):
         action = planner.act(np.array([1.0, 0.0], np.float32))
         assert np.isfinite(action).all()
@@ -105,8 +116,8 @@ def test_nan_predictions_never_win(kind):
     assert planner.last_info["plan_cost"] <= 1e10
 
 
-def test_same_seed_same_actions_and_reset_restores_the_start():
-    cfg = SMALL["icem"]
+def test_same_seed_same_actions_and_reset_restores_the_start(seeds):
+    cfg = dataclasses.replace(SMALL["icem"], seed=seeds(0))
     a = build_planner(DoubleIntegrator(5), PointTask(), cfg)
     b = build_planner(DoubleIntegrator(5), PointTask(), cfg)
     obs = np.array([1.0, 0.0], np.float32)
@@ -117,9 +128,10 @@ def test_same_seed_same_actions_and_reset_restores_the_start():
 
 
 @pytest.mark.slow
-def test_cartpole_rt_preset_swings_up_with_true_dynamics():
+def test_cartpole_rt_preset_swings_up_with_true_dynamics(seeds):
     task, model = CartpoleSwingup(), Cartpole(members=5)
-    planner = build_planner(model, task, PRESETS["cartpole-rt"][1])
+    cfg = dataclasses.replace(PRESETS["cartpole-rt"][1], seed=seeds(0))
+    planner = build_planner(model, task, cfg)
     obs = np.array([0.0, -1.0, 0.0, 0.0, 0.0], np.float32)  # hanging down, at rest
     upright = 0
     for t in range(200):
