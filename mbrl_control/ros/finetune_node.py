@@ -223,9 +223,13 @@ class FinetuneNode(LifecycleNode):
                 max_length=cfg.segment_length,
                 max_stamp_offset=cfg.max_stamp_offset,
             )
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # rclpy would swallow it silently: say why configure failed
             return self._refuse("configure", f"cannot open data_dir {cfg.data_dir!r}: {exc}")
-        self._wire_io()
+        try:
+            self._wire_io()
+        except Exception as exc:
+            self._release()
+            return self._refuse("configure", f"cannot create topics/clients: {exc!r}")
         self._configured, self.problem, self.state = True, "", "configured"
         self.get_logger().info(f"configured: recording into {cfg.data_dir}")
         return TransitionCallbackReturn.SUCCESS

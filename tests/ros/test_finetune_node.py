@@ -285,3 +285,35 @@ def test_parameters_live_or_read_only_and_qos_events(
     )
     assert _status(diags, "finetune_node: qos")["level"] == 1
     assert "incompatible QoS on '/diagnostics'" in node.output()
+
+
+def test_configure_refuses_missing_files_and_says_why(
+    spawn, ros_env, ros_probe, tmp_path, files
+) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    diags = ros_probe.collect(DiagnosticArray, "/diagnostics")
+    missing = tmp_path / "missing.pt"
+    node = _start(spawn, ros_env, tmp_path, {**files, "checkpoint": missing})
+    ros_probe.wait_for(lambda: _status(diags).get("lifecycle_state") == "unconfigured", 60, "up")
+    assert not _transition(ros_probe, "configure")
+    ros_probe.wait_for(
+        lambda: (
+            f"configure failed: no such file: checkpoint {missing}"
+            in _status(diags).get("message", "")
+        ),
+        10,
+        "the reason on /diagnostics",
+    )
+    ros_probe.wait_for(
+        lambda: (
+            _status(diags)["lifecycle_state"] == "unconfigured"
+            and "no such file" in _status(diags)["message"]
+        ),
+        10,
+        "back to unconfigured, still saying why",
+    )
+    assert _set(ros_probe, checkpoint=str(files["checkpoint"])).successful
+    assert _transition(ros_probe, "configure") and _transition(ros_probe, "activate")
+    ros_probe.wait_for(lambda: _status(diags).get("lifecycle_state") == "active", 10, "active")
+    assert node.popen.poll() is None
