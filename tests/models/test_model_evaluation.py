@@ -36,11 +36,11 @@ def test_mixture_moments_member_tagged() -> None:
     assert torch.allclose(v, torch.full((3, 2), 0.5 + 1.25))  # aleatoric + var of 0,1,2,3
 
 
-def test_open_loop_rollout_feeds_back_ensemble_mean() -> None:
+def test_open_loop_rollout_feeds_back_ensemble_mean(seeds) -> None:
     """With member i adding i, the ensemble mean adds (E-1)/2 per step on top of the actions."""
     e, s, k = 5, 4, 6
     obs0 = torch.arange(s, dtype=torch.float32).view(s, 1)
-    actions = torch.randn(s, k, 1, generator=torch.Generator().manual_seed(0))
+    actions = torch.randn(s, k, 1, generator=torch.Generator().manual_seed(seeds(0)))
     pred, spread = open_loop_rollout(tagged_step, e, obs0, actions)  # (S, K, 1) each
     steps = torch.arange(1, k + 1, dtype=torch.float32).view(1, k, 1)
     expected = obs0.view(s, 1, 1) + actions.cumsum(1) + steps * (e - 1) / 2
@@ -49,10 +49,10 @@ def test_open_loop_rollout_feeds_back_ensemble_mean() -> None:
     assert torch.allclose(spread, (steps**2 * (e**2 - 1) / 12).expand(s, k, 1))
 
 
-def test_rollout_errors_use_real_actions_within_episodes() -> None:
+def test_rollout_errors_use_real_actions_within_episodes(seeds) -> None:
     """True system: next = obs + action. The tagged mock is off by k(E-1)/2 after k steps."""
     e, steps = 3, 30
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seeds(0))
     action = rng.standard_normal((2 * steps, 1)).astype(np.float32)
     obs = np.zeros((2 * steps, 1), np.float32)
     for ep in range(2):  # two episodes, states restart at 0
@@ -78,14 +78,15 @@ def test_segment_starts() -> None:
     assert segment_starts(ids, 7).tolist() == []
 
 
-def test_calibration_ood_and_report_files(noisy_fit, noisy_data, tmp_path: Path) -> None:
+def test_calibration_ood_and_report_files(noisy_fit, noisy_data, seeds, tmp_path: Path) -> None:
     """On hold-out episodes of a noisy pendulum the 2σ interval covers 85-99% of the truth;
     disagreement on OOD states (speeds up to 15 rad/s, torques up to 6 N·m, never seen in
     training) exceeds in-distribution disagreement; the report files are written."""
     model, metrics = noisy_fit
     d = noisy_data
     rows = np.isin(d.episode_id, metrics["holdout_episodes"])
-    ood = pendulum(10, 50, np.random.default_rng(9), noise_std=0.05, speed_range=15, torque=6)
+    rng = np.random.default_rng(seeds(9))
+    ood = pendulum(10, 50, rng, noise_std=0.05, speed_range=15, torque=6)
     report = validate(
         model, d.obs[rows], d.action[rows], d.next_obs[rows], d.episode_id[rows],
         ood=(ood.obs, ood.action, ood.next_obs), obs_names=["cos", "sin", "omega"],
@@ -93,11 +94,12 @@ def test_calibration_ood_and_report_files(noisy_fit, noisy_data, tmp_path: Path)
     cal = report["holdout"]["calibration"]
     assert 0.85 <= cal["within_2sigma"] <= 0.99, cal
     assert cal["within_1sigma"] < cal["within_2sigma"]
-    # noise 0.05² per coordinate is the floor of the one-step MSE
+    # noise 0.05² per coordinate is the floor of the one-step MSE (measured 0.93x-1.00x at
+    # --seed 0, 1; 900 squared-noise samples: the lower bound 0.8 is 4σ of sampling below 1)
     assert 0.0025 * 0.8 < report["holdout"]["mse"] < 0.0025 * 2
     dis = report["disagreement"]
     assert dis["ood"]["mean"] > dis["in_distribution"]["mean"]
-    assert dis["ratio_ood_to_in"] > 2
+    assert dis["ratio_ood_to_in"] > 2  # measured 4.6-5.2 at --seed 0, 1
     assert report["rollout"]["k"] == [1, 5, 10, 25]
     assert report["rollout"]["nmse"][-1] > report["rollout"]["nmse"][0]  # errors compound
     assert math.isfinite(report["holdout"]["nll"])

