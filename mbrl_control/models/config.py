@@ -89,16 +89,19 @@ class EnsembleConfig:
     def for_task(cls, task: Any, **kwargs: Any) -> EnsembleConfig:
         """Config for ``task`` (anything with ``obs_dim``, ``act_dim``, ``low``, ``high``):
         obs/action sizes and ``input_scale`` = 1 per observation, half the declared action
-        range per action (1 where a bound is infinite); ``kwargs`` set the other fields."""
+        range per action (1 where a bound is infinite); ``kwargs`` set the other fields
+        (``obs_dim``/``act_dim`` in them, e.g. from a preset, must match the task)."""
+        dims = {"obs_dim": int(task.obs_dim), "act_dim": int(task.act_dim)}
+        for key, value in dims.items():
+            if key in kwargs and int(kwargs[key]) != value:
+                raise ValueError(f"EnsembleConfig.{key}={kwargs[key]} but the task has {value}")
         low = [float(x) for x in task.low]
         high = [float(x) for x in task.high]
         half = [
             (h - lo) / 2 if math.isfinite(h - lo) and h > lo else 1.0 for lo, h in zip(low, high)
         ]
-        scale = (1.0,) * int(task.obs_dim) + tuple(half)
-        return cls(
-            obs_dim=int(task.obs_dim), act_dim=int(task.act_dim), input_scale=scale, **kwargs
-        )
+        scale = (1.0,) * dims["obs_dim"] + tuple(half)
+        return cls(**{**kwargs, **dims, "input_scale": kwargs.get("input_scale", scale)})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

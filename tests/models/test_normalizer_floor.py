@@ -92,6 +92,10 @@ def test_input_floor_follows_the_declared_scale():
     assert cfg.input_scale == (1.0, 1.0, 10.0, 0.5)
     assert cfg.input_std_floor() == pytest.approx((0.1, 0.1, 1.0, 0.05))
     assert EnsembleConfig(2, 2).input_std_floor() == pytest.approx((0.1,) * 4)
+    preset = {"obs_dim": 2, "act_dim": 2, "members": 2}  # a preset may name the sizes too
+    assert EnsembleConfig.for_task(Task(), **preset).input_scale == cfg.input_scale
+    with pytest.raises(ValueError, match="obs_dim=5 but the task has 2"):
+        EnsembleConfig.for_task(Task(), obs_dim=5)
     again = EnsembleConfig.from_mapping({**cfg.to_dict(), "input_scale": [1, 1, 10, 0.5]})
     assert again == cfg
     with pytest.raises(ValueError, match="input_scale"):
