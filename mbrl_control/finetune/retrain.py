@@ -92,7 +92,8 @@ def read_live(checkpoint: str | Path, planner: str | Path) -> tuple[Ensemble, di
     try:
         live, provenance = load_checkpoint(checkpoint)
     except (OSError, ValueError) as exc:
-        raise GateError(f"cannot read checkpoint {checkpoint}: {_plain(exc, checkpoint)}") from None
+        why = _not_a_checkpoint(Path(checkpoint)) or _plain(exc, checkpoint)
+        raise GateError(f"cannot read checkpoint {checkpoint}: {why}") from None
     try:  # metadata only: the live planner is the controller's business, not re-probed here
         meta = OnnxPlanner(planner, validate=False).metadata
     except (OSError, ValueError) as exc:
@@ -106,6 +107,26 @@ def read_live(checkpoint: str | Path, planner: str | Path) -> tuple[Ensemble, di
             f"{live.cfg.act_dim} actions)"
         )
     return live, provenance, meta
+
+
+def _not_a_checkpoint(path: Path) -> str | None:
+    """What ``path`` is when it is plainly no torch checkpoint (empty, JSON, text), else None
+    (a zip or pickle: the loader's own reason is the useful one)."""
+    try:
+        head = path.read_bytes()[:512] if path.is_file() else None
+    except OSError:
+        return None
+    hint = "expected a model checkpoint (model.pt from mbrl-control train or pretrain)"
+    if head is None or head.startswith((b"PK\x03\x04", b"\x80")):
+        return None
+    if not head:
+        return f"the file is empty; {hint}"
+    try:
+        text = head.decode("utf-8").lstrip()
+    except UnicodeDecodeError:
+        return f"not a torch checkpoint (unknown binary format); {hint}"
+    kind = "a JSON file" if text[:1] in "{[" else "a text file"
+    return f"it is {kind}, not a torch checkpoint; {hint}"
 
 
 def _plain(exc: Exception, path: str | Path) -> str:

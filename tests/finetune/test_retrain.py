@@ -137,7 +137,9 @@ def test_deployed_planner_carries_recent_real_probe_states(live: dict[str, Path]
 @pytest.mark.parametrize(
     ("which", "content", "words"),
     [
-        ("checkpoint", b'{"not": "a checkpoint"}', "cannot read checkpoint .*not a readable"),
+        ("checkpoint", b'{"not": "a checkpoint"}', "cannot read checkpoint .*: it is a JSON file"),
+        ("checkpoint", b"", "cannot read checkpoint .*: the file is empty"),
+        ("checkpoint", b"PK\x03\x04garbage", "cannot read checkpoint .*not a readable"),
         ("checkpoint", None, "cannot read checkpoint .*no such checkpoint file"),
         ("planner", b"garbage", "cannot read planner .*not a loadable ONNX planner"),
     ],

@@ -225,6 +225,7 @@ def test_gate_failure_in_plain_words_with_backoff(
     status = _status(diags)
     gate = json.loads(status["last_gate"])
     assert "cannot read checkpoint" in gate["error"] and str(files["checkpoint"]) in gate["error"]
+    assert "it is a JSON file, not a torch checkpoint" in gate["error"]
     assert (
         "Expecting value" not in status["message"] and "cannot read checkpoint" in status["message"]
     )
