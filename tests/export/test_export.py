@@ -52,9 +52,9 @@ TINY = {
 }
 
 
-def tiny_ensemble(obs_dim=5, act_dim=1, members=2, hidden=8):
-    torch.manual_seed(0)
-    model = Ensemble(EnsembleConfig(obs_dim, act_dim, members=members, hidden=hidden, layers=2))
+def tiny_ensemble(obs_dim=5, act_dim=1, members=2, hidden=8, seed=0):
+    cfg = EnsembleConfig(obs_dim, act_dim, members=members, hidden=hidden, layers=2, seed=seed)
+    model = Ensemble(cfg)
     with torch.no_grad():  # non-trivial normalizers so the folding is exercised
         d = obs_dim + act_dim
         model.in_norm.mean.copy_(torch.linspace(-0.5, 0.5, d))
@@ -64,11 +64,11 @@ def tiny_ensemble(obs_dim=5, act_dim=1, members=2, hidden=8):
     return model.eval()
 
 
-def run_both(model, task, cfg, path, layout="auto"):
+def run_both(model, task, cfg, path, layout="auto", seed=1):
     """Same inputs and noise through the torch step (reference model) and the ORT graph."""
     export_planner(model, task, cfg, path, layout=layout, provenance={"run": "test"})
     step = PlanStep(model, task, cfg)
-    torch.manual_seed(1)
+    torch.manual_seed(seed)
     args = (torch.randn(task.obs_dim) * 0.5, *step.example_inputs(task)[1:])
     with torch.no_grad():
         expected = [t.numpy() for t in step(*args)]
@@ -79,9 +79,10 @@ def run_both(model, task, cfg, path, layout="auto"):
 
 
 @pytest.mark.parametrize("kind", list(TINY))
-def test_onnx_matches_torch_for_every_planner(kind, tmp_path):
+def test_onnx_matches_torch_for_every_planner(kind, seeds, tmp_path):
+    task, cfg = get_task("cartpole_swingup"), dataclasses.replace(TINY[kind], seed=seeds(2))
     expected, got, names = run_both(
-        tiny_ensemble(), get_task("cartpole_swingup"), TINY[kind], tmp_path / "p.onnx"
+        tiny_ensemble(seed=seeds(0)), task, cfg, tmp_path / "p.onnx", seed=seeds(1)
     )
     for name, e, g in zip(names, expected, got):
         np.testing.assert_allclose(g, e, atol=1e-4, rtol=1e-4, err_msg=name)
@@ -89,26 +90,28 @@ def test_onnx_matches_torch_for_every_planner(kind, tmp_path):
 
 @pytest.mark.parametrize("layout", ["gemm", "batched"])
 @pytest.mark.parametrize("propagation", ["ts_inf", "mean"])
-def test_parity_with_aleatoric_sampling_and_goal(layout, propagation, tmp_path):
+def test_parity_with_aleatoric_sampling_and_goal(layout, propagation, seeds, tmp_path):
     cfg = dataclasses.replace(TINY["cem"], aleatoric=True, propagation=propagation)
-    model = tiny_ensemble(obs_dim=17, act_dim=7)
+    model = tiny_ensemble(obs_dim=17, act_dim=7, seed=seeds(0))
     expected, got, names = run_both(
-        model, get_task("panda_reach"), cfg, tmp_path / "p.onnx", layout=layout
+        model, get_task("panda_reach"), cfg, tmp_path / "p.onnx", layout=layout, seed=seeds(1)
     )
     for name, e, g in zip(names, expected, got):
         np.testing.assert_allclose(g, e, atol=1e-4, rtol=1e-4, err_msg=name)
 
 
 @pytest.mark.parametrize("layout", ["gemm", "batched"])
-def test_gemm_ensemble_equals_the_ensemble(layout):
-    model = tiny_ensemble(members=3)
-    obs, action = torch.randn(3, 7, 5), torch.randn(3, 7, 1)
+def test_gemm_ensemble_equals_the_ensemble(layout, seeds):
+    model = tiny_ensemble(members=3, seed=seeds(0))
+    g = torch.Generator().manual_seed(seeds(1))
+    obs, action = torch.randn(3, 7, 5, generator=g), torch.randn(3, 7, 1, generator=g)
     with torch.no_grad():
         want, got = model(obs, action), GemmEnsemble(model, layout=layout)(obs, action)
     for w, g in zip(want, got):
         torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-5)
     clipped = GemmEnsemble(model, logvar="clip")(obs, action)[1]
-    assert torch.all(clipped <= model.max_logvar + 2 * model.out_norm.std.log() + 1e-6)
+    # the clip bound, computed once more here: allow rounding (float32 ulp at 3 is 2.4e-7)
+    assert torch.all(clipped <= model.max_logvar + 2 * model.out_norm.std.log() + 1e-5)
 
 
 def test_fast_model_picks_gemm_at_pets_sizes():

@@ -13,20 +13,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from model_systems import Episodes, pendulum
+from model_systems import FAST, Episodes, make_model, pendulum
 
-from mbrl_control.models.config import EnsembleConfig, TrainConfig
 from mbrl_control.models.ensemble import Ensemble
 from mbrl_control.models.trainer import fit
-
-SMALL = {"members": 5, "hidden": 64, "layers": 2}
-FAST = TrainConfig(batch_size=64, max_epochs=80, patience=8)
-
-
-def make_model(seed: int = 0, **kwargs: object) -> Ensemble:
-    """A fresh ensemble for the 3-D pendulum, initialized from ``seed`` (``EnsembleConfig.seed``;
-    the global RNG is not touched)."""
-    return Ensemble(EnsembleConfig(obs_dim=3, act_dim=1, seed=seed, **{**SMALL, **kwargs}))
 
 
 @pytest.fixture(scope="session")

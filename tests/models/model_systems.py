@@ -1,4 +1,6 @@
-"""Known nonlinear systems that generate episodes of transitions for the model tests.
+"""Known nonlinear systems that generate episodes of transitions for the model tests, and the
+small model sizes the tests share (here, not in conftest.py: `from conftest import` is
+ambiguous when several test folders each have a conftest).
 
 Shape letters: N rows, O obs dim, A action dim.
 """
@@ -8,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from mbrl_control.models.config import EnsembleConfig, TrainConfig
+from mbrl_control.models.ensemble import Ensemble
 
 
 @dataclass(frozen=True)
@@ -63,3 +68,13 @@ def pendulum(
 
     ep = np.repeat(np.arange(first_episode, first_episode + episodes), steps)
     return Episodes(rows(obs), rows(list(u[:, :, None])), rows(nxt), ep, rows(cost))
+
+
+SMALL = {"members": 5, "hidden": 64, "layers": 2}
+FAST = TrainConfig(batch_size=64, max_epochs=80, patience=8)
+
+
+def make_model(seed: int = 0, **kwargs: object) -> Ensemble:
+    """A fresh ensemble for the 3-D pendulum, initialized from ``seed`` (``EnsembleConfig.seed``;
+    the global RNG is not touched)."""
+    return Ensemble(EnsembleConfig(obs_dim=3, act_dim=1, seed=seed, **{**SMALL, **kwargs}))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_model
+from model_systems import make_model
 
 import mbrl_control
 from mbrl_control.models.checkpoint import load_checkpoint, save_checkpoint

@@ -9,8 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import FAST, make_model
-from model_systems import Episodes, pendulum
+from model_systems import FAST, Episodes, make_model, pendulum
 
 from mbrl_control.models.config import TrainConfig
 from mbrl_control.models.ensemble import Ensemble

@@ -7,8 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import FAST
-from model_systems import pendulum
+from model_systems import FAST, pendulum
 
 from mbrl_control.models.checkpoint import load_checkpoint, save_checkpoint
 from mbrl_control.models.config import EnsembleConfig
