@@ -21,9 +21,14 @@ pytestmark = pytest.mark.slow
 TINY = PretrainConfig(seed_episodes=2, rounds=1, episodes_per_round=1, workers=1, max_epochs=2)
 
 
-def test_pretrain_resumes_and_evaluates(tmp_path: Path) -> None:
+@pytest.fixture
+def tiny(seeds) -> PretrainConfig:
+    return replace(TINY, seed=seeds(0))
+
+
+def test_pretrain_resumes_and_evaluates(tiny: PretrainConfig, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    first = pretrain(TINY, out, quiet=True)
+    first = pretrain(tiny, out, quiet=True)
     assert [r["policy"] for r in first["rounds"]] == ["random", "planner"]
     assert len(TransitionStore(out / "data")) == 3
     planner = OnnxPlanner(out / "planner.onnx", expected_task="cartpole_swingup")
@@ -32,7 +37,7 @@ def test_pretrain_resumes_and_evaluates(tmp_path: Path) -> None:
     assert provenance["transitions"] == 3 * 200
 
     # rerunning with one more round continues after the last finished round
-    second = pretrain(replace(TINY, rounds=2), out, quiet=True)
+    second = pretrain(replace(tiny, rounds=2), out, quiet=True)
     assert [r["round"] for r in second["rounds"]] == [0, 1, 2]
     assert len(TransitionStore(out / "data")) == 4
     assert second["rounds"][:2] == first["rounds"]
@@ -44,9 +49,9 @@ def test_pretrain_resumes_and_evaluates(tmp_path: Path) -> None:
     assert (tmp_path / "e.gif").stat().st_size > 1000
 
 
-def test_evaluate_cli_json(tmp_path: Path) -> None:
+def test_evaluate_cli_json(tiny: PretrainConfig, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    pretrain(replace(TINY, rounds=0), out, quiet=True)
+    pretrain(replace(tiny, rounds=0), out, quiet=True)
     result = subprocess.run(
         [
             sys.executable,
