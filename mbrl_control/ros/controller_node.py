@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
+from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -143,7 +144,10 @@ class ControllerNode(LifecycleNode):
             )
         self._deferred(Trigger, "~/reload_model", self._on_reload)
         self.create_service(SetBool, "~/enable", self._on_enable)
-        self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics)
+        # wall (steady) time: diagnostics, and the executor's wake-ups that let the exit
+        # signal handlers run, go on while a simulator's /clock is paused
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics, clock=steady)
 
     def _deferred(self, srv_type: Any, name: str, start: Any) -> None:
         """A service answered off the executor: ``start(request, response, reply)`` returns at

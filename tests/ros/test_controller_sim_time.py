@@ -7,6 +7,7 @@ second), none while the clock stands still, and no watchdog while sim time does 
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 
@@ -62,7 +63,7 @@ def test_loop_and_watchdog_follow_clock(
     try:
         commands = ros_probe.collect(Float64MultiArray, "/commands")
         diags = ros_probe.collect(DiagnosticArray, "/diagnostics")
-        start_controller(
+        proc = start_controller(
             spawn, ros_env, planner_dir, "use_sim_time:=true", "on_deadline_miss:=publish"
         )
         ros_probe.wait_for(level_is(diags, 0, "planning"), 60, "OK while planning")
@@ -90,5 +91,14 @@ def test_loop_and_watchdog_follow_clock(
         ros_probe.wait_for(level_is(diags, 2, "watchdog"), 10, "watchdog on sim time")
         joint_states.active = True
         ros_probe.wait_for(level_is(diags, 0, "planning"), 10, "recovery")
+
+        # a paused simulator does not stop diagnostics or the exit path (wall-clock wake-ups)
+        clock.rtf = 0.0
+        time.sleep(0.3)
+        n_diag = len(diags)
+        ros_probe.wait_for(lambda: len(diags) > n_diag, 5, "diagnostics while paused")
+        proc.popen.send_signal(signal.SIGINT)
+        proc.popen.wait(timeout=8)  # spawn's teardown would SIGKILL only after 10 s
+        ros_probe.wait_for(lambda: commands[-1].data[0] == 0.0, 5, "the safe action last")
     finally:
         clock.close()
