@@ -167,6 +167,8 @@ class FinetuneNode(LifecycleNode):
         self.callback_errors = 0
         self.callback_error = ""  # the latest one: a WARN while new ones keep coming
         self._errors_seen = 0
+        self.store_warning = ""  # segments that could not be stored since the last period
+        self._store_failed_seen = 0
         self._qos_problems: dict[str, str] = {}
         self._proc: subprocess.Popen | None = None
         self._proc_out: Path | None = None
@@ -284,6 +286,7 @@ class FinetuneNode(LifecycleNode):
                 entity
             )
         self._io, self.store, self.recorder = [], None, None
+        self._store_failed_seen, self.store_warning = 0, ""
         self._configured, self.state = False, "idle"
         self._publish_diagnostics()
 
@@ -394,6 +397,12 @@ class FinetuneNode(LifecycleNode):
             self.callback_error = ""  # none since the last period: the WARN clears
         self._errors_seen = self.callback_errors
         if self.recorder is not None and self.recording:
+            failed = self.recorder.stats.dropped.get("store_failed", 0)
+            lost, self._store_failed_seen = failed - self._store_failed_seen, failed
+            why = self.recorder.last_error
+            self.store_warning = f"{lost} transitions could not be stored: {why}" if lost else ""
+            if lost:
+                self.get_logger().error(self.store_warning, throttle_duration_sec=5.0)
             warning = self.recorder.check(self.cfg.drop_warn_fraction)
             if warning or self.drop_warning:
                 self.drop_warning = warning or ""
@@ -526,6 +535,8 @@ class FinetuneNode(LifecycleNode):
                 f"{self.last_gate['error']}; {self.failures} failed run(s) in a row, next try "
                 f"after {max(after, 0)} more transitions"
             )
+        if self.store_warning:
+            return Level.ERROR, self.store_warning
         if self.problem or self.callback_error:
             return Level.WARN, self.problem or self.callback_error
         if self.drop_warning:
