@@ -24,9 +24,20 @@ from mbrl_control.models.ensemble import Ensemble, mixture_moments
 
 NOMINAL = {1: math.erf(1 / math.sqrt(2)), 2: math.erf(2 / math.sqrt(2))}  # 0.6827, 0.9545
 CHUNK = 16384
+VAR_FLOOR = 1e-6
+"""A dimension's reference variance in the normalized errors is at least this fraction of
+the largest dimension's (and at least 1e-12)."""
 """Rows per forward pass."""
 
 StepFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def reference_variance(x: torch.Tensor) -> torch.Tensor:
+    """Per-dimension variance of ``x (N, D)`` used to normalize errors, ``(D,)``, floored at
+    ``VAR_FLOOR`` times the largest dimension's: a (near-)constant dimension (a locked
+    joint) would otherwise divide a rounding-level error by ~0 and swamp every mean."""
+    var = x.var(0)
+    return var.clamp_min(max(VAR_FLOOR * float(var.max()), 1e-12))
 
 
 def _tensor(x: Any) -> torch.Tensor:
@@ -52,14 +63,15 @@ def point_metrics(
 
     ``mse_per_dim`` is the squared error of the predictive mean (raw units²); ``nmse_per_dim``
     divides it by the variance of the true change ``next_obs - obs`` (1.0 = no better than
-    predicting the average change). ``nll`` is the Gaussian NLL of the moment-matched
-    predictive in nats per dimension. ``within_{1,2}sigma`` is the fraction of true values
-    inside the predictive ±1σ / ±2σ interval (nominal 0.683 / 0.954 when calibrated).
+    predicting the average change; floored, see :func:`reference_variance`). ``nll`` is the
+    Gaussian NLL of the moment-matched predictive in nats per dimension.
+    ``within_{1,2}sigma`` is the fraction of true values inside the predictive ±1σ / ±2σ
+    interval (nominal 0.683 / 0.954 when calibrated).
     """
     mu, v = mixture_moments(mean, var)  # (N, O) each
     err = next_obs - mu
     mse = err.square().mean(0)  # (O,)
-    delta_var = (next_obs - obs).var(0).clamp_min(1e-12)
+    delta_var = reference_variance(next_obs - obs)
     nll = 0.5 * (math.log(2 * math.pi) + v.log() + err.square() / v)
     z = err.abs() / v.sqrt()
     w1, w2 = (z <= 1).float().mean(0), (z <= 2).float().mean(0)  # (O,)
@@ -166,7 +178,7 @@ def rollout_errors(
     act = _tensor(action).reshape(len(action), -1)[rows]  # (S, K, A)
     pred, spread = open_loop_rollout(step, members, _tensor(obs)[torch.from_numpy(starts)], act)
     truth = _tensor(next_obs)[rows]  # (S, K, O)
-    obs_var = _tensor(obs).var(0).clamp_min(1e-12)  # (O,)
+    obs_var = reference_variance(_tensor(obs))  # (O,)
     sq_err = (pred - truth).square()  # (S, K, O)
     seg_err, seg_spread = ((x / obs_var).mean(-1) for x in (sq_err, spread))  # (S, K) each
     sq = sq_err.mean(0)  # (K, O)

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from model_systems import pendulum
 
@@ -107,3 +108,22 @@ def test_calibration_ood_and_report_files(noisy_fit, noisy_data, seeds, tmp_path
     json_path, png_path = write_report(report, tmp_path / "report")
     assert json.loads(json_path.read_text()) == json.loads(json.dumps(report))
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_constant_dimension_does_not_swamp_normalized_errors(seeds) -> None:
+    """A locked joint (a dim that never changes) has change variance ~0: a rounding-level
+    error there used to be divided by 1e-12 (nmse 1e2 for an error of 1e-5) and swamp the
+    mean; its reference variance is now floored at 1e-6 of the largest dim's."""
+    from mbrl_control.models.evaluation import point_metrics
+
+    rng = np.random.default_rng(seeds(0))
+    obs = torch.tensor(rng.normal(0, 1, (500, 2)), dtype=torch.float32)
+    obs[:, 1] = 0.25  # locked
+    next_obs = obs.clone()
+    next_obs[:, 0] += torch.tensor(rng.normal(0, 0.1, 500), dtype=torch.float32)
+    mean = next_obs.clone()[None]  # (1, N, O): perfect on the moving dim
+    mean[..., 0] += 0.01  # 1% of the moving dim's change std
+    mean[..., 1] += 1e-5  # rounding-level error on the locked dim
+    m = point_metrics(mean, torch.full_like(mean, 1e-4), obs, next_obs)
+    assert m["nmse_per_dim"][0] == pytest.approx(0.01, rel=0.2)
+    assert m["nmse_per_dim"][1] < 0.1 and m["nmse"] < 0.1, m["nmse_per_dim"]
