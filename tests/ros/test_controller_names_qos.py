@@ -1,7 +1,7 @@
 """Relative names and QoS (issue 14 items 7 and 12).
 
 - Namespaced: every topic and service of the controller moves with ``__ns``; /diagnostics
-  stays global.
+  stays global; joint_states hears a best-effort driver (and reliable ones, elsewhere).
 - ``goal`` hears a best-effort publisher as well as a reliable one.
 - An incompatible QoS peer is reported on /diagnostics and in the log, naming the topic.
 """
@@ -26,7 +26,11 @@ def test_namespace_moves_topics_and_services(
     root = ros_probe.collect(Float64MultiArray, "/commands")
     ns = ros_probe.collect(Float64MultiArray, "/robot1/commands")
     diags = ros_probe.collect(DiagnosticArray, "/diagnostics")
-    pub = ros_probe.node.create_publisher(JointState, "/robot1/joint_states", 10)
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    # a best-effort driver (the other tests' drivers are reliable): heard as well
+    best_effort = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
+    pub = ros_probe.node.create_publisher(JointState, "/robot1/joint_states", best_effort)
     state = JointState(name=["slider_to_cart", "cart_to_pole"], position=[0.1, 3.0])
     state.velocity = [0.0, 0.0]
     ros_probe.node.create_timer(0.02, lambda: pub.publish(state))
