@@ -15,7 +15,8 @@ from mbrl_control.tasks import get_task
 def test_policy_mode_publishes_the_policy_action(agent, tmp_path):
     task = get_task("cartpole_swingup")
     path = export_policy(PolicyMean(agent.actor), task, tmp_path / "policy.onnx")
-    core = ControllerCore(ControllerConfig(model_path=str(path), mode="policy", weights=[1.0] * 4))
+    core = ControllerCore(ControllerConfig(model_path=str(path), mode="policy"))
+    core.set_critic_weights({"tip_distance": 1.0})  # a policy has no cost: accepted, unused
     ok, message = core.reload(str(path))
     assert ok, message
     core.set_state(["slider_to_cart", "cart_to_pole"], [0.2, 3.0], [0.0, 0.1], now=0.0)
