@@ -135,7 +135,9 @@ class JointStateMerge:
             p, v = pos[k], vel[k]
             if not (np.isfinite(p) and np.isfinite(v) and abs(p) <= _F32_MAX >= abs(v)):
                 raise BadJointState(
-                    f"joint {name!r} has a non-finite position/velocity ({p!r}, {v!r})", name
+                    f"joint {name!r} has a non-finite position/velocity "
+                    f"({float(p):g}, {float(v):g}; float32 holds up to ±{_F32_MAX:.4g})",
+                    name,
                 )
             if not self.pos_low[j] <= p <= self.pos_high[j]:
                 raise BadJointState(
