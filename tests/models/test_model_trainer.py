@@ -221,7 +221,10 @@ def test_gymnasium_pendulum_random_data(seeds) -> None:
     metrics = fit(model, np.array(obs), np.array(act), np.array(nxt), np.array(ep),
                   TrainConfig(max_epochs=40, batch_size=32, seed=seeds(7)))  # fmt: skip
     assert metrics["n_holdout"] == 50 and metrics["n_train"] == 350
-    assert metrics["holdout_loss"][-1] < metrics["holdout_loss"][0]
+    # the restored weights' hold-out MSE is well below the first epoch's (measured 4x-70x
+    # over --seed 0..3); the last epoch's hold-out NLL is no measure: with one held-out
+    # episode it can rise as members grow overconfident (it did at --seed 1 and 3)
+    assert metrics["holdout_mse"] < metrics["holdout_score"][0] / 2, metrics["holdout_score"]
     mean, var = model.predict(np.array(obs[:7]), np.array(act[:7]))
     assert mean.shape == var.shape == (4, 7, 3) and bool((var > 0).all())
     # Ensemble.fit forwards to trainer.fit
