@@ -5,7 +5,6 @@ back-off. The robot is the test's probe node publishing stamped JointStates and 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import threading
 from pathlib import Path
@@ -211,7 +210,7 @@ def test_no_single_message_stops_recording(spawn, ros_env, ros_probe, tmp_path, 
     ros_probe.wait_for(lambda: _status(diags)["level"] == 0, 30, "the WARN cleared")
 
     # the store breaks under the node (disk gone, directory replaced): an ERROR, not an exit
-    shutil.rmtree(tmp_path / "real")
+    (tmp_path / "real").rename(tmp_path / "real.moved")  # atomic: the node may be writing
     (tmp_path / "real").write_text("not a directory any more")
     store_error = lambda s: s.get("level") == 2 and "could not be stored" in s["message"]  # noqa: E731
     ros_probe.wait_for(lambda: store_error(_status(diags)), 30, "an ERROR naming the store")
