@@ -3,6 +3,7 @@
 The public Python API works on arrays from any gymnasium environment::
 
     from mbrl_control import Ensemble, EnsembleConfig, build_planner, OnnxPlanner
+    from mbrl_control import Task, Critic, get_task, load_task_file  # robots as task files
 
 Importing this package imports neither torch nor rclpy; the names below load their room
 on first use, so the control path (``OnnxPlanner``) stays numpy + onnxruntime only.
@@ -28,6 +29,11 @@ _API = {
     "export_planner": "mbrl_control.export.onnx_export",
     "OnnxPlanner": "mbrl_control.export.runtime",
     "get_task": "mbrl_control.tasks",
+    "Task": "mbrl_control.tasks.base",
+    "Critic": "mbrl_control.tasks.base",
+    "FileTask": "mbrl_control.tasks.task_file",
+    "TaskFileError": "mbrl_control.tasks.schema",
+    "load_task_file": "mbrl_control.tasks.task_file",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -2,29 +2,63 @@
 
 A task is defined once here and used by the simulator (``mbrl_sim``), the planner (its
 torch cost is exported inside the planner graph) and the ROS nodes (JointState -> obs,
-action -> command). This module imports numpy only; ``Task.score`` takes torch tensors but
-torch is imported lazily by the caller that has them.
+action -> command). A task is either a built-in (shipped as a task file in
+``tasks/builtin/<name>.task.yaml``) or a user's task file (docs/task_files.md). This module
+imports numpy and PyYAML only; ``Task.score`` takes torch tensors but torch is imported lazily
+by the caller that has them.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from mbrl_control.data.joint_state_merge import BadJointState
 from mbrl_control.tasks.base import Critic, Task
 from mbrl_control.tasks.cartpole import CartpoleSwingup
 from mbrl_control.tasks.panda import PandaReach
+from mbrl_control.tasks.task_file import (
+    FileTask,
+    TaskFileError,
+    builtin_task_files,
+    is_task_path,
+    load_task_file,
+)
 
 TASKS: dict[str, type[Task]] = {
     CartpoleSwingup.name: CartpoleSwingup,
     PandaReach.name: PandaReach,
 }
+"""Built-in task name -> its Python class (the task files in tasks/builtin/ describe the same
+tasks; tests/tasks/test_task_file_equivalence.py holds them equal)."""
 
 
-def get_task(name: str) -> Task:
-    """Return a fresh task instance by name; unknown names list the allowed ones."""
-    try:
-        return TASKS[name]()
-    except KeyError:
-        raise ValueError(f"unknown task {name!r}; allowed: {sorted(TASKS)}") from None
+def get_task(name_or_path: str | Path) -> Task:
+    """A fresh task: a built-in by name, or a task file by path (``.yaml``/``.yml`` or a path
+    with a separator).
+
+    Raises: ``FileNotFoundError`` for a missing file, :class:`TaskFileError` for a bad one,
+    ``ValueError`` for an unknown name (listing the allowed names).
+    """
+    text = str(name_or_path)
+    if text in TASKS:
+        return TASKS[text]()
+    if isinstance(name_or_path, Path) or is_task_path(text):
+        return load_task_file(text)
+    raise ValueError(
+        f"unknown task {text!r}; allowed: {sorted(TASKS)} or a path to a .yaml task file"
+    )
 
 
-__all__ = ["TASKS", "BadJointState", "CartpoleSwingup", "Critic", "PandaReach", "Task", "get_task"]
+__all__ = [
+    "TASKS",
+    "BadJointState",
+    "CartpoleSwingup",
+    "Critic",
+    "FileTask",
+    "PandaReach",
+    "Task",
+    "TaskFileError",
+    "builtin_task_files",
+    "get_task",
+    "load_task_file",
+]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mbrl_control.tasks.base import Critic, Task
+from mbrl_control.tasks.kinematics import panda_forward_kinematics as forward_kinematics
 
 if TYPE_CHECKING:
     import torch
@@ -28,12 +29,6 @@ Q_HIGH = np.array([2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973])
 HOME = np.array([0.0, -np.pi / 4, 0.0, -3 * np.pi / 4, 0.0, np.pi / 2, np.pi / 4])
 """The usual ready pose (rad)."""
 
-# Modified (Craig) DH parameters of joints 1..7: a_{i-1} (m), d_i (m), alpha_{i-1} (rad).
-DH_A = (0.0, 0.0, 0.0, 0.0825, -0.0825, 0.0, 0.088)
-DH_D = (0.333, 0.0, 0.316, 0.0, 0.384, 0.0, 0.0)
-DH_ALPHA = (0.0, -np.pi / 2, np.pi / 2, np.pi / 2, -np.pi / 2, np.pi / 2, np.pi / 2)
-EE_OFFSET = 0.107 + 0.105
-"""Flange (0.107 m past joint 7) plus hand-to-grasp-point (0.105 m), along the flange z (m)."""
 LIMIT_MARGIN = 0.9
 """Fraction of each joint's half-range beyond which the joint-limit critic charges."""
 GOAL_LOW = (0.3, -0.3, 0.15)
@@ -42,29 +37,8 @@ GOAL_HIGH = (0.6, 0.3, 0.6)
 SUCCESS_RADIUS = 0.05
 """End-effector distance to goal that counts as success (m)."""
 
-_COS_ALPHA = np.cos(DH_ALPHA)
-_SIN_ALPHA = np.sin(DH_ALPHA)
 _Q_MID = (Q_LOW + Q_HIGH) / 2
 _Q_HALF = (Q_HIGH - Q_LOW) / 2
-
-
-def forward_kinematics(q: np.ndarray) -> np.ndarray:
-    """End-effector position ``(3,)`` (m, base frame) for joint positions ``q (7,)`` (rad)."""
-    t = np.eye(4)
-    for i in range(7):
-        ct, st = np.cos(q[i]), np.sin(q[i])
-        ca, sa = _COS_ALPHA[i], _SIN_ALPHA[i]
-        # RotX(alpha_{i-1}) TransX(a_{i-1}) RotZ(q_i) TransZ(d_i)
-        link = np.array(
-            [
-                [ct, -st, 0.0, DH_A[i]],
-                [st * ca, ct * ca, -sa, -sa * DH_D[i]],
-                [st * sa, ct * sa, ca, ca * DH_D[i]],
-                [0.0, 0.0, 0.0, 1.0],
-            ]
-        )
-        t = t @ link
-    return t[:3, 3] + EE_OFFSET * t[:3, 2]
 
 
 def _goal_distance(f: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -1,0 +1,230 @@
+"""The critic library: parameterized cost terms a task file composes with weights.
+
+Each entry of a task file's ``critics:`` list is ``{name, kind, weight, <kind's keys>}``. The
+kind's builder checks its keys against the task's :class:`~mbrl_control.tasks.layout.ObsLayout`
+at load and returns a pure torch function ``Features -> (B,)`` that is traced into the planner
+graph like any hand-written critic. Terms are unweighted and of order 1 where they can be
+(saturating kernels, fractions of bounds); the weight scales them.
+
+Kinds (keys beyond ``name``/``kind``/``weight``; see docs/task_files.md):
+
+- ``link_target``: ``point``, ``target`` (``goal`` or ``[x, y, z]`` m), ``kernel``
+  (``distance``: d (m); ``squared``: d²; ``saturating``: 1 - exp(-d²/scale²)), ``scale`` (m).
+- ``joint_target``: ``joints``, ``target`` (per joint): sum of squared errors.
+- ``joint_velocity``: ``joints``: sum of squared velocities.
+- ``action_magnitude``: ``reduce`` (``sum`` | ``mean``) of (action / action_high)².
+- ``rail``: ``joints``, ``limit`` (per joint or one number): sum of (|q| - limit)₊².
+- ``pendulum_energy``: ``joint``, ``rod_length`` (m), ``gravity`` (m/s²): energy shaping for
+  swing-up of a uniform rod (angle 0 upright): ((e - e_up) / (2 e_up))², 0 with the upright
+  energy, 1 hanging still.
+- ``joint_limit_barrier``: ``joints``, ``low``/``high`` (default: the joints'
+  ``position_range``), ``margin``: 0 inside ``margin`` of each half-range, 1 per joint at a limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mbrl_control.tasks import schema as s
+from mbrl_control.tasks.base import Critic
+from mbrl_control.tasks.layout import Features, ObsLayout
+
+if TYPE_CHECKING:
+    import torch
+
+CriticFn = Callable[[Features], "torch.Tensor"]
+COMMON_KEYS = ("name", "kind", "weight")
+KERNELS = ("distance", "squared", "saturating")
+REDUCTIONS = ("sum", "mean")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a critic builder may reference besides the observation layout."""
+
+    layout: ObsLayout
+    action_high: tuple[float, ...]
+    goal_dim: int
+
+
+def _take(obs: torch.Tensor, idx: Sequence[int]) -> torch.Tensor:
+    """``obs[..., idx]`` ``(B, len(idx))``, as a slice when the indices are contiguous."""
+    if list(idx) == list(range(idx[0], idx[0] + len(idx))):
+        return obs[..., idx[0] : idx[0] + len(idx)]
+    return obs[..., list(idx)]
+
+
+def _sum(terms: list[torch.Tensor]) -> torch.Tensor:
+    out = terms[0]
+    for t in terms[1:]:
+        out = out + t
+    return out
+
+
+def _joint_list(m: Mapping[str, Any], where: str, ctx: Context) -> list[str]:
+    if "joints" not in m:
+        return list(ctx.layout.joints)
+    return s.names(m["joints"], f"{where}.joints", list(ctx.layout.joints))
+
+
+# ---- builders: (params, where, ctx) -> fn -------------------------------------------------
+def _link_target(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+    import torch
+
+    point = m["point"]
+    ctx.layout.need_point(point, f"{where}.point")
+    kernel = s.choice(m.get("kernel", "distance"), f"{where}.kernel", KERNELS)
+    scale = s.number(m.get("scale", 1.0), f"{where}.scale", low=0.0, strict_low=True)
+    if m["target"] == "goal":
+        if ctx.goal_dim != 3:
+            raise s.TaskFileError(
+                f"{where}.target=goal needs a 3-d goal, the task's has {ctx.goal_dim}"
+            )
+        target = None
+    else:
+        target = s.numbers(m["target"], f"{where}.target", 3)
+    key = f"point:{point}"
+
+    def fn(f: Features) -> torch.Tensor:
+        p = f[key]  # (B, 3)
+        t = f["goal"] if target is None else torch.as_tensor(target, dtype=p.dtype)
+        d2 = (p - t).square().sum(-1)  # (B,)
+        if kernel == "squared":
+            return d2
+        if kernel == "saturating":
+            return 1.0 - (-d2 / scale**2).exp()
+        return d2.clamp(min=1e-12).sqrt()
+
+    return fn
+
+
+def _joint_target(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+    joints = _joint_list(m, where, ctx)
+    idx = [ctx.layout.need_pos(j, f"{where}.joints") for j in joints]
+    target = s.numbers(m["target"], f"{where}.target", len(joints))
+
+    def fn(f: Features) -> torch.Tensor:
+        import torch
+
+        q = _take(f["next_obs"], idx)  # (B, J)
+        return (q - torch.as_tensor(target, dtype=q.dtype)).square().sum(-1)
+
+    return fn
+
+
+def _joint_velocity(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+    joints = _joint_list(m, where, ctx)
+    idx = [ctx.layout.need_vel(j, f"{where}.joints") for j in joints]
+    return lambda f: _take(f["next_obs"], idx).square().sum(-1)
+
+
+def _action_magnitude(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+    reduce = s.choice(m.get("reduce", "sum"), f"{where}.reduce", REDUCTIONS)
+    high = ctx.action_high
+
+    def fn(f: Features) -> torch.Tensor:
+        import torch
+
+        a = f["action"]  # (B, A)
+        frac = (a / torch.as_tensor(high, dtype=a.dtype)).square()
+        return frac.sum(-1) if reduce == "sum" else frac.mean(-1)
+
+    return fn
+
+
+def _rail(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+    joints = s.names(m["joints"], f"{where}.joints", list(ctx.layout.joints))
+    idx = [ctx.layout.need_pos(j, f"{where}.joints") for j in joints]
+    limit = s.numbers(m["limit"], f"{where}.limit", len(joints), low=0.0)
+
+    def fn(f: Features) -> torch.Tensor:
+        obs = f["next_obs"]
+        return _sum(
+            [(obs[..., i].abs() - lim).clamp(min=0.0).square() for i, lim in zip(idx, limit)]
+        )
+
+    return fn
+
+
+def _pendulum_energy(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+    joint = m["joint"]
+    ctx.layout.need_angle(joint, f"{where}.joint")
+    vel = ctx.layout.need_vel(joint, f"{where}.joint")
+    length = s.number(m["rod_length"], f"{where}.rod_length", low=0.0, strict_low=True)
+    gravity = s.number(m.get("gravity", 9.81), f"{where}.gravity", low=0.0, strict_low=True)
+    upright = gravity * length / 2.0  # J/kg at rest upright (uniform rod about its hinge)
+
+    def fn(f: Features) -> torch.Tensor:
+        cos_t = f.joint(joint).cos
+        # rod about its hinge: I/m = l²/3, centre of mass at l/2
+        energy = length**2 / 6.0 * f["next_obs"][..., vel].square() + upright * cos_t
+        return ((energy - upright) / (2.0 * upright)).square()
+
+    return fn
+
+
+def _joint_limit_barrier(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+    joints = _joint_list(m, where, ctx)
+    idx = [ctx.layout.need_pos(j, f"{where}.joints") for j in joints]
+    ranges = [ctx.layout.joints[j].position_range for j in joints]
+    low = np.asarray(
+        s.numbers(m["low"], f"{where}.low", len(joints)) if "low" in m else [r[0] for r in ranges]
+    )
+    high = np.asarray(
+        s.numbers(m["high"], f"{where}.high", len(joints))
+        if "high" in m
+        else [r[1] for r in ranges]
+    )
+    if not (np.isfinite(low).all() and np.isfinite(high).all() and (low < high).all()):
+        raise s.TaskFileError(f"{where}: needs finite low < high per joint (give low/high)")
+    margin = s.number(m.get("margin", 0.9), f"{where}.margin", low=0.0, high=1.0)
+    if margin == 1.0:
+        raise s.TaskFileError(f"{where}.margin=1.0 outside the allowed range [0.0, 1.0)")
+    mid, half = (low + high) / 2, (high - low) / 2
+
+    def fn(f: Features) -> torch.Tensor:
+        import torch
+
+        q = _take(f["next_obs"], idx)  # (B, J)
+        frac = (
+            (q - torch.as_tensor(mid, dtype=q.dtype)) / torch.as_tensor(half, dtype=q.dtype)
+        ).abs()
+        excess = (frac - margin).clamp(min=0.0) / (1.0 - margin)
+        return excess.square().sum(-1)
+
+    return fn
+
+
+@dataclass(frozen=True)
+class CriticKind:
+    build: Callable[[Mapping[str, Any], str, Context], CriticFn]
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+
+
+CRITIC_KINDS: dict[str, CriticKind] = {
+    "link_target": CriticKind(_link_target, ("point", "target"), ("kernel", "scale")),
+    "joint_target": CriticKind(_joint_target, ("target",), ("joints",)),
+    "joint_velocity": CriticKind(_joint_velocity, (), ("joints",)),
+    "action_magnitude": CriticKind(_action_magnitude, (), ("reduce",)),
+    "rail": CriticKind(_rail, ("joints", "limit"), ()),
+    "pendulum_energy": CriticKind(_pendulum_energy, ("joint", "rod_length"), ("gravity",)),
+    "joint_limit_barrier": CriticKind(
+        _joint_limit_barrier, (), ("joints", "low", "high", "margin")
+    ),
+}
+
+
+def build_critic(value: Any, where: str, ctx: Context) -> Critic:
+    """One ``critics:`` entry -> :class:`Critic`; raises :class:`TaskFileError` naming the key."""
+    head = s.mapping(value, where)
+    kind_name = s.choice(head.get("kind"), f"{where}.kind", sorted(CRITIC_KINDS))
+    kind = CRITIC_KINDS[kind_name]
+    m = s.keys(head, where, ("name", "kind", *kind.required), ("weight", *kind.optional))
+    name = s.string(m["name"], f"{where}.name")
+    weight = s.number(m.get("weight", 1.0), f"{where}.weight", low=0.0)
+    return Critic(name, kind.build(m, where, ctx), weight)

@@ -1,0 +1,198 @@
+"""Where each joint quantity and point lives in a task file's observation vector.
+
+:class:`ObsLayout` is built once at load from the parsed ``joints``, ``points`` and
+``observation`` sections. Critics and success conditions resolve their references through it
+at load (a reference to a joint quantity that is not observed fails then, naming the key);
+at cost time :class:`Features` reads the quantities from ``next_obs`` ``(B, O)`` and computes
+points that are not observed with the torch kinematics, lazily and once per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mbrl_control.tasks.kinematics import FK_MODELS
+from mbrl_control.tasks.schema import TaskFileError
+
+if TYPE_CHECKING:
+    import torch
+
+JOINT_TYPES = ("prismatic", "revolute", "continuous")
+
+
+@dataclass(frozen=True)
+class JointSpec:
+    name: str
+    type: str
+    """``prismatic`` (m), ``revolute`` (rad, bounded) or ``continuous`` (rad, unbounded)."""
+    position_range: tuple[float, float]
+    """Physical range (low, high); ±inf where unbounded."""
+    velocity_limit: float
+    """Physical speed limit (m/s or rad/s); inf when none."""
+
+    @property
+    def angular(self) -> bool:
+        return self.type != "prismatic"
+
+    @property
+    def encoded(self) -> bool:
+        """Observed as (cos, sin): a continuous joint, or a revolute joint without a range."""
+        return self.angular and not np.isfinite(self.position_range).all()
+
+
+@dataclass(frozen=True)
+class PointSpec:
+    name: str
+    fk: str
+    joints: tuple[str, ...]
+    params: Mapping[str, float]
+
+    def numpy(self, q_by_joint: Mapping[str, float]) -> np.ndarray:
+        """The point ``(3,)`` (m, float64) from joint positions by name."""
+        q = np.asarray([q_by_joint[j] for j in self.joints], np.float64)
+        return FK_MODELS[self.fk].numpy_fn(q, self.params)
+
+
+@dataclass
+class ObsLayout:
+    """Observation indices by joint quantity and point; see the module docstring."""
+
+    joints: dict[str, JointSpec]
+    points: dict[str, PointSpec]
+    names: list[str] = field(default_factory=list)
+    pos: dict[str, int] = field(default_factory=dict)
+    cos: dict[str, int] = field(default_factory=dict)
+    sin: dict[str, int] = field(default_factory=dict)
+    vel: dict[str, int] = field(default_factory=dict)
+    point_at: dict[str, int] = field(default_factory=dict)
+    """First of the three obs indices of an observed point."""
+    blocks: list[tuple[str, Any]] = field(default_factory=list)
+    """``("pos", joint)``, ``("vel", joint)`` or ``("point", name)`` in obs order."""
+
+    def add(self, kind: str, key: str, names: list[str], where: str) -> None:
+        """Append one observation block and record its indices."""
+        i = len(self.names)
+        if kind == "pos":
+            seen = self.cos if self.joints[key].encoded else self.pos
+            if key in seen:
+                raise TaskFileError(f"{where}: joint {key!r} position is already observed")
+            if self.joints[key].encoded:
+                self.cos[key], self.sin[key] = i, i + 1
+            else:
+                self.pos[key] = i
+        elif kind == "vel":
+            if key in self.vel:
+                raise TaskFileError(f"{where}: joint {key!r} velocity is already observed")
+            self.vel[key] = i
+        else:
+            if key in self.point_at:
+                raise TaskFileError(f"{where}: point {key!r} is already observed")
+            self.point_at[key] = i
+        self.names.extend(names)
+        self.blocks.append((kind, key))
+
+    # ---- load-time references (raise naming the key) ------------------------------------
+    def joint(self, name: Any, where: str) -> JointSpec:
+        if name not in self.joints:
+            raise TaskFileError(f"{where}={name!r}; allowed (joints): {list(self.joints)}")
+        return self.joints[name]
+
+    def need_pos(self, name: Any, where: str) -> int:
+        """Obs index of a raw joint position (prismatic or bounded revolute)."""
+        j = self.joint(name, where)
+        if j.encoded:
+            raise TaskFileError(f"{where}: joint {name!r} is {j.type}, observed only as cos/sin")
+        if name not in self.pos:
+            raise TaskFileError(
+                f"{where}: joint {name!r} position is not observed; add it to observation"
+            )
+        return self.pos[name]
+
+    def need_angle(self, name: Any, where: str) -> None:
+        """Check that cos/sin of an angular joint can be read from the observation."""
+        j = self.joint(name, where)
+        if not j.angular:
+            raise TaskFileError(f"{where}: joint {name!r} is prismatic, need an angular joint")
+        if name not in self.pos and name not in self.cos:
+            raise TaskFileError(
+                f"{where}: joint {name!r} position is not observed; add it to observation"
+            )
+
+    def need_vel(self, name: Any, where: str) -> int:
+        self.joint(name, where)
+        if name not in self.vel:
+            raise TaskFileError(
+                f"{where}: joint {name!r} velocity is not observed; add it to observation"
+            )
+        return self.vel[name]
+
+    def need_point(self, name: Any, where: str) -> None:
+        """Check that a point is observed or computable from observed joints."""
+        if name not in self.points:
+            raise TaskFileError(f"{where}={name!r}; allowed (points): {sorted(self.points)}")
+        if name in self.point_at:
+            return
+        fk = FK_MODELS[self.points[name].fk]
+        for j, kind in zip(self.points[name].joints, fk.joint_types):
+            if kind == "prismatic":
+                self.need_pos(j, f"{where} (point {name!r})")
+            else:
+                self.need_angle(j, f"{where} (point {name!r})")
+
+
+class _Joint:
+    """Lazy ``pos``/``cos``/``sin`` of one joint from an observation batch ``(B, O)``."""
+
+    def __init__(self, obs: torch.Tensor, layout: ObsLayout, name: str) -> None:
+        self._obs, self._layout, self._name = obs, layout, name
+
+    @property
+    def pos(self) -> torch.Tensor:
+        return self._obs[..., self._layout.pos[self._name]]
+
+    @property
+    def cos(self) -> torch.Tensor:
+        i = self._layout.cos.get(self._name)
+        return self.pos.cos() if i is None else self._obs[..., i]
+
+    @property
+    def sin(self) -> torch.Tensor:
+        i = self._layout.sin.get(self._name)
+        return self.pos.sin() if i is None else self._obs[..., i]
+
+
+class Features(Mapping[str, "torch.Tensor"]):
+    """What critics read: ``obs``, ``action``, ``next_obs``, ``goal`` and ``point:<name>``
+    ``(B, 3)`` of ``next_obs`` (an observed point is sliced from it, any other is computed by
+    its torch kinematics on first use and cached)."""
+
+    def __init__(self, layout: ObsLayout, **tensors: torch.Tensor) -> None:
+        self._layout = layout
+        self._data: dict[str, torch.Tensor] = dict(tensors)
+
+    def joint(self, name: str) -> _Joint:
+        """Lazy quantities of ``name`` in ``next_obs``."""
+        return _Joint(self._data["next_obs"], self._layout, name)
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        if key not in self._data and key.startswith("point:"):
+            name = key[len("point:") :]
+            obs = self._data["next_obs"]
+            if name in self._layout.point_at:
+                i = self._layout.point_at[name]
+                self._data[key] = obs[..., i : i + 3]
+            else:
+                p = self._layout.points[name]
+                joints = [self.joint(j) for j in p.joints]
+                self._data[key] = FK_MODELS[p.fk].torch_fn(joints, p.params)
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)

@@ -1,0 +1,449 @@
+"""Task files: a robot task as YAML data, validated at load, built into a :class:`FileTask`.
+
+``load_task_file(path)`` reads one file (schema in docs/task_files.md), checks every key
+(unknown keys are refused with the allowed list; bad values name the key and what is
+allowed; every error is one :class:`TaskFileError` line prefixed with the file name) and
+returns a :class:`FileTask`, a :class:`~mbrl_control.tasks.base.Task` like the Python ones:
+the same observation/action layout, bounds, critics (from :mod:`mbrl_control.tasks.critics`),
+success, safe action and ROS mapping. It imports numpy and PyYAML only (torch on first cost).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from mbrl_control.tasks import schema as s
+from mbrl_control.tasks.base import Critic, Task
+from mbrl_control.tasks.critics import Context, build_critic
+from mbrl_control.tasks.kinematics import FK_MODELS
+from mbrl_control.tasks.layout import JOINT_TYPES, Features, JointSpec, ObsLayout, PointSpec
+from mbrl_control.tasks.schema import TaskFileError
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
+SUFFIX = ".task.yaml"
+INTERFACES = ("effort", "velocity", "position")
+GOAL_KINDS = ("none", "fixed", "box")
+FEATURES = ("joint_positions", "joint_velocities", "link_position")
+SUCCESS_KINDS = ("obs_above", "obs_below", "obs_abs_below", "goal_within")
+# command unit by interface and joint kind (angular: revolute or continuous)
+UNITS = {
+    ("effort", False): "N",
+    ("effort", True): "N·m",
+    ("velocity", False): "m/s",
+    ("velocity", True): "rad/s",
+    ("position", False): "m",
+    ("position", True): "rad",
+}
+TOP_REQUIRED = (
+    "name",
+    "joints",
+    "command",
+    "actions",
+    "control_rate",
+    "episode_steps",
+    "observation",
+    "critics",
+)
+TOP_OPTIONAL = (
+    "description",
+    "robot",
+    "points",
+    "goal",
+    "success",
+    "safe_action",
+    "initial_state",
+    "dr_profile",
+)
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def _identifier(value: Any, where: str) -> str:
+    text = s.string(value, where)
+    if not _NAME.match(text):
+        raise TaskFileError(f"{where}={text!r}: use letters, digits and _ (a letter first)")
+    return text
+
+
+class FileTask(Task):
+    """A :class:`Task` defined by a task file; build it with :func:`load_task_file`.
+
+    Beyond the :class:`Task` contract it carries ``path`` (the file), ``definition`` (the
+    parsed YAML mapping), ``urdf``/``fixed_base``/``base_pose`` (unused until the URDF slice),
+    ``command_interface``, ``dr_profile`` and :meth:`sample_initial_state`.
+    """
+
+    def __init__(self, data: Any, path: Path) -> None:
+        self.path = path
+        self.definition = data
+        m = s.keys(data, "task file", TOP_REQUIRED, TOP_OPTIONAL)
+        self.name = _identifier(m["name"], "name")
+        self.description = str(m.get("description", ""))
+        self._parse_robot(m.get("robot", {}))
+        self._parse_joints(m["joints"])
+        self._parse_command(m["command"], m["actions"])
+        self.control_hz = s.number(m["control_rate"], "control_rate", low=0.0, strict_low=True)
+        self.episode_steps = s.integer(m["episode_steps"], "episode_steps")
+        self._parse_points(m.get("points", {}))
+        self._parse_observation(m["observation"])
+        self._parse_goal(m.get("goal", {"kind": "none"}))
+        ctx = Context(self._layout, tuple(self.action_high), self.goal_dim)
+        entries = s.seq(m["critics"], "critics")
+        if not entries:
+            raise TaskFileError("critics: need at least one critic")
+        self._critics = tuple(build_critic(c, f"critics[{i}]", ctx) for i, c in enumerate(entries))
+        for i, c in enumerate(self._critics):
+            _identifier(c.name, f"critics[{i}].name")
+        s.names([c.name for c in self._critics], "critics[*].name")
+        self._parse_success(m.get("success", []))
+        self._parse_safe_action(m.get("safe_action", "zero"))
+        self._parse_initial_state(m.get("initial_state", {}))
+        self.dr_profile = s.string(m.get("dr_profile", "default"), "dr_profile")
+
+    # ---- sections ------------------------------------------------------------------------
+    def _parse_robot(self, value: Any) -> None:
+        m = s.keys(value, "robot", (), ("urdf", "fixed_base", "base_pose"))
+        self.urdf = s.string(m["urdf"], "robot.urdf") if "urdf" in m else None
+        self.fixed_base = m.get("fixed_base", True)
+        if not isinstance(self.fixed_base, bool):
+            raise TaskFileError(f"robot.fixed_base={self.fixed_base!r}; allowed: [true, false]")
+        pose = s.keys(m.get("base_pose", {}), "robot.base_pose", (), ("xyz", "rpy"))
+        self.base_pose = (
+            tuple(s.numbers(pose.get("xyz", [0.0] * 3), "robot.base_pose.xyz", 3)),
+            tuple(s.numbers(pose.get("rpy", [0.0] * 3), "robot.base_pose.rpy", 3)),
+        )
+
+    def _parse_joints(self, value: Any) -> None:
+        specs: dict[str, JointSpec] = {}
+        entries = s.seq(value, "joints")
+        if not entries:
+            raise TaskFileError("joints: need at least one joint")
+        for i, e in enumerate(entries):
+            w = f"joints[{i}]"
+            m = s.keys(e, w, ("name", "type"), ("position_range", "velocity_limit"))
+            name = s.string(m["name"], f"{w}.name")
+            if name in specs:
+                raise TaskFileError(f"{w}.name: duplicate joint {name!r}")
+            kind = s.choice(m["type"], f"{w}.type", JOINT_TYPES)
+            if kind == "continuous" and "position_range" in m:
+                raise TaskFileError(f"{w}.position_range: a continuous joint has no range")
+            lo, hi = s.numbers(
+                m.get("position_range", [-np.inf, np.inf]), f"{w}.position_range", 2, finite=False
+            )
+            if not lo < hi:
+                raise TaskFileError(f"{w}.position_range: need low < high, got [{lo}, {hi}]")
+            vel = s.number(
+                m.get("velocity_limit", np.inf),
+                f"{w}.velocity_limit",
+                0.0,
+                strict_low=True,
+                finite=False,
+            )
+            specs[name] = JointSpec(name, kind, (lo, hi), vel)
+        self._joints = specs
+        self.joint_names = tuple(specs)
+        self.position_limits = tuple(j.position_range for j in specs.values())
+        self.velocity_limits = tuple(j.velocity_limit for j in specs.values())
+
+    def _parse_command(self, command: Any, actions: Any) -> None:
+        m = s.keys(command, "command", ("interface", "joints"))
+        self.command_interface = s.choice(m["interface"], "command.interface", INTERFACES)
+        self.command_joints = tuple(s.names(m["joints"], "command.joints", self.joint_names))
+        entries = s.seq(actions, "actions", len(self.command_joints))
+        names, units, low, high = [], [], [], []
+        for i, (e, joint) in enumerate(zip(entries, self.command_joints)):
+            w = f"actions[{i}]"
+            a = s.keys(e, w, ("name", "low", "high"), ("unit",))
+            names.append(_identifier(a["name"], f"{w}.name"))
+            unit = UNITS[self.command_interface, self._joints[joint].angular]
+            units.append(s.choice(a.get("unit", unit), f"{w}.unit", [unit]))
+            low.append(s.number(a["low"], f"{w}.low"))
+            high.append(s.number(a["high"], f"{w}.high"))
+            if not low[-1] < high[-1]:
+                raise TaskFileError(f"{w}: need low < high, got [{low[-1]}, {high[-1]}]")
+        s.names(names, "actions[*].name")
+        self.action_names, self.action_units = tuple(names), tuple(units)
+        self.action_low, self.action_high = tuple(low), tuple(high)
+
+    def _parse_points(self, value: Any) -> None:
+        points: dict[str, PointSpec] = {}
+        for name, e in s.mapping(value, "points").items():
+            w = f"points.{name}"
+            _identifier(name, w)
+            fk_name = s.choice(s.mapping(e, w).get("fk"), f"{w}.fk", sorted(FK_MODELS))
+            fk = FK_MODELS[fk_name]
+            m = s.keys(
+                e,
+                w,
+                ("fk", "joints", *(k for k, d in fk.params.items() if d is None)),
+                tuple(fk.params),
+            )
+            joints = s.names(m["joints"], f"{w}.joints", self.joint_names)
+            if len(joints) != len(fk.joint_types):
+                raise TaskFileError(
+                    f"{w}.joints: {fk_name} needs {len(fk.joint_types)} joints "
+                    f"({', '.join(fk.joint_types)}), got {len(joints)}"
+                )
+            for j, kind in zip(joints, fk.joint_types):
+                if (kind == "prismatic") == self._joints[j].angular:
+                    raise TaskFileError(f"{w}.joints: {fk_name} needs {j!r} to be {kind}")
+            params = {k: s.number(m.get(k, d), f"{w}.{k}") for k, d in fk.params.items()}
+            points[name] = PointSpec(name, fk_name, tuple(joints), params)
+        self._layout = ObsLayout(joints=self._joints, points=points)
+
+    def _parse_observation(self, value: Any) -> None:
+        lay = self._layout
+        entries = s.seq(value, "observation")
+        if not entries:
+            raise TaskFileError("observation: need at least one feature")
+        for i, e in enumerate(entries):
+            w = f"observation[{i}]"
+            kind = s.choice(s.mapping(e, w).get("feature"), f"{w}.feature", FEATURES)
+            if kind == "link_position":
+                m = s.keys(e, w, ("feature", "point"), ("names",))
+                point = m["point"]
+                if point not in lay.points:
+                    raise TaskFileError(
+                        f"{w}.point={point!r}; allowed (points): {sorted(lay.points)}"
+                    )
+                default = [f"{point}_{c}" for c in "xyz"]
+                got = self._obs_names(m, w, default)
+                lay.add("point", point, got, w)
+                continue
+            m = s.keys(e, w, ("feature",), ("joints", "names"))
+            joints = s.names(
+                m.get("joints", list(self.joint_names)), f"{w}.joints", self.joint_names
+            )
+            default = []
+            for j in joints:
+                if kind == "joint_velocities":
+                    default.append(f"{j}_dot")
+                elif self._joints[j].encoded:
+                    default += [f"cos_{j}", f"sin_{j}"]
+                else:
+                    default.append(j)
+            got = self._obs_names(m, w, default)
+            k = 0
+            for j in joints:
+                n = 2 if kind == "joint_positions" and self._joints[j].encoded else 1
+                lay.add("pos" if kind == "joint_positions" else "vel", j, got[k : k + n], w)
+                k += n
+        s.names(lay.names, "observation (names)")
+        self.obs_names = tuple(lay.names)
+
+    @staticmethod
+    def _obs_names(m: Mapping[str, Any], w: str, default: list[str]) -> list[str]:
+        if "names" not in m:
+            return default
+        got = s.names(m["names"], f"{w}.names")
+        if len(got) != len(default):
+            raise TaskFileError(
+                f"{w}.names: {len(default)} entries needed ({', '.join(default)}), got {len(got)}"
+            )
+        return got
+
+    def _parse_goal(self, value: Any) -> None:
+        kind = s.choice(s.mapping(value, "goal").get("kind"), "goal.kind", GOAL_KINDS)
+        if kind == "none":
+            s.keys(value, "goal", ("kind",))
+            self._goal_fixed, self._goal_box, self.goal_dim = None, None, 0
+        elif kind == "fixed":
+            m = s.keys(value, "goal", ("kind", "value"))
+            self._goal_fixed = np.asarray(s.numbers(m["value"], "goal.value"), np.float32)
+            self._goal_box, self.goal_dim = None, len(self._goal_fixed)
+        else:
+            m = s.keys(value, "goal", ("kind", "low", "high"))
+            low = s.numbers(m["low"], "goal.low")
+            high = s.numbers(m["high"], "goal.high", len(low))
+            if not all(lo <= hi for lo, hi in zip(low, high)):
+                raise TaskFileError(f"goal: need low <= high per entry, got {low} and {high}")
+            self._goal_fixed, self._goal_box, self.goal_dim = None, (low, high), len(low)
+        self.goal_kind = kind
+
+    def _parse_success(self, value: Any) -> None:
+        conds: list[tuple[str, int, float]] = []
+        index = {n: i for i, n in enumerate(self.obs_names)}
+        for i, e in enumerate(s.seq(value, "success")):
+            w = f"success[{i}]"
+            kind = s.choice(s.mapping(e, w).get("kind"), f"{w}.kind", SUCCESS_KINDS)
+            if kind == "goal_within":
+                m = s.keys(e, w, ("kind", "point", "radius"))
+                if m["point"] not in self._layout.point_at:
+                    raise TaskFileError(
+                        f"{w}.point={m['point']!r}; allowed (observed points): "
+                        f"{sorted(self._layout.point_at)}"
+                    )
+                if self.goal_dim != 3:
+                    raise TaskFileError(
+                        f"{w}: goal_within needs a 3-d goal, the task's has {self.goal_dim}"
+                    )
+                radius = s.number(m["radius"], f"{w}.radius", low=0.0, strict_low=True)
+                conds.append((kind, self._layout.point_at[m["point"]], radius))
+            else:
+                m = s.keys(e, w, ("kind", "name", "value"))
+                name = s.choice(m["name"], f"{w}.name", self.obs_names)
+                conds.append((kind, index[name], s.number(m["value"], f"{w}.value")))
+        self._success = conds
+
+    def _parse_safe_action(self, value: Any) -> None:
+        if value == "zero":
+            self._safe = np.clip(np.zeros(self.act_dim, np.float32), self.low, self.high)
+            return
+        if isinstance(value, str):
+            raise TaskFileError(
+                f"safe_action={value!r}; allowed: 'zero' or a list of {self.act_dim} numbers"
+            )
+        safe = np.asarray(s.numbers(value, "safe_action", self.act_dim), np.float32)
+        if (safe < self.low).any() or (safe > self.high).any():
+            raise TaskFileError(f"safe_action={safe.tolist()} outside the action bounds")
+        self._safe = safe
+
+    def _parse_initial_state(self, value: Any) -> None:
+        m = s.keys(value, "initial_state", (), ("position", "velocity", "clip_margin"))
+        n = len(self.joint_names)
+        self._init = {}
+        for part in ("position", "velocity"):
+            w = f"initial_state.{part}"
+            d = s.keys(m.get(part, {}), w, (), ("mean", "uniform", "normal"))
+            self._init[part] = tuple(
+                np.asarray(s.numbers(d.get(k, 0.0), f"{w}.{k}", n, **kw), np.float64)
+                for k, kw in (("mean", {}), ("uniform", {"low": 0.0}), ("normal", {"low": 0.0}))
+            )
+        self._clip_margin = s.number(
+            m.get("clip_margin", 0.0), "initial_state.clip_margin", low=0.0
+        )
+
+    # ---- Task contract -------------------------------------------------------------------
+    @property
+    def critics(self) -> tuple[Critic, ...]:
+        return self._critics
+
+    def features(self, obs, action, next_obs, goal) -> Features:  # type: ignore[override]
+        """Lazy features of the transition; see :class:`~mbrl_control.tasks.layout.Features`."""
+        return Features(self._layout, obs=obs, action=action, next_obs=next_obs, goal=goal)
+
+    @property
+    def safe_action(self) -> np.ndarray:
+        return self._safe.copy()
+
+    def obs_from_joints(self, position: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+        """Observation ``(O,)`` float32 from positions/velocities ``(J,)`` in ``joint_names``
+        order: raw positions, cos/sin of unbounded angles, velocities, FK points."""
+        q = np.asarray(position, np.float64)
+        v = np.asarray(velocity, np.float64)
+        col = {n: i for i, n in enumerate(self.joint_names)}
+        parts: list[np.ndarray] = []
+        for kind, key in self._layout.blocks:
+            if kind == "pos":
+                x = q[col[key]]
+                parts.append(
+                    np.array([np.cos(x), np.sin(x)]) if self._joints[key].encoded else x[None]
+                )
+            elif kind == "vel":
+                parts.append(v[col[key]][None])
+            else:
+                parts.append(self._layout.points[key].numpy(dict(zip(self.joint_names, q))))
+        return np.concatenate(parts).astype(np.float32)
+
+    def is_success(self, obs: np.ndarray, goal: np.ndarray | None = None) -> bool:
+        """All ``success`` conditions hold for ``obs (O,)`` (no conditions: never)."""
+        if not self._success:
+            return False
+        for kind, i, value in self._success:
+            if kind == "goal_within":
+                if goal is None:
+                    raise ValueError(f"{self.name}.is_success needs the goal ({self.goal_dim},)")
+                ok = np.linalg.norm(np.asarray(obs[i : i + 3]) - goal) < value
+            elif kind == "obs_above":
+                ok = obs[i] > value
+            elif kind == "obs_below":
+                ok = obs[i] < value
+            else:
+                ok = abs(obs[i]) < value
+            if not ok:
+                return False
+        return True
+
+    def sample_goal(self, rng: np.random.Generator) -> np.ndarray:
+        """A goal ``(G,)``: empty, the fixed value, or uniform in the box."""
+        if self._goal_box is not None:
+            return rng.uniform(*self._goal_box).astype(np.float32)
+        if self._goal_fixed is not None:
+            return self._goal_fixed.copy()
+        return np.zeros(0, np.float32)
+
+    def sample_initial_state(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Joint positions and velocities ``(J,)`` float64 for a new episode: per joint
+        ``mean + U(-uniform, uniform) + N(0, normal)``; positions clipped to the physical range
+        shrunk by ``clip_margin`` where that range is finite."""
+        out = []
+        for part in ("position", "velocity"):
+            mean, half, std = self._init[part]
+            out.append(mean + rng.uniform(-half, half) + rng.normal(0.0, std))
+        lo, hi, _ = self.joint_ranges
+        q = np.clip(out[0], lo + self._clip_margin, hi - self._clip_margin)
+        return q, out[1]
+
+    @property
+    def urdf_path(self) -> Path:
+        """The robot's URDF: relative to the task file, absolute, or ``package://<python
+        package>/<path>``; raises ``FileNotFoundError`` naming it when absent."""
+        if self.urdf is None:
+            raise FileNotFoundError(f"{self.path}: robot.urdf is not set")
+        if self.urdf.startswith("package://"):
+            pkg, _, rest = self.urdf[len("package://") :].partition("/")
+            spec = importlib.util.find_spec(pkg)
+            if spec is None or not spec.submodule_search_locations:
+                raise FileNotFoundError(
+                    f"{self.path}: robot.urdf: no package {pkg!r} for {self.urdf}"
+                )
+            path = Path(next(iter(spec.submodule_search_locations))) / rest
+        else:
+            path = (self.path.parent / self.urdf).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.path}: robot.urdf: no such file {path}")
+        return path
+
+
+def load_task_file(path: str | Path) -> FileTask:
+    """Read and validate a task file; see docs/task_files.md.
+
+    Raises: ``FileNotFoundError`` (no such file), :class:`TaskFileError` (a ``ValueError``:
+    YAML syntax or a bad key/value, one line naming the file and key).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"task file not found: {p}" + (" (a directory)" if p.is_dir() else "")
+        )
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        raise TaskFileError(f"{p}:{line} not valid YAML: {getattr(e, 'problem', e)}") from None
+    try:
+        return FileTask(data, p.resolve())
+    except TaskFileError as e:
+        raise TaskFileError(f"{p}: {e}") from None
+
+
+def builtin_task_files() -> dict[str, Path]:
+    """Built-in task name -> its shipped task file."""
+    return {f.name[: -len(SUFFIX)]: f for f in sorted(BUILTIN_DIR.glob(f"*{SUFFIX}"))}
+
+
+def is_task_path(text: str | Path) -> bool:
+    """Whether ``text`` names a file rather than a built-in task (a ``.yaml``/``.yml`` suffix or
+    a path separator)."""
+    t = str(text)
+    return t.endswith((".yaml", ".yml")) or "/" in t or "\\" in t
+
+
+__all__: Sequence[str] = ("FileTask", "TaskFileError", "builtin_task_files", "load_task_file")
