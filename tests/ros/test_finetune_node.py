@@ -26,8 +26,9 @@ class Robot:
     """Stamped cart-pole JointStates (reliable) and commands (best-effort) from the probe, at
     the control rate, in namespace ``NS``. ``inject`` queues one odd message."""
 
-    def __init__(self, probe) -> None:
+    def __init__(self, probe, sim_clock: bool = False) -> None:
         from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from rosgraph_msgs.msg import Clock
         from sensor_msgs.msg import JointState
         from std_msgs.msg import Float64MultiArray
 
@@ -37,6 +38,9 @@ class Robot:
         best_effort = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
         self.pub_cmd = self.node.create_publisher(Float64MultiArray, f"{NS}/commands", best_effort)
         self.sent = 0
+        self.sim_clock = sim_clock  # publish /clock from 0 and stamp states with it
+        self._clock_msg = Clock
+        self.pub_clock = self.node.create_publisher(Clock, "/clock", 10)
         self.stamp_offset = 0.0  # s added to every stamp (e.g. a clock mismatch)
         self._odd: list[dict] = []
         self._lock = threading.Lock()
@@ -59,7 +63,14 @@ class Robot:
             position=odd.get("position", [x, np.pi]),
             velocity=odd.get("velocity", [0.0, 0.0]),
         )
-        now = self.node.get_clock().now().nanoseconds * 1e-9 + self.stamp_offset
+        if self.sim_clock:
+            now = self._k * TASK.dt
+            clock = self._clock_msg()
+            clock.clock.sec, clock.clock.nanosec = int(now), int((now % 1) * 1e9)
+            self.pub_clock.publish(clock)
+        else:
+            now = self.node.get_clock().now().nanoseconds * 1e-9
+        now += self.stamp_offset
         now += odd.get("stamp_offset", 0.0)
         msg.header.stamp.sec, msg.header.stamp.nanosec = int(now), int((now % 1) * 1e9)
         self.pub_cmd.publish(self._cmd(data=[0.5]))
@@ -325,3 +336,20 @@ def test_configure_refuses_missing_files_and_says_why(
     assert _transition(ros_probe, "configure") and _transition(ros_probe, "activate")
     ros_probe.wait_for(lambda: _status(diags).get("lifecycle_state") == "active", 10, "active")
     assert node.popen.poll() is None
+
+
+def test_sim_time_from_zero(spawn, ros_env, ros_probe, tmp_path, files) -> None:
+    """Under use_sim_time the recorder's clock is /clock, which starts at 0: sim-stamped
+    states are recorded; a wall-clock stamp there is far from the clock and dropped."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    diags = ros_probe.collect(DiagnosticArray, "/diagnostics")
+    robot = Robot(ros_probe, sim_clock=True)
+    _start(spawn, ros_env, tmp_path, files, autostart="true", use_sim_time="true")
+    recorded = lambda: int(_status(diags).get("transitions_recorded", 0))  # noqa: E731
+    ros_probe.wait_for(lambda: recorded() >= 30, 60, "sim-time states recorded")
+    assert "stamp_far_from_clock" not in _dropped(diags)
+    robot.stamp_offset = 1.79e9  # a driver stamping wall time next to a simulator's /clock
+    ros_probe.wait_for(
+        lambda: "stamp_far_from_clock" in _status(diags).get("message", ""), 30, "a drop WARN"
+    )
