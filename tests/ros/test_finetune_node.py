@@ -228,6 +228,7 @@ def test_no_single_message_stops_recording(spawn, ros_env, ros_probe, tmp_path, 
     assert node.popen.poll() is None
 
 
+@pytest.mark.slow  # three training processes (~30 s)
 def test_gate_failure_in_plain_words_with_backoff(
     spawn, ros_env, ros_probe, tmp_path, files
 ) -> None:
