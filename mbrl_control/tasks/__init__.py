@@ -10,6 +10,8 @@ by the caller that has them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from mbrl_control.data.joint_state_merge import BadJointState
@@ -21,15 +23,16 @@ from mbrl_control.tasks.task_file import (
     TaskFileError,
     builtin_task_files,
     is_task_path,
+    load_builtin,
     load_task_file,
 )
 
-TASKS: dict[str, type[Task]] = {
-    CartpoleSwingup.name: CartpoleSwingup,
-    PandaReach.name: PandaReach,
+TASKS: dict[str, Callable[[], Task]] = {
+    name: partial(load_builtin, name) for name in builtin_task_files()
 }
-"""Built-in task name -> its Python class (the task files in tasks/builtin/ describe the same
-tasks; tests/tasks/test_task_file_equivalence.py holds them equal)."""
+"""Built-in task name -> a factory of fresh instances, one per shipped task file in
+``tasks/builtin/`` (tests/tasks/test_task_file_equivalence.py holds them equal to the former
+Python classes)."""
 
 
 def get_task(name_or_path: str | Path) -> Task:
@@ -60,5 +63,6 @@ __all__ = [
     "TaskFileError",
     "builtin_task_files",
     "get_task",
+    "load_builtin",
     "load_task_file",
 ]

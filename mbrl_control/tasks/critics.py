@@ -73,8 +73,6 @@ def _joint_list(m: Mapping[str, Any], where: str, ctx: Context) -> list[str]:
 
 # ---- builders: (params, where, ctx) -> fn -------------------------------------------------
 def _link_target(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
-    import torch
-
     point = m["point"]
     ctx.layout.need_point(point, f"{where}.point")
     kernel = s.choice(m.get("kernel", "distance"), f"{where}.kernel", KERNELS)
@@ -90,6 +88,8 @@ def _link_target(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
     key = f"point:{point}"
 
     def fn(f: Features) -> torch.Tensor:
+        import torch
+
         p = f[key]  # (B, 3)
         t = f["goal"] if target is None else torch.as_tensor(target, dtype=p.dtype)
         d2 = (p - t).square().sum(-1)  # (B,)

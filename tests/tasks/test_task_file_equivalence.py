@@ -1,4 +1,6 @@
-"""The shipped task files describe exactly the built-in Python tasks.
+"""The shipped task files describe exactly the former built-in Python tasks.
+
+The reference is the frozen copy of those classes in ``reference_tasks.py``.
 
 Same layout, bounds, limits, metadata, weights, safe action; per-critic costs, observations
 from joint states, success and goals equal (1e-6) on seeded random batches that include
@@ -14,19 +16,47 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from reference_tasks import CartpoleSwingup, PandaReach
 
-from mbrl_control.tasks import TASKS, builtin_task_files, load_task_file
+from mbrl_control.tasks import TASKS, builtin_task_files, cartpole, get_task, load_task_file, panda
 
-NAMES = sorted(TASKS)
+REFERENCE = {"cartpole_swingup": CartpoleSwingup, "panda_reach": PandaReach}
+NAMES = sorted(REFERENCE)
 B = 512
 
 
-def test_every_builtin_has_a_task_file():
-    assert sorted(builtin_task_files()) == NAMES
+def test_every_builtin_is_its_task_file():
+    assert sorted(builtin_task_files()) == sorted(TASKS) == NAMES
+    for name in NAMES:
+        task = get_task(name)
+        assert task.path == builtin_task_files()[name] and task.name == name
+        assert get_task(name) is not task  # fresh instances
 
 
 def pair(name):
-    return TASKS[name](), load_task_file(builtin_task_files()[name])
+    return REFERENCE[name](), load_task_file(builtin_task_files()[name])
+
+
+def test_module_constants_agree_with_the_files():
+    """cartpole.py / panda.py keep constants the sim scene and test systems use: the files
+    are the definition, the constants must not drift from them."""
+    cp = get_task("cartpole_swingup").definition
+    assert cp["points"]["tip"]["length"] == cartpole.POLE_LENGTH
+    assert cp["actions"][0]["high"] == cartpole.MAX_FORCE == -cp["actions"][0]["low"]
+    assert cp["critics"][2]["limit"] == cartpole.RAIL_LIMIT
+    assert cp["critics"][3]["gravity"] == cartpole.GRAVITY
+    pa = get_task("panda_reach").definition
+    barrier = pa["critics"][2]
+    np.testing.assert_array_equal(barrier["low"], panda.Q_LOW)
+    np.testing.assert_array_equal(barrier["high"], panda.Q_HIGH)
+    assert barrier["margin"] == panda.LIMIT_MARGIN
+    np.testing.assert_allclose(pa["initial_state"]["position"]["mean"], panda.HOME, atol=1e-15)
+    assert (
+        tuple(pa["goal"]["low"]) == panda.GOAL_LOW and tuple(pa["goal"]["high"]) == panda.GOAL_HIGH
+    )
+    assert pa["success"][0]["radius"] == panda.SUCCESS_RADIUS
+    assert [a["high"] for a in pa["actions"]] == list(panda.VELOCITY_LIMIT)
+    assert tuple(j["name"] for j in pa["joints"]) == panda.JOINTS
 
 
 def random_joints(task, rng, n, spread=0.3):
