@@ -51,11 +51,6 @@ class PointSpec:
     joints: tuple[str, ...]
     params: Mapping[str, float]
 
-    def numpy(self, q_by_joint: Mapping[str, float]) -> np.ndarray:
-        """The point ``(3,)`` (m, float64) from joint positions by name."""
-        q = np.asarray([q_by_joint[j] for j in self.joints], np.float64)
-        return FK_MODELS[self.fk].numpy_fn(q, self.params)
-
 
 @dataclass
 class ObsLayout:

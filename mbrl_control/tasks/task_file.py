@@ -237,6 +237,16 @@ class FileTask(Task):
                 k += n
         s.names(lay.names, "observation (names)")
         self.obs_names = tuple(lay.names)
+        col = {n: i for i, n in enumerate(self.joint_names)}
+        self._obs_plan: list[tuple[str, Any]] = []  # what obs_from_joints appends, in order
+        for kind, key in lay.blocks:
+            if kind == "point":
+                p = lay.points[key]
+                self._obs_plan.append(("point", (p, [col[j] for j in p.joints])))
+            elif kind == "pos" and self._joints[key].encoded:
+                self._obs_plan.append(("angle", col[key]))
+            else:
+                self._obs_plan.append((kind, col[key]))
 
     @staticmethod
     def _obs_names(m: Mapping[str, Any], w: str, default: list[str]) -> list[str]:
@@ -338,18 +348,17 @@ class FileTask(Task):
         order: raw positions, cos/sin of unbounded angles, velocities, FK points."""
         q = np.asarray(position, np.float64)
         v = np.asarray(velocity, np.float64)
-        col = {n: i for i, n in enumerate(self.joint_names)}
         parts: list[np.ndarray] = []
-        for kind, key in self._layout.blocks:
-            if kind == "pos":
-                x = q[col[key]]
-                parts.append(
-                    np.array([np.cos(x), np.sin(x)]) if self._joints[key].encoded else x[None]
-                )
+        for kind, arg in self._obs_plan:
+            if kind == "angle":
+                parts.append(np.array([np.cos(q[arg]), np.sin(q[arg])]))
+            elif kind == "pos":
+                parts.append(q[arg : arg + 1])
             elif kind == "vel":
-                parts.append(v[col[key]][None])
+                parts.append(v[arg : arg + 1])
             else:
-                parts.append(self._layout.points[key].numpy(dict(zip(self.joint_names, q))))
+                point, cols = arg
+                parts.append(FK_MODELS[point.fk].numpy_fn(q[cols], point.params))
         return np.concatenate(parts).astype(np.float32)
 
     def is_success(self, obs: np.ndarray, goal: np.ndarray | None = None) -> bool:
