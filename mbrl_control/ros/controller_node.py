@@ -46,7 +46,6 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import (
     QoSProfile,
     ReliabilityPolicy,
-    qos_policy_name_from_kind,
     qos_profile_sensor_data,
 )
 from sensor_msgs.msg import JointState
@@ -56,6 +55,7 @@ from std_srvs.srv import SetBool, Trigger
 from mbrl_control.control.config import CRITIC_WEIGHT_RANGE, ControllerConfig, critic_param
 from mbrl_control.control.core import ControllerCore, Level
 from mbrl_control.ros.diagnostics import DiagnosticStatus, array_of, status_of
+from mbrl_control.ros.managed import guard_change_state, incompatible_qos_message, lifecycle_label
 from mbrl_control.ros.params import LiveConfig, declare_param, guarded_post_set
 from mbrl_control.ros.spin import run_node, usage
 
@@ -77,6 +77,7 @@ class _Deferred:
 class ControllerNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__("mpc_controller")
+        guard_change_state(self)
         self.core: ControllerCore | None = None
         self.params = LiveConfig(
             self,
@@ -233,7 +234,7 @@ class ControllerNode(LifecycleNode):
         self._publish_diagnostics()
 
     def _lifecycle_label(self) -> str:
-        return str(self._state_machine.current_state[1])
+        return lifecycle_label(self)
 
     # ---- exit paths ---------------------------------------------------------------------
     def _install_exit_handlers(self) -> None:
@@ -266,11 +267,7 @@ class ControllerNode(LifecycleNode):
             self.get_logger().warning("goal refused: not finite", throttle_duration_sec=1.0)
 
     def _on_qos(self, topic: str, side: str, info: Any) -> None:
-        policy = qos_policy_name_from_kind(info.last_policy_kind)
-        message = (
-            f"incompatible QoS on '{topic}': a peer's {policy} policy does not match what "
-            f"this node {side} ({info.total_count} so far); that peer hears nothing"
-        )
+        message = incompatible_qos_message(topic, side, info)
         self._qos_problems[topic] = message
         self.get_logger().warning(message)
         self._publish_diagnostics()

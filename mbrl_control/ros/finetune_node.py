@@ -46,7 +46,6 @@ from rclpy.parameter import Parameter
 from rclpy.qos import (
     QoSProfile,
     ReliabilityPolicy,
-    qos_policy_name_from_kind,
     qos_profile_sensor_data,
 )
 from sensor_msgs.msg import JointState
@@ -59,6 +58,7 @@ from mbrl_control.data.store import TransitionStore
 from mbrl_control.finetune.gate_job import failure_reason, retrain_threshold
 from mbrl_control.finetune.recorder import TransitionRecorder
 from mbrl_control.ros.diagnostics import array_of, status_of
+from mbrl_control.ros.managed import guard_change_state, incompatible_qos_message, lifecycle_label
 from mbrl_control.ros.params import LiveConfig
 from mbrl_control.ros.spin import run_node, usage
 from mbrl_control.tasks import get_task
@@ -149,7 +149,7 @@ class FinetuneConfig:
 class FinetuneNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__(NAME)
-        self._guard_change_state()
+        guard_change_state(self)
         self._configured = False
         self.params = LiveConfig(self, FinetuneConfig, apply=self._apply, check=self._check)
         self.task = get_task(self.params.config.task)
@@ -290,29 +290,8 @@ class FinetuneNode(LifecycleNode):
         self._configured, self.state = False, "idle"
         self._publish_diagnostics()
 
-    def _guard_change_state(self) -> None:
-        """A transition the state machine does not have (e.g. ``activate`` while
-        unconfigured) makes rclpy raise inside the ``~/change_state`` service, which would end
-        the node: answer ``success=False`` and log instead."""
-        service = self._service_change_state
-        inner = service.callback
-
-        def change_state(request: Any, response: Any) -> Any:
-            try:
-                return inner(request, response)
-            except Exception as exc:
-                t = request.transition
-                self.get_logger().warning(
-                    f"lifecycle transition {t.label or t.id!r} refused in state "
-                    f"{self._lifecycle_label()}: {exc}"
-                )
-                response.success = False
-                return response
-
-        service.callback = change_state
-
     def _lifecycle_label(self) -> str:
-        return str(self._state_machine.current_state[1])
+        return lifecycle_label(self)
 
     def destroy_node(self) -> None:
         if self.recording or (self._proc is not None and self._proc.poll() is None):
@@ -374,11 +353,7 @@ class FinetuneNode(LifecycleNode):
         self.since_train += len(action)
 
     def _on_qos(self, topic: str, side: str, info: Any) -> None:
-        policy = qos_policy_name_from_kind(info.last_policy_kind)
-        message = (
-            f"incompatible QoS on '{topic}': a peer's {policy} policy does not match what this "
-            f"node {side} ({info.total_count} so far); that pair exchanges nothing"
-        )
+        message = incompatible_qos_message(topic, side, info)
         self._qos_problems[topic] = message
         self.get_logger().warning(message)
         self._publish_diagnostics()

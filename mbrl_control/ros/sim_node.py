@@ -38,13 +38,14 @@ from rclpy.clock import Clock as RosClock
 from rclpy.clock import ClockType
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_policy_name_from_kind
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray, Header
 from std_srvs.srv import Trigger
 
 from mbrl_control.control.params import param_meta
+from mbrl_control.ros.managed import incompatible_qos_message
 from mbrl_control.ros.params import LiveConfig
 from mbrl_control.ros.spin import run_node, usage
 
@@ -212,12 +213,7 @@ class SimNode(Node):
 
     # ---- callbacks ------------------------------------------------------------------------
     def _on_qos(self, topic: str, side: str, info: Any) -> None:
-        policy = qos_policy_name_from_kind(info.last_policy_kind)
-        self.get_logger().warning(
-            f"incompatible QoS on '{topic}': a peer's {policy} policy does not match what this "
-            f"node {side} ({info.total_count} so far); that peer and this node do not hear "
-            "each other"
-        )
+        self.get_logger().warning(incompatible_qos_message(topic, side, info))
 
     def _on_command(self, msg: Float64MultiArray) -> None:
         cmd = np.asarray(msg.data, np.float32)

@@ -64,6 +64,9 @@ def test_lifecycle_transitions(spawn, ros_env, ros_probe, planner_dir, joint_sta
     # starts unconfigured: no commands, diagnostics say so
     ros_probe.wait_for(level_is(diags, 1, "unconfigured"), 60, "unconfigured status")
     assert _state(ros_probe) == "unconfigured" and not commands
+    # a transition the state does not have (by id: rclpy raised and the node died) is refused
+    assert not _transition(ros_probe, "activate")
+    assert _state(ros_probe) == "unconfigured"
     assert _transition(ros_probe, "configure")
     assert _state(ros_probe) == "inactive"
     ros_probe.wait_for(level_is(diags, 1, "inactive"), 10, "inactive status")
