@@ -79,11 +79,15 @@ class ControllerConfig:
     )
     action_low: list[float] = field(
         default_factory=list,
-        metadata=param_meta("lower action limits, one per action (empty = task bounds)"),
+        metadata=param_meta(
+            "lower action limits, one per action (empty = the task's lower bounds)"
+        ),
     )
     action_high: list[float] = field(
         default_factory=list,
-        metadata=param_meta("upper action limits, one per action (empty = task bounds)"),
+        metadata=param_meta(
+            "upper action limits, one per action (empty = the task's upper bounds)"
+        ),
     )
     max_action_rate: float = field(
         default=0.0,
@@ -139,7 +143,9 @@ class ControllerConfig:
             bad = [v for v in getattr(self, name) if not math.isfinite(v)]
             if bad:
                 raise ValueError(f"{name}={getattr(self, name)!r}: need finite values")
-        if len(self.action_low) != len(self.action_high):
+        if self.action_low and self.action_high and len(self.action_low) != len(self.action_high):
+            # one side may stay empty (= the task's bound on that side): live sets come one
+            # parameter at a time
             raise ValueError(
                 f"action_low has {len(self.action_low)} entries and action_high "
                 f"{len(self.action_high)}; they need the same length"

@@ -100,6 +100,11 @@ def test_live_config_is_validated_and_takes_effect(core) -> None:
         assert status.level == Level.OK and abs(action[0]) <= 0.5
     with pytest.raises(ValueError, match="action_low needs 1 entries"):
         core.check(ControllerConfig(action_low=[-1.0, -1.0], action_high=[1.0, 1.0]))
+    # one side at a time (ros2 param set sets one parameter): the other side is the task's
+    core.check(ControllerConfig(action_low=[-5.0]))
+    core.check(ControllerConfig(action_high=[5.0]))
+    with pytest.raises(ValueError, match="leave nothing inside"):
+        core.check(ControllerConfig(action_low=[20.0]))
     with pytest.raises(ValueError, match="leave nothing inside"):
         core.check(ControllerConfig(action_low=[500.0], action_high=[600.0]))
     with pytest.raises(ValueError, match="on_deadline_miss='bogus'"):
