@@ -19,6 +19,7 @@ from mbrl_control.tasks.base import Critic, Task
 from mbrl_control.tasks.cartpole import CartpoleSwingup
 from mbrl_control.tasks.panda import PandaReach
 from mbrl_control.tasks.task_file import (
+    BUILTIN_DIR,
     FileTask,
     TaskFileError,
     builtin_task_files,
@@ -47,6 +48,11 @@ def get_task(name_or_path: str | Path) -> Task:
         return TASKS[text]()
     if isinstance(name_or_path, Path) or is_task_path(text):
         return load_task_file(text)
+    if not TASKS:  # an install without the package data has no built-ins at all
+        raise ValueError(
+            f"unknown task {text!r}: no built-in task files in {BUILTIN_DIR} (installed "
+            "without package data?); give a path to a .yaml task file"
+        )
     raise ValueError(
         f"unknown task {text!r}; allowed: {sorted(TASKS)} or a path to a .yaml task file"
     )

@@ -14,6 +14,8 @@ Kinds (keys beyond ``name``/``kind``/``weight``; see docs/task_files.md):
 - ``joint_velocity``: ``joints``: sum of squared velocities.
 - ``action_magnitude``: ``reduce`` (``sum`` | ``mean``) of (action / action_high)².
 - ``rail``: ``joints``, ``limit`` (per joint or one number): sum of (|q| - limit)₊².
+- ``workspace``: ``point``, ``low``/``high`` (xyz, m): squared distance of the point outside
+  the box (0 inside).
 - ``pendulum_energy``: ``joint``, ``rod_length`` (m), ``gravity`` (m/s²): energy shaping for
   swing-up of a uniform rod (angle 0 upright): ((e - e_up) / (2 e_up))², 0 with the upright
   energy, 1 hanging still.
@@ -150,6 +152,25 @@ def _rail(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
     return fn
 
 
+def _workspace(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+    point = m["point"]
+    ctx.layout.need_point(point, f"{where}.point")
+    low = s.numbers(m["low"], f"{where}.low", 3)
+    high = s.numbers(m["high"], f"{where}.high", 3)
+    if not all(lo <= hi for lo, hi in zip(low, high)):
+        raise s.TaskFileError(f"{where}: need low <= high per axis, got {low} and {high}")
+    key = f"point:{point}"
+
+    def fn(f: Features) -> torch.Tensor:
+        import torch
+
+        p = f[key]  # (B, 3)
+        lo, hi = torch.as_tensor(low, dtype=p.dtype), torch.as_tensor(high, dtype=p.dtype)
+        return ((lo - p).clamp(min=0.0) + (p - hi).clamp(min=0.0)).square().sum(-1)
+
+    return fn
+
+
 def _pendulum_energy(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
     joint = m["joint"]
     ctx.layout.need_angle(joint, f"{where}.joint")
@@ -212,6 +233,7 @@ CRITIC_KINDS: dict[str, CriticKind] = {
     "joint_velocity": CriticKind(_joint_velocity, (), ("joints",)),
     "action_magnitude": CriticKind(_action_magnitude, (), ("reduce",)),
     "rail": CriticKind(_rail, ("joints", "limit"), ()),
+    "workspace": CriticKind(_workspace, ("point", "low", "high"), ()),
     "pendulum_energy": CriticKind(_pendulum_energy, ("joint", "rod_length"), ("gravity",)),
     "joint_limit_barrier": CriticKind(
         _joint_limit_barrier, (), ("joints", "low", "high", "margin")

@@ -41,6 +41,13 @@ MY_TASK = {
         {"name": "home", "kind": "joint_target", "joints": ["cart"], "target": [0.25]},
         {"name": "still", "kind": "joint_velocity", "weight": 0.1},
         {"name": "limits", "kind": "joint_limit_barrier", "joints": ["cart"], "margin": 0.5},
+        {
+            "name": "box",
+            "kind": "workspace",
+            "point": "tip",
+            "low": [-0.5, -1, 0],
+            "high": [0.5, 1, 1],
+        },
     ],
     "success": [{"kind": "obs_above", "name": "cos_pole", "value": 0.9}],
     "safe_action": [0.5],
@@ -68,7 +75,8 @@ def test_my_own_task_file_loads_and_scores(tmp_path):
     task = get_task(str(write(tmp_path, MY_TASK)))
     assert task.name == "my_cart" and task.goal_dim == 3
     assert task.obs_names == ("cart", "cos_pole", "sin_pole", "cart_dot", "pole_dot")
-    assert task.action_units == ("m/s",) and task.critic_names == ("tip", "home", "still", "limits")
+    assert task.action_units == ("m/s",)
+    assert task.critic_names == ("tip", "home", "still", "limits", "box")
     np.testing.assert_allclose(task.safe_action, [0.5])
     obs = task.obs_from_joints(np.array([0.25, 0.0]), np.zeros(2))
     np.testing.assert_allclose(obs, [0.25, 1.0, 0.0, 0.0, 0.0], atol=1e-7)
@@ -77,12 +85,13 @@ def test_my_own_task_file_loads_and_scores(tmp_path):
     _, per = task.score(
         *(torch.as_tensor(x)[None] for x in (obs, [0.0], obs)), torch.as_tensor(goal)
     )
-    np.testing.assert_allclose(per[:, 0].numpy(), [0.0625, 0.0, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(per[:, 0].numpy(), [0.0625, 0.0, 0.0, 0.0, 0.0], atol=1e-6)
     edge = task.obs_from_joints(np.array([1.0, 0.0]), np.array([1.0, 2.0]))
     _, per = task.score(
         *(torch.as_tensor(x)[None] for x in (obs, [0.0], edge)), torch.as_tensor(goal)
     )
-    np.testing.assert_allclose(per[1:, 0].numpy(), [0.5625, 5.0, 1.0], atol=1e-6)
+    # cart at the range end: 0.75² from home, barrier 1, tip 1.0 m along x: 0.5 m out of the box
+    np.testing.assert_allclose(per[1:, 0].numpy(), [0.5625, 5.0, 1.0, 0.25], atol=1e-6)
     assert task.is_success(obs) and not task.is_success(task.obs_from_joints([0, 3.0], [0, 0]))
     q, v = task.sample_initial_state(np.random.default_rng(1))
     assert -0.5 <= q[0] <= 0.5 and q[1] == 3.0 and (v == 0).all()
@@ -200,6 +209,20 @@ BAD = [
         dict(success=[{"kind": "obs_above", "name": "theta", "value": 0.9}]),
         "success[0].name='theta'; allowed: ['cart', 'cos_pole', 'sin_pole', 'cart_dot', "
         "'pole_dot']",
+    ),
+    (
+        dict(
+            critics=[
+                {
+                    "name": "c",
+                    "kind": "workspace",
+                    "point": "tip",
+                    "low": [1, 0, 0],
+                    "high": [0, 1, 1],
+                }
+            ]
+        ),
+        "critics[0]: need low <= high per axis",
     ),
     (dict(safe_action=[5.0]), "safe_action=[5.0] outside the action bounds"),
     (dict(safe_action="hold"), "safe_action='hold'; allowed: 'zero' or a list of 1 numbers"),
