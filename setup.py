@@ -31,7 +31,10 @@ setup(
     + ["mbrl_sim"]
     + [f"mbrl_sim.{p}" for p in find_packages(where="sim")],
     package_dir={"mbrl_sim": "sim"},
-    package_data={"mbrl_sim": ["profiles/*.yaml", "assets/*"]},
+    package_data={
+        "mbrl_sim": ["profiles/*.yaml", "assets/*"],
+        "mbrl_control": ["tasks/builtin/*.task.yaml"],
+    },
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
