@@ -14,6 +14,19 @@ import torch
 from mbrl_control.tasks.base import Critic, Task
 from mbrl_control.tasks.kinematics import panda_forward_kinematics as forward_kinematics
 
+# The robot's data sheet values are shared (a test checks them against the task files); the
+# task logic below is the frozen pre-task-file implementation the files are compared with.
+from mbrl_control.tasks.panda import (
+    GOAL_HIGH,
+    GOAL_LOW,
+    JOINTS,
+    LIMIT_MARGIN,
+    Q_HIGH,
+    Q_LOW,
+    SUCCESS_RADIUS,
+    VELOCITY_LIMIT,
+)
+
 POLE_LENGTH = 0.6
 """Hinge-to-tip length of the pole in metres (the sim's asset matches it)."""
 RAIL_LIMIT = 2.0
@@ -89,23 +102,6 @@ class CartpoleSwingup(Task):
         """Upright within ~18° with the cart within 0.5 m of the rail centre."""
         return bool(obs[1] > 0.95 and abs(obs[0]) < 0.5)
 
-
-JOINTS = tuple(f"panda_joint{i}" for i in range(1, 8))
-VELOCITY_LIMIT = (2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61)
-"""Joint velocity limits (rad/s), Franka datasheet / URDF."""
-Q_LOW = np.array([-2.8973, -1.7628, -2.8973, -3.0718, -2.8973, -0.0175, -2.8973])
-Q_HIGH = np.array([2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973])
-"""Joint position limits (rad), Franka datasheet."""
-HOME = np.array([0.0, -np.pi / 4, 0.0, -3 * np.pi / 4, 0.0, np.pi / 2, np.pi / 4])
-"""The usual ready pose (rad)."""
-
-LIMIT_MARGIN = 0.9
-"""Fraction of each joint's half-range beyond which the joint-limit critic charges."""
-GOAL_LOW = (0.3, -0.3, 0.15)
-GOAL_HIGH = (0.6, 0.3, 0.6)
-"""Goal sampling box (m, base frame): in front of the robot, well inside its reach."""
-SUCCESS_RADIUS = 0.05
-"""End-effector distance to goal that counts as success (m)."""
 
 _Q_MID = (Q_LOW + Q_HIGH) / 2
 _Q_HALF = (Q_HIGH - Q_LOW) / 2
