@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from mbrl_control.agents.config import SACConfig
+from mbrl_control.models.config import INPUT_STD_FLOOR
 from mbrl_control.models.ensemble import EnsembleLinear, Normalizer
 
 Batch = dict[str, torch.Tensor]
@@ -136,10 +137,13 @@ class SAC(nn.Module):
 
     @torch.no_grad()
     def fit_normalizers(self, obs: torch.Tensor, action: torch.Tensor) -> None:
-        """Input scaling of actor and critics from real rows ``obs (B, O)``, ``action (B, A)``."""
-        self.actor.obs_norm.fit(obs)
-        self.value.obs_norm.fit(obs)
-        self.critic.in_norm.fit(torch.cat([obs, action], dim=-1))
+        """Input scaling of actor and critics from real rows ``obs (B, O)``, ``action (B, A)``.
+
+        Each std is floored at ``INPUT_STD_FLOOR`` (a constant goal or a locked joint must not
+        be divided by ~0: the same rule as the ensemble's inputs, ``EnsembleConfig``)."""
+        self.actor.obs_norm.fit(obs, INPUT_STD_FLOOR)
+        self.value.obs_norm.fit(obs, INPUT_STD_FLOOR)
+        self.critic.in_norm.fit(torch.cat([obs, action], dim=-1), INPUT_STD_FLOOR)
         self.target.load_state_dict(self.critic.state_dict())
 
     def noise(self, rows: int) -> torch.Tensor:

@@ -115,9 +115,9 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         ood = (o.obs, o.action, o.next_obs)
 
     torch.manual_seed(args.seed)
-    cfg = EnsembleConfig(
-        obs_dim=task.obs_dim,
-        act_dim=task.act_dim,
+    cfg = EnsembleConfig.for_task(  # sizes and each input's declared scale from the task
+        task,
+        seed=args.seed,
         members=args.members,
         hidden=args.hidden,
         layers=args.layers,

@@ -66,6 +66,7 @@ def gate(live: Ensemble, candidate: Ensemble, real: Transitions, held: list[int]
     candidate.eval()
     rows = np.flatnonzero(np.isin(real.episode_id, held))
     scale = live.out_norm.std.clone()
+    scale = scale.clamp_min(1e-3 * scale.max())  # a locked joint's ~0 std must not dominate
     live_err = prediction_error(live, real, rows, scale)
     new_err = prediction_error(candidate, real, rows, scale)
     broken = [n for n, p in candidate.named_parameters() if not bool(torch.isfinite(p).all())]

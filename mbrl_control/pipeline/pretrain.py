@@ -71,7 +71,7 @@ def train_and_export(
     if warm and (out / "model.pt").exists():
         model, _ = load_checkpoint(out / "model.pt")
     else:
-        model = Ensemble(EnsembleConfig(**model_kwargs))
+        model = Ensemble(EnsembleConfig.for_task(task, seed=cfg.seed, **model_kwargs))
     metrics = fit(
         model,
         data.obs,

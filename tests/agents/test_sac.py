@@ -75,3 +75,15 @@ def test_bounds_come_from_the_task():
     agent = SAC(task.obs_dim, task.low, task.high)
     action = agent.act(torch.zeros(4, task.obs_dim))
     assert np.all(action.numpy() >= task.low - 1e-6) and np.all(action.numpy() <= task.high + 1e-6)
+
+
+def test_normalizers_floor_a_constant_input(agent: SAC):
+    """A constant goal or locked joint is not divided by ~0 (the ensemble's input rule)."""
+    from mbrl_control.models.config import INPUT_STD_FLOOR
+
+    obs_dim, act_dim = agent.actor.obs_norm.mean.shape[0], agent.actor.act_dim
+    obs = torch.randn(256, obs_dim)
+    obs[:, 1] = 0.3  # never varies
+    agent.fit_normalizers(obs, torch.zeros(256, act_dim))
+    assert float(agent.actor.obs_norm.std[1]) == pytest.approx(INPUT_STD_FLOOR)
+    assert float(agent.critic.in_norm.std[-1]) == pytest.approx(INPUT_STD_FLOOR)

@@ -39,6 +39,9 @@ def test_train_cli_writes_checkpoint_and_report(tmp_path: Path, capsys) -> None:
     assert summary["epochs"] == 2 and summary["rollout_k"] == [1, 5, 10, 25]
     model, prov = load_checkpoint(summary["checkpoint"])
     assert model.cfg.members == 3 and prov["n_transitions"] == 400
+    # the task declares each input's scale (half the ±10 N force range for the action) and
+    # --seed reaches the ensemble's own initial weights
+    assert model.cfg.input_scale == (1.0,) * 5 + (10.0,) and model.cfg.seed == 0
     assert len(prov["holdout_episodes"]) == 2 and prov["task"] == "cartpole_swingup"
     report = json.loads((tmp_path / "out" / "model_report.json").read_text())
     assert report["split"] == "holdout" and report["n_rows"] == 80
@@ -64,3 +67,17 @@ def test_bench_train_prints_json() -> None:
     out = json.loads(proc.stdout)
     assert out["rows"] == 1000 and out["members"] == 2 and out["threads"] == 1
     assert out["samples_per_s_per_member"] > 0 and out["seconds_per_epoch"] > 0
+
+
+def test_train_cli_seed_sets_the_initial_weights(tmp_path: Path, capsys) -> None:
+    write_store(tmp_path / "data", 6, 5, seed=0)
+    weights = {}
+    for seed in (0, 1):
+        argv = ["train", "--data", str(tmp_path / "data"), "--task", "cartpole_swingup",
+                "--out", str(tmp_path / f"out{seed}"), "--members", "2", "--hidden", "8",
+                "--layers", "1", "--epochs", "1", "--seed", str(seed), "--quiet"]  # fmt: skip
+        assert main(argv) == 0
+        model, _ = load_checkpoint(json.loads(capsys.readouterr().out)["checkpoint"])
+        assert model.cfg.seed == seed
+        weights[seed] = np.concatenate([p.detach().numpy().ravel() for p in model.parameters()])
+    assert not np.allclose(weights[0], weights[1])
