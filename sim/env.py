@@ -120,8 +120,9 @@ class MbrlSimEnv(gymnasium.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        if seed is None and self._seed is not None:
-            seed, self._seed = self._seed, None
+        if seed is None:  # the make_env seed seeds the first reset, once
+            seed = self._seed
+        self._seed = None  # an explicit seed also uses it up (else the next reset repeats it)
         super().reset(seed=seed)
         rng, sc, t = self.np_random, self.scene, self.task
         spec, c, body = sc.spec, sc.client, sc.body

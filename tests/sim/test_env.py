@@ -173,3 +173,13 @@ def test_joint_state_builds_the_observation():
     np.testing.assert_array_equal(env.task.obs_from_joint_state(names, pos, vel), obs)
     gain = env.dr["actuator_gain"][0]
     assert eff[0] == pytest.approx(3.0 * gain if env.dr["action_delay"] == 0 else 0.0)
+
+
+def test_seeding_make_env_and_first_reset_does_not_repeat_the_draw() -> None:
+    """sim_node passes the seed to make_env and to its first reset: episode 1 repeated
+    episode 0's randomization draw (the env still held the make_env seed)."""
+    env = mbrl_sim.make_env("cartpole_swingup", profile="default", seed=3)
+    draws = [json.dumps(env.reset(seed=3)[1]["dr"])]
+    draws += [json.dumps(env.reset()[1]["dr"]) for _ in range(3)]
+    assert len(set(draws)) == 4, draws
+    env.close()
