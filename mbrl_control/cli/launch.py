@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
         for command in commands:
             flags = f" (output: {command.output}{', required' if command.required else ''})"
             print(f"[{command.label}]{flags}\n  {shlex.join(command.argv)}")
+            if command.activate:
+                print(f"  then: configure and activate {command.activate} (lifecycle autostart)")
+            for path in command.temp_files:  # the printed command needs them: kept, and said
+                print(f"  uses {path} (a substituted parameter file; delete it when done)")
         return 0
     try:
         return runner.Runner(

@@ -14,6 +14,13 @@ from mbrl_control.launcher import parser
 from mbrl_control.launcher.model import LaunchFile
 
 
+@pytest.fixture(autouse=True)
+def _temp_files_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planning writes substituted parameter files to the temp dir: keep them in this test's
+    tmp_path (the runner deletes its own; in-process plans in tests would leak into /tmp)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
 @pytest.fixture
 def launch_file(tmp_path: Path) -> Callable[..., LaunchFile]:
     """``launch_file(yaml_text, name=...)`` writes the file into ``tmp_path`` and parses it."""
