@@ -41,21 +41,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--activation", choices=ACTIVATIONS, default="silu", help="hidden-layer activation"
     )
     parser.add_argument("--deterministic", action="store_true", help="mean-only head")
-    parser.add_argument("--epochs", type=positive_int, help="max epochs (default: TrainConfig)")
+    from mbrl_control.models.config import TrainConfig  # stdlib only: --help stays instant
+
+    d = TrainConfig()
+    parser.add_argument("--epochs", type=positive_int, default=d.max_epochs, help="max epochs")
     parser.add_argument(
-        "--patience", type=positive_int, help="early-stopping patience in epochs (default: "
-        "TrainConfig)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--batch-size", type=positive_int, help="rows per member per step (default: TrainConfig)"
+        "--patience", type=positive_int, default=d.patience, help="early-stopping patience (epochs)"
     )
     parser.add_argument(
-        "--lr", type=positive_float, help="Adam learning rate (default: TrainConfig)"
+        "--batch-size", type=positive_int, default=d.batch_size, help="rows per member per step"
     )
+    parser.add_argument("--lr", type=positive_float, default=d.lr, help="Adam learning rate")
     parser.add_argument(
-        "--holdout-fraction", type=float_in(0.0, 0.99),
-        help="share of episodes held out (default: TrainConfig)",
-    )  # fmt: skip
+        "--holdout-fraction",
+        type=float_in(0.0, 0.99),
+        default=d.holdout_fraction,
+        help="share of episodes held out",
+    )
     parser.add_argument(
         "--seed", type=nonneg_int, default=0, help="seed of init, split and batches"
     )
