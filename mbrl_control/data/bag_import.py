@@ -163,6 +163,7 @@ def import_bag(
     *,
     namespace: str | None = None,
     gap_factor: float = GAP_FACTOR,
+    log_summary: bool = True,
 ) -> ImportReport:
     """Append the episodes found in the bag at ``path`` to ``store``.
 
@@ -172,8 +173,9 @@ def import_bag(
         store: where the episodes are appended.
         namespace: read ``<namespace>/joint_states`` etc. (default: any one namespace).
         gap_factor: the segmentation rule's jitter tolerance (control periods).
-    Returns: the :class:`ImportReport` (its ``line()`` is the summary); a warning is logged
-        when nothing was kept.
+        log_summary: log the summary (a loud warning when nothing was kept); ``False`` when
+            the caller reports ``report.line()`` itself.
+    Returns: the :class:`ImportReport` (its ``line()`` is the summary).
     Raises:
         ValueError: unreadable bag, missing or ambiguous topics, or commands of the wrong
             length for the task (the message names the bag).
@@ -244,8 +246,8 @@ def import_bag(
         }
         report.episode_ids.append(store.append_episode(s.obs, s.action, meta))
 
-    if report.transitions:
+    if log_summary and report.transitions:
         log.info("%s", report.line())
-    else:
+    elif log_summary:
         log.warning("KEPT NOTHING from %s", report.line())
     return report

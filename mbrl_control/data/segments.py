@@ -143,12 +143,15 @@ class SegmentStats:
             return ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"
 
         plural = "" if self.segments == 1 else "s"
-        return (
+        line = (
             f"kept {self.transitions} transitions in {self.segments} {unit}{plural} from "
             f"{self.states} joint states and {self.commands} commands; segment breaks: "
             f"{fmt(self.breaks)}; dropped messages: {fmt(self.dropped)}; transitions in too "
             f"short segments: {self.discarded_transitions}"
         )
+        if not self.transitions and self.examples:  # nothing kept: say what was wrong
+            line += "; e.g. " + "; ".join(f"{k}: {v}" for k, v in sorted(self.examples.items()))
+        return line
 
 
 class CommandClock:

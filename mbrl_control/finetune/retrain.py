@@ -259,10 +259,10 @@ def load_real(
         from mbrl_control.data.bag_import import import_bag
 
         store = TransitionStore(tmp / "imported")
-        report = import_bag(bag, get_task(task), store, namespace=namespace)
-        print(report.line(), file=sys.stderr)
+        report = import_bag(bag, get_task(task), store, namespace=namespace, log_summary=False)
         if not report.transitions:
             raise ValueError(f"nothing usable in the bag: {report.line()}")
+        print(report.line(), file=sys.stderr)
         return store.load()
     if data is None:
         raise ValueError("give --data DIR or --bag BAG (a rosbag2 directory or .mcap/.db3 file)")

@@ -57,3 +57,17 @@ def test_finetune_on_an_unusable_bag_says_why(tmp_path, live):
     proc = _finetune(live, bag)
     assert proc.returncode != 0
     assert "commands" in proc.stderr and str(bag) in proc.stderr
+
+
+def test_a_bag_that_keeps_nothing_is_one_line_naming_the_joints(tmp_path, live):
+    """A bag of another robot: one error line that names the joints the task expected."""
+    msgs = robot_run(np.arange(20) * TASK.dt)
+    for m in msgs:
+        if "joint" in m.topic:
+            m.data["names"] = ["left_wheel", "right_wheel"]
+    bag = write_bag(tmp_path / "bag", msgs)
+    proc = _finetune(live, bag)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "kept 0 transitions" in lines[0] and "'slider_to_cart'" in lines[0], lines[0]
