@@ -34,7 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ood-data", type=existing_dir, help="store from another profile (OOD disagreement)"
     )
-    parser.add_argument("--members", type=positive_int, default=5, help="ensemble size E")
+    parser.add_argument(
+        "--members",
+        type=positive_int,
+        default=5,
+        help="ensemble size E (must divide the planner preset's particles: 5 fits every preset)",
+    )
     parser.add_argument("--hidden", type=positive_int, default=200, help="hidden width W")
     parser.add_argument("--layers", type=positive_int, default=4, help="hidden layers")
     parser.add_argument(
