@@ -25,14 +25,14 @@ from mbrl_control.cli.checks import (
     out_dir,
     positive_int,
     profile_ref,
-    task_name,
+    sim_task_name,
 )
 from mbrl_control.cli.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=["value", "rollout-length"], help="which ablation")
-    parser.add_argument("--task", type=task_name, default="cartpole_swingup", help="task name")
+    parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help="task name")
     parser.add_argument(
         "--checkpoint", type=existing_file, required=True, help="ensemble checkpoint (model.pt)"
     )

@@ -119,12 +119,40 @@ def out_file(text: str) -> str:
 
 
 def task_name(text: str) -> str:
-    """A known task name."""
-    from mbrl_control.tasks import TASKS
+    """A built-in task name or a task file path, loaded and validated here so a bad file stops
+    the run before it starts (one line: the file and the bad key)."""
+    from mbrl_control.tasks import TASKS, get_task
 
-    if text not in TASKS:
-        raise Bad(f"unknown task {text!r}; allowed: {', '.join(sorted(TASKS))}")
+    if text in TASKS:
+        return text
+    try:
+        get_task(text)
+    except (ValueError, FileNotFoundError) as exc:  # TaskFileError is a ValueError
+        raise Bad(str(exc)) from None
     return text
+
+
+def sim_task_name(text: str) -> str:
+    """:func:`task_name` for subcommands that run the simulator, returned as the built-in
+    name the simulator knows: scenes are keyed by task name (``mbrl_sim.scenes.SCENES``), so
+    a task file of another name, or one that redefines a built-in, is refused until URDF
+    scenes land."""
+    from mbrl_sim.scenes import SCENES
+
+    from mbrl_control.tasks import TASKS, get_task
+
+    task = get_task(task_name(text))
+    if task.name not in SCENES:
+        raise Bad(
+            f"task {task.name!r} ({text}) has no simulator scene: URDF scenes are not supported "
+            f"yet; simulated tasks: {', '.join(sorted(SCENES))}"
+        )
+    if text != task.name and getattr(task, "definition", None) != TASKS[task.name]().definition:
+        raise Bad(
+            f"{text} redefines the built-in task {task.name!r}, but the simulator runs the "
+            "built-in's scene: URDF scenes are not supported yet; use the built-in name"
+        )
+    return task.name
 
 
 def profile_ref(text: str) -> str:

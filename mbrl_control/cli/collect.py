@@ -15,13 +15,13 @@ from mbrl_control.cli.checks import (
     policy_spec,
     positive_int,
     profile_ref,
-    task_name,
+    sim_task_name,
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--task", type=task_name, required=True, help="task name, e.g. cartpole_swingup"
+        "--task", type=sim_task_name, required=True, help="task name, e.g. cartpole_swingup"
     )
     parser.add_argument(
         "--profile", type=profile_ref, default="default", help="DR profile name or YAML path"

@@ -12,7 +12,7 @@ from mbrl_control.cli.checks import (
     out_file,
     positive_int,
     profile_ref,
-    task_name,
+    sim_task_name,
 )
 
 
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"(one of: {', '.join(PRESET_NAMES)})",
     )
     parser.add_argument(
-        "--task", type=task_name, default="cartpole_swingup", help="task to run (the planner's)"
+        "--task", type=sim_task_name, default="cartpole_swingup", help="task to run (the planner's)"
     )
     parser.add_argument(
         "--profile", type=profile_ref, default="default", help="domain-randomization profile"

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from mbrl_control.cli.checks import increasing_floats, nonneg_int, out_dir, positive_int, task_name
+from mbrl_control.cli.checks import (
+    increasing_floats,
+    nonneg_int,
+    out_dir,
+    positive_int,
+    sim_task_name,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=["sim2real"], help="which experiment")
-    parser.add_argument("--task", type=task_name, default="cartpole_swingup", help="task name")
+    parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help="task name")
     parser.add_argument("--out", type=out_dir, default="runs/sim2real", help="output folder")
     parser.add_argument(
         "--budgets", type=increasing_floats, default="1,2,5",

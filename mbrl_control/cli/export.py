@@ -27,7 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint", type=existing_file, required=True, help="ensemble checkpoint (model.pt)"
     )
     parser.add_argument(
-        "--task", type=task_name, required=True, help="task name, e.g. cartpole_swingup"
+        "--task",
+        type=task_name,
+        required=True,
+        help="built-in task name (e.g. cartpole_swingup) or task file (my_robot.task.yaml)",
     )
     parser.add_argument("--preset", required=True, choices=PRESET_NAMES, help="planner preset")
     parser.add_argument(

@@ -31,7 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "joint_states and commands (+ optional goal, episode_start)",
     )
     parser.add_argument("--namespace", help="read the bag's topics under this namespace")
-    parser.add_argument("--task", type=task_name, default="cartpole_swingup", help="task name")
+    parser.add_argument(
+        "--task",
+        type=task_name,
+        default="",
+        help="task name or task file; default: the planner's (a --task that disagrees with "
+        "the planner's task is refused)",
+    )
     parser.add_argument(
         "--checkpoint", type=existing_file, required=True, help="live model checkpoint (model.pt)"
     )
@@ -55,11 +61,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mbrl_control.data.store import TransitionStore
+    from mbrl_control.export.runtime import OnnxPlanner
     from mbrl_control.finetune.retrain import dumps, load_real, retrain_and_gate
     from mbrl_control.models.config import TrainConfig
+    from mbrl_control.tasks import get_task
+    from mbrl_control.tasks.portable import disagreement, task_from_metadata
 
+    task = task_from_metadata(OnnxPlanner(args.planner, validate=False).metadata, args.planner)
+    if args.task:
+        why = disagreement(get_task(args.task), task.metadata(), "--task")
+        if why:
+            raise ValueError(f"{args.planner}: refused: {why}")
     with tempfile.TemporaryDirectory() as tmp:
-        real = load_real(args.data, args.bag, args.task, Path(tmp), args.namespace)
+        real = load_real(args.data, args.bag, task, Path(tmp), args.namespace)
         sim = TransitionStore(args.sim_data).load() if args.sim_data else None
         result = retrain_and_gate(
             real,

@@ -11,12 +11,12 @@ from mbrl_control.cli.checks import (
     out_dir,
     positive_int,
     profile_ref,
-    task_name,
+    sim_task_name,
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", type=task_name, default="cartpole_swingup", help="task name")
+    parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help="task name")
     parser.add_argument(
         "--profile", type=profile_ref, default="default", help="domain-randomization profile"
     )

@@ -26,7 +26,10 @@ ACTIVATIONS = ("silu", "relu", "tanh", "elu")  # models.config's choices (a test
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=existing_dir, required=True, help="transition store folder")
     parser.add_argument(
-        "--task", type=task_name, required=True, help="task name, e.g. cartpole_swingup"
+        "--task",
+        type=task_name,
+        required=True,
+        help="built-in task name (e.g. cartpole_swingup) or task file (my_robot.task.yaml)",
     )
     parser.add_argument(
         "--out", type=out_dir, required=True, help="output folder for model.pt and the report"

@@ -19,13 +19,13 @@ from mbrl_control.cli.checks import (
     positive_float,
     positive_int,
     profile_ref,
-    task_name,
+    sim_task_name,
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--task", type=task_name, required=True, help="task name, e.g. cartpole_swingup"
+        "--task", type=sim_task_name, required=True, help="task name, e.g. cartpole_swingup"
     )
     parser.add_argument(
         "--data", type=existing_dir, required=True, help="transition store folder (real data)"

@@ -39,7 +39,15 @@ def check_weight(name: str, value: float) -> float:
 class ControllerConfig:
     """Parameters of ``mpc_controller`` (each is a ROS parameter of the same name)."""
 
-    task: str = field(default="cartpole_swingup", metadata=param_meta("task name", read_only=True))
+    task: str = field(
+        default="",
+        metadata=param_meta(
+            "'' = the task recorded in model_path (the planner file carries it); a built-in "
+            "name or task file path must agree with that file's task, else configure/reload "
+            "is refused naming both",
+            read_only=True,
+        ),
+    )
     model_path: str = field(
         default="",
         metadata=param_meta(

@@ -39,6 +39,7 @@ from mbrl_control.data.joint_state_merge import BadJointState, JointStateMerge, 
 from mbrl_control.export.policy_runtime import OnnxPolicy
 from mbrl_control.export.runtime import OnnxPlanner
 from mbrl_control.tasks import Task, get_task
+from mbrl_control.tasks.portable import disagreement, task_from_metadata
 
 __all__ = [
     "DEADLINE_POLICIES",
@@ -73,7 +74,7 @@ class ControllerCore:
 
     Args:
         cfg: the parameters (validated again by :meth:`check`).
-        task: the task (default: ``get_task(cfg.task)``).
+        task: the task (default: the one recorded in ``cfg.model_path``, see :meth:`_task_for`).
         load_delay: seconds every :meth:`load` sleeps first. A test hook only (the node reads
             it from ``MBRL_CONTROLLER_TEST_LOAD_DELAY``): it makes a load slow on purpose to
             show that loading never stalls the control loop.
@@ -87,11 +88,12 @@ class ControllerCore:
     def __init__(
         self, cfg: ControllerConfig, task: Task | None = None, load_delay: float = 0.0
     ) -> None:
-        self.task = task or get_task(cfg.task)
+        self.model_dir = Path(cfg.model_dir or Path(cfg.model_path or ".").parent).resolve()
+        self._task_said_by = "the task parameter" if cfg.task else "the controller's task"
+        self.task = task or self._task_for(cfg)
         rate = cfg.control_rate or self.task.control_hz
         self.period = 1.0 / rate
         self.safe_action = self.task.safe_action.astype(np.float64)
-        self.model_dir = Path(cfg.model_dir or Path(cfg.model_path or ".").parent).resolve()
         self.load_delay = load_delay
         self.latency = LatencyWindow()
         self.state_to_command = LatencyWindow()
@@ -162,6 +164,36 @@ class ControllerCore:
         return {n: float(v) for n, v in zip(self.task.critic_names, self._weights)}
 
     # ---- model management -----------------------------------------------------------------
+    def _task_for(self, cfg: ControllerConfig) -> Task:
+        """The controller's task: the one recorded in ``model_path`` (the planner's task wins);
+        with ``task`` set, that task unless the file's agrees with it (a file that disagrees
+        is refused at configure/reload, naming both)."""
+        if not cfg.task:
+            return self._task_of_model(cfg)
+        task = get_task(cfg.task)
+        try:
+            recorded = self._task_of_model(cfg) if cfg.model_path else None
+        except (ValueError, FileNotFoundError):  # reported by configure's load, naming the file
+            recorded = None
+        if recorded is not None and disagreement(task, recorded.metadata(), "") is None:
+            return recorded
+        return task
+
+    def _task_of_model(self, cfg: ControllerConfig) -> Task:
+        """``task: ''``: the task recorded in ``model_path`` (the file alone defines it);
+        ``ValueError``/``FileNotFoundError`` naming the file when it cannot say."""
+        if not cfg.model_path:
+            raise ValueError(
+                "task='' takes the task from model_path, which is empty: set model_path to a "
+                "planner (or policy) file, or task to a built-in name or task file"
+            )
+        where = self.resolve(cfg.model_path)
+        if cfg.mode == "policy":
+            recorded = OnnxPolicy(where, threads=1).task
+        else:
+            recorded = OnnxPlanner(where, threads=1, validate=False).metadata["task"]
+        return task_from_metadata(recorded, str(where))
+
     def resolve(self, path: str) -> Path:
         """Resolve ``path`` inside ``model_dir``; paths escaping it are refused."""
         p = Path(path)
@@ -180,14 +212,12 @@ class ControllerCore:
             time.sleep(self.load_delay)
         where = self.resolve(path)
         if self.cfg.mode == "policy":
-            planner: OnnxPlanner | OnnxPolicy = OnnxPolicy(
-                where, expected_task=self.task.name, threads=self.cfg.threads
-            )
+            planner: OnnxPlanner | OnnxPolicy = OnnxPolicy(where, threads=self.cfg.threads)
+            self._check_task(where, planner.task)
             probe = np.asarray(planner.probe())
         else:  # probe with the live weights on the task's initial and recent real states
-            planner = OnnxPlanner(
-                where, expected_task=self.task.name, threads=self.cfg.threads, validate=False
-            )
+            planner = OnnxPlanner(where, threads=self.cfg.threads, validate=False)
+            self._check_task(where, planner.metadata["task"])
             planner.set_weights(self._weights)
             with self._lock:
                 recent = np.array(self._recent, np.float32).reshape(-1, self.task.obs_dim)
@@ -196,6 +226,12 @@ class ControllerCore:
             raise ValueError(f"probe call returned {probe!r}; expected {self.task.act_dim} finite")
         planner.reset()
         return planner
+
+    def _check_task(self, where: Path, recorded: dict[str, Any]) -> None:
+        """``ValueError`` naming both tasks unless the file's task is the controller's."""
+        why = disagreement(self.task, recorded, self._task_said_by)
+        if why:
+            raise ValueError(f"{where}: refused: {why}")
 
     def reload(self, path: str) -> tuple[bool, str]:
         """Load ``path`` and swap it in between two ticks; on any failure keep the live one.

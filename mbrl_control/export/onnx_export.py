@@ -202,7 +202,9 @@ def write_graph(
                 dynamo=False,
             )
         proto = onnx.load(str(raw))
-        onnx.helper.set_model_props(proto, {k: json.dumps(v) for k, v in metadata.items()})
+        onnx.helper.set_model_props(
+            proto, {k: json.dumps(v, allow_nan=False) for k, v in metadata.items()}
+        )
         onnx.checker.check_model(proto, full_check=True)
         final = Path(tmp) / "final.onnx"
         onnx.save(proto, str(final))

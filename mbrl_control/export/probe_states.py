@@ -25,14 +25,19 @@ DEFAULT_COUNT = 4
 def initial_probe_states(task: Task, count: int = DEFAULT_COUNT, seed: int = 0) -> np.ndarray:
     """``count`` observations ``(S, O)`` float32 from the task's initial-state distribution.
 
-    Falls back to the zero observation ``(1, O)`` (with a warning) for a task the simulator
-    has no scene for, e.g. a user's own task.
+    Without a simulator scene: a task file's ``initial_state`` distribution
+    (``sample_initial_state``), else the zero observation ``(1, O)`` with a warning.
     """
     try:
         from mbrl_sim.scenes import SCENES  # imports pybullet: only at export time
     except ImportError:
         SCENES = {}
     spec = SCENES.get(task.name)
+    sample = getattr(task, "sample_initial_state", None)  # a task file's own distribution
+    if spec is None and sample is not None:
+        rng = np.random.default_rng(seed)
+        states = [task.obs_from_joints(*sample(rng)) for _ in range(count)]
+        return np.stack(states).astype(np.float32)
     if spec is None:
         warnings.warn(
             f"task {task.name!r} has no simulator scene: probing its planner at the zero "

@@ -29,7 +29,8 @@ from mbrl_control.models.config import TrainConfig
 from mbrl_control.models.ensemble import Ensemble
 from mbrl_control.models.trainer import fit
 from mbrl_control.planning.config import PlannerConfig
-from mbrl_control.tasks import get_task
+from mbrl_control.tasks import Task, get_task
+from mbrl_control.tasks.portable import task_from_metadata
 
 
 @torch.no_grad()
@@ -214,7 +215,7 @@ def deploy_candidate(
     out.mkdir(parents=True, exist_ok=True)
     k = 1 + max([_index(p) for p in out.glob("planner-*.onnx")] or [0])
     meta = OnnxPlanner(planner, validate=False).metadata
-    task = get_task(meta["task"]["task"])
+    task = task_from_metadata(meta, str(planner))  # the file alone defines the task
     cfg = PlannerConfig.from_mapping(meta["planner_config"])
     prov = {**provenance, "finetune": {k: gate[k] for k in ("live_error", "new_error", "n_real")}}
     probe = None
@@ -243,7 +244,7 @@ def _index(path: Path) -> int:
 def load_real(
     data: str | Path | None,
     bag: str | Path | None,
-    task: str,
+    task: str | Task,
     tmp: Path,
     namespace: str | None = None,
 ) -> Transitions:
@@ -259,7 +260,13 @@ def load_real(
         from mbrl_control.data.bag_import import import_bag
 
         store = TransitionStore(tmp / "imported")
-        report = import_bag(bag, get_task(task), store, namespace=namespace, log_summary=False)
+        report = import_bag(
+            bag,
+            task if isinstance(task, Task) else get_task(task),
+            store,
+            namespace=namespace,
+            log_summary=False,
+        )
         if not report.transitions:
             raise ValueError(f"nothing usable in the bag: {report.line()}")
         print(report.line(), file=sys.stderr)

@@ -61,7 +61,8 @@ from mbrl_control.ros.diagnostics import array_of, status_of
 from mbrl_control.ros.managed import guard_change_state, incompatible_qos_message, lifecycle_label
 from mbrl_control.ros.params import LiveConfig
 from mbrl_control.ros.spin import run_node, usage
-from mbrl_control.tasks import get_task
+from mbrl_control.tasks import Task, get_task
+from mbrl_control.tasks.portable import disagreement, task_from_metadata
 
 NAME = "finetune_node"
 WORK_PERIOD = 0.5  # s: poll the training process, publish diagnostics
@@ -74,7 +75,14 @@ LIVE_FILES = ("checkpoint", "planner")
 class FinetuneConfig:
     """Parameters of ``finetune_node`` (read-only ones are fixed at start-up)."""
 
-    task: str = field(default="cartpole_swingup", metadata=param_meta("task name", read_only=True))
+    task: str = field(
+        default="",
+        metadata=param_meta(
+            "'' = the task recorded in the planner file; a built-in name or task file must "
+            "agree with it",
+            read_only=True,
+        ),
+    )
     data_dir: str = field(
         default="",
         metadata=param_meta("transition store for real data (required)", read_only=True),
@@ -152,7 +160,7 @@ class FinetuneNode(LifecycleNode):
         guard_change_state(self)
         self._configured = False
         self.params = LiveConfig(self, FinetuneConfig, apply=self._apply, check=self._check)
-        self.task = get_task(self.params.config.task)
+        self.task = self._task(self.params.config)
         self.store: TransitionStore | None = None
         self.recorder: TransitionRecorder | None = None
         self.live = {k: getattr(self.params.config, k) for k in LIVE_FILES}
@@ -393,6 +401,25 @@ class FinetuneNode(LifecycleNode):
     def next_retrain_after(self) -> int:
         return retrain_threshold(self.cfg.retrain_every, self.failures, self.cfg.retry_backoff_max)
 
+    @staticmethod
+    def _task(cfg: FinetuneConfig) -> Task:
+        """The live planner's task (the file alone defines it); ``task``, when set, must agree
+        with it (``ValueError`` naming both). Without a planner: ``task`` itself."""
+        from mbrl_control.export.runtime import OnnxPlanner
+
+        if not cfg.planner:
+            if not cfg.task:
+                raise ValueError(
+                    "parameter 'planner' is required (the planner file carries the task)"
+                )
+            return get_task(cfg.task)
+        task = task_from_metadata(OnnxPlanner(cfg.planner, validate=False).metadata, cfg.planner)
+        if cfg.task:
+            why = disagreement(get_task(cfg.task), task.metadata(), "the task parameter")
+            if why:
+                raise ValueError(f"{cfg.planner}: refused: {why}")
+        return task
+
     def _due(self) -> bool:
         enough_episodes = len(self.store) > self.cfg.holdout_episodes
         return enough_episodes and self.since_train >= self.next_retrain_after()
@@ -401,7 +428,7 @@ class FinetuneNode(LifecycleNode):
         cfg = self.cfg
         out = Path(cfg.model_dir or Path(cfg.data_dir) / "models")
         out.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "mbrl_control.cli", "finetune", "--task", self.task.name]
+        argv = [sys.executable, "-m", "mbrl_control.cli", "finetune"]  # the planner's task
         argv += ["--data", cfg.data_dir, "--out", str(out), "--json", "--quiet"]
         argv += ["--checkpoint", self.live["checkpoint"], "--planner", self.live["planner"]]
         argv += ["--real-ratio", str(cfg.real_ratio)]

@@ -331,6 +331,18 @@ class FileTask(Task):
         )
 
     # ---- Task contract -------------------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        """:meth:`Task.metadata` plus ``definition`` (the whole task, JSON-safe; rebuilt by
+        :func:`~mbrl_control.tasks.portable.task_from_metadata`) and ``source`` (this file's
+        path, provenance only)."""
+        from mbrl_control.tasks.portable import encode_definition
+
+        return {
+            **super().metadata(),
+            "definition": encode_definition(self.definition),
+            "source": str(self.path),
+        }
+
     @property
     def critics(self) -> tuple[Critic, ...]:
         return self._critics
