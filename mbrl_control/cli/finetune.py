@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--task",
         type=task_name,
-        default="",
+        default=None,
         help="task name or task file; default: the planner's (a --task that disagrees with "
         "the planner's task is refused)",
     )

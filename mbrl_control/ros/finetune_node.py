@@ -160,7 +160,7 @@ class FinetuneNode(LifecycleNode):
         guard_change_state(self)
         self._configured = False
         self.params = LiveConfig(self, FinetuneConfig, apply=self._apply, check=self._check)
-        self.task = self._task(self.params.config)
+        self.task: Task | None = None  # the live planner's, read at configure
         self.store: TransitionStore | None = None
         self.recorder: TransitionRecorder | None = None
         self.live = {k: getattr(self.params.config, k) for k in LIVE_FILES}
@@ -225,6 +225,10 @@ class FinetuneNode(LifecycleNode):
         ]
         if missing:
             return self._refuse("configure", f"no such file: {', '.join(missing)}")
+        try:
+            self.task = self._task(cfg)
+        except (ValueError, FileNotFoundError) as exc:
+            return self._refuse("configure", str(exc))
         try:
             self.store = TransitionStore(cfg.data_dir)
             self.recorder = TransitionRecorder(
@@ -404,15 +408,9 @@ class FinetuneNode(LifecycleNode):
     @staticmethod
     def _task(cfg: FinetuneConfig) -> Task:
         """The live planner's task (the file alone defines it); ``task``, when set, must agree
-        with it (``ValueError`` naming both). Without a planner: ``task`` itself."""
+        with it (``ValueError`` naming both)."""
         from mbrl_control.export.runtime import OnnxPlanner
 
-        if not cfg.planner:
-            if not cfg.task:
-                raise ValueError(
-                    "parameter 'planner' is required (the planner file carries the task)"
-                )
-            return get_task(cfg.task)
         task = task_from_metadata(OnnxPlanner(cfg.planner, validate=False).metadata, cfg.planner)
         if cfg.task:
             why = disagreement(get_task(cfg.task), task.metadata(), "the task parameter")
@@ -521,7 +519,7 @@ class FinetuneNode(LifecycleNode):
             "live_planner": self.live["planner"],
             "last_gate": json.dumps(self.last_gate),
         }
-        task = self.task.name
+        task = self.task.name if self.task else (self.cfg.task or "(the planner's)")
         qos_level = Level.WARN if self._qos_problems else Level.OK
         qos_message = "; ".join(self._qos_problems.values()) or "all peers' QoS compatible"
         return [

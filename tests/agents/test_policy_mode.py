@@ -30,7 +30,10 @@ def test_policy_mode_publishes_the_policy_action(agent, tmp_path):
 
 def test_planner_mode_refuses_a_policy_file_and_bad_modes(agent, tmp_path):
     path = export_policy(PolicyMean(agent.actor), get_task("cartpole_swingup"), tmp_path / "p.onnx")
-    ok, message = ControllerCore(ControllerConfig(model_path=str(path))).reload(str(path))
+    cfg = ControllerConfig(task="cartpole_swingup", model_path=str(path))
+    ok, message = ControllerCore(cfg).reload(str(path))
     assert not ok and "not a planner file" in message
+    with pytest.raises(ValueError, match="not a planner file"):  # task '' reads the file first
+        ControllerCore(ControllerConfig(model_path=str(path)))
     with pytest.raises(ValueError, match="mode='mpc'"):
         ControllerConfig(mode="mpc")

@@ -103,3 +103,11 @@ def test_train_and_export_with_a_task_file(cartpole_data, tmp_path, capsys) -> N
     core = ControllerCore(ControllerConfig(model_path=str(planner)))
     assert core.task.name == "my_cartpole"
     assert core.reload(str(planner))[0]
+
+
+def test_finetune_refuses_a_task_that_disagrees_with_the_planner(fx, tmp_path, capsys) -> None:
+    task = copied(tmp_path, "my_cartpole")
+    argv = ["finetune", "--data", str(fx / "data"), "--checkpoint", str(fx / "model5.pt")]
+    argv += ["--planner", str(fx / "planner.onnx"), "--out", str(tmp_path / "o")]
+    line = _one_line_exit_2([*argv, "--task", str(task), "--quiet"], capsys)
+    assert "'my_cartpole'" in line and "'cartpole_swingup'" in line, line

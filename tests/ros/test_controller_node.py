@@ -188,3 +188,49 @@ def test_reload_keeps_old_model_on_failure(
     n = len(commands)
     ros_probe.wait_for(lambda: len(commands) > n + 5, 10, "commands after the swap")
     ros_probe.wait_for(_level_is(diags, 0, "planning"), 30, "planning on the new model")
+
+
+def test_runs_from_a_planner_whose_task_file_is_gone(
+    spawn, ros_env, ros_probe, tmp_path, joint_states
+) -> None:
+    """Issue 15 slice 2: the planner file alone defines the task (``task`` unset); a
+    ``task`` that disagrees with the planner's is refused at configure naming both."""
+    import yaml
+    from diagnostic_msgs.msg import DiagnosticArray
+    from std_msgs.msg import Float64MultiArray
+
+    from mbrl_control.tasks import builtin_task_files, load_task_file
+
+    data = yaml.safe_load(builtin_task_files()["cartpole_swingup"].read_text())
+    data["name"] = "my_cartpole"
+    task_file = tmp_path / "my_cartpole.task.yaml"
+    task_file.write_text(yaml.safe_dump(data))
+    task = load_task_file(task_file)
+    import torch
+
+    from mbrl_control.export.onnx_export import export_planner
+    from mbrl_control.models.config import EnsembleConfig
+    from mbrl_control.models.ensemble import Ensemble
+    from mbrl_control.planning.config import PlannerConfig
+
+    torch.manual_seed(0)
+    model = Ensemble(EnsembleConfig(task.obs_dim, task.act_dim, members=2, hidden=16, layers=2))
+    cfg = PlannerConfig(kind="icem", horizon=5, population=32, particles=2, iterations=1)
+    planner = export_planner(model, task, cfg, tmp_path / "planner.onnx")
+    task_file.unlink()
+
+    commands = ros_probe.collect(Float64MultiArray, "/commands")
+    diags = ros_probe.collect(DiagnosticArray, "/diagnostics")
+    argv = [CONTROLLER, "--ros-args", "-p", f"model_path:={planner}", "-p", "autostart:=true"]
+    proc = spawn("mpc_controller", argv, ros_env)
+    ros_probe.wait_for(_level_is(diags, 0, "planning"), 60, "OK while planning")
+    n = len(commands)
+    ros_probe.wait_for(lambda: len(commands) > n + 5, 30, "commands")
+    assert latest(diags).hardware_id == "my_cartpole"
+    proc.stop()
+
+    argv += ["-p", "task:=cartpole_swingup"]
+    proc = spawn("mpc_controller-2", argv, ros_env)
+    ros_probe.wait_for(lambda: "refused" in proc.output(), 60, "configure refused")
+    out = proc.output()
+    assert "'my_cartpole'" in out and "'cartpole_swingup'" in out, out

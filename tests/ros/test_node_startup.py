@@ -44,6 +44,8 @@ BAD_STARTUP = [
     ("mpc_controller", "--ros-args -p on_deadline_miss:=bogus", "'on_deadline_miss'"),
     ("mpc_controller", "--ros-args -p threads:=1.5", "'threads'"),
     ("mpc_controller", "--ros-args -p task:=nope", "nope"),
+    ("mpc_controller", "", "model_path"),  # task '' = the planner's: needs the planner file
+    ("mpc_controller", "--ros-args -p model_path:=/nonexistent/p.onnx", "p.onnx"),
     ("mpc_controller", "--bogus", "'--bogus'"),
     ("mpc_controller", "--ros-args -p foo", "-p foo"),
     ("sim_node", "--ros-args -p rate:=fast", "'rate'"),
@@ -134,7 +136,8 @@ def _string(v: str) -> ParameterValue:
 def test_controller_takes_integers_for_doubles_and_refuses_bad_live_values(
     ros_env, ros_probe, spawn
 ) -> None:
-    args = ["--ros-args", "-p", "control_rate:=50", "-p", "state_timeout:=1",
+    args = ["--ros-args", "-p", "task:=cartpole_swingup",
+            "-p", "control_rate:=50", "-p", "state_timeout:=1",
             "-p", "action_low:=[-5]", "-p", "action_high:=[5]"]  # fmt: skip
     proc = spawn("mpc_controller", [_exe("mpc_controller"), *args], env=ros_env)
     got = _get(ros_probe, "mpc_controller", "control_rate", "state_timeout", "action_low")
