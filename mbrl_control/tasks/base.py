@@ -57,6 +57,9 @@ class Task(ABC):
     a continuous joint). A state outside it is refused as impossible (``None``: no limits)."""
     velocity_limits: ClassVar[tuple[float, ...] | None] = None
     """Physical speed limit per joint in ``joint_names`` (m/s or rad/s; ``None``: no limits)."""
+    cost_source: ClassVar[str] = "critics"
+    """``critics``: the planner's cost is :meth:`cost`; ``learned``: the ensemble's learned
+    cost (reward) head, for tasks where no analytic cost fits."""
 
     # ---- derived layout ---------------------------------------------------------------
     @property

@@ -22,9 +22,11 @@ import yaml
 from mbrl_control.tasks import schema as s
 from mbrl_control.tasks.base import Critic, Task
 from mbrl_control.tasks.critics import Context, build_critic
+from mbrl_control.tasks.csv_log_section import parse_csv_log
 from mbrl_control.tasks.kinematics import FK_MODELS
 from mbrl_control.tasks.layout import JOINT_TYPES, Features, JointSpec, ObsLayout, PointSpec
 from mbrl_control.tasks.schema import TaskFileError
+from mbrl_control.tasks.simulation_section import parse_simulation
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 SUFFIX = ".task.yaml"
@@ -60,7 +62,11 @@ TOP_OPTIONAL = (
     "safe_action",
     "initial_state",
     "dr_profile",
+    "cost",
+    "simulation",
+    "csv_log",
 )
+COST_SOURCES = ("critics", "learned")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: 10x faster
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -106,6 +112,10 @@ class FileTask(Task):
         self._parse_safe_action(m.get("safe_action", "zero"))
         self._parse_initial_state(m.get("initial_state", {}))
         self.dr_profile = s.string(m.get("dr_profile", "default"), "dr_profile")
+        self.cost_source = s.choice(m.get("cost", "critics"), "cost", COST_SOURCES)
+        # sections with their own schema module (each validates its keys, errors name them)
+        self.simulation = parse_simulation(m.get("simulation", {}), self)
+        self.csv_log = parse_csv_log(m.get("csv_log", {}), self)
 
     # ---- sections ------------------------------------------------------------------------
     def _parse_robot(self, value: Any) -> None:
