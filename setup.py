@@ -57,6 +57,8 @@ setup(
         "mcap>=1.2",
         "mcap-ros2-support>=0.5",
         "rosbags>=0.10",  # reads rosbag2 directories and files, MCAP and sqlite3, without ROS
+        "yourdfpy>=0.0.60",  # parses URDF (joints, limits, mimic, inertials) for task files
+        "xacro>=2.1",  # expands .urdf.xacro robot descriptions as found in the wild
     ],
     extras_require={
         # Not for machines that have ROS 2 Jazzy from apt: source /opt/ros/jazzy instead.
