@@ -10,7 +10,6 @@ success, safe action and ROS mapping. It imports numpy and PyYAML only (torch on
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -119,8 +118,17 @@ class FileTask(Task):
 
     # ---- sections ------------------------------------------------------------------------
     def _parse_robot(self, value: Any) -> None:
-        m = s.keys(value, "robot", (), ("urdf", "fixed_base", "base_pose"))
+        m = s.keys(value, "robot", (), ("urdf", "xacro_args", "fixed_base", "base_pose"))
         self.urdf = s.string(m["urdf"], "robot.urdf") if "urdf" in m else None
+        self.xacro_args: dict[str, str] = {}
+        for k, v in s.mapping(m.get("xacro_args", {}), "robot.xacro_args").items():
+            if isinstance(v, (dict, list)) or v is None:
+                raise TaskFileError(
+                    f"robot.xacro_args.{k}: expected a string, number or boolean, got {v!r}"
+                )
+            self.xacro_args[str(k)] = str(v).lower() if isinstance(v, bool) else str(v)
+        if self.xacro_args and (self.urdf is None or not self.urdf.endswith(".xacro")):
+            raise TaskFileError("robot.xacro_args: only for a robot.urdf ending in .xacro")
         self.fixed_base = m.get("fixed_base", True)
         if not isinstance(self.fixed_base, bool):
             raise TaskFileError(f"robot.fixed_base={self.fixed_base!r}; allowed: [true, false]")
@@ -424,20 +432,21 @@ class FileTask(Task):
 
     @property
     def urdf_path(self) -> Path:
-        """The robot's URDF: relative to the task file, absolute, or ``package://<python
-        package>/<path>``; raises ``FileNotFoundError`` naming it when absent."""
+        """The robot's URDF (or ``.xacro``): relative to the task file, absolute, or
+        ``package://<package>/<path>`` (a ROS package on ``ROS_PACKAGE_PATH``/
+        ``AMENT_PREFIX_PATH``, a Python package, or a directory of that name among the task
+        file's ancestors); raises ``FileNotFoundError`` naming it when absent."""
+        from mbrl_control.tasks.urdf_resolve import LOOKED_IN, resolve_uri
+
         if self.urdf is None:
             raise FileNotFoundError(f"{self.path}: robot.urdf is not set")
-        if self.urdf.startswith("package://"):
-            pkg, _, rest = self.urdf[len("package://") :].partition("/")
-            spec = importlib.util.find_spec(pkg)
-            if spec is None or not spec.submodule_search_locations:
-                raise FileNotFoundError(
-                    f"{self.path}: robot.urdf: no package {pkg!r} for {self.urdf}"
-                )
-            path = Path(next(iter(spec.submodule_search_locations))) / rest
-        else:
-            path = (self.path.parent / self.urdf).resolve()
+        path = resolve_uri(self.urdf, self.path.parent, near=self.path)
+        if path is None:
+            pkg = self.urdf[len("package://") :].split("/", 1)[0]
+            raise FileNotFoundError(
+                f"{self.path}: robot.urdf: no package {pkg!r} for {self.urdf} (looked in "
+                f"{LOOKED_IN})"
+            )
         if not path.is_file():
             raise FileNotFoundError(f"{self.path}: robot.urdf: no such file {path}")
         return path
