@@ -10,6 +10,7 @@ success, safe action and ROS mapping. It imports numpy and PyYAML only (torch on
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,6 +27,8 @@ from mbrl_control.tasks.kinematics import FK_MODELS
 from mbrl_control.tasks.layout import JOINT_TYPES, Features, JointSpec, ObsLayout, PointSpec
 from mbrl_control.tasks.schema import TaskFileError
 from mbrl_control.tasks.simulation_section import parse_simulation
+from mbrl_control.tasks.urdf_defaults import action_defaults, needs_urdf, urdf_defaults
+from mbrl_control.tasks.urdf_model import UrdfTree
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 SUFFIX = ".task.yaml"
@@ -87,11 +90,14 @@ class FileTask(Task):
 
     def __init__(self, data: Any, path: Path) -> None:
         self.path = path
-        self.definition = data
+        # the task as loaded: values taken from the URDF are written into this copy, so the
+        # definition that travels in exported files is complete without the URDF
+        self.definition = data = copy.deepcopy(data)
         m = s.keys(data, "task file", TOP_REQUIRED, TOP_OPTIONAL)
         self.name = _identifier(m["name"], "name")
         self.description = str(m.get("description", ""))
         self._parse_robot(m.get("robot", {}))
+        self._urdf_tree = self._read_urdf_if_needed(m)
         self._parse_joints(m["joints"])
         self._parse_command(m["command"], m["actions"])
         self.control_hz = s.number(m["control_rate"], "control_rate", low=0.0, strict_low=True)
@@ -138,17 +144,30 @@ class FileTask(Task):
             tuple(s.numbers(pose.get("rpy", [0.0] * 3), "robot.base_pose.rpy", 3)),
         )
 
+    def _read_urdf_if_needed(self, m: Mapping[str, Any]) -> UrdfTree | None:
+        """The URDF's checked tree when ``robot.urdf`` is set and the task leaves something for
+        it to supply (:func:`~mbrl_control.tasks.urdf_defaults.needs_urdf`), else None."""
+        if self.urdf is None or not needs_urdf(m):
+            return None
+        from mbrl_control.tasks.robot_description import load_robot_description
+
+        return load_robot_description(self).tree
+
     def _parse_joints(self, value: Any) -> None:
         specs: dict[str, JointSpec] = {}
         entries = s.seq(value, "joints")
         if not entries:
             raise TaskFileError("joints: need at least one joint")
+        tree = self._urdf_tree
         for i, e in enumerate(entries):
             w = f"joints[{i}]"
-            m = s.keys(e, w, ("name", "type"), ("position_range", "velocity_limit"))
+            required = ("name",) if tree is not None else ("name", "type")
+            m = s.keys(e, w, required, ("type", "position_range", "velocity_limit"))
             name = s.string(m["name"], f"{w}.name")
             if name in specs:
                 raise TaskFileError(f"{w}.name: duplicate joint {name!r}")
+            if tree is not None:
+                urdf_defaults(e, w, tree, self.urdf)
             kind = s.choice(m["type"], f"{w}.type", JOINT_TYPES)
             if kind == "continuous" and "position_range" in m:
                 raise TaskFileError(f"{w}.position_range: a continuous joint has no range")
@@ -178,8 +197,10 @@ class FileTask(Task):
         names, units, low, high = [], [], [], []
         for i, (e, joint) in enumerate(zip(entries, self.command_joints)):
             w = f"actions[{i}]"
-            a = s.keys(e, w, ("name", "low", "high"), ("unit",))
+            a = s.keys(e, w, ("name",), ("low", "high", "unit"))
             names.append(_identifier(a["name"], f"{w}.name"))
+            if "low" not in a or "high" not in a:
+                action_defaults(e, w, joint, self.command_interface, self._urdf_tree, self.urdf)
             unit = UNITS[self.command_interface, self._joints[joint].angular]
             units.append(s.choice(a.get("unit", unit), f"{w}.unit", [unit]))
             low.append(s.number(a["low"], f"{w}.low"))
