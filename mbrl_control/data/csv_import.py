@@ -1,0 +1,809 @@
+"""Import the CSV logs many labs keep (time, joint positions, velocities, efforts) into a
+transition store.
+
+One row is one joint state of the task's joints at its time, plus the action in effect from
+that row until the next (zero-order hold: the value of the action column(s) of a row drove
+the motion to the next row; it may be the commanded or the measured effort/velocity, the
+user chooses the column). Columns are mapped by the task file's ``csv_log`` section
+(:mod:`mbrl_control.tasks.csv_log_section`, defaults that fit common logs) or by
+command-line flags; docs/csv_logs.md lists them.
+
+Each file (and each run of equal values of the ``episode_column``) is its own recording on
+its own time axis and goes through the one segmentation rule of
+:mod:`mbrl_control.data.segments` — the same code that cuts bags and the live recorder: rows
+are validated by the shared JointState rules (:mod:`mbrl_control.data.joint_state_merge`:
+non-finite values, out of the task's physical ranges), resampled onto the control grid by
+linear interpolation (logs faster than the control rate), and split where two rows are more
+than 1.5 control periods apart or a joint moves farther than physically possible. A row's
+action is placed halfway to the next row, so transition ``k`` takes the action of the last
+row before grid state ``k + 1`` (robust to timestamp jitter up to half a row period).
+
+Missing velocity columns are derived by central finite differences of the positions
+(neighbouring usable rows at most 1.5 control periods apart; continuous joints along the
+shorter arc).
+
+A file is read whole before anything is written: a file that cannot be used (missing
+column, not text, no rows, a time unit that cannot be right) raises :class:`CsvLogError`
+naming the file and column, and nothing of it is written. Each episode records the file's
+SHA-256 (``sha256``) and its index among the file's episodes, so importing the same file
+into the same store again is detected and skipped (:func:`imported_episodes`), and an import
+cut short by a crash is completed by writing only the missing episodes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import sys
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mbrl_control.data.joint_state_merge import BadJointState, JointStateMerge
+from mbrl_control.data.segments import GAP_FACTOR, Segment, Segmenter, SegmentStats
+from mbrl_control.data.store import EPISODE_NAME, TransitionStore
+from mbrl_control.tasks.csv_log_section import (
+    TIME_COLUMNS,
+    TIME_UNITS,
+    ColumnMap,
+    CsvLogSpec,
+    default_actions,
+)
+
+log = logging.getLogger(__name__)
+
+DELIMITERS = (",", ";", "\t", "|")
+"""Guessed from the header line (the most frequent); else whitespace-separated."""
+MAX_ROWS_PER_PERIOD = 1000
+"""A log more than this many rows per control period has a wrong time unit (refused)."""
+PROGRESS_ROWS = 50_000
+"""Files with more rows than this show a progress bar."""
+_SHOWN_COLUMNS = 30
+
+# Reasons a row (or its action) is not used, as printed; the segmentation rule's drop
+# reasons map onto these words.
+_REASONS = {
+    "out_of_order": "time going back",
+    "duplicate": "duplicate row",
+    "incomplete": "incomplete state",
+    "lone_state": "lone row between breaks",
+    "no_command": "no action in effect",
+    "stale_command": "action older than 1.5 periods",
+    "bad_command": "non-finite action",
+    "before_reset": "before a reset",
+    "reset": "cut at a reset",
+    "no_task_joints": "no task joints",
+}
+
+
+class CsvLogError(ValueError):
+    """A CSV log that cannot be imported; one line naming the file (and column)."""
+
+
+# ---- columns ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Columns:
+    """Column indices of one file's header, resolved from a :class:`CsvLogSpec`."""
+
+    header: tuple[str, ...]
+    time: int
+    positions: tuple[int, ...]
+    """``(J,)`` in ``task.joint_names`` order."""
+    velocities: tuple[int, ...] | None
+    """``(J,)``, or ``None``: derived by finite differences."""
+    actions: tuple[int, ...]
+    """``(A,)`` in ``task.action_names`` order."""
+    goal: tuple[int, ...]
+    episode: int | None
+
+    def names(self) -> dict[str, Any]:
+        """The mapping used, as column names (episode metadata)."""
+        h = self.header
+        return {
+            "time": h[self.time],
+            "positions": [h[i] for i in self.positions],
+            "velocities": "derived" if self.velocities is None else [h[i] for i in self.velocities],
+            "actions": [h[i] for i in self.actions],
+            "goal": [h[i] for i in self.goal],
+            "episode": None if self.episode is None else h[self.episode],
+        }
+
+
+def _shown(header: Sequence[str]) -> str:
+    cols = list(header[:_SHOWN_COLUMNS])
+    more = f" ... ({len(header)} in all)" if len(header) > _SHOWN_COLUMNS else ""
+    return f"{cols}{more}"
+
+
+def _find(header: Sequence[str], name: str) -> int | None:
+    """Index of column ``name``: exact match, else a unique case-insensitive one."""
+    if name in header:
+        return header.index(name)
+    hits = [i for i, h in enumerate(header) if h.lower() == name.lower()]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _lookup(
+    header: Sequence[str],
+    cmap: ColumnMap,
+    keys: Sequence[tuple[str, dict[str, str]]],
+    what: str,
+    file: str,
+    flag: str,
+) -> tuple[int, ...]:
+    """One column per key. ``keys``: (label, placeholder values) with the mapping key(s) to
+    try first in the values' order; an explicit column must exist; the default patterns
+    must match exactly one column."""
+    out = []
+    for label, fill in keys:
+        explicit = next((cmap.columns[v] for v in fill.values() if v in cmap.columns), None)
+        if explicit is not None:
+            i = _find(header, explicit)
+            if i is None:
+                raise CsvLogError(
+                    f"{file}: no column {explicit!r} ({label} {what}); columns are {_shown(header)}"
+                )
+            out.append(i)
+            continue
+        tried = [p.format(**fill) for p in cmap.patterns]
+        hits = list(dict.fromkeys(i for c in tried if (i := _find(header, c)) is not None))
+        if not hits:
+            raise CsvLogError(
+                f"{file}: no column for {label} {what} (tried {tried}; map it with {flag}); "
+                f"columns are {_shown(header)}"
+            )
+        if len(hits) > 1:
+            both = [header[i] for i in hits]
+            raise CsvLogError(
+                f"{file}: {label} {what}: columns {both} all match; choose one with {flag}"
+            )
+        out.append(hits[0])
+    return tuple(out)
+
+
+def resolve_columns(header: Sequence[str], spec: CsvLogSpec, task: Any, file: str) -> Columns:
+    """The columns of ``header`` that ``spec`` names for ``task``.
+
+    Raises:
+        CsvLogError: a missing or ambiguous column, naming the file, the joint and the header.
+    """
+    header = tuple(header)
+    if spec.time_column is not None:
+        t = _find(header, spec.time_column)
+        if t is None:
+            raise CsvLogError(
+                f"{file}: no time column {spec.time_column!r}; columns are {_shown(header)}"
+            )
+    else:
+        t = next((i for c in TIME_COLUMNS if (i := _find(header, c)) is not None), None)
+        if t is None:
+            raise CsvLogError(
+                f"{file}: no time column (tried {list(TIME_COLUMNS)}; name it with "
+                f"--time-column or csv_log.time_column); columns are {_shown(header)}"
+            )
+    joints = [(f"joint {j!r}", {"joint": j}) for j in task.joint_names]
+    pos = _lookup(header, spec.positions, joints, "positions", file, "--position-columns")
+    vel = None
+    if spec.velocities is not None:
+        try:
+            vel = _lookup(header, spec.velocities, joints, "velocities", file, "--velocity-columns")
+        except CsvLogError:
+            if spec.velocities.columns:  # named explicitly: must exist
+                raise
+            vel = None  # no velocity column at all: derived
+    actions = spec.actions or default_actions(getattr(task, "command_interface", ""))
+    act_keys = [
+        (f"action {a!r} (joint {j!r})", {"action": a, "joint": j})
+        for a, j in zip(task.action_names, task.command_joints)
+    ]
+    act = _lookup(header, actions, act_keys, "values", file, "--action-columns")
+    goal: list[int] = []
+    for c in spec.goal:
+        i = _find(header, c)
+        if i is None:
+            raise CsvLogError(f"{file}: no goal column {c!r}; columns are {_shown(header)}")
+        goal.append(i)
+    if task.goal_dim and not goal and _goal_kind(task) != "fixed":
+        raise CsvLogError(
+            f"{file}: task {task.name!r} has a goal of {task.goal_dim} values that is not "
+            "fixed: name its columns with --goal-columns or csv_log.goal"
+        )
+    ep = None
+    if spec.episode_column is not None:
+        ep = _find(header, spec.episode_column)
+        if ep is None:
+            raise CsvLogError(
+                f"{file}: no episode column {spec.episode_column!r}; columns are {_shown(header)}"
+            )
+    return Columns(header, t, pos, vel, act, tuple(goal), ep)
+
+
+def _goal_kind(task: Any) -> str:
+    definition = getattr(task, "definition", None) or {}
+    return str((definition.get("goal") or {}).get("kind", "none"))
+
+
+# ---- reading ------------------------------------------------------------------------------
+@dataclass
+class Table:
+    """The used columns of one file: ``values (N, U)`` float64 (NaN where unreadable),
+    ``unreadable (N, U)`` bool, ``episode (N,)`` str or None; ``used`` the header indices of
+    the U columns."""
+
+    used: tuple[int, ...]
+    values: np.ndarray
+    unreadable: np.ndarray
+    episode: list[str] | None
+    sha256: str
+    delimiter: str
+
+    def col(self, i: int) -> int:
+        return self.used.index(i)
+
+
+def _text(path: Path) -> tuple[str, str]:
+    """(the file's text, its SHA-256). Raises CsvLogError for a binary or non-UTF-8 file."""
+    if path.is_dir():
+        raise CsvLogError(f"{path}: is a directory, not a CSV file")
+    data = path.read_bytes()
+    if not data.strip():
+        raise CsvLogError(f"{path}: empty file (no header line)")
+    nul = data.find(b"\0", 0, 65536)
+    if nul >= 0 or data[:4] == b"PK\x03\x04":
+        raise CsvLogError(
+            f"{path}: not a text CSV file (binary data at byte {max(nul, 0)}); expected "
+            "comma/semicolon/tab separated text with a header line"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise CsvLogError(f"{path}: not UTF-8 text (line {line}: {err.reason})") from None
+    return text, hashlib.sha256(data).hexdigest()
+
+
+def _lines(text: str) -> list[str]:
+    """Non-empty lines that are not ``#`` comments."""
+    out = []
+    for line in text.splitlines():
+        s = line.strip()
+        if s and not s.startswith("#"):
+            out.append(line)
+    return out
+
+
+def _sniff(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else " "
+
+
+def read_header(path: str | Path, delimiter: str | None) -> tuple[list[str], str]:
+    """(column names, delimiter) of a CSV file. Raises CsvLogError."""
+    path = Path(path)
+    text, _ = _text(path)
+    lines = _lines(text)
+    if not lines:
+        raise CsvLogError(f"{path}: empty file (no header line)")
+    return _header(lines[0], delimiter, path)
+
+
+def _header(line: str, delimiter: str | None, path: Path) -> tuple[list[str], str]:
+    d = delimiter or _sniff(line)
+    names = [c.strip() for c in next(csv.reader([line], delimiter=d, skipinitialspace=True))]
+    if len(names) < 2:
+        raise CsvLogError(
+            f"{path}: header {line.strip()[:80]!r} has one column with delimiter {d!r}; "
+            "expected time and joint columns (set --delimiter or csv_log.delimiter)"
+        )
+    dup = sorted({n for n in names if names.count(n) > 1 and n})
+    if dup:
+        raise CsvLogError(f"{path}: column name(s) {dup} appear twice in the header")
+    return names, d
+
+
+def read_table(path: Path, spec: CsvLogSpec, task: Any) -> tuple[Columns, Table]:
+    """Resolve the columns and read them. Raises CsvLogError (nothing usable)."""
+    text, sha = _text(path)
+    lines = _lines(text)
+    if not lines:
+        raise CsvLogError(f"{path}: empty file (no header line)")
+    header, d = _header(lines[0], spec.delimiter, path)
+    cols = resolve_columns(header, spec, task, str(path))
+    if len(lines) < 2:
+        raise CsvLogError(f"{path}: no data rows after the header")
+    numeric = [cols.time, *cols.positions, *(cols.velocities or ()), *cols.actions, *cols.goal]
+    used = tuple(dict.fromkeys(numeric))
+    n, u = len(lines) - 1, len(used)
+    values = np.full((n, u), np.nan)
+    bad = np.zeros((n, u), bool)
+    episode: list[str] | None = [] if cols.episode is not None else None
+    reader = csv.reader(lines[1:], delimiter=d, skipinitialspace=True)
+    for r, row in enumerate(reader):
+        for k, i in enumerate(used):
+            try:
+                values[r, k] = float(row[i])
+            except (IndexError, ValueError):
+                bad[r, k] = True
+        if episode is not None:
+            episode.append(row[cols.episode].strip() if cols.episode < len(row) else "")
+    return cols, Table(used, values, bad, episode, sha, d)
+
+
+# ---- segmentation -------------------------------------------------------------------------
+@dataclass
+class FileReport:
+    """What one file gave: rows read, rows/actions dropped per reason, episode ends, notes."""
+
+    path: str
+    rows: int = 0
+    sha256: str = ""
+    stats: SegmentStats = field(default_factory=SegmentStats)
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Rows whose state was not used, per reason (plus actions refused)."""
+    breaks: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    rate_hz: float = 0.0
+    derived_velocities: bool = False
+    columns: dict[str, Any] = field(default_factory=dict)
+    episode_ids: list[int] = field(default_factory=list)
+    skipped: str = ""
+    """Why the file was not imported (already in the store), else ''."""
+    examples: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def transitions(self) -> int:
+        return self.stats.transitions
+
+    def drop(self, reason: str, n: int = 1, example: str = "") -> None:
+        if n <= 0:
+            return
+        self.dropped[reason] = self.dropped.get(reason, 0) + n
+        if example:
+            self.examples.setdefault(reason, example)
+
+
+def _classify(err: BadJointState) -> str:
+    """The shared rule's refusal as a reason word (its messages: joint_state_merge.py)."""
+    text = str(err)
+    if "non-finite" in text:
+        return "non-finite value"
+    if "outside its physical range" in text:
+        return "position out of range"
+    if "beyond its physical limit" in text:
+        return "velocity over the limit"
+    return "invalid joint state"
+
+
+def _runs(table: Table, n: int) -> list[tuple[int, int]]:
+    """[start, stop) row ranges of equal consecutive episode values (one run without one)."""
+    if table.episode is None:
+        return [(0, n)]
+    out, start = [], 0
+    for r in range(1, n):
+        if table.episode[r] != table.episode[r - 1]:
+            out.append((start, r))
+            start = r
+    out.append((start, n))
+    return out
+
+
+def _angular(task: Any) -> np.ndarray:
+    """``(J,)`` bool: angular joints (revolute/continuous), from the task file."""
+    definition = getattr(task, "definition", None)
+    if not definition:
+        raise CsvLogError(f"task {task.name!r}: angle_unit 'deg' needs a task file (joint types)")
+    types = {j["name"]: j["type"] for j in definition["joints"]}
+    return np.array([types[j] != "prismatic" for j in task.joint_names])
+
+
+def _derive_velocities(
+    t: np.ndarray, pos: np.ndarray, usable: np.ndarray, continuous: np.ndarray, max_gap: float
+) -> np.ndarray:
+    """Central finite differences ``(N, J)`` of positions over usable rows (one-sided at a
+    break; NaN where a row has no usable neighbour within ``max_gap`` s)."""
+    vel = np.full(pos.shape, np.nan)
+    idx = np.flatnonzero(usable)
+    if len(idx) < 2:
+        return vel
+    tt, pp = t[idx], pos[idx]
+    dp = np.diff(pp, axis=0)  # (K-1, J)
+    dp[:, continuous] = (dp[:, continuous] + np.pi) % (2 * np.pi) - np.pi
+    dt = np.diff(tt)
+    ok = (dt > 0) & (dt <= max_gap)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(ok[:, None], dp / np.where(ok, dt, 1.0)[:, None], np.nan)
+    back = np.vstack([np.full((1, pos.shape[1]), np.nan), slope])  # slope into row k
+    fwd = np.vstack([slope, np.full((1, pos.shape[1]), np.nan)])  # slope out of row k
+    both = np.isfinite(back) & np.isfinite(fwd)
+    w_back = np.concatenate([[0.0], np.where(ok, dt, 0.0)])
+    w_fwd = np.concatenate([np.where(ok, dt, 0.0), [0.0]])
+    # central difference on non-uniform steps: weight each one-sided slope by the other step
+    central = (back * w_fwd[:, None] + fwd * w_back[:, None]) / np.maximum(
+        (w_back + w_fwd)[:, None], 1e-300
+    )
+    vel[idx] = np.where(both, central, np.where(np.isfinite(back), back, fwd))
+    return vel
+
+
+def segment_table(
+    cols: Columns,
+    table: Table,
+    task: Any,
+    spec: CsvLogSpec,
+    report: FileReport,
+    *,
+    gap_factor: float = GAP_FACTOR,
+    quiet: bool = False,
+) -> list[tuple[Segment, np.ndarray]]:
+    """The file's segments with their goal ``(G,)``, by the one segmentation rule; fills
+    ``report``. Raises CsvLogError when the time column cannot be right."""
+    path = report.path
+    n = len(table.values)
+    report.rows = n
+    v, bad = table.values, table.unreadable
+    tk = table.col(cols.time)
+    t = v[:, tk] * TIME_UNITS[spec.time_unit]
+    time_ok = ~bad[:, tk] & np.isfinite(t)
+    _check_time(t[time_ok], task, cols.header[cols.time], spec.time_unit, path, report)
+
+    jp = [table.col(i) for i in cols.positions]
+    pos = v[:, jp].copy()
+    pos_ok = ~bad[:, jp].any(1)
+    scale = np.ones(len(task.joint_names))
+    if spec.angle_unit == "deg":
+        scale = np.where(_angular(task), np.pi / 180.0, 1.0)
+    pos *= scale
+    low, high, _ = task.joint_ranges
+    continuous = np.isinf(low) & np.isinf(high)
+    merge = JointStateMerge.for_task(task)
+    names = list(task.joint_names)
+    if cols.velocities is None:
+        report.derived_velocities = True
+        zeros = np.zeros(len(names))
+        usable = time_ok & pos_ok
+        for r in np.flatnonzero(usable):  # only rows the shared rule accepts feed differences
+            try:
+                merge.parse(names, pos[r], zeros)
+            except BadJointState:
+                usable[r] = False
+        vel = _derive_velocities(t, pos, usable, continuous, gap_factor * task.dt)
+        vel_ok = ~usable | np.isfinite(vel).all(1)  # unusable rows are refused for their own
+        vel = np.where(np.isfinite(vel), vel, 0.0)  # reason below
+    else:
+        jv = [table.col(i) for i in cols.velocities]
+        vel = v[:, jv] * scale
+        vel_ok = ~bad[:, jv].any(1)
+        report.derived_velocities = False
+    ja = [table.col(i) for i in cols.actions]
+    act = v[:, ja].copy()
+    act_ok = ~bad[:, ja].any(1)
+    if spec.angle_unit == "deg" and getattr(task, "command_interface", "") != "effort":
+        ang = _angular(task)
+        act *= np.array(
+            [np.pi / 180.0 if ang[names.index(j)] else 1.0 for j in task.command_joints]
+        )
+    goal_cols = [table.col(i) for i in cols.goal]
+
+    out: list[tuple[Segment, np.ndarray]] = []
+    runs = _runs(table, n)
+    progress = _progress(n, path, quiet)
+    for start, stop in runs:
+        segments: list[Segment] = []
+        seg = Segmenter(task, segments.append, gap_factor=gap_factor)
+        rows = [r for r in range(start, stop) if time_ok[r]]
+        report.drop("unreadable time", stop - start - len(rows))
+        steps = np.diff(t[rows]) if len(rows) > 1 else np.zeros(0)
+        hold = float(np.median(steps[steps > 0])) if (steps > 0).any() else task.dt
+        for k, r in enumerate(rows):
+            if not pos_ok[r] or not vel_ok[r]:
+                why = (
+                    "unreadable cell"
+                    if not pos_ok[r] or cols.velocities
+                    else "velocity not derivable (no neighbour row)"
+                )
+                report.drop(why, example=f"row {r + 2}")
+            elif seg.state(names, pos[r], vel[r], float(t[r])) == "bad_state":
+                try:
+                    merge.parse(names, pos[r], vel[r])
+                    report.drop("invalid joint state")
+                except BadJointState as err:
+                    report.drop(_classify(err), example=f"row {r + 2}: {err}")
+            # the row's action holds until the next row: placed halfway to it
+            nxt = t[rows[k + 1]] if k + 1 < len(rows) else t[r] + hold
+            t_act = float(t[r] + max(0.0, nxt - t[r]) / 2)
+            if act_ok[r]:
+                seg.command(act[r], t=t_act)
+            else:
+                report.drop("unreadable action cell", example=f"row {r + 2}")
+            progress.update(1)
+        seg.flush("end")
+        _add_stats(report.stats, seg.stats)
+        for s in segments:
+            goal = _goal(task, v, t, time_ok, goal_cols, rows, s.t_start)
+            if np.isfinite(goal).all():
+                out.append((s, goal))
+            else:
+                report.drop("episode without a readable goal", len(s.action))
+                report.stats.transitions -= len(s.action)
+    progress.close()
+    report.stats.segments = len(out)
+    for key, count in report.stats.dropped.items():
+        if key in ("bad_state",):
+            continue  # classified above
+        report.drop(_REASONS.get(key, key), count, report.stats.examples.get(key, ""))
+    report.breaks = dict(report.stats.breaks)
+    return out
+
+
+def _progress(n: int, path: str, quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(
+        total=n,
+        desc=Path(path).name,
+        unit="row",
+        disable=quiet or n < PROGRESS_ROWS,
+        file=sys.stderr,
+        mininterval=0.5,
+    )
+
+
+def _add_stats(total: SegmentStats, part: SegmentStats) -> None:
+    for name in ("states", "commands", "grid_states", "transitions", "discarded_transitions"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    for k, c in part.dropped.items():
+        total.drop(k, part.examples.get(k, ""), c)
+    for k, c in part.breaks.items():
+        total.breaks[k] = total.breaks.get(k, 0) + c
+    for k, e in part.examples.items():
+        total.examples.setdefault(k, e)
+
+
+def _goal(
+    task: Any,
+    v: np.ndarray,
+    t: np.ndarray,
+    time_ok: np.ndarray,
+    goal_cols: list[int],
+    rows: list[int],
+    t_start: float,
+) -> np.ndarray:
+    """The goal ``(G,)`` of a segment: its columns at the first readable row at or after its
+    start (the fixed goal, or none, without columns)."""
+    if not goal_cols:
+        if task.goal_dim:
+            return np.asarray(task.sample_goal(np.random.default_rng(0)), np.float32)
+        return np.zeros(0, np.float32)
+    for r in rows:
+        if t[r] >= t_start - 1e-9 and np.isfinite(v[r, goal_cols]).all():
+            return v[r, goal_cols].astype(np.float32)
+    return np.full(len(goal_cols), np.nan, np.float32)
+
+
+def _check_time(
+    t: np.ndarray, task: Any, column: str, unit: str, path: str, report: FileReport
+) -> None:
+    """Refuse a time column whose unit cannot be right (every row a gap, or more than
+    :data:`MAX_ROWS_PER_PERIOD` rows per control period); note the log's rate."""
+    steps = np.diff(t)
+    steps = steps[steps > 0]
+    if not len(steps):
+        raise CsvLogError(f"{path}: column {column!r}: time never increases; need >= 2 times")
+    med = float(np.median(steps))
+    report.rate_hz = 1.0 / med
+    limit = GAP_FACTOR * task.dt
+    if med <= limit and med * MAX_ROWS_PER_PERIOD >= task.dt:
+        return
+    fits = [
+        u
+        for u, f in TIME_UNITS.items()
+        if u != unit
+        and med / TIME_UNITS[unit] * f <= limit
+        and med / TIME_UNITS[unit] * f * MAX_ROWS_PER_PERIOD >= task.dt
+    ]
+    hint = f"; is it in {' or '.join(fits)}? (--time-unit / csv_log.time_unit)" if fits else ""
+    what = (
+        f"more than 1.5 control periods ({limit:g} s) of task {task.name!r}: every row would "
+        "be its own episode"
+        if med > limit
+        else f"more than {MAX_ROWS_PER_PERIOD} rows per control period ({task.dt:g} s)"
+    )
+    raise CsvLogError(
+        f"{path}: column {column!r}: rows are {med:.4g} s apart (time unit {unit!r}), {what}{hint}"
+    )
+
+
+# ---- re-import detection ------------------------------------------------------------------
+def content_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, or of a directory's files (relative names and contents, sorted)."""
+    path = Path(path)
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        if path.is_dir():
+            h.update(str(f.relative_to(path)).encode() + b"\0")
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def imported_episodes(store: TransitionStore) -> dict[str, dict[str, Any]]:
+    """``sha256 -> {"file", "count", "indices", "ids"}`` of every imported file in the store
+    (read from each episode's ``meta_json`` only; damaged episodes are ignored here)."""
+    out: dict[str, dict[str, Any]] = {}
+    numbered = ((EPISODE_NAME.fullmatch(p.name), p) for p in store.dir.iterdir())
+    for ep, path in sorted((int(m.group(1)), p) for m, p in numbered if m and p.is_file()):
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta_json"]))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+            continue
+        sha = meta.get("sha256") if isinstance(meta, dict) else None
+        if not sha:
+            continue
+        entry = out.setdefault(
+            sha,
+            {
+                "file": meta.get("file") or meta.get("bag"),
+                "count": meta.get("file_episodes"),
+                "indices": set(),
+                "ids": [],
+            },
+        )
+        entry["indices"].add(meta.get("file_episode"))
+        entry["ids"].append(ep)
+    return out
+
+
+def already_imported(entry: dict[str, Any] | None) -> bool:
+    """Whether every episode of a previous import of the file is in the store."""
+    if entry is None:
+        return False
+    count = entry.get("count")
+    return not isinstance(count, int) or set(range(count)) <= entry["indices"]
+
+
+# ---- the import ---------------------------------------------------------------------------
+@dataclass
+class CsvImportReport:
+    """All files of one import (their :class:`FileReport` s) and the one-line summary."""
+
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def transitions(self) -> int:
+        return sum(f.transitions for f in self.files)
+
+    @property
+    def episode_ids(self) -> list[int]:
+        return [i for f in self.files for i in f.episode_ids]
+
+    def line(self) -> str:
+        return summary_line(self.files, "file", "rows")
+
+
+def summary_line(files: Sequence[FileReport], noun: str, unit: str) -> str:
+    """``kept N transitions in E episodes from F files; dropped ... because ...``: the one
+    summary line of every importer (``noun``: what a source is, ``unit``: what is dropped)."""
+    dropped: dict[str, int] = {}
+    breaks: dict[str, int] = {}
+    for f in files:
+        for k, c in f.dropped.items():
+            dropped[k] = dropped.get(k, 0) + c
+        for k, c in f.breaks.items():
+            breaks[k] = breaks.get(k, 0) + c
+    used = [f for f in files if not f.skipped]
+    n_tr = sum(f.transitions for f in used)
+    n_ep = sum(f.stats.segments for f in used)
+    n = len(files)
+    line = (
+        f"kept {n_tr} transitions in {n_ep} episode{'' if n_ep == 1 else 's'} from {n} "
+        f"{noun}{'' if n == 1 else 's'}"
+    )
+    dropped = {k: c for k, c in dropped.items() if c}
+    if dropped:
+        because = ", ".join(f"{k} {c}" for k, c in sorted(dropped.items(), key=lambda x: -x[1]))
+        line += f"; dropped {sum(dropped.values())} {unit} because: {because}"
+    else:
+        line += f"; dropped no {unit}"
+    if breaks:
+        line += "; episodes end by: " + ", ".join(f"{k} {c}" for k, c in sorted(breaks.items()))
+    short = sum(f.stats.discarded_transitions for f in used)
+    if short:
+        line += f"; transitions in too short episodes: {short}"
+    notes = list(dict.fromkeys(x for f in files for x in f.notes))
+    if notes:
+        line += "; " + "; ".join(notes)
+    if not n_tr:
+        examples = {k: e for f in used for k, e in f.examples.items()}
+        if examples:
+            line += "; e.g. " + "; ".join(f"{k}: {e}" for k, e in list(examples.items())[:3])
+    return line
+
+
+def import_csv(
+    paths: Sequence[str | Path],
+    task: Any,
+    store: TransitionStore,
+    spec: CsvLogSpec | None = None,
+    *,
+    gap_factor: float = GAP_FACTOR,
+    quiet: bool = False,
+) -> CsvImportReport:
+    """Append the episodes of the CSV logs at ``paths`` to ``store``.
+
+    Args:
+        paths: CSV files (read in this order).
+        task: a task or its name; ``spec`` defaults to its ``csv_log`` section.
+        store: where episodes are appended (episode meta: ``source: "csv"``, ``file``,
+            ``sha256``, ``file_episode``/``file_episodes``, ``t_start``/``t_end`` (s, the
+            log's time axis), ``end``, ``velocities``, ``columns``, ``goal``).
+        quiet: no progress bar.
+    Returns: the report; ``line()`` is the one-line summary. A file already imported into
+        the store is skipped (``FileReport.skipped``, and a warning).
+    Raises:
+        CsvLogError: a file that cannot be used (names the file and column); raised before
+            anything of that file is written. Every file's header is checked first, so a
+            bad mapping writes nothing at all.
+    """
+    from mbrl_control.tasks import get_task
+
+    task = get_task(task) if isinstance(task, str) else task
+    spec = spec or getattr(task, "csv_log", None) or CsvLogSpec()
+    files = [Path(p) for p in paths]
+    for p in files:  # every header first: a bad mapping writes nothing
+        header, _ = read_header(p, spec.delimiter)
+        resolve_columns(header, spec, task, str(p))
+    report = CsvImportReport()
+    seen = imported_episodes(store)
+    for p in files:
+        cols, table = read_table(p, spec, task)
+        f = FileReport(str(p), sha256=table.sha256, columns=cols.names())
+        report.files.append(f)
+        entry = seen.get(table.sha256)
+        if already_imported(entry):
+            f.skipped = (
+                f"{p}: already imported into {store.root} (same content, sha256 "
+                f"{table.sha256[:12]}..., as {entry['file']}: episodes {sorted(entry['ids'])}): "
+                "skipped"
+            )
+            log.warning("%s", f.skipped)
+            f.notes.append("skipped 1 file already in the store")
+            continue
+        segments = segment_table(cols, table, task, spec, f, gap_factor=gap_factor, quiet=quiet)
+        if f.derived_velocities:
+            f.notes.append("velocities derived by finite differences")
+        if f.rate_hz > 1.2 * task.control_hz:
+            f.notes.append(
+                f"rows at ~{f.rate_hz:.3g} Hz resampled to the {task.control_hz:g} Hz control grid"
+            )
+        have = entry["indices"] if entry else set()
+        for i, (s, goal) in enumerate(segments):
+            if i in have:
+                continue  # written by an import cut short: complete it
+            meta = {
+                "task": task.name,
+                "source": "csv",
+                "file": str(p),
+                "sha256": table.sha256,
+                "file_episode": i,
+                "file_episodes": len(segments),
+                "t_start": s.t_start,
+                "t_end": s.t_end,
+                "end": s.reason,
+                "velocities": "finite_difference" if f.derived_velocities else "log",
+                "columns": f.columns,
+                "goal": goal.tolist(),
+            }
+            f.episode_ids.append(store.append_episode(s.obs, s.action, meta))
+        if have:
+            f.notes.append(f"completed an earlier, interrupted import of {p}")
+    return report
