@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,8 @@ def import_bag(
     namespace: str | None = None,
     gap_factor: float = GAP_FACTOR,
     log_summary: bool = True,
+    extra_meta: dict[str, Any] | None = None,
+    skip: Collection[int] = (),
 ) -> ImportReport:
     """Append the episodes found in the bag at ``path`` to ``store``.
 
@@ -175,6 +178,10 @@ def import_bag(
         gap_factor: the segmentation rule's jitter tolerance (control periods).
         log_summary: log the summary (a loud warning when nothing was kept); ``False`` when
             the caller reports ``report.line()`` itself.
+        extra_meta: more keys for every episode's meta (``mbrl-control import`` records the
+            bag's content hash ``sha256`` to detect a re-import).
+        skip: indices (among the bag's episodes, ``file_episode`` in the meta) not to write
+            (already in the store from an import cut short).
     Returns: the :class:`ImportReport` (its ``line()`` is the summary).
     Raises:
         ValueError: unreadable bag, missing or ambiguous topics, or commands of the wrong
@@ -231,7 +238,9 @@ def import_bag(
         raise ValueError(f"bag {bag}: no usable command: {stats.examples['bad_command']}")
 
     goal_times = [g[0] for g in goals]
-    for s in segments:
+    for i, s in enumerate(segments):
+        if i in skip:
+            continue
         k = bisect.bisect_right(goal_times, s.t_start) - 1
         goal = goals[k][1] if k >= 0 else np.zeros(task.goal_dim, np.float32)
         meta = {
@@ -243,6 +252,9 @@ def import_bag(
             "t_end": s.t_end,
             "end": s.reason,
             "goal": goal.tolist(),
+            "file_episode": i,
+            "file_episodes": len(segments),
+            **(extra_meta or {}),
         }
         report.episode_ids.append(store.append_episode(s.obs, s.action, meta))
 

@@ -737,6 +737,7 @@ def import_csv(
     *,
     gap_factor: float = GAP_FACTOR,
     quiet: bool = False,
+    log_skips: bool = True,
 ) -> CsvImportReport:
     """Append the episodes of the CSV logs at ``paths`` to ``store``.
 
@@ -747,6 +748,8 @@ def import_csv(
             ``sha256``, ``file_episode``/``file_episodes``, ``t_start``/``t_end`` (s, the
             log's time axis), ``end``, ``velocities``, ``columns``, ``goal``).
         quiet: no progress bar.
+        log_skips: log a warning for each file skipped; ``False`` when the caller reports
+            ``FileReport.skipped`` itself.
     Returns: the report; ``line()`` is the one-line summary. A file already imported into
         the store is skipped (``FileReport.skipped``, and a warning).
     Raises:
@@ -775,7 +778,8 @@ def import_csv(
                 f"{table.sha256[:12]}..., as {entry['file']}: episodes {sorted(entry['ids'])}): "
                 "skipped"
             )
-            log.warning("%s", f.skipped)
+            if log_skips:
+                log.warning("%s", f.skipped)
             f.notes.append("skipped 1 file already in the store")
             continue
         segments = segment_table(cols, table, task, spec, f, gap_factor=gap_factor, quiet=quiet)
