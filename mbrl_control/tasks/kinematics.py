@@ -3,7 +3,8 @@
 A task file names one of :data:`FK_MODELS` for each point it observes or costs (``points:``).
 Each model has a numpy form (joint positions -> point, used for observations) and a torch form
 (per-joint cos/sin/position tensors -> points ``(B, 3)``, used inside the planner graph, so a
-continuous joint observed as cos/sin needs no angle). URDF-based kinematics is a later slice.
+continuous joint observed as cos/sin needs no angle). Points on URDF links:
+:mod:`mbrl_control.tasks.urdf_kinematics`.
 
 Panda: modified (Craig) DH parameters of the Franka datasheet; the point is the grasp point
 between the fingertips (``panda_grasptarget`` in pybullet_data's URDF), 0.212 m beyond the

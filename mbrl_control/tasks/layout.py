@@ -46,10 +46,31 @@ class JointSpec:
 
 @dataclass(frozen=True)
 class PointSpec:
+    """A named point: a named FK model (``fk``, ``params``) or a URDF link (``chain``)."""
+
     name: str
     fk: str
+    """A :data:`~mbrl_control.tasks.kinematics.FK_MODELS` name, or ``urdf`` with ``chain``."""
     joints: tuple[str, ...]
     params: Mapping[str, float]
+    kinds: tuple[str, ...] = ()
+    """``prismatic`` or ``revolute`` per joint: what the point reads of each."""
+    chain: Any = None
+    """A :class:`~mbrl_control.tasks.urdf_kinematics.UrdfChain` for a link point."""
+    base: Any = None
+    """(4, 4) ``robot.base_pose`` of a link point (None: identity)."""
+
+    def numpy_point(self, q: np.ndarray) -> np.ndarray:
+        """The point (3,) for positions ``q`` of :attr:`joints` (in that order)."""
+        if self.chain is not None:
+            return self.chain.numpy_point(dict(zip(self.joints, q)), self.base)
+        return FK_MODELS[self.fk].numpy_fn(q, self.params)
+
+    def torch_point(self, joints: list[Any]) -> torch.Tensor:
+        """The points ``(..., 3)`` for lazy joint tensors of :attr:`joints` (in that order)."""
+        if self.chain is not None:
+            return self.chain.torch_point(dict(zip(self.joints, joints)), self.base)
+        return FK_MODELS[self.fk].torch_fn(joints, self.params)
 
 
 @dataclass
@@ -131,8 +152,8 @@ class ObsLayout:
             raise TaskFileError(f"{where}={name!r}; allowed (points): {sorted(self.points)}")
         if name in self.point_at:
             return
-        fk = FK_MODELS[self.points[name].fk]
-        for j, kind in zip(self.points[name].joints, fk.joint_types):
+        point = self.points[name]
+        for j, kind in zip(point.joints, point.kinds):
             if kind == "prismatic":
                 self.need_pos(j, f"{where} (point {name!r})")
             else:
@@ -159,6 +180,15 @@ class _Joint:
         i = self._layout.sin.get(self._name)
         return self.pos.sin() if i is None else self._obs[..., i]
 
+    @property
+    def angle(self) -> torch.Tensor:
+        """The raw position when observed, else ``atan2(sin, cos)`` (in (-pi, pi])."""
+        if self._name in self._layout.pos:
+            return self.pos
+        import torch
+
+        return torch.atan2(self.sin, self.cos)
+
 
 class Features(Mapping[str, "torch.Tensor"]):
     """What critics read: ``obs``, ``action``, ``next_obs``, ``goal`` and ``point:<name>``
@@ -182,8 +212,7 @@ class Features(Mapping[str, "torch.Tensor"]):
                 self._data[key] = obs[..., i : i + 3]
             else:
                 p = self._layout.points[name]
-                joints = [self.joint(j) for j in p.joints]
-                self._data[key] = FK_MODELS[p.fk].torch_fn(joints, p.params)
+                self._data[key] = p.torch_point([self.joint(j) for j in p.joints])
         return self._data[key]
 
     def __iter__(self) -> Iterator[str]:

@@ -28,6 +28,7 @@ from mbrl_control.tasks.layout import JOINT_TYPES, Features, JointSpec, ObsLayou
 from mbrl_control.tasks.schema import TaskFileError
 from mbrl_control.tasks.simulation_section import parse_simulation
 from mbrl_control.tasks.urdf_defaults import action_defaults, needs_urdf, urdf_defaults
+from mbrl_control.tasks.urdf_kinematics import UrdfChain, base_matrix, build_chain
 from mbrl_control.tasks.urdf_model import UrdfTree
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
@@ -216,6 +217,9 @@ class FileTask(Task):
         for name, e in s.mapping(value, "points").items():
             w = f"points.{name}"
             _identifier(name, w)
+            if "link" in s.mapping(e, w):
+                points[name] = self._link_point(name, e, w)
+                continue
             fk_name = s.choice(s.mapping(e, w).get("fk"), f"{w}.fk", sorted(FK_MODELS))
             fk = FK_MODELS[fk_name]
             m = s.keys(
@@ -234,8 +238,27 @@ class FileTask(Task):
                 if (kind == "prismatic") == self._joints[j].angular:
                     raise TaskFileError(f"{w}.joints: {fk_name} needs {j!r} to be {kind}")
             params = {k: s.number(m.get(k, d), f"{w}.{k}") for k, d in fk.params.items()}
-            points[name] = PointSpec(name, fk_name, tuple(joints), params)
+            points[name] = PointSpec(name, fk_name, tuple(joints), params, fk.joint_types)
         self._layout = ObsLayout(joints=self._joints, points=points)
+
+    def _link_point(self, name: str, e: Any, w: str) -> PointSpec:
+        """``{link, offset, chain}``: a point on a URDF link (chain from the URDF, or as
+        written into the definition at an earlier load)."""
+        m = s.keys(e, w, ("link",), ("offset", "chain"))
+        link = s.string(m["link"], f"{w}.link")
+        offset = s.numbers(m.get("offset", [0.0, 0.0, 0.0]), f"{w}.offset", 3)
+        if "chain" in m:
+            chain = UrdfChain.from_data(m["chain"], link, offset, f"{w}.chain", self.joint_names)
+        elif self._urdf_tree is None:
+            raise TaskFileError(f"{w}.link: a link point needs robot.urdf")
+        else:
+            chain = build_chain(self._urdf_tree, link, offset, self._joints, w, self.urdf)
+            e["chain"] = chain.to_data()
+        kinds = tuple(
+            "prismatic" if self._joints[j].type == "prismatic" else "revolute" for j in chain.joints
+        )
+        base = None if self.base_pose == ((0.0,) * 3, (0.0,) * 3) else base_matrix(self.base_pose)
+        return PointSpec(name, "urdf", chain.joints, {}, kinds, chain, base)
 
     def _parse_observation(self, value: Any) -> None:
         lay = self._layout
@@ -409,7 +432,7 @@ class FileTask(Task):
                 parts.append(v[arg : arg + 1])
             else:
                 point, cols = arg
-                parts.append(FK_MODELS[point.fk].numpy_fn(q[cols], point.params))
+                parts.append(point.numpy_point(q[cols]))
         return np.concatenate(parts).astype(np.float32)
 
     def is_success(self, obs: np.ndarray, goal: np.ndarray | None = None) -> bool:
