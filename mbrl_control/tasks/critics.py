@@ -10,6 +10,8 @@ Kinds (keys beyond ``name``/``kind``/``weight``; see docs/task_files.md):
 
 - ``link_target``: ``point``, ``target`` (``goal`` or ``[x, y, z]`` m), ``kernel``
   (``distance``: d (m); ``squared``: d²; ``saturating``: 1 - exp(-d²/scale²)), ``scale`` (m).
+- ``link_height``: ``point``, ``target`` (m), ``kernel`` (as ``link_target``, or ``below``:
+  max(0, target - z)²), ``scale`` (m): the point's height z against a target (uprightness).
 - ``joint_target``: ``joints``, ``target`` (per joint): sum of squared errors.
 - ``joint_velocity``: ``joints``: sum of squared velocities.
 - ``action_magnitude``: ``reduce`` (``sum`` | ``mean``) of (action / action_high)².
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 CriticFn = Callable[[Features], "torch.Tensor"]
 COMMON_KEYS = ("name", "kind", "weight")
 KERNELS = ("distance", "squared", "saturating")
+HEIGHT_KERNELS = (*KERNELS, "below")
 REDUCTIONS = ("sum", "mean")
 
 
@@ -100,6 +103,27 @@ def _link_target(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
         if kernel == "saturating":
             return 1.0 - (-d2 / scale**2).exp()
         return d2.clamp(min=1e-12).sqrt()
+
+    return fn
+
+
+def _link_height(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+    point = m["point"]
+    ctx.layout.need_point(point, f"{where}.point")
+    target = s.number(m["target"], f"{where}.target")
+    kernel = s.choice(m.get("kernel", "distance"), f"{where}.kernel", HEIGHT_KERNELS)
+    scale = s.number(m.get("scale", 1.0), f"{where}.scale", low=0.0, strict_low=True)
+    key = f"point:{point}"
+
+    def fn(f: Features) -> torch.Tensor:
+        dz = f[key][..., 2] - target  # (B,) m
+        if kernel == "below":
+            return (-dz).clamp(min=0.0).square()
+        if kernel == "squared":
+            return dz.square()
+        if kernel == "saturating":
+            return 1.0 - (-dz.square() / scale**2).exp()
+        return dz.abs()
 
     return fn
 
@@ -229,6 +253,7 @@ class CriticKind:
 
 CRITIC_KINDS: dict[str, CriticKind] = {
     "link_target": CriticKind(_link_target, ("point", "target"), ("kernel", "scale")),
+    "link_height": CriticKind(_link_height, ("point", "target"), ("kernel", "scale")),
     "joint_target": CriticKind(_joint_target, ("target",), ("joints",)),
     "joint_velocity": CriticKind(_joint_velocity, (), ("joints",)),
     "action_magnitude": CriticKind(_action_magnitude, (), ("reduce",)),
