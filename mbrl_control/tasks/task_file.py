@@ -23,6 +23,7 @@ from mbrl_control.tasks import schema as s
 from mbrl_control.tasks.base import Critic, Task
 from mbrl_control.tasks.critics import Context, build_critic
 from mbrl_control.tasks.csv_log_section import parse_csv_log
+from mbrl_control.tasks.planner_section import parse_planner
 from mbrl_control.tasks.kinematics import FK_MODELS
 from mbrl_control.tasks.layout import JOINT_TYPES, Features, JointSpec, ObsLayout, PointSpec
 from mbrl_control.tasks.schema import TaskFileError
@@ -68,6 +69,7 @@ TOP_OPTIONAL = (
     "cost",
     "simulation",
     "csv_log",
+    "planner",
 )
 COST_SOURCES = ("critics", "learned")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: 10x faster
@@ -122,6 +124,7 @@ class FileTask(Task):
         # sections with their own schema module (each validates its keys, errors name them)
         self.simulation = parse_simulation(m.get("simulation", {}), self)
         self.csv_log = parse_csv_log(m.get("csv_log", {}), self)
+        self.planner = parse_planner(m.get("planner", {}), self)
 
     # ---- sections ------------------------------------------------------------------------
     def _parse_robot(self, value: Any) -> None:
