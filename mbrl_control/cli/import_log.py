@@ -114,7 +114,6 @@ def csv_spec(args: argparse.Namespace, task: object):
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from mbrl_control.data.store import TransitionStore
     from mbrl_control.tasks import get_task
 
     task = get_task(args.task)
@@ -126,13 +125,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.namespace is not None:
             raise ValueError("--namespace applies to --bag only")
-        from mbrl_control.data.csv_import import import_csv, read_header, resolve_columns
+        from mbrl_control.data.csv_import import import_csv
 
-        spec = csv_spec(args, task)
-        for p in args.csv:  # check every file's columns before the store is created
-            resolve_columns(read_header(p, spec.delimiter)[0], spec, task, str(p))
-        store = TransitionStore(args.out)
-        report = import_csv(args.csv, task, store, spec, quiet=args.quiet, log_skips=False)
+        spec = csv_spec(args, task)  # the store is created once every file passed its checks
+        report = import_csv(args.csv, task, args.out, spec, quiet=args.quiet, log_skips=False)
         files, noun, unit = report.files, "file", "rows"
     from mbrl_control.data.csv_import import summary_line
 
@@ -169,7 +165,7 @@ def _import_bag(args: argparse.Namespace, task: object):
     same summary line as CSV); a bag already in the store is skipped."""
     from mbrl_control.data.bag_import import import_bag
     from mbrl_control.data.csv_import import (
-        _REASONS,
+        REASONS,
         FileReport,
         already_imported,
         content_sha256,
@@ -200,7 +196,7 @@ def _import_bag(args: argparse.Namespace, task: object):
     f.stats, f.episode_ids, f.breaks = report.stats, report.episode_ids, dict(report.stats.breaks)
     f.rows = report.stats.states + report.stats.commands
     for key, count in report.stats.dropped.items():
-        name = "bad joint state" if key == "bad_state" else _REASONS.get(key, key)
+        name = "bad joint state" if key == "bad_state" else REASONS.get(key, key)
         f.drop(name, count, report.stats.examples.get(key, ""))
     f.notes.append(f"time axis: {report.clock} stamps; topics: {', '.join(report.topics.values())}")
     return f

@@ -68,7 +68,7 @@ _SHOWN_COLUMNS = 30
 
 # Reasons a row (or its action) is not used, as printed; the segmentation rule's drop
 # reasons map onto these words.
-_REASONS = {
+REASONS = {
     "out_of_order": "time going back",
     "duplicate": "duplicate row",
     "incomplete": "incomplete state",
@@ -336,6 +336,17 @@ def read_table(path: Path, spec: CsvLogSpec, task: Any) -> tuple[Columns, Table]
     return cols, Table(used, values, bad, episode, sha, d)
 
 
+def check_file(path: str | Path, spec: CsvLogSpec, task: Any) -> None:
+    """Read ``path`` and check what can be checked without segmenting it: text, header,
+    columns, rows, time unit. Raises CsvLogError naming the file and column."""
+    path = Path(path)
+    cols, table = read_table(path, spec, task)
+    k = table.col(cols.time)
+    t = table.values[:, k] * TIME_UNITS[spec.time_unit]
+    ok = ~table.unreadable[:, k] & np.isfinite(t)
+    _check_time(t[ok], task, cols.header[cols.time], spec.time_unit, str(path), FileReport(""))
+
+
 # ---- segmentation -------------------------------------------------------------------------
 @dataclass
 class FileReport:
@@ -537,7 +548,7 @@ def segment_table(
     for key, count in report.stats.dropped.items():
         if key in ("bad_state",):
             continue  # classified above
-        report.drop(_REASONS.get(key, key), count, report.stats.examples.get(key, ""))
+        report.drop(REASONS.get(key, key), count, report.stats.examples.get(key, ""))
     report.breaks = dict(report.stats.breaks)
     return out
 
@@ -732,7 +743,7 @@ def summary_line(files: Sequence[FileReport], noun: str, unit: str) -> str:
 def import_csv(
     paths: Sequence[str | Path],
     task: Any,
-    store: TransitionStore,
+    store: TransitionStore | str | Path,
     spec: CsvLogSpec | None = None,
     *,
     gap_factor: float = GAP_FACTOR,
@@ -744,7 +755,8 @@ def import_csv(
     Args:
         paths: CSV files (read in this order).
         task: a task or its name; ``spec`` defaults to its ``csv_log`` section.
-        store: where episodes are appended (episode meta: ``source: "csv"``, ``file``,
+        store: where episodes are appended, or its folder (created once every file has
+            passed the checks; episode meta: ``source: "csv"``, ``file``,
             ``sha256``, ``file_episode``/``file_episodes``, ``t_start``/``t_end`` (s, the
             log's time axis), ``end``, ``velocities``, ``columns``, ``goal``).
         quiet: no progress bar.
@@ -753,18 +765,19 @@ def import_csv(
     Returns: the report; ``line()`` is the one-line summary. A file already imported into
         the store is skipped (``FileReport.skipped``, and a warning).
     Raises:
-        CsvLogError: a file that cannot be used (names the file and column); raised before
-            anything of that file is written. Every file's header is checked first, so a
-            bad mapping writes nothing at all.
+        CsvLogError: a file that cannot be used (names the file and column). Every file is
+            read and checked (columns, rows, time unit) before anything is written, so an
+            unusable file writes nothing at all.
     """
     from mbrl_control.tasks import get_task
 
     task = get_task(task) if isinstance(task, str) else task
     spec = spec or getattr(task, "csv_log", None) or CsvLogSpec()
     files = [Path(p) for p in paths]
-    for p in files:  # every header first: a bad mapping writes nothing
-        header, _ = read_header(p, spec.delimiter)
-        resolve_columns(header, spec, task, str(p))
+    for p in files:  # every file first: an unusable one writes nothing
+        check_file(p, spec, task)
+    if not isinstance(store, TransitionStore):
+        store = TransitionStore(store)
     report = CsvImportReport()
     seen = imported_episodes(store)
     for p in files:

@@ -121,6 +121,18 @@ def test_unusable_input_is_one_line_exit_2_and_writes_nothing(
     assert not store.exists()  # nothing written, not even an empty store
 
 
+def test_one_unusable_file_among_several_writes_nothing(tmp_path, capsys, log):
+    good = write_csv(tmp_path / "good.csv", default_columns(log, np.arange(log.n) * SUB))
+    bad = tmp_path / "bad.csv"
+    bad.write_text((good.read_text().splitlines()[0]) + "\n")  # a header, no rows
+    store = tmp_path / "store"
+    code, _, err = _run(capsys, "--csv", good, bad, "--task", "cartpole_swingup", "--out", store)
+    assert code == 2 and _lines(err) == [
+        f"mbrl-control import: error: {bad}: no data rows after the header"
+    ]
+    assert not store.exists()
+
+
 def test_a_file_that_keeps_nothing_is_an_error_naming_why(tmp_path, capsys, log):
     c = default_columns(log, np.arange(log.n) * SUB)
     c["slider_to_cart_pos"][:] = 9.0  # beyond the rail: every row refused
