@@ -101,3 +101,11 @@ def test_link_height_on_a_named_fk_point(tmp_path):
 def test_link_height_bad_keys(tmp_path, critic, needle):
     with pytest.raises(TaskFileError, match=needle):
         load(tmp_path, [{"name": "h", "kind": "link_height", **critic}])
+
+
+def test_docs_list_every_critic_kind():
+    from mbrl_control.tasks.critics import CRITIC_KINDS
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "task_files.md").read_text()
+    table = docs[docs.index("### `critics[i]`") : docs.index("### `success[i]`")]
+    assert [k for k in CRITIC_KINDS if f"| `{k}` |" not in table] == []
