@@ -50,17 +50,18 @@ def needs_urdf(task: Mapping[str, Any]) -> bool:
 
 
 def urdf_joint_check(name: Any, where: str, tree: UrdfTree, urdf: str | None) -> None:
-    """Refuse a joint name that is not a movable joint of the URDF, listing those."""
+    """Refuse a joint name that is not a movable, non-mimic joint of the URDF, listing those
+    (a mimic joint follows its parent: the task reads the parent)."""
     j = tree.joints.get(name) if isinstance(name, str) else None
+    allowed = f"its movable joints: {list(tree.independent)}"
     if j is None:
-        raise TaskFileError(
-            f"{where}: the URDF {urdf} has no joint {name!r}; its movable joints: "
-            f"{list(tree.movable)}"
-        )
+        raise TaskFileError(f"{where}: the URDF {urdf} has no joint {name!r}; {allowed}")
     if not j.movable:
+        raise TaskFileError(f"{where}: {name!r} is a {j.type} joint in the URDF {urdf}; {allowed}")
+    if j.mimic is not None:
         raise TaskFileError(
-            f"{where}: {name!r} is a {j.type} joint in the URDF {urdf}; its movable joints: "
-            f"{list(tree.movable)}"
+            f"{where}: {name!r} is a mimic joint of {j.mimic.joint!r} in the URDF {urdf}: read "
+            f"{j.mimic.joint!r} instead"
         )
 
 

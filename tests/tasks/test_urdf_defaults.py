@@ -98,9 +98,14 @@ def test_joint_the_urdf_lacks_is_refused_listing_its_movable_joints(tmp_path):
     with pytest.raises(TaskFileError) as e:
         load_task_file(write(tmp_path, data))
     assert "joints[1].name: the URDF" in str(e.value) and "has no joint 'shoulder'" in str(e.value)
-    assert "movable joints: ['yaw', 'slide', 'elbow', 'wrist']" in str(e.value)
+    assert "movable joints: ['yaw', 'slide', 'elbow']" in str(e.value)  # not the mimic wrist
     data = edited(joints=[{"name": "yaw"}, {"name": "tip_joint", "type": "revolute"}])
     with pytest.raises(TaskFileError, match=r"'tip_joint' is a fixed joint in the URDF"):
+        load_task_file(write(tmp_path, data))
+    data = edited(joints=[{"name": "yaw"}, {"name": "wrist"}])
+    with pytest.raises(
+        TaskFileError, match=r"'wrist' is a mimic joint of 'elbow' .*: read 'elbow'"
+    ):
         load_task_file(write(tmp_path, data))
 
 
