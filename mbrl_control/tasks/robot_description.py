@@ -151,6 +151,9 @@ def _load(path: Path, args: dict[str, str]) -> RobotDescription:
         root = ET.fromstring(text)
     except ET.ParseError as e:
         raise TaskFileError(f"{path}: not valid XML: {e}") from None
+    for el in root.iter():  # a default namespace (<robot xmlns="...">) is no part of URDF
+        if isinstance(el.tag, str) and el.tag.startswith("{"):
+            el.tag = el.tag.split("}", 1)[1]
     warnings: list[str] = []
     _fix_files(root, path, warnings)
     try:

@@ -145,7 +145,7 @@ class UrdfChain:
         rot: Any = None  # (..., 3, 3) once a joint moved; before that the constant in `r0`
         pos: Any = None  # (..., 3)
         r0, p0 = t0[:3, :3], t0[:3, 3]
-        dtype = next(iter(joints.values())).cos.dtype if joints else torch.float32
+        dtype = torch.float32  # the joints' dtype, from the first joint tensor
 
         def const(a: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=dtype)
@@ -161,6 +161,7 @@ class UrdfChain:
             j = joints[st.joint]
             if st.motion == "revolute":
                 c, sn = _cos_sin(j, st.multiplier, st.offset)
+                dtype = c.dtype
                 k = st.axis
                 kk = np.outer(k, k)
                 cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
@@ -176,6 +177,7 @@ class UrdfChain:
                     rot = torch.matmul(rot, m)
             else:
                 x = _linear(j, st.multiplier, st.offset)  # (...)
+                dtype = x.dtype
                 step = x[..., None] * const(st.axis)  # (..., 3)
                 if rot is None:
                     pos = const(p0) + torch.matmul(step, const(r0).T)

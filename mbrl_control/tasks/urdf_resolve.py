@@ -17,6 +17,7 @@ Standard library only at import time (xacro is imported on first expansion).
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 import threading
@@ -60,16 +61,24 @@ def _python_package(pkg: str) -> Path | None:
 def find_package(pkg: str, near: Path | None = None) -> Path | None:
     """The directory of ROS package (or Python package) ``pkg``, or None; see the module doc.
 
-    ``near`` is the description file whose ancestors are searched last (step 3).
+    ``near`` is the description file whose ancestors are searched last (step 3). Cached per
+    (package, ``near``'s directory, search path environment).
     """
+    env = tuple(os.environ.get(k, "") for k in ("ROS_PACKAGE_PATH", "AMENT_PREFIX_PATH"))
+    where = None if near is None else str(Path(near).resolve().parent)
+    return _find_package(pkg, where, env)
+
+
+@functools.lru_cache(maxsize=256)
+def _find_package(pkg: str, where: str | None, env: tuple[str, ...]) -> Path | None:
     for cand in _ros_candidates(pkg):
         if cand.is_dir():
             return cand.resolve()
     found = _python_package(pkg)
     if found is not None and found.is_dir():
         return found.resolve()
-    if near is not None:
-        for anc in Path(near).resolve().parents:
+    if where is not None:
+        for anc in (Path(where), *Path(where).parents):
             if anc.name == pkg:
                 return anc
             if (anc / pkg).is_dir():

@@ -253,3 +253,11 @@ def test_cached_per_path_and_mtime(tmp_path):
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
     c = load_urdf(p)
     assert c is not a and c.tree.name == "r2"
+
+
+def test_default_xml_namespace_is_ignored(tmp_path):
+    p = tmp_path / "ns.urdf"
+    body = _link("base") + _link("l1") + _joint("j1", "base", "l1")
+    p.write_text(f'<robot xmlns="http://www.ros.org" name="r">{body}</robot>')
+    d = load_urdf(p)
+    assert d.tree.movable == ("j1",) and "xmlns" not in d.urdf_text
