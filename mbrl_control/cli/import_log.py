@@ -21,7 +21,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mbrl_control.cli.checks import existing_file, existing_path, out_dir, task_name
+from mbrl_control.cli.checks import (
+    existing_file,
+    existing_path,
+    nonneg_int,
+    out_dir,
+    task_name,
+)
 
 TIME_UNITS = ("s", "ms", "us", "ns")  # csv_log_section.TIME_UNITS (a test keeps them equal)
 ANGLE_UNITS = ("rad", "deg")  # csv_log_section.ANGLE_UNITS
@@ -81,6 +87,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--angle-unit", choices=ANGLE_UNITS, help="angles in the log (default: rad)")
     g.add_argument("--episode-column", help="a column whose change starts a new episode")
     g.add_argument("--goal-columns", help="comma-separated goal columns (tasks with a goal)")
+    parser.add_argument(
+        "--max-episode-steps",
+        type=nonneg_int,
+        help="cut longer stretches into episodes of this many transitions, nothing lost "
+        "(default: the task's episode_steps; 0: no limit)",
+    )
     parser.add_argument("--namespace", help="--bag: read the topics under this namespace")
     parser.add_argument("--json", action="store_true", help="also print the report as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -117,18 +129,28 @@ def run(args: argparse.Namespace) -> int:
     from mbrl_control.tasks import get_task
 
     task = get_task(args.task)
+    steps = task.episode_steps if args.max_episode_steps is None else args.max_episode_steps
+    max_length = steps or None
     if args.bag is not None:
         flags = ["--" + d.replace("_", "-") for d in CSV_FLAGS if getattr(args, d) is not None]
         if flags:
             raise ValueError(f"{', '.join(flags)}: CSV column options apply to --csv only")
-        files, noun, unit = [_import_bag(args, task)], "bag", "messages"
+        files, noun, unit = [_import_bag(args, task, max_length)], "bag", "messages"
     else:
         if args.namespace is not None:
             raise ValueError("--namespace applies to --bag only")
         from mbrl_control.data.csv_import import import_csv
 
         spec = csv_spec(args, task)  # the store is created once every file passed its checks
-        report = import_csv(args.csv, task, args.out, spec, quiet=args.quiet, log_skips=False)
+        report = import_csv(
+            args.csv,
+            task,
+            args.out,
+            spec,
+            max_length=max_length,
+            quiet=args.quiet,
+            log_skips=False,
+        )
         files, noun, unit = report.files, "file", "rows"
     from mbrl_control.data.csv_import import summary_line
 
@@ -160,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _import_bag(args: argparse.Namespace, task: object):
+def _import_bag(args: argparse.Namespace, task: object, max_length: int | None):
     """``--bag``: the bag import of ``finetune --bag`` into the store, as a file report (the
     same summary line as CSV); a bag already in the store is skipped."""
     from mbrl_control.data.bag_import import import_bag
@@ -192,6 +214,7 @@ def _import_bag(args: argparse.Namespace, task: object):
         log_summary=False,
         extra_meta={"sha256": sha},
         skip=entry["indices"] if entry else (),
+        max_length=max_length,
     )
     f.stats, f.episode_ids, f.breaks = report.stats, report.episode_ids, dict(report.stats.breaks)
     f.rows = report.stats.states + report.stats.commands

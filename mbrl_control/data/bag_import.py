@@ -167,6 +167,7 @@ def import_bag(
     log_summary: bool = True,
     extra_meta: dict[str, Any] | None = None,
     skip: Collection[int] = (),
+    max_length: int | None = None,
 ) -> ImportReport:
     """Append the episodes found in the bag at ``path`` to ``store``.
 
@@ -182,6 +183,8 @@ def import_bag(
             bag's content hash ``sha256`` to detect a re-import).
         skip: indices (among the bag's episodes, ``file_episode`` in the meta) not to write
             (already in the store from an import cut short).
+        max_length: cut episodes at this many transitions (the next starts at the last
+            state: nothing is lost; ``None`` = no limit), as the live recorder does.
     Returns: the :class:`ImportReport` (its ``line()`` is the summary).
     Raises:
         ValueError: unreadable bag, missing or ambiguous topics, or commands of the wrong
@@ -216,7 +219,7 @@ def import_bag(
 
     goals: list[tuple[float, np.ndarray]] = []
     segments: list[Segment] = []
-    seg = Segmenter(task, segments.append, gap_factor=gap_factor)
+    seg = Segmenter(task, segments.append, gap_factor=gap_factor, max_length=max_length)
     report.stats = seg.stats
     for cell, _, _, role, msg in events:
         t = cell[0]

@@ -451,6 +451,7 @@ def segment_table(
     report: FileReport,
     *,
     gap_factor: float = GAP_FACTOR,
+    max_length: int | None = None,
     quiet: bool = False,
 ) -> list[tuple[Segment, np.ndarray]]:
     """The file's segments with their goal ``(G,)``, by the one segmentation rule; fills
@@ -507,7 +508,7 @@ def segment_table(
     progress = _progress(n, path, quiet)
     for start, stop in runs:
         segments: list[Segment] = []
-        seg = Segmenter(task, segments.append, gap_factor=gap_factor)
+        seg = Segmenter(task, segments.append, gap_factor=gap_factor, max_length=max_length)
         rows = [r for r in range(start, stop) if time_ok[r]]
         report.drop("unreadable time", stop - start - len(rows))
         steps = np.diff(t[rows]) if len(rows) > 1 else np.zeros(0)
@@ -747,6 +748,7 @@ def import_csv(
     spec: CsvLogSpec | None = None,
     *,
     gap_factor: float = GAP_FACTOR,
+    max_length: int | None = None,
     quiet: bool = False,
     log_skips: bool = True,
 ) -> CsvImportReport:
@@ -759,6 +761,8 @@ def import_csv(
             passed the checks; episode meta: ``source: "csv"``, ``file``,
             ``sha256``, ``file_episode``/``file_episodes``, ``t_start``/``t_end`` (s, the
             log's time axis), ``end``, ``velocities``, ``columns``, ``goal``).
+        max_length: cut episodes at this many transitions (the next starts at the last
+            state: nothing is lost; ``None`` = no limit), as the live recorder does.
         quiet: no progress bar.
         log_skips: log a warning for each file skipped; ``False`` when the caller reports
             ``FileReport.skipped`` itself.
@@ -795,7 +799,9 @@ def import_csv(
                 log.warning("%s", f.skipped)
             f.notes.append("skipped 1 file already in the store")
             continue
-        segments = segment_table(cols, table, task, spec, f, gap_factor=gap_factor, quiet=quiet)
+        segments = segment_table(
+            cols, table, task, spec, f, gap_factor=gap_factor, max_length=max_length, quiet=quiet
+        )
         if f.derived_velocities:
             f.notes.append("velocities derived by finite differences")
         if f.rate_hz > 1.2 * task.control_hz:
@@ -803,6 +809,18 @@ def import_csv(
                 f"rows at ~{f.rate_hz:.3g} Hz resampled to the {task.control_hz:g} Hz control grid"
             )
         have = entry["indices"] if entry else set()
+        if entry and entry.get("count") != len(segments):
+            # cut short under other settings (mapping, episode length): cannot complete it
+            f.skipped = (
+                f"{p}: partly imported into {store.root} earlier with other settings "
+                f"({entry['count']} episodes then, {len(segments)} now; episodes "
+                f"{sorted(entry['ids'])}): skipped; import it into a new store"
+            )
+            if log_skips:
+                log.warning("%s", f.skipped)
+            f.stats = SegmentStats()
+            f.dropped, f.breaks = {}, {}
+            continue
         for i, (s, goal) in enumerate(segments):
             if i in have:
                 continue  # written by an import cut short: complete it

@@ -121,6 +121,20 @@ def test_unusable_input_is_one_line_exit_2_and_writes_nothing(
     assert not store.exists()  # nothing written, not even an empty store
 
 
+def test_long_stretches_are_cut_into_episodes_losing_nothing(tmp_path, capsys, log):
+    path = write_csv(tmp_path / "a.csv", default_columns(log, np.arange(log.n) * SUB))
+    store = tmp_path / "store"
+    code, out, err = _run(
+        capsys, "--csv", path, "--task", "cartpole_swingup", "--out", store,
+        "--max-episode-steps", "15",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.startswith(f"kept {STEPS} transitions in 3 episodes from 1 file; "), out
+    assert "episodes end by: end 1, max_length 2" in out
+    data = TransitionStore(store).load()
+    np.testing.assert_array_equal(data.next_obs[14], data.obs[15])  # chained, no gap
+
+
 def test_one_unusable_file_among_several_writes_nothing(tmp_path, capsys, log):
     good = write_csv(tmp_path / "good.csv", default_columns(log, np.arange(log.n) * SUB))
     bad = tmp_path / "bad.csv"
