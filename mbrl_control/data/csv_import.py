@@ -520,20 +520,20 @@ def segment_table(
                     if not pos_ok[r] or cols.velocities
                     else "velocity not derivable (no neighbour row)"
                 )
-                report.drop(why, example=f"row {r + 2}")
+                report.drop(why, example=f"data row {r + 1}")
             elif seg.state(names, pos[r], vel[r], float(t[r])) == "bad_state":
                 try:
                     merge.parse(names, pos[r], vel[r])
                     report.drop("invalid joint state")
                 except BadJointState as err:
-                    report.drop(_classify(err), example=f"row {r + 2}: {err}")
+                    report.drop(_classify(err), example=f"data row {r + 1}: {err}")
             # the row's action holds until the next row: placed halfway to it
             nxt = t[rows[k + 1]] if k + 1 < len(rows) else t[r] + hold
             t_act = float(t[r] + max(0.0, nxt - t[r]) / 2)
             if act_ok[r]:
                 seg.command(act[r], t=t_act)
             else:
-                report.drop("unreadable action cell", example=f"row {r + 2}")
+                report.drop("unreadable action cell", example=f"data row {r + 1}")
             progress.update(1)
         seg.flush("end")
         _add_stats(report.stats, seg.stats)
@@ -593,10 +593,11 @@ def _goal(
         if task.goal_dim:
             return np.asarray(task.sample_goal(np.random.default_rng(0)), np.float32)
         return np.zeros(0, np.float32)
-    for r in rows:
-        if t[r] >= t_start - 1e-9 and np.isfinite(v[r, goal_cols]).all():
-            return v[r, goal_cols].astype(np.float32)
-    return np.full(len(goal_cols), np.nan, np.float32)
+    r = np.asarray(rows)
+    hits = r[(t[r] >= t_start - 1e-9) & np.isfinite(v[r][:, goal_cols]).all(1)]
+    if not len(hits):
+        return np.full(len(goal_cols), np.nan, np.float32)
+    return v[hits[0], goal_cols].astype(np.float32)
 
 
 def _check_time(

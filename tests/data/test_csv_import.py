@@ -14,7 +14,8 @@ from csv_logs import RATE, SUB, TASK, default_columns, jittered_times, simulate,
 
 from mbrl_control.data.csv_import import CsvLogError, import_csv
 from mbrl_control.data.store import TransitionStore
-from mbrl_control.tasks import load_task_file
+from mbrl_control.tasks import get_task, load_task_file
+from mbrl_control.tasks.csv_log_section import CsvLogSpec
 from mbrl_control.tasks.schema import TaskFileError
 from mbrl_control.tasks.task_file import BUILTIN_DIR
 
@@ -69,7 +70,7 @@ def test_jittered_4x_log_with_a_gap_and_bad_rows_gives_the_sims_transitions(tmp_
     path = write_csv(tmp_path / "log.csv", {k: np.array(v, object) for k, v in cols.items()})
 
     store = TransitionStore(tmp_path / "store")
-    report = import_csv([path], TASK, store, TASK.csv_log.__class__(episode_column="episode"))
+    report = import_csv([path], TASK, store, CsvLogSpec(episode_column="episode"))
     f = report.files[0]
     assert f.dropped == {"non-finite value": 3, "position out of range": 1}, f.dropped
     assert f.breaks == {"end": 2, "gap": 1}, f.breaks
@@ -225,3 +226,31 @@ def test_ambiguous_default_action_columns_are_refused(tmp_path, logs):
     )
     with pytest.raises(CsvLogError, match=expected):
         import_csv([path], TASK, TransitionStore(tmp_path / "store"))
+
+
+def test_a_goal_task_takes_its_goal_from_the_named_columns(tmp_path):
+    """panda_reach (a goal sampled per episode): the goal columns at each episode's start;
+    without them the file is refused naming the option."""
+    task = get_task("panda_reach")
+    n = 41  # 2 s at 20 Hz
+    t = np.arange(n) * task.dt
+    q = np.array([0.0, -0.5, 0.0, -2.0, 0.0, 1.5, 0.7])
+    cols = {"time": t}
+    for j, name in enumerate(task.joint_names):
+        cols[f"{name}_pos"] = q[j] + 0.01 * t
+        cols[f"{name}_vel"] = np.full(n, 0.01)
+        cols[f"{name}_cmd"] = np.full(n, 0.01)
+    for k, g in enumerate((0.4, -0.1, 0.5)):
+        cols[f"goal_{'xyz'[k]}"] = np.full(n, g)
+    path = write_csv(tmp_path / "reach.csv", cols)
+    store = TransitionStore(tmp_path / "store")
+    with pytest.raises(CsvLogError, match=r"reach\.csv: task 'panda_reach' has a goal of 3 values"):
+        import_csv([path], task, store)
+    spec = CsvLogSpec(goal=("goal_x", "goal_y", "goal_z"))
+    report = import_csv([path], task, store, spec, max_length=15)
+    assert report.transitions == n - 1, report.line()
+    data = store.load()
+    assert len(data.episodes) == 3
+    for meta in data.episodes:
+        assert meta["goal"] == pytest.approx([0.4, -0.1, 0.5])
+    assert data.goal.shape == (n - 1, 3)
