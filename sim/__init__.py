@@ -1,13 +1,17 @@
 """mbrl_sim: PyBullet simulator with domain randomization (folder ``sim/``, import ``mbrl_sim``).
 
 ``make_env(task, profile, seed, render_mode)`` builds a :class:`~mbrl_sim.env.MbrlSimEnv`;
-importing the package registers the gymnasium ids ``mbrl_sim/CartpoleSwingup-v0`` and
-``mbrl_sim/PandaReach-v0`` (so ``gymnasium.make("mbrl_sim:mbrl_sim/PandaReach-v0")`` works).
+``task`` is a built-in name, a task-file path or a ``FileTask`` with ``robot.urdf`` (the
+scene is built from its URDF and ``simulation:`` section). Importing the package registers the
+gymnasium ids ``mbrl_sim/CartpoleSwingup-v0`` and ``mbrl_sim/PandaReach-v0`` (so
+``gymnasium.make("mbrl_sim:mbrl_sim/PandaReach-v0")`` works) and ``mbrl_sim/Task-v0`` for any
+task file: ``gymnasium.make("mbrl_sim:mbrl_sim/Task-v0", task="my_robot.task.yaml")``.
 Profiles live in ``sim/profiles/*.yaml`` (see :mod:`mbrl_sim.profiles`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gymnasium
@@ -16,16 +20,20 @@ ENV_IDS: dict[str, str] = {
     "mbrl_sim/CartpoleSwingup-v0": "cartpole_swingup",
     "mbrl_sim/PandaReach-v0": "panda_reach",
 }
+TASK_FILE_ENV_ID = "mbrl_sim/Task-v0"
+"""The gymnasium id for any task file (``task=`` a path or a ``FileTask``, required)."""
 
 
 def make_env(
-    task: str,
-    profile: str = "default",
+    task: str | Path | Any,
+    profile: str | Path | Any = None,
     seed: int | None = None,
     render_mode: str | None = None,
     **kwargs: Any,
 ) -> gymnasium.Env:
-    """The randomized env for ``task`` (no wrappers: it truncates at ``task.episode_steps``)."""
+    """The randomized env for ``task`` (a built-in name, a task-file path or a ``FileTask``)
+    under ``profile`` (default: the task's ``dr_profile``); no wrappers: it truncates at
+    ``task.episode_steps``."""
     from mbrl_sim.env import MbrlSimEnv
 
     return MbrlSimEnv(task, profile=profile, seed=seed, render_mode=render_mode, **kwargs)
@@ -37,4 +45,7 @@ for _env_id, _task in ENV_IDS.items():
             id=_env_id, entry_point="mbrl_sim.env:MbrlSimEnv", kwargs={"task": _task}
         )
 
-__all__ = ["ENV_IDS", "make_env"]
+if TASK_FILE_ENV_ID not in gymnasium.registry:
+    gymnasium.register(id=TASK_FILE_ENV_ID, entry_point="mbrl_sim.env:MbrlSimEnv")
+
+__all__ = ["ENV_IDS", "TASK_FILE_ENV_ID", "make_env"]

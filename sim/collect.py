@@ -28,6 +28,7 @@ class WorkerConfig:
     """What a worker needs to build its env and policy."""
 
     task: str
+    """A built-in task name or a task-file path."""
     profile: str
     policy: str
     """``random`` or ``planner:PATH`` (an exported planner ONNX file)."""
@@ -52,7 +53,9 @@ def _env_and_planner(cfg: WorkerConfig) -> tuple[Any, Any]:
         if cfg.policy.startswith("planner:"):
             from mbrl_control.export.runtime import OnnxPlanner
 
-            planner = OnnxPlanner(cfg.policy.split(":", 1)[1], expected_task=cfg.task)
+            planner = OnnxPlanner(
+                cfg.policy.split(":", 1)[1], expected_task=env.unwrapped.task.name
+            )
         _CACHE[cfg] = (env, planner)
     return _CACHE[cfg]
 
@@ -80,7 +83,8 @@ def rollout(cfg: WorkerConfig, seed: int) -> dict[str, Any]:
         success = success or step_info["is_success"]
         done = terminated or truncated
     meta = {
-        "task": cfg.task,
+        "task": task.name,
+        **({"task_file": cfg.task} if cfg.task != task.name else {}),
         "profile": cfg.profile,
         "policy": cfg.policy,
         "seed": int(seed),
@@ -143,7 +147,8 @@ def collect(
     backend: str = "local",
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """Collect ``episodes`` episodes into the store at ``out``; return a summary dict."""
+    """Collect ``episodes`` episodes of ``task`` (a built-in name or a task-file path) into
+    the store at ``out``; return a summary dict."""
     from mbrl_sim.profiles import load_profile
     from tqdm import tqdm
 

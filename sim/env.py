@@ -22,17 +22,27 @@ import json
 import logging
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium
 import numpy as np
 import pybullet as pb
 from mbrl_sim.profiles import DRProfile, load_profile
-from mbrl_sim.scenes import SCENES, Scene, load_scene
+from mbrl_sim.scenes import Scene, load_scene, set_mimic_joints
 
 from mbrl_control.tasks import Task, get_task
 
 log = logging.getLogger(__name__)
+
+
+def task_profile(task: Task) -> str | Path:
+    """The task's ``dr_profile``: a profile name, or a ``.yaml`` path relative to its file."""
+    ref = getattr(task, "dr_profile", "default")
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") and not path.is_absolute() and hasattr(task, "path"):
+        return task.path.parent / path
+    return ref
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,10 @@ class SimState:
 
 
 class MbrlSimEnv(gymnasium.Env):
-    """``task`` (name or :class:`Task`) in PyBullet, randomized by ``profile`` at each reset.
+    """``task`` (a built-in name, a task-file path or a :class:`FileTask` with ``robot.urdf``)
+    in PyBullet (scene from :func:`mbrl_sim.scenes.load_scene`), randomized by ``profile`` (a
+    name, YAML path or :class:`DRProfile`; default: the task's ``dr_profile``) at each reset;
+    initial states from ``task.sample_initial_state``.
 
     Observation ``(O,)`` float32 and action ``(A,)`` float32 follow the task. ``reset``
     returns ``info["dr"]`` (the draw) and ``info["goal"]`` (``(G,)`` list); ``step`` returns
@@ -70,15 +83,17 @@ class MbrlSimEnv(gymnasium.Env):
 
     def __init__(
         self,
-        task: str | Task,
-        profile: str | DRProfile = "default",
+        task: str | Path | Task,
+        profile: str | Path | DRProfile | None = None,
         seed: int | None = None,
         render_mode: str | None = None,
         image_size: tuple[int, int] = (320, 240),
     ) -> None:
         import torch
 
-        self.task = get_task(task) if isinstance(task, str) else task
+        self.task = get_task(task) if isinstance(task, (str, Path)) else task
+        if profile is None:
+            profile = task_profile(self.task)
         self.profile = profile if isinstance(profile, DRProfile) else load_profile(profile)
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode={render_mode!r}; allowed: None, 'rgb_array'")
@@ -88,8 +103,8 @@ class MbrlSimEnv(gymnasium.Env):
         t = self.task
         self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (t.obs_dim,), np.float32)
         self.action_space = gymnasium.spaces.Box(t.low, t.high, dtype=np.float32)
-        self.scene: Scene = load_scene(SCENES[t.name], t.joint_names, t.command_joints, t.dt)
-        self._motor_force = list(self.scene.spec.max_force)  # (A,) N·m, velocity motors
+        self.scene: Scene = load_scene(t)
+        self._motor_force = list(self.scene.spec.max_force)  # (A,) N or N·m, motors
         self._pristine = pb.saveState(physicsClientId=self.scene.client)
         self._torch = torch
         self._weights = torch.as_tensor(t.default_weights)
@@ -136,7 +151,7 @@ class MbrlSimEnv(gymnasium.Env):
         )
         self._goal = t.sample_goal(rng)
         self._goal_t = self._torch.as_tensor(self._goal)
-        q0, qd0 = spec.initial_state(rng)
+        q0, qd0 = t.sample_initial_state(rng)
         log.info("reset %s profile=%s dr=%s", t.name, self.profile.name, json.dumps(self._dr))
 
         # ---- physics: pristine state, then the draw ----
@@ -144,6 +159,7 @@ class MbrlSimEnv(gymnasium.Env):
         self._apply_draw()
         for k, j in enumerate(sc.joints):
             pb.resetJointState(body, j, q0[k], qd0[k], physicsClientId=c)
+        set_mimic_joints(sc)
 
         # ---- controller state ----
         self._steps = 0
@@ -197,7 +213,7 @@ class MbrlSimEnv(gymnasium.Env):
         if self.render_mode != "rgb_array":
             return None
         w, h = self.image_size
-        dist, yaw, pitch, target = self.scene.spec.camera
+        dist, yaw, pitch, target = self.scene.camera
         c = self.scene.client
         view = pb.computeViewMatrixFromYawPitchRoll(target, dist, yaw, pitch, 0, 2, c)
         proj = pb.computeProjectionMatrixFOV(60, w / h, 0.05, 20.0, physicsClientId=c)
@@ -221,8 +237,8 @@ class MbrlSimEnv(gymnasium.Env):
         """Names (``task.joint_names``), positions, velocities, efforts, each ``(J,)``.
 
         Positions and velocities are the measurement behind the last observation (with
-        its noise); efforts are the realized commands of torque-controlled joints and the
-        motor torques of velocity-controlled ones (N or N·m).
+        its noise); efforts are the realized commands of effort-commanded joints and the
+        applied joint torques of the others (motors, friction; N or N·m).
         """
         pos, vel, eff = self._measured
         return list(self.task.joint_names), pos.copy(), vel.copy(), eff.copy()
@@ -282,13 +298,23 @@ class MbrlSimEnv(gymnasium.Env):
             )
             self._period = period
             self._set_friction()
-        torque = sc.spec.control == "torque"
-        if not torque:
+        torque = sc.spec.control == "effort"
+        if sc.spec.control == "velocity":
             pb.setJointMotorControlArray(
                 body,
                 sc.actuated,
                 pb.VELOCITY_CONTROL,
                 targetVelocities=command,
+                forces=self._motor_force,
+                physicsClientId=c,
+            )
+        elif sc.spec.control == "position":
+            pb.setJointMotorControlArray(
+                body,
+                sc.actuated,
+                pb.POSITION_CONTROL,
+                targetPositions=command,
+                targetVelocities=[0.0] * len(sc.actuated),
                 forces=self._motor_force,
                 physicsClientId=c,
             )
@@ -318,7 +344,7 @@ class MbrlSimEnv(gymnasium.Env):
         pos = np.array([s[0] for s in states])
         vel = np.array([s[1] for s in states])
         eff = np.array([s[3] for s in states]) if acted else np.zeros(len(states))
-        if sc.spec.control == "torque":
+        if sc.spec.control == "effort":
             eff[list(sc.actuated_pos)] = self._command
         if dr["obs_noise_pos"] > 0:
             pos = pos + rng.normal(0.0, dr["obs_noise_pos"], pos.shape)
@@ -347,20 +373,22 @@ class MbrlSimEnv(gymnasium.Env):
         self._period = -1.0
 
     def _set_friction(self) -> None:
-        """Coulomb friction of torque-driven joints: a zero-velocity motor of that strength.
+        """Coulomb friction of the joints no motor drives (effort-commanded and passive
+        joints): a zero-velocity motor of the drawn strength.
 
         PyBullet turns a motor's force limit into an impulse limit with the physics step in
         force when the motor is set, so re-issue after every change of the step.
         """
         sc = self.scene
-        if sc.spec.control != "torque":
+        if not sc.free:
             return
+        friction = self._dr["joint_friction"]
         pb.setJointMotorControlArray(
             sc.body,
-            list(sc.joints),
+            list(sc.free),
             pb.VELOCITY_CONTROL,
-            targetVelocities=[0.0] * len(sc.joints),
-            forces=list(self._dr["joint_friction"]),
+            targetVelocities=[0.0] * len(sc.free),
+            forces=[friction[k] for k in sc.free_pos],
             physicsClientId=sc.client,
         )
 

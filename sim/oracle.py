@@ -3,7 +3,9 @@
 :class:`SimulatorModel` follows the ensemble forward contract with one member and zero
 variance: each row's joint state is set from its observation, the action is applied as the
 env would (same actuator gain draw, no delay, no noise) and one control period is simulated.
-It is slow (one PyBullet step per row) and meant for measuring, not for real time.
+It is slow (one PyBullet step per row) and meant for measuring, not for real time. It works
+for any task file with a fixed base whose observation holds every joint's position (raw or
+cos/sin) and velocity (:class:`JointStateReader`); other tasks get a one-line ``ValueError``.
 
 The oracle plans inside the env's own PyBullet world and depends on exact restore:
 :class:`OraclePolicy` takes :meth:`MbrlSimEnv.save_state` before planning and
@@ -22,16 +24,50 @@ import numpy as np
 import pybullet as pb
 import torch
 from mbrl_sim.env import MbrlSimEnv
+from mbrl_sim.scenes import set_mimic_joints
 
 
-def _joints_from_obs(task_name: str, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Joint positions/velocities ``(J,)`` behind an observation (inverse of obs_from_joints)."""
-    if task_name == "cartpole_swingup":
-        x, cos_t, sin_t, x_dot, theta_dot = obs
-        return np.array([x, np.arctan2(sin_t, cos_t)]), np.array([x_dot, theta_dot])
-    if task_name == "panda_reach":
-        return obs[:7], obs[7:14]
-    raise ValueError(f"no oracle state mapping for task {task_name!r}")
+class JointStateReader:
+    """Joint positions and velocities behind observations: the inverse of
+    ``task.obs_from_joints`` for a task file whose observation holds every joint's position
+    (raw, or cos/sin: read back with ``atan2``) and velocity.
+
+    ``reader(obs (B, O)) -> (q (B, J), qd (B, J))`` in ``task.joint_names`` order. Raises
+    ``ValueError`` (one line naming the joints) when the observation lacks some of them.
+    """
+
+    def __init__(self, task: Any) -> None:
+        layout = getattr(task, "_layout", None)  # a FileTask's observation layout
+        if layout is None:
+            raise ValueError(
+                f"task {task.name!r}: the oracle needs a task file (its observation layout)"
+            )
+        missing = [
+            j
+            for j in task.joint_names
+            if (j not in layout.pos and j not in layout.cos) or j not in layout.vel
+        ]
+        if missing:
+            raise ValueError(
+                f"task {task.name!r}: the oracle needs full joint state in the observation "
+                f"(every joint's position and velocity); missing for {missing}"
+            )
+        names = task.joint_names
+        self._raw = [(k, layout.pos[j]) for k, j in enumerate(names) if j in layout.pos]
+        self._angle = [
+            (k, layout.cos[j], layout.sin[j]) for k, j in enumerate(names) if j in layout.cos
+        ]
+        self._vel = np.array([layout.vel[j] for j in names])
+        self._joints = len(names)
+
+    def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        obs = np.asarray(obs, np.float64)
+        q = np.empty((*obs.shape[:-1], self._joints))
+        for k, i in self._raw:
+            q[..., k] = obs[..., i]
+        for k, ci, si in self._angle:
+            q[..., k] = np.arctan2(obs[..., si], obs[..., ci])
+        return q, obs[..., self._vel]
 
 
 class SimulatorModel(torch.nn.Module):
@@ -42,16 +78,23 @@ class SimulatorModel(torch.nn.Module):
     def __init__(self, env: Any) -> None:
         super().__init__()
         self.env: MbrlSimEnv = env.unwrapped
+        if not self.env.scene.spec.fixed_base:
+            raise ValueError(
+                f"task {self.env.task.name!r}: the oracle needs a fixed base (a floating "
+                "base's pose is not in the observation)"
+            )
+        self.joints_from_obs = JointStateReader(self.env.task)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         env, sc = self.env, self.env.scene
         c, body = sc.client, sc.body
         out = np.empty(obs.shape[1:], np.float32)
         commands = np.clip(action[0].numpy(), env.task.low, env.task.high) * env._gain  # (B, A)
-        for i, row in enumerate(obs[0].numpy()):
-            q, qd = _joints_from_obs(env.task.name, row)
+        positions, velocities = self.joints_from_obs(obs[0].numpy())  # (B, J) each
+        for i, (q, qd) in enumerate(zip(positions, velocities)):
             for j, joint in enumerate(sc.joints):
                 pb.resetJointState(body, joint, q[j], qd[j], physicsClientId=c)
+            set_mimic_joints(sc)
             env.simulate(commands[i])  # the nominal control period, no push
             states = pb.getJointStates(body, sc.joints, physicsClientId=c)
             pos = np.array([s[0] for s in states])

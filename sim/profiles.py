@@ -92,11 +92,13 @@ class DRProfile:
     inertia_scale: Param = _ONE
     """Per-link inertia-diagonal multiplier (-), on top of the mass scale."""
     joint_damping: Param = _ZERO
-    """Viscous joint damping per joint, in multiples of the scene's reference damping."""
+    """Viscous joint damping per joint, in multiples of the task's reference damping
+    (``simulation.joint_damping``; the ``none`` profile's 0 means no joint damping)."""
     joint_friction: Param = _ZERO
-    """Coulomb joint friction per joint, in multiples of the scene's reference friction.
-    Applied to torque-controlled scenes (cart-pole); a velocity-controlled scene (Panda)
-    draws it but its motors hold the commanded velocity through it (no effect there)."""
+    """Coulomb joint friction per joint, in multiples of the task's reference friction
+    (``simulation.joint_friction``). Acts on joints no motor drives (effort-commanded and
+    passive joints); velocity/position motors hold their command through it (drawn, no
+    effect there)."""
     lateral_friction: Param = _HALF
     """Contact (lateral) friction coefficient of every link (-)."""
     actuator_gain: Param = _ONE
@@ -112,8 +114,9 @@ class DRProfile:
     push_prob: Param = _ZERO
     """Probability per control step of a push on the task's push link (-)."""
     push_force: Param = _ZERO
-    """Push magnitude in multiples of the scene's reference push force; a push is horizontal,
-    in a uniform direction, held for one control step."""
+    """Push magnitude in multiples of the task's reference push force
+    (``simulation.push.force``); a push is horizontal, in a uniform direction (±x only when
+    ``simulation.push.planar``), on ``simulation.push.link``, held for one control step."""
 
     def __post_init__(self) -> None:
         for key, (lo, hi) in _BOUNDS.items():

@@ -1,36 +1,75 @@
-"""PyBullet scenes per task: asset, actuation, physics step and reference magnitudes.
+"""PyBullet scenes built from a task file: its URDF, command interface and ``simulation:``.
 
-A :class:`SceneSpec` is data; :func:`load_scene` builds it into a PyBullet client and
-returns a :class:`Scene` with the body id, joint/link indices and the nominal dynamics that
-domain randomization scales. The reference magnitudes give the profile multipliers of
-``joint_damping``, ``joint_friction`` and ``push_force`` their units per robot.
+:func:`scene_spec` resolves a :class:`~mbrl_control.tasks.task_file.FileTask` into a
+:class:`SceneSpec` (data: every default of the ``simulation:`` section filled from the URDF,
+see :mod:`mbrl_control.tasks.simulation_section`); :func:`load_scene` builds it into a
+PyBullet client and returns a :class:`Scene` with the body id, joint/link indices and the
+nominal dynamics that domain randomization scales. The reference magnitudes give the profile
+multipliers of ``joint_damping``, ``joint_friction`` and ``push_force`` their units per robot.
+
+Actuation by ``command.interface`` (ros2_control's command interfaces):
+
+- ``effort``: the command is a joint force/torque (``TORQUE_CONTROL``, re-applied every
+  physics step); the task's joints are freed of PyBullet's default motors;
+- ``velocity``: velocity motors (``VELOCITY_CONTROL``) with the ``motor_force`` limits;
+- ``position``: position motors (``POSITION_CONTROL``) with the ``motor_force`` limits.
+
+Task joints that are not commanded (passive joints) are freed. Coulomb friction acts on every
+task joint that no velocity/position motor drives (a zero-velocity motor of the drawn force).
+URDF joints the task does not read stay under PyBullet's default motors (held still), except
+mimic joints of a moving leader (a task joint, or a mimic joint of one): each is freed and
+coupled to its leader by a PyBullet **gear constraint** (velocity ratio = ``multiplier``,
+position error corrected towards ``multiplier × q_leader + offset``) and set from its leader
+at every reset. A mimic joint whose leader is held still is held still too (e.g. the Panda's
+second finger), which keeps the mimic relation without a constraint.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pybullet as pb
 import pybullet_data
 
-from mbrl_control.tasks.panda import HOME, Q_HIGH, Q_LOW
+from mbrl_control.tasks.schema import TaskFileError
+from mbrl_control.tasks.simulation_section import DEFAULT_DAMPING, DEFAULT_FRICTION
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-InitialState = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]
+INTERFACES = ("effort", "velocity", "position")
+DEFAULT_CAMERA_YAW, DEFAULT_CAMERA_PITCH = 30.0, -20.0
+"""deg: the default render view of the robot's bounding box."""
+PUSH_WEIGHT_SHARE = 0.1
+"""Default reference push force: this share of the robot's weight (N)."""
+GRAVITY = 9.81
+
+Camera = tuple[float, float, float, tuple[float, float, float]]
+
+
+@dataclass(frozen=True)
+class Mimic:
+    """A URDF mimic joint: ``q = multiplier × q_leader + offset``."""
+
+    joint: str
+    leader: str
+    multiplier: float
+    offset: float
 
 
 @dataclass(frozen=True)
 class SceneSpec:
-    """How to build and drive one task's robot. Per-joint tuples follow ``task.joint_names``."""
+    """How to build and drive one task's robot. Per-joint tuples follow ``task.joint_names``,
+    per-actuator tuples ``task.command_joints``."""
 
     urdf: str
+    """The robot description file the task names (resolved path)."""
     control: str
-    """``torque``: the command is a joint force/torque; ``velocity``: a joint velocity."""
+    """The command interface: ``effort``, ``velocity`` or ``position``."""
     physics_dt: float
-    """Physics step (s); the control period must be a whole multiple of it."""
+    """Physics step (s); the control period is a whole multiple of it."""
     damping_ref: tuple[float, ...]
     """Reference viscous damping per joint (N·s/m or N·m·s/rad)."""
     friction_ref: tuple[float, ...]
@@ -40,54 +79,21 @@ class SceneSpec:
     """Reference push force (N)."""
     push_planar: bool
     """Push along ±x only (planar robots) instead of any horizontal direction."""
-    initial_state: InitialState
     max_force: tuple[float, ...] = ()
-    """Velocity control only: motor force limit per actuated joint (N·m)."""
+    """Velocity/position control: motor force limit per command joint (N or N·m)."""
     ground: bool = False
-    camera: tuple[float, float, float, tuple[float, float, float]] = (2.0, 0.0, -10.0, (0, 0, 0))
-    """Render camera: distance (m), yaw (deg), pitch (deg), target (m)."""
-
-
-def _cartpole_initial(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    # Hanging down (θ = π) near the rail centre, nearly at rest.
-    q = np.array([rng.uniform(-0.1, 0.1), np.pi + rng.normal(0.0, 0.05)])
-    return q, rng.normal(0.0, 0.01, 2)
-
-
-def _panda_initial(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    # The ready pose with a little spread, kept inside the joint limits.
-    q = np.clip(HOME + rng.normal(0.0, 0.1, 7), Q_LOW + 0.05, Q_HIGH - 0.05)
-    return q, np.zeros(7)
-
-
-SCENES: dict[str, SceneSpec] = {
-    "cartpole_swingup": SceneSpec(
-        urdf=str(ASSETS / "cartpole.urdf"),
-        control="torque",
-        physics_dt=0.005,
-        damping_ref=(0.1, 0.002),
-        friction_ref=(0.3, 0.002),
-        push_link="pole",
-        push_ref=2.0,
-        push_planar=True,
-        initial_state=_cartpole_initial,
-        camera=(3.0, 0.0, -5.0, (0.0, 0.0, 0.2)),
-    ),
-    "panda_reach": SceneSpec(
-        urdf=str(Path(pybullet_data.getDataPath()) / "franka_panda" / "panda.urdf"),
-        control="velocity",
-        physics_dt=0.005,
-        damping_ref=(0.5,) * 7,
-        friction_ref=(0.5,) * 7,
-        push_link="panda_hand",
-        push_ref=20.0,
-        push_planar=False,
-        initial_state=_panda_initial,
-        max_force=(87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0),
-        ground=True,
-        camera=(1.6, 50.0, -30.0, (0.3, 0.0, 0.4)),
-    ),
-}
+    camera: Camera | None = None
+    """Render camera: distance (m), yaw (deg), pitch (deg), target (m); None: fitted to the
+    robot's bounding box at load (:attr:`Scene.camera`)."""
+    fixed_base: bool = True
+    base_pose: tuple[tuple[float, float, float], tuple[float, float, float]] = (
+        (0.0, 0.0, 0.0),
+        (0.0, 0.0, 0.0),
+    )
+    """Base position (m) and URDF roll-pitch-yaw (rad) in the world."""
+    inertia_from: str = "urdf"
+    """``urdf`` (the ``<inertial>`` tensors) or ``collision`` (PyBullet computes them)."""
+    mimic: tuple[Mimic, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,10 @@ class Scene:
     """PyBullet joint indices in ``task.command_joints`` order."""
     actuated_pos: tuple[int, ...]
     """Position of each actuated joint within ``joints``."""
+    free: tuple[int, ...]
+    """Task joints no velocity/position motor drives (Coulomb friction acts on these)."""
+    free_pos: tuple[int, ...]
+    """Position of each ``free`` joint within ``joints``."""
     links: tuple[int, ...]
     """Links with mass, randomized per link."""
     mass: np.ndarray
@@ -111,52 +121,186 @@ class Scene:
     """Nominal inertia diagonal per randomized link ``(L, 3)`` (kg·m²)."""
     push_link: int
     substeps: int
+    camera: Camera
+    mimic: tuple[tuple[int, int, float, float], ...] = ()
+    """``(joint, leader, multiplier, offset)`` of the coupled mimic joints (PyBullet indices;
+    leaders before their followers)."""
 
 
-def load_scene(
-    spec: SceneSpec,
-    joint_names: tuple[str, ...],
-    command_joints: tuple[str, ...],
-    control_dt: float,
-) -> Scene:
-    """Connect a DIRECT client, load ``spec`` and set the physics step; see :class:`Scene`."""
+def _description(task: Any) -> Any:
+    from mbrl_control.tasks.robot_description import load_robot_description
+
+    if getattr(task, "urdf", None) is None:
+        where = getattr(task, "path", None) or f"task {task.name!r}"
+        raise ValueError(
+            f"{where}: cannot be simulated: the task sets no robot.urdf (the simulator builds "
+            "the scene from the robot's URDF)"
+        )
+    return load_robot_description(task)
+
+
+def scene_spec(task: Any) -> SceneSpec:
+    """The :class:`SceneSpec` of a task file with ``robot.urdf``: its ``simulation:`` section
+    with every default filled from the URDF.
+
+    Raises ``ValueError`` (no ``robot.urdf``), ``FileNotFoundError`` (URDF missing) or
+    :class:`TaskFileError` (one line naming the file and key: a task joint or push link not in
+    the URDF, no effort limit where a motor force is needed).
+    """
+    desc = _description(task)
+    tree, sim = desc.tree, task.simulation
+    where = f"{task.path}: " if getattr(task, "path", None) else ""
+    for i, name in enumerate(task.joint_names):
+        j = tree.joints.get(name)
+        if j is None or not j.movable:
+            raise TaskFileError(
+                f"{where}joints[{i}].name={name!r} is not a movable joint of {desc.source}; "
+                f"allowed: {list(tree.independent)}"
+            )
+        if j.mimic is not None:
+            raise TaskFileError(
+                f"{where}joints[{i}].name={name!r} is a mimic joint of {j.mimic.joint!r} in "
+                f"{desc.source}: read its leader instead"
+            )
+
+    def reference(given: tuple[float, ...] | None, attr: str, default: float) -> tuple:
+        if given is not None:
+            return tuple(given)
+        values = [getattr(tree.joints[n], attr) for n in task.joint_names]
+        return tuple(float(v) if v is not None and v > 0 else default for v in values)
+
+    max_force: tuple[float, ...] = ()
+    if task.command_interface != "effort":
+        if sim.motor_force is not None:
+            max_force = tuple(sim.motor_force)
+        else:
+            limits = []
+            for name in task.command_joints:
+                effort = tree.joints[name].effort
+                if effort is None:
+                    raise TaskFileError(
+                        f"{where}simulation.motor_force: joint {name!r} has no effort limit in "
+                        f"{desc.source} (effort absent or 0); give the motor forces (N or N·m)"
+                    )
+                limits.append(float(effort))
+            max_force = tuple(limits)
+    if sim.push_link is not None:
+        if sim.push_link not in tree.links:
+            raise TaskFileError(
+                f"{where}simulation.push.link={sim.push_link!r}; allowed (links of "
+                f"{desc.source.name}): {sorted(tree.links)}"
+            )
+        push_link = sim.push_link
+    else:
+        push_link = tree.joints[task.command_joints[-1]].child
+    if sim.push_force is not None:
+        push_ref = sim.push_force
+    else:
+        mass = sum(link.mass or 0.0 for link in tree.links.values())
+        push_ref = round(PUSH_WEIGHT_SHARE * mass * GRAVITY, 6)
+    camera = None
+    if sim.camera is not None:
+        c = sim.camera
+        camera = (c.distance, c.yaw, c.pitch, tuple(c.target))
+    mimic = tuple(
+        Mimic(name, j.mimic.joint, float(j.mimic.multiplier), float(j.mimic.offset))
+        for name, j in tree.joints.items()
+        if j.movable and j.mimic is not None
+    )
+    return SceneSpec(
+        urdf=str(desc.source),
+        control=task.command_interface,
+        physics_dt=sim.physics_dt,
+        damping_ref=reference(sim.joint_damping, "damping", DEFAULT_DAMPING),
+        friction_ref=reference(sim.joint_friction, "friction", DEFAULT_FRICTION),
+        push_link=push_link,
+        push_ref=float(push_ref),
+        push_planar=sim.push_planar,
+        max_force=max_force,
+        ground=sim.ground if sim.ground is not None else not task.fixed_base,
+        camera=camera,
+        fixed_base=task.fixed_base,
+        base_pose=(tuple(task.base_pose[0]), tuple(task.base_pose[1])),
+        inertia_from=sim.inertia_from,
+        mimic=mimic,
+    )
+
+
+def load_scene(task: Any, spec: SceneSpec | None = None) -> Scene:
+    """Connect a DIRECT client and build ``task``'s robot (``spec`` default:
+    :func:`scene_spec`); see :class:`Scene`. Raises as :func:`scene_spec`."""
+    spec = scene_spec(task) if spec is None else spec
+    if spec.control not in INTERFACES:
+        raise ValueError(f"control={spec.control!r}; allowed: {list(INTERFACES)}")
+    control_dt = task.dt
     substeps = round(control_dt / spec.physics_dt)
     if substeps < 1 or abs(substeps * spec.physics_dt - control_dt) > 1e-9:
         raise ValueError(f"control period {control_dt} s is not a multiple of {spec.physics_dt} s")
+    desc = _description(task)
     client = pb.connect(pb.DIRECT)
-    pb.setGravity(0, 0, -9.81, physicsClientId=client)
+    try:
+        return _build(task, spec, desc, client, substeps)
+    except BaseException:
+        pb.disconnect(client)
+        raise
+
+
+def _build(task: Any, spec: SceneSpec, desc: Any, client: int, substeps: int) -> Scene:
+    c = {"physicsClientId": client}
+    pb.setGravity(0, 0, -GRAVITY, **c)
     # One physics step per stepSimulation call (MbrlSimEnv.simulate loops over the substeps).
-    pb.setPhysicsEngineParameter(
-        fixedTimeStep=spec.physics_dt, numSubSteps=0, physicsClientId=client
-    )
+    pb.setPhysicsEngineParameter(fixedTimeStep=spec.physics_dt, numSubSteps=0, **c)
     if spec.ground:
-        pb.loadURDF(str(Path(pybullet_data.getDataPath()) / "plane.urdf"), physicsClientId=client)
-    body = pb.loadURDF(spec.urdf, useFixedBase=True, physicsClientId=client)
-    by_name, link_by_name = {}, {}
-    for j in range(pb.getNumJoints(body, physicsClientId=client)):
-        info = pb.getJointInfo(body, j, physicsClientId=client)
+        pb.loadURDF(str(Path(pybullet_data.getDataPath()) / "plane.urdf"), **c)
+    flags = pb.URDF_USE_INERTIA_FROM_FILE if spec.inertia_from == "urdf" else 0
+    xyz, rpy = spec.base_pose
+    with tempfile.TemporaryDirectory(prefix="mbrl_sim_") as tmp:
+        # mesh file names in the description are absolute: the copy loads from anywhere
+        body = pb.loadURDF(
+            str(desc.write(tmp)),
+            basePosition=list(xyz),
+            baseOrientation=pb.getQuaternionFromEuler(list(rpy)),
+            useFixedBase=spec.fixed_base,
+            flags=flags,
+            **c,
+        )
+    n = pb.getNumJoints(body, **c)
+    by_name = {}
+    link_by_name = {pb.getBodyInfo(body, **c)[0].decode(): -1}
+    for j in range(n):
+        info = pb.getJointInfo(body, j, **c)
         by_name[info[1].decode()] = j
         link_by_name[info[12].decode()] = j
-    links = tuple(
-        j
-        for j in range(pb.getNumJoints(body, physicsClientId=client))
-        if pb.getDynamicsInfo(body, j, physicsClientId=client)[0] > 0
-    )
-    dyn = [pb.getDynamicsInfo(body, j, physicsClientId=client) for j in links]
-    for j in range(-1, pb.getNumJoints(body, physicsClientId=client)):
+    first = -1 if not spec.fixed_base else 0
+    links = tuple(j for j in range(first, n) if pb.getDynamicsInfo(body, j, **c)[0] > 0)
+    dyn = [pb.getDynamicsInfo(body, j, **c) for j in links]
+    for j in range(-1, n):
         # PyBullet's default 0.04 link damping is not physics; joint damping is randomized.
-        pb.changeDynamics(body, j, linearDamping=0.0, angularDamping=0.0, physicsClientId=client)
-    joints = tuple(by_name[n] for n in joint_names)
-    actuated = tuple(by_name[n] for n in command_joints)
-    if spec.control == "torque":
-        # Free the joints: PyBullet's default velocity motors would hold them.
+        pb.changeDynamics(body, j, linearDamping=0.0, angularDamping=0.0, **c)
+    joints = tuple(by_name[name] for name in task.joint_names)
+    actuated = tuple(by_name[name] for name in task.command_joints)
+    motor = set() if spec.control == "effort" else set(actuated)
+    free = tuple(j for j in joints if j not in motor)
+    # Mimic joints of a moving leader (a task joint, or a mimic joint of one) are coupled; a
+    # leader PyBullet's default motor holds still keeps its follower still too (no coupling
+    # needed, and the physics of such robots stays as it was).
+    moving, coupled = set(joints), []
+    for _ in spec.mimic:  # enough passes for chains of mimics listed in any order
+        for m in spec.mimic:
+            j, leader = by_name[m.joint], by_name[m.leader]
+            if leader in moving and j not in moving:
+                moving.add(j)
+                coupled.append((j, leader, m.multiplier, m.offset))
+    mimic = tuple(coupled)
+    # Free the joints no motor drives (PyBullet's default velocity motors would hold them).
+    released = [*free, *(m[0] for m in mimic if m[0] not in motor)]
+    if released:
         pb.setJointMotorControlArray(
-            body,
-            list(joints),
-            pb.VELOCITY_CONTROL,
-            forces=[0.0] * len(joints),
-            physicsClientId=client,
+            body, released, pb.VELOCITY_CONTROL, forces=[0.0] * len(released), **c
         )
+    for joint, leader, ratio, offset in mimic:
+        _gear(body, joint, leader, ratio, offset, client)
+    camera = spec.camera if spec.camera is not None else _fit_camera(body, n, client)
     return Scene(
         spec=spec,
         client=client,
@@ -164,9 +308,62 @@ def load_scene(
         joints=joints,
         actuated=actuated,
         actuated_pos=tuple(joints.index(j) for j in actuated),
+        free=free,
+        free_pos=tuple(joints.index(j) for j in free),
         links=links,
         mass=np.array([d[0] for d in dyn]),
-        inertia=np.array([d[2] for d in dyn]),
+        inertia=np.array([d[2] for d in dyn]).reshape(len(dyn), 3),
         push_link=link_by_name[spec.push_link],
         substeps=substeps,
+        camera=camera,
+        mimic=mimic,
     )
+
+
+def _gear(body: int, joint: int, leader: int, ratio: float, offset: float, client: int) -> None:
+    """Couple ``joint`` to ``leader``: ``q = ratio × q_leader + offset`` (a gear constraint:
+    Bullet holds ``ratio × q̇_leader − q̇ = 0`` and corrects the position error)."""
+    cid = pb.createConstraint(
+        body,
+        leader,
+        body,
+        joint,
+        jointType=pb.JOINT_GEAR,
+        jointAxis=[0, 0, 1],
+        parentFramePosition=[0, 0, 0],
+        childFramePosition=[0, 0, 0],
+        physicsClientId=client,
+    )
+    # Bullet's gear row: q_leader + gearRatio × q = relativePositionTarget (erp corrects drift)
+    pb.changeConstraint(
+        cid,
+        gearRatio=-1.0 / ratio,
+        relativePositionTarget=-offset / ratio,
+        erp=0.2,
+        maxForce=1e6,
+        physicsClientId=client,
+    )
+
+
+def _fit_camera(body: int, n_joints: int, client: int) -> Camera:
+    """A view of the robot's bounding box (at its current pose) from the default angles."""
+    lows, highs = [], []
+    for j in range(-1, n_joints):
+        lo, hi = pb.getAABB(body, j, physicsClientId=client)
+        lows.append(lo)
+        highs.append(hi)
+    lo, hi = np.min(lows, axis=0), np.max(highs, axis=0)
+    diagonal = float(np.linalg.norm(hi - lo))
+    target = tuple(float(x) for x in (lo + hi) / 2)
+    return (max(0.5, 1.5 * diagonal), DEFAULT_CAMERA_YAW, DEFAULT_CAMERA_PITCH, target)
+
+
+def set_mimic_joints(scene: Scene) -> None:
+    """Put each mimic joint where its leader says (after the task joints were reset)."""
+    c = scene.client
+    for joint, leader, ratio, offset in scene.mimic:
+        q, qd = pb.getJointState(scene.body, leader, physicsClientId=c)[:2]
+        pb.resetJointState(scene.body, joint, ratio * q + offset, ratio * qd, physicsClientId=c)
+
+
+__all__ = ["ASSETS", "Mimic", "Scene", "SceneSpec", "load_scene", "scene_spec", "set_mimic_joints"]

@@ -133,26 +133,25 @@ def task_name(text: str) -> str:
 
 
 def sim_task_name(text: str) -> str:
-    """:func:`task_name` for subcommands that run the simulator, returned as the built-in
-    name the simulator knows: scenes are keyed by task name (``mbrl_sim.scenes.SCENES``), so
-    a task file of another name, or one that redefines a built-in, is refused until URDF
-    scenes land."""
-    from mbrl_sim.scenes import SCENES
-
-    from mbrl_control.tasks import TASKS, get_task
+    """:func:`task_name` for subcommands that run the simulator: the simulator builds the scene
+    from the task's robot (``robot.urdf`` and the ``simulation:`` section), so a task without
+    ``robot.urdf``, a missing or bad URDF, or a scene the URDF cannot give (a task joint or push
+    link it lacks) is refused here in one line. Returns ``text`` (a built-in name or the path)."""
+    from mbrl_control.tasks import get_task
 
     task = get_task(task_name(text))
-    if task.name not in SCENES:
+    if getattr(task, "urdf", None) is None:
         raise Bad(
-            f"task {task.name!r} ({text}) has no simulator scene: URDF scenes are not supported "
-            f"yet; simulated tasks: {', '.join(sorted(SCENES))}"
+            f"task {task.name!r} ({text}) cannot be simulated: it sets no robot.urdf (the "
+            "simulator builds its scene from the robot's URDF)"
         )
-    if text != task.name and getattr(task, "definition", None) != TASKS[task.name]().definition:
-        raise Bad(
-            f"{text} redefines the built-in task {task.name!r}, but the simulator runs the "
-            "built-in's scene: URDF scenes are not supported yet; use the built-in name"
-        )
-    return task.name
+    from mbrl_sim.scenes import scene_spec
+
+    try:
+        scene_spec(task)
+    except (ValueError, FileNotFoundError) as exc:  # TaskFileError is a ValueError
+        raise Bad(str(exc)) from None
+    return text
 
 
 def profile_ref(text: str) -> str:

@@ -20,6 +20,9 @@ Every key is optional. What is given is validated here, at load, without reading
   that the profile's ``push_force`` multiplier scales, and whether pushes are along ±x only.
 - ``camera``: ``{distance, yaw, pitch, target}`` (m, deg, deg, m) of ``render``. Default: the
   robot's bounding box seen from yaw 30°, pitch −20°.
+- ``inertia_from``: ``urdf`` (default: the links' ``<inertial>`` as written) or ``collision``
+  (PyBullet's default: inertia computed from the mass and the collision shapes; the built-ins
+  were tuned with it).
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ KEYS = (
     "motor_force",
     "push",
     "camera",
+    "inertia_from",
 )
+INERTIA_SOURCES = ("urdf", "collision")
 PUSH_KEYS = ("link", "force", "planar")
 CAMERA_KEYS = ("distance", "yaw", "pitch", "target")
 MAX_PHYSICS_DT = 0.005
@@ -78,6 +83,7 @@ class SimulationSection:
     push_force: float | None = None
     push_planar: bool = False
     camera: Camera | None = None
+    inertia_from: str = "urdf"
 
 
 def default_physics_dt(control_dt: float) -> float:
@@ -136,5 +142,9 @@ def parse_simulation(value: Any, task: Any) -> SimulationSection:
             yaw=s.number(c["yaw"], "simulation.camera.yaw"),
             pitch=s.number(c["pitch"], "simulation.camera.pitch"),
             target=tuple(s.numbers(c["target"], "simulation.camera.target", 3)),
+        )
+    if "inertia_from" in m:
+        out["inertia_from"] = s.choice(
+            m["inertia_from"], "simulation.inertia_from", INERTIA_SOURCES
         )
     return SimulationSection(**out)

@@ -35,6 +35,7 @@ def test_builtin_sections_parse() -> None:
         push_force=2.0,
         push_planar=True,
         camera=Camera(3.0, 0.0, -5.0, (0.0, 0.0, 0.2)),
+        inertia_from="collision",
     )
     panda = load_task_file(builtin_task_files()["panda_reach"]).simulation
     assert panda.joint_damping == (0.5,) * 7  # one number broadcasts over the joints
@@ -70,6 +71,7 @@ def test_default_physics_step_divides_the_control_period(rate, dt) -> None:
         ({"push": {"force": -2}}, {}, "simulation.push.force=-2 outside the allowed range"),
         ({"push": {"planar": 1}}, {}, "simulation.push.planar=1; allowed: [true, false]"),
         ({"camera": {"distance": 2}}, {}, "simulation.camera: missing required key(s) ['pitch',"),
+        ({"inertia_from": "cad"}, {}, "simulation.inertia_from='cad'; allowed: ['urdf', 'coll"),
         (
             {"camera": {"distance": 2, "yaw": 0, "pitch": 0, "target": [0, 0]}},
             {},
