@@ -40,6 +40,7 @@ import sys
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +235,8 @@ def _goal_kind(task: Any) -> str:
 class Table:
     """The used columns of one file: ``values (N, U)`` float64 (NaN where unreadable),
     ``unreadable (N, U)`` bool, ``episode (N,)`` str or None; ``used`` the header indices of
-    the U columns."""
+    the U columns; ``time (N,)`` the time column in seconds (the time unit applied, or ISO
+    8601 date-times such as ``2026-11-30T20:36:00.125`` read as seconds)."""
 
     used: tuple[int, ...]
     values: np.ndarray
@@ -242,6 +244,7 @@ class Table:
     episode: list[str] | None
     sha256: str
     delimiter: str
+    time: np.ndarray
 
     def col(self, i: int) -> int:
         return self.used.index(i)
@@ -325,15 +328,28 @@ def read_table(path: Path, spec: CsvLogSpec, task: Any) -> tuple[Columns, Table]
     bad = np.zeros((n, u), bool)
     episode: list[str] | None = [] if cols.episode is not None else None
     reader = csv.reader(lines[1:], delimiter=d, skipinitialspace=True)
+    tk, iso = used.index(cols.time), 0
     for r, row in enumerate(reader):
         for k, i in enumerate(used):
             try:
                 values[r, k] = float(row[i])
             except (IndexError, ValueError):
-                bad[r, k] = True
+                if k == tk and (stamp := _iso_seconds(row, i)) is not None:
+                    values[r, k], iso = stamp, iso + 1
+                else:
+                    bad[r, k] = True
         if episode is not None:
             episode.append(row[cols.episode].strip() if cols.episode < len(row) else "")
-    return cols, Table(used, values, bad, episode, sha, d)
+    time = values[:, tk] * (1.0 if iso else TIME_UNITS[spec.time_unit])
+    return cols, Table(used, values, bad, episode, sha, d, time)
+
+
+def _iso_seconds(row: list[str], i: int) -> float | None:
+    """An ISO 8601 date-time cell as seconds since the epoch (naive = local time), else None."""
+    try:
+        return datetime.fromisoformat(row[i].strip()).timestamp()
+    except (IndexError, ValueError, OverflowError, OSError):
+        return None
 
 
 def check_file(path: str | Path, spec: CsvLogSpec, task: Any) -> None:
@@ -342,7 +358,7 @@ def check_file(path: str | Path, spec: CsvLogSpec, task: Any) -> None:
     path = Path(path)
     cols, table = read_table(path, spec, task)
     k = table.col(cols.time)
-    t = table.values[:, k] * TIME_UNITS[spec.time_unit]
+    t = table.time
     ok = ~table.unreadable[:, k] & np.isfinite(t)
     _check_time(t[ok], task, cols.header[cols.time], spec.time_unit, str(path), FileReport(""))
 
@@ -461,7 +477,7 @@ def segment_table(
     report.rows = n
     v, bad = table.values, table.unreadable
     tk = table.col(cols.time)
-    t = v[:, tk] * TIME_UNITS[spec.time_unit]
+    t = table.time
     time_ok = ~bad[:, tk] & np.isfinite(t)
     _check_time(t[time_ok], task, cols.header[cols.time], spec.time_unit, path, report)
 

@@ -10,7 +10,18 @@ import shutil
 import numpy as np
 import pytest
 import yaml
-from csv_logs import RATE, SUB, TASK, default_columns, jittered_times, simulate, write_csv
+from csv_logs import (
+    DEFAULT_HEADER,
+    RATE,
+    SUB,
+    TASK,
+    default_columns,
+    jittered_times,
+    simulate,
+    write_csv,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mbrl_control.data.csv_import import CsvLogError, import_csv
 from mbrl_control.data.store import TransitionStore
@@ -254,3 +265,60 @@ def test_a_goal_task_takes_its_goal_from_the_named_columns(tmp_path):
     for meta in data.episodes:
         assert meta["goal"] == pytest.approx([0.4, -0.1, 0.5])
     assert data.goal.shape == (n - 1, 3)
+
+
+def test_plotjuggler_export_with_iso_times_needs_no_mapping(tmp_path, logs):
+    """PlotJuggler-style column names and ISO 8601 date-times in the time column, the
+    measured effort (``/joint_states/J/effort``) as the action of the effort task."""
+    from datetime import datetime, timedelta
+
+    log = logs[1]
+    start = datetime(2026, 11, 30, 20, 36, 0)
+    stamps = [(start + timedelta(seconds=i * SUB)).isoformat() for i in range(log.n)]
+    cols = {"__time": np.array(stamps, object)}
+    for j, name in enumerate(TASK.joint_names):
+        cols[f"/joint_states/{name}/position"] = log.pos[:, j]
+        cols[f"/joint_states/{name}/velocity"] = log.vel[:, j]
+    cols["/joint_states/slider_to_cart/effort"] = log.action[:, 0]
+    path = write_csv(tmp_path / "plotjuggler.csv", cols)
+    store = TransitionStore(tmp_path / "store")
+    report = import_csv([path], TASK, store)
+    assert report.transitions == STEPS, report.line()
+    meta = store.load().episodes[0]
+    assert meta["columns"]["actions"] == ["/joint_states/slider_to_cart/effort"]
+    assert meta["t_start"] == pytest.approx(start.timestamp())
+    _match(store, lambda m: (log, start.timestamp()))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.floats(allow_nan=True, allow_infinity=True, width=32),
+                st.sampled_from(["", "nan", "abc", "1e400", "-", "2026-11-30T20:36:00"]),
+            ),
+            min_size=0,
+            max_size=8,
+        ),
+        max_size=12,
+    ),
+    st.sampled_from([",", ";", "\t"]),
+)
+def test_garbage_rows_never_crash_the_import(tmp_path_factory, rows, delimiter):
+    """Whatever the rows hold (NaN, inf, text, short or long rows), the import either keeps
+    what is valid or refuses the file with a CsvLogError; nothing else escapes."""
+    tmp = tmp_path_factory.mktemp("fuzz")
+    path = tmp / "fuzz.csv"
+    lines = [delimiter.join(DEFAULT_HEADER)]
+    lines += [delimiter.join(repr(c) if isinstance(c, float) else c for c in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+    store = TransitionStore(tmp / "store")
+    try:
+        report = import_csv([path], TASK, store, quiet=True)
+    except CsvLogError as err:
+        assert str(err).startswith(str(path)), err
+        assert len(store) == 0
+    else:
+        assert len(store) == len(report.episode_ids)
+        assert report.line().startswith("kept ")
