@@ -145,7 +145,7 @@ def sim_task_name(text: str) -> str:
             f"task {task.name!r} ({text}) cannot be simulated: it sets no robot.urdf (the "
             "simulator builds its scene from the robot's URDF)"
         )
-    from mbrl_sim.scenes import scene_spec
+    from mbrl_sim.scene_spec import scene_spec
 
     try:
         scene_spec(task)

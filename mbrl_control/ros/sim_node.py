@@ -20,8 +20,10 @@ episode's terminal state, and no state is stamped 0. The step timer runs on the 
 (steady) clock every period / real_time_factor, also under use_sim_time, so /clock runs at
 real_time_factor times wall time (a node's own /clock cannot drive its timer).
 
-Parameters: task, seed and rate are read-only; profile (used from the next reset),
-real_time_factor and auto_reset are applied live after validation; a refused set says why.
+Parameters: task (a built-in name or a task-file path: the scene is built from the file's
+robot.urdf and simulation: section), seed and rate are read-only; profile (used from the next
+reset), real_time_factor and auto_reset are applied live after validation; a refused set says
+why.
 Incompatible QoS (a peer on one of these topics that can never match) is logged as a warning.
 """
 
@@ -61,7 +63,14 @@ EPISODE_START_QOS = QoSProfile(
 class SimNodeConfig:
     """Parameters of ``sim_node``."""
 
-    task: str = field(default="cartpole_swingup", metadata=param_meta("task name", read_only=True))
+    task: str = field(
+        default="cartpole_swingup",
+        metadata=param_meta(
+            "built-in task name or task-file path (a task file with robot.urdf: the scene is "
+            "built from its URDF)",
+            read_only=True,
+        ),
+    )
     profile: str = field(
         default="default",
         metadata=param_meta("domain-randomization profile (name or YAML path), from next reset"),
@@ -89,16 +98,22 @@ class SimNodeConfig:
 
 
 def check_config(cfg: SimNodeConfig) -> None:
-    """Node-level checks: a known task, a loadable profile, a rate the task runs at.
+    """Node-level checks: a task the simulator can build (a built-in name or a task file with
+    ``robot.urdf`` whose scene its URDF gives), a loadable profile, a rate the task runs at.
 
     Raises:
-        ValueError: naming the parameter and what it accepts.
+        ValueError: one line naming the parameter and what it accepts.
     """
     from mbrl_sim.profiles import load_profile
+    from mbrl_sim.scene_spec import scene_spec
 
     from mbrl_control.tasks import get_task
 
-    task = get_task(cfg.task)
+    try:
+        task = get_task(cfg.task)
+        scene_spec(task)
+    except (ValueError, FileNotFoundError) as exc:  # TaskFileError is a ValueError
+        raise ValueError(f"parameter 'task': {exc}") from None
     try:
         load_profile(cfg.profile)
     except (ValueError, OSError) as exc:
