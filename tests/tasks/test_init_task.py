@@ -201,3 +201,24 @@ def test_from_topic_times_out_in_one_line(tmp_path, ros_env, capsys):
         len(err) == 1 and "no robot description on topic '/robot_description' within 1 s" in err[0]
     )
     assert not out.exists() and not (tmp_path / "t.urdf").exists()
+
+
+def test_scaffold_runs_in_the_simulator(tmp_path, seeds):
+    """The scaffold is simulated as written (the scene comes from the same URDF, with its
+    missing mesh dropped): reset and a few random actions within the bounds."""
+    from mbrl_sim import make_env
+
+    shutil.copytree(FIXTURES / "fixture_arm", tmp_path / "fixture_arm")
+    out = tmp_path / "arm.task.yaml"
+    assert init("--urdf", tmp_path / "fixture_arm" / "urdf" / "arm.urdf", "--out", out) == 0
+    task = load_task_file(out)
+    env = make_env(task, seed=seeds(51))
+    try:
+        obs, _ = env.reset(seed=seeds(51))
+        assert obs.shape == (task.obs_dim,)
+        rng = np.random.default_rng(seeds(52))
+        for _ in range(5):
+            obs, *_ = env.step(rng.uniform(task.action_low, task.action_high).astype(np.float32))
+        assert np.isfinite(obs).all()
+    finally:
+        env.close()
