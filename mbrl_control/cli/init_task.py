@@ -1,7 +1,8 @@
 """``mbrl-control init-task``: a task-file scaffold from a URDF (or a running robot's).
 
-Reads the robot description (a ``.urdf`` or ``.urdf.xacro`` file, or the ``robot_description``
-topic of a running ``robot_state_publisher``, saved as ``<name>.urdf`` beside the task file)
+Reads the robot description (a ``.urdf`` or ``.urdf.xacro`` file, or from a running robot: the
+``robot_description`` topic or parameter of ``robot_state_publisher``, saved as ``<name>.urdf``
+beside the task file)
 and writes a task file that loads as written: the movable joints with their URDF limits, a
 command-interface guess (effort if the URDF gives efforts, else velocity; ``--interface``
 overrides), actions bounded by the URDF limits, a tip point on the last link of the longest
@@ -10,6 +11,7 @@ check and edit it (docs/task_files.md), e.g.:
 
   mbrl-control init-task --urdf my_arm.urdf --out my_arm.task.yaml --interface velocity
   mbrl-control init-task --from-topic robot_description --out my_arm.task.yaml
+  mbrl-control init-task --from-node robot_state_publisher --out my_arm.task.yaml
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TOPIC",
         help="fetch the URDF from a running robot's topic (e.g. robot_description)",
     )
+    src.add_argument(
+        "--from-node",
+        metavar="NODE",
+        help="fetch the URDF from a running node's robot_description parameter "
+        "(e.g. robot_state_publisher)",
+    )
     parser.add_argument("--out", required=True, help="task file to write (e.g. my_arm.task.yaml)")
     parser.add_argument(
         "--interface", choices=INTERFACES, help="command interface (default: guessed from the URDF)"
@@ -59,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a xacro argument (repeatable); written to robot.xacro_args",
     )
     parser.add_argument(
-        "--timeout", type=positive_float, default=10.0, help="seconds to wait for --from-topic"
+        "--timeout", type=positive_float, default=10.0, help="seconds to wait for a running robot"
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
 
@@ -102,18 +110,23 @@ def run(args: argparse.Namespace) -> int:
     name = _task_name(out, args.name)
     xacro_args = dict(args.xacro_arg)
     written: list[Path] = []
-    if args.from_topic is not None:
-        from mbrl_control.ros.robot_description import fetch_robot_description
+    running = args.from_topic is not None or args.from_node is not None
+    if running:
+        from mbrl_control.ros import robot_description as live
 
         if xacro_args:
             raise UsageError("--xacro-arg applies to --urdf FILE.xacro only")
-        text = fetch_robot_description(args.from_topic, args.timeout)
-        out.parent.mkdir(parents=True, exist_ok=True)
         urdf = out.parent / f"{name}.urdf"
         _refuse_overwrite(urdf, args.force, "the fetched URDF's file")
+        if args.from_topic is not None:
+            text = live.fetch_robot_description(args.from_topic, args.timeout)
+            source = f"topic {args.from_topic!r}"
+        else:
+            text = live.fetch_robot_description_parameter(args.from_node, args.timeout)
+            source = f"parameter robot_description of node {args.from_node!r}"
+        out.parent.mkdir(parents=True, exist_ok=True)
         _write(urdf, text)
         written.append(urdf)
-        source = f"topic {args.from_topic!r}"
     else:
         urdf = Path(args.urdf)
         if xacro_args and not urdf.name.endswith(".xacro"):
@@ -152,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         f"{task.command_interface} commands on {', '.join(task.command_joints)}, "
         f"tip on link {task.definition['points']['tip']['link']!r})"
     )
-    if args.from_topic is not None:
+    if running:
         print(f"wrote {urdf} (the robot description from {source})")
     print("next: edit the lines marked EDIT (cost, success, initial state); docs/task_files.md")
     return 0

@@ -191,6 +191,58 @@ def test_from_topic_fetches_the_running_robots_description(tmp_path, ros_env, sp
     assert "wrote" in capsys.readouterr().out
 
 
+PARAM_NODE = """
+import sys, rclpy
+rclpy.init()
+node = rclpy.create_node(sys.argv[2])
+if sys.argv[1] != "-":
+    node.declare_parameter("robot_description", open(sys.argv[1]).read())
+print("ready", flush=True)
+rclpy.spin(node)
+"""
+
+
+def _start_param_node(tmp_path, spawn, ros_env, urdf: str, name: str):
+    import time
+
+    script = tmp_path / f"{name}.py"
+    script.write_text(PARAM_NODE)
+    proc = spawn(name, [sys.executable, str(script), urdf, name], env=ros_env)
+    deadline = time.monotonic() + 60
+    while "ready" not in proc.output() and time.monotonic() < deadline:
+        assert proc.popen.poll() is None, proc.output()
+        time.sleep(0.1)
+    return proc
+
+
+@pytest.mark.ros
+def test_from_node_reads_the_robot_description_parameter(tmp_path, ros_env, spawn, capsys):
+    urdf = tmp_path / "pendulum.urdf"
+    urdf.write_text(PENDULUM)
+    _start_param_node(tmp_path, spawn, ros_env, str(urdf), "robot_state_publisher")
+    _start_param_node(tmp_path, spawn, ros_env, "-", "bare_node")
+    out = tmp_path / "robot" / "acro.task.yaml"
+    code = init("--from-node", "robot_state_publisher", "--out", out, "--timeout", 60)
+    assert code == 0, capsys.readouterr().err
+    assert (out.parent / "acro.urdf").read_text() == PENDULUM
+    assert load_task_file(out).joint_names == ("shoulder", "elbow")
+    # a node without the parameter: one line, nothing written
+    other = tmp_path / "other.task.yaml"
+    assert init("--from-node", "/bare_node", "--out", other, "--timeout", 60) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("error: parameter 'robot_description' of node '/bare_node' is not set")
+    assert not other.exists() and not (tmp_path / "other.urdf").exists()
+
+
+@pytest.mark.ros
+def test_from_node_times_out_in_one_line(tmp_path, ros_env, capsys):
+    out = tmp_path / "t.task.yaml"
+    assert init("--from-node", "no_such_node", "--out", out, "--timeout", 1) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "no node answers '/no_such_node/get_parameters' within 1 s" in err[0]
+
+
 @pytest.mark.ros
 def test_from_topic_times_out_in_one_line(tmp_path, ros_env, capsys):
     out = tmp_path / "t.task.yaml"
