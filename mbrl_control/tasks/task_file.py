@@ -23,9 +23,9 @@ from mbrl_control.tasks import schema as s
 from mbrl_control.tasks.base import Critic, Task
 from mbrl_control.tasks.critics import Context, build_critic
 from mbrl_control.tasks.csv_log_section import parse_csv_log
-from mbrl_control.tasks.planner_section import parse_planner
 from mbrl_control.tasks.kinematics import FK_MODELS
 from mbrl_control.tasks.layout import JOINT_TYPES, Features, JointSpec, ObsLayout, PointSpec
+from mbrl_control.tasks.planner_section import parse_planner
 from mbrl_control.tasks.schema import TaskFileError
 from mbrl_control.tasks.simulation_section import parse_simulation
 from mbrl_control.tasks.urdf_defaults import action_defaults, needs_urdf, urdf_defaults
@@ -87,8 +87,11 @@ class FileTask(Task):
     """A :class:`Task` defined by a task file; build it with :func:`load_task_file`.
 
     Beyond the :class:`Task` contract it carries ``path`` (the file), ``definition`` (the
-    parsed YAML mapping), ``urdf``/``fixed_base``/``base_pose`` (unused until the URDF slice),
-    ``command_interface``, ``dr_profile`` and :meth:`sample_initial_state`.
+    parsed YAML mapping with the values taken from the URDF written in: complete without the
+    URDF), ``urdf``/``xacro_args``/``fixed_base``/``base_pose`` (the robot;
+    :func:`~mbrl_control.tasks.robot_description.load_robot_description` reads it),
+    ``command_interface``, ``dr_profile`` and :meth:`sample_initial_state`. Values a file
+    leaves out come from the URDF (:mod:`mbrl_control.tasks.urdf_defaults`).
     """
 
     def __init__(self, data: Any, path: Path) -> None:
@@ -223,6 +226,11 @@ class FileTask(Task):
             if "link" in s.mapping(e, w):
                 points[name] = self._link_point(name, e, w)
                 continue
+            if "fk" not in e:
+                raise TaskFileError(
+                    f"{w}: give link (a URDF link, with robot.urdf) or fk (one of "
+                    f"{sorted(FK_MODELS)})"
+                )
             fk_name = s.choice(s.mapping(e, w).get("fk"), f"{w}.fk", sorted(FK_MODELS))
             fk = FK_MODELS[fk_name]
             m = s.keys(

@@ -169,6 +169,10 @@ def test_chain_joint_the_task_does_not_read_is_refused(tmp_path):
 
 def test_unknown_link_and_link_point_without_urdf(tmp_path):
     data = copy.deepcopy(ARM_TASK)
+    data["points"]["tip"] = {"offset": [0, 0, 0]}
+    with pytest.raises(TaskFileError, match=r"points.tip: give link \(a URDF link, with robot"):
+        load_task_file(write(tmp_path, data))
+    data = copy.deepcopy(ARM_TASK)
     data["points"]["tip"]["link"] = "hand"
     with pytest.raises(TaskFileError, match=r"points.tip.link='hand': the URDF .* no such link"):
         load_task_file(write(tmp_path, data))
