@@ -96,7 +96,7 @@ def resolve_uri(uri: str, base_dir: Path, near: Path | None = None) -> Path | No
         return None if root is None else root / rest
     if uri.startswith("file://"):
         uri = uri[len("file://") :]
-    path = Path(uri)
+    path = Path(uri).expanduser()
     return path if path.is_absolute() else (base_dir / path).resolve()
 
 
