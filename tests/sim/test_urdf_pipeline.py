@@ -105,6 +105,27 @@ def test_collect_train_export_a_urdf_robot(trained) -> None:
     assert meta["task"]["joint_names"] == ["shoulder", "elbow"]
 
 
+def test_collect_with_the_planner_on_a_task_file(trained) -> None:
+    """The collect worker checks the planner against the task's name, not the file path."""
+    work, _ = trained
+    run = cli(
+        "collect",
+        "--task",
+        str(TASK),
+        "--episodes",
+        "1",
+        "--out",
+        "planned",
+        "--policy",
+        "planner:planner.onnx",
+        "--quiet",
+        cwd=work,
+    )
+    assert json.loads(run.stdout)["episodes_written"] == 1
+    episode = TransitionStore(work / "planned").load()
+    assert len(episode) == 40 and np.isfinite(episode.next_obs).all()
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="mbrl_control/pipeline/evaluate.py passes the --task path as the planner's expected "

@@ -69,6 +69,9 @@ def test_defaults_come_from_the_urdf() -> None:
     assert spec.push_link == "forearm"  # the child link of the last command joint
     assert spec.push_ref == pytest.approx(0.1 * 1.6 * 9.81)  # 10 % of the robot's weight
     assert not spec.ground and spec.camera is None and spec.inertia_from == "urdf"
+    floating = load_task_file(ARM)
+    floating.fixed_base = False  # a floating base gets a ground plane unless told otherwise
+    assert scene_spec(floating).ground and not scene_spec(floating).fixed_base
     assert [(m.joint, m.leader, m.multiplier, m.offset) for m in spec.mimic] == [
         ("tool_flap", "elbow", 0.5, 0.1)
     ]
@@ -206,6 +209,22 @@ def test_dr_profile_applies_to_any_robot() -> None:
     before = joints(env)[1].copy()
     env.step(np.zeros(2, np.float32))  # pushed every step, on the forearm
     assert np.abs(joints(env)[1] - before).max() > 0.01
+    env.close()
+
+
+def test_actuator_gain_and_delay_apply_to_any_robot() -> None:
+    prof = DRProfile.from_mapping(
+        {"actuator_gain": {"low": 0.7, "high": 1.3}, "action_delay": 1}, name="gain_delay"
+    )
+    env = make_env(ARM, prof, seed=2)
+    _, info = env.reset()
+    gain = np.asarray(info["dr"]["actuator_gain"])
+    command = np.array([2.0, -1.0], np.float32)
+    env.step(command)
+    assert env.unwrapped.joint_state()[3].tolist() == [0.0, 0.0]  # one step late: still safe
+    env.step(command)
+    np.testing.assert_allclose(env.unwrapped.joint_state()[3], gain * command, rtol=1e-6)
+    assert abs(gain[0] - gain[1]) > 1e-3  # drawn per actuated joint
     env.close()
 
 
