@@ -259,10 +259,15 @@ def test_not_yaml_and_not_a_mapping(tmp_path):
 
 
 def test_urdf_resolution(tmp_path):
+    data = edited(robot={"urdf": "robot.urdf"})  # everything written: the URDF is not read at load
+    data["joints"][1].update(
+        position_range=[float("-inf"), float("inf")], velocity_limit=float("inf")
+    )
     (tmp_path / "robot.urdf").write_text("<robot name='r'/>")
-    task = load_task_file(write(tmp_path, edited(robot={"urdf": "robot.urdf"})))
+    task = load_task_file(write(tmp_path, data))
     assert task.urdf_path == tmp_path / "robot.urdf" and task.fixed_base
-    task = load_task_file(write(tmp_path, edited(robot={"urdf": "missing.urdf"})))
+    data["robot"] = {"urdf": "missing.urdf"}
+    task = load_task_file(write(tmp_path, data))
     with pytest.raises(FileNotFoundError, match=r"robot\.urdf: no such file"):
         _ = task.urdf_path
     assert load_task_file(builtin_task_files()["panda_reach"]).urdf_path.is_file()
