@@ -4,6 +4,9 @@ The public Python API works on arrays from any gymnasium environment::
 
     from mbrl_control import Ensemble, EnsembleConfig, build_planner, OnnxPlanner
     from mbrl_control import Task, Critic, get_task, load_task_file  # robots as task files
+    from mbrl_control import GymTask  # any gymnasium env: GymTask.from_env(env, cost=fn)
+
+docs/python_api.md walks through gymnasium's Pendulum-v1 end to end.
 
 Importing this package imports neither torch nor rclpy; the names below load their room
 on first use, so the control path (``OnnxPlanner``) stays numpy + onnxruntime only.
@@ -31,6 +34,7 @@ _API = {
     "get_task": "mbrl_control.tasks",
     "Task": "mbrl_control.tasks.base",
     "Critic": "mbrl_control.tasks.base",
+    "GymTask": "mbrl_control.tasks.gym_task",
     "FileTask": "mbrl_control.tasks.task_file",
     "TaskFileError": "mbrl_control.tasks.schema",
     "load_task_file": "mbrl_control.tasks.task_file",

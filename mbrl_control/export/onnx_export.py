@@ -9,9 +9,14 @@ iCEM ``next_elites (k, H, A)``. A caller feeds ``next_<x>`` back as ``prev_<x>``
 
 ``metadata_props`` (all JSON strings): ``format_version``, ``task`` (``Task.metadata()``),
 ``default_weights`` (K,), ``planner_config``, ``model_config``, ``provenance``,
-``noise_inputs`` (name -> shape), ``carry`` (name -> shape), ``export`` (layout options)
-and ``probe_states`` (S, O): the realistic states the runtime plans from before trusting
-the file (the task's initial states, plus any the caller gives, e.g. recent real states).
+``noise_inputs`` (name -> shape), ``carry`` (name -> shape), ``export`` (layout options),
+``cost`` (``{"source": "critics" | "learned", ...}``: where the per-step cost comes from) and
+``probe_states`` (S, O): the realistic states the runtime plans from before trusting the
+file (the task's initial states, plus any the caller gives, e.g. recent real states).
+
+Tasks without joints, goal or simulator scene (e.g. :class:`~mbrl_control.tasks.gym_task.
+GymTask`) export the same way: ``goal`` is then a 0-length input the graph drops, and the
+probe states are the task's own ``initial_observations()`` (see :func:`task_probe_states`).
 """
 
 from __future__ import annotations
@@ -164,16 +169,41 @@ def export_planner(
         "noise_inputs": step.noise_shapes if noise_input else {},
         "carry": carry_shapes(cfg, task.act_dim),
         "export": {"layout": getattr(step.model, "layout", "n/a"), "opset": OPSET},
+        "cost": cost_metadata(task, cfg),
         "probe_states": _probe_metadata(task, probe_states),
     }
     return write_graph(step, step.example_inputs(task), metadata, path)
+
+
+def cost_metadata(task: Task, cfg: PlannerConfig) -> dict[str, Any]:
+    """Where the graph's per-step cost comes from: ``{"source": "critics", "critics": [..]}``
+    or ``{"source": "learned", "head": ..., "weights_used": False}``."""
+    if task.cost_source != "learned":
+        return {"source": "critics", "critics": list(task.critic_names)}
+    per = "each particle's own member (TS-inf)" if cfg.propagation == "ts_inf" else "member mean"
+    return {
+        "source": "learned",
+        "head": f"ensemble reward head, {per}, averaged over particles",
+        "weights_used": False,
+    }
+
+
+def task_probe_states(task: Task) -> np.ndarray:
+    """Initial observations ``(S, O)`` to probe a graph for ``task`` at: the task's own
+    ``initial_observations()`` when it has them (tasks without joints or simulator scene,
+    e.g. ``GymTask``), else the simulator scene's / task file's initial-state distribution
+    (:func:`~mbrl_control.export.probe_states.initial_probe_states`)."""
+    own = getattr(task, "initial_observations", None)
+    if callable(own):
+        return np.asarray(own(), np.float32).reshape(-1, task.obs_dim)
+    return initial_probe_states(task)
 
 
 def _probe_metadata(task: Task, extra: np.ndarray | None) -> list[list[float]]:
     """The task's initial states and the finite rows of ``extra (S, O)``, as JSON lists."""
     from mbrl_control.export.runtime import MAX_PROBE_STATES, probe_rows
 
-    rows = [initial_probe_states(task), probe_rows(extra, task.obs_dim, MAX_PROBE_STATES // 2)]
+    rows = [task_probe_states(task), probe_rows(extra, task.obs_dim, MAX_PROBE_STATES // 2)]
     return np.concatenate(rows).astype(float).tolist()
 
 

@@ -17,8 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mbrl_control.export.onnx_export import write_graph
-from mbrl_control.export.probe_states import initial_probe_states
+from mbrl_control.export.onnx_export import task_probe_states, write_graph
 from mbrl_control.planning.rollout import with_goal
 from mbrl_control.tasks.base import Task
 
@@ -54,7 +53,7 @@ def export_policy(
         "policy_format_version": POLICY_FORMAT_VERSION,
         "task": task.metadata(),
         "provenance": provenance or {},
-        "probe_states": initial_probe_states(task).astype(float).tolist(),
+        "probe_states": task_probe_states(task).astype(float).tolist(),
     }
     step = PolicyStep(policy).eval()
     example = (torch.zeros(task.obs_dim), torch.zeros(task.goal_dim))

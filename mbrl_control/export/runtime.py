@@ -2,8 +2,9 @@
 
 ``OnnxPlanner(path).act(obs)`` feeds the graph its warm-start carry (``prev_<x>`` inputs
 from the previous call's ``next_<x>`` outputs) and, for graphs that take their noise as
-inputs, standard normals drawn from a seeded ``numpy`` generator *after* each call, so the
-next tick does not pay for them.
+inputs, standard normals drawn *after* each call (so the next tick does not pay for them)
+from the same :class:`~mbrl_control.planning.noise.NoiseStream` the torch planner uses: the
+same seed (or the same explicit ``noise=``) gives the same actions as ``build_planner``.
 
 Validation: :meth:`OnnxPlanner.probe` (run once at construction unless ``validate=False``)
 plans from realistic states - the task's initial states the exporter stored in the metadata
@@ -22,6 +23,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from mbrl_control.planning.noise import NoiseStream  # numpy only
+
 FORMAT_VERSION = 1
 """The graph format this runtime reads (written by ``export_planner``)."""
 BIG_COST = 1e10
@@ -32,7 +35,7 @@ The margin absorbs float32 rounding of a mean of sentinels; a plan whose elites 
 sentinels by weight is counted as invalid too."""
 MAX_PROBE_STATES = 16
 """At most this many caller states are probed (spread evenly), each one planning step."""
-_OPTIONAL_KEYS = ("model_config", "provenance", "export", "probe_states")
+_OPTIONAL_KEYS = ("model_config", "provenance", "export", "probe_states", "cost")
 _REQUIRED_KEYS = (
     "format_version",
     "task",
@@ -48,8 +51,9 @@ class OnnxPlanner:
     """A planner ONNX file, ready to ``act``.
 
     Args: ``path`` of the file; ``expected_task`` (task name the file must be for);
-    ``threads`` (onnxruntime intra-op threads); ``seed`` for the noise generator (default:
-    the planner config's seed); ``probe_states`` ``(S, O)`` recent real states to probe on
+    ``threads`` (onnxruntime intra-op threads); ``seed`` of the noise stream (default: the
+    planner config's seed; the torch planner with the same seed draws the same noise, see
+    :meth:`act`); ``probe_states`` ``(S, O)`` recent real states to probe on
     besides the file's own; ``validate`` (default True) runs :meth:`probe` now. Raises
     ``FileNotFoundError`` for a missing file and ``ValueError`` for a corrupt file, metadata
     that does not match, or a graph that fails the probe.
@@ -81,7 +85,7 @@ class OnnxPlanner:
         self._noise_shapes = {k: tuple(v) for k, v in self.metadata["noise_inputs"].items()}
         self._carry_shapes = {k: tuple(v) for k, v in self.metadata["carry"].items()}
         cfg_seed = int(self.metadata["planner_config"].get("seed", 0))
-        self._rng = np.random.default_rng(cfg_seed if seed is None else seed)
+        self._stream = NoiseStream(self._noise_shapes, cfg_seed if seed is None else seed)
         self._weights = np.asarray(self.metadata["default_weights"], np.float32)  # (K,)
         self._carry: dict[str, np.ndarray] = {}
         self._noise: dict[str, np.ndarray] = {}
@@ -95,14 +99,23 @@ class OnnxPlanner:
             self.probe(probe_states)
 
     # ---- state ------------------------------------------------------------------------
-    def reset(self) -> None:
-        """Forget the warm start: carried plans become the action-range midpoint."""
+    def reset(self, seed: int | None = None) -> None:
+        """Forget the warm start: carried plans become the action-range midpoint. With
+        ``seed``, also restart the noise stream from it (as ``TorchPlanner.reset(seed)``)."""
         mid = (self._low + self._high) / 2  # (A,)
         self._carry = {
             k: np.broadcast_to(mid, shape).astype(np.float32)
             for k, shape in self._carry_shapes.items()
         }
         self.last_info = {}
+        if seed is not None:
+            self._stream.seed(seed)
+            self._draw_noise()
+
+    @property
+    def noise_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The graph's noise inputs, name -> shape (empty for a file that draws its own)."""
+        return dict(self._noise_shapes)
 
     def set_weights(self, weights: np.ndarray) -> None:
         """Critic weights ``(K,)`` (order: ``metadata["task"]["critics"]``) from now on."""
@@ -116,18 +129,32 @@ class OnnxPlanner:
         return self._weights.copy()
 
     # ---- planning ---------------------------------------------------------------------
-    def act(self, obs: np.ndarray, goal: np.ndarray | None = None) -> np.ndarray:
-        """Plan from ``obs (O,)`` (and ``goal (G,)``); returns the action ``(A,)``."""
+    def act(
+        self,
+        obs: np.ndarray,
+        goal: np.ndarray | None = None,
+        noise: dict[str, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Plan from ``obs (O,)`` (and ``goal (G,)``); returns the action ``(A,)``.
+
+        ``noise``: ``{name: standard normal of noise_shapes[name]}`` for this step instead of
+        the stream's (the stream is not advanced); ``ValueError`` for a missing/extra name, a
+        wrong shape, or a file exported with ``noise_input=False``. Comparing with torch:
+        ``build_planner(..., seed=s)`` and ``OnnxPlanner(path, seed=s)`` (or the same
+        ``noise`` on both) return the same actions to float rounding.
+        """
         obs = finite_vector("obs", obs, self.obs_dim)
         g = finite_vector("goal", np.zeros(self.goal_dim) if goal is None else goal, self.goal_dim)
-        feed = {"obs": obs, "goal": g, "weights": self._weights, **self._noise}
+        step_noise = self._noise if noise is None else self._stream.check(noise)
+        feed = {"obs": obs, "goal": g, "weights": self._weights, **step_noise}
         feed.update({f"prev_{k}": v for k, v in self._carry.items()})
         out = dict(zip(self._outputs, self._session.run(None, graph_inputs(feed, self._inputs))))
         self._carry = {k: out[f"next_{k}"] for k in self._carry_shapes}
         cost = float(out["plan_cost"])
         self.last_info = {"plan_cost": cost, "disagreement": float(out["disagreement"])}
         self.last_plan_valid = bool(np.isfinite(cost) and cost < SENTINEL_FLOOR)
-        self._draw_noise()  # for the next tick, off its critical path
+        if noise is None:
+            self._draw_noise()  # for the next tick, off its critical path
         return np.asarray(out["action"], np.float32).copy()
 
     def probe(self, states: np.ndarray | None = None) -> np.ndarray:
@@ -151,12 +178,12 @@ class OnnxPlanner:
         own = own if len(own) else np.zeros((1, self.obs_dim), np.float32)
         rows = [("initial state", s) for s in own]
         rows += [("recent state", s) for s in extra]
-        saved = (self._carry, self._noise, self._rng.bit_generator.state)
+        saved = (self._carry, self._noise, self._stream.rng.bit_generator.state)
         saved_last = (self.last_info, self.last_plan_valid)
         try:
             actions = [self._probe_one(label, state) for label, state in rows]
         finally:
-            self._carry, self._noise, self._rng.bit_generator.state = saved
+            self._carry, self._noise, self._stream.rng.bit_generator.state = saved
             self.last_info, self.last_plan_valid = saved_last
         if not len(extra):
             self._probed = (self._weights.copy(), actions[0])
@@ -182,10 +209,7 @@ class OnnxPlanner:
         return action
 
     def _draw_noise(self) -> None:
-        self._noise = {
-            k: self._rng.standard_normal(shape, dtype=np.float32)
-            for k, shape in self._noise_shapes.items()
-        }
+        self._noise = self._stream.draw()
 
 
 def open_session(path: Path, threads: int, kind: str) -> ort.InferenceSession:

@@ -1,13 +1,19 @@
 """Layout of a planning step's extra inputs: standard-normal noise, carried state, filters.
 
-All randomness enters a planning step as standard-normal inputs (the torch reference draws
-them from a ``torch.Generator``; the ONNX runtime draws the next tick's between ticks).
+All randomness enters a planning step as standard-normal inputs, drawn by one
+:class:`NoiseStream` on both sides: the torch reference (``build_planner``) and the ONNX
+runtime (``OnnxPlanner``, which draws the next tick's noise between ticks) given the same
+seed consume the same noise, so their actions agree up to float rounding. Either side also
+takes an explicit noise mapping per step (``act(obs, noise=...)``).
 Correlation along the horizon is a constant lower-triangular ``(H, H)`` matrix applied
 inside the step (one MatMul, no FFT): :func:`colored_noise_matrix` for iCEM's power-law
 noise, :func:`ar1_matrix` for MPPI smoothing. Both keep unit variance per step.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -74,3 +80,53 @@ def carry_shapes(cfg: PlannerConfig, act_dim: int) -> dict[str, tuple[int, ...]]
     if cfg.kept_elites:
         shapes["elites"] = (cfg.kept_elites, cfg.horizon, act_dim)
     return shapes
+
+
+class NoiseStream:
+    """The planners' one source of standard-normal noise (numpy only: the runtime uses it too).
+
+    ``NoiseStream(shapes, seed).draw()`` returns ``{name: float32 array of shapes[name]}``,
+    drawn from ``numpy.random.default_rng(seed)`` in the order of ``shapes`` (the order of
+    :func:`noise_shapes`); successive draws continue the stream. The torch planner and the
+    ONNX runtime built with the same seed (default: ``PlannerConfig.seed``) draw identical
+    noise step after step.
+    """
+
+    def __init__(self, shapes: Mapping[str, tuple[int, ...]], seed: int) -> None:
+        self.shapes = {k: tuple(int(d) for d in v) for k, v in shapes.items()}
+        self.seed(seed)
+
+    def seed(self, seed: int) -> None:
+        """Restart the stream from ``seed`` (an int >= 0; ``ValueError`` otherwise)."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"noise seed must be an int >= 0, got {seed!r}")
+        self.rng = np.random.default_rng(int(seed))
+
+    def draw(self) -> dict[str, np.ndarray]:
+        """The next step's noise, one float32 standard-normal array per name."""
+        return {k: self.rng.standard_normal(s, dtype=np.float32) for k, s in self.shapes.items()}
+
+    def check(self, noise: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """An explicit noise mapping as float32 arrays; ``ValueError`` naming the first bad,
+        missing or unknown name (allowed: ``self.shapes``). Torch tensors are accepted."""
+        if not self.shapes and noise:
+            raise ValueError(
+                "this planner takes no noise input (an ONNX file exported with "
+                "noise_input=False draws its own); call act without noise="
+            )
+        unknown = sorted(set(noise) - set(self.shapes))
+        missing = sorted(set(self.shapes) - set(noise))
+        if unknown or missing:
+            raise ValueError(
+                f"noise must have exactly the keys {sorted(self.shapes)} "
+                f"(missing {missing}, unknown {unknown})"
+            )
+        out = {}
+        for k, shape in self.shapes.items():
+            value = noise[k]
+            value = value.detach().cpu().numpy() if hasattr(value, "detach") else value
+            arr = np.asarray(value, np.float32)
+            if arr.shape != shape or not np.all(np.isfinite(arr)):
+                raise ValueError(f"noise[{k!r}] must be finite with shape {shape}, got {arr.shape}")
+            out[k] = arr
+        return out

@@ -2,12 +2,14 @@
 
 The optimizers are pure functions ``plan(obs, goal, carry, noise, weights, *, rollout,
 cfg) -> (action, next_carry, info)``; :class:`TorchPlanner` owns what they must not: the
-warm-start carry and a ``torch.Generator`` seeded from ``cfg.seed`` that draws the noise.
+warm-start carry and the :class:`~mbrl_control.planning.noise.NoiseStream` (seeded from
+``cfg.seed`` or ``seed``) that draws the noise - the same stream ``OnnxPlanner`` uses, so the
+two give the same actions for the same seed (or the same explicit ``noise``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +21,7 @@ from mbrl_control.planning.cem import cem_plan
 from mbrl_control.planning.config import PlannerConfig
 from mbrl_control.planning.icem import icem_plan
 from mbrl_control.planning.mppi import mppi_plan
-from mbrl_control.planning.noise import carry_shapes, noise_shapes
+from mbrl_control.planning.noise import NoiseStream, carry_shapes, noise_shapes
 from mbrl_control.planning.rollout import PolicyFn, Rollout, ValueFn
 from mbrl_control.planning.sampling import Carry, Noise
 from mbrl_control.planning.shooting import shooting_plan
@@ -79,8 +81,15 @@ PRESETS: dict[str, tuple[dict[str, Any], PlannerConfig]] = {
 class TorchPlanner:
     """Stateful reference controller around a pure planner function.
 
-    ``act(obs (O,), goal (G,) | None) -> action (A,)`` plans one step, applies the
-    warm-start carry, and stores ``last_info`` (``plan_cost``, ``disagreement`` floats).
+    ``act(obs (O,), goal (G,) | None, noise=None) -> action (A,)`` plans one step, applies
+    the warm-start carry, and stores ``last_info`` (``plan_cost``, ``disagreement`` floats).
+
+    Noise: each ``act`` draws ``noise_shapes`` standard normals from a
+    :class:`~mbrl_control.planning.noise.NoiseStream` seeded with ``seed`` (default
+    ``cfg.seed``); :class:`~mbrl_control.export.runtime.OnnxPlanner` with the same seed draws
+    the same, so torch and ONNX actions agree (to float rounding, ~1e-5). ``act(obs,
+    noise=...)`` uses the given mapping instead (the stream is not advanced);
+    ``reset(seed=s)`` restarts the stream (e.g. per episode, on both sides).
     """
 
     def __init__(
@@ -90,6 +99,7 @@ class TorchPlanner:
         cfg: PlannerConfig,
         value_fn: ValueFn | None = None,
         policy: PolicyFn | None = None,
+        seed: int | None = None,
     ) -> None:
         self.task, self.cfg = task, cfg
         self.rollout = Rollout(model, task, cfg, value_fn, policy)
@@ -97,16 +107,19 @@ class TorchPlanner:
         self.noise_shapes = noise_shapes(cfg, task.obs_dim, task.act_dim)
         self.carry_shapes = carry_shapes(cfg, task.act_dim)
         self.weights = torch.as_tensor(task.default_weights)  # (K,)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.noise = NoiseStream(self.noise_shapes, cfg.seed if seed is None else seed)
         self.carry: Carry = {}
         self.last_info: dict[str, float] = {}
         self.reset()
 
-    def reset(self) -> None:
-        """Forget the warm start: every carried plan becomes the action-range midpoint."""
+    def reset(self, seed: int | None = None) -> None:
+        """Forget the warm start: every carried plan becomes the action-range midpoint.
+        With ``seed``, also restart the noise stream from it."""
         mid = torch.as_tensor((self.task.low + self.task.high) / 2)  # (A,)
         self.carry = {k: mid.expand(shape).clone() for k, shape in self.carry_shapes.items()}
         self.last_info = {}
+        if seed is not None:
+            self.noise.seed(seed)
 
     def set_weights(self, weights: np.ndarray) -> None:
         """Critic weights ``(K,)`` used from the next step on."""
@@ -116,11 +129,8 @@ class TorchPlanner:
         self.weights = weights
 
     def draw_noise(self) -> Noise:
-        """Standard-normal noise tensors for one step, from this planner's generator."""
-        return {
-            k: torch.randn(shape, generator=self.generator)
-            for k, shape in self.noise_shapes.items()
-        }
+        """The next step's standard-normal noise tensors, from this planner's stream."""
+        return {k: torch.from_numpy(v) for k, v in self.noise.draw().items()}
 
     @torch.no_grad()
     def step(
@@ -134,14 +144,25 @@ class TorchPlanner:
         """The pure planning step (no state read or written); see ``PLANNERS``."""
         return self.plan_fn(obs, goal, carry, noise, weights, rollout=self.rollout, cfg=self.cfg)
 
-    def act(self, obs: np.ndarray, goal: np.ndarray | None = None) -> np.ndarray:
-        """Plan from ``obs (O,)`` (and ``goal (G,)``) and return the action ``(A,)``."""
+    def act(
+        self,
+        obs: np.ndarray,
+        goal: np.ndarray | None = None,
+        noise: Mapping[str, np.ndarray | torch.Tensor] | None = None,
+    ) -> np.ndarray:
+        """Plan from ``obs (O,)`` (and ``goal (G,)``) and return the action ``(A,)``.
+
+        ``noise``: ``{name: standard normal of noise_shapes[name]}`` for this step instead of
+        the stream's next draw (``ValueError`` for a missing/extra name or a wrong shape).
+        """
         obs_t = torch.as_tensor(np.asarray(obs, np.float32).reshape(self.task.obs_dim))
         g = np.zeros(self.task.goal_dim, np.float32) if goal is None else goal
         goal_t = torch.as_tensor(np.asarray(g, np.float32).reshape(self.task.goal_dim))
-        action, self.carry, info = self.step(
-            obs_t, goal_t, self.carry, self.draw_noise(), self.weights
-        )
+        if noise is None:
+            step_noise = self.draw_noise()
+        else:
+            step_noise = {k: torch.from_numpy(v) for k, v in self.noise.check(noise).items()}
+        action, self.carry, info = self.step(obs_t, goal_t, self.carry, step_noise, self.weights)
         self.last_info = {k: float(v) for k, v in info.items()}
         return action.numpy().copy()
 
@@ -152,10 +173,17 @@ def build_planner(
     cfg: PlannerConfig,
     value_fn: ValueFn | None = None,
     policy: PolicyFn | None = None,
+    *,
+    seed: int | None = None,
 ) -> TorchPlanner:
     """The reference planner for ``model`` (ensemble forward contract) on ``task``, with an
-    optional terminal cost-to-go ``value_fn`` and a ``policy`` for the policy prior."""
-    return TorchPlanner(model, task, cfg, value_fn, policy)
+    optional terminal cost-to-go ``value_fn`` and a ``policy`` for the policy prior.
+
+    ``seed`` seeds the noise stream (default ``cfg.seed``); ``OnnxPlanner(path, seed=...)``
+    with the same seed on the exported file gives the same actions (see
+    :class:`TorchPlanner`). With ``task.cost_source == "learned"`` the per-step cost is the
+    ensemble's learned cost head (``model`` needs ``EnsembleConfig.reward_head``)."""
+    return TorchPlanner(model, task, cfg, value_fn, policy, seed)
 
 
 def preset_task(name: str) -> Task:
