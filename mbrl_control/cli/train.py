@@ -3,6 +3,9 @@
 Writes ``OUT/model.pt`` (weights + config + normalizers + provenance) and the validation
 report ``OUT/model_report.json`` / ``OUT/model_report.png`` computed on the held-out episodes
 (and on ``--ood-data`` for the disagreement comparison). Prints a JSON summary.
+
+A task with ``cost: learned`` gets the ensemble's reward head, trained on the task critics'
+per-step cost of each stored transition (``models.cost_targets``; the store records none).
 """
 
 from __future__ import annotations
@@ -103,6 +106,7 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     from mbrl_control.data.store import TransitionStore
     from mbrl_control.models.checkpoint import save_checkpoint
     from mbrl_control.models.config import EnsembleConfig, TrainConfig
+    from mbrl_control.models.cost_targets import transition_costs
     from mbrl_control.models.ensemble import Ensemble
     from mbrl_control.models.evaluation import validate, write_report
     from mbrl_control.models.trainer import fit
@@ -133,13 +137,17 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         layers=args.layers,
         activation=args.activation,
         probabilistic=not args.deterministic,
+        reward_head=task.cost_source == "learned",  # the planner's cost is the learned head
     )
     model = Ensemble(cfg)
+    cost = None
+    if cfg.reward_head:
+        cost = transition_costs(task, data.obs, data.action, data.next_obs, data.goal)
     train_cfg = TrainConfig.from_mapping(_train_config(args))
     rng = np.random.default_rng(args.seed)
     metrics = fit(
         model, data.obs, data.action, data.next_obs, data.episode_id, train_cfg,
-        rng=rng, quiet=args.quiet,
+        cost=cost, rng=rng, quiet=args.quiet,
     )  # fmt: skip
 
     held = np.isin(data.episode_id, metrics["holdout_episodes"])
@@ -159,6 +167,9 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         "data": str(Path(args.data).resolve()),
         "ood_data": str(Path(args.ood_data).resolve()) if args.ood_data else None,
         "n_transitions": len(data),
+        "cost": "learned (targets: the task critics' per-step cost)"
+        if cost is not None
+        else "critics",
         "n_episodes": len(np.unique(data.episode_id)),
         "holdout_episodes": metrics["holdout_episodes"],
         "train_config": train_cfg.to_dict(),

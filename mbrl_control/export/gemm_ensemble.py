@@ -10,6 +10,8 @@ action (E, B, A) -> next_mean (E, B, O), logvar (E, B, O)``), sliced from the sa
 - ``layout="gemm"``: one 2-D ``Gemm`` per member per layer (ORT pre-packs constant 2-D
   weights; best at PETS sizes); ``layout="batched"``: one 3-D ``MatMul`` per layer (fewer
   nodes; best at real-time sizes, where per-node overhead dominates);
+- with a reward head, the cost output is sliced the same way (de-normalizer folded in) and
+  :meth:`GemmEnsemble.forward_with_cost` returns it from the same hidden pass;
 - ``logvar="softplus"`` keeps the model's soft bounds (exact); ``"clip"`` bounds with a
   hard min/max instead (faster in ORT, differs from the soft bounds near them).
 """
@@ -53,6 +55,10 @@ class GemmEnsemble(nn.Module):
             self.logvar_w = nn.Parameter(head_w[..., o : 2 * o].clone(), requires_grad=False)
             self.logvar_b = nn.Parameter(head_b[..., o : 2 * o].clone(), requires_grad=False)
             self.logvar_shift = 2.0 * out_std.log()  # (O,) normalized -> raw log-variance
+            self.has_cost = bool(ensemble.cfg.reward_head)
+            cost_mean, cost_std = ensemble.cost_norm.mean, ensemble.cost_norm.std  # (1,)
+            self.cost_w = nn.Parameter(head_w[..., -1:] * cost_std, requires_grad=False)
+            self.cost_b = nn.Parameter(head_b[..., -1:] * cost_std + cost_mean, requires_grad=False)
             self.max_logvar = ensemble.max_logvar.detach().clone()  # (1, 1, O)
             self.min_logvar = ensemble.min_logvar.detach().clone()
         self.weights = nn.ParameterList(nn.Parameter(w, requires_grad=False) for w in weights)
@@ -61,27 +67,36 @@ class GemmEnsemble(nn.Module):
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``obs (E, B, O), action (E, B, A) -> next_mean (E, B, O), logvar (E, B, O)``."""
+        hidden = self._hidden(obs, action)
+        delta = self._head(hidden, self.weights[-1], self.biases[-1])  # (E, B, O)
+        raw = self._head(hidden, self.logvar_w, self.logvar_b)
+        return obs + delta, self._bound(raw) + self.logvar_shift
+
+    def forward_with_cost(
+        self, obs: torch.Tensor, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`forward` plus the learned cost ``(E, B)`` from the same hidden pass (as
+        ``Ensemble.forward_with_cost``); ``ValueError`` without a reward head."""
+        if not self.has_cost:
+            raise ValueError("this ensemble has no reward head (EnsembleConfig.reward_head)")
+        hidden = self._hidden(obs, action)
+        delta = self._head(hidden, self.weights[-1], self.biases[-1])  # (E, B, O)
+        raw = self._head(hidden, self.logvar_w, self.logvar_b)
+        cost = self._head(hidden, self.cost_w, self.cost_b)[..., 0]  # (E, B)
+        return obs + delta, self._bound(raw) + self.logvar_shift, cost
+
+    def _hidden(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor | list:
+        """Last hidden layer: ``(E, B, W)`` (batched) or E x ``(B, W)`` (gemm)."""
         x = torch.cat([obs, action], dim=-1)  # (E, B, D)
         if self.layout == "batched":
-            hidden = self._trunk(x, lambda h, i: h @ self.weights[i] + self.biases[i])
-            delta = hidden @ self.weights[-1] + self.biases[-1]  # (E, B, O)
-            raw = hidden @ self.logvar_w + self.logvar_b
-        else:
-            rows = x.unbind(0)  # E x (B, D)
-            hidden = [self._trunk(r, self._member_layer(e)) for e, r in enumerate(rows)]
-            delta = torch.stack(
-                [
-                    torch.addmm(self.biases[-1][e, 0], h, self.weights[-1][e])
-                    for e, h in enumerate(hidden)
-                ]
-            )
-            raw = torch.stack(
-                [
-                    torch.addmm(self.logvar_b[e, 0], h, self.logvar_w[e])
-                    for e, h in enumerate(hidden)
-                ]
-            )
-        return obs + delta, self._bound(raw) + self.logvar_shift
+            return self._trunk(x, lambda h, i: h @ self.weights[i] + self.biases[i])
+        return [self._trunk(r, self._member_layer(e)) for e, r in enumerate(x.unbind(0))]
+
+    def _head(self, hidden: torch.Tensor | list, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Head ``w (E, W, k)``, ``b (E, 1, k)`` on :meth:`_hidden`'s output: ``(E, B, k)``."""
+        if self.layout == "batched":
+            return hidden @ w + b
+        return torch.stack([torch.addmm(b[e, 0], h, w[e]) for e, h in enumerate(hidden)])
 
     def _member_layer(self, e: int):
         return lambda h, i: torch.addmm(self.biases[i][e, 0], h, self.weights[i][e])

@@ -106,6 +106,11 @@ class Ensemble(nn.Module):
     def members(self) -> int:
         return self.cfg.members
 
+    @property
+    def has_cost(self) -> bool:
+        """Whether the ensemble predicts the per-step cost (``cfg.reward_head``)."""
+        return bool(self.cfg.reward_head)
+
     def input_std_floor(self) -> torch.Tensor:
         """Floor ``(O + A,)`` of the input normalizer's std (``cfg.input_std_floor()``)."""
         return torch.tensor(self.cfg.input_std_floor(), device=self.in_norm.std.device)
@@ -153,6 +158,21 @@ class Ensemble(nn.Module):
         next_mean = obs + self.out_norm.denormalize(mean_n)
         logvar = logvar_n + 2.0 * self.out_norm.std.log()
         return next_mean, logvar
+
+    def forward_with_cost(
+        self, obs: torch.Tensor, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`forward` and :meth:`forward_cost` from one trunk pass (the planner's learned
+        cost): next mean and log-variance ``(E, B, O)`` each, cost ``(E, B)``, raw units.
+        Requires ``cfg.reward_head`` (``ValueError`` otherwise)."""
+        if not self.cfg.reward_head:
+            raise ValueError("this ensemble has no reward head (EnsembleConfig.reward_head)")
+        out = self._trunk(obs, action)
+        mean_n, logvar_n = self._split(out)
+        next_mean = obs + self.out_norm.denormalize(mean_n)
+        logvar = logvar_n + 2.0 * self.out_norm.std.log()
+        cost = self.cost_norm.denormalize(out[..., -1:])[..., 0]
+        return next_mean, logvar, cost
 
     def forward_cost(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """Learned per-step cost ``(E, B)`` in the task's cost units (requires ``cfg.reward_head``).

@@ -61,6 +61,7 @@ def train_and_export(
     from mbrl_control.export.onnx_export import export_planner
     from mbrl_control.models.checkpoint import load_checkpoint, save_checkpoint
     from mbrl_control.models.config import EnsembleConfig
+    from mbrl_control.models.cost_targets import transition_costs
     from mbrl_control.models.ensemble import Ensemble
     from mbrl_control.models.trainer import fit
     from mbrl_control.planning.planner import PRESETS
@@ -68,10 +69,16 @@ def train_and_export(
 
     task = get_task(cfg.task)
     model_kwargs, planner_cfg = PRESETS[cfg.preset]
+    learned = task.cost_source == "learned"  # then the planner's cost is the reward head
     if warm and (out / "model.pt").exists():
         model, _ = load_checkpoint(out / "model.pt")
     else:
-        model = Ensemble(EnsembleConfig.for_task(task, seed=cfg.seed, **model_kwargs))
+        model = Ensemble(
+            EnsembleConfig.for_task(task, seed=cfg.seed, reward_head=learned, **model_kwargs)
+        )
+    cost = None
+    if model.cfg.reward_head:
+        cost = transition_costs(task, data.obs, data.action, data.next_obs, data.goal)
     metrics = fit(
         model,
         data.obs,
@@ -79,6 +86,7 @@ def train_and_export(
         data.next_obs,
         data.episode_id,
         TrainConfig(max_epochs=cfg.max_epochs, seed=cfg.seed),
+        cost=cost,
         quiet=quiet,
     )
     provenance = {

@@ -5,6 +5,14 @@ reshapes to ``(P, N, ·)`` for averaging over particles, and to ``(E, P/E·N, ·
 each member its block of P/E particles (:func:`to_members`, inverse :func:`from_members`).
 With TS∞ propagation a particle stays with its member for the whole horizon; with mean
 propagation every member predicts from the same particle state and the member mean is kept.
+
+The per-step cost is the task's critic sum (``Task.score``) or, for a task with
+``cost_source == "learned"``, the ensemble's learned cost head, evaluated in the same model
+pass as the dynamics: with TS∞ each particle's cost comes from the member that propagates
+it (as PETS scores each particle's own trajectory, and mbrl-lib's model env takes the reward
+from the member it samples), so averaging over particles averages over members *and* over
+each member's own predicted trajectory; with mean propagation the member costs of the shared
+state are averaged. A learned cost ignores the critic ``weights`` input.
 """
 
 from __future__ import annotations
@@ -72,6 +80,17 @@ class Rollout:
             )
         self.model, self.task, self.cfg, self.value_fn = model, task, cfg, value_fn
         self.policy = policy if cfg.prior_frac else None
+        self.learned_cost = task.cost_source == "learned"
+        if self.learned_cost and not callable(getattr(model, "forward_with_cost", None)):
+            raise ValueError(
+                f"task {task.name!r} has cost 'learned' but the model has no learned cost head "
+                "(build the ensemble with EnsembleConfig(reward_head=True) and fit it with cost=)"
+            )
+        if self.learned_cost and not getattr(model, "has_cost", True):
+            raise ValueError(
+                f"task {task.name!r} has cost 'learned' but the ensemble has no reward head "
+                "(EnsembleConfig.reward_head=False)"
+            )
         self.low = torch.as_tensor(task.low)  # (A,)
         self.high = torch.as_tensor(task.high)  # (A,)
 
@@ -103,18 +122,22 @@ class Rollout:
         # roll out: only the model runs per step; everything else is batched over H after
         states = [state]  # H+1 x (P·N, O), or (E, P/E·N, O) for TS∞
         member_means = []  # H x (E, N or P·N, O)
+        learned = []  # H x (P·N,) learned per-step costs (learned-cost tasks only)
         for t in range(h):
             noise_t = None if step_noise is None else step_noise[t]
-            next_state, member_mean = self._step(states[-1], step_actions[t], noise_t)
+            next_state, member_mean, cost_t = self._step(states[-1], step_actions[t], noise_t)
             states.append(next_state)
             member_means.append(member_mean)
-        # score: task critics on all H·P·N transitions at once, averaged over particles
+            learned.append(cost_t)
         seq = torch.stack(states).reshape(h + 1, p * n, -1)  # (H+1, P·N, O)
-        before = seq[:-1].reshape(-1, seq.shape[-1])  # (H·P·N, O)
-        after = seq[1:].reshape(-1, seq.shape[-1])
-        taken = per_step.reshape(-1, per_step.shape[-1])  # (H·P·N, A)
-        step_cost = self.task.score(before, taken, after, goal, weights)[0]  # (H·P·N,)
-        step_cost = step_cost.reshape(h, p, n).mean(1)  # (H, N)
+        if self.learned_cost:
+            step_cost = torch.stack(learned)  # (H, P·N)
+        else:  # task critics on all H·P·N transitions at once
+            before = seq[:-1].reshape(-1, seq.shape[-1])  # (H·P·N, O)
+            after = seq[1:].reshape(-1, seq.shape[-1])
+            taken = per_step.reshape(-1, per_step.shape[-1])  # (H·P·N, A)
+            step_cost = self.task.score(before, taken, after, goal, weights)[0]  # (H·P·N,)
+        step_cost = step_cost.reshape(h, p, n).mean(1)  # (H, N) averaged over particles
         # disagreement: variance across members of their mean prediction, averaged over O
         spread = torch.stack(member_means).var(1, unbiased=False).mean(-1)  # (H, N or P·N)
         dis = spread.reshape(h, -1, n).mean(1)  # (H, N)
@@ -147,25 +170,40 @@ class Rollout:
             actions.append(action[0])
         return torch.stack(actions)
 
+    def _model(
+        self, state: torch.Tensor, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The model on ``(E, B, ·)`` rows: next mean, logvar ``(E, B, O)`` and, for a
+        learned-cost task, the learned cost ``(E, B)`` from the same pass (else None)."""
+        if self.learned_cost:
+            return self.model.forward_with_cost(state, action)
+        return (*self.model(state, action), None)
+
     def _step(
         self, state: torch.Tensor, action: torch.Tensor, noise: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One model step -> next states (same layout) and the member means whose spread is
-        the disagreement. TS∞: states ``(E, P/E·N, O)``, member means ``(E, N, O)`` (each
-        member's particle mean); mean propagation: states ``(P·N, O)``, member means
-        ``(E, P·N, O)`` (every member's prediction of the same state)."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """One model step -> next states (same layout), the member means whose spread is the
+        disagreement, and the learned step cost ``(P·N,)`` (None without a learned cost).
+        TS∞: states ``(E, P/E·N, O)``, member means ``(E, N, O)`` (each member's particle
+        mean), each particle's cost from its own member; mean propagation: states
+        ``(P·N, O)``, member means ``(E, P·N, O)`` (every member's prediction of the same
+        state), cost averaged over members."""
         e, p = self.model.members, self.cfg.particles
         if self.cfg.propagation == "ts_inf":
-            mean, logvar = self.model(state, action)  # (E, P/E·N, O)
+            mean, logvar, cost = self._model(state, action)  # (E, P/E·N, O), (E, P/E·N)
+            cost = None if cost is None else cost.reshape(-1)  # (P·N,) particle-major
             member_mean = mean
             if p > e:
                 member_mean = mean.reshape(e, p // e, -1, mean.shape[-1]).mean(1)  # (E, N, O)
             std = None if noise is None else (0.5 * logvar).exp()
         else:
             rows = (e, *state.shape)
-            member_mean, logvar = self.model(state.expand(rows), action.expand(*rows[:2], -1))
+            member_mean, logvar, cost = self._model(
+                state.expand(rows), action.expand(*rows[:2], -1)
+            )
+            cost = None if cost is None else cost.mean(0)  # (P·N,)
             mean = member_mean.mean(0)  # (P·N, O)
             std = None if noise is None else logvar.exp().mean(0).sqrt()
         if noise is not None:
             mean = mean + std * noise
-        return mean, member_mean
+        return mean, member_mean, cost

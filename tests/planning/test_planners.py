@@ -52,7 +52,7 @@ def test_particles_stay_with_their_member_and_disagreement_counts_members():
     rollout = Rollout(MemberTagged(5), PointTask(), cfg)
     obs = torch.zeros(2)
     rows = to_members(obs.expand(30, 2), 5), to_members(torch.zeros(30, 1), 5)  # (E, 6, ·)
-    mean, member = rollout._step(*rows, None)
+    mean, member, _ = rollout._step(*rows, None)
     mean = from_members(mean)  # (P·N, O)
     # particle-major rows: particles 0-1 -> member 0, 2-3 -> member 1, ...
     assert torch.equal(
