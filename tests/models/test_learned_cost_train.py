@@ -13,7 +13,6 @@ from test_model_cli import write_store
 
 from mbrl_control.cli import main
 from mbrl_control.models.checkpoint import load_checkpoint
-from mbrl_control.models.cost_targets import transition_costs
 from mbrl_control.tasks import get_task
 from mbrl_control.tasks.task_file import BUILTIN_DIR
 
@@ -40,6 +39,7 @@ def test_train_enables_the_reward_head_for_a_learned_cost_task(tmp_path: Path, c
     assert model.cfg.reward_head and provenance["cost"].startswith("learned")
     # the cost normalizer was fitted on the critics' per-step cost of the stored transitions
     from mbrl_control.data.store import TransitionStore
+    from mbrl_control.models.cost_targets import transition_costs
 
     data = TransitionStore(tmp_path / "data").load()
     cost = transition_costs(task, data.obs, data.action, data.next_obs, data.goal)
