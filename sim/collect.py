@@ -108,6 +108,14 @@ def episode_seeds(seed: int, episodes: int) -> list[int]:
     return [int(c.generate_state(1, np.uint32)[0]) for c in children]
 
 
+def _quiet_worker() -> None:
+    """Pool initializer: the parent already loaded the robot description and logged its
+    warnings (missing meshes...) once; workers do not repeat them."""
+    import logging
+
+    logging.getLogger("mbrl_control.tasks.robot_description").setLevel(logging.ERROR)
+
+
 def _local(cfg: WorkerConfig, seeds: list[int], workers: int) -> Iterator[dict[str, Any]]:
     if workers <= 1:
         for s in seeds:
@@ -115,7 +123,7 @@ def _local(cfg: WorkerConfig, seeds: list[int], workers: int) -> Iterator[dict[s
         return
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-    with ctx.Pool(workers) as pool:
+    with ctx.Pool(workers, initializer=_quiet_worker) as pool:
         yield from pool.imap_unordered(_rollout_job, [(cfg, s) for s in seeds])
 
 
@@ -150,11 +158,14 @@ def collect(
     """Collect ``episodes`` episodes of ``task`` (a built-in name or a task-file path) into
     the store at ``out``; return a summary dict."""
     from mbrl_sim.profiles import load_profile
+    from mbrl_sim.scene_spec import scene_spec
     from tqdm import tqdm
 
     from mbrl_control.tasks import get_task
 
-    get_task(task)  # fail fast on bad names, before starting workers
+    # fail fast on bad names and scenes before starting workers (and log the robot
+    # description's warnings here, once)
+    scene_spec(get_task(task))
     load_profile(profile)
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r}; allowed: {list(BACKENDS)}")

@@ -126,6 +126,24 @@ def test_collect_with_the_planner_on_a_task_file(trained) -> None:
     assert len(episode) == 40 and np.isfinite(episode.next_obs).all()
 
 
+def test_parallel_collect_warns_once(tmp_path: Path) -> None:
+    run = cli(
+        "collect",
+        "--task",
+        str(TASK),
+        "--episodes",
+        "2",
+        "--workers",
+        "2",
+        "--out",
+        "data",
+        "--quiet",
+        cwd=tmp_path,
+    )
+    assert sum("forearm.stl" in line for line in run.stderr.splitlines()) == 1, run.stderr
+    assert json.loads(run.stdout)["episodes_written"] == 2
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="mbrl_control/pipeline/evaluate.py passes the --task path as the planner's expected "
