@@ -228,6 +228,17 @@ def test_actuator_gain_and_delay_apply_to_any_robot() -> None:
     env.close()
 
 
+def test_the_task_files_dr_profile_is_the_default(tmp_path) -> None:
+    (tmp_path / "heavy.yaml").write_text("mass_scale: 2.0\n")
+    env = make_env(variant(tmp_path, dr_profile="heavy.yaml"), seed=0)  # next to the file
+    _, info = env.reset()
+    assert env.unwrapped.profile.name == "heavy" and info["dr"]["mass_scale"] == [2.0] * 3
+    env.close()
+    env = make_env(variant(tmp_path, dr_profile="none"), seed=0)
+    assert env.unwrapped.profile.name == "none"
+    env.close()
+
+
 def test_reference_damping_slows_the_arm(tmp_path) -> None:
     """The profile's damping multiplier times the task's reference is the joint damping."""
     path = variant(
