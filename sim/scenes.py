@@ -139,10 +139,13 @@ def _build(task: Any, spec: SceneSpec, desc: Any, client: int, substeps: int) ->
     # leader PyBullet's default motor holds still keeps its follower still too (no coupling
     # needed, and the physics of such robots stays as it was).
     moving, coupled = set(joints), []
+    for m in spec.mimic:  # multiplier 0: a constant joint, held at its offset
+        if m.multiplier == 0:
+            pb.resetJointState(body, by_name[m.joint], m.offset, 0.0, **c)
     for _ in spec.mimic:  # enough passes for chains of mimics listed in any order
         for m in spec.mimic:
             j, leader = by_name[m.joint], by_name[m.leader]
-            if leader in moving and j not in moving:
+            if m.multiplier != 0 and leader in moving and j not in moving:
                 moving.add(j)
                 coupled.append((j, leader, m.multiplier, m.offset))
     mimic = tuple(coupled)

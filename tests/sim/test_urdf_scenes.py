@@ -185,6 +185,20 @@ def test_mimic_joint_follows_its_leader() -> None:
     env.close()
 
 
+def test_mimic_joint_with_multiplier_zero_stays_at_its_offset(tmp_path) -> None:
+    urdf = (FIXTURES / "two_link_arm.urdf").read_text()
+    urdf = urdf.replace('multiplier="0.5" offset="0.1"', 'multiplier="0" offset="0.3"')
+    (tmp_path / "arm.urdf").write_text(urdf)
+    env = make_env(variant(tmp_path, robot={"urdf": str(tmp_path / "arm.urdf")}), NOMINAL, seed=1)
+    env.reset()
+    assert env.unwrapped.scene.mimic == ()  # nothing to couple
+    for _ in range(20):
+        env.step(np.array([3.0, 1.5], np.float32))
+    q, _ = joints(env)
+    assert abs(q[1]) > 0.5 and q[2] == pytest.approx(0.3, abs=1e-3)
+    env.close()
+
+
 def test_dr_profile_applies_to_any_robot() -> None:
     prof = DRProfile.from_mapping(
         {
