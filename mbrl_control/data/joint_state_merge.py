@@ -32,19 +32,39 @@ if TYPE_CHECKING:
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
+KINDS = {
+    "duplicate": "a joint name appears twice in one message",
+    "length_mismatch": "name, position and velocity lengths differ",
+    "non_finite": "a NaN/inf position or velocity (as float32)",
+    "out_of_range": "a position outside the joint's physical range",
+    "over_velocity_limit": "a velocity beyond the joint's physical limit",
+    "unknown_joint": "a joint the task does not have (callers that refuse extra joints)",
+    "missing": "a task joint never received",
+    "stale": "a task joint's latest value is older than allowed",
+    "invalid": "any other refusal (a caller's own reason)",
+}
+"""Every :attr:`BadJointState.kind`, with what it means. Sort refusals by ``kind``, never by
+message text (messages are for people and may change)."""
+
+
 class BadJointState(ValueError):
     """A JointState message that cannot be turned into an observation.
 
-    ``joint`` names the offending joint (or ``None`` when the message as a whole is bad).
+    ``joint`` names the offending joint (or ``None`` when the message as a whole is bad);
+    ``kind`` is machine-readable, one of :data:`KINDS` (``ValueError`` if not).
     """
 
-    def __init__(self, reason: str, joint: str | None = None) -> None:
+    def __init__(self, reason: str, joint: str | None = None, *, kind: str = "invalid") -> None:
+        if kind not in KINDS:
+            raise ValueError(f"BadJointState kind {kind!r}; allowed: {sorted(KINDS)}")
         super().__init__(reason)
         self.joint = joint
+        self.kind = kind
 
 
 class StaleJoint(BadJointState):
-    """A task joint has no value yet, or its latest value is older than allowed."""
+    """A task joint has no value yet (``kind="missing"``), or its latest value is older than
+    allowed (``kind="stale"``)."""
 
 
 class JointStateMerge:
@@ -118,7 +138,9 @@ class JointStateMerge:
         seen: set[str] = set()
         for name in names:
             if name in seen:
-                raise BadJointState(f"joint {name!r} appears twice in one JointState", name)
+                raise BadJointState(
+                    f"joint {name!r} appears twice in one JointState", name, kind="duplicate"
+                )
             seen.add(name)
         hits = [(i, self._index[n]) for i, n in enumerate(names) if n in self._index]
         if not hits:
@@ -126,7 +148,8 @@ class JointStateMerge:
         if len(position) != len(names) or len(velocity) != len(names):
             raise BadJointState(
                 f"JointState has {len(names)} names, {len(position)} positions and "
-                f"{len(velocity)} velocities; they must have equal lengths"
+                f"{len(velocity)} velocities; they must have equal lengths",
+                kind="length_mismatch",
             )
         pos = np.array([position[i] for i, _ in hits], np.float64)
         vel = np.array([velocity[i] for i, _ in hits], np.float64)
@@ -138,20 +161,43 @@ class JointStateMerge:
                     f"joint {name!r} has a non-finite position/velocity "
                     f"({float(p):g}, {float(v):g}; float32 holds up to ±{_F32_MAX:.4g})",
                     name,
+                    kind="non_finite",
                 )
             if not self.pos_low[j] <= p <= self.pos_high[j]:
                 raise BadJointState(
                     f"joint {name!r} position {p:.6g} outside its physical range "
                     f"[{self.pos_low[j]:g}, {self.pos_high[j]:g}]",
                     name,
+                    kind="out_of_range",
                 )
             if abs(v) > self.vel_limit[j]:
                 raise BadJointState(
                     f"joint {name!r} velocity {v:.6g} beyond its physical limit "
                     f"±{self.vel_limit[j]:g}",
                     name,
+                    kind="over_velocity_limit",
                 )
         return np.array([j for _, j in hits], np.intp), pos, vel
+
+    def check_rows(self, position: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+        """The rules of :meth:`parse` for many complete states at once (vectorized).
+
+        Args:
+            position, velocity: ``(N, J)`` values of every task joint, ``joint_names`` order.
+        Returns: ``(N,)`` the refusal :attr:`BadJointState.kind` per row (``""`` = valid),
+            the same kind :meth:`parse` raises for that row (the first bad joint decides).
+        """
+        p = np.asarray(position, np.float64)
+        v = np.asarray(velocity, np.float64)
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(p) & np.isfinite(v) & (np.abs(p) <= _F32_MAX)
+            finite &= np.abs(v) <= _F32_MAX
+            in_range = (self.pos_low <= p) & (p <= self.pos_high)
+            slow = ~(np.abs(v) > self.vel_limit)
+        code = np.where(~finite, 1, np.where(~in_range, 2, np.where(~slow, 3, 0)))  # (N, J)
+        first = np.where(code.any(1), code[np.arange(len(code)), (code != 0).argmax(1)], 0)
+        names = np.array(["", "non_finite", "out_of_range", "over_velocity_limit"], object)
+        return names[first]
 
     def latest(
         self, now: float | None = None, max_age: float = np.inf
@@ -165,10 +211,11 @@ class JointStateMerge:
         """
         for j, name in enumerate(self.joint_names):
             if self.time[j] == -np.inf:
-                raise StaleJoint(f"joint {name!r} missing (never received)", name)
+                raise StaleJoint(f"joint {name!r} missing (never received)", name, kind="missing")
             if now is not None and now - self.time[j] > max_age:
                 raise StaleJoint(
                     f"joint {name!r} stale: {now - self.time[j]:.3f} s old (limit {max_age} s)",
                     name,
+                    kind="stale",
                 )
         return self.position.copy(), self.velocity.copy(), float(self.time.min())
