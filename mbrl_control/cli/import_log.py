@@ -188,6 +188,7 @@ def _import_bag(args: argparse.Namespace, task: object, max_length: int | None):
     from mbrl_control.data.bag_import import import_bag
     from mbrl_control.data.csv_import import (
         REASONS,
+        REFUSALS,
         FileReport,
         already_imported,
         content_sha256,
@@ -219,7 +220,10 @@ def _import_bag(args: argparse.Namespace, task: object, max_length: int | None):
     f.stats, f.episode_ids, f.breaks = report.stats, report.episode_ids, dict(report.stats.breaks)
     f.rows = report.stats.states + report.stats.commands
     for key, count in report.stats.dropped.items():
-        name = "bad joint state" if key == "bad_state" else REASONS.get(key, key)
-        f.drop(name, count, report.stats.examples.get(key, ""))
+        if key != "bad_state":  # by kind, below
+            f.drop(REASONS.get(key, key), count, report.stats.examples.get(key, ""))
+    for kind, count in report.stats.refused.items():
+        word = REFUSALS.get(kind, "invalid joint state")
+        f.drop(word, count, report.stats.refused_examples.get(kind, ""))
     f.notes.append(f"time axis: {report.clock} stamps; topics: {', '.join(report.topics.values())}")
     return f

@@ -46,8 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from mbrl_control.data.joint_state_merge import BadJointState, JointStateMerge
-from mbrl_control.data.segments import GAP_FACTOR, Segment, Segmenter, SegmentStats
+from mbrl_control.data.joint_state_merge import JointStateMerge
+from mbrl_control.data.segments import GAP_FACTOR, Segment, SegmentStats, segment_arrays
 from mbrl_control.data.store import EPISODE_NAME, TransitionStore
 from mbrl_control.tasks.csv_log_section import (
     TIME_COLUMNS,
@@ -83,6 +83,20 @@ REASONS = {
 }
 
 
+REFUSALS = {
+    "non_finite": "non-finite value",
+    "out_of_range": "position out of range",
+    "over_velocity_limit": "velocity over the limit",
+    "duplicate": "joint named twice",
+    "length_mismatch": "names and values of unequal lengths",
+    "unknown_joint": "unknown joint",
+    "missing": "joint missing",
+    "stale": "stale joint",
+}
+"""A JointState refusal's word in the summary, by :attr:`BadJointState.kind` (every
+importer; others: ``invalid joint state``)."""
+
+
 class CsvLogError(ValueError):
     """A CSV log that cannot be imported; one line naming the file (and column)."""
 
@@ -96,8 +110,9 @@ class Columns:
     time: int
     positions: tuple[int, ...]
     """``(J,)`` in ``task.joint_names`` order."""
-    velocities: tuple[int, ...] | None
-    """``(J,)``, or ``None``: derived by finite differences."""
+    velocities: tuple[int | None, ...]
+    """``(J,)``; ``None`` for a joint without a velocity column: derived by finite
+    differences (every joint's with ``velocities: derive``)."""
     actions: tuple[int, ...]
     """``(A,)`` in ``task.action_names`` order."""
     goal: tuple[int, ...]
@@ -109,11 +124,19 @@ class Columns:
         return {
             "time": h[self.time],
             "positions": [h[i] for i in self.positions],
-            "velocities": "derived" if self.velocities is None else [h[i] for i in self.velocities],
+            "velocities": (
+                "derived"
+                if all(i is None for i in self.velocities)
+                else ["derived" if i is None else h[i] for i in self.velocities]
+            ),
             "actions": [h[i] for i in self.actions],
             "goal": [h[i] for i in self.goal],
             "episode": None if self.episode is None else h[self.episode],
         }
+
+    def derived(self, joint_names: Sequence[str]) -> tuple[str, ...]:
+        """The joints whose velocities are derived by finite differences."""
+        return tuple(j for j, i in zip(joint_names, self.velocities) if i is None)
 
 
 def _shown(header: Sequence[str]) -> str:
@@ -137,10 +160,11 @@ def _lookup(
     what: str,
     file: str,
     flag: str,
-) -> tuple[int, ...]:
+    optional: bool = False,
+) -> tuple[Any, ...]:
     """One column per key. ``keys``: (label, placeholder values) with the mapping key(s) to
     try first in the values' order; an explicit column must exist; the default patterns
-    must match exactly one column."""
+    must match exactly one column (``optional``: or none, giving ``None`` for that key)."""
     out = []
     for label, fill in keys:
         explicit = next((cmap.columns[v] for v in fill.values() if v in cmap.columns), None)
@@ -154,6 +178,9 @@ def _lookup(
             continue
         tried = [p.format(**fill) for p in cmap.patterns]
         hits = list(dict.fromkeys(i for c in tried if (i := _find(header, c)) is not None))
+        if not hits and optional:
+            out.append(None)
+            continue
         if not hits:
             raise CsvLogError(
                 f"{file}: no column for {label} {what} (tried {tried}; map it with {flag}); "
@@ -190,14 +217,11 @@ def resolve_columns(header: Sequence[str], spec: CsvLogSpec, task: Any, file: st
             )
     joints = [(f"joint {j!r}", {"joint": j}) for j in task.joint_names]
     pos = _lookup(header, spec.positions, joints, "positions", file, "--position-columns")
-    vel = None
-    if spec.velocities is not None:
-        try:
-            vel = _lookup(header, spec.velocities, joints, "velocities", file, "--velocity-columns")
-        except CsvLogError:
-            if spec.velocities.columns:  # named explicitly: must exist
-                raise
-            vel = None  # no velocity column at all: derived
+    vel: tuple[int | None, ...] = (None,) * len(joints)  # derive: every joint's
+    if spec.velocities is not None:  # a named column must exist; a joint without one: derived
+        vel = _lookup(
+            header, spec.velocities, joints, "velocities", file, "--velocity-columns", True
+        )
     actions = spec.actions or default_actions(getattr(task, "command_interface", ""))
     act_keys = [
         (f"action {a!r} (joint {j!r})", {"action": a, "joint": j})
@@ -321,7 +345,8 @@ def read_table(path: Path, spec: CsvLogSpec, task: Any) -> tuple[Columns, Table]
     cols = resolve_columns(header, spec, task, str(path))
     if len(lines) < 2:
         raise CsvLogError(f"{path}: no data rows after the header")
-    numeric = [cols.time, *cols.positions, *(cols.velocities or ()), *cols.actions, *cols.goal]
+    logged = [i for i in cols.velocities if i is not None]
+    numeric = [cols.time, *cols.positions, *logged, *cols.actions, *cols.goal]
     used = tuple(dict.fromkeys(numeric))
     n, u = len(lines) - 1, len(used)
     values = np.full((n, u), np.nan)
@@ -377,7 +402,8 @@ class FileReport:
     breaks: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     rate_hz: float = 0.0
-    derived_velocities: bool = False
+    derived_joints: tuple[str, ...] = ()
+    """Joints whose velocities were derived by finite differences (no column in the log)."""
     columns: dict[str, Any] = field(default_factory=dict)
     episode_ids: list[int] = field(default_factory=list)
     skipped: str = ""
@@ -388,24 +414,16 @@ class FileReport:
     def transitions(self) -> int:
         return self.stats.transitions
 
+    @property
+    def derived_velocities(self) -> bool:
+        return bool(self.derived_joints)
+
     def drop(self, reason: str, n: int = 1, example: str = "") -> None:
         if n <= 0:
             return
         self.dropped[reason] = self.dropped.get(reason, 0) + n
         if example:
             self.examples.setdefault(reason, example)
-
-
-def _classify(err: BadJointState) -> str:
-    """The shared rule's refusal as a reason word (its messages: joint_state_merge.py)."""
-    text = str(err)
-    if "non-finite" in text:
-        return "non-finite value"
-    if "outside its physical range" in text:
-        return "position out of range"
-    if "beyond its physical limit" in text:
-        return "velocity over the limit"
-    return "invalid joint state"
 
 
 def _runs(table: Table, n: int) -> list[tuple[int, int]]:
@@ -470,8 +488,10 @@ def segment_table(
     max_length: int | None = None,
     quiet: bool = False,
 ) -> list[tuple[Segment, np.ndarray]]:
-    """The file's segments with their goal ``(G,)``, by the one segmentation rule; fills
-    ``report``. Raises CsvLogError when the time column cannot be right."""
+    """The file's segments with their goal ``(G,)``, by the one segmentation rule (on whole
+    arrays: :func:`~mbrl_control.data.segments.segment_arrays`); fills ``report``.
+
+    Raises CsvLogError when the time column cannot be right."""
     path = report.path
     n = len(table.values)
     report.rows = n
@@ -488,27 +508,10 @@ def segment_table(
     if spec.angle_unit == "deg":
         scale = np.where(_angular(task), np.pi / 180.0, 1.0)
     pos *= scale
-    low, high, _ = task.joint_ranges
-    continuous = np.isinf(low) & np.isinf(high)
     merge = JointStateMerge.for_task(task)
     names = list(task.joint_names)
-    if cols.velocities is None:
-        report.derived_velocities = True
-        zeros = np.zeros(len(names))
-        usable = time_ok & pos_ok
-        for r in np.flatnonzero(usable):  # only rows the shared rule accepts feed differences
-            try:
-                merge.parse(names, pos[r], zeros)
-            except BadJointState:
-                usable[r] = False
-        vel = _derive_velocities(t, pos, usable, continuous, gap_factor * task.dt)
-        vel_ok = ~usable | np.isfinite(vel).all(1)  # unusable rows are refused for their own
-        vel = np.where(np.isfinite(vel), vel, 0.0)  # reason below
-    else:
-        jv = [table.col(i) for i in cols.velocities]
-        vel = v[:, jv] * scale
-        vel_ok = ~bad[:, jv].any(1)
-        report.derived_velocities = False
+    vel, vel_ok, derivable = _velocities(cols, table, task, pos, time_ok & pos_ok, scale, merge)
+    report.derived_joints = cols.derived(names)
     ja = [table.col(i) for i in cols.actions]
     act = v[:, ja].copy()
     act_ok = ~bad[:, ja].any(1)
@@ -520,39 +523,40 @@ def segment_table(
     goal_cols = [table.col(i) for i in cols.goal]
 
     out: list[tuple[Segment, np.ndarray]] = []
-    runs = _runs(table, n)
     progress = _progress(n, path, quiet)
-    for start, stop in runs:
-        segments: list[Segment] = []
-        seg = Segmenter(task, segments.append, gap_factor=gap_factor, max_length=max_length)
-        rows = [r for r in range(start, stop) if time_ok[r]]
+    for start, stop in _runs(table, n):
+        rows = start + np.flatnonzero(time_ok[start:stop])
         report.drop("unreadable time", stop - start - len(rows))
-        steps = np.diff(t[rows]) if len(rows) > 1 else np.zeros(0)
+        tr = t[rows]
+        steps = np.diff(tr)
         hold = float(np.median(steps[steps > 0])) if (steps > 0).any() else task.dt
-        for k, r in enumerate(rows):
-            if not pos_ok[r] or not vel_ok[r]:
-                why = (
-                    "unreadable cell"
-                    if not pos_ok[r] or cols.velocities
-                    else "velocity not derivable (no neighbour row)"
-                )
-                report.drop(why, example=f"data row {r + 1}")
-            elif seg.state(names, pos[r], vel[r], float(t[r])) == "bad_state":
-                try:
-                    merge.parse(names, pos[r], vel[r])
-                    report.drop("invalid joint state")
-                except BadJointState as err:
-                    report.drop(_classify(err), example=f"data row {r + 1}: {err}")
-            # the row's action holds until the next row: placed halfway to it
-            nxt = t[rows[k + 1]] if k + 1 < len(rows) else t[r] + hold
-            t_act = float(t[r] + max(0.0, nxt - t[r]) / 2)
-            if act_ok[r]:
-                seg.command(act[r], t=t_act)
-            else:
-                report.drop("unreadable action cell", example=f"data row {r + 1}")
-            progress.update(1)
-        seg.flush("end")
-        _add_stats(report.stats, seg.stats)
+        has_state = pos_ok[rows] & vel_ok[rows]
+        for mask, why in (
+            (~has_state & derivable[rows], "velocity not derivable (no neighbour row)"),
+            (~has_state & ~derivable[rows], "unreadable cell"),
+            (~act_ok[rows], "unreadable action cell"),
+        ):
+            hits = rows[mask]
+            if len(hits):
+                report.drop(why, len(hits), example=f"data row {hits[0] + 1}")
+        # the row's action holds until the next row: placed halfway to it
+        nxt = np.concatenate([tr[1:], tr[-1:] + hold])
+        t_act = tr + np.maximum(0.0, nxt - tr) / 2
+        segments, stats = segment_arrays(
+            task,
+            tr,
+            pos[rows],
+            vel[rows],
+            act[rows],
+            t_act,
+            has_state=has_state,
+            has_command=act_ok[rows],
+            gap_factor=gap_factor,
+            max_length=max_length,
+        )
+        _refusals(report, stats, merge, rows[has_state], pos, vel)
+        _add_stats(report.stats, stats)
+        progress.update(stop - start)
         for s in segments:
             goal = _goal(task, v, t, time_ok, goal_cols, rows, s.t_start)
             if np.isfinite(goal).all():
@@ -564,10 +568,67 @@ def segment_table(
     report.stats.segments = len(out)
     for key, count in report.stats.dropped.items():
         if key in ("bad_state",):
-            continue  # classified above
+            continue  # by kind: _refusals
         report.drop(REASONS.get(key, key), count, report.stats.examples.get(key, ""))
     report.breaks = dict(report.stats.breaks)
     return out
+
+
+def _velocities(
+    cols: Columns,
+    table: Table,
+    task: Any,
+    pos: np.ndarray,
+    usable: np.ndarray,
+    scale: np.ndarray,
+    merge: JointStateMerge,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(vel (N, J), vel_ok (N,), derivable (N,))``: the logged velocity columns, and finite
+    differences of the positions for the joints without one (only rows whose positions the
+    shared rule accepts feed differences). ``vel_ok``: every velocity of the row readable or
+    derived; ``derivable``: the row's cells are readable (a row that is not ``vel_ok`` then
+    had no neighbour to take a difference with)."""
+    n, n_j = pos.shape
+    vel = np.zeros((n, n_j))
+    vel_ok = np.ones(n, bool)
+    logged = [j for j, i in enumerate(cols.velocities) if i is not None]
+    if logged:
+        jv = [table.col(cols.velocities[j]) for j in logged]
+        vel[:, logged] = table.values[:, jv] * scale[logged]
+        vel_ok &= ~table.unreadable[:, jv].any(1)
+    derivable = usable & vel_ok
+    missing = [j for j, i in enumerate(cols.velocities) if i is None]
+    if missing:
+        low, high, _ = task.joint_ranges
+        continuous = np.isinf(low) & np.isinf(high)
+        feed = usable.copy()
+        feed[feed] = merge.check_rows(pos[feed], np.zeros((int(feed.sum()), n_j))) == ""
+        diff = _derive_velocities(table.time, pos, feed, continuous, GAP_FACTOR * task.dt)
+        diff = diff[:, missing]
+        # rows the rule refuses are refused for their own reason in the segmentation
+        vel_ok &= ~feed | np.isfinite(diff).all(1)
+        vel[:, missing] = np.where(np.isfinite(diff), diff, 0.0)
+    return vel, vel_ok, derivable
+
+
+def _refusals(
+    report: FileReport,
+    stats: SegmentStats,
+    merge: JointStateMerge,
+    rows: np.ndarray,
+    pos: np.ndarray,
+    vel: np.ndarray,
+) -> None:
+    """Count the states the shared JointState rules refused, by kind, with the first data
+    row of each kind (``rows``: the data rows that were fed as states)."""
+    if not stats.refused:
+        return
+    kinds = merge.check_rows(pos[rows], vel[rows])
+    for kind, count in stats.refused.items():
+        first = rows[np.flatnonzero(kinds == kind)[:1]]
+        where = f"data row {first[0] + 1}: " if len(first) else ""
+        example = where + stats.refused_examples.get(kind, "")
+        report.drop(REFUSALS.get(kind, "invalid joint state"), count, example=example)
 
 
 def _progress(n: int, path: str, quiet: bool) -> Any:
@@ -592,6 +653,10 @@ def _add_stats(total: SegmentStats, part: SegmentStats) -> None:
         total.breaks[k] = total.breaks.get(k, 0) + c
     for k, e in part.examples.items():
         total.examples.setdefault(k, e)
+    for k, c in part.refused.items():
+        total.refused[k] = total.refused.get(k, 0) + c
+    for k, e in part.refused_examples.items():
+        total.refused_examples.setdefault(k, e)
 
 
 def _goal(
@@ -701,6 +766,14 @@ def already_imported(entry: dict[str, Any] | None) -> bool:
 
 
 # ---- the import ---------------------------------------------------------------------------
+def _velocity_source(derived: Sequence[str], task: Any) -> str:
+    """Episode meta ``velocities``: ``log``, ``finite_difference`` (every joint's) or
+    ``mixed`` (the joints in ``derived_velocities`` by finite differences, others logged)."""
+    if not derived:
+        return "log"
+    return "finite_difference" if len(derived) == len(task.joint_names) else "mixed"
+
+
 @dataclass
 class CsvImportReport:
     """All files of one import (their :class:`FileReport` s) and the one-line summary."""
@@ -819,8 +892,13 @@ def import_csv(
         segments = segment_table(
             cols, table, task, spec, f, gap_factor=gap_factor, max_length=max_length, quiet=quiet
         )
-        if f.derived_velocities:
-            f.notes.append("velocities derived by finite differences")
+        if f.derived_joints:
+            which = (
+                ""
+                if len(f.derived_joints) == len(task.joint_names)
+                else (f" of {list(f.derived_joints)}")
+            )
+            f.notes.append(f"velocities{which} derived by finite differences")
         if f.rate_hz > 1.2 * task.control_hz:
             f.notes.append(
                 f"rows at ~{f.rate_hz:.3g} Hz resampled to the {task.control_hz:g} Hz control grid"
@@ -851,7 +929,8 @@ def import_csv(
                 "t_start": s.t_start,
                 "t_end": s.t_end,
                 "end": s.reason,
-                "velocities": "finite_difference" if f.derived_velocities else "log",
+                "velocities": _velocity_source(f.derived_joints, task),
+                "derived_velocities": list(f.derived_joints),
                 "columns": f.columns,
                 "goal": goal.tolist(),
             }

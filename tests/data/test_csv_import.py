@@ -125,6 +125,28 @@ def test_velocities_are_derived_when_the_log_has_none(tmp_path, logs):
     assert np.abs(obs[:, 3:] - truth[:, 3:]).max() < 0.5
 
 
+def test_only_the_missing_velocities_are_derived(tmp_path, logs):
+    """A log with a velocity column for the cart but none for the pole: the cart's logged
+    velocities are used as they are, only the pole's are derived (and the summary says so)."""
+    log = logs[0]
+    c = default_columns(log, jittered_times(log.n, 0))
+    c["time"][0] = 0.0
+    del c["cart_to_pole_vel"]
+    c["slider_to_cart_vel"] = np.full(log.n, 0.125)  # not the positions' slope: visibly logged
+    path = write_csv(tmp_path / "cart_velocity_only.csv", c)
+    store = TransitionStore(tmp_path / "store")
+    report = import_csv([path], TASK, store)
+    assert "velocities of ['cart_to_pole'] derived by finite differences" in report.line()
+    meta = store.load().episodes[0]
+    assert meta["velocities"] == "mixed" and meta["derived_velocities"] == ["cart_to_pole"]
+    assert meta["columns"]["velocities"] == ["slider_to_cart_vel", "derived"]
+    with np.load(store.dir / "ep_000000.npz") as z:
+        obs = z["obs"]
+    np.testing.assert_array_equal(obs[:, 3], np.float32(0.125))  # logged, interpolated
+    truth = log.obs[RATE * np.arange(len(obs))]
+    assert np.abs(obs[:, 4] - truth[:, 4]).max() < 0.5  # derived pole velocity
+
+
 def test_reimport_is_skipped_and_a_second_file_appends(tmp_path, logs, caplog):
     a = write_csv(tmp_path / "a.csv", default_columns(logs[0], np.arange(logs[0].n) * SUB))
     b = write_csv(tmp_path / "b.csv", default_columns(logs[1], np.arange(logs[1].n) * SUB))

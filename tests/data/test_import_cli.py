@@ -205,3 +205,24 @@ def test_train_on_an_imported_store(tmp_path, capsys, log):
     _, err = capsys.readouterr()
     assert code == 0, err
     assert (tmp_path / "m" / "model.pt").is_file()
+
+
+def test_import_bag_counts_refused_states_by_kind_like_the_csv_import(tmp_path, capsys):
+    """A NaN position and a cart beyond its rail in a bag: the summary names each kind of
+    refusal with the words of the CSV import, not one 'bad joint state' count."""
+
+    def positions(k, t):
+        pos, vel = [0.1 * t, 3.0 + 0.2 * t], [0.1, 0.2]
+        if k in (20, 21):
+            pos[0] = float("nan")
+        if k == 60:
+            pos[0] = 9.0
+        return pos, vel
+
+    times = np.arange(100) * TASK.dt
+    bag = write_bag(tmp_path / "bag", robot_run(times, positions=positions), "mcap")
+    store = tmp_path / "s"
+    code, out, err = _run(capsys, "--bag", bag, "--task", "cartpole_swingup", "--out", store)
+    assert code == 0, err
+    (line,) = _lines(out)
+    assert "dropped 3 messages because: non-finite value 2, position out of range 1" in line, line
