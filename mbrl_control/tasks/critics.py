@@ -23,6 +23,13 @@ Kinds (keys beyond ``name``/``kind``/``weight``; see docs/task_files.md):
   energy, 1 hanging still.
 - ``joint_limit_barrier``: ``joints``, ``low``/``high`` (default: the joints'
   ``position_range``), ``margin``: 0 inside ``margin`` of each half-range, 1 per joint at a limit.
+- ``mechanical_energy``: ``joints`` (default: the task joints that move links with mass),
+  ``target_position`` (per joint), ``scale`` (J), ``gravity`` (m/s²): energy shaping for
+  swing-up of any URDF robot, ((T + V - E_target) / scale)² with T, V the kinetic and
+  potential energy of every link with mass moved by ``joints`` (from the URDF's inertials,
+  :mod:`mbrl_control.tasks.urdf_dynamics`) and E_target = V(target_position) at rest; the
+  links' numbers are written into the entry at load (``links``) so a planner file rebuilds
+  it without the URDF.
 """
 
 from __future__ import annotations
@@ -54,6 +61,14 @@ class Context:
     layout: ObsLayout
     action_high: tuple[float, ...]
     goal_dim: int
+    urdf_tree: Any = None
+    """The URDF's :class:`~mbrl_control.tasks.urdf_model.UrdfTree` when the task read it."""
+    urdf_text: str | None = None
+    """The URDF's XML (made loadable) when the task read it."""
+    urdf: str | None = None
+    """``robot.urdf`` as written (for messages)."""
+    base: Any = None
+    """(4, 4) ``robot.base_pose`` (None: identity)."""
 
 
 def _take(obs: torch.Tensor, idx: Sequence[int]) -> torch.Tensor:
@@ -212,6 +227,62 @@ def _pendulum_energy(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn
     return fn
 
 
+def _mechanical_energy(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+    from mbrl_control.tasks import urdf_dynamics as ud
+
+    lay = ctx.layout
+    given = _joint_list(m, where, ctx) if "joints" in m else None
+    if "links" in m:  # written at an earlier load: no URDF needed
+        items = s.seq(m["links"], f"{where}.links")
+        links = tuple(
+            ud.MassLink.from_data(e, f"{where}.links[{i}]", list(lay.joints))
+            for i, e in enumerate(items)
+        )
+        if not links:
+            raise s.TaskFileError(f"{where}.links: no link with mass")
+    elif ctx.urdf_tree is None:
+        raise s.TaskFileError(f"{where}: mechanical_energy needs robot.urdf (the links' masses)")
+    else:
+        links = ud.build_mass_links(
+            ctx.urdf_tree, ctx.urdf_text or "", given, lay.joints, where, ctx.urdf
+        )
+        m["links"] = [b.to_data() for b in links]  # type: ignore[index]
+    moved = {st.joint for b in links for st in b.chain.steps}
+    joints = given if given is not None else [j for j in lay.joints if j in moved]
+    for j in joints:
+        if lay.joints[j].angular:
+            lay.need_angle(j, f"{where}.joints")
+        else:
+            lay.need_pos(j, f"{where}.joints")
+    vel = {j: lay.need_vel(j, f"{where}.joints") for j in joints}
+    missing = sorted(moved - set(joints))
+    if missing:
+        raise s.TaskFileError(f"{where}.joints: joint(s) {missing} also move its links; add them")
+    target_position = s.numbers(m["target_position"], f"{where}.target_position", len(joints))
+    target = dict(zip(joints, target_position))
+    gravity = s.number(m.get("gravity", 9.81), f"{where}.gravity", low=0.0, strict_low=True)
+    rest = dict.fromkeys(joints, 0.0)
+    e_target = ud.numpy_energy(links, target, rest, gravity, ctx.base)[1]
+    if "scale" in m:
+        scale = s.number(m["scale"], f"{where}.scale", low=0.0, strict_low=True)
+    else:
+        scale = abs(e_target - ud.numpy_energy(links, rest, rest, gravity, ctx.base)[1])
+        if not scale > 1e-12:
+            raise s.TaskFileError(
+                f"{where}.scale: the default |V(target_position) - V(0)| is 0; give scale > 0"
+            )
+
+    def fn(f: Features) -> torch.Tensor:
+        obs = f["next_obs"]
+        qd = {j: obs[..., i] for j, i in vel.items()}
+        kinetic, potential = ud.torch_energy(
+            links, {j: f.joint(j) for j in joints}, qd, gravity, ctx.base
+        )
+        return ((kinetic + potential - e_target) / scale).square()
+
+    return fn
+
+
 def _joint_limit_barrier(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
     joints = _joint_list(m, where, ctx)
     idx = [ctx.layout.need_pos(j, f"{where}.joints") for j in joints]
@@ -262,6 +333,9 @@ CRITIC_KINDS: dict[str, CriticKind] = {
     "pendulum_energy": CriticKind(_pendulum_energy, ("joint", "rod_length"), ("gravity",)),
     "joint_limit_barrier": CriticKind(
         _joint_limit_barrier, (), ("joints", "low", "high", "margin")
+    ),
+    "mechanical_energy": CriticKind(
+        _mechanical_energy, ("target_position",), ("joints", "scale", "gravity", "links")
     ),
 }
 

@@ -111,7 +111,15 @@ class FileTask(Task):
         self._parse_points(m.get("points", {}))
         self._parse_observation(m["observation"])
         self._parse_goal(m.get("goal", {"kind": "none"}))
-        ctx = Context(self._layout, tuple(self.action_high), self.goal_dim)
+        ctx = Context(
+            self._layout,
+            tuple(self.action_high),
+            self.goal_dim,
+            urdf_tree=self._urdf_tree,
+            urdf_text=self._urdf_text,
+            urdf=self.urdf,
+            base=self._base,
+        )
         entries = s.seq(m["critics"], "critics")
         if not entries:
             raise TaskFileError("critics: need at least one critic")
@@ -150,15 +158,21 @@ class FileTask(Task):
             tuple(s.numbers(pose.get("xyz", [0.0] * 3), "robot.base_pose.xyz", 3)),
             tuple(s.numbers(pose.get("rpy", [0.0] * 3), "robot.base_pose.rpy", 3)),
         )
+        zero = self.base_pose == ((0.0,) * 3, (0.0,) * 3)
+        self._base = None if zero else base_matrix(self.base_pose)
 
     def _read_urdf_if_needed(self, m: Mapping[str, Any]) -> UrdfTree | None:
         """The URDF's checked tree when ``robot.urdf`` is set and the task leaves something for
-        it to supply (:func:`~mbrl_control.tasks.urdf_defaults.needs_urdf`), else None."""
-        if self.urdf is None or not needs_urdf(m):
+        it to supply (:func:`~mbrl_control.tasks.urdf_defaults.needs_urdf`, or a
+        ``mechanical_energy`` critic without its ``links``), else None; sets ``_urdf_text``."""
+        self._urdf_text: str | None = None
+        if self.urdf is None or not (needs_urdf(m) or _critics_need_urdf(m)):
             return None
         from mbrl_control.tasks.robot_description import load_robot_description
 
-        return load_robot_description(self).tree
+        description = load_robot_description(self)
+        self._urdf_text = description.urdf_text
+        return description.tree
 
     def _parse_joints(self, value: Any) -> None:
         specs: dict[str, JointSpec] = {}
@@ -268,8 +282,7 @@ class FileTask(Task):
         kinds = tuple(
             "prismatic" if self._joints[j].type == "prismatic" else "revolute" for j in chain.joints
         )
-        base = None if self.base_pose == ((0.0,) * 3, (0.0,) * 3) else base_matrix(self.base_pose)
-        return PointSpec(name, "urdf", chain.joints, {}, kinds, chain, base)
+        return PointSpec(name, "urdf", chain.joints, {}, kinds, chain, self._base)
 
     def _parse_observation(self, value: Any) -> None:
         lay = self._layout
@@ -505,6 +518,15 @@ class FileTask(Task):
         if not path.is_file():
             raise FileNotFoundError(f"{self.path}: robot.urdf: no such file {path}")
         return path
+
+
+def _critics_need_urdf(task: Mapping[str, Any]) -> bool:
+    """Whether a ``mechanical_energy`` critic still needs the URDF (no ``links`` written)."""
+    critics = task.get("critics")
+    return isinstance(critics, list) and any(
+        isinstance(c, Mapping) and c.get("kind") == "mechanical_energy" and "links" not in c
+        for c in critics
+    )
 
 
 def load_task_file(path: str | Path) -> FileTask:

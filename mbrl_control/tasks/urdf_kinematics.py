@@ -117,12 +117,17 @@ class UrdfChain:
         )
 
     # ---- forward kinematics --------------------------------------------------------------
-    def numpy_point(self, q: Mapping[str, float], base: np.ndarray | None = None) -> np.ndarray:
-        """The point (3,) float64 for task joint positions ``q`` (name -> m or rad), in the
-        frame ``base`` (4, 4) places the root link in (identity when None)."""
+    def numpy_frames(
+        self, q: Mapping[str, float], base: np.ndarray | None = None
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+        """Per step the joint's axis (3,) and origin (3,) in the frame ``base`` (4, 4) places
+        the root link in (identity when None), then the link frame (4, 4) (``tail`` applied),
+        for task joint positions ``q`` (name -> m or rad); float64."""
         t = np.eye(4) if base is None else np.asarray(base, dtype=np.float64)
+        joints = []
         for st in self.steps:
             t = t @ st.origin
+            joints.append((t[:3, :3] @ st.axis, t[:3, 3].copy()))
             x = st.multiplier * float(q[st.joint]) + st.offset
             m = np.eye(4)
             if st.motion == "revolute":
@@ -130,15 +135,25 @@ class UrdfChain:
             else:
                 m[:3, 3] = st.axis * x
             t = t @ m
-        t = t @ self.tail
+        return joints, t @ self.tail
+
+    def numpy_point(self, q: Mapping[str, float], base: np.ndarray | None = None) -> np.ndarray:
+        """The point (3,) float64 for task joint positions ``q`` (name -> m or rad), in the
+        frame ``base`` (4, 4) places the root link in (identity when None)."""
+        t = self.numpy_frames(q, base)[1]
         return t[:3, :3] @ self.offset + t[:3, 3]
 
-    def torch_point(
+    def torch_frames(
         self, joints: Mapping[str, Any], base: np.ndarray | None = None
-    ) -> torch.Tensor:
-        """The points ``(..., 3)`` for per-joint tensors ``joints[name]`` with ``.pos``
-        (raw position, when observed), ``.cos``/``.sin`` (angular joints) and ``.angle`` (see
-        :class:`~mbrl_control.tasks.layout.Features`); each ``(...)``."""
+    ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor, torch.Tensor]:
+        """Torch form of :meth:`numpy_frames` for per-joint tensors ``joints[name]`` with
+        ``.pos`` (raw position, when observed), ``.cos``/``.sin`` (angular joints) and
+        ``.angle`` (see :class:`~mbrl_control.tasks.layout.Features`); each ``(...)``.
+
+        Returns per step the joint's axis and origin (``(3,)`` constants while no joint before
+        it moved, else ``(..., 3)``), then the link frame's rotation ``(..., 3, 3)`` and
+        position ``(..., 3)`` (``tail`` applied). Raises ``ValueError`` for a chain without a
+        movable joint."""
         import torch
 
         t0 = np.eye(4) if base is None else np.asarray(base, dtype=np.float64)
@@ -146,6 +161,7 @@ class UrdfChain:
         pos: Any = None  # (..., 3)
         r0, p0 = t0[:3, :3], t0[:3, 3]
         dtype = torch.float32  # the joints' dtype, from the first joint tensor
+        frames: list[tuple[torch.Tensor, torch.Tensor]] = []
 
         def const(a: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=dtype)
@@ -162,6 +178,14 @@ class UrdfChain:
             if st.motion == "revolute":
                 c, sn = _cos_sin(j, st.multiplier, st.offset)
                 dtype = c.dtype
+            else:
+                x = _linear(j, st.multiplier, st.offset)  # (...)
+                dtype = x.dtype
+            if rot is None:
+                frames.append((const(r0 @ st.axis), const(p0)))
+            else:
+                frames.append((torch.matmul(rot, const(st.axis)), pos))
+            if st.motion == "revolute":
                 k = st.axis
                 kk = np.outer(k, k)
                 cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
@@ -176,18 +200,26 @@ class UrdfChain:
                 else:
                     rot = torch.matmul(rot, m)
             else:
-                x = _linear(j, st.multiplier, st.offset)  # (...)
-                dtype = x.dtype
                 step = x[..., None] * const(st.axis)  # (..., 3)
                 if rot is None:
                     pos = const(p0) + torch.matmul(step, const(r0).T)
                     rot = const(r0).expand(*x.shape, 3, 3)
                 else:
                     pos = pos + torch.matmul(rot, step[..., None])[..., 0]
-        local = self.tail[:3, :3] @ self.offset + self.tail[:3, 3]  # constant (3,)
         if rot is None:  # no movable joint on the chain
             raise ValueError(f"link {self.link!r}: the chain has no movable joint")
-        return pos + torch.matmul(rot, const(local))
+        pos = pos + torch.matmul(rot, const(self.tail[:3, 3]))
+        return frames, torch.matmul(rot, const(self.tail[:3, :3])), pos
+
+    def torch_point(
+        self, joints: Mapping[str, Any], base: np.ndarray | None = None
+    ) -> torch.Tensor:
+        """The points ``(..., 3)`` for per-joint tensors ``joints[name]`` (as
+        :meth:`torch_frames`)."""
+        import torch
+
+        _, rot, pos = self.torch_frames(joints, base)
+        return pos + torch.matmul(rot, torch.as_tensor(self.offset, dtype=pos.dtype))
 
 
 def _rows(t: np.ndarray) -> list[float]:
