@@ -84,9 +84,17 @@ def inertial_origins(urdf_text: str) -> dict[str, np.ndarray]:
         origin = el.find("inertial/origin")
         if origin is None:
             continue
-        xyz = [float(v) for v in origin.get("xyz", "0 0 0").split()]
-        rpy = [float(v) for v in origin.get("rpy", "0 0 0").split()]
-        out[str(el.get("name"))] = pose_matrix(xyz, rpy)
+        try:
+            xyz = [float(v) for v in origin.get("xyz", "0 0 0").split()]
+            rpy = [float(v) for v in origin.get("rpy", "0 0 0").split()]
+            if len(xyz) != 3 or len(rpy) != 3:
+                raise ValueError
+            out[str(el.get("name"))] = pose_matrix(xyz, rpy)
+        except ValueError:
+            raise TaskFileError(
+                f"link {el.get('name')!r}: inertial origin xyz={origin.get('xyz')!r} "
+                f"rpy={origin.get('rpy')!r}: expected 3 numbers each"
+            ) from None
     return out
 
 
@@ -108,7 +116,10 @@ def build_mass_links(
     """Every link with mass > 0 moved by one of ``joints`` (None: by any joint), in file
     order. Raises :class:`TaskFileError` (naming ``where``) when a joint on such a link's chain
     is not a task joint, is not in ``joints`` (when given), or when there is no such link."""
-    origins = inertial_origins(urdf_text)
+    try:
+        origins = inertial_origins(urdf_text)
+    except TaskFileError as e:
+        raise TaskFileError(f"{where}: the URDF {urdf}: {e}") from None
     out = []
     for name, link in tree.links.items():
         if link.mass is None or not link.mass > 0:

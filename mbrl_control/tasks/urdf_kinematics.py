@@ -8,6 +8,10 @@ on the chain must be one the task reads (refused otherwise, naming it). ``robot.
 places the root link: the point is in the task frame (the robot base frame when the pose is
 zero), like PyBullet's world frame with the robot loaded at that pose.
 
+:meth:`UrdfChain.numpy_frames` / :meth:`UrdfChain.torch_frames` are the one forward-kinematics
+loop: per step the joint's axis and origin in the task frame (what a chain Jacobian needs,
+:mod:`mbrl_control.tasks.urdf_dynamics`), then the link frame; the point is read off that frame.
+
 :class:`UrdfChain` is the chain as plain numbers (:meth:`UrdfChain.to_data` /
 :meth:`UrdfChain.from_data`), written into the task's definition at load (``points.<name>
 .chain``) so an exported planner file rebuilds the point without the URDF.

@@ -315,6 +315,15 @@ def test_refused_without_urdf_or_massive_links(tmp_path):
         load_task_file(write(tmp_path, data))
 
 
+def test_bad_inertial_origin_is_one_line(tmp_path):
+    bad = ENERGY_ARM.read_text().replace('rpy="1.0 0.4 -0.6"', 'rpy="1.0 0.4"')
+    (tmp_path / "bad.urdf").write_text(bad)
+    data = copy.deepcopy(ARM_TASK)
+    data["robot"] = {"urdf": "bad.urdf"}
+    with pytest.raises(TaskFileError, match=r"critics\[0\]: the URDF bad.urdf: link 'upper': "):
+        load_task_file(write(tmp_path, data))
+
+
 def test_onnx_export_matches_torch(tmp_path, seeds):
     """The critic inside an ONNX graph (float32, batched) agrees with torch (onnxruntime)."""
     import onnxruntime as ort
