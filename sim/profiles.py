@@ -188,7 +188,8 @@ class DRProfile:
 
 
 def load_profile(profile: str | Path) -> DRProfile:
-    """A profile by name (``none``, ``default``, ``wide``, ``reality_gap``) or YAML path."""
+    """A profile by name (``none``, ``nominal``, ``default``, ``wide``, ``reality_gap``) or YAML
+    path."""
     import yaml
 
     path = Path(profile)

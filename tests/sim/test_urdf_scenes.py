@@ -253,6 +253,15 @@ def test_the_task_files_dr_profile_is_the_default(tmp_path) -> None:
     env.close()
 
 
+def test_nominal_profile_is_the_reference_physics() -> None:
+    env = make_env(ARM, "nominal", seed=0)
+    _, info = env.reset()
+    assert info["dr"]["joint_damping"] == [0.05, 0.01]  # the URDF's <dynamics>, else 0.01
+    assert info["dr"]["joint_friction"] == [0.02, 0.01]
+    assert info["dr"]["mass_scale"] == [1.0] * 3 and info["dr"]["push_prob"] == 0.0
+    env.close()
+
+
 def test_reference_damping_slows_the_arm(tmp_path) -> None:
     """The profile's damping multiplier times the task's reference is the joint damping."""
     path = variant(
