@@ -351,20 +351,27 @@ def read_table(path: Path, spec: CsvLogSpec, task: Any) -> tuple[Columns, Table]
     n, u = len(lines) - 1, len(used)
     values = np.full((n, u), np.nan)
     bad = np.zeros((n, u), bool)
-    episode: list[str] | None = [] if cols.episode is not None else None
-    reader = csv.reader(lines[1:], delimiter=d, skipinitialspace=True)
+    rows = list(csv.reader(lines[1:], delimiter=d, skipinitialspace=True))
     tk, iso = used.index(cols.time), 0
-    for r, row in enumerate(reader):
-        for k, i in enumerate(used):
+    for k, i in enumerate(used):
+        cells = [row[i] if i < len(row) else None for row in rows]
+        try:  # the whole column at once (numpy parses like float())
+            values[:, k] = np.array(cells, np.float64)
+            continue
+        except (TypeError, ValueError):
+            pass
+        for r, cell in enumerate(cells):  # a bad cell somewhere: cell by cell
             try:
-                values[r, k] = float(row[i])
-            except (IndexError, ValueError):
-                if k == tk and (stamp := _iso_seconds(row, i)) is not None:
+                values[r, k] = float(cell)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                if k == tk and (stamp := _iso_seconds(rows[r], i)) is not None:
                     values[r, k], iso = stamp, iso + 1
                 else:
                     bad[r, k] = True
-        if episode is not None:
-            episode.append(row[cols.episode].strip() if cols.episode < len(row) else "")
+    episode: list[str] | None = None
+    if cols.episode is not None:
+        e = cols.episode
+        episode = [row[e].strip() if e < len(row) else "" for row in rows]
     time = values[:, tk] * (1.0 if iso else TIME_UNITS[spec.time_unit])
     return cols, Table(used, values, bad, episode, sha, d, time)
 
@@ -377,15 +384,17 @@ def _iso_seconds(row: list[str], i: int) -> float | None:
         return None
 
 
-def check_file(path: str | Path, spec: CsvLogSpec, task: Any) -> None:
+def check_file(path: str | Path, spec: CsvLogSpec, task: Any) -> tuple[Columns, Table]:
     """Read ``path`` and check what can be checked without segmenting it: text, header,
-    columns, rows, time unit. Raises CsvLogError naming the file and column."""
+    columns, rows, time unit; return what was read (:func:`read_table`). Raises CsvLogError
+    naming the file and column."""
     path = Path(path)
     cols, table = read_table(path, spec, task)
     k = table.col(cols.time)
     t = table.time
     ok = ~table.unreadable[:, k] & np.isfinite(t)
     _check_time(t[ok], task, cols.header[cols.time], spec.time_unit, str(path), FileReport(""))
+    return cols, table
 
 
 # ---- segmentation -------------------------------------------------------------------------
@@ -631,17 +640,20 @@ def _refusals(
         report.drop(REFUSALS.get(kind, "invalid joint state"), count, example=example)
 
 
+class _NoProgress:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _progress(n: int, path: str, quiet: bool) -> Any:
+    if quiet or n < PROGRESS_ROWS:
+        return _NoProgress()  # (tqdm takes longer to import than a small file to segment)
     from tqdm import tqdm
 
-    return tqdm(
-        total=n,
-        desc=Path(path).name,
-        unit="row",
-        disable=quiet or n < PROGRESS_ROWS,
-        file=sys.stderr,
-        mininterval=0.5,
-    )
+    return tqdm(total=n, desc=Path(path).name, unit="row", file=sys.stderr, mininterval=0.5)
 
 
 def _add_stats(total: SegmentStats, part: SegmentStats) -> None:
@@ -868,14 +880,13 @@ def import_csv(
     task = get_task(task) if isinstance(task, str) else task
     spec = spec or getattr(task, "csv_log", None) or CsvLogSpec()
     files = [Path(p) for p in paths]
-    for p in files:  # every file first: an unusable one writes nothing
-        check_file(p, spec, task)
+    # every file first: an unusable one writes nothing (each is read once, kept in memory)
+    tables = [check_file(p, spec, task) for p in files]
     if not isinstance(store, TransitionStore):
         store = TransitionStore(store)
     report = CsvImportReport()
     seen = imported_episodes(store)
-    for p in files:
-        cols, table = read_table(p, spec, task)
+    for p, (cols, table) in zip(files, tables):
         f = FileReport(str(p), sha256=table.sha256, columns=cols.names())
         report.files.append(f)
         entry = seen.get(table.sha256)
