@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import logging
 import sys
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,7 +46,7 @@ import numpy as np
 
 from mbrl_control.data.joint_state_merge import JointStateMerge
 from mbrl_control.data.segments import GAP_FACTOR, Segment, SegmentStats, segment_arrays
-from mbrl_control.data.store import EPISODE_NAME, TransitionStore
+from mbrl_control.data.store import TransitionStore
 from mbrl_control.tasks.csv_log_section import (
     TIME_COLUMNS,
     TIME_UNITS,
@@ -743,16 +741,11 @@ def content_sha256(path: str | Path) -> str:
 
 def imported_episodes(store: TransitionStore) -> dict[str, dict[str, Any]]:
     """``sha256 -> {"file", "count", "indices", "ids"}`` of every imported file in the store
-    (read from each episode's ``meta_json`` only; damaged episodes are ignored here)."""
+    (:meth:`TransitionStore.episode_metas`: no arrays read; damaged episodes are ignored)."""
     out: dict[str, dict[str, Any]] = {}
-    numbered = ((EPISODE_NAME.fullmatch(p.name), p) for p in store.dir.iterdir())
-    for ep, path in sorted((int(m.group(1)), p) for m, p in numbered if m and p.is_file()):
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta_json"]))
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
-            continue
-        sha = meta.get("sha256") if isinstance(meta, dict) else None
+    for meta in store.episode_metas():
+        ep = meta["id"]
+        sha = meta.get("sha256")
         if not sha:
             continue
         entry = out.setdefault(

@@ -130,6 +130,25 @@ class TransitionStore:
         files = self._numbered()
         return files[-1][0] + 1 if files else 0
 
+    def episode_metas(self) -> list[dict[str, Any]]:
+        """Every episode's metadata, in id order, with its ``"id"``: only ``meta_json`` is
+        read from each file (no arrays are loaded), so it is cheap on a large store.
+
+        Files :meth:`load` would skip for a torn zip, a missing or non-JSON-object
+        ``meta_json`` are left out here too (silently: :meth:`load` warns about them); the
+        arrays are not checked.
+        """
+        out = []
+        for ep, path in self._numbered():
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    meta = json.loads(str(z["meta_json"]))
+            except Exception:  # torn, empty, not a zip, no meta_json: as load() skips it
+                continue
+            if isinstance(meta, dict):
+                out.append({"id": ep, **meta})
+        return out
+
     def load(self) -> Transitions:
         """All episodes as :class:`Transitions` (empty arrays for an empty store).
 

@@ -157,3 +157,28 @@ def test_damaged_episodes_are_skipped_naming_the_file_keeping_the_others(tmp_pat
     assert "0 bytes" in skipped["ep_000003.npz"] and "no transitions" in skipped["ep_000005.npz"]
     for name in skipped:
         assert name in caplog.text
+
+
+def test_episode_metas_reads_only_the_metadata(tmp_path):
+    """``episode_metas``: the metas of ``load()`` (with ids) without loading arrays: an
+    episode whose arrays are inconsistent still has its meta read (``load`` skips it), a
+    torn file and a stray name are left out."""
+    import json as _json
+
+    store = TransitionStore(tmp_path)
+    obs, act = np.zeros((3, 2), np.float32), np.zeros((2, 1), np.float32)
+    store.append_episode(obs, act, {"task": "t", "goal": [], "k": 0})
+    store.append_episode(obs, act, {"task": "t", "goal": [], "k": 1})
+    np.savez(  # arrays that do not fit together; the meta is fine
+        store.dir / "ep_000002.npz",
+        obs=np.zeros((9, 2), np.float32),
+        action=act,
+        goal=np.zeros((2, 0), np.float32),
+        meta_json=np.array(_json.dumps({"task": "t", "k": 2})),
+    )
+    (store.dir / "ep_000003.npz").write_bytes(b"PK\x03\x04 torn")
+    (store.dir / "ep_backup.npz").write_bytes(b"")
+    metas = store.episode_metas()
+    assert [(m["id"], m["k"]) for m in metas] == [(0, 0), (1, 1), (2, 2)]
+    loaded = store.load().episodes
+    assert loaded == metas[:2]
