@@ -57,12 +57,12 @@ def _raw_rate(task: str, steps: int) -> tuple[float, int]:
     """``stepSimulation`` calls/s of the same scene (nominal dynamics; one call = one physics
     step), and its substeps per control period."""
     import pybullet as pb
-    from mbrl_sim.scenes import SCENES, load_scene
+    from mbrl_sim.scenes import load_scene
 
     from mbrl_control.tasks import get_task
 
     t = get_task(task)
-    sc = load_scene(SCENES[task], t.joint_names, t.command_joints, t.dt)
+    sc = load_scene(t)
     for _ in range(100):
         pb.stepSimulation(physicsClientId=sc.client)
     start = time.perf_counter()

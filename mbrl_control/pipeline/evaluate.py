@@ -67,8 +67,12 @@ def evaluate(
     from tqdm import tqdm
 
     from mbrl_control.export.runtime import OnnxPlanner
+    from mbrl_control.tasks import get_task
 
-    planner = OnnxPlanner(planner_path, expected_task=task, threads=threads, seed=seed)
+    # ``task`` is a built-in name or a task-file path; the file records the task's name
+    planner = OnnxPlanner(
+        planner_path, expected_task=get_task(task).name, threads=threads, seed=seed
+    )
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
     results = [
         run_episode(env, planner.act, seed=seed + i, reset=planner.reset)
@@ -133,8 +137,9 @@ def write_video(
     from PIL import Image
 
     from mbrl_control.export.runtime import OnnxPlanner
+    from mbrl_control.tasks import get_task
 
-    planner = OnnxPlanner(planner_path, expected_task=task, seed=seed)
+    planner = OnnxPlanner(planner_path, expected_task=get_task(task).name, seed=seed)
     env = mbrl_sim.make_env(task, profile=profile, seed=seed, render_mode="rgb_array")
     frames: list[np.ndarray] = []
     run_episode(env, planner.act, seed=seed, reset=planner.reset, frames=frames)

@@ -78,7 +78,7 @@ def finetune_live(
         while len(real_store) * per_episode < target:
             episodes = min(chunk, -(-(target - len(real_store) * per_episode) // per_episode))
             collect(
-                task.name,
+                cfg.pretrain.task,  # a built-in name or a task-file path (not task.name)
                 cfg.real_profile,
                 episodes,
                 f"planner:{live['planner']}",

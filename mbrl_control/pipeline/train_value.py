@@ -71,7 +71,7 @@ def train_value(
     agent = SAC(x.shape[1], task.low, task.high, sac_cfg,
                 torch.Generator().manual_seed(mbpo_cfg.seed))  # fmt: skip
     agent.fit_normalizers(x, action)
-    env = mbrl_sim.make_env(task.name, profile=profile, seed=mbpo_cfg.seed)
+    env = mbrl_sim.make_env(task, profile=profile, seed=mbpo_cfg.seed)  # a file task too
     result = train_mbpo(agent, model, task, real, mbpo_cfg, env=env, quiet=quiet)
     env.close()
 
@@ -119,8 +119,9 @@ def evaluate_policy(
 
     from mbrl_control.export.policy_runtime import OnnxPolicy
     from mbrl_control.pipeline.evaluate import run_episode, summarize
+    from mbrl_control.tasks import get_task
 
-    policy = OnnxPolicy(path, expected_task=task)
+    policy = OnnxPolicy(path, expected_task=get_task(task).name)  # task: a name or a path
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
     results = [run_episode(env, policy.act, seed=seed + i) for i in range(episodes)]
     env.close()

@@ -55,10 +55,10 @@ def run_value_ablation(
             cfg, value, policy = planner_parts(cfg, agent, frac)
         name = f"h{h}_{variant.replace(' ', '_').replace('+', '_')}.onnx"
         path = export_planner(model, task, cfg, out / name, value_fn=value, policy=policy)
-        summary = evaluate(path, task.name, profile, episodes, seed=seed, threads=1)
+        summary = evaluate(path, task_name, profile, episodes, seed=seed, threads=1)
         rows.append(_row(f"H={h}", variant, summary))
     policy_path = export_policy(PolicyMean(agent.actor), task, out / "policy.onnx")
-    rows.append(_row("-", "policy only", evaluate_policy(policy_path, task.name, profile,
+    rows.append(_row("-", "policy only", evaluate_policy(policy_path, task_name, profile,
                                                           episodes, seed=seed)))  # fmt: skip
     config = {"task": task.name, "preset": preset, "profile": profile, "episodes": episodes,
               "prior_frac": prior_frac, "gamma": agent.cfg.gamma, "seed": seed,

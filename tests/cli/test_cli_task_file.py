@@ -1,9 +1,9 @@
 """``--task my_robot.task.yaml`` across the CLI (issue 15, slice 2).
 
-Subcommands without a simulator take a task file (``train``/``export`` end to end on a copied
-built-in file under a new name, data collected under cartpole_swingup); subcommands that need
-the simulator refuse a file task without a scene in one line, exit 2; a bad task file is one
-line naming the file and key. In-process ``main(argv)`` like test_cli_errors.py.
+Subcommands take a task file (``train``/``export`` end to end on a copied built-in file under a
+new name, data collected under cartpole_swingup; subcommands that need the simulator take any
+file with a robot, tests/sim/test_sim_cli_rule.py); a bad task file is one line naming the
+file and key. In-process ``main(argv)`` like test_cli_errors.py.
 """
 
 from __future__ import annotations
@@ -33,36 +33,15 @@ def _one_line_exit_2(argv: list[str], capsys) -> str:
     return lines[0]
 
 
-SIM_COMMANDS = [
-    "collect --episodes 1 --out {w}/o",
-    "evaluate --planner {fx}/planner.onnx --episodes 1",
-    "pretrain --out {w}/o",
-    "experiment --out {w}/o",
-    "ablation value --out {w}/o",
-    "train-value --data {fx}/data --checkpoint {fx}/model5.pt --out {w}/o",
-]
-
-
-@pytest.mark.parametrize("case", SIM_COMMANDS, ids=lambda c: c.split()[0])
-def test_sim_commands_refuse_a_task_file_without_scene(case, fx, tmp_path, capsys) -> None:
-    task = copied(tmp_path, "my_cartpole")
-    argv = [*case.format(fx=fx, w=tmp_path).split(), "--task", str(task)]
-    line = _one_line_exit_2(argv, capsys)
-    assert "'my_cartpole'" in line and "URDF scenes are not supported yet" in line, line
-    assert not (tmp_path / "o").exists()
-
-
-def test_sim_commands_refuse_a_file_that_redefines_a_builtin(fx, tmp_path, capsys) -> None:
-    task = copied(tmp_path, "cartpole_swingup", episode_steps=50)
-    argv = ["collect", "--episodes", "1", "--out", str(tmp_path / "o"), "--task", str(task)]
-    line = _one_line_exit_2(argv, capsys)
-    assert "redefines the built-in task 'cartpole_swingup'" in line, line
-
-
-def test_sim_commands_take_an_unchanged_builtin_file() -> None:
+def test_sim_commands_take_a_task_file_with_a_robot(tmp_path) -> None:
+    """The simulator builds the scene from the file's robot.urdf (the refusal of task files
+    without one: tests/sim/test_sim_cli_rule.py); the path is passed on as given."""
     from mbrl_control.cli.checks import sim_task_name
 
-    assert sim_task_name(str(builtin_task_files()["cartpole_swingup"])) == "cartpole_swingup"
+    shipped = str(builtin_task_files()["cartpole_swingup"])
+    assert sim_task_name(shipped) == shipped
+    task = str(copied(tmp_path, "my_cartpole"))
+    assert sim_task_name(task) == task
 
 
 @pytest.mark.parametrize("command", ["train", "export", "finetune", "evaluate"])

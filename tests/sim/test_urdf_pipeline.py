@@ -165,11 +165,6 @@ def test_parallel_collect_warns_once(tmp_path: Path) -> None:
     assert json.loads(run.stdout)["episodes_written"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mbrl_control/pipeline/evaluate.py passes the --task path as the planner's expected "
-    "task name (fix in helper S's report: expected_task=get_task(task).name)",
-)
 def test_evaluate_a_urdf_robot(trained) -> None:
     work, _ = trained
     run = cli(

@@ -176,24 +176,6 @@ def test_success_and_goals(name, seeds):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_initial_state_matches_the_scene(name, seeds):
-    scenes = pytest.importorskip("mbrl_sim.scenes")
-    _, file = pair(name)
-    draw = scenes.SCENES[name].initial_state
-    r1, r2 = np.random.default_rng(seeds(5)), np.random.default_rng(seeds(6))
-    a = [np.stack(x) for x in zip(*(draw(r1) for _ in range(4000)))]
-    b = [np.stack(x) for x in zip(*(file.sample_initial_state(r2) for _ in range(4000)))]
-    for x, y in zip(a, b):  # (4000, J) positions, then velocities
-        assert x.shape == y.shape
-        # means within 0.01 (5+ standard errors at these spreads), spreads within 10 %
-        np.testing.assert_allclose(y.mean(0), x.mean(0), atol=0.01)
-        np.testing.assert_allclose(y.std(0), x.std(0), rtol=0.1, atol=1e-3)
-        assert (y.min(0) >= x.min(0) - 0.1).all() and (y.max(0) <= x.max(0) + 0.1).all()
-    lo, hi, _ = file.joint_ranges
-    assert (b[0] >= lo).all() and (b[0] <= hi).all()
-
-
-@pytest.mark.parametrize("name", NAMES)
 def test_exported_planner_is_the_same(name, seeds, tmp_path):
     """The file task's critics traced into the planner graph give the class's outputs."""
     ort = pytest.importorskip("onnxruntime")
