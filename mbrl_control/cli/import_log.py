@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             log_skips=False,
         )
         files, noun, unit = report.files, "file", "rows"
-    from mbrl_control.data.csv_import import summary_line
+    from mbrl_control.data.import_report import summary_line
 
     line = summary_line(files, noun, unit)
     for f in files:
@@ -186,14 +186,8 @@ def _import_bag(args: argparse.Namespace, task: object, max_length: int | None):
     """``--bag``: the bag import of ``finetune --bag`` into the store, as a file report (the
     same summary line as CSV); a bag already in the store is skipped."""
     from mbrl_control.data.bag_import import import_bag
-    from mbrl_control.data.csv_import import (
-        REASONS,
-        REFUSALS,
-        FileReport,
-        already_imported,
-        content_sha256,
-        imported_episodes,
-    )
+    from mbrl_control.data.csv_import import already_imported, content_sha256, imported_episodes
+    from mbrl_control.data.import_report import FileReport
     from mbrl_control.data.store import TransitionStore
 
     sha = content_sha256(args.bag)
@@ -217,13 +211,6 @@ def _import_bag(args: argparse.Namespace, task: object, max_length: int | None):
         skip=entry["indices"] if entry else (),
         max_length=max_length,
     )
-    f.stats, f.episode_ids, f.breaks = report.stats, report.episode_ids, dict(report.stats.breaks)
-    f.rows = report.stats.states + report.stats.commands
-    for key, count in report.stats.dropped.items():
-        if key != "bad_state":  # by kind, below
-            f.drop(REASONS.get(key, key), count, report.stats.examples.get(key, ""))
-    for kind, count in report.stats.refused.items():
-        word = REFUSALS.get(kind, "invalid joint state")
-        f.drop(word, count, report.stats.refused_examples.get(kind, ""))
-    f.notes.append(f"time axis: {report.clock} stamps; topics: {', '.join(report.topics.values())}")
-    return f
+    done = report.file_report()
+    done.sha256 = sha
+    return done

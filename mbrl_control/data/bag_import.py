@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from mbrl_control.data.import_report import FileReport, count_drops, summary_line
 from mbrl_control.data.segments import GAP_FACTOR, CommandClock, Segment, Segmenter, SegmentStats
 from mbrl_control.data.store import TransitionStore
 
@@ -68,13 +69,21 @@ class ImportReport:
     def transitions(self) -> int:
         return self.stats.transitions
 
+    def file_report(self) -> FileReport:
+        """This bag as one source of the importers' summary (drops in the summary's words,
+        refused states by kind; a note with the time axis and the topics read)."""
+        f = FileReport(self.bag, stats=self.stats, episode_ids=list(self.episode_ids))
+        f.rows = self.stats.states + self.stats.commands
+        count_drops(f, self.stats)
+        topics = ", ".join(self.topics.values()) or "none"
+        f.notes.append(f"time axis: {self.clock} stamps; topics: {topics}")
+        return f
+
     def line(self) -> str:
-        """The one-line summary printed by ``mbrl-control finetune --bag``."""
-        return (
-            f"bag {self.bag}: {self.stats.describe('episode')} "
-            f"(time axis: {self.clock} stamps; topics: "
-            f"{', '.join(self.topics.values()) or 'none'})"
-        )
+        """``bag BAG: `` and the one summary line of every importer
+        (:func:`~mbrl_control.data.import_report.summary_line`), as ``mbrl-control import``
+        prints it; printed by ``mbrl-control finetune --bag``."""
+        return f"bag {self.bag}: " + summary_line([self.file_report()], "bag", "messages")
 
     def as_dict(self) -> dict[str, Any]:
         return {

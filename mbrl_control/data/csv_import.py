@@ -44,6 +44,13 @@ from typing import Any
 
 import numpy as np
 
+from mbrl_control.data.import_report import (  # noqa: F401  (REASONS: importers' words)
+    REASONS,
+    REFUSALS,
+    FileReport,
+    count_drops,
+    summary_line,
+)
 from mbrl_control.data.joint_state_merge import JointStateMerge
 from mbrl_control.data.segments import GAP_FACTOR, Segment, SegmentStats, segment_arrays
 from mbrl_control.data.store import TransitionStore
@@ -64,35 +71,6 @@ MAX_ROWS_PER_PERIOD = 1000
 PROGRESS_ROWS = 50_000
 """Files with more rows than this show a progress bar."""
 _SHOWN_COLUMNS = 30
-
-# Reasons a row (or its action) is not used, as printed; the segmentation rule's drop
-# reasons map onto these words.
-REASONS = {
-    "out_of_order": "time going back",
-    "duplicate": "duplicate row",
-    "incomplete": "incomplete state",
-    "lone_state": "lone row between breaks",
-    "no_command": "no action in effect",
-    "stale_command": "action older than 1.5 periods",
-    "bad_command": "non-finite action",
-    "before_reset": "before a reset",
-    "reset": "cut at a reset",
-    "no_task_joints": "no task joints",
-}
-
-
-REFUSALS = {
-    "non_finite": "non-finite value",
-    "out_of_range": "position out of range",
-    "over_velocity_limit": "velocity over the limit",
-    "duplicate": "joint named twice",
-    "length_mismatch": "names and values of unequal lengths",
-    "unknown_joint": "unknown joint",
-    "missing": "joint missing",
-    "stale": "stale joint",
-}
-"""A JointState refusal's word in the summary, by :attr:`BadJointState.kind` (every
-importer; others: ``invalid joint state``)."""
 
 
 class CsvLogError(ValueError):
@@ -396,43 +374,6 @@ def check_file(path: str | Path, spec: CsvLogSpec, task: Any) -> tuple[Columns, 
 
 
 # ---- segmentation -------------------------------------------------------------------------
-@dataclass
-class FileReport:
-    """What one file gave: rows read, rows/actions dropped per reason, episode ends, notes."""
-
-    path: str
-    rows: int = 0
-    sha256: str = ""
-    stats: SegmentStats = field(default_factory=SegmentStats)
-    dropped: dict[str, int] = field(default_factory=dict)
-    """Rows whose state was not used, per reason (plus actions refused)."""
-    breaks: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    rate_hz: float = 0.0
-    derived_joints: tuple[str, ...] = ()
-    """Joints whose velocities were derived by finite differences (no column in the log)."""
-    columns: dict[str, Any] = field(default_factory=dict)
-    episode_ids: list[int] = field(default_factory=list)
-    skipped: str = ""
-    """Why the file was not imported (already in the store), else ''."""
-    examples: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def transitions(self) -> int:
-        return self.stats.transitions
-
-    @property
-    def derived_velocities(self) -> bool:
-        return bool(self.derived_joints)
-
-    def drop(self, reason: str, n: int = 1, example: str = "") -> None:
-        if n <= 0:
-            return
-        self.dropped[reason] = self.dropped.get(reason, 0) + n
-        if example:
-            self.examples.setdefault(reason, example)
-
-
 def _runs(table: Table, n: int) -> list[tuple[int, int]]:
     """[start, stop) row ranges of equal consecutive episode values (one run without one)."""
     if table.episode is None:
@@ -573,11 +514,7 @@ def segment_table(
                 report.stats.transitions -= len(s.action)
     progress.close()
     report.stats.segments = len(out)
-    for key, count in report.stats.dropped.items():
-        if key in ("bad_state",):
-            continue  # by kind: _refusals
-        report.drop(REASONS.get(key, key), count, report.stats.examples.get(key, ""))
-    report.breaks = dict(report.stats.breaks)
+    count_drops(report, report.stats, by_kind=False)  # refused states by kind: _refusals
     return out
 
 
@@ -795,45 +732,6 @@ class CsvImportReport:
 
     def line(self) -> str:
         return summary_line(self.files, "file", "rows")
-
-
-def summary_line(files: Sequence[FileReport], noun: str, unit: str) -> str:
-    """``kept N transitions in E episodes from F files; dropped ... because ...``: the one
-    summary line of every importer (``noun``: what a source is, ``unit``: what is dropped)."""
-    dropped: dict[str, int] = {}
-    breaks: dict[str, int] = {}
-    for f in files:
-        for k, c in f.dropped.items():
-            dropped[k] = dropped.get(k, 0) + c
-        for k, c in f.breaks.items():
-            breaks[k] = breaks.get(k, 0) + c
-    used = [f for f in files if not f.skipped]
-    n_tr = sum(f.transitions for f in used)
-    n_ep = sum(f.stats.segments for f in used)
-    n = len(files)
-    line = (
-        f"kept {n_tr} transitions in {n_ep} episode{'' if n_ep == 1 else 's'} from {n} "
-        f"{noun}{'' if n == 1 else 's'}"
-    )
-    dropped = {k: c for k, c in dropped.items() if c}
-    if dropped:
-        because = ", ".join(f"{k} {c}" for k, c in sorted(dropped.items(), key=lambda x: -x[1]))
-        line += f"; dropped {sum(dropped.values())} {unit} because: {because}"
-    else:
-        line += f"; dropped no {unit}"
-    if breaks:
-        line += "; episodes end by: " + ", ".join(f"{k} {c}" for k, c in sorted(breaks.items()))
-    short = sum(f.stats.discarded_transitions for f in used)
-    if short:
-        line += f"; transitions in too short episodes: {short}"
-    notes = list(dict.fromkeys(x for f in files for x in f.notes))
-    if notes:
-        line += "; " + "; ".join(notes)
-    if not n_tr:
-        examples = {k: e for f in used for k, e in f.examples.items()}
-        if examples:
-            line += "; e.g. " + "; ".join(f"{k}: {e}" for k, e in list(examples.items())[:3])
-    return line
 
 
 def import_csv(

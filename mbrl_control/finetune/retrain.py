@@ -249,8 +249,9 @@ def load_real(
     namespace: str | None = None,
 ) -> Transitions:
     """Real transitions from a store directory, or imported from a rosbag2 bag (directory or
-    ``.mcap``/``.db3`` file; topics under ``namespace`` if given). A bag import prints its
-    one-line summary (kept / dropped per reason) to stderr.
+    ``.mcap``/``.db3`` file; topics under ``namespace`` if given). A bag import prints
+    ``bag BAG: `` and the one summary line every importer prints (``mbrl-control import``:
+    kept / dropped per reason / episode ends) to stderr.
 
     Raises:
         ValueError: the bag is unreadable or nothing in it could be kept (naming the bag and

@@ -163,8 +163,6 @@ def test_episode_metas_reads_only_the_metadata(tmp_path):
     """``episode_metas``: the metas of ``load()`` (with ids) without loading arrays: an
     episode whose arrays are inconsistent still has its meta read (``load`` skips it), a
     torn file and a stray name are left out."""
-    import json as _json
-
     store = TransitionStore(tmp_path)
     obs, act = np.zeros((3, 2), np.float32), np.zeros((2, 1), np.float32)
     store.append_episode(obs, act, {"task": "t", "goal": [], "k": 0})
@@ -174,7 +172,7 @@ def test_episode_metas_reads_only_the_metadata(tmp_path):
         obs=np.zeros((9, 2), np.float32),
         action=act,
         goal=np.zeros((2, 0), np.float32),
-        meta_json=np.array(_json.dumps({"task": "t", "k": 2})),
+        meta_json=np.array(json.dumps({"task": "t", "k": 2})),
     )
     (store.dir / "ep_000003.npz").write_bytes(b"PK\x03\x04 torn")
     (store.dir / "ep_backup.npz").write_bytes(b"")

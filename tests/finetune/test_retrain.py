@@ -177,3 +177,24 @@ def test_failure_reasons_in_plain_words_and_capped_backoff() -> None:
         1600,
         1600,
     ]
+
+
+def test_load_real_prints_the_importers_summary_line(tmp_path: Path, capsys) -> None:
+    """``finetune --bag``'s summary is ``bag BAG: `` + the very line ``mbrl-control import
+    --bag`` prints for the same bag (one summary format for every importer)."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "data"))
+    from bag_files import EPOCH, robot_run, write_bag
+
+    from mbrl_control.cli import main
+    from mbrl_control.finetune.retrain import load_real
+
+    task = get_task("cartpole_swingup")
+    times = np.delete(np.arange(150) * task.dt, 70)  # one dropped state: two episodes
+    bag = write_bag(tmp_path / "bag", robot_run(times, stamp0=0.0, log0=EPOCH), "mcap")
+    argv = ["import", "--bag", str(bag), "--task", task.name, "--out", str(tmp_path / "s")]
+    assert main(argv) == 0
+    imported = capsys.readouterr().out.strip()
+    assert imported.startswith("kept 147 transitions in 2 episodes from 1 bag; dropped no")
+    real = load_real(None, bag, task, tmp_path / "tmp")
+    assert len(real) == 147
+    assert capsys.readouterr().err.strip() == f"bag {bag}: {imported}"
