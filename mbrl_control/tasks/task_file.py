@@ -489,11 +489,22 @@ class FileTask(Task):
     def sample_initial_state(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Joint positions and velocities ``(J,)`` float64 for a new episode: per joint
         ``mean + U(-uniform, uniform) + N(0, normal)``; positions clipped to the physical range
-        shrunk by ``clip_margin`` where that range is finite."""
+        shrunk by ``clip_margin`` where that range is finite.
+
+        Draw order (fixed, so a seed gives the same state on every machine): positions then
+        velocities; in each, the uniform terms then the normal terms, drawing only for the
+        joints whose width is non-zero. A joint without spread takes nothing from ``rng``.
+        """
         out = []
         for part in ("position", "velocity"):
             mean, half, std = self._init[part]
-            out.append(mean + rng.uniform(-half, half) + rng.normal(0.0, std))
+            x = mean.copy()
+            for width, uniform in ((half, True), (std, False)):
+                spread = width > 0
+                if spread.any():
+                    w = width[spread]
+                    x[spread] = x[spread] + (rng.uniform(-w, w) if uniform else rng.normal(0.0, w))
+            out.append(x)
         lo, hi, _ = self.joint_ranges
         q = np.clip(out[0], lo + self._clip_margin, hi - self._clip_margin)
         return q, out[1]
