@@ -194,8 +194,9 @@ class GymTask(Task):
         return self._initial_obs[:count].copy()
 
     def metadata(self) -> dict[str, Any]:
-        """:meth:`Task.metadata` plus ``cost_source`` and ``source: "gymnasium"``."""
-        return {**super().metadata(), "cost_source": self.cost_source, "source": "gymnasium"}
+        """:meth:`Task.metadata` plus ``cost_source`` and ``origin: "gymnasium"`` (defined in
+        Python, not a task file: the ROS nodes cannot rebuild it)."""
+        return {**super().metadata(), "cost_source": self.cost_source, "origin": "gymnasium"}
 
     # ---- helpers ----------------------------------------------------------------------
     def _no_ros(self, what: str) -> str:
