@@ -18,11 +18,16 @@ than 1.5 control periods apart or a joint moves farther than physically possible
 action is placed halfway to the next row, so transition ``k`` takes the action of the last
 row before grid state ``k + 1`` (robust to timestamp jitter up to half a row period).
 
-Missing velocity columns are derived by central finite differences of the positions
-(neighbouring usable rows at most 1.5 control periods apart; continuous joints along the
-shorter arc).
+A joint without a velocity column gets its velocities by central finite differences of
+its positions (neighbouring usable rows at most 1.5 control periods apart; continuous joints
+along the shorter arc); joints with one keep the logged values.
 
-A file is read whole before anything is written: a file that cannot be used (missing
+The rule runs on whole columns (:func:`~mbrl_control.data.segments.segment_arrays`, the
+same result as feeding the rows one by one; ``mbrl-control bench import`` measures both).
+The summary line and its words are :mod:`mbrl_control.data.import_report`'s, shared with the
+bag import; refused rows are counted by :attr:`BadJointState.kind`.
+
+Every file is read whole (and kept) before anything is written: a file that cannot be used (missing
 column, not text, no rows, a time unit that cannot be right) raises :class:`CsvLogError`
 naming the file and column, and nothing of it is written. Each episode records the file's
 SHA-256 (``sha256``) and its index among the file's episodes, so importing the same file
@@ -44,8 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from mbrl_control.data.import_report import (  # noqa: F401  (REASONS: importers' words)
-    REASONS,
+from mbrl_control.data.import_report import (
     REFUSALS,
     FileReport,
     count_drops,
