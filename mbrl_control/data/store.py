@@ -61,6 +61,7 @@ class TransitionStore:
         self.root = Path(root)
         self.dir = self.root / "episodes"
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._next: int | None = None  # the id after this writer's last episode
 
     def __len__(self) -> int:
         return len(self._files())
@@ -110,7 +111,9 @@ class TransitionStore:
             fh.flush()
             os.fsync(fh.fileno())
         try:
-            ep = self._next_id()
+            # the folder is listed once per writer: then the id after its last episode (a
+            # link to a taken id fails, and the next is tried, as with several writers)
+            ep = self._next_id() if self._next is None else self._next
             while True:
                 try:
                     os.link(tmp, self.dir / f"ep_{ep:06d}.npz")
@@ -119,6 +122,7 @@ class TransitionStore:
                     ep += 1
         finally:
             tmp.unlink()
+        self._next = ep + 1
         dir_fd = os.open(self.dir, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

@@ -180,3 +180,13 @@ def test_episode_metas_reads_only_the_metadata(tmp_path):
     assert [(m["id"], m["k"]) for m in metas] == [(0, 0), (1, 1), (2, 2)]
     loaded = store.load().episodes
     assert loaded == metas[:2]
+
+
+def test_two_writers_interleaved_take_fresh_increasing_ids(tmp_path):
+    """Each writer lists the folder once, then tries the id after its last episode: a taken
+    id is skipped, so interleaved writers never overwrite and ids keep increasing."""
+    obs, act = np.zeros((3, 2), np.float32), np.zeros((2, 1), np.float32)
+    a, b = TransitionStore(tmp_path), TransitionStore(tmp_path)
+    ids = [w.append_episode(obs, act, {"w": n}) for n, w in enumerate((a, b, a, b, b, a))]
+    assert ids == [0, 1, 2, 3, 4, 5]
+    assert [m["w"] for m in a.episode_metas()] == [0, 1, 0, 1, 1, 0]
