@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if ref:
         row_s = ref["segment_rows_us_per_row"] * 1e-6 * args.rows
-        out["import_s_row_by_row_estimate"] = round(import_s - _arrays_s(ref, args) + row_s, 1)
+        out["import_s_if_segmented_row_by_row"] = round(import_s - _arrays_s(ref, args) + row_s, 1)
     print(json.dumps(out, indent=2))
     return 0
 
