@@ -524,11 +524,13 @@ def segment_arrays(
 
     Validation, ordering, jumps, gaps, the control grid, interpolation and the action lookup
     run on whole arrays (numpy); only the observation of each grid state is computed one at a
-    time (``task.obs_from_joints``, so it is the very same function). Inputs the vectorized
-    path does not reproduce exactly — command times that go back (a log whose time goes
-    back), non-finite times, more than the Segmenter's pending-command memory between two
-    grid states — are segmented by :func:`segment_rows` instead (same arguments, same
-    result). Same args and returns as :func:`segment_rows`.
+    time (``task.obs_from_joints``, so it is the very same function). Commands placed out of
+    time order (a log whose time goes back) are looked up by time then feed order, as the
+    Segmenter does. Inputs the vectorized path may not reproduce exactly — non-finite times,
+    possibly more commands between two grid states than the Segmenter remembers
+    (:data:`_MAX_PENDING`), time going back nearly everywhere — are segmented by
+    :func:`segment_rows` instead (same arguments, same result). Same args and returns as
+    :func:`segment_rows`.
     """
     args = (task, t, position, velocity, command, command_t)
     kw = dict(
@@ -585,9 +587,10 @@ def _segment_arrays(
         )
     crow = crow[c_ok]
     tc = cmd_t[crow]
-    if not np.isfinite(tc).all() or (np.diff(tc) < 0).any():
+    if not np.isfinite(tc).all():
         raise _Irregular
     cval = cmd[crow].astype(np.float32)
+    lookup = _CommandLookup(tc)
 
     # ---- states: the JointState rules, then order and duplicates ----------------------
     srow = np.flatnonzero(has_state)
@@ -659,10 +662,74 @@ def _segment_arrays(
     # usable commands fed before each merged state (a row feeds its state, then its command)
     avail = np.searchsorted(crow, arow, side="left")
     for a, b, reason in zip(starts, ends, why):
-        _stretch(seg, task, a, b, ta, pa, va, tc, cval, avail)
+        _stretch(seg, task, a, b, ta, pa, va, lookup, cval, avail)
         seg._end(reason)
     seg._last = None
     return out, stats
+
+
+class _CommandLookup:
+    """What :meth:`Segmenter._action_at` finds, for many grid states at once.
+
+    The Segmenter takes, among the commands fed so far, the one placed latest at or before
+    ``g + eps`` (of equal times, the one fed last). Commands it prunes are never that one
+    again (grid times only grow), so that is ``argmax (time, feed index)`` over the usable
+    commands fed before the state — unless its memory (:data:`_MAX_PENDING` commands) forgot
+    the answer: :meth:`check_memory` raises :class:`_Irregular` when that may have happened.
+
+    Args: tc ``(C,)`` the usable commands' times (s), in feed order (any order of times).
+    """
+
+    def __init__(self, tc: np.ndarray) -> None:
+        self.tc = tc
+        self.monotone = not (np.diff(tc) < 0).any()
+        self.order = np.lexsort((np.arange(len(tc)), tc))  # by time, then feed order
+        self.sorted = tc[self.order]
+        self.cummax = np.maximum.accumulate(tc) if len(tc) else tc
+        self.last = -1  # the previous lookup's answer (prunes the Segmenter's memory)
+        self.walked = 0
+
+    def latest(self, until: np.ndarray, fed: np.ndarray) -> np.ndarray:
+        """``(Q,)`` feed index of the command in effect at each ``until`` among the first
+        ``fed`` commands, or -1."""
+        q = np.searchsorted(self.sorted, until, side="right") - 1
+        if self.monotone:  # sorted order is feed order
+            return np.minimum(q, fed - 1)
+        j = np.where(q >= 0, self.order[np.maximum(q, 0)], -1)
+        for k in np.flatnonzero(j >= fed):  # later-fed commands placed earlier: step back
+            p = q[k]
+            while p >= 0 and self.order[p] >= fed[k]:
+                p -= 1
+                self.walked += 1
+            j[k] = self.order[p] if p >= 0 else -1
+        if self.walked > 16 * len(self.tc) + 10_000:
+            raise _Irregular  # time going back everywhere: the row loop is as fast
+        return j
+
+    def check_memory(self, j: np.ndarray, fed: np.ndarray) -> None:
+        """Raise :class:`_Irregular` if the Segmenter may have forgotten an answer ``j``
+        (``fed``: commands fed before each lookup, in lookup order)."""
+        if not len(self.tc):
+            return
+        if self.monotone:
+            # forgotten = _MAX_PENDING commands fed after it (its memory is in feed order)
+            if ((j >= 0) & (fed - 1 - j >= _MAX_PENDING)).any():
+                raise _Irregular
+            return
+        # memory before a lookup <= the commands fed with a time >= the last answer's
+        # (the Segmenter keeps those): <= fed - (first feed index with such a time)
+        answers = np.concatenate([[self.last], j])  # the last answer before lookup k: ...
+        pos = np.where(answers >= 0, np.arange(len(answers)), -1)
+        pos = np.maximum.accumulate(pos)[:-1]  # ... the latest >= 0 among answers[0..k]
+        last = np.where(pos >= 0, answers[np.maximum(pos, 0)], -1)
+        has = last >= 0
+        first = np.searchsorted(self.cummax, self.tc[np.maximum(last, 0)], side="left")
+        memory = np.where(has, fed - first, fed)
+        if (memory > _MAX_PENDING).any():
+            raise _Irregular
+        found = j[j >= 0]
+        if len(found):
+            self.last = int(found[-1])
 
 
 def _delta_rows(continuous: np.ndarray, p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
@@ -680,7 +747,7 @@ def _stretch(
     ta: np.ndarray,
     pa: np.ndarray,
     va: np.ndarray,
-    tc: np.ndarray,
+    lookup: _CommandLookup,
     cval: np.ndarray,
     avail: np.ndarray,
 ) -> None:
@@ -723,13 +790,13 @@ def _stretch(
         )[:, None]
         p = pa[si - 1] + frac * _delta_rows(seg.continuous, pa[si - 1], pa[si])
         v = va[si - 1] + frac * (va[si] - va[si - 1])
-        j = np.minimum(np.searchsorted(tc, g + eps, side="right") - 1, avail[si] - 1)
+        j = lookup.latest(g + eps, avail[si])
         none = j < 0
-        stale = ~none & (g - tc[np.maximum(j, 0)] > seg.max_gap)
-        if (~none & (avail[si] - 1 - j >= _MAX_PENDING)).any():
-            raise _Irregular  # the Segmenter may have forgotten that command
+        stale = ~none & (g - lookup.tc[np.maximum(j, 0)] > seg.max_gap)
         fail = none | stale
         n_ok = int(np.argmax(fail)) if fail.any() else len(g)
+        done = min(n_ok + 1, len(g))  # the grid states whose command was looked up
+        lookup.check_memory(j[:done], avail[si][:done])
         # replacements between grid states: before each one is placed
         for k in range(n_ok):
             replace(g[k])

@@ -24,8 +24,8 @@ def _log(task, seed, n, rate, events):
     t = np.arange(n) * sub + rng.uniform(-0.2, 0.2, n) * sub
     j = len(task.joint_names)
     low, high, vmax = task.joint_ranges
-    speed = rng.uniform(-0.5, 0.5, j)
     bounded = np.isfinite(low) & np.isfinite(high)
+    speed = np.where(bounded, rng.uniform(-0.03, 0.03, j), rng.uniform(-3, 3, j))  # stay inside
     mid = np.where(bounded, (np.where(bounded, low, 0) + np.where(bounded, high, 0)) / 2, 0.0)
     pos = np.cumsum(np.tile(speed * sub, (n, 1)), 0) + rng.uniform(-0.1, 0.1, j) + mid
     pos = np.where(np.isinf(low) & np.isinf(high), np.angle(np.exp(1j * (pos + 3.0))), pos)
@@ -54,6 +54,8 @@ def _log(task, seed, n, rate, events):
             t[r] = t[r - 1] - 0.3 * sub
         elif kind == "no_state":
             has_state[r] = False
+        elif kind == "no_states":  # more rows than the Segmenter remembers commands for
+            has_state[r : r + 300] = False
         elif kind == "bad_cmd":
             cmd[r] = np.inf
         elif kind == "no_cmd":
@@ -78,7 +80,7 @@ def _same(task, log, **kw):
 
 
 KINDS = ["gap", "jump", "nan", "range", "fast", "same_stamp", "duplicate", "back"]
-KINDS += ["no_state", "bad_cmd", "no_cmd"]
+KINDS += ["no_state", "no_states", "bad_cmd", "no_cmd"]
 
 
 @settings(
@@ -87,8 +89,8 @@ KINDS += ["no_state", "bad_cmd", "no_cmd"]
 @given(
     st.sampled_from(sorted(TASKS)),
     st.integers(0, 10_000),
-    st.integers(2, 400),
-    st.sampled_from([0.5, 1.0, 3.0, 4.0, 7.5]),
+    st.integers(2, 900),
+    st.sampled_from([0.5, 1.0, 3.0, 4.0, 7.5, 400.0]),
     st.lists(st.tuples(st.sampled_from(KINDS), st.integers(0, 10_000)), max_size=8),
     st.sampled_from([None, 1, 5, 20]),
     st.sampled_from([1, 3]),
@@ -106,11 +108,11 @@ def test_a_realistic_log_is_segmented_identically_with_every_break(rate):
     task = TASKS["cartpole_swingup"]
     events = [("gap", 300), ("jump", 700), ("nan", 50), ("range", 60), ("fast", 70)]
     events += [("same_stamp", 400), ("duplicate", 410), ("no_cmd", 900), ("bad_cmd", 1000)]
-    events += [("no_state", 1100)]
+    events += [("no_state", 1100), ("back", 1200), ("back", 1300)]
     segments, stats = _same(task, _log(task, 7, 1600, rate, events), max_length=50)
     assert {"gap", "jump", "max_length", "end"} <= set(stats.breaks), stats.breaks
     assert {"non_finite", "out_of_range", "over_velocity_limit"} <= set(stats.refused)
-    assert {"duplicate", "bad_command"} <= set(stats.dropped), stats.dropped
+    assert {"duplicate", "bad_command", "out_of_order"} <= set(stats.dropped), stats.dropped
     assert len(segments) > 5
     # and that was the vectorized path itself, not its row-by-row fallback
     t, pos, vel, cmd, cmd_t, has_state, has_cmd = _log(task, 7, 1600, rate, events)
