@@ -28,6 +28,7 @@ from mbrl_control.cli.checks import (
     sim_task_name,
 )
 from mbrl_control.cli.errors import UsageError
+from mbrl_control.cli.task_defaults import PRESET_HELP, PROFILE_HELP, task_profile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,14 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=out_dir, help="output folder (default: runs/ablation_<name>)")
     parser.add_argument("--episodes", type=positive_int, default=10, help="episodes per cell / set")
-    parser.add_argument(
-        "--profile", type=profile_ref, default="default", help="domain-randomization profile"
-    )
+    parser.add_argument("--profile", type=profile_ref, help=PROFILE_HELP)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     value = parser.add_argument_group("value")
-    value.add_argument(
-        "--preset", choices=PRESET_NAMES, default="cartpole-rt", help="planner preset to vary"
-    )
+    value.add_argument("--preset", choices=PRESET_NAMES, help=f"{PRESET_HELP} to vary")
     value.add_argument(
         "--horizons", type=int_list, default="3,5,10,15", help="horizons H, comma separated"
     )
@@ -92,7 +89,7 @@ def _value(args: argparse.Namespace, out: Path) -> str:
     result = run_value_ablation(
         args.task, args.checkpoint, args.agent, out, preset=args.preset,
         horizons=args.horizons, episodes=args.episodes, prior_frac=args.prior_frac,
-        profile=args.profile, seed=args.seed, quiet=args.quiet,
+        profile=task_profile(args.task, args.profile), seed=args.seed, quiet=args.quiet,
     )  # fmt: skip
     table = markdown_table(result["rows"])
     (out / "ablation_value.md").write_text(table + "\n")
@@ -110,7 +107,8 @@ def _rollout_length(args: argparse.Namespace, out: Path) -> str:
     report = run_rollout_study(
         args.task, args.checkpoint, args.data, args.agent, out, ks=args.ks,
         episodes=args.episodes, train_ks=args.train_ks, mbpo_cfg=mbpo,
-        eval_episodes=args.episodes, profile=args.profile, quiet=args.quiet,
+        eval_episodes=args.episodes, profile=task_profile(args.task, args.profile),
+        quiet=args.quiet,
     )  # fmt: skip
     tables = markdown_tables(report)
     (out / "rollout_study.md").write_text(tables + "\n")

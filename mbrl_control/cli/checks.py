@@ -3,7 +3,8 @@
 Each is an argparse ``type=``: it returns the converted value or raises
 ``argparse.ArgumentTypeError`` whose text says what is allowed; argparse prefixes the
 option's name (``argument --episodes: must be an integer >= 1, got '0'``) and exits 2.
-Standard library at import time; task and profile names are looked up lazily at parse time.
+Standard library (and the torch-free preset table) at import time; task and profile names are
+looked up lazily at parse time.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-# Planner presets of mbrl_control.planning.planner.PRESETS (kept equal by a test; importing
-# the planner here would load torch for --help).
-PRESET_NAMES = ("cartpole", "arm", "cartpole-rt", "arm-rt")
+from mbrl_control.planning.presets import PLANNER_PRESETS
+
+PRESET_NAMES = tuple(PLANNER_PRESETS)
+"""Planner presets (:mod:`mbrl_control.planning.presets`, torch-free, so --help stays fast)."""
 
 Bad = argparse.ArgumentTypeError
 

@@ -17,15 +17,14 @@ from mbrl_control.cli.checks import (
     profile_ref,
     sim_task_name,
 )
+from mbrl_control.cli.task_defaults import PROFILE_HELP, task_profile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--task", type=sim_task_name, required=True, help="task name, e.g. cartpole_swingup"
     )
-    parser.add_argument(
-        "--profile", type=profile_ref, default="default", help="DR profile name or YAML path"
-    )
+    parser.add_argument("--profile", type=profile_ref, help=PROFILE_HELP)
     parser.add_argument("--episodes", type=positive_int, required=True, help="episodes to collect")
     parser.add_argument(
         "--policy",
@@ -50,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
     summary = collect(
         task=args.task,
-        profile=args.profile,
+        profile=task_profile(args.task, args.profile),
         episodes=args.episodes,
         policy=args.policy,
         workers=args.workers,

@@ -14,6 +14,7 @@ from mbrl_control.cli.checks import (
     profile_ref,
     sim_task_name,
 )
+from mbrl_control.cli.task_defaults import PROFILE_HELP, task_profile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,16 +23,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument(
         "--oracle",
         metavar="PRESET",
-        choices=PRESET_NAMES,
+        nargs="?",
+        const="",
+        choices=("", *PRESET_NAMES),
         help="plan with PRESET's optimizer on the true simulator instead of a learned model "
-        f"(one of: {', '.join(PRESET_NAMES)})",
+        f"(one of: {', '.join(PRESET_NAMES)}; no value: the task's own preset)",
     )
     parser.add_argument(
-        "--task", type=sim_task_name, default="cartpole_swingup", help="task to run (the planner's)"
+        "--task",
+        type=sim_task_name,
+        help="task to run: a built-in name or a task file (default: the planner file's task; "
+        "with --oracle: cartpole_swingup)",
     )
-    parser.add_argument(
-        "--profile", type=profile_ref, default="default", help="domain-randomization profile"
-    )
+    parser.add_argument("--profile", type=profile_ref, help=PROFILE_HELP)
     parser.add_argument("--episodes", type=positive_int, default=10, help="episodes to run")
     parser.add_argument(
         "--seed", type=nonneg_int, default=1000, help="seed of the first episode (then +1 each)"
@@ -45,11 +49,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mbrl_control.pipeline.evaluate import evaluate, evaluate_oracle
+    from mbrl_control.pipeline.evaluate import evaluate, evaluate_oracle, planner_task
 
-    if args.oracle:
+    if args.task is None:
+        args.task = "cartpole_swingup" if args.planner is None else planner_task(args.planner)
+    args.profile = task_profile(args.task, args.profile)
+    if args.planner is None:
         summary = evaluate_oracle(
-            args.oracle, args.task, args.profile, args.episodes, seed=args.seed, quiet=args.quiet
+            args.oracle or None,
+            args.task,
+            args.profile,
+            args.episodes,
+            seed=args.seed,
+            quiet=args.quiet,
         )
     else:
         summary = evaluate(

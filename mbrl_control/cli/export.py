@@ -18,6 +18,7 @@ from mbrl_control.cli.checks import (
     task_name,
 )
 from mbrl_control.cli.errors import UsageError
+from mbrl_control.cli.task_defaults import PRESET_HELP
 
 KINDS = ("cem", "icem", "mppi", "shooting")
 
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="built-in task name (e.g. cartpole_swingup) or task file (my_robot.task.yaml)",
     )
-    parser.add_argument("--preset", required=True, choices=PRESET_NAMES, help="planner preset")
+    parser.add_argument("--preset", choices=PRESET_NAMES, help=PRESET_HELP)
     parser.add_argument(
         "--planner-kind", choices=KINDS, help="override the preset's optimizer (default: preset's)"
     )
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from mbrl_control.agents.value import planner_parts
     from mbrl_control.export.onnx_export import export_planner
     from mbrl_control.models.checkpoint import load_checkpoint
-    from mbrl_control.planning.planner import PRESETS
+    from mbrl_control.planning.presets import planner_setup
     from mbrl_control.tasks import get_task
 
     if args.prior_frac and not args.agent:
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             f"--checkpoint {args.checkpoint} is obs {model.cfg.obs_dim} / act "
             f"{model.cfg.act_dim}, task {task.name} needs {task.obs_dim} / {task.act_dim}"
         )
-    cfg = PRESETS[args.preset][1]
+    args.preset, _, cfg = planner_setup(task, args.preset)
     if args.planner_kind:
         iterations = 1 if args.planner_kind == "shooting" else cfg.iterations
         cfg = dataclasses.replace(cfg, kind=args.planner_kind, iterations=iterations)

@@ -13,19 +13,16 @@ from mbrl_control.cli.checks import (
     profile_ref,
     sim_task_name,
 )
+from mbrl_control.cli.task_defaults import PRESET_HELP, PROFILE_HELP, task_profile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help="task name")
-    parser.add_argument(
-        "--profile", type=profile_ref, default="default", help="domain-randomization profile"
-    )
+    parser.add_argument("--profile", type=profile_ref, help=PROFILE_HELP)
     parser.add_argument(
         "--out", type=out_dir, required=True, help="output folder (rerun to resume)"
     )
-    parser.add_argument(
-        "--preset", choices=PRESET_NAMES, default="cartpole-rt", help="planner preset to export"
-    )
+    parser.add_argument("--preset", choices=PRESET_NAMES, help=f"{PRESET_HELP} to train and export")
     parser.add_argument(
         "--seed-episodes", type=positive_int, default=10, help="random-policy episodes"
     )
@@ -47,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = PretrainConfig(
         task=args.task,
-        profile=args.profile,
+        profile=task_profile(args.task, args.profile),
         preset=args.preset,
         seed_episodes=args.seed_episodes,
         rounds=args.rounds,

@@ -21,6 +21,7 @@ from mbrl_control.cli.checks import (
     profile_ref,
     sim_task_name,
 )
+from mbrl_control.cli.task_defaults import PROFILE_HELP, task_profile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,9 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="initial entropy temperature (lower it when per-step costs are << 1)",
     )  # fmt: skip
     parser.add_argument("--eval-episodes", type=nonneg_int, default=5, help="policy-only episodes")
-    parser.add_argument(
-        "--profile", type=profile_ref, default="default", help="sim profile (env steps, eval)"
-    )
+    parser.add_argument("--profile", type=profile_ref, help=PROFILE_HELP + " (env steps, eval)")
     parser.add_argument("--seed", type=nonneg_int, default=0, help="seed of everything")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch intra-op threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     report = train_value(
         args.task, args.data, args.checkpoint, args.out,
         sac_cfg=SACConfig(gamma=args.gamma, init_alpha=args.init_alpha), mbpo_cfg=mbpo,
-        profile=args.profile,
+        profile=task_profile(args.task, args.profile),
         eval_episodes=args.eval_episodes, quiet=args.quiet,
     )  # fmt: skip
     history = report["history"]

@@ -21,7 +21,9 @@ def run_episode(
     reset: Callable[[], None] | None = None,
     frames: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """One episode; returns return (= -Σcost), success, steps and per-step policy latency (s).
+    """One episode: return (= -Σcost), success by the task's ``episode_success`` rule,
+    ``first_success`` (the first step at which the success condition held, or None),
+    ``success_steps`` (steps at which it held), steps and per-step policy latency (s).
 
     ``frames`` collects ``env.render()`` images when given (env made with ``rgb_array``).
     """
@@ -42,10 +44,14 @@ def run_episode(
         if frames is not None:
             frames.append(env.render())
         done = terminated or truncated
-    tail = max(1, len(successes) // 10)  # success = upright/at goal over the last 10 % of steps
+    tail = max(1, len(successes) // 10)  # final: held over most of the last 10 % of steps
+    reached = [i for i, ok in enumerate(successes) if ok]
+    rule = getattr(task, "episode_success", "final")
     return {
         "return": total,
-        "success": bool(np.mean(successes[-tail:]) > 0.5),
+        "success": bool(reached) if rule == "reached" else bool(np.mean(successes[-tail:]) > 0.5),
+        "first_success": reached[0] + 1 if reached else None,
+        "success_steps": len(reached),
         "steps": len(successes),
         "latencies": latencies,
     }
@@ -84,13 +90,40 @@ def evaluate(
     return summarize(results, planner=str(planner_path), task=task, profile=profile)
 
 
+def planner_task(planner_path: str | Path) -> str:
+    """The task a planner file was exported for, as a reference ``make_env`` and ``get_task``
+    take: its task file (the ``source`` recorded in the file, when it is on this machine), else
+    its built-in name. Raises ``ValueError`` when neither is available (give ``--task``)."""
+    from mbrl_control.export.runtime import OnnxPlanner
+    from mbrl_control.tasks import TASKS
+
+    task = OnnxPlanner(planner_path, threads=1).metadata["task"]
+    source = task.get("source")
+    if source and Path(source).is_file():
+        return str(source)
+    if task["task"] in TASKS:
+        return str(task["task"])
+    raise ValueError(
+        f"{planner_path}: its task {task['task']!r} came from {source or 'Python'}, which is not "
+        "on this machine: give --task (a task file)"
+    )
+
+
 def evaluate_oracle(
-    preset: str, task: str, profile: str, episodes: int, *, seed: int = 1000, quiet: bool = True
+    preset: str | None,
+    task: str,
+    profile: str,
+    episodes: int,
+    *,
+    seed: int = 1000,
+    quiet: bool = True,
 ) -> dict[str, Any]:
     """The same episodes with the preset's optimizer planning on the **true simulator**.
 
-    One deterministic particle (the simulator has no epistemic uncertainty); otherwise the
-    preset's planner config. This is the reference a learned model is measured against.
+    ``preset`` None: the task's own (its file's ``planner`` section, see
+    :func:`~mbrl_control.planning.presets.planner_setup`). One deterministic particle (the
+    simulator has no epistemic uncertainty); otherwise the preset's planner config. This is
+    the reference a learned model is measured against.
     """
     from dataclasses import replace
 
@@ -98,9 +131,12 @@ def evaluate_oracle(
     from mbrl_sim.oracle import OraclePolicy, SimulatorModel
     from tqdm import tqdm
 
-    from mbrl_control.planning.planner import PRESETS, build_planner
+    from mbrl_control.planning.planner import build_planner
+    from mbrl_control.planning.presets import planner_setup
+    from mbrl_control.tasks import get_task
 
-    cfg = replace(PRESETS[preset][1], particles=1, aleatoric=False)
+    preset, _, cfg = planner_setup(get_task(task), preset)
+    cfg = replace(cfg, particles=1, aleatoric=False)
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
     policy = OraclePolicy(env, build_planner(SimulatorModel(env), env.unwrapped.task, cfg))
     results = [
@@ -121,6 +157,11 @@ def summarize(results: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
         "std_return": float(returns.std()),
         "returns": returns.round(3).tolist(),
         "success_rate": float(np.mean([r["success"] for r in results])),
+        # control steps until the success condition first held (episodes where it did)
+        "first_success_steps": [r.get("first_success") for r in results],
+        "success_step_fraction": float(
+            np.mean([r.get("success_steps", 0) / max(1, r["steps"]) for r in results])
+        ),
         "latency_ms": {
             "p50": float(np.percentile(lat, 50)),
             "p99": float(np.percentile(lat, 99)),

@@ -29,8 +29,9 @@ class PretrainConfig:
 
     task: str = "cartpole_swingup"
     profile: str = "default"
-    preset: str = "cartpole-rt"
-    """Planner preset (planning/presets): its ensemble shape is trained, its planner exported."""
+    preset: str | None = None
+    """Planner preset (planning/presets): its ensemble shape is trained, its planner exported;
+    None: the task's own (its file's ``planner`` section)."""
     seed_episodes: int = 10
     """Random-policy episodes before the first model."""
     rounds: int = 4
@@ -64,11 +65,11 @@ def train_and_export(
     from mbrl_control.models.cost_targets import transition_costs
     from mbrl_control.models.ensemble import Ensemble
     from mbrl_control.models.trainer import fit
-    from mbrl_control.planning.planner import PRESETS
+    from mbrl_control.planning.presets import planner_setup
     from mbrl_control.tasks import get_task
 
     task = get_task(cfg.task)
-    model_kwargs, planner_cfg = PRESETS[cfg.preset]
+    preset, model_kwargs, planner_cfg = planner_setup(task, cfg.preset)
     learned = task.cost_source == "learned"  # then the planner's cost is the reward head
     if warm and (out / "model.pt").exists():
         model, _ = load_checkpoint(out / "model.pt")
@@ -94,7 +95,7 @@ def train_and_export(
         "profile": cfg.profile,
         "transitions": len(data),
         "holdout_mse": metrics.get("holdout_mse"),
-        "preset": cfg.preset,
+        "preset": preset,
     }
     save_checkpoint(out / "model.pt", model, provenance)
     export_planner(model, task, planner_cfg, out / "planner.onnx", provenance=provenance)

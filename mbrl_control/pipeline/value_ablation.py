@@ -21,7 +21,7 @@ def run_value_ablation(
     agent_path: str | Path,
     out: str | Path,
     *,
-    preset: str = "cartpole-rt",
+    preset: str | None = None,
     horizons: tuple[int, ...] = (3, 5, 10, 15),
     episodes: int = 10,
     prior_frac: float = 0.25,
@@ -39,13 +39,13 @@ def run_value_ablation(
     from mbrl_control.models.checkpoint import load_checkpoint
     from mbrl_control.pipeline.evaluate import evaluate
     from mbrl_control.pipeline.train_value import evaluate_policy
-    from mbrl_control.planning.planner import PRESETS
+    from mbrl_control.planning.presets import planner_setup
     from mbrl_control.tasks import get_task
 
     task, out = get_task(task_name), Path(out)
     model, _ = load_checkpoint(checkpoint)
     agent, _ = load_agent(agent_path, task)
-    base = PRESETS[preset][1]
+    preset, _, base = planner_setup(task, preset)
     rows: list[dict[str, Any]] = []
     cells = [(h, v) for h in horizons for v in VARIANTS]
     for h, variant in tqdm(cells, desc="ablation", disable=quiet):

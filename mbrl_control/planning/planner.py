@@ -10,7 +10,6 @@ two give the same actions for the same seed (or the same explicit ``noise``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from mbrl_control.planning.config import PlannerConfig
 from mbrl_control.planning.icem import icem_plan
 from mbrl_control.planning.mppi import mppi_plan
 from mbrl_control.planning.noise import NoiseStream, carry_shapes, noise_shapes
+from mbrl_control.planning.presets import PLANNER_PRESETS
 from mbrl_control.planning.rollout import PolicyFn, Rollout, ValueFn
 from mbrl_control.planning.sampling import Carry, Noise
 from mbrl_control.planning.shooting import shooting_plan
@@ -36,46 +36,15 @@ PLANNERS: dict[str, PlanFn] = {
     "shooting": shooting_plan,
 }
 
-_PETS_MODEL = {"members": 5, "hidden": 200, "layers": 4, "activation": "silu"}
-_PETS_PLANNER = PlannerConfig(
-    kind="cem",
-    horizon=15,
-    population=400,
-    particles=20,
-    iterations=5,
-    elite_frac=0.1,
-    momentum=0.1,
-    aleatoric=True,
-)
-
-_RT_MODEL = {"members": 5, "hidden": 64, "layers": 3, "activation": "silu"}
-_RT_PLANNER = PlannerConfig(
-    kind="icem",
-    particles=5,
-    iterations=2,
-    elite_frac=0.1,
-    keep_elites_frac=0.5,
-    population_decay=1.0,
-    momentum=0.1,
-    beta=2.0,
-)
-
 PRESETS: dict[str, tuple[dict[str, Any], PlannerConfig]] = {
-    # PETS-paper sizes: E5 x 4x200 SiLU, P20, N400, 10% elites, I5, H15, TS∞ with sampling
-    "cartpole": ({"obs_dim": 5, "act_dim": 1, **_PETS_MODEL}, _PETS_PLANNER),
-    "arm": ({"obs_dim": 17, "act_dim": 7, **_PETS_MODEL}, _PETS_PLANNER),
-    # real time: iCEM's sample efficiency lets a smaller network, one particle per member,
-    # a small population and two warm-started iterations do the work (>= 2x control rate)
-    "cartpole-rt": (
-        {"obs_dim": 5, "act_dim": 1, **_RT_MODEL},
-        # 0.8 s at 50 Hz: the swing-up needs the look-ahead, not the samples
-        replace(_RT_PLANNER, horizon=40, population=32),
-    ),
-    "arm-rt": (
-        {"obs_dim": 17, "act_dim": 7, **_RT_MODEL},
-        replace(_RT_PLANNER, horizon=10, population=64),
-    ),
-}
+    name: ({"obs_dim": task_dims[0], "act_dim": task_dims[1], **PLANNER_PRESETS[name][0]},
+           PLANNER_PRESETS[name][1])
+    for name, task_dims in {"cartpole": (5, 1), "arm": (17, 7), "cartpole-rt": (5, 1),
+                            "arm-rt": (17, 7)}.items()
+}  # fmt: skip
+"""The built-ins' presets with their model dims (benchmarks); sizes and configs live in
+:mod:`mbrl_control.planning.presets` (any task: :func:`~mbrl_control.planning.presets
+.planner_setup`)."""
 
 
 class TorchPlanner:

@@ -57,6 +57,10 @@ class Task(ABC):
     a continuous joint). A state outside it is refused as impossible (``None``: no limits)."""
     velocity_limits: ClassVar[tuple[float, ...] | None] = None
     """Physical speed limit per joint in ``joint_names`` (m/s or rad/s; ``None``: no limits)."""
+    episode_success: ClassVar[str] = "final"
+    """When an episode counts as a success: ``final`` when :meth:`is_success` holds over most
+    of its last 10 % of steps (reached and kept: swing-up and balance, reach and stay);
+    ``reached`` when it holds at any step (e.g. gymnasium Acrobot-v1's criterion)."""
     cost_source: ClassVar[str] = "critics"
     """``critics``: the planner's cost is :meth:`cost`; ``learned``: the ensemble's learned
     cost (reward) head, for tasks where no analytic cost fits."""

@@ -70,7 +70,9 @@ TOP_OPTIONAL = (
     "simulation",
     "csv_log",
     "planner",
+    "episode_success",
 )
+EPISODE_SUCCESS = ("final", "reached")
 COST_SOURCES = ("critics", "learned")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: 10x faster
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -128,6 +130,9 @@ class FileTask(Task):
             _identifier(c.name, f"critics[{i}].name")
         s.names([c.name for c in self._critics], "critics[*].name")
         self._parse_success(m.get("success", []))
+        self.episode_success = s.choice(
+            m.get("episode_success", "final"), "episode_success", EPISODE_SUCCESS
+        )
         self._parse_safe_action(m.get("safe_action", "zero"))
         self._parse_initial_state(m.get("initial_state", {}))
         self.dr_profile = s.string(m.get("dr_profile", "default"), "dr_profile")

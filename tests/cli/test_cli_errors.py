@@ -248,7 +248,7 @@ def test_every_option_has_help_and_shows_its_default() -> None:
 def test_evaluate_help_names_task_episodes_seed_and_their_defaults(capsys) -> None:
     assert main(["evaluate", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "--task TASK task to run" in text and "(default: cartpole_swingup)" in text
+    assert "--task TASK task to run" in text and "(default: the planner file's task" in text
     assert "--episodes EPISODES episodes to run (default: 10)" in text
     assert "--seed SEED seed of the first episode" in text and "(default: 1000)" in text
 
@@ -258,8 +258,9 @@ def test_preset_and_activation_choices_match_the_library() -> None:
     from mbrl_control.cli.train import ACTIVATIONS
     from mbrl_control.models.config import EnsembleConfig
     from mbrl_control.planning.planner import PRESETS
+    from mbrl_control.planning.presets import PLANNER_PRESETS
 
-    assert set(PRESET_NAMES) == set(PRESETS)
+    assert set(PRESET_NAMES) == set(PLANNER_PRESETS) >= set(PRESETS)
     for name in ACTIVATIONS:
         EnsembleConfig(5, 1, activation=name)
     with pytest.raises(ValueError):
