@@ -292,7 +292,9 @@ class ControllerCore:
             if not self.cfg.allow_extra_joints:
                 extra = sorted(set(names) - set(self.task.joint_names))
                 if extra:
-                    raise BadJointState(f"unknown joint {extra[0]!r} in JointState", extra[0])
+                    raise BadJointState(
+                        f"unknown joint {extra[0]!r} in JointState", extra[0], kind="unknown_joint"
+                    )
             with self._lock:
                 hits = self._merge.update(names, position, velocity, now)
                 if hits:
