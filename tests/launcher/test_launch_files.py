@@ -102,7 +102,9 @@ def test_shipped_launch_files_give_every_node_its_declared_types(installed, name
                     assert same_value(got["rate"], 50.0)
             elif _node_name(cmd.argv) == "mpc_controller":
                 assert same_value(got["model_path"], word)
-                assert same_value(got["critics.tip_distance.weight"], 1.0)
+                assert same_value(got["state_timeout"], 0.1)
+                # critic weights come from the planner file's task, not a file for every task
+                assert not any(k.startswith("critics.") for k in got), sorted(got)
             else:
                 assert same_value(got["planner"], word)
 
@@ -129,6 +131,9 @@ def test_config_files_list_every_parameter_and_apply_in_any_namespace(node) -> N
         argv = ("--ros-args", "-r", f"__node:={node}", "-r", f"__ns:={ns}", "--params-file", path)
         got = _check_types(tuple(map(str, argv)))
         missing = set(_declared(node)) - set(got) - UNLISTED.get(node, set())
+        # critic weights are per task (defaults from the planner file's task): a config file
+        # shared by every task lists none, else it re-weights same-named critics of other tasks
+        missing = {m for m in missing if not m.startswith("critics.")}
         assert not missing, f"{path.name} lacks {sorted(missing)} (seen under {ns})"
 
 
