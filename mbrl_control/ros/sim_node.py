@@ -21,9 +21,9 @@ episode's terminal state, and no state is stamped 0. The step timer runs on the 
 real_time_factor times wall time (a node's own /clock cannot drive its timer).
 
 Parameters: task (a built-in name or a task-file path: the scene is built from the file's
-robot.urdf and simulation: section), seed and rate are read-only; profile (used from the next
-reset), real_time_factor and auto_reset are applied live after validation; a refused set says
-why.
+robot.urdf and simulation: section), seed and rate are read-only; profile ('' = the task's
+dr_profile; used from the next reset), real_time_factor and auto_reset are applied live after
+validation; a refused set says why.
 Incompatible QoS (a peer on one of these topics that can never match) is logged as a warning.
 """
 
@@ -72,8 +72,11 @@ class SimNodeConfig:
         ),
     )
     profile: str = field(
-        default="default",
-        metadata=param_meta("domain-randomization profile (name or YAML path), from next reset"),
+        default="",
+        metadata=param_meta(
+            "domain-randomization profile (name or YAML path; '' = the task's dr_profile), "
+            "from next reset"
+        ),
     )
     seed: int = field(
         default=0,
@@ -115,7 +118,7 @@ def check_config(cfg: SimNodeConfig) -> None:
     except (ValueError, FileNotFoundError) as exc:  # TaskFileError is a ValueError
         raise ValueError(f"parameter 'task': {exc}") from None
     try:
-        load_profile(cfg.profile)
+        load_profile(profile_of(cfg, task))
     except (ValueError, OSError) as exc:
         raise ValueError(f"parameter 'profile': {exc}") from None
     if cfg.rate not in (0.0, task.control_hz):
@@ -123,6 +126,14 @@ def check_config(cfg: SimNodeConfig) -> None:
             f"parameter 'rate' must be 0 or {task.name}'s control rate {task.control_hz} Hz "
             f"(use real_time_factor to run faster or slower), got {cfg.rate}"
         )
+
+
+def profile_of(cfg: SimNodeConfig, task: Any) -> Any:
+    """The DR profile the node runs: the ``profile`` parameter, or for ``''`` the task's own
+    ``dr_profile`` (a name, or a YAML path relative to its task file)."""
+    from mbrl_sim.env import task_profile
+
+    return cfg.profile or task_profile(task)
 
 
 def _stamp(nanoseconds: int) -> Time:
@@ -136,7 +147,7 @@ class SimNode(Node):
         import mbrl_sim  # pybullet loads here, not at import of the ROS package
 
         cfg = self.params.config
-        self.env = mbrl_sim.make_env(cfg.task, profile=cfg.profile, seed=cfg.seed)
+        self.env = mbrl_sim.make_env(cfg.task, profile=cfg.profile or None, seed=cfg.seed)
         self.sim = self.env.unwrapped
         self.task = self.sim.task
         self._command = self.task.safe_action.copy()
@@ -201,8 +212,8 @@ class SimNode(Node):
         if "profile" in changed:
             from mbrl_sim.profiles import load_profile
 
-            self.sim.profile = load_profile(cfg.profile)
-            self.get_logger().info(f"profile {cfg.profile}: used from the next reset")
+            self.sim.profile = load_profile(profile_of(cfg, self.task))
+            self.get_logger().info(f"profile {self.sim.profile.name}: used from the next reset")
         if "real_time_factor" in changed:
             self._start_timer()
             self.get_logger().info(f"real_time_factor {cfg.real_time_factor}")
@@ -218,8 +229,9 @@ class SimNode(Node):
         self.episode += 1
         seed = None if self.episode else self.cfg.seed
         _, info = self.env.reset(seed=seed)
+        draw = json.dumps(info["dr"])
         self.get_logger().info(
-            f"episode {self.episode}: profile {self.cfg.profile}, draw {json.dumps(info['dr'])}"
+            f"episode {self.episode}: profile {self.sim.profile.name}, draw {draw}"
         )
         stamp = self._advance(self.task.dt)  # a reset takes one period: stamps never repeat
         self.pub_episode.publish(Header(stamp=stamp, frame_id=""))
