@@ -28,6 +28,7 @@ from mbrl_control.agents.buffer import ReplayBuffer
 from mbrl_control.agents.config import MBPOConfig
 from mbrl_control.agents.sac import SAC, Batch
 from mbrl_control.models.config import TrainConfig
+from mbrl_control.models.cost_targets import transition_costs
 from mbrl_control.models.ensemble import Ensemble
 from mbrl_control.models.trainer import as_rows, fit, score_rows
 from mbrl_control.planning.rollout import with_goal
@@ -217,7 +218,11 @@ def train_mbpo(
                 data, o = real.all(), task.obs_dim
                 train_cfg = TrainConfig(max_epochs=cfg.retrain_epochs, seed=cfg.seed + epoch)
                 obs, next_obs = data["obs"][:, :o], data["next_obs"][:, :o]
-                fit(model, obs, data["action"], next_obs, cfg=train_cfg, rng=rng)
+                cost = None  # a reward-head model (cost: learned) trains its head too
+                if model.cfg.reward_head:
+                    goal = data["obs"][:, o:] if task.goal_dim else None
+                    cost = transition_costs(task, obs, data["action"], next_obs, goal)
+                fit(model, obs, data["action"], next_obs, cfg=train_cfg, cost=cost, rng=rng)
                 since_refit, refits = 0, refits + 1
         # branched model rollouts from real states into the model buffer
         k = rollout_length(epoch, cfg)

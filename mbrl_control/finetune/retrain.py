@@ -26,6 +26,7 @@ from mbrl_control.export.onnx_export import export_planner
 from mbrl_control.export.runtime import OnnxPlanner
 from mbrl_control.models.checkpoint import load_checkpoint, save_checkpoint
 from mbrl_control.models.config import TrainConfig
+from mbrl_control.models.cost_targets import transition_costs
 from mbrl_control.models.ensemble import Ensemble
 from mbrl_control.models.trainer import fit
 from mbrl_control.planning.config import PlannerConfig
@@ -161,7 +162,7 @@ def retrain_and_gate(
         sim: simulator transitions mixed in as replay (``real_ratio`` of each batch is real).
     Returns: a JSON-ready dict with both errors, ``deploy`` and the new paths (if deployed).
     """
-    live, provenance, _ = read_live(checkpoint, planner)  # unreadable files first, in words
+    live, provenance, meta = read_live(checkpoint, planner)  # unreadable files first, in words
     if len(np.unique(real.episode_id)) <= holdout_episodes:
         raise ValueError(
             f"need more than {holdout_episodes} real episode(s) to hold out; "
@@ -169,7 +170,13 @@ def retrain_and_gate(
         )
     candidate = copy.deepcopy(live)
     held = newest_episodes(real.episode_id, holdout_episodes)
-    replay = None if sim is None else (sim.obs, sim.action, sim.next_obs)
+    replay: tuple[Any, ...] | None = None if sim is None else (sim.obs, sim.action, sim.next_obs)
+    cost = None
+    if candidate.cfg.reward_head:  # cost: learned: the head trains on the task's cost, too
+        task = task_from_metadata(meta, str(planner))
+        cost = transition_costs(task, real.obs, real.action, real.next_obs, real.goal)
+        if sim is not None:
+            replay = (*replay, transition_costs(task, sim.obs, sim.action, sim.next_obs, sim.goal))
     cfg = train_cfg or TrainConfig()
     metrics = fit(
         candidate,
@@ -178,6 +185,7 @@ def retrain_and_gate(
         real.next_obs,
         real.episode_id,
         cfg,
+        cost=cost,
         holdout_episodes=held,
         refit_normalizer=False,
         replay=replay,

@@ -48,9 +48,9 @@ class Task(ABC):
     control_hz: ClassVar[float]
     episode_steps: ClassVar[int]
     goal_dim: ClassVar[int] = 0
-    joint_names: ClassVar[tuple[str, ...]]
+    joint_names: ClassVar[tuple[str, ...]] = ()
     """JointState names the task reads, in the order it reads them."""
-    command_joints: ClassVar[tuple[str, ...]]
+    command_joints: ClassVar[tuple[str, ...]] = ()
     """Joints the command vector addresses, in order (ros2_control forward-command)."""
     position_limits: ClassVar[tuple[tuple[float, float], ...] | None] = None
     """Physical position range ``(low, high)`` per joint in ``joint_names`` (m or rad; ±inf for
@@ -182,17 +182,24 @@ class Task(ABC):
         t = [torch.as_tensor(np.asarray(x, np.float32))[None] for x in (obs, action, next_obs)]
         return float(self.cost(*t, torch.as_tensor(np.asarray(g, np.float32))))
 
-    @abstractmethod
     def is_success(self, obs: np.ndarray, goal: np.ndarray | None = None) -> bool:
-        """Whether ``obs (O,)`` meets the task's goal (used for success rates)."""
+        """Whether ``obs (O,)`` meets the task's goal (used for success rates; default:
+        never, for a task with no success condition)."""
+        return False
 
     def sample_goal(self, rng: np.random.Generator) -> np.ndarray:
         """A goal ``(G,)`` for a new episode (empty for goal-free tasks)."""
         return np.zeros(self.goal_dim, dtype=np.float32)
 
-    @abstractmethod
     def obs_from_joints(self, position: np.ndarray, velocity: np.ndarray) -> np.ndarray:
-        """Observation ``(O,)`` float32 from joint positions/velocities in ``joint_names`` order."""
+        """Observation ``(O,)`` float32 from joint positions/velocities in ``joint_names`` order.
+
+        Raises ``NotImplementedError`` for a task without joints (a gymnasium env's: it has no
+        ROS side and is never fed joint states)."""
+        raise NotImplementedError(
+            f"task {self.name!r} has no joints: its observations come from its environment, "
+            "not from joint states (a ROS robot needs a task file)"
+        )
 
     def obs_from_joint_state(
         self, names: Sequence[str], position: Sequence[float], velocity: Sequence[float]

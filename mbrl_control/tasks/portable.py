@@ -77,6 +77,11 @@ def task_from_metadata(meta: dict[str, Any], where: str = "model file") -> Task:
             raise ValueError(f"{where}: task {name!r} recorded in it is invalid: {e}") from None
     elif name in TASKS:
         task = TASKS[name]()
+    elif rec.get("origin") == "gymnasium":
+        raise ValueError(
+            f"{where}: task {name!r} was exported from Python (GymTask): it has no task file, "
+            "and ROS nodes and finetuning need one (export with a task file's task)"
+        )
     else:
         raise ValueError(
             f"{where}: task {name!r} is not a built-in and the file predates task definitions "

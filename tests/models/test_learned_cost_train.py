@@ -63,3 +63,24 @@ def test_train_enables_the_reward_head_for_a_learned_cost_task(tmp_path: Path, c
             torch.as_tensor(data.action[:10]).expand(e, -1, -1),
         )
     assert torch.isfinite(head).all()
+
+
+def test_finetune_retrains_a_learned_cost_model(tmp_path: Path, capsys) -> None:
+    """``finetune`` on a ``cost: learned`` planner trains the reward head on the real data too
+    (it called ``fit`` without the costs, which a reward-head model refuses)."""
+    task_path = learned_cartpole(tmp_path)
+    write_store(tmp_path / "data", 6, 5, seed=0)
+    argv = ["train", "--data", str(tmp_path / "data"), "--task", str(task_path),
+            "--out", str(tmp_path / "out"), "--members", "5", "--hidden", "16", "--layers", "1",
+            "--epochs", "2", "--holdout-fraction", "0.2", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    checkpoint = json.loads(capsys.readouterr().out)["checkpoint"]
+    planner = tmp_path / "planner.onnx"
+    argv = ["export", "--checkpoint", checkpoint, "--task", str(task_path),
+            "--out", str(planner), "--preset", "cartpole-rt", "--horizon", "5"]  # fmt: skip
+    assert main(argv) == 0
+    write_store(tmp_path / "real", 4, 5, seed=1)
+    argv = ["finetune", "--data", str(tmp_path / "real"), "--checkpoint", checkpoint,
+            "--planner", str(planner), "--out", str(tmp_path / "new"), "--max-epochs", "2",
+            "--quiet"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
