@@ -78,9 +78,13 @@ def test_acrobot_sim_mpc_launch(spawn, ros_env, ros_probe, acrobot_planner, task
     def active() -> bool:
         return any(_values(s).get("lifecycle_state") == "active" for s in planner_statuses())
 
-    ros_probe.wait_for(
-        lambda: len(states) > 20 and len(commands) > 20 and active(), 120, "acrobot loop"
-    )
+    def counts() -> str:  # what arrived, for the timeout message
+        return f"{len(states)} states, {len(commands)} commands, {len(diags)} diagnostics"
+
+    try:
+        ros_probe.wait_for(lambda: len(states) > 20 and len(commands) > 20 and active(), 120, "")
+    except AssertionError:
+        raise AssertionError(f"acrobot loop: got {counts()}, active={active()}") from None
     # the task's joints, in its order, and nothing else
     assert {tuple(s.name) for s in states} == {("shoulder", "elbow")}
     # one command (the elbow), finite, within the URDF's torque limit
