@@ -89,6 +89,9 @@ class ControllerCore:
         self, cfg: ControllerConfig, task: Task | None = None, load_delay: float = 0.0
     ) -> None:
         self.model_dir = Path(cfg.model_dir or Path(cfg.model_path or ".").parent).resolve()
+        # relative model paths: inside model_dir when one is configured, else from the working
+        # directory (where the given model_path, and so the derived model_dir, was meant from)
+        self._relative_base = self.model_dir if cfg.model_dir else Path.cwd()
         self._task_said_by = "the task parameter" if cfg.task else "the controller's task"
         self.task = task or self._task_for(cfg)
         rate = cfg.control_rate or self.task.control_hz
@@ -195,9 +198,10 @@ class ControllerCore:
         return task_from_metadata(recorded, str(where))
 
     def resolve(self, path: str) -> Path:
-        """Resolve ``path`` inside ``model_dir``; paths escaping it are refused."""
+        """Resolve ``path`` (relative: to ``model_dir`` when configured, else to the working
+        directory) and keep it inside ``model_dir``: paths escaping it are refused."""
         p = Path(path)
-        p = (p if p.is_absolute() else self.model_dir / p).resolve()
+        p = (p if p.is_absolute() else self._relative_base / p).resolve()
         if not p.is_relative_to(self.model_dir):
             raise ValueError(f"model path {p} is outside model_dir {self.model_dir}")
         return p

@@ -463,7 +463,8 @@ class FinetuneNode(LifecycleNode):
         if not gate.get("deploy"):
             self.state = "recording"
             return
-        value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=gate["planner"])
+        planner = str(Path(gate["planner"]).resolve())  # the controller's cwd may differ from ours
+        value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=planner)
         request = SetParameters.Request(parameters=[ParameterMsg(name="model_path", value=value)])
         self._pending = self.set_params.call_async(request)
         self.state = "setting_param"

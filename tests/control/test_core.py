@@ -156,3 +156,25 @@ def test_reload_async_keeps_ticking(core, planner_path) -> None:
     core.reload_async(str(planner_path), lambda ok, msg: None)
     ok, message = core.reload(str(planner_path))
     assert not ok and "in progress" in message
+
+
+def test_a_relative_model_path_with_a_folder_is_read_from_the_working_directory(
+    planner_path, tmp_path, monkeypatch
+) -> None:
+    """``model_path:=sub/planner.onnx`` without ``model_dir`` (it used to look in
+    ``sub/sub/planner.onnx``); with ``model_dir`` set, relative paths stay inside it."""
+    import shutil
+
+    (tmp_path / "sub").mkdir()
+    shutil.copy(planner_path, tmp_path / "sub" / "planner.onnx")
+    monkeypatch.chdir(tmp_path)
+    c = ControllerCore(ControllerConfig(model_path="sub/planner.onnx"))
+    assert c.resolve("sub/planner.onnx") == tmp_path / "sub" / "planner.onnx"
+    ok, message = c.reload("sub/planner.onnx")
+    assert ok, message
+    inside = ControllerCore(
+        ControllerConfig(model_dir=str(tmp_path / "sub"), model_path="planner.onnx")
+    )
+    assert inside.resolve("planner.onnx") == tmp_path / "sub" / "planner.onnx"
+    with pytest.raises(ValueError, match="outside model_dir"):
+        inside.resolve("../planner.onnx")

@@ -23,7 +23,9 @@ def test_sim_node_runs_a_task_file(spawn, ros_env, ros_probe) -> None:
     from std_msgs.msg import Float64MultiArray
 
     states = ros_probe.collect(JointState, "/joint_states")
+    # auto_reset off: the fixture's 40-step episodes would reset the arm during the check
     argv = [SIM_NODE, "--ros-args", "-p", f"task:={ARM}", "-p", "profile:=none"]
+    argv += ["-p", "auto_reset:=false"]
     spawn("sim_node", [*argv, "-p", "real_time_factor:=2.0"], ros_env)
     ros_probe.wait_for(lambda: len(states) > 10, 120, "joint states")
     msg = states[-1]
