@@ -28,12 +28,12 @@ from mbrl_control.cli.checks import (
     sim_task_name,
 )
 from mbrl_control.cli.errors import UsageError
-from mbrl_control.cli.task_defaults import PRESET_HELP, PROFILE_HELP, task_profile
+from mbrl_control.cli.task_defaults import PRESET_HELP, PROFILE_HELP, TASK_HELP, task_profile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=["value", "rollout-length"], help="which ablation")
-    parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help="task name")
+    parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help=TASK_HELP)
     parser.add_argument(
         "--checkpoint", type=existing_file, required=True, help="ensemble checkpoint (model.pt)"
     )

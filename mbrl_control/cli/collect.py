@@ -17,13 +17,11 @@ from mbrl_control.cli.checks import (
     profile_ref,
     sim_task_name,
 )
-from mbrl_control.cli.task_defaults import PROFILE_HELP, task_profile
+from mbrl_control.cli.task_defaults import PROFILE_HELP, TASK_HELP, task_profile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--task", type=sim_task_name, required=True, help="task name, e.g. cartpole_swingup"
-    )
+    parser.add_argument("--task", type=sim_task_name, required=True, help=TASK_HELP)
     parser.add_argument("--profile", type=profile_ref, help=PROFILE_HELP)
     parser.add_argument("--episodes", type=positive_int, required=True, help="episodes to collect")
     parser.add_argument(

@@ -11,11 +11,12 @@ from mbrl_control.cli.checks import (
     positive_int,
     sim_task_name,
 )
+from mbrl_control.cli.task_defaults import TASK_HELP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=["sim2real"], help="which experiment")
-    parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help="task name")
+    parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help=TASK_HELP)
     parser.add_argument("--out", type=out_dir, default="runs/sim2real", help="output folder")
     parser.add_argument(
         "--budgets", type=increasing_floats, default="1,2,5",

@@ -13,11 +13,11 @@ from mbrl_control.cli.checks import (
     profile_ref,
     sim_task_name,
 )
-from mbrl_control.cli.task_defaults import PRESET_HELP, PROFILE_HELP, task_profile
+from mbrl_control.cli.task_defaults import PRESET_HELP, PROFILE_HELP, TASK_HELP, task_profile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help="task name")
+    parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help=TASK_HELP)
     parser.add_argument("--profile", type=profile_ref, help=PROFILE_HELP)
     parser.add_argument(
         "--out", type=out_dir, required=True, help="output folder (rerun to resume)"

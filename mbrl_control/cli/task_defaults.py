@@ -8,6 +8,7 @@ planner preset (``planner`` section) it runs with; commands use them unless ``--
 from __future__ import annotations
 
 PROFILE_HELP = "domain-randomization profile, a name or YAML path (default: the task's dr_profile)"
+TASK_HELP = "built-in task name (e.g. cartpole_swingup) or task file (my_robot.task.yaml)"
 PRESET_HELP = "planner preset (default: the task file's planner section, else rt)"
 
 
