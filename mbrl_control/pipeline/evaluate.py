@@ -95,14 +95,17 @@ def planner_task(planner_path: str | Path) -> str:
     take: its task file (the ``source`` recorded in the file, when it is on this machine), else
     its built-in name. Raises ``ValueError`` when neither is available (give ``--task``)."""
     from mbrl_control.export.runtime import OnnxPlanner
-    from mbrl_control.tasks import TASKS
+    from mbrl_control.tasks import builtin_task_files
 
     task = OnnxPlanner(planner_path, threads=1).metadata["task"]
-    source = task.get("source")
+    name, source = str(task["task"]), task.get("source")
+    builtin = builtin_task_files().get(name)
+    if builtin is not None and (not source or Path(source).resolve() == builtin.resolve()):
+        return name  # a built-in: its name
     if source and Path(source).is_file():
         return str(source)
-    if task["task"] in TASKS:
-        return str(task["task"])
+    if builtin is not None:
+        return name
     raise ValueError(
         f"{planner_path}: its task {task['task']!r} came from {source or 'Python'}, which is not "
         "on this machine: give --task (a task file)"
