@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mbrl_control.models.ensemble import Ensemble
+from mbrl_control.models.ensemble import Ensemble, shift_action_history
 
 LAYOUTS = ("gemm", "batched")
 LOGVAR_BOUNDS = ("softplus", "clip")
@@ -39,6 +39,7 @@ class GemmEnsemble(nn.Module):
         if not ensemble.cfg.probabilistic:
             raise ValueError("GemmEnsemble needs a probabilistic ensemble (Gaussian head)")
         self.members, self.layout, self.logvar_bound = ensemble.members, layout, logvar
+        self.action_history = ensemble.cfg.action_history
         o = ensemble.cfg.obs_dim
         self.act = ensemble.act
         with torch.no_grad():
@@ -70,7 +71,8 @@ class GemmEnsemble(nn.Module):
         hidden = self._hidden(obs, action)
         delta = self._head(hidden, self.weights[-1], self.biases[-1])  # (E, B, O)
         raw = self._head(hidden, self.logvar_w, self.logvar_b)
-        return obs + delta, self._bound(raw) + self.logvar_shift
+        logvar = self._bound(raw) + self.logvar_shift
+        return shift_action_history(obs + delta, logvar, obs, action, self.action_history)
 
     def forward_with_cost(
         self, obs: torch.Tensor, action: torch.Tensor
@@ -83,7 +85,11 @@ class GemmEnsemble(nn.Module):
         delta = self._head(hidden, self.weights[-1], self.biases[-1])  # (E, B, O)
         raw = self._head(hidden, self.logvar_w, self.logvar_b)
         cost = self._head(hidden, self.cost_w, self.cost_b)[..., 0]  # (E, B)
-        return obs + delta, self._bound(raw) + self.logvar_shift, cost
+        logvar = self._bound(raw) + self.logvar_shift
+        next_mean, logvar = shift_action_history(
+            obs + delta, logvar, obs, action, self.action_history
+        )
+        return next_mean, logvar, cost
 
     def _hidden(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor | list:
         """Last hidden layer: ``(E, B, W)`` (batched) or E x ``(B, W)`` (gemm)."""

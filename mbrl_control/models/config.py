@@ -45,6 +45,10 @@ class EnsembleConfig:
     seed: int = 0
     """Seed of the weight initialization: the same config (seed included) gives bit-identical
     initial weights; the global torch RNG is neither read nor advanced."""
+    action_history: int = 0
+    """k of the task's ``last_actions`` observation block: the last ``k·A`` observation dims
+    are the previous actions (newest first), shifted by :meth:`Ensemble.forward` instead of
+    predicted and left out of the loss (:mod:`mbrl_control.tasks.action_history`)."""
     input_scale: tuple[float, ...] | None = None
     """Declared scale of each network input, ``(O + A,)`` raw units, obs first then actions
     (e.g. half the action range; see :meth:`for_task`). ``None``: 1 for every input. The
@@ -55,6 +59,12 @@ class EnsembleConfig:
         for key in ("obs_dim", "act_dim", "members", "hidden", "layers"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"EnsembleConfig.{key} must be >= 1, got {getattr(self, key)}")
+        k = self.action_history
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0 or self.predicted_dim < 1:
+            raise ValueError(
+                f"EnsembleConfig.action_history must be an int >= 0 leaving at least one "
+                f"predicted obs dim (obs_dim {self.obs_dim}, act_dim {self.act_dim}), got {k!r}"
+            )
         if self.activation not in ("silu", "relu", "tanh", "elu"):
             raise ValueError(
                 f"EnsembleConfig.activation={self.activation!r}; allowed: silu, relu, tanh, elu"
@@ -70,6 +80,16 @@ class EnsembleConfig:
                     f"act_dim), got {list(self.input_scale)}"
                 )
             object.__setattr__(self, "input_scale", scale)
+
+    @property
+    def history_dim(self) -> int:
+        """Size ``k·A`` of the trailing observation block that is shifted, not predicted."""
+        return self.action_history * self.act_dim
+
+    @property
+    def predicted_dim(self) -> int:
+        """Observation dims the network predicts (and is trained on): ``O - k·A``."""
+        return self.obs_dim - self.history_dim
 
     def input_std_floor(self) -> tuple[float, ...]:
         """Per-input floor ``(O + A,)`` of the input normalizer's std (raw units).
@@ -87,9 +107,10 @@ class EnsembleConfig:
 
     @classmethod
     def for_task(cls, task: Any, **kwargs: Any) -> EnsembleConfig:
-        """Config for ``task`` (anything with ``obs_dim``, ``act_dim``, ``low``, ``high``):
-        obs/action sizes and ``input_scale`` = 1 per observation, half the declared action
-        range per action (1 where a bound is infinite); ``kwargs`` set the other fields
+        """Config for ``task`` (anything with ``obs_dim``, ``act_dim``, ``low``, ``high`` and
+        optionally ``action_history``): obs/action sizes, ``action_history`` and
+        ``input_scale`` = 1 per observation, half the declared action range per action and per
+        past action (1 where a bound is infinite); ``kwargs`` set the other fields
         (``obs_dim``/``act_dim`` in them, e.g. from a preset, must match the task)."""
         dims = {"obs_dim": int(task.obs_dim), "act_dim": int(task.act_dim)}
         for key, value in dims.items():
@@ -100,8 +121,21 @@ class EnsembleConfig:
         half = [
             (h - lo) / 2 if math.isfinite(h - lo) and h > lo else 1.0 for lo, h in zip(low, high)
         ]
-        scale = (1.0,) * dims["obs_dim"] + tuple(half)
-        return cls(**{**kwargs, **dims, "input_scale": kwargs.get("input_scale", scale)})
+        k = int(getattr(task, "action_history", 0) or 0)
+        if "action_history" in kwargs and int(kwargs["action_history"]) != k:
+            raise ValueError(
+                f"EnsembleConfig.action_history={kwargs['action_history']} but the task has {k}"
+            )
+        o_joint = dims["obs_dim"] - k * dims["act_dim"]
+        scale = (1.0,) * o_joint + tuple(half) * k + tuple(half)  # past actions scale as actions
+        return cls(
+            **{
+                **kwargs,
+                **dims,
+                "action_history": k,
+                "input_scale": kwargs.get("input_scale", scale),
+            }
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

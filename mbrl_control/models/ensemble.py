@@ -153,11 +153,12 @@ class Ensemble(nn.Module):
         return mean, logvar, out[..., -1] if self.cfg.reward_head else None
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Next-observation mean and log-variance in raw units, ``(E, B, O)`` each."""
+        """Next-observation mean and log-variance in raw units, ``(E, B, O)`` each (the
+        ``last_actions`` block shifted, see :func:`shift_action_history`)."""
         mean_n, logvar_n = self.forward_normalized(obs, action)
         next_mean = obs + self.out_norm.denormalize(mean_n)
         logvar = logvar_n + 2.0 * self.out_norm.std.log()
-        return next_mean, logvar
+        return shift_action_history(next_mean, logvar, obs, action, self.cfg.action_history)
 
     def forward_with_cost(
         self, obs: torch.Tensor, action: torch.Tensor
@@ -172,6 +173,9 @@ class Ensemble(nn.Module):
         next_mean = obs + self.out_norm.denormalize(mean_n)
         logvar = logvar_n + 2.0 * self.out_norm.std.log()
         cost = self.cost_norm.denormalize(out[..., -1:])[..., 0]
+        next_mean, logvar = shift_action_history(
+            next_mean, logvar, obs, action, self.cfg.action_history
+        )
         return next_mean, logvar, cost
 
     def forward_cost(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -201,6 +205,34 @@ class Ensemble(nn.Module):
         from mbrl_control.models.trainer import fit
 
         return fit(self, *args, **kwargs)
+
+
+HISTORY_LOGVAR = -30.0
+"""Raw log-variance given to the shifted ``last_actions`` dims (std 3e-7: known exactly)."""
+
+
+def shift_action_history(
+    next_mean: torch.Tensor,
+    logvar: torch.Tensor,
+    obs: torch.Tensor,
+    action: torch.Tensor,
+    steps: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Replace the trailing ``last_actions`` block of a prediction by its exact shift.
+
+    The block of the next state is ``action, obs's block without its oldest action``: known,
+    so it is never predicted (no model error, no member disagreement, :data:`HISTORY_LOGVAR`).
+    Args: next_mean, logvar ``(..., O)``; obs ``(..., O)``; action ``(..., A)``; steps k
+    (0: inputs returned unchanged). Returns next_mean, logvar ``(..., O)``.
+    """
+    if not steps:
+        return next_mean, logvar
+    o, a = obs.shape[-1], action.shape[-1]
+    h = steps * a
+    block = torch.cat([action, obs[..., o - h : o - a]], dim=-1)  # (..., k·A)
+    next_mean = torch.cat([next_mean[..., : o - h], block], dim=-1)
+    known = torch.full_like(logvar[..., o - h :], HISTORY_LOGVAR)
+    return next_mean, torch.cat([logvar[..., : o - h], known], dim=-1)
 
 
 def mixture_moments(mean: torch.Tensor, var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

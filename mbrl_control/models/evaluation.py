@@ -93,12 +93,14 @@ def point_metrics(
 
 
 def disagreement(model: Ensemble, mean: torch.Tensor) -> dict[str, float]:
-    """Spread of member means ``(E, N, O)`` per row, in units of the training delta's std.
+    """Spread of member means ``(E, N, O')`` per row, in units of the training delta's std.
 
-    Per row: ``sqrt(mean_O(var_E(mean) / out_std²))`` (epistemic std relative to the typical
-    one-step change). Returns its mean, median and 90th percentile over rows.
+    Per row: ``sqrt(mean_O'(var_E(mean) / out_std²))`` (epistemic std relative to the typical
+    one-step change) over the first O' dims (the predicted ones: callers may leave out the
+    shifted ``last_actions`` block). Returns its mean, median and 90th percentile over rows.
     """
-    spread = (mean.var(0, unbiased=False) / model.out_norm.std.square()).mean(-1).sqrt()  # (N,)
+    std = model.out_norm.std[: mean.shape[-1]]
+    spread = (mean.var(0, unbiased=False) / std.square()).mean(-1).sqrt()  # (N,)
     return {
         "mean": float(spread.mean()),
         "median": float(spread.median()),
@@ -153,6 +155,7 @@ def rollout_errors(
     episode_id: np.ndarray,
     ks: Sequence[int],
     max_segments: int = 2000,
+    predicted_dim: int | None = None,
 ) -> dict[str, Any]:
     """k-step open-loop error for each k in ``ks``, on one common set of episode segments.
 
@@ -163,7 +166,8 @@ def rollout_errors(
     variance of the observations first. ``spread_nmse`` is the members' spread in the same
     units as ``nmse`` (equal values: the ensemble knows how wrong its mean is), and
     ``error_spread_corr`` the Spearman rank correlation across segments of the k-step error
-    with the spread (does disagreement tell the worse predictions apart?).
+    with the spread (does disagreement tell the worse predictions apart?). Only the first
+    ``predicted_dim`` dims are scored (default all: the shifted ``last_actions`` block is exact).
     """
     ks = sorted(set(int(k) for k in ks))
     usable = [k for k in ks if len(segment_starts(episode_id, k))]
@@ -177,8 +181,10 @@ def rollout_errors(
     rows = torch.from_numpy(steps)
     act = _tensor(action).reshape(len(action), -1)[rows]  # (S, K, A)
     pred, spread = open_loop_rollout(step, members, _tensor(obs)[torch.from_numpy(starts)], act)
-    truth = _tensor(next_obs)[rows]  # (S, K, O)
-    obs_var = reference_variance(_tensor(obs))  # (O,)
+    p = pred.shape[-1] if predicted_dim is None else predicted_dim
+    pred, spread = pred[..., :p], spread[..., :p]
+    truth = _tensor(next_obs)[rows][..., :p]  # (S, K, O')
+    obs_var = reference_variance(_tensor(obs)[:, :p])  # (O',)
     sq_err = (pred - truth).square()  # (S, K, O)
     seg_err, seg_spread = ((x / obs_var).mean(-1) for x in (sq_err, spread))  # (S, K) each
     sq = sq_err.mean(0)  # (K, O)
@@ -232,16 +238,19 @@ def validate(
     (see :func:`point_metrics`, :func:`rollout_errors`, :func:`disagreement`).
     """
     model.eval()
+    p = model.cfg.predicted_dim  # the shifted last_actions block is exact: not scored
     obs_t, next_t = _tensor(obs), _tensor(next_obs)
     ids = np.asarray(episode_id).reshape(-1)
     mean, var = member_predictions(model, obs_t, action)
+    names = list(obs_names) if obs_names else [f"obs{i}" for i in range(obs_t.shape[1])]
     report: dict[str, Any] = {
         "members": model.members,
         "obs_dim": model.cfg.obs_dim,
-        "obs_names": list(obs_names) if obs_names else [f"obs{i}" for i in range(obs_t.shape[1])],
+        "predicted_dim": p,
+        "obs_names": names[:p],
         "n_rows": int(obs_t.shape[0]),
         "n_episodes": len(np.unique(ids)),
-        "holdout": point_metrics(mean, var, obs_t, next_t),
+        "holdout": point_metrics(mean[..., :p], var[..., :p], obs_t[:, :p], next_t[:, :p]),
         "rollout": rollout_errors(
             model,
             model.members,
@@ -251,9 +260,10 @@ def validate(
             ids,
             rollout_ks,
             max_segments,
+            p,
         ),
     }
-    dis_in = disagreement(model, mean)
+    dis_in = disagreement(model, mean[..., :p])
     dis: dict[str, Any] = {"in_distribution": dis_in, "ood": None, "ratio_ood_to_in": None}
     report["ood"] = None
     if ood is not None:
@@ -261,9 +271,9 @@ def validate(
         o_mean, o_var = member_predictions(model, o_obs, o_act)
         report["ood"] = {
             "n_rows": int(o_obs.shape[0]),
-            **point_metrics(o_mean, o_var, o_obs, o_next),
+            **point_metrics(o_mean[..., :p], o_var[..., :p], o_obs[:, :p], o_next[:, :p]),
         }
-        dis["ood"] = disagreement(model, o_mean)
+        dis["ood"] = disagreement(model, o_mean[..., :p])
         dis["ratio_ood_to_in"] = dis["ood"]["mean"] / max(dis_in["mean"], 1e-12)
     report["disagreement"] = dis
     return report

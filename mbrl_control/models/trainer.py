@@ -116,11 +116,14 @@ def member_losses(
 
     ``batch`` fields are ``(E, B, ·)``. The loss is the Gaussian NLL of the normalized delta
     (up to the constant ``0.5 log 2π``; plain MSE for the deterministic head), averaged over B
-    and O, plus the normalized cost MSE with the reward head, plus ``logvar_bound_weight *
+    and the predicted dims (``cfg.predicted_dim``: not the shifted ``last_actions`` block),
+    plus the normalized cost MSE with the reward head, plus ``logvar_bound_weight *
     (sum max_logvar - sum min_logvar)`` shared by all members (PETS).
     """
     mean, logvar, cost = model.forward_train(batch.obs, batch.action)  # (E, B, O) x2, (E, B)
     target = model.out_norm.normalize(batch.delta)  # (E, B, O)
+    p = model.cfg.predicted_dim  # the last_actions block is shifted, not predicted
+    mean, logvar, target = mean[..., :p], logvar[..., :p], target[..., :p]
     sq = (mean - target).square()
     mse = sq.mean((1, 2))  # (E,): reduce over B and O
     if model.cfg.probabilistic:

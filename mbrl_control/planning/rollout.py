@@ -91,6 +91,7 @@ class Rollout:
                 f"task {task.name!r} has cost 'learned' but the ensemble has no reward head "
                 "(EnsembleConfig.reward_head=False)"
             )
+        self.predicted_dim = task.obs_dim - task.history_dim
         self.low = torch.as_tensor(task.low)  # (A,)
         self.high = torch.as_tensor(task.high)  # (A,)
 
@@ -138,8 +139,10 @@ class Rollout:
             taken = per_step.reshape(-1, per_step.shape[-1])  # (H·P·N, A)
             step_cost = self.task.score(before, taken, after, goal, weights)[0]  # (H·P·N,)
         step_cost = step_cost.reshape(h, p, n).mean(1)  # (H, N) averaged over particles
-        # disagreement: variance across members of their mean prediction, averaged over O
-        spread = torch.stack(member_means).var(1, unbiased=False).mean(-1)  # (H, N or P·N)
+        # disagreement: variance across members of their mean prediction, averaged over the
+        # predicted dims (the shifted last_actions block is exact: its spread is 0)
+        spread = torch.stack(member_means)[..., : self.predicted_dim]
+        spread = spread.var(1, unbiased=False).mean(-1)  # (H, N or P·N)
         dis = spread.reshape(h, -1, n).mean(1)  # (H, N)
         if cfg.uncertainty_weight:
             step_cost = step_cost + cfg.uncertainty_weight * dis

@@ -61,6 +61,9 @@ class Task(ABC):
     """When an episode counts as a success: ``final`` when :meth:`is_success` holds over most
     of its last 10 % of steps (reached and kept: swing-up and balance, reach and stay);
     ``reached`` when it holds at any step (e.g. gymnasium Acrobot-v1's criterion)."""
+    action_history: ClassVar[int] = 0
+    """k: the observation ends with the last k applied actions, newest first (``k·A`` values,
+    :mod:`mbrl_control.tasks.action_history`); 0: no such block."""
     cost_source: ClassVar[str] = "critics"
     """``critics``: the planner's cost is :meth:`cost`; ``learned``: the ensemble's learned
     cost (reward) head, for tasks where no analytic cost fits."""
@@ -73,6 +76,11 @@ class Task(ABC):
     @property
     def act_dim(self) -> int:
         return len(self.action_names)
+
+    @property
+    def history_dim(self) -> int:
+        """Size ``k·A`` of the observation's trailing ``last_actions`` block (0: none)."""
+        return int(self.action_history) * self.act_dim
 
     @property
     def dt(self) -> float:
@@ -191,8 +199,13 @@ class Task(ABC):
         """A goal ``(G,)`` for a new episode (empty for goal-free tasks)."""
         return np.zeros(self.goal_dim, dtype=np.float32)
 
-    def obs_from_joints(self, position: np.ndarray, velocity: np.ndarray) -> np.ndarray:
-        """Observation ``(O,)`` float32 from joint positions/velocities in ``joint_names`` order.
+    def obs_from_joints(
+        self, position: np.ndarray, velocity: np.ndarray, past_actions: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Observation ``(O,)`` float32 from joint positions/velocities in ``joint_names`` order
+        and, for a task with :attr:`action_history` k > 0, ``past_actions``: the last k applied
+        actions newest first, ``(k, A)`` or ``(k·A,)`` (None: the safe action for each, a robot
+        at rest before its first command).
 
         Raises ``NotImplementedError`` for a task without joints (a gymnasium env's: it has no
         ROS side and is never fed joint states)."""

@@ -15,6 +15,10 @@ Kinds (keys beyond ``name``/``kind``/``weight``; see docs/task_files.md):
 - ``joint_target``: ``joints``, ``target`` (per joint): sum of squared errors.
 - ``joint_velocity``: ``joints``: sum of squared velocities.
 - ``action_magnitude``: ``reduce`` (``sum`` | ``mean``) of (action / action_high)².
+- ``action_rate``: ``reduce`` (``sum`` | ``mean``) of ((action - previous action) / half the
+  action range)², the previous action read from the ``last_actions`` observation block of
+  ``obs`` (so a change of command is priced against what the robot was really sent, also
+  across planner ticks; needs ``{feature: last_actions, steps: k}``).
 - ``rail``: ``joints``, ``limit`` (per joint or one number): sum of (|q| - limit)₊².
 - ``workspace``: ``point``, ``low``/``high`` (xyz, m): squared distance of the point outside
   the box (0 inside).
@@ -69,6 +73,8 @@ class Context:
     """``robot.urdf`` as written (for messages)."""
     base: Any = None
     """(4, 4) ``robot.base_pose`` (None: identity)."""
+    action_low: tuple[float, ...] | None = None
+    """Action lower bounds (None: ``-action_high``)."""
 
 
 def _take(obs: torch.Tensor, idx: Sequence[int]) -> torch.Tensor:
@@ -172,6 +178,25 @@ def _action_magnitude(m: Mapping[str, Any], where: str, ctx: Context) -> CriticF
 
         a = f["action"]  # (B, A)
         frac = (a / torch.as_tensor(high, dtype=a.dtype)).square()
+        return frac.sum(-1) if reduce == "sum" else frac.mean(-1)
+
+    return fn
+
+
+def _action_rate(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+    reduce = s.choice(m.get("reduce", "sum"), f"{where}.reduce", REDUCTIONS)
+    at = ctx.layout.need_history(where)
+    high = np.asarray(ctx.action_high, np.float64)
+    low = -high if ctx.action_low is None else np.asarray(ctx.action_low, np.float64)
+    half = np.where(np.isfinite(high - low) & (high > low), (high - low) / 2, 1.0)
+    n = len(high)
+
+    def fn(f: Features) -> torch.Tensor:
+        import torch
+
+        a = f["action"]  # (B, A)
+        previous = f["obs"][..., at : at + n]  # (B, A): the newest past action
+        frac = ((a - previous) / torch.as_tensor(half, dtype=a.dtype)).square()
         return frac.sum(-1) if reduce == "sum" else frac.mean(-1)
 
     return fn
@@ -328,6 +353,7 @@ CRITIC_KINDS: dict[str, CriticKind] = {
     "joint_target": CriticKind(_joint_target, ("target",), ("joints",)),
     "joint_velocity": CriticKind(_joint_velocity, (), ("joints",)),
     "action_magnitude": CriticKind(_action_magnitude, (), ("reduce",)),
+    "action_rate": CriticKind(_action_rate, (), ("reduce",)),
     "rail": CriticKind(_rail, ("joints", "limit"), ()),
     "workspace": CriticKind(_workspace, ("point", "low", "high"), ()),
     "pendulum_energy": CriticKind(_pendulum_energy, ("joint", "rod_length"), ("gravity",)),

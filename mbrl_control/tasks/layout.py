@@ -86,6 +86,10 @@ class ObsLayout:
     vel: dict[str, int] = field(default_factory=dict)
     point_at: dict[str, int] = field(default_factory=dict)
     """First of the three obs indices of an observed point."""
+    history_at: int | None = None
+    """First obs index of the ``last_actions`` block (None: not observed)."""
+    history_steps: int = 0
+    """k of the ``last_actions`` block (0: not observed)."""
     blocks: list[tuple[str, Any]] = field(default_factory=list)
     """``("pos", joint)``, ``("vel", joint)`` or ``("point", name)`` in obs order."""
 
@@ -145,6 +149,15 @@ class ObsLayout:
                 f"{where}: joint {name!r} velocity is not observed; add it to observation"
             )
         return self.vel[name]
+
+    def need_history(self, where: str) -> int:
+        """Obs index of the newest past action (the ``last_actions`` block's start)."""
+        if self.history_at is None:
+            raise TaskFileError(
+                f"{where}: needs the previous action; add "
+                "{feature: last_actions, steps: 1} to observation"
+            )
+        return self.history_at
 
     def need_point(self, name: Any, where: str) -> None:
         """Check that a point is observed or computable from observed joints."""

@@ -36,7 +36,7 @@ BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 SUFFIX = ".task.yaml"
 INTERFACES = ("effort", "velocity", "position")
 GOAL_KINDS = ("none", "fixed", "box")
-FEATURES = ("joint_positions", "joint_velocities", "link_position")
+FEATURES = ("joint_positions", "joint_velocities", "link_position", "last_actions")
 SUCCESS_KINDS = ("obs_above", "obs_below", "obs_abs_below", "goal_within")
 # command unit by interface and joint kind (angular: revolute or continuous)
 UNITS = {
@@ -121,6 +121,7 @@ class FileTask(Task):
             urdf_text=self._urdf_text,
             urdf=self.urdf,
             base=self._base,
+            action_low=tuple(self.action_low),
         )
         entries = s.seq(m["critics"], "critics")
         if not entries:
@@ -297,6 +298,19 @@ class FileTask(Task):
         for i, e in enumerate(entries):
             w = f"observation[{i}]"
             kind = s.choice(s.mapping(e, w).get("feature"), f"{w}.feature", FEATURES)
+            if lay.history_steps:
+                raise TaskFileError(
+                    f"{w}: last_actions must be the last observation feature (it ends the "
+                    "observation vector)"
+                )
+            if kind == "last_actions":
+                m = s.keys(e, w, ("feature", "steps"), ("names",))
+                steps = s.integer(m["steps"], f"{w}.steps")
+                default = [f"{a}_prev{i}" for i in range(1, steps + 1) for a in self.action_names]
+                got = self._obs_names(m, w, default)
+                lay.history_at, lay.history_steps = len(lay.names), steps
+                lay.names.extend(got)
+                continue
             if kind == "link_position":
                 m = s.keys(e, w, ("feature", "point"), ("names",))
                 point = m["point"]
@@ -328,6 +342,7 @@ class FileTask(Task):
                 k += n
         s.names(lay.names, "observation (names)")
         self.obs_names = tuple(lay.names)
+        self.action_history = lay.history_steps
         col = {n: i for i, n in enumerate(self.joint_names)}
         self._obs_plan: list[tuple[str, Any]] = []  # what obs_from_joints appends, in order
         for kind, key in lay.blocks:
@@ -446,9 +461,13 @@ class FileTask(Task):
     def safe_action(self) -> np.ndarray:
         return self._safe.copy()
 
-    def obs_from_joints(self, position: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+    def obs_from_joints(
+        self, position: np.ndarray, velocity: np.ndarray, past_actions: np.ndarray | None = None
+    ) -> np.ndarray:
         """Observation ``(O,)`` float32 from positions/velocities ``(J,)`` in ``joint_names``
-        order: raw positions, cos/sin of unbounded angles, velocities, FK points."""
+        order: raw positions, cos/sin of unbounded angles, velocities, FK points, and the
+        ``last_actions`` block from ``past_actions`` (``(k, A)`` or ``(k·A,)``, newest first;
+        None: the safe action for each). ``ValueError`` when ``past_actions`` has another size."""
         q = np.asarray(position, np.float64)
         v = np.asarray(velocity, np.float64)
         parts: list[np.ndarray] = []
@@ -462,7 +481,21 @@ class FileTask(Task):
             else:
                 point, cols = arg
                 parts.append(point.numpy_point(q[cols]))
+        if self.action_history:
+            parts.append(self._history_block(past_actions))
         return np.concatenate(parts).astype(np.float32)
+
+    def _history_block(self, past_actions: np.ndarray | None) -> np.ndarray:
+        """The ``last_actions`` block ``(k·A,)`` from ``past_actions`` (None: safe action)."""
+        if past_actions is None:
+            return np.tile(self._safe, self.action_history)
+        block = np.asarray(past_actions, np.float32).reshape(-1)
+        if block.shape != (self.history_dim,):
+            raise ValueError(
+                f"task {self.name!r}: past_actions must hold the last {self.action_history} "
+                f"actions ({self.history_dim} values), got shape {np.shape(past_actions)}"
+            )
+        return block
 
     def is_success(self, obs: np.ndarray, goal: np.ndarray | None = None) -> bool:
         """All ``success`` conditions hold for ``obs (O,)`` (no conditions: never)."""
