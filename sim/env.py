@@ -3,9 +3,10 @@
 One control step: clip the action ``(A,)`` to the task bounds → action-delay buffer →
 actuator gain → (maybe) a push → ``substeps`` calls of ``stepSimulation`` of one physics step
 each (the control period, jittered, split evenly) → joint readings + noise →
-``task.obs_from_joints`` → reward ``-task.cost``. All randomness (the draw at reset and
-per-step noise, pushes and jitter) comes from ``self.np_random``, so a seed fixes the episode
-bit for bit.
+``task.obs_from_joints`` (for a task with a ``last_actions`` block, with the last k clipped
+commands: the commanded history, before delay and gain) → reward ``-task.cost``. All randomness
+(the draw at reset and per-step noise, pushes and jitter) comes from ``self.np_random``, so a
+seed fixes the episode bit for bit.
 
 Units: every force the simulator sets or reports is a force/torque in N or N·m. The physics
 step is taken one substep per ``stepSimulation`` call with PyBullet's own substepping off
@@ -32,6 +33,7 @@ from mbrl_sim.profiles import DRProfile, load_profile
 from mbrl_sim.scenes import Scene, load_scene, set_mimic_joints
 
 from mbrl_control.tasks import Task, get_task
+from mbrl_control.tasks.action_history import ActionHistory
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,8 @@ class SimState:
 
     Bullet's bodies (:func:`pybullet.saveState`), the episode's draw and goal (re-applied
     when restoring into another episode), the step counter, the action-delay buffer and
-    the realized command, the last observation and measurement, and the generator state
+    the realized command, the ``last_actions`` history ``(k·A,)`` (empty for k = 0), the
+    last observation and measurement, and the generator state
     (noise, jitter and pushes ahead). Motor targets, friction motors and the physics step
     are re-issued by the next step, so they need no snapshot.
     """
@@ -60,6 +63,7 @@ class SimState:
     steps: int
     delay: tuple[np.ndarray, ...]
     command: np.ndarray
+    history: np.ndarray
     obs: np.ndarray
     measured: tuple[np.ndarray, np.ndarray, np.ndarray]
     rng_state: dict[str, Any]
@@ -73,7 +77,11 @@ class MbrlSimEnv(gymnasium.Env):
     name, YAML path or :class:`DRProfile`; default: the task's ``dr_profile``) at each reset;
     initial states from ``task.sample_initial_state``.
 
-    Observation ``(O,)`` float32 and action ``(A,)`` float32 follow the task. ``reset``
+    Observation ``(O,)`` float32 and action ``(A,)`` float32 follow the task; for a task with
+    a ``last_actions`` block (``task.action_history`` k > 0) every observation ends with the
+    last k actions :meth:`step` applied, clipped to the bounds as commanded (before the
+    delay and gain of the draw, so a delay is learnable from it), newest first; the safe
+    action fills it after ``reset``. ``reset``
     returns ``info["dr"]`` (the draw) and ``info["goal"]`` (``(G,)`` list); ``step`` returns
     reward ``-cost`` and ``info["cost"]``, ``info["goal"]``, ``info["is_success"]`` and
     ``info["dt"]`` (the simulated control period in s: the task's, jittered by the draw).
@@ -116,6 +124,7 @@ class MbrlSimEnv(gymnasium.Env):
         self._delay: deque[np.ndarray] = deque([t.safe_action], maxlen=1)
         self._gain = np.ones(t.act_dim)
         self._command = np.zeros(t.act_dim)
+        self._history = ActionHistory(t.action_history, t.safe_action)  # (k, A) commanded
         self._period = -1.0  # control period (s) the physics step is currently set for
         self._obs = np.zeros(t.obs_dim, np.float32)
         self._measured = (np.zeros(len(t.joint_names)),) * 3
@@ -166,6 +175,7 @@ class MbrlSimEnv(gymnasium.Env):
         d = self._dr["action_delay"]
         self._delay = deque([t.safe_action] * (d + 1), maxlen=d + 1)
         self._command = np.zeros(t.act_dim)
+        self._history.reset()
         self._obs = self._measure(acted=False)
         return self._obs.copy(), {"dr": self._dr, "goal": self._goal.tolist()}
 
@@ -173,6 +183,7 @@ class MbrlSimEnv(gymnasium.Env):
         t, rng, dr = self.task, self.np_random, self._dr
         a = np.clip(np.asarray(action, np.float32).reshape(t.act_dim), t.low, t.high)
         self._delay.append(a)
+        self._history.push(a)  # the command as sent, not the delayed one
         self._command = self._gain * self._delay[0]  # (A,) after delay and gain
 
         # ---- control period, disturbance, actuate and simulate ----
@@ -251,6 +262,7 @@ class MbrlSimEnv(gymnasium.Env):
             steps=self._steps,
             delay=tuple(x.copy() for x in self._delay),
             command=self._command.copy(),
+            history=self._history.flat,
             obs=self._obs.copy(),
             measured=tuple(x.copy() for x in self._measured),
             rng_state=self.np_random.bit_generator.state,
@@ -269,6 +281,7 @@ class MbrlSimEnv(gymnasium.Env):
         self._steps = state.steps
         self._delay = deque((x.copy() for x in state.delay), maxlen=len(state.delay))
         self._command = state.command.copy()
+        self._history.set_flat(state.history)
         self._obs = state.obs.copy()
         self._measured = tuple(x.copy() for x in state.measured)
         self.np_random.bit_generator.state = state.rng_state
@@ -351,6 +364,8 @@ class MbrlSimEnv(gymnasium.Env):
         if dr["obs_noise_vel"] > 0:
             vel = vel + rng.normal(0.0, dr["obs_noise_vel"], vel.shape)
         self._measured = (pos, vel, eff)
+        if self._history.steps:
+            return self.task.obs_from_joints(pos, vel, past_actions=self._history.flat)
         return self.task.obs_from_joints(pos, vel)
 
     def _apply_draw(self) -> None:

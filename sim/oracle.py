@@ -12,8 +12,8 @@ The oracle plans inside the env's own PyBullet world and depends on exact restor
 :meth:`MbrlSimEnv.restore_state` after it, and the episode then continues bit for bit as if
 no planning had happened (tested for both robots under every shipped profile). That holds
 because the snapshot covers everything a step depends on (bodies, draw, goal, delay buffer,
-realized command, generator) and the env steps Bullet one physics step per call, so Bullet
-keeps no time accumulator that ``restoreState`` would miss.
+realized command, ``last_actions`` history, generator) and the env steps Bullet one physics
+step per call, so Bullet keeps no time accumulator that ``restoreState`` would miss.
 """
 
 from __future__ import annotations
@@ -70,8 +70,24 @@ class JointStateReader:
         return q, obs[..., self._vel]
 
 
+def next_history(obs: np.ndarray, action: np.ndarray, steps: int) -> np.ndarray | None:
+    """The ``last_actions`` blocks after ``action (B, A)`` from states ``obs (B, O)`` whose
+    observation ends with a block of ``steps`` k actions: ``(B, k·A)``, the action then each
+    row's block without its oldest entry; None when k = 0."""
+    if steps <= 0:
+        return None
+    a = action.shape[-1]
+    block = obs[..., obs.shape[-1] - steps * a :]
+    return np.concatenate([action, block[..., : (steps - 1) * a]], axis=-1).astype(np.float32)
+
+
 class SimulatorModel(torch.nn.Module):
-    """``forward(obs (1, B, O), action (1, B, A)) -> (next_obs (1, B, O), logvar zeros)``."""
+    """``forward(obs (1, B, O), action (1, B, A)) -> (next_obs (1, B, O), logvar zeros)``.
+
+    For a task with a ``last_actions`` block (k > 0) each row's next block is its own block
+    shifted by one with the row's action, clipped to the bounds, in front (what the env's
+    history records), so every step of a rollout sees the actions of that rollout.
+    """
 
     members = 1
 
@@ -89,8 +105,10 @@ class SimulatorModel(torch.nn.Module):
         env, sc = self.env, self.env.scene
         c, body = sc.client, sc.body
         out = np.empty(obs.shape[1:], np.float32)
-        commands = np.clip(action[0].numpy(), env.task.low, env.task.high) * env._gain  # (B, A)
+        clipped = np.clip(action[0].numpy(), env.task.low, env.task.high)  # (B, A)
+        commands = clipped * env._gain
         positions, velocities = self.joints_from_obs(obs[0].numpy())  # (B, J) each
+        history = next_history(obs[0].numpy(), clipped, env.task.action_history)  # (B, k·A)
         for i, (q, qd) in enumerate(zip(positions, velocities)):
             for j, joint in enumerate(sc.joints):
                 pb.resetJointState(body, joint, q[j], qd[j], physicsClientId=c)
@@ -99,7 +117,10 @@ class SimulatorModel(torch.nn.Module):
             states = pb.getJointStates(body, sc.joints, physicsClientId=c)
             pos = np.array([s[0] for s in states])
             vel = np.array([s[1] for s in states])
-            out[i] = env.task.obs_from_joints(pos, vel)
+            if history is None:
+                out[i] = env.task.obs_from_joints(pos, vel)
+            else:
+                out[i] = env.task.obs_from_joints(pos, vel, past_actions=history[i])
         next_obs = torch.from_numpy(out)[None]
         return next_obs, torch.zeros_like(next_obs)
 
