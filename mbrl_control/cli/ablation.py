@@ -1,4 +1,5 @@
-"""``mbrl-control ablation value | rollout-length``: the studies behind the value/MBPO results.
+"""``mbrl-control ablation value | rollout-length | action-history``: the studies behind the
+value/MBPO and action-history results.
 
 ``value``: horizon x {no value, value, value + prior} in one run; prints the markdown table
 (mean return over the episodes, planning latency p50/p99) and writes
@@ -7,6 +8,11 @@
 ``rollout-length``: the model's k-step error and members' spread on fresh policy episodes
 and on the store, and (``--train-ks``) MBPO's policy return per branch length k; prints the
 tables and writes ``OUT/rollout_study.{md,json,png}``.
+
+``action-history``: the same random episodes with and without the ``last_actions`` block on a
+profile with actuation delay; one-step and k-step model error of each
+(:mod:`mbrl_control.pipeline.history_study`); prints the table and writes
+``OUT/action_history.{md,json}``.
 """
 
 from __future__ import annotations
@@ -32,14 +38,18 @@ from mbrl_control.cli.task_defaults import PRESET_HELP, PROFILE_HELP, TASK_HELP,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", choices=["value", "rollout-length"], help="which ablation")
+    parser.add_argument(
+        "name", choices=["value", "rollout-length", "action-history"], help="which ablation"
+    )
     parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help=TASK_HELP)
     parser.add_argument(
-        "--checkpoint", type=existing_file, required=True, help="ensemble checkpoint (model.pt)"
-    )
+        "--checkpoint", type=existing_file,
+        help="ensemble checkpoint (model.pt; value, rollout-length)",
+    )  # fmt: skip
     parser.add_argument(
-        "--agent", type=existing_file, required=True, help="agent checkpoint from train-value"
-    )
+        "--agent", type=existing_file,
+        help="agent checkpoint from train-value (value, rollout-length)",
+    )  # fmt: skip
     parser.add_argument("--out", type=out_dir, help="output folder (default: runs/ablation_<name>)")
     parser.add_argument("--episodes", type=positive_int, default=10, help="episodes per cell / set")
     parser.add_argument("--profile", type=profile_ref, help=PROFILE_HELP)
@@ -69,18 +79,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     study.add_argument("--updates", type=positive_int, default=500, help="SAC updates per epoch")
     study.add_argument("--env-steps", type=nonneg_int, default=0, help="real sim steps per epoch")
+    history = parser.add_argument_group("action-history (--profile defaults to reality_gap)")
+    history.add_argument(
+        "--steps", type=positive_int, default=1, help="k: past actions in the observation"
+    )
+    history.add_argument(
+        "--holdout", type=positive_int, default=5, help="episodes held out for scoring"
+    )
+    history.add_argument(
+        "--train-epochs", type=positive_int, default=60, help="model training epochs"
+    )
+    history.add_argument(
+        "--collect-seed", type=nonneg_int, default=0, help="seed of collection and training"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.name in ("value", "rollout-length"):
+        for flag in ("checkpoint", "agent"):
+            if not getattr(args, flag):
+                raise UsageError(f"ablation {args.name} needs --{flag}")
     if args.name == "rollout-length" and not args.data:
         raise UsageError("ablation rollout-length needs --data (the model's transition store)")
     import torch
 
     torch.set_num_threads(1)
     out = Path(args.out or f"runs/ablation_{args.name.replace('-', '_')}")
-    table = _value(args, out) if args.name == "value" else _rollout_length(args, out)
-    print(table)
+    studies = {"value": _value, "rollout-length": _rollout_length, "action-history": _history}
+    print(studies[args.name](args, out))
     return 0
+
+
+def _history(args: argparse.Namespace, out: Path) -> str:
+    from mbrl_control.pipeline.history_study import markdown_table, run_history_study
+
+    if args.episodes <= args.holdout:
+        raise UsageError(f"--episodes {args.episodes} must exceed --holdout {args.holdout}")
+    result = run_history_study(
+        args.task, out, profile=args.profile or "reality_gap", steps=args.steps,
+        episodes=args.episodes, holdout=args.holdout, seed=args.collect_seed,
+        epochs=args.train_epochs, quiet=args.quiet,
+    )  # fmt: skip
+    table = markdown_table(result)
+    (out / "action_history.md").write_text(table + "\n")
+    same = "same episodes" if result["same_episodes"] else "WARNING: the episodes differ"
+    return f"{table}\n({same}; {result['profile']})\nwrote {out}/action_history.md and .json"
 
 
 def _value(args: argparse.Namespace, out: Path) -> str:
