@@ -2,7 +2,9 @@
 
 :class:`SimulatorModel` follows the ensemble forward contract with one member and zero
 variance: each row's joint state is set from its observation, the action is applied as the
-env would (same actuator gain draw, no delay, no noise) and one control period is simulated.
+env would (same actuator gain draw, no noise; the draw's action delay d only when the
+observation's ``last_actions`` block holds the command it releases, k >= d: row's
+``block[d-1]``, else no delay) and one control period is simulated.
 It is slow (one PyBullet step per row) and meant for measuring, not for real time. It works
 for any task file with a fixed base whose observation holds every joint's position (raw or
 cos/sin) and velocity (:class:`JointStateReader`); other tasks get a one-line ``ValueError``.
@@ -81,12 +83,25 @@ def next_history(obs: np.ndarray, action: np.ndarray, steps: int) -> np.ndarray 
     return np.concatenate([action, block[..., : (steps - 1) * a]], axis=-1).astype(np.float32)
 
 
+def released(obs: np.ndarray, action: np.ndarray, steps: int, delay: int) -> np.ndarray:
+    """The commands ``(B, A)`` the env's delay buffer releases when ``action (B, A)`` is sent
+    from ``obs (B, O)``: ``action`` itself for ``delay`` 0, the row's command ``delay`` steps
+    back (its ``last_actions`` block entry ``delay - 1``) when the block of ``steps`` k >= delay
+    holds it, else ``action`` (the delay is not visible: simulated without it)."""
+    if delay <= 0 or delay > steps:
+        return action
+    a = action.shape[-1]
+    block = obs[..., obs.shape[-1] - steps * a :]
+    return block[..., (delay - 1) * a : delay * a].astype(np.float32)
+
+
 class SimulatorModel(torch.nn.Module):
     """``forward(obs (1, B, O), action (1, B, A)) -> (next_obs (1, B, O), logvar zeros)``.
 
     For a task with a ``last_actions`` block (k > 0) each row's next block is its own block
     shifted by one with the row's action, clipped to the bounds, in front (what the env's
-    history records), so every step of a rollout sees the actions of that rollout.
+    history records), so every step of a rollout sees the actions of that rollout; with an
+    action delay d <= k the row's command d steps back is the one simulated (:func:`released`).
     """
 
     members = 1
@@ -106,9 +121,10 @@ class SimulatorModel(torch.nn.Module):
         c, body = sc.client, sc.body
         out = np.empty(obs.shape[1:], np.float32)
         clipped = np.clip(action[0].numpy(), env.task.low, env.task.high)  # (B, A)
-        commands = clipped * env._gain
+        steps, delay = env.task.action_history, int(env.dr.get("action_delay", 0))
+        commands = released(obs[0].numpy(), clipped, steps, delay) * env._gain  # (B, A)
         positions, velocities = self.joints_from_obs(obs[0].numpy())  # (B, J) each
-        history = next_history(obs[0].numpy(), clipped, env.task.action_history)  # (B, k·A)
+        history = next_history(obs[0].numpy(), clipped, steps)  # (B, k·A) or None
         for i, (q, qd) in enumerate(zip(positions, velocities)):
             for j, joint in enumerate(sc.joints):
                 pb.resetJointState(body, joint, q[j], qd[j], physicsClientId=c)

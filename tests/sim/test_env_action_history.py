@@ -114,14 +114,14 @@ def test_restore_reproduces_the_observations_and_the_block(task_file, profile) -
     env.close()
 
 
-def test_oracle_rollouts_see_their_own_block(task_file) -> None:
-    """The oracle model shifts each row's block by its own clipped action; from the env's
-    observation (no noise, delay or jitter) it predicts the env's next observation; and
-    planning with it leaves the episode, block included, as it was."""
-    env = MbrlSimEnv(task_file, "none", seed=0)
+@pytest.mark.parametrize("delay", [0, 2])
+def test_oracle_rollouts_see_their_own_block(task_file, delay) -> None:
+    """The oracle model shifts each row's block by its own clipped action and, under an
+    action delay d <= k, simulates the row's command d steps back: from the env's observation
+    (no noise or jitter) it predicts the env's next observation."""
+    env = MbrlSimEnv(task_file, clean(action_delay=delay), seed=0)
     model = SimulatorModel(env)
-    t = env.task
-    hd = t.history_dim
+    hd = env.task.history_dim
     obs, _ = env.reset()
     for a in actions(4, seed=5):
         obs = env.step(a)[0]
@@ -139,8 +139,26 @@ def test_oracle_rollouts_see_their_own_block(task_file) -> None:
     real = env.step(acts[0])[0]
     np.testing.assert_array_equal(real[-hd:], nxt[0, -hd:])
     np.testing.assert_allclose(real[:-hd], nxt[0, :-hd], atol=1e-4)
+    if delay:  # the delayed row really moved by its own history: row 1 pushed with -2 N
+        assert not np.allclose(nxt[1, :-hd], nxt[0, :-hd], atol=1e-3)
     env.close()
 
+
+def test_oracle_released_command_without_a_visible_delay() -> None:
+    """A delay longer than the block (or none) simulates the action as sent."""
+    from mbrl_sim.oracle import released
+
+    obs = np.array([[9.0, 1.0, 2.0]], np.float32)  # O = 3: a block of k = 2, A = 1
+    act = np.array([[5.0]], np.float32)
+    assert released(obs, act, steps=2, delay=0)[0, 0] == 5.0
+    assert released(obs, act, steps=2, delay=1)[0, 0] == 1.0
+    assert released(obs, act, steps=2, delay=2)[0, 0] == 2.0
+    assert released(obs, act, steps=2, delay=3)[0, 0] == 5.0
+    assert released(obs, act, steps=0, delay=1)[0, 0] == 5.0
+
+
+def test_oracle_planning_does_not_change_the_episode(task_file) -> None:
+    """Planning in the env's own world leaves the episode, block included, as it was."""
     cfg = PlannerConfig(kind="cem", horizon=3, population=10, particles=1, iterations=1)
     planned, plain = (MbrlSimEnv(task_file, "reality_gap", seed=2) for _ in range(2))
     policy = OraclePolicy(planned, build_planner(SimulatorModel(planned), planned.task, cfg))
