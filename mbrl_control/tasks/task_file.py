@@ -35,7 +35,10 @@ from mbrl_control.tasks.urdf_model import UrdfTree
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 SUFFIX = ".task.yaml"
 INTERFACES = ("effort", "velocity", "position")
-GOAL_KINDS = ("none", "fixed", "box")
+GOAL_KINDS = ("none", "fixed", "box", "topic")
+"""``goal.kind``: none (G = 0), fixed (always ``value``), box (episodes sample the box; the
+robot takes any finite goal on its ``goal`` topic), topic (episodes sample the box; the robot
+takes goals only from its ``goal`` topic and refuses those outside the box)."""
 FEATURES = ("joint_positions", "joint_velocities", "link_position", "last_actions")
 SUCCESS_KINDS = ("obs_above", "obs_below", "obs_abs_below", "goal_within")
 # command unit by interface and joint kind (angular: revolute or continuous)
@@ -366,21 +369,31 @@ class FileTask(Task):
         return got
 
     def _parse_goal(self, value: Any) -> None:
+        """``goal`` -> ``goal_kind`` (one of :data:`GOAL_KINDS`), ``goal_dim`` G,
+        ``goal_fixed`` (``(G,)`` float32 for ``fixed``, else None) and ``goal_box``
+        (``(low (G,), high (G,))`` float64 as written, for ``box`` and ``topic``, else None): the
+        simulator samples from them, the controller takes goals by them
+        (:mod:`mbrl_control.control.goal`)."""
         kind = s.choice(s.mapping(value, "goal").get("kind"), "goal.kind", GOAL_KINDS)
+        self.goal_fixed: np.ndarray | None = None
+        self.goal_box: tuple[np.ndarray, np.ndarray] | None = None
         if kind == "none":
             s.keys(value, "goal", ("kind",))
-            self._goal_fixed, self._goal_box, self.goal_dim = None, None, 0
+            self.goal_dim = 0
         elif kind == "fixed":
             m = s.keys(value, "goal", ("kind", "value"))
-            self._goal_fixed = np.asarray(s.numbers(m["value"], "goal.value"), np.float32)
-            self._goal_box, self.goal_dim = None, len(self._goal_fixed)
-        else:
+            self.goal_fixed = np.asarray(s.numbers(m["value"], "goal.value"), np.float32)
+            self.goal_dim = len(self.goal_fixed)
+        else:  # box, topic
             m = s.keys(value, "goal", ("kind", "low", "high"))
             low = s.numbers(m["low"], "goal.low")
             high = s.numbers(m["high"], "goal.high", len(low))
             if not all(lo <= hi for lo, hi in zip(low, high)):
                 raise TaskFileError(f"goal: need low <= high per entry, got {low} and {high}")
-            self._goal_fixed, self._goal_box, self.goal_dim = None, (low, high), len(low)
+            self.goal_box = (np.asarray(low, np.float64), np.asarray(high, np.float64))
+            self.goal_dim = len(low)
+        if kind != "none" and not self.goal_dim:
+            raise TaskFileError(f"goal: kind {kind} needs at least one value (or kind: none)")
         self.goal_kind = kind
 
     def _parse_success(self, value: Any) -> None:
@@ -517,11 +530,14 @@ class FileTask(Task):
         return True
 
     def sample_goal(self, rng: np.random.Generator) -> np.ndarray:
-        """A goal ``(G,)``: empty, the fixed value, or uniform in the box."""
-        if self._goal_box is not None:
-            return rng.uniform(*self._goal_box).astype(np.float32)
-        if self._goal_fixed is not None:
-            return self._goal_fixed.copy()
+        """A goal ``(G,)`` float32 for a simulated episode: empty (``none``), the value
+        (``fixed``), or uniform in the box (``box`` and ``topic``: the robot's goals come from
+        its topic, training and evaluation draw them from the box)."""
+        if self.goal_box is not None:
+            low, high = self.goal_box
+            return rng.uniform(low, high).astype(np.float32)
+        if self.goal_fixed is not None:
+            return self.goal_fixed.copy()
         return np.zeros(0, np.float32)
 
     def sample_initial_state(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
