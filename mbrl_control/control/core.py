@@ -12,6 +12,14 @@ clock: wall time, or ``/clock`` under ``use_sim_time``) and publishes what ``tic
   (:meth:`reload_async` runs it in a thread of its own) and swapped in between two ticks.
 - Live parameters: :meth:`check` validates a new :class:`ControllerConfig`, :meth:`apply`
   swaps it (and the action filter built from it) in between two ticks.
+- The goal follows the task's goal kind (:class:`~mbrl_control.control.goal.GoalRule`): a
+  ``fixed`` goal is set from the start, ``box``/``topic`` goals wait for :meth:`set_goal`.
+- The ``last_actions`` observation block (tasks with ``action_history`` k > 0) is the last k
+  commands this core returned for publishing, newest first: planner actions as filtered, and
+  the safe action on every fault path and way out (:meth:`halt`). It starts as the safe action
+  k times and is reset to that by :meth:`restart` (lifecycle activate: the robot last got the
+  safe action, published on deactivate). ``~/enable`` does not reset it (disabled ticks
+  publish, and record, the safe action), nor does a model reload (same task, same robot).
 """
 
 from __future__ import annotations
@@ -33,12 +41,14 @@ from mbrl_control.control.config import (
     ControllerConfig,
     check_weight,
 )
+from mbrl_control.control.goal import GoalRule
 from mbrl_control.control.safety import ActionFilter
 from mbrl_control.control.stats import LatencyWindow
 from mbrl_control.data.joint_state_merge import BadJointState, JointStateMerge, StaleJoint
 from mbrl_control.export.policy_runtime import OnnxPolicy
 from mbrl_control.export.runtime import OnnxPlanner
 from mbrl_control.tasks import Task, get_task
+from mbrl_control.tasks.action_history import ActionHistory
 from mbrl_control.tasks.portable import disagreement, task_from_metadata
 
 __all__ = [
@@ -108,7 +118,9 @@ class ControllerCore:
         self._merge = JointStateMerge.for_task(self.task)
         self._recent: deque[np.ndarray] = deque(maxlen=RECENT_STATES)  # planned-from obs
         self._bad: dict[str, tuple[str, float]] = {}  # task joint -> (why refused, when)
-        self._goal: np.ndarray | None = None if self.task.goal_dim else np.zeros(0, np.float32)
+        self.goal_rule = GoalRule.of(self.task)
+        self._goal: np.ndarray | None = self.goal_rule.initial()  # None: waiting for one
+        self._history = ActionHistory(self.task.action_history, self.safe_action)  # (k, A)
         self.enabled = cfg.start_enabled
         self.ticks = 0
         self.deadline_misses = 0
@@ -317,13 +329,19 @@ class ControllerCore:
                 self._bad[name] = (reason, now)
         return reason
 
-    def set_goal(self, goal: np.ndarray) -> bool:
-        """Use ``goal (G,)`` from now on if it is finite and of the right size."""
-        goal = np.asarray(goal, np.float32)
-        if goal.shape == (self.task.goal_dim,) and np.all(np.isfinite(goal)):
-            self._goal = goal
-            return True
-        return False
+    def set_goal(self, goal: Any) -> str | None:
+        """Use ``goal (G,)`` from the next tick on. Returns ``None``, or why it was refused
+        (one line naming the values and what was wrong: size, non-finite, outside the
+        ``topic`` box, a ``fixed`` task); a refused goal changes nothing."""
+        accepted, why = self.goal_rule.check(goal)
+        if accepted is not None:
+            self._goal = accepted
+        return why
+
+    @property
+    def goal(self) -> np.ndarray | None:
+        """The goal ``(G,)`` the planner gets (None: still waiting for one)."""
+        return None if self._goal is None else self._goal.copy()
 
     def set_enabled(self, enabled: bool) -> None:
         planner = self._planner
@@ -331,10 +349,38 @@ class ControllerCore:
             planner.reset()
         self.enabled = enabled
 
+    def restart(self) -> None:
+        """Planning (re)starts (lifecycle activate): the planner's warm start is dropped and
+        the action history is the safe action k times (what the robot last got)."""
+        planner = self._planner
+        if planner is not None:
+            planner.reset()
+        with self._lock:
+            self._history.reset()
+
+    @property
+    def recent_observations(self) -> np.ndarray:
+        """The observations ``(N, O)`` float32 the last N <= :data:`RECENT_STATES` planner
+        calls planned from, oldest first (a copy)."""
+        with self._lock:
+            return np.array(self._recent, np.float32).reshape(-1, self.task.obs_dim)
+
+    @property
+    def past_actions(self) -> np.ndarray:
+        """The last k published actions ``(k, A)`` float32, newest first (a copy)."""
+        with self._lock:
+            return self._history.flat.reshape(self.task.action_history, self.task.act_dim)
+
     # ---- the control tick ----------------------------------------------------------------
     def tick(self, now: float | None = None) -> tuple[np.ndarray, Status]:
         """One control step at ``now`` (s, same clock as ``set_state``): the command ``(A,)``
-        to publish and the status behind it."""
+        to publish and the status behind it. The command joins the action history."""
+        action, status = self._step(now)
+        with self._lock:
+            self._history.push(action)
+        return action, status
+
+    def _step(self, now: float | None) -> tuple[np.ndarray, Status]:
         now = time.monotonic() if now is None else now
         self.ticks += 1
         with self._lock:
@@ -347,6 +393,7 @@ class ControllerCore:
                 stale = None
             except StaleJoint as exc:
                 stale = exc
+            past = self._history.flat  # (k·A,): the last k published actions, newest first
         goal = self._goal
         if not self.enabled:
             return self._safe(Level.WARN, "disabled via ~/enable: publishing the safe action")
@@ -359,10 +406,13 @@ class ControllerCore:
                 Level.ERROR, f"watchdog: {stale} (state_timeout {cfg.state_timeout} s)"
             )
         if goal is None:
-            return self._safe(Level.WARN, "waiting for a goal (topic 'goal')")
+            return self._safe(Level.WARN, self.goal_rule.waiting())
         t0 = time.perf_counter()
         try:
-            obs = self.task.obs_from_joints(pos, vel)
+            if self.task.action_history:
+                obs = self.task.obs_from_joints(pos, vel, past)
+            else:
+                obs = self.task.obs_from_joints(pos, vel)
             with self._lock:
                 self._recent.append(obs)
             action = np.asarray(planner.act(obs, goal), np.float64)
@@ -390,8 +440,12 @@ class ControllerCore:
         return action_filter(action), self.status
 
     def halt(self, level: Level, message: str) -> np.ndarray:
-        """The safe action ``(A,)`` for a way out (deactivate, shutdown, signal, crash)."""
-        return self._safe(level, message)[0]
+        """The safe action ``(A,)`` for a way out (deactivate, shutdown, signal, crash); it
+        joins the action history (it is published)."""
+        action = self._safe(level, message)[0]
+        with self._lock:
+            self._history.push(action)
+        return action
 
     def _safe(self, level: Level, message: str) -> tuple[np.ndarray, Status]:
         self.filter.reset(self.safe_action)
@@ -412,6 +466,8 @@ class ControllerCore:
             "model_id": self.model_id,
             "enabled": self.enabled,
             "control_rate_hz": 1.0 / self.period,
+            "goal_kind": self.goal_rule.kind,
+            "goal": "" if self._goal is None else self._goal.tolist(),
         }
         values.update({f"critics.{n}.weight": w for n, w in self.critic_weights.items()})
         values.update({k: float(v) for k, v in self.last_info.items()})

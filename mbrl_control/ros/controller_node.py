@@ -1,8 +1,19 @@
 """mpc_controller: a managed (lifecycle) node running an ONNX MPC planner.
 
 Topics (relative, so namespaces and remaps work): joint_states in (sensor-data QoS: hears
-best-effort and reliable drivers; several publishers are merged per joint), goal in (reach
-tasks; best-effort QoS: hears both kinds of publisher), commands out; /diagnostics (global).
+best-effort and reliable drivers; several publishers are merged per joint), goal in (tasks
+with a goal; best-effort QoS: hears both kinds of publisher; geometry_msgs/PointStamped for a
+3-d goal, std_msgs/Float64MultiArray with G values for any other G), commands out;
+/diagnostics (global).
+
+Goal by the task file's goal.kind: fixed plans at once with the task's value (a goal
+published on the topic is refused with a warning); box takes any finite goal from the topic;
+topic takes goals from the topic inside the task's goal box only. Until a box/topic goal
+arrives the controller publishes the safe action ("waiting for a goal"). Every refused goal is
+one throttled warning naming the values and what was wrong.
+
+Action history: a task whose observation ends with last_actions plans from the last k
+commands this node published (safe actions included); activate resets it to the safe action.
 Services: ~/reload_model (load model_path and swap it in; the old one stays on failure),
 ~/enable (off publishes the safe action), and the lifecycle services.
 
@@ -36,7 +47,6 @@ import sys
 import threading
 from typing import Any
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 from rclpy.clock import Clock, ClockType
@@ -54,6 +64,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from mbrl_control.control.config import CRITIC_WEIGHT_RANGE, ControllerConfig, critic_param
 from mbrl_control.control.core import ControllerCore, Level
+from mbrl_control.control.goal import GOAL_TOPIC, POINT_TYPE, goal_values
 from mbrl_control.ros.diagnostics import DiagnosticStatus, array_of, status_of
 from mbrl_control.ros.managed import guard_change_state, incompatible_qos_message, lifecycle_label
 from mbrl_control.ros.params import LiveConfig, declare_param, guarded_post_set
@@ -139,9 +150,15 @@ class ControllerNode(LifecycleNode):
             qos_profile_sensor_data,
             event_callbacks=sub_events("joint_states"),
         )
-        if self.core.task.goal_dim:
+        rule = self.core.goal_rule
+        if rule.subscribes:  # the type by G: PointStamped for 3 values, else Float64MultiArray
+            goal_type = PointStamped if rule.msg_type == POINT_TYPE else Float64MultiArray
             self.create_subscription(
-                PointStamped, "goal", self._on_goal, GOAL_QOS, event_callbacks=sub_events("goal")
+                goal_type,
+                GOAL_TOPIC,
+                self._on_goal,
+                GOAL_QOS,
+                event_callbacks=sub_events(GOAL_TOPIC),
             )
         self._deferred(Trigger, "~/reload_model", self._on_reload)
         self.create_service(SetBool, "~/enable", self._on_enable)
@@ -184,6 +201,7 @@ class ControllerNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS if ok else TransitionCallbackReturn.FAILURE
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.core.restart()  # fresh warm start; action history = the safe action sent last
         self.core.set_enabled(self.core.cfg.start_enabled)
         with self._tick_lock:
             self._active = True
@@ -262,9 +280,10 @@ class ControllerNode(LifecycleNode):
         if reason is not None:
             self.get_logger().warning(f"JointState refused: {reason}", throttle_duration_sec=1.0)
 
-    def _on_goal(self, msg: PointStamped) -> None:
-        if not self.core.set_goal(np.array([msg.point.x, msg.point.y, msg.point.z])):
-            self.get_logger().warning("goal refused: not finite", throttle_duration_sec=1.0)
+    def _on_goal(self, msg: PointStamped | Float64MultiArray) -> None:
+        reason = self.core.set_goal(goal_values(msg))
+        if reason is not None:
+            self.get_logger().warning(f"goal refused: {reason}", throttle_duration_sec=1.0)
 
     def _on_qos(self, topic: str, side: str, info: Any) -> None:
         message = incompatible_qos_message(topic, side, info)
