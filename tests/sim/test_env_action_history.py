@@ -13,9 +13,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import gymnasium
 import numpy as np
 import pytest
 import torch
+from gymnasium.utils.env_checker import check_env
 from mbrl_sim.env import MbrlSimEnv
 from mbrl_sim.oracle import OraclePolicy, SimulatorModel
 from mbrl_sim.profiles import DRProfile
@@ -247,3 +249,10 @@ def test_collect_train_export_evaluate_a_history_task(task_file, tmp_path, capsy
     assert main([*argv, "--json", "--quiet"]) == 0, capsys.readouterr().err
     summary = json.loads(capsys.readouterr().out)
     assert len(summary["returns"]) == 1 and np.isfinite(summary["returns"][0])
+
+
+def test_gymnasium_checks_pass_on_a_history_task(task_file) -> None:
+    env = gymnasium.make("mbrl_sim:mbrl_sim/Task-v0", task=str(task_file)).unwrapped
+    assert env.observation_space.shape == (env.task.obs_dim,)
+    check_env(env, skip_render_check=True)
+    env.close()
