@@ -596,7 +596,15 @@ def _progress(n: int, path: str, quiet: bool) -> Any:
 
 
 def _add_stats(total: SegmentStats, part: SegmentStats) -> None:
-    for name in ("states", "commands", "grid_states", "transitions", "discarded_transitions"):
+    for name in (
+        "states",
+        "commands",
+        "grid_states",
+        "transitions",
+        "discarded_transitions",
+        "history_transitions",
+        "history_discarded",
+    ):
         setattr(total, name, getattr(total, name) + getattr(part, name))
     for k, c in part.dropped.items():
         total.drop(k, part.examples.get(k, ""), c)

@@ -112,6 +112,12 @@ def summary_line(files: Sequence[FileReport], noun: str, unit: str) -> str:
     short = sum(f.stats.discarded_transitions for f in used)
     if short:
         line += f"; transitions in too short episodes: {short}"
+    history = SegmentStats(
+        history_transitions=sum(f.stats.history_transitions for f in used),
+        history_discarded=sum(f.stats.history_discarded for f in used),
+    )
+    if history.history_transitions:
+        line += "; " + history.history_text("episode")
     notes = list(dict.fromkeys(x for f in files for x in f.notes))
     if notes:
         line += "; " + "; ".join(notes)

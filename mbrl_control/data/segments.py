@@ -39,7 +39,15 @@ state are placed at the first state's stamp.
   ``g_k+1`` (a forward-command robot holds its last command). No command yet, or one older
   than ``1.5 T`` at ``g_k+1``, ends the segment (``no_command`` / ``stale_command``) and the
   next segment starts at ``g_k+1``.
-- a segment with fewer than ``min_length`` transitions is discarded (counted).
+- *history*: for a task whose observation ends with the ``last_actions`` block (k past
+  commands, :mod:`mbrl_control.tasks.action_history`), each finished segment's block is filled
+  from its own commands (:func:`~mbrl_control.tasks.action_history.with_history`) and its
+  first k states, whose earlier commands were not recorded, are dropped with their
+  transitions (``history_transitions``). A segment cut at ``max_length`` is continued by the
+  next one (it starts at its last state): the next one takes its history from the commands
+  already seen and loses nothing. Nothing changes when k = 0.
+- a segment with fewer than ``min_length`` transitions (after the history drop) is discarded
+  (counted; ``history_discarded`` when only the history drop made it too short).
 
 No rclpy, no I/O: callers pass message fields and times in seconds.
 """
@@ -54,6 +62,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mbrl_control.data.joint_state_merge import BadJointState, JointStateMerge, StaleJoint
+from mbrl_control.tasks.action_history import history_rows
 
 if TYPE_CHECKING:
     from mbrl_control.tasks.base import Task
@@ -72,8 +81,9 @@ _MAX_PENDING = 256
 class Segment:
     """One unbroken stretch on the control grid.
 
-    obs ``(T+1, O)`` and action ``(T, A)`` float32; ``t_start``/``t_end`` (s, the states'
-    time axis) of its first and last state; ``reason`` why it ended.
+    obs ``(T+1, O)`` and action ``(T, A)`` float32 (the ``last_actions`` block of obs, if
+    the task has one, filled from the commands: module docstring); ``t_start``/``t_end``
+    (s, the states' time axis) of its first and last state; ``reason`` why it ended.
     """
 
     obs: np.ndarray
@@ -89,8 +99,12 @@ class SegmentStats:
 
     ``dropped``: messages (states, commands, resets) not used, per reason; ``breaks``: segment
     ends per reason (only segments that had transitions); ``discarded_transitions``:
-    transitions in segments shorter than ``min_length``; ``examples``: the first message text
-    per drop reason (e.g. which joint was bad).
+    transitions in segments shorter than ``min_length``; ``history_transitions``: transitions
+    dropped at segment starts because their state's ``last_actions`` block holds commands
+    from before the segment (the first k of each segment; 0 without that block);
+    ``history_discarded``: segments discarded only because that drop left them shorter than
+    ``min_length`` (their remaining transitions are in ``discarded_transitions``);
+    ``examples``: the first message text per drop reason (e.g. which joint was bad).
     """
 
     states: int = 0
@@ -99,6 +113,8 @@ class SegmentStats:
     transitions: int = 0
     segments: int = 0
     discarded_transitions: int = 0
+    history_transitions: int = 0
+    history_discarded: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     breaks: dict[str, int] = field(default_factory=dict)
     examples: dict[str, str] = field(default_factory=dict)
@@ -140,12 +156,26 @@ class SegmentStats:
             "transitions": self.transitions,
             "segments": self.segments,
             "discarded_transitions": self.discarded_transitions,
+            "history_transitions": self.history_transitions,
+            "history_discarded": self.history_discarded,
             "dropped": dict(self.dropped),
             "breaks": dict(self.breaks),
             "examples": dict(self.examples),
             "refused": dict(self.refused),
             "refused_examples": dict(self.refused_examples),
         }
+
+    def history_text(self, unit: str = "segment") -> str:
+        """What the ``last_actions`` block cost: ``transitions before a known action history
+        (the first states of each segment): N[, M segments shorter than the action history]``."""
+        text = (
+            f"transitions before a known action history (the first states of each {unit}): "
+            f"{self.history_transitions}"
+        )
+        if self.history_discarded:
+            plural = "" if self.history_discarded == 1 else "s"
+            text += f", {self.history_discarded} {unit}{plural} shorter than the action history"
+        return text
 
     def describe(self, unit: str = "segment") -> str:
         """One line: what was kept (``unit``: what a kept segment is called) and why the rest
@@ -161,6 +191,8 @@ class SegmentStats:
             f"{fmt(self.breaks)}; dropped messages: {fmt(self.dropped)}; transitions in too "
             f"short segments: {self.discarded_transitions}"
         )
+        if self.history_transitions:
+            line += "; " + self.history_text(unit)
         if not self.transitions and self.examples:  # nothing kept: say what was wrong
             line += "; e.g. " + "; ".join(f"{k}: {v}" for k, v in sorted(self.examples.items()))
         return line
@@ -235,6 +267,10 @@ class Segmenter:
         self._eps = 1e-3 * task.dt  # time comparisons on the grid (s)
         self._cmds: list[tuple[list[float | None], np.ndarray]] = []
         self._reset_at = -np.inf
+        self.history = int(getattr(task, "action_history", 0) or 0)
+        self._before = np.zeros((0, task.act_dim), np.float32)
+        """Commands known before the current segment's first state (oldest first, at most k):
+        those of the segment it continues after a ``max_length`` cut, else none."""
         self._new_segment()
         self._last: tuple[float, np.ndarray, np.ndarray] | None = None
 
@@ -318,6 +354,7 @@ class Segmenter:
         the jump rule) is left as it is.
         """
         if self._obs and self._t0 >= t - self._eps:
+            self._before = self._before[:0]  # commands from before the reset: not its history
             return
         if self._obs:
             before = [r for r in self._raw if r < t - self._eps]
@@ -443,20 +480,46 @@ class Segmenter:
             self.stats.drop(idle, "a state with no command in effect")
         elif self._obs and reason in ("gap", "jump", "reset"):
             self.stats.drop("lone_state", f"a single state before a {reason} at t={self._t0:.6f}")
-        if n >= self.min_length:
+        before = self._before
+        lost = min(n, self.history - len(before)) if self.history else 0
+        kept = n - lost
+        self.stats.history_transitions += lost
+        if n and kept >= self.min_length:
+            obs, act = _with_known_history(
+                np.stack(self._obs), np.stack(self._act), before, self.history
+            )
             seg = Segment(
-                np.stack(self._obs),
-                np.stack(self._act),
-                self._t0,
-                self._t0 + n * self.period,
-                reason,
+                obs, act, self._t0 + lost * self.period, self._t0 + n * self.period, reason
             )
             self.stats.segments += 1
-            self.stats.transitions += n
+            self.stats.transitions += kept
             self.on_segment(seg)
         else:
-            self.stats.discarded_transitions += n
+            self.stats.discarded_transitions += kept
+            if lost and n >= self.min_length:
+                self.stats.history_discarded += 1
+        if self.history and reason == "max_length" and n:  # the next segment continues this one
+            seen = np.concatenate([before, np.stack(self._act)])
+            self._before = seen[len(seen) - min(len(seen), self.history) :]
+        else:
+            self._before = self._before[:0]
         self._new_segment()
+
+
+def _with_known_history(
+    obs: np.ndarray, action: np.ndarray, before: np.ndarray, steps: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~mbrl_control.tasks.action_history.with_history` of a segment whose ``before
+    (m, A)`` earlier commands (oldest first, m <= k) are known: ``obs (T+1, O)``, ``action
+    (T, A)`` -> the states from ``k - m`` on with their block filled, and their actions (the
+    same as ``with_history`` when m = 0; unchanged when k = 0). Needs ``T >= k - m``."""
+    if steps <= 0:
+        return obs, action
+    lost = steps - len(before)
+    rows = history_rows(np.concatenate([before, action]), steps)  # states lost .. T
+    kept = obs[lost:].copy()
+    kept[:, obs.shape[1] - rows.shape[1] :] = rows
+    return kept, action[lost:]
 
 
 # ---- whole arrays ---------------------------------------------------------------------------
