@@ -14,6 +14,7 @@ one throttled warning naming the values and what was wrong.
 
 Action history: a task whose observation ends with last_actions plans from the last k
 commands this node published (safe actions included); activate resets it to the safe action.
+
 Services: ~/reload_model (load model_path and swap it in; the old one stays on failure),
 ~/enable (off publishes the safe action), and the lifecycle services.
 
