@@ -14,7 +14,7 @@ included, folded in: ``I_link = R_o I_urdf R_oᵀ``). For a task's positions q a
   q̇[joint]`` (a mimic joint follows its parent).
 
 ``T = ½ q̇ᵀ M(q) q̇`` with M the joint-space mass matrix; tests/tasks/test_mechanical_energy.py
-checks both against PyBullet. The torch form uses matmuls, sin/cos and elementwise ops on
+checks both against PyBullet. The torch form uses sin/cos and elementwise ops (no batched MatMul) on
 tensors of any leading shape (ONNX-exportable inside the planner graph).
 
 :meth:`MassLink.to_data`/:meth:`MassLink.from_data` carry the numbers in a task's definition,
@@ -32,7 +32,7 @@ import numpy as np
 
 from mbrl_control.tasks import schema as s
 from mbrl_control.tasks.schema import TaskFileError
-from mbrl_control.tasks.urdf_kinematics import UrdfChain, build_chain
+from mbrl_control.tasks.urdf_kinematics import UrdfChain, build_chain, mat_vec
 from mbrl_control.tasks.urdf_model import UrdfTree, pose_matrix
 
 if TYPE_CHECKING:
@@ -207,7 +207,7 @@ def torch_energy(
     for b in links:
         frames, rot, pos = b.chain.torch_frames(joints, base)
         dtype = pos.dtype
-        p = pos + torch.matmul(rot, torch.as_tensor(b.com, dtype=dtype))  # (..., 3)
+        p = pos + mat_vec(rot, torch.as_tensor(b.com, dtype=dtype))  # (..., 3)
         v: Any = 0.0
         w: Any = None
         for st, (a, o) in zip(b.chain.steps, frames):
@@ -221,8 +221,8 @@ def torch_energy(
                 v = v + a * rate
         kinetic = kinetic + 0.5 * b.mass * (v * v).sum(-1)
         if w is not None:
-            wl = torch.matmul(w.unsqueeze(-2), rot).squeeze(-2)  # Rᵀω as a row: (..., 3)
-            iw = torch.matmul(wl, torch.as_tensor(b.inertia, dtype=dtype))
+            wl = mat_vec(rot.transpose(-1, -2), w)  # Rᵀω: (..., 3)
+            iw = mat_vec(torch.as_tensor(b.inertia, dtype=dtype), wl)  # I wl (I symmetric)
             kinetic = kinetic + 0.5 * (wl * iw).sum(-1)
         potential = potential + b.mass * gravity * p[..., 2]
     return kinetic, potential

@@ -16,7 +16,8 @@ loop: per step the joint's axis and origin in the task frame (what a chain Jacob
 :meth:`UrdfChain.from_data`), written into the task's definition at load (``points.<name>
 .chain``) so an exported planner file rebuilds the point without the URDF.
 
-Torch form: only matmuls, sin/cos and elementwise ops on tensors of any leading shape
+Torch form: only sin/cos, elementwise products and sums (no batched 3x3 MatMul: see
+:func:`mat_vec`) and other elementwise ops on tensors of any leading shape
 (``atan2`` for a mimic joint whose parent is observed only as cos/sin), so it exports to ONNX
 inside the planner graph. A revolute step rotates by Rodrigues' formula with a constant axis k:
 ``R(q) = k kᵀ + cos q (I - k kᵀ) + sin q [k]ₓ``.
@@ -176,8 +177,8 @@ class UrdfChain:
                 p0 = p0 + r0 @ st.origin[:3, 3]
                 r0 = r0 @ st.origin[:3, :3]
             else:
-                pos = pos + torch.matmul(rot, const(st.origin[:3, 3]))
-                rot = torch.matmul(rot, const(st.origin[:3, :3]))
+                pos = pos + mat_vec(rot, const(st.origin[:3, 3]))
+                rot = mat_mat(rot, const(st.origin[:3, :3]))
             j = joints[st.joint]
             if st.motion == "revolute":
                 c, sn = _cos_sin(j, st.multiplier, st.offset)
@@ -188,7 +189,7 @@ class UrdfChain:
             if rot is None:
                 frames.append((const(r0 @ st.axis), const(p0)))
             else:
-                frames.append((torch.matmul(rot, const(st.axis)), pos))
+                frames.append((mat_vec(rot, const(st.axis)), pos))
             if st.motion == "revolute":
                 k = st.axis
                 kk = np.outer(k, k)
@@ -199,21 +200,21 @@ class UrdfChain:
                     + sn[..., None, None] * const(cross)
                 )  # (..., 3, 3)
                 if rot is None:
-                    rot = torch.matmul(const(r0), m)
+                    rot = mat_mat(const(r0), m)
                     pos = const(p0).expand(*m.shape[:-2], 3)
                 else:
-                    rot = torch.matmul(rot, m)
+                    rot = mat_mat(rot, m)
             else:
                 step = x[..., None] * const(st.axis)  # (..., 3)
                 if rot is None:
-                    pos = const(p0) + torch.matmul(step, const(r0).T)
+                    pos = const(p0) + mat_vec(const(r0), step)
                     rot = const(r0).expand(*x.shape, 3, 3)
                 else:
-                    pos = pos + torch.matmul(rot, step[..., None])[..., 0]
+                    pos = pos + mat_vec(rot, step)
         if rot is None:  # no movable joint on the chain
             raise ValueError(f"link {self.link!r}: the chain has no movable joint")
-        pos = pos + torch.matmul(rot, const(self.tail[:3, 3]))
-        return frames, torch.matmul(rot, const(self.tail[:3, :3])), pos
+        pos = pos + mat_vec(rot, const(self.tail[:3, 3]))
+        return frames, mat_mat(rot, const(self.tail[:3, :3])), pos
 
     def torch_point(
         self, joints: Mapping[str, Any], base: np.ndarray | None = None
@@ -223,7 +224,25 @@ class UrdfChain:
         import torch
 
         _, rot, pos = self.torch_frames(joints, base)
-        return pos + torch.matmul(rot, torch.as_tensor(self.offset, dtype=pos.dtype))
+        return pos + mat_vec(rot, torch.as_tensor(self.offset, dtype=pos.dtype))
+
+
+def mat_vec(m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``m @ v`` for 3x3 matrices ``(..., 3, 3)`` and vectors ``(..., 3)`` (broadcast), as the
+    sum of three column-times-entry products: exported to ONNX as elementwise Mul + Add over
+    the whole batch, where a batched MatMul of thousands of 3x3 blocks runs one tiny GEMM per
+    block and a ReduceSum over an inner axis strides badly (both measured several times slower
+    in onnxruntime on the acrobot's planner)."""
+    return m[..., :, 0] * v[..., 0:1] + m[..., :, 1] * v[..., 1:2] + m[..., :, 2] * v[..., 2:3]
+
+
+def mat_mat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` for 3x3 matrices ``(..., 3, 3)`` (broadcast); see :func:`mat_vec`."""
+    return (
+        a[..., :, 0:1] * b[..., 0:1, :]
+        + a[..., :, 1:2] * b[..., 1:2, :]
+        + a[..., :, 2:3] * b[..., 2:3, :]
+    )
 
 
 def _rows(t: np.ndarray) -> list[float]:
