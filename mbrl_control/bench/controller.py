@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray
 
+    from mbrl_control.control.goal import POINT_TYPE, goal_msg_type
+
     env = dict(
         os.environ, ROS_DOMAIN_ID=str(args.domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST"
     )
@@ -99,10 +101,14 @@ def run(args: argparse.Namespace) -> int:
             pub.publish(JointState(name=names, position=list(pos), velocity=[0.0] * len(names)))
 
         node.create_timer(1.0 / args.state_rate, publish)
-        if task.goal_dim:  # reach tasks plan only with a goal
-            goal_pub = node.create_publisher(PointStamped, "/goal", 10)
-            x, y, z = (float(v) for v in task.sample_goal(rng))
-            goal = PointStamped(point=Point(x=x, y=y, z=z))
+        if task.goal_dim and getattr(task, "goal_kind", "box") != "fixed":  # wait for a goal
+            values = [float(v) for v in task.sample_goal(rng)]
+            if goal_msg_type(task.goal_dim) == POINT_TYPE:
+                goal_pub = node.create_publisher(PointStamped, "/goal", 10)
+                goal: Any = PointStamped(point=Point(x=values[0], y=values[1], z=values[2]))
+            else:
+                goal_pub = node.create_publisher(Float64MultiArray, "/goal", 10)
+                goal = Float64MultiArray(data=values)
             node.create_timer(0.5, lambda: goal_pub.publish(goal))
         try:
             deadline = time.monotonic() + 120.0

@@ -214,7 +214,7 @@ def scaffold_task(
     add("  - {feature: joint_positions}  # continuous joints as cos, sin")
     add("  - {feature: joint_velocities}")
     add("  - {feature: link_position, point: tip}")
-    add("goal: {kind: none}  # or {kind: fixed, value: [x, y, z]}, {kind: box, low: .., high: ..}")
+    add("goal: {kind: none}  # or {kind: fixed, value: [..]}, {kind: box|topic, low: .., high: ..}")
     add("critics:  # the cost: EDIT (docs/task_files.md lists the critic library)")
     if raw:
         add("  # hold the joints observed as raw positions near the initial pose")

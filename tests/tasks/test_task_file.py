@@ -173,7 +173,7 @@ BAD = [
         dict(points={"tip": {"fk": "cartpole_pole_tip", "joints": ["pole", "cart"], "length": 1}}),
         "points.tip.joints: cartpole_pole_tip needs 'pole' to be prismatic",
     ),
-    (dict(goal={"kind": "topic"}), "goal.kind='topic'; allowed: ['none', 'fixed', 'box']"),
+    (dict(goal={"kind": "wish"}), "goal.kind='wish'; allowed: ['none', 'fixed', 'box', 'topic']"),
     (dict(goal={"kind": "box", "low": [1.0], "high": [0.0]}), "goal: need low <= high"),
     (dict(critics=[{"name": "c", "kind": "learned"}]), "critics[0].kind='learned'; allowed: ["),
     (
