@@ -157,9 +157,15 @@ def run_history_study(
 
 
 def markdown_table(result: dict[str, Any]) -> str:
-    """The study as a markdown table (one row per variant)."""
+    """The study as a markdown table (one row per variant): the one-step error of the
+    predicted change (normalized by the change's variance), then the open-loop k-step error
+    of the state (normalized by the state's variance), on the joint-state dims."""
     ks = result["rows"][0]["rollout_k"]
-    head = "| observation | one-step NMSE | " + " | ".join(f"{k}-step NMSE" for k in ks) + " |"
+    head = (
+        "| observation | one-step NMSE (change) | "
+        + " | ".join(f"{k}-step NMSE (state)" for k in ks)
+        + " |"
+    )
     lines = [head, "|---|---:|" + "---:|" * len(ks)]
     for r in result["rows"]:
         cells = " | ".join(f"{x:.4f}" for x in r["rollout_nmse"])
