@@ -59,6 +59,7 @@ setup(
         "rosbags>=0.10",  # reads rosbag2 directories and files, MCAP and sqlite3, without ROS
         "yourdfpy>=0.0.60",  # parses URDF (joints, limits, mimic, inertials) for task files
         "xacro>=2.1",  # expands .urdf.xacro robot descriptions as found in the wild
+        "cma>=4.5",  # CMA-ES for `mbrl-control calibrate` (simulator parameters from robot data)
     ],
     extras_require={
         # Not for machines that have ROS 2 Jazzy from apt: source /opt/ros/jazzy instead.
