@@ -291,6 +291,53 @@ class MbrlSimEnv(gymnasium.Env):
         """Release the PyBullet memory held by ``state``."""
         pb.removeState(state.bullet_id, physicsClientId=self.scene.client)
 
+    def set_draw(self, draw: dict[str, Any]) -> None:
+        """Put an explicit randomization draw on the bodies, in place of this episode's.
+
+        ``draw`` has the keys and units of :meth:`DRProfile.sample`'s dict (absolute damping
+        and friction per joint, per-link scales, per-actuator gain...; e.g. the draw of a
+        point profile). Masses, inertias, contact friction, damping, gain and joint friction
+        are set as at :meth:`reset`, and the action-delay buffer is refilled with the safe
+        action for the draw's delay. Joint states, goal, step counter and generator are left
+        as they are. Raises ``ValueError`` naming missing keys or a list of the wrong length.
+        """
+        need = DRProfile.names()  # a draw has one entry per profile parameter
+        missing = sorted(set(need) - set(draw))
+        if missing:
+            raise ValueError(f"draw lacks key(s) {missing}; need {sorted(need)}")
+        sc, t = self.scene, self.task
+        sizes = {
+            "mass_scale": len(sc.links),
+            "inertia_scale": len(sc.links),
+            "joint_damping": len(sc.joints),
+            "joint_friction": len(sc.joints),
+            "actuator_gain": t.act_dim,
+        }
+        for key, n in sizes.items():
+            if len(draw[key]) != n:
+                raise ValueError(f"draw[{key!r}] has {len(draw[key])} values; need {n}")
+        self._dr = dict(draw)
+        self._apply_draw()
+        d = int(self._dr["action_delay"])
+        self._delay = deque([t.safe_action] * (d + 1), maxlen=d + 1)
+
+    def set_joint_state(self, position: np.ndarray, velocity: np.ndarray) -> None:
+        """Set the joints ``(J,)`` each (``task.joint_names`` order; m or rad, m/s or rad/s)
+        without noise or any other change; mimic joints follow their leaders."""
+        sc = self.scene
+        for k, j in enumerate(sc.joints):
+            pb.resetJointState(
+                sc.body, j, float(position[k]), float(velocity[k]), physicsClientId=sc.client
+            )
+        set_mimic_joints(sc)
+
+    def physical_joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """The joints' true positions and velocities ``(J,)`` each, as PyBullet has them now
+        (no sensor noise; :meth:`joint_state` gives the noisy measurement)."""
+        sc = self.scene
+        states = pb.getJointStates(sc.body, sc.joints, physicsClientId=sc.client)
+        return np.array([s[0] for s in states]), np.array([s[1] for s in states])
+
     def simulate(
         self, command: np.ndarray, period: float | None = None, push: np.ndarray | None = None
     ) -> None:
