@@ -186,13 +186,19 @@ def _import_bag(args: argparse.Namespace, task: object, max_length: int | None):
     """``--bag``: the bag import of ``finetune --bag`` into the store, as a file report (the
     same summary line as CSV); a bag already in the store is skipped."""
     from mbrl_control.data.bag_import import import_bag
-    from mbrl_control.data.csv_import import already_imported, content_sha256, imported_episodes
+    from mbrl_control.data.csv_import import (
+        already_imported,
+        check_store_widths,
+        content_sha256,
+        imported_episodes,
+    )
     from mbrl_control.data.import_report import FileReport
     from mbrl_control.data.store import TransitionStore
 
     sha = content_sha256(args.bag)
     f = FileReport(str(args.bag), sha256=sha)
     store = TransitionStore(args.out)
+    check_store_widths(store, task)  # before "already imported": another task is another import
     entry = imported_episodes(store).get(sha)
     if already_imported(entry):
         f.skipped = (

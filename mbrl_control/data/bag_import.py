@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from mbrl_control.data.csv_import import check_store_widths
 from mbrl_control.data.import_report import FileReport, count_drops, summary_line
 from mbrl_control.data.segments import GAP_FACTOR, CommandClock, Segment, Segmenter, SegmentStats
 from mbrl_control.data.store import TransitionStore
@@ -197,11 +198,13 @@ def import_bag(
     Returns: the :class:`ImportReport` (its ``line()`` is the summary).
     Raises:
         ValueError: unreadable bag, missing or ambiguous topics, or commands of the wrong
-            length for the task (the message names the bag).
+            length for the task (the message names the bag); a store holding episodes of
+            other widths (:func:`~mbrl_control.data.csv_import.check_store_widths`).
     """
     from mbrl_control.tasks import get_task
 
     task = get_task(task) if isinstance(task, str) else task
+    check_store_widths(store, task)
     bag = Path(path)
     roles, rows = _read(bag, namespace)
     report = ImportReport(bag=str(bag), topics=roles)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -57,7 +58,7 @@ from mbrl_control.data.import_report import (
 )
 from mbrl_control.data.joint_state_merge import JointStateMerge
 from mbrl_control.data.segments import GAP_FACTOR, Segment, SegmentStats, segment_arrays
-from mbrl_control.data.store import TransitionStore
+from mbrl_control.data.store import EPISODE_GLOB, EPISODE_NAME, TransitionStore
 from mbrl_control.tasks.csv_log_section import (
     TIME_COLUMNS,
     TIME_UNITS,
@@ -719,6 +720,41 @@ def already_imported(entry: dict[str, Any] | None) -> bool:
     return not isinstance(count, int) or set(range(count)) <= entry["indices"]
 
 
+def check_store_widths(store: TransitionStore, task: Any) -> None:
+    """Refuse to append episodes of ``task`` to a store whose episodes have other observation
+    or action widths (``TransitionStore.load`` would skip one kind as damaged): e.g. a store
+    imported before the task file gained its ``last_actions`` block. Reads the first readable
+    episode only (the one ``load`` measures the others by).
+
+    Raises: ValueError naming the store, that episode, both widths and what to do.
+    """
+    numbered = []
+    for path in store.dir.glob(EPISODE_GLOB):
+        m = EPISODE_NAME.fullmatch(path.name)
+        if m and path.is_file():
+            numbered.append((int(m.group(1)), path))
+    for _, path in sorted(numbered):
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                obs, act = z["obs"].shape, z["action"].shape
+                meta = json.loads(str(z["meta_json"]))
+            o, a = int(obs[1]), int(act[1])
+        except Exception:  # damaged: load() skips it with a warning
+            continue
+        if (o, a) == (task.obs_dim, task.act_dim):
+            return
+        hint = ""
+        k = getattr(task, "history_dim", 0)
+        if k and o == task.obs_dim - k:
+            hint = f" (its last_actions block adds {k})"
+        old = meta.get("task") if isinstance(meta, dict) else None
+        raise ValueError(
+            f"store {store.root}: its episodes have {o} observation values and {a} actions "
+            f"({path.name}, task {old!r}); task {task.name!r} writes {task.obs_dim} and "
+            f"{task.act_dim}{hint}: import into another store"
+        )
+
+
 # ---- the import ---------------------------------------------------------------------------
 def _velocity_source(derived: Sequence[str], task: Any) -> str:
     """Episode meta ``velocities``: ``log``, ``finite_difference`` (every joint's) or
@@ -774,6 +810,7 @@ def import_csv(
     Returns: the report; ``line()`` is the one-line summary. A file already imported into
         the store is skipped (``FileReport.skipped``, and a warning).
     Raises:
+        ValueError: the store holds episodes of other widths (:func:`check_store_widths`).
         CsvLogError: a file that cannot be used (names the file and column). Every file is
             read and checked (columns, rows, time unit) before anything is written, so an
             unusable file writes nothing at all.
@@ -787,6 +824,7 @@ def import_csv(
     tables = [check_file(p, spec, task) for p in files]
     if not isinstance(store, TransitionStore):
         store = TransitionStore(store)
+    check_store_widths(store, task)
     report = CsvImportReport()
     seen = imported_episodes(store)
     for p, (cols, table) in zip(files, tables):

@@ -211,3 +211,39 @@ def test_without_the_block_nothing_changes(history_tasks):
     assert stats.history_transitions == stats.history_discarded == 0
     assert "action history" not in stats.describe()
     assert all(s.obs.shape[1] == O0 for s in got)
+
+
+# ---- mbrl-control import ------------------------------------------------------------------------
+def _cli(capsys, *argv):
+    from mbrl_control.cli import main
+
+    code = main(["import", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out.strip(), err.strip()
+
+
+def test_cli_imports_with_the_block_and_refuses_a_store_of_other_widths(tmp_path, capsys):
+    """``mbrl-control import`` on a task file with last_actions (k = 2): the summary says what
+    the block cost; a store imported without the block (or with it) takes no episodes of the
+    other width, for CSV and bag alike, even for a file already in it: exit 2, one line."""
+    task_file = cartpole_with_history(tmp_path, steps=2)
+    log = simulate(1, 30)
+    csv = write_csv(tmp_path / "a.csv", default_columns(log, np.arange(log.n) * SUB))
+    code, out, err = _cli(capsys, "--csv", csv, "--task", task_file, "--out", tmp_path / "h")
+    assert code == 0, err
+    assert out.startswith("kept 28 transitions in 1 episode from 1 file; "), out
+    assert "(the first states of each episode): 2" in out
+    assert TransitionStore(tmp_path / "h").load().obs.shape == (28, O0 + 2)
+
+    code, _, err = _cli(capsys, "--csv", csv, "--task", "cartpole_swingup", "--out", tmp_path / "h")
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "its episodes have 7 observation values and 1 actions" in err
+    assert "task 'cartpole_swingup' writes 5 and 1: import into another store" in err
+
+    bag = write_bag(tmp_path / "bag", robot_run(np.arange(30) * DT, stamp0=EPOCH))
+    code, _, err = _cli(capsys, "--bag", bag, "--task", "cartpole_swingup", "--out", tmp_path / "p")
+    assert code == 0, err
+    for src in (["--bag", bag], ["--csv", csv]):
+        code, _, err = _cli(capsys, *src, "--task", task_file, "--out", tmp_path / "p")
+        assert code == 2 and "(its last_actions block adds 2)" in err, err
+    assert len(TransitionStore(tmp_path / "p")) == 1  # nothing appended
