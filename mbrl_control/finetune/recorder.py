@@ -10,6 +10,9 @@ pairing). What the recorder adds for a live node:
   adopted: one state stamped a million seconds ahead cannot make later states look old.
 - Commands are placed on the states' stamp axis by their receive time ``now``
   (:class:`~mbrl_control.data.segments.CommandClock`).
+- For a task with the ``last_actions`` observation block the rule fills it from the recorded
+  commands and drops the first k states of each unbroken stretch (their earlier commands were
+  not recorded; ``stats.history_transitions``), exactly as the importers do.
 - No message can stop recording: every input is validated in the stored dtype (float32,
   by the shared :class:`JointStateMerge`), every failure — including an exception from
   ``on_segment`` (the store) — is counted per reason in :attr:`TransitionRecorder.stats`
