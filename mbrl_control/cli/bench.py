@@ -11,6 +11,10 @@ import importlib
 
 BENCHES: dict[str, tuple[str, str]] = {
     "planner": ("mbrl_control.bench.planner", "planning-step latency: torch vs ONNX vs mbrl-lib"),
+    "planner-files": (
+        "mbrl_control.bench.planner_files",
+        "planning-step latency of planner files as exported, interleaved",
+    ),
     "sim": ("mbrl_control.bench.sim", "env steps/s vs raw stepSimulation, 1 and W workers"),
     "train": ("mbrl_control.bench.train", "ensemble training samples/s"),
     "controller": ("mbrl_control.bench.controller", "mpc_controller end-to-end latency over ROS"),
