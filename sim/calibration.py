@@ -465,7 +465,7 @@ def local_analysis(
     """Gauss–Newton uncertainty of the fit ``values`` of ``params``.
 
     ``residual_fn(values) -> (M,)`` normalized residuals. The Jacobian J ``(M, P)`` by central
-    differences of ``step`` in log space (2P replays); covariance ``s² (JᵀJ)⁺ · K`` with
+    differences of ``step`` in log space (2P replays); covariance ``s² (JᵀJ)⁻¹ · K`` with
     ``s²`` the mean squared residual: the factor K (= ``horizon``) counts a window's K
     strongly correlated steps as one independent sample (conservative). Correlations do not
     depend on these factors. Why not CMA-ES's covariance: within a practical budget the
@@ -483,7 +483,10 @@ def local_analysis(
     hess = jac.T @ jac  # (P, P)
     dof = max(len(r0) - len(params), 1)
     s2k = float(r0 @ r0) / dof * horizon
-    cov = s2k * np.linalg.pinv(hess)
+    # a tiny ridge keeps an exactly flat direction in the covariance (huge, finite variance)
+    # instead of dropping it as a pseudo-inverse would
+    ridge = 1e-9 * max(float(np.trace(hess)) / len(params), 1e-300)
+    cov = s2k * np.linalg.inv(hess + ridge * np.eye(len(params)))
     sigma = np.sqrt(np.maximum(np.diag(cov), 0.0))
     conditional = np.sqrt(s2k / np.maximum(np.diag(hess), 1e-300))
     denom = np.outer(sigma, sigma)
