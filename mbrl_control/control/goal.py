@@ -9,9 +9,9 @@ One rule per ``goal.kind`` of the task (docs/task_files.md, "goal"):
 | ``box`` | none: waits for the topic | any finite G values (the box is where training drew goals) |
 | ``topic`` | none: waits for the topic | finite G values inside ``[low, high]``, else refused |
 
-The topic's message type depends on G only: ``geometry_msgs/msg/PointStamped`` (x, y, z) for a
-3-d goal, ``std_msgs/msg/Float64MultiArray`` (G values in ``data``) for any other G.
-:func:`goal_values` reads either (rclpy messages or ``rosbags`` deserialized ones alike).
+The topic's message type depends on G only (:mod:`mbrl_control.data.goal_messages`, shared
+with the bag importer): ``geometry_msgs/msg/PointStamped`` for a 3-d goal,
+``std_msgs/msg/Float64MultiArray`` for any other G.
 Every refusal is one line naming what was wrong (the values, the size, the box or the kind).
 No rclpy and no torch here.
 """
@@ -23,23 +23,13 @@ from typing import Any
 
 import numpy as np
 
-POINT_TYPE = "geometry_msgs/msg/PointStamped"
-ARRAY_TYPE = "std_msgs/msg/Float64MultiArray"
-GOAL_TOPIC = "goal"
-
-
-def goal_msg_type(goal_dim: int) -> str:
-    """The ROS type name of the ``goal`` topic for a G-d goal (G > 0)."""
-    return POINT_TYPE if goal_dim == 3 else ARRAY_TYPE
-
-
-def goal_values(msg: Any) -> np.ndarray:
-    """The values ``(n,)`` float64 of a ``PointStamped`` (x, y, z) or ``Float64MultiArray``
-    (``data``) goal message, unchecked (:meth:`GoalRule.check` checks them)."""
-    if hasattr(msg, "point"):
-        p = msg.point
-        return np.array([p.x, p.y, p.z], np.float64)
-    return np.asarray(list(msg.data), np.float64).reshape(-1)
+from mbrl_control.data.goal_messages import (  # noqa: F401  (re-exported)
+    ARRAY_TYPE,
+    GOAL_TOPIC,
+    POINT_TYPE,
+    goal_msg_type,
+    goal_values,
+)
 
 
 def _fmt(values: Any) -> str:

@@ -7,10 +7,12 @@ storage, or a single ``.mcap`` / ``.db3`` file.
 Topics are matched by their **last name component**, so namespaced recordings work
 (``/robot1/joint_states``): ``joint_states`` (``sensor_msgs/msg/JointState``, several
 publishers with some joints each are merged per joint), ``commands``
-(``std_msgs/msg/Float64MultiArray``), optional ``goal`` (``geometry_msgs/msg/PointStamped``,
-the goal at each episode's start) and optional ``episode_start`` (``std_msgs/msg/Header``,
-published by ``sim_node`` at every reset, stamp = the new episode's first state). When a bag
-holds the same name under several namespaces, pass ``namespace`` (e.g. ``/robot1``).
+(``std_msgs/msg/Float64MultiArray``), optional ``goal`` (the goal at each episode's start:
+``geometry_msgs/msg/PointStamped`` for a 3-value goal, else ``std_msgs/msg/Float64MultiArray``,
+as ``mpc_controller`` takes it; a ``fixed`` goal needs none) and optional ``episode_start``
+(``std_msgs/msg/Header``, published by ``sim_node`` at every reset, stamp = the new episode's
+first state). When a bag holds the same name under several namespaces, pass ``namespace``
+(e.g. ``/robot1``).
 
 Time axis (one per bag, never switched): the states' header stamps, or — only when every
 state's stamp is zero (an unstamped publisher) — their log times. A stamp of 0 among real
@@ -35,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from mbrl_control.data.csv_import import check_store_widths
+from mbrl_control.data.goal_messages import goal_msg_type, goal_values
 from mbrl_control.data.import_report import FileReport, count_drops, summary_line
 from mbrl_control.data.segments import GAP_FACTOR, CommandClock, Segment, Segmenter, SegmentStats
 from mbrl_control.data.store import TransitionStore
@@ -47,7 +50,17 @@ TOPICS = {
     "goal": "geometry_msgs/msg/PointStamped",
     "episode_start": "std_msgs/msg/Header",
 }
-"""Topic name (last component) -> message type read from a bag."""
+"""Topic name (last component) -> message type read from a bag (``goal``: a 3-value goal's;
+see :func:`topic_types`)."""
+
+
+def topic_types(task: Any) -> dict[str, str]:
+    """:data:`TOPICS` for ``task``: the ``goal`` topic's type follows the goal's size as on the
+    live controller (``PointStamped`` for 3 values, ``Float64MultiArray`` otherwise)."""
+    types = dict(TOPICS)
+    if task.goal_dim:
+        types["goal"] = goal_msg_type(task.goal_dim)
+    return types
 
 
 @dataclass
@@ -106,8 +119,11 @@ def _storage(bag: Path) -> str:
     return "mcap" if any(f.suffix == ".mcap" for f in files) else "sqlite3"
 
 
-def _match_topics(topics: dict[str, str], bag: Path, namespace: str | None) -> dict[str, str]:
-    """Role -> topic name, by last name component (within ``namespace`` if given)."""
+def _match_topics(
+    topics: dict[str, str], bag: Path, namespace: str | None, expected: dict[str, str]
+) -> dict[str, str]:
+    """Role -> topic name, by last name component (within ``namespace`` if given); a topic
+    whose type is not ``expected[role]`` is ignored with a warning."""
     ns = None if namespace is None else "/" + namespace.strip("/")
     found: dict[str, list[str]] = {role: [] for role in TOPICS}
     for topic in topics:
@@ -122,13 +138,13 @@ def _match_topics(topics: dict[str, str], bag: Path, namespace: str | None) -> d
                 "choose one with --namespace (e.g. /robot1)"
             )
         if names:
-            if topics[names[0]] != TOPICS[role]:
+            if topics[names[0]] != expected[role]:
                 log.warning(
                     "bag %s: topic %s has type %s, not %s: ignored",
                     bag,
                     names[0],
                     topics[names[0]],
-                    TOPICS[role],
+                    expected[role],
                 )
                 continue
             out[role] = names[0]
@@ -141,7 +157,9 @@ def _match_topics(topics: dict[str, str], bag: Path, namespace: str | None) -> d
     return out
 
 
-def _read(path: Path, namespace: str | None) -> tuple[dict[str, str], list[tuple]]:
+def _read(
+    path: Path, namespace: str | None, expected: dict[str, str]
+) -> tuple[dict[str, str], list[tuple]]:
     """``(role -> topic, [(role, log_time_s, msg), ...] in log order)``."""
     from rosbags.highlevel import AnyReader
     from rosbags.typesys import Stores, get_typestore
@@ -149,7 +167,7 @@ def _read(path: Path, namespace: str | None) -> tuple[dict[str, str], list[tuple
     try:
         with AnyReader([path], default_typestore=get_typestore(Stores.ROS2_JAZZY)) as reader:
             types = {c.topic: c.msgtype for c in reader.connections}
-            roles = _match_topics(types, path, namespace)
+            roles = _match_topics(types, path, namespace, expected)
             by_topic = {topic: role for role, topic in roles.items()}
             conns = [c for c in reader.connections if c.topic in by_topic]
             rows = [
@@ -206,7 +224,7 @@ def import_bag(
     task = get_task(task) if isinstance(task, str) else task
     check_store_widths(store, task)
     bag = Path(path)
-    roles, rows = _read(bag, namespace)
+    roles, rows = _read(bag, namespace, topic_types(task))
     report = ImportReport(bag=str(bag), topics=roles)
     states = [r for r in rows if r[0] == "joint_states"]
     report.clock = "header" if any(_stamp(m.header) != 0.0 for _, _, m in states) else "log"
@@ -242,8 +260,13 @@ def import_bag(
         elif role == "episode_start":
             seg.reset(t)
         else:
-            p = msg.point
-            goals.append((t, np.array([p.x, p.y, p.z], np.float32)[: task.goal_dim]))
+            value = goal_values(msg).astype(np.float32)
+            if value.shape == (task.goal_dim,) and np.all(np.isfinite(value)):
+                goals.append((t, value))
+            else:
+                report.stats.drop(
+                    "bad_goal", f"goal {value.tolist()} is not {task.goal_dim} finite values"
+                )
     seg.flush("end")
     if unplaced:
         report.stats.drop("no_state", "command or goal in a bag without states", len(unplaced))
@@ -253,11 +276,15 @@ def import_bag(
         raise ValueError(f"bag {bag}: no usable command: {stats.examples['bad_command']}")
 
     goal_times = [g[0] for g in goals]
+    fixed = getattr(task, "goal_fixed", None)  # a fixed goal needs no message
+    default_goal = (
+        np.zeros(task.goal_dim, np.float32) if fixed is None else np.asarray(fixed, np.float32)
+    )
     for i, s in enumerate(segments):
         if i in skip:
             continue
         k = bisect.bisect_right(goal_times, s.t_start) - 1
-        goal = goals[k][1] if k >= 0 else np.zeros(task.goal_dim, np.float32)
+        goal = goals[k][1] if k >= 0 else default_goal
         meta = {
             "task": task.name,
             "source": _storage(bag),

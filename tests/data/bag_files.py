@@ -33,7 +33,8 @@ class Msg:
     log: float
     """log (receive) time, s"""
     data: dict[str, Any]
-    """joint_states: stamp, names, position, velocity; commands: data; episode_start: stamp"""
+    """joint_states: stamp, names, position, velocity; commands: data; episode_start: stamp;
+    goal: stamp, x, y, z (PointStamped) or values (Float64MultiArray)"""
 
 
 def _time(t: float) -> Any:
@@ -63,6 +64,11 @@ def _build(role: str, d: dict[str, Any]) -> Any:
         )
     if role == "episode_start":
         return _header(d["stamp"])
+    if "values" in d:  # a goal of other than 3 values: Float64MultiArray, as mpc_controller
+        layout = T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
+        return T["std_msgs/msg/Float64MultiArray"](
+            layout=layout, data=np.asarray(d["values"], np.float64)
+        )
     p = T["geometry_msgs/msg/Point"](x=d["x"], y=d["y"], z=d["z"])
     return T["geometry_msgs/msg/PointStamped"](header=_header(d["stamp"]), point=p)
 
@@ -75,11 +81,11 @@ def write_bag(path: Path, msgs: Sequence[Msg], storage: str = "mcap") -> Path:
     with Writer(path, version=9, storage_plugin=plugin) as w:
         conns = {}
         for m in sorted(msgs, key=lambda m: m.log):
-            if m.topic not in conns:
-                role = m.topic.rpartition("/")[2]
-                conns[m.topic] = w.add_connection(m.topic, TYPES[role], typestore=TS)
             role = m.topic.rpartition("/")[2]
-            raw = TS.serialize_cdr(_build(role, m.data), TYPES[role])
+            msgtype = "std_msgs/msg/Float64MultiArray" if "values" in m.data else TYPES[role]
+            if m.topic not in conns:
+                conns[m.topic] = w.add_connection(m.topic, msgtype, typestore=TS)
+            raw = TS.serialize_cdr(_build(role, m.data), msgtype)
             w.write(conns[m.topic], round(m.log * 1e9), raw)
     if storage not in ("file", "db3"):
         return path
