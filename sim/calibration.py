@@ -23,7 +23,8 @@ How (:func:`calibrate`):
    base profile's mid values (damping/friction mids of 0 start at 0.1), step size
    ``sigma0`` (log units), seeded. ``action_delay`` is an outer loop over 0..``max_delay``:
    each delay gets an equal first share (half the budget in all), then the best delay's
-   search continues with the rest of the ``evaluations`` budget. A multiplier with no effect
+   search continues with the rest of the ``evaluations`` budget; a few Levenberg–Marquardt
+   steps (:func:`polish`) then finish the fit of the best delay. A multiplier with no effect
    on this robot (all reference values 0, or Coulomb friction on a robot whose every joint
    is motor-driven) is not searched and is reported as such.
 3. **Noise from the residuals**, not from the replay error: see :func:`noise_from_residuals`.
@@ -334,6 +335,19 @@ def base_values(base: DRProfile) -> dict[str, float]:
 
 
 # ---- the search ---------------------------------------------------------------------------------
+def check_budget(n_params: int, cfg: CalibrationConfig) -> None:
+    """``ValueError`` unless ``cfg.evaluations`` covers one CMA-ES generation per delay."""
+    import cma
+
+    pop = cma.CMAEvolutionStrategy(np.zeros(n_params), 1.0, {"verbose": -9}).popsize
+    need = pop * (cfg.max_delay + 1)
+    if cfg.evaluations < need:
+        raise ValueError(
+            f"evaluations={cfg.evaluations} is too small: need at least one CMA-ES generation "
+            f"({pop}) for each of the {cfg.max_delay + 1} delays 0..{cfg.max_delay} = {need}"
+        )
+
+
 @dataclass
 class _Search:
     """One CMA-ES run for one delay; ``best`` the lowest error seen and its multipliers."""
@@ -372,9 +386,11 @@ def fit(
     """Minimize ``objective(values, delay)`` over ``searched`` multipliers (log space, CMA-ES)
     and the delay 0..``cfg.max_delay``; the other multipliers stay at ``start``.
 
-    Budget: each delay first gets ``evaluations / (2 (D+1))`` evaluations (at least two
-    generations), then the best delay continues until ``cfg.evaluations`` are spent or
-    CMA-ES stops on its own tolerances. ``progress(n)`` is called after each generation.
+    Budget: each delay first gets ``evaluations / (2 (D+1))`` evaluations (at least one
+    generation), then the best delay continues until ``cfg.evaluations`` are spent or
+    CMA-ES stops on its own tolerances; never more than ``cfg.evaluations``. Raises
+    ``ValueError`` when the budget does not cover one generation per delay.
+    ``progress(n)`` is called after each generation.
     """
     import cma
 
@@ -409,9 +425,12 @@ def fit(
         for d in range(cfg.max_delay + 1)
     ]
     pop = searches[0].es.popsize
-    share = max(2 * pop, cfg.evaluations // (2 * len(searches)))
+    check_budget(len(searched), cfg)
+    share = max(pop, cfg.evaluations // (2 * len(searches)))
     for s in searches:
-        while s.evaluations < share and not s.es.stop():
+        while s.evaluations + pop <= share and not s.es.stop():
+            generation(s)
+        if not s.evaluations:
             generation(s)
     win = min(searches, key=lambda s: s.best)
     used = sum(s.evaluations for s in searches)
@@ -455,6 +474,55 @@ SLOPPY = 1e-3
 """An eigenvalue of JᵀJ below this share of the largest marks a direction the data cannot see."""
 
 
+def jacobian(
+    residual_fn: Callable[[dict[str, float]], np.ndarray],
+    values: dict[str, float],
+    params: list[str],
+    step: float = 1e-3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Residuals ``(M,)`` at ``values`` and their Jacobian ``(M, P)`` with respect to the log
+    of ``params``, by central differences of ``step`` (2P + 1 calls of ``residual_fn``)."""
+    r0 = residual_fn(values)
+    cols = []
+    for k in params:
+        up, down = dict(values), dict(values)
+        up[k] *= math.exp(step)
+        down[k] *= math.exp(-step)
+        cols.append((residual_fn(up) - residual_fn(down)) / (2 * step))
+    return r0, np.stack(cols, 1)
+
+
+def polish(
+    residual_fn: Callable[[dict[str, float]], np.ndarray],
+    values: dict[str, float],
+    params: list[str],
+    iterations: int = 5,
+) -> tuple[dict[str, float], int]:
+    """Levenberg–Marquardt steps in log space from the CMA-ES fit ``values``: a least-squares
+    problem converges in a few such steps where CMA-ES would need hundreds of evaluations.
+    Steps stay inside the search bounds; a step is kept only when it lowers the squared
+    residual. Returns the polished values and the ``residual_fn`` calls spent."""
+    lo = np.array([math.log(max(_BOUNDS[k][0], LOG_FLOOR)) for k in params])
+    hi = np.array([math.log(_BOUNDS[k][1]) for k in params])
+    calls, lam = 0, 1e-3
+    for _ in range(iterations):
+        r0, jac = jacobian(residual_fn, values, params)
+        calls += 2 * len(params) + 1
+        g, h = jac.T @ r0, jac.T @ jac
+        x = np.log([values[k] for k in params])
+        for _ in range(4):  # raise the damping until a step helps
+            dx = np.linalg.solve(h + lam * np.diag(np.diag(h) + 1e-12), -g)
+            trial = {**values, **dict(zip(params, np.exp(np.clip(x + dx, lo, hi))))}
+            calls += 1
+            if float(np.sum(residual_fn(trial) ** 2)) < float(r0 @ r0):
+                values, lam = {k: float(v) for k, v in trial.items()}, lam / 3
+                break
+            lam *= 10
+        else:
+            break
+    return values, calls
+
+
 def local_analysis(
     residual_fn: Callable[[dict[str, float]], np.ndarray],
     values: dict[str, float],
@@ -472,14 +540,7 @@ def local_analysis(
     search distribution has not adapted to the error's shape (on a cart-pole, 300 evaluations:
     CMA says corr(mass, gain) = 0.87, Gauss–Newton 1.00, the exact degeneracy).
     """
-    r0 = residual_fn(values)
-    cols = []
-    for k in params:
-        up, down = dict(values), dict(values)
-        up[k] *= math.exp(step)
-        down[k] *= math.exp(-step)
-        cols.append((residual_fn(up) - residual_fn(down)) / (2 * step))
-    jac = np.stack(cols, 1)  # (M, P)
+    r0, jac = jacobian(residual_fn, values, params, step)
     hess = jac.T @ jac  # (P, P)
     dof = max(len(r0) - len(params), 1)
     s2k = float(r0 @ r0) / dof * horizon
@@ -672,6 +733,7 @@ def calibrate(
             start[k] = max(start[k], START_FLOOR)
         inert = inert_params(env)
         searched = [k for k in PARAMS if k not in inert]
+        check_budget(len(searched), cfg)
         base_delay = round((base.action_delay.low + base.action_delay.high) / 2)
         base_draw = make_draw(base_values(base), min(base_delay, cfg.max_delay))
 
@@ -680,11 +742,14 @@ def calibrate(
 
         with tqdm(total=cfg.evaluations, disable=quiet, unit="eval", desc="calibrate") as bar:
             result = fit(objective, start, searched, cfg, progress=bar.update)
-        fitted_draw = make_draw(result.values, result.delay)
 
         def residual_fn(values: dict[str, float]) -> np.ndarray:
             draw = make_draw(values, result.delay)
             return (replayer.residuals(replayer.predict(draw, win), win) / scale).ravel()
+
+        result.values, polish_calls = polish(residual_fn, result.values, searched)
+        result.error = replayer.error(make_draw(result.values, result.delay), win)
+        fitted_draw = make_draw(result.values, result.delay)
 
         ident = local_analysis(residual_fn, result.values, searched, cfg.horizon)
         sigma = {k: float(v) for k, v in zip(searched, ident.sigma)}
@@ -746,6 +811,7 @@ def calibrate(
         "windows": {"fit": len(win), "holdout": len(win_held) if win_held else 0},
         "evaluations": cfg.evaluations,
         "evaluations_used": result.evaluations,
+        "polish_evaluations": polish_calls,
         "seed": cfg.seed,
         "elapsed_s": round(time.perf_counter() - t0, 2),
     }
