@@ -680,6 +680,17 @@ def write_outputs(out: str | Path, mapping: dict[str, Any], report: dict[str, An
     _write_atomic(report_path(out), json.dumps(report, indent=2) + "\n")
 
 
+def held_out_windows(held: Recording, cfg: CalibrationConfig) -> Windows | None:
+    """Windows of the held-out episodes, or None when there are none or all are too short
+    for a window (the held-out error is then not reported)."""
+    if not held.q:
+        return None
+    try:
+        return make_windows(held, cfg.horizon, cfg.max_delay, cfg.starts)
+    except ValueError:
+        return None
+
+
 # ---- the whole run ------------------------------------------------------------------------------
 def calibrate(
     task: str | Path,
@@ -727,7 +738,7 @@ def calibrate(
         replayer = Replayer(env, scale, wrap)
         make_draw = DrawMaker(env, base)
         win = make_windows(fit_rec, cfg.horizon, cfg.max_delay, cfg.starts)
-        win_held = make_windows(held, cfg.horizon, cfg.max_delay, cfg.starts) if held.q else None
+        win_held = held_out_windows(held, cfg)
         start = base_values(base)
         for k in ("joint_damping", "joint_friction"):
             start[k] = max(start[k], START_FLOOR)

@@ -22,6 +22,7 @@ from mbrl_sim.calibration import (
     angle_joints,
     calibrate,
     data_scale,
+    held_out_windows,
     load_recording,
     local_analysis,
     make_windows,
@@ -139,6 +140,22 @@ def test_windows_need_long_enough_episodes() -> None:
     rec = Recording([np.zeros((6, 2))], [np.zeros((6, 2))], [np.zeros((5, 1))], [0])
     with pytest.raises(ValueError, match="max_delay \\+ horizon = 13 steps, the longest has 5"):
         make_windows(rec, horizon=10, max_delay=3, count=8)
+
+
+def test_short_held_out_episodes_give_no_held_out_windows() -> None:
+    def rec(lengths: list[int]) -> Recording:
+        return Recording(
+            [np.zeros((n + 1, 2)) for n in lengths],
+            [np.zeros((n + 1, 2)) for n in lengths],
+            [np.zeros((n, 1)) for n in lengths],
+            list(range(len(lengths))),
+        )
+
+    fit, held = rec([40, 40, 40, 5]).split(0.2)
+    assert len(fit.q) == 3 and len(held.q) == 1
+    assert held_out_windows(held, CalibrationConfig()) is None
+    assert held_out_windows(rec([]), CalibrationConfig()) is None
+    assert len(held_out_windows(rec([40]), CalibrationConfig(starts=5))) == 5
 
 
 def test_empty_or_mismatched_store_is_refused(tmp_path: Path) -> None:
