@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PointStamped
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
@@ -54,6 +56,8 @@ from std_srvs.srv import Trigger
 
 from mbrl_control.control.core import Level
 from mbrl_control.control.params import param_meta
+from mbrl_control.data.csv_import import check_store_widths
+from mbrl_control.data.goal_messages import GOAL_TOPIC, POINT_TYPE, goal_msg_type, goal_values
 from mbrl_control.data.store import TransitionStore
 from mbrl_control.finetune.gate_job import failure_reason, retrain_threshold
 from mbrl_control.finetune.recorder import TransitionRecorder
@@ -229,8 +233,15 @@ class FinetuneNode(LifecycleNode):
             self.task = self._task(cfg)
         except (ValueError, FileNotFoundError) as exc:
             return self._refuse("configure", str(exc))
+        fixed = getattr(self.task, "goal_fixed", None)
+        self._goal = (
+            np.zeros(0, np.float32)
+            if not self.task.goal_dim
+            else (None if fixed is None else np.asarray(fixed, np.float32))
+        )
         try:
             self.store = TransitionStore(cfg.data_dir)
+            check_store_widths(self.store, self.task)
             self.recorder = TransitionRecorder(
                 self.task,
                 self._on_segment,
@@ -324,6 +335,10 @@ class FinetuneNode(LifecycleNode):
         sub(JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data)
         sub(Float64MultiArray, "commands", self._on_command, BEST_EFFORT)
         sub(Header, "episode_start", self._on_episode_start, BEST_EFFORT)
+        if self.task.goal_dim and getattr(self.task, "goal_kind", "box") != "fixed":
+            point = goal_msg_type(self.task.goal_dim) == POINT_TYPE
+            goal_type = PointStamped if point else Float64MultiArray
+            sub(goal_type, GOAL_TOPIC, self._on_goal, BEST_EFFORT)
         ctrl = self.cfg.controller
         self.set_params = self.create_client(SetParameters, f"{ctrl}/set_parameters")
         self.reload = self.create_client(Trigger, f"{ctrl}/reload_model")
@@ -359,9 +374,25 @@ class FinetuneNode(LifecycleNode):
     def _on_episode_start(self, msg: Header) -> None:
         self.recorder.on_reset(msg.stamp.sec + msg.stamp.nanosec * 1e-9, self._now())
 
+    def _on_goal(self, msg: Any) -> None:
+        values = goal_values(msg)
+        if values.shape == (self.task.goal_dim,) and np.all(np.isfinite(values)):
+            self._goal = values.astype(np.float32)
+        else:
+            self.get_logger().warning(
+                f"goal refused: {values.tolist()} is not {self.task.goal_dim} finite values",
+                throttle_duration_sec=1.0,
+            )
+
     def _on_segment(self, segment: tuple[Any, Any]) -> None:
         obs, action = segment
-        self.store.append_episode(obs, action, {"source": "real", "task": self.task.name})
+        if self._goal is None:  # a goal task before its first goal: the episode has no goal
+            self.recorder.stats.drop(
+                "no_goal", "segment recorded before any message on 'goal'", len(action)
+            )
+            return
+        meta = {"source": "real", "task": self.task.name, "goal": self._goal.tolist()}
+        self.store.append_episode(obs, action, meta)
         self.since_train += len(action)
 
     def _on_qos(self, topic: str, side: str, info: Any) -> None:
