@@ -1,5 +1,8 @@
 """Calibrate the simulator from robot data: fit the physics to recorded transitions.
 
+This module runs the fit (CMA-ES, budget, outputs); the replay of recorded data is
+:mod:`mbrl_sim.calibration_replay`, the statistics :mod:`mbrl_sim.calibration_stats`.
+
 What is fitted: one scalar multiplier per category, with the meaning of
 :class:`~mbrl_sim.profiles.DRProfile` (``mass_scale``, ``inertia_scale`` per link,
 ``joint_damping`` and ``joint_friction`` in multiples of the task's reference values,
@@ -24,20 +27,22 @@ How (:func:`calibrate`):
    ``sigma0`` (log units), seeded. ``action_delay`` is an outer loop over 0..``max_delay``:
    each delay gets an equal first share (half the budget in all), then the best delay's
    search continues with the rest of the ``evaluations`` budget; a few Levenberg–Marquardt
-   steps (:func:`polish`) then finish the fit of the best delay. A multiplier with no effect
-   on this robot (all reference values 0, or Coulomb friction on a robot whose every joint
-   is motor-driven) is not searched and is reported as such.
-3. **Noise from the residuals**, not from the replay error: see :func:`noise_from_residuals`.
-4. **Identifiability** (:func:`local_analysis`): the Jacobian of the normalized replay
-   residuals with respect to the log multipliers at the fit gives the Gauss–Newton
-   covariance (standard errors σ, inflated by √K for the correlation inside a window) and its
-   correlation matrix. Pairs with ``|corr| > corr_threshold`` are listed as identifiable only
-   together, with the combination that is determined (``a/b`` for a positive correlation,
-   ``a·b`` for a negative one) and its fitted value; directions of the log parameters the data
-   barely constrain are listed too. On a cart-pole with free damping and friction, scaling
-   every mass, the gain, the damping and the friction by one factor leaves the motion
-   unchanged: only their ratios are identifiable. (CMA-ES's own final σ and correlation are
-   reported beside it; within a practical budget they have not adapted to the error's shape.)
+   steps (:func:`~mbrl_sim.calibration_stats.polish`) then finish the fit of the best delay.
+   A multiplier with no effect on this robot (all reference values 0, or Coulomb friction on
+   a robot whose every joint is motor-driven) is not searched and is reported as such.
+3. **Noise from the residuals**, not from the replay error: see
+   :func:`~mbrl_sim.calibration_stats.noise_from_residuals`.
+4. **Identifiability** (:func:`~mbrl_sim.calibration_stats.local_analysis`): the Jacobian of the
+   normalized replay residuals with respect to the log multipliers at the fit gives the
+   Gauss–Newton covariance (standard errors σ, inflated by √K for the correlation inside a
+   window) and its correlation matrix. Pairs with ``|corr| > corr_threshold`` are listed as
+   identifiable only together, with the combination that is determined (``a/b`` for a positive
+   correlation, ``a·b`` for a negative one) and its fitted value; directions of the log
+   parameters the data barely constrain are listed too. On a cart-pole with free damping and
+   friction, scaling every mass, the gain, the damping and the friction by one factor leaves the
+   motion unchanged: only their ratios are identifiable. (CMA-ES's own final σ and correlation
+   are reported beside it; within a practical budget they have not adapted to the error's
+   shape.)
 
 Output (:func:`write_outputs`): a DR profile YAML centred on the fit, each multiplier a
 ``loguniform`` range ``fit × exp(± max(2 σ, log 1.05))`` clipped to the bounds (σ: the
@@ -54,12 +59,23 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mbrl_sim.profiles import _BOUNDS, DRProfile, Param, load_profile
+from mbrl_sim.calibration_replay import (
+    DrawMaker,
+    Replayer,
+    Windows,
+    angle_joints,
+    data_scale,
+    held_out_windows,
+    load_recording,
+    make_windows,
+)
+from mbrl_sim.calibration_stats import local_analysis, noise_from_residuals, polish, together
+from mbrl_sim.profiles import _BOUNDS, DRProfile, load_profile
 
 PARAMS = ("mass_scale", "inertia_scale", "joint_damping", "joint_friction", "actuator_gain")
 """The multipliers CMA-ES searches (log space), in this order."""
@@ -112,201 +128,6 @@ class CalibrationConfig:
             raise ValueError(f"CalibrationConfig.sigma0 must be > 0, got {self.sigma0}")
 
 
-# ---- recorded data as joint trajectories ------------------------------------------------------
-@dataclass
-class Recording:
-    """Recorded episodes as joint trajectories: per episode ``q (T+1, J)``, ``qd (T+1, J)``
-    (m or rad, m/s or rad/s) and ``action (T, A)`` (as commanded, clipped to the bounds)."""
-
-    q: list[np.ndarray]
-    qd: list[np.ndarray]
-    action: list[np.ndarray]
-    episode_ids: list[int]
-
-    def split(self, holdout: float) -> tuple[Recording, Recording]:
-        """(fit, held-out): the last ``ceil(holdout × E)`` episodes held out when E >= 2."""
-        n = len(self.q)
-        k = math.ceil(holdout * n) if n >= 2 and holdout > 0 else 0
-        k = min(k, n - 1)
-        cut = n - k
-
-        def part(sl: slice) -> Recording:
-            return Recording(self.q[sl], self.qd[sl], self.action[sl], self.episode_ids[sl])
-
-        return part(slice(0, cut)), part(slice(cut, n))
-
-
-def load_recording(data: str | Path, task: Any, reader: Callable) -> Recording:
-    """The store at ``data`` as a :class:`Recording` for ``task``.
-
-    Raises ``ValueError`` (one line) when ``data`` is not a directory, holds no episodes, or
-    its observation/action widths are not the task's.
-    """
-    from mbrl_control.data.store import TransitionStore
-
-    if not Path(data).is_dir():
-        raise ValueError(f"--data {data}: no such transition store directory")
-    tr = TransitionStore(data).load()
-    if not len(tr):
-        raise ValueError(f"--data {data}: the transition store holds no episodes")
-    if tr.obs.shape[1] != task.obs_dim or tr.action.shape[1] != task.act_dim:
-        raise ValueError(
-            f"--data {data}: observation/action widths {tr.obs.shape[1]}/{tr.action.shape[1]} "
-            f"are not task {task.name!r}'s {task.obs_dim}/{task.act_dim}"
-        )
-    rec = Recording([], [], [], [])
-    for ep in np.unique(tr.episode_id):
-        rows = np.flatnonzero(tr.episode_id == ep)  # consecutive, in time order
-        states = np.concatenate([tr.obs[rows], tr.next_obs[rows[-1:]]])  # (T+1, O)
-        q, qd = reader(states)
-        rec.q.append(q)
-        rec.qd.append(qd)
-        rec.action.append(np.clip(tr.action[rows], task.low, task.high).astype(np.float64))
-        rec.episode_ids.append(int(ep))
-    return rec
-
-
-@dataclass
-class Windows:
-    """S replay windows of K steps: start states ``q0``/``qd0`` ``(S, J)``, commands
-    ``action (S, D + K, A)`` (recorded actions t-D..t+K-1, D = max delay), recorded states
-    ``target (S, K, 2J)`` (positions then velocities at t+1..t+K)."""
-
-    q0: np.ndarray
-    qd0: np.ndarray
-    action: np.ndarray
-    target: np.ndarray
-    max_delay: int
-
-    def __len__(self) -> int:
-        return len(self.q0)
-
-
-def make_windows(rec: Recording, horizon: int, max_delay: int, count: int) -> Windows:
-    """Up to ``count`` windows spread evenly over every valid start of ``rec``.
-
-    Raises ``ValueError`` when no episode is longer than ``max_delay + horizon`` steps."""
-    valid = [
-        (e, t) for e, a in enumerate(rec.action) for t in range(max_delay, len(a) - horizon + 1)
-    ]
-    if not valid:
-        longest = max((len(a) for a in rec.action), default=0)
-        raise ValueError(
-            f"no replay window fits: episodes need more than max_delay + horizon = "
-            f"{max_delay + horizon} steps, the longest has {longest}"
-        )
-    pick = np.unique(np.linspace(0, len(valid) - 1, min(count, len(valid))).round().astype(int))
-    q0, qd0, act, tgt = [], [], [], []
-    for i in pick:
-        e, t = valid[i]
-        q, qd = rec.q[e], rec.qd[e]
-        q0.append(q[t])
-        qd0.append(qd[t])
-        act.append(rec.action[e][t - max_delay : t + horizon])
-        tgt.append(np.concatenate([q[t + 1 : t + 1 + horizon], qd[t + 1 : t + 1 + horizon]], -1))
-    return Windows(np.stack(q0), np.stack(qd0), np.stack(act), np.stack(tgt), max_delay)
-
-
-# ---- replay in the simulator --------------------------------------------------------------------
-class Replayer:
-    """Replays :class:`Windows` in one :class:`~mbrl_sim.env.MbrlSimEnv` under explicit draws.
-
-    ``scale (2J,)`` divides position and velocity errors; ``wrap (J,)`` marks joints whose
-    positions are compared modulo 2π (read back from cos/sin).
-    """
-
-    def __init__(self, env: Any, scale: np.ndarray, wrap: np.ndarray) -> None:
-        self.env, self.scale, self.wrap = env, scale, wrap
-
-    def predict(self, draw: dict[str, Any], win: Windows) -> np.ndarray:
-        """Simulated states ``(S, K, 2J)`` of every window under ``draw``."""
-        env = self.env
-        env.set_draw(draw)
-        gain, d = np.asarray(draw["actuator_gain"]), int(draw["action_delay"])
-        if d > win.max_delay:
-            raise ValueError(f"action_delay {d} > the windows' max_delay {win.max_delay}")
-        s, k = len(win), win.target.shape[1]
-        out = np.empty(win.target.shape)
-        for w in range(s):
-            env.set_joint_state(win.q0[w], win.qd0[w])
-            for i in range(k):
-                env.simulate(gain * win.action[w, win.max_delay + i - d])
-                q, qd = env.physical_joint_state()
-                out[w, i] = np.concatenate([q, qd])
-        return out
-
-    def residuals(self, predicted: np.ndarray, win: Windows) -> np.ndarray:
-        """``recorded - simulated`` ``(S, K, 2J)`` in joint units, angles wrapped to [-π, π)."""
-        r = win.target - predicted
-        j = len(self.wrap)
-        r[..., :j][..., self.wrap] = (r[..., :j][..., self.wrap] + np.pi) % (2 * np.pi) - np.pi
-        return r
-
-    def error(self, draw: dict[str, Any], win: Windows) -> float:
-        """The replay error: RMS of the normalized residuals over windows, steps and dims."""
-        r = self.residuals(self.predict(draw, win), win) / self.scale
-        return float(np.sqrt(np.mean(r**2)))
-
-
-def angle_joints(task: Any, reader: Callable) -> np.ndarray:
-    """``(J,)`` bool: joints the observation encodes as cos/sin (read back modulo 2π).
-
-    Found through the public round trip ``obs_from_joints`` → ``reader``: a position of 4 rad
-    comes back as 4 - 2π for exactly those joints."""
-    j = len(task.joint_names)
-    q, _ = reader(task.obs_from_joints(np.full(j, 4.0), np.zeros(j))[None])
-    return np.abs(q[0] - 4.0) > 1e-3
-
-
-def data_scale(rec: Recording, wrap: np.ndarray) -> np.ndarray:
-    """Per-dimension std ``(2J,)`` of the recorded positions and velocities (floored at 1e-6);
-    for an angle joint the std of its position about its circular mean."""
-    q = np.concatenate(rec.q)
-    qd = np.concatenate(rec.qd)
-    mean = q.mean(0)
-    circ = np.arctan2(np.sin(q).mean(0), np.cos(q).mean(0))
-    dev = q - np.where(wrap, circ, mean)
-    dev[:, wrap] = (dev[:, wrap] + np.pi) % (2 * np.pi) - np.pi
-    std = np.concatenate([np.sqrt((dev**2).mean(0)), qd.std(0)])
-    return np.maximum(std, 1e-6)
-
-
-# ---- candidates -> draws ------------------------------------------------------------------------
-class DrawMaker:
-    """Draws (absolute SI, as :meth:`DRProfile.sample` makes them) for candidate multipliers.
-
-    A candidate is turned into a point profile (every range ``low == high``) on top of
-    ``base`` and sampled, so the multipliers mean exactly what they mean in a profile. Noise,
-    jitter and pushes are 0 (replay is deterministic); contact friction is the base's mid.
-    """
-
-    def __init__(self, env: Any, base: DRProfile) -> None:
-        sc = env.scene
-        self._args = (
-            len(sc.links),
-            np.asarray(sc.spec.damping_ref),
-            np.asarray(sc.spec.friction_ref),
-            env.task.act_dim,
-            sc.spec.push_ref,
-        )
-        zero = Param(0.0, 0.0)
-        mid = (base.lateral_friction.low + base.lateral_friction.high) / 2
-        self._base = replace(
-            base,
-            lateral_friction=Param(mid, mid),
-            obs_noise_pos=zero,
-            obs_noise_vel=zero,
-            control_jitter=zero,
-            push_prob=zero,
-            push_force=zero,
-        )
-
-    def __call__(self, values: dict[str, float], delay: int) -> dict[str, Any]:
-        point = {k: Param(float(v), float(v)) for k, v in values.items()}
-        profile = replace(self._base, **point, action_delay=Param(float(delay), float(delay)))
-        return profile.sample(np.random.default_rng(0), *self._args)
-
-
 def inert_params(env: Any) -> dict[str, str]:
     """Multipliers with no effect on this robot -> why (they are not searched)."""
     spec, sc = env.scene.spec, env.scene
@@ -335,6 +156,14 @@ def base_values(base: DRProfile) -> dict[str, float]:
 
 
 # ---- the search ---------------------------------------------------------------------------------
+def log_bounds(params: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Lows and highs ``(P,)`` of the log multipliers: the profile bounds, lows floored at
+    :data:`LOG_FLOOR`."""
+    lo = np.array([math.log(max(_BOUNDS[k][0], LOG_FLOOR)) for k in params])
+    hi = np.array([math.log(_BOUNDS[k][1]) for k in params])
+    return lo, hi
+
+
 def check_budget(n_params: int, cfg: CalibrationConfig) -> None:
     """``ValueError`` unless ``cfg.evaluations`` covers one CMA-ES generation per delay."""
     import cma
@@ -394,8 +223,7 @@ def fit(
     """
     import cma
 
-    lo = np.array([math.log(max(_BOUNDS[k][0], LOG_FLOOR)) for k in searched])
-    hi = np.array([math.log(_BOUNDS[k][1]) for k in searched])
+    lo, hi = log_bounds(searched)
     x0 = np.clip([math.log(max(start[k], LOG_FLOOR)) for k in searched], lo, hi)
     opts = {
         "seed": cfg.seed + 1,  # cma treats seed 0 as "random"
@@ -450,170 +278,6 @@ def fit(
         evaluations=used,
         fixed={k: start[k] for k in PARAMS if k not in searched},
     )
-
-
-@dataclass
-class Identifiability:
-    """The local (Gauss–Newton) analysis of the fit, in log parameters (order ``params``).
-
-    ``sigma (P,)`` standard errors, ``correlation (P, P)``, ``sloppy``: directions the data
-    barely constrain (unit vectors, per parameter, of the eigenvalues of JᵀJ below
-    ``SLOPPY`` times the largest), e.g. scaling masses, gain, damping and friction together.
-    """
-
-    params: list[str]
-    sigma: np.ndarray
-    sigma_conditional: np.ndarray
-    """Standard error of each parameter with the others held at the fit ``(P,)``."""
-    correlation: np.ndarray
-    sloppy: list[dict[str, float]]
-    eigenvalues: np.ndarray
-
-
-SLOPPY = 1e-3
-"""An eigenvalue of JᵀJ below this share of the largest marks a direction the data cannot see."""
-
-
-def jacobian(
-    residual_fn: Callable[[dict[str, float]], np.ndarray],
-    values: dict[str, float],
-    params: list[str],
-    step: float = 1e-3,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Residuals ``(M,)`` at ``values`` and their Jacobian ``(M, P)`` with respect to the log
-    of ``params``, by central differences of ``step`` (2P + 1 calls of ``residual_fn``)."""
-    r0 = residual_fn(values)
-    cols = []
-    for k in params:
-        up, down = dict(values), dict(values)
-        up[k] *= math.exp(step)
-        down[k] *= math.exp(-step)
-        cols.append((residual_fn(up) - residual_fn(down)) / (2 * step))
-    return r0, np.stack(cols, 1)
-
-
-def polish(
-    residual_fn: Callable[[dict[str, float]], np.ndarray],
-    values: dict[str, float],
-    params: list[str],
-    iterations: int = 5,
-) -> tuple[dict[str, float], int]:
-    """Levenberg–Marquardt steps in log space from the CMA-ES fit ``values``: a least-squares
-    problem converges in a few such steps where CMA-ES would need hundreds of evaluations.
-    Steps stay inside the search bounds; a step is kept only when it lowers the squared
-    residual. Returns the polished values and the ``residual_fn`` calls spent."""
-    lo = np.array([math.log(max(_BOUNDS[k][0], LOG_FLOOR)) for k in params])
-    hi = np.array([math.log(_BOUNDS[k][1]) for k in params])
-    calls, lam = 0, 1e-3
-    for _ in range(iterations):
-        r0, jac = jacobian(residual_fn, values, params)
-        calls += 2 * len(params) + 1
-        g, h = jac.T @ r0, jac.T @ jac
-        x = np.log([values[k] for k in params])
-        for _ in range(4):  # raise the damping until a step helps
-            dx = np.linalg.solve(h + lam * np.diag(np.diag(h) + 1e-12), -g)
-            trial = {**values, **dict(zip(params, np.exp(np.clip(x + dx, lo, hi))))}
-            calls += 1
-            if float(np.sum(residual_fn(trial) ** 2)) < float(r0 @ r0):
-                values, lam = {k: float(v) for k, v in trial.items()}, lam / 3
-                break
-            lam *= 10
-        else:
-            break
-    return values, calls
-
-
-def local_analysis(
-    residual_fn: Callable[[dict[str, float]], np.ndarray],
-    values: dict[str, float],
-    params: list[str],
-    horizon: int,
-    step: float = 1e-3,
-) -> Identifiability:
-    """Gauss–Newton uncertainty of the fit ``values`` of ``params``.
-
-    ``residual_fn(values) -> (M,)`` normalized residuals. The Jacobian J ``(M, P)`` by central
-    differences of ``step`` in log space (2P replays); covariance ``s² (JᵀJ)⁻¹ · K`` with
-    ``s²`` the mean squared residual: the factor K (= ``horizon``) counts a window's K
-    strongly correlated steps as one independent sample (conservative). Correlations do not
-    depend on these factors. Why not CMA-ES's covariance: within a practical budget the
-    search distribution has not adapted to the error's shape (on a cart-pole, 300 evaluations:
-    CMA says corr(mass, gain) = 0.87, Gauss–Newton 1.00, the exact degeneracy).
-    """
-    r0, jac = jacobian(residual_fn, values, params, step)
-    hess = jac.T @ jac  # (P, P)
-    dof = max(len(r0) - len(params), 1)
-    s2k = float(r0 @ r0) / dof * horizon
-    # a tiny ridge keeps an exactly flat direction in the covariance (huge, finite variance)
-    # instead of dropping it as a pseudo-inverse would
-    ridge = 1e-9 * max(float(np.trace(hess)) / len(params), 1e-300)
-    cov = s2k * np.linalg.inv(hess + ridge * np.eye(len(params)))
-    sigma = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    conditional = np.sqrt(s2k / np.maximum(np.diag(hess), 1e-300))
-    denom = np.outer(sigma, sigma)
-    corr = np.divide(cov, denom, out=np.eye(len(params)), where=denom > 0)
-    w, vecs = np.linalg.eigh(hess)
-    sloppy = []
-    for i in np.flatnonzero(w < SLOPPY * max(w.max(), 1e-300)):
-        v = vecs[:, i] * np.sign(vecs[np.argmax(np.abs(vecs[:, i])), i])  # largest part > 0
-        sloppy.append({k: round(float(x), 3) for k, x in zip(params, v)})
-    return Identifiability(list(params), sigma, conditional, np.clip(corr, -1, 1), sloppy, w)
-
-
-def together(
-    ident: Identifiability, values: dict[str, float], threshold: float
-) -> list[dict[str, Any]]:
-    """Pairs with ``|corr| > threshold``: identifiable only together.
-
-    Each: ``{"params": [a, b], "corr": c, "combination": "a/b" or "a*b", "value": v}`` (the
-    determined combination: the ratio for a positive log-correlation, else the product)."""
-    out = []
-    names, c = ident.params, ident.correlation
-    for i in range(len(names)):
-        for j in range(i + 1, len(names)):
-            if abs(c[i, j]) > threshold:
-                a, b = names[i], names[j]
-                va, vb = values[a], values[b]
-                pos = c[i, j] > 0
-                out.append(
-                    {
-                        "params": [a, b],
-                        "corr": round(float(c[i, j]), 4),
-                        "combination": f"{a}/{b}" if pos else f"{a}*{b}",
-                        "value": float(va / vb if pos else va * vb),
-                    }
-                )
-    return out
-
-
-# ---- noise ------------------------------------------------------------------------------------
-def noise_from_residuals(residuals: np.ndarray, dt: float) -> dict[str, Any]:
-    """Sensor noise std from one-step residuals ``(N, 2J)`` (recorded - simulated, from each
-    recorded state with the fitted physics).
-
-    With white measurement noise of std σ_q, σ_v on positions and velocities, a one-step
-    residual is ``n_{t+1} - n_t`` plus model/process error, so its variance is 2σ_v² for a
-    velocity and 2σ_q² + dt²σ_v² for a position (the noisy start velocity moves the position
-    by dt·n_v). Estimator: a robust std per dimension, ``s = 1.4826 · MAD`` (insensitive to
-    rare pushes and outliers), then ``σ_v² = s_v² / 2`` and ``σ_q² = (s_q² - dt² σ_v²) / 2``
-    per joint, pooled over joints as the mean variance (the profile has one σ for all joints).
-    Bias: upward by half the variance of whatever the fitted simulator does not explain in
-    one step (model error, control jitter, unmodelled disturbances); with a good fit that is
-    small next to the noise. MAD is exact for Gaussian residuals.
-    """
-    j = residuals.shape[1] // 2
-    med = np.median(residuals, 0)
-    s = 1.4826 * np.median(np.abs(residuals - med), 0)
-    var_v = s[j:] ** 2 / 2
-    var_q = np.maximum(s[:j] ** 2 - dt**2 * var_v, 0.0) / 2
-    return {
-        "obs_noise_pos": float(np.sqrt(var_q.mean())),
-        "obs_noise_vel": float(np.sqrt(var_v.mean())),
-        "per_joint_pos": np.sqrt(var_q).tolist(),
-        "per_joint_vel": np.sqrt(var_v).tolist(),
-        "rows": len(residuals),
-        "estimator": "1.4826*MAD of one-step residuals / sqrt(2), pooled over joints",
-    }
 
 
 # ---- outputs ------------------------------------------------------------------------------------
@@ -680,17 +344,6 @@ def write_outputs(out: str | Path, mapping: dict[str, Any], report: dict[str, An
     _write_atomic(report_path(out), json.dumps(report, indent=2) + "\n")
 
 
-def held_out_windows(held: Recording, cfg: CalibrationConfig) -> Windows | None:
-    """Windows of the held-out episodes, or None when there are none or all are too short
-    for a window (the held-out error is then not reported)."""
-    if not held.q:
-        return None
-    try:
-        return make_windows(held, cfg.horizon, cfg.max_delay, cfg.starts)
-    except ValueError:
-        return None
-
-
 # ---- the whole run ------------------------------------------------------------------------------
 def calibrate(
     task: str | Path,
@@ -738,7 +391,7 @@ def calibrate(
         replayer = Replayer(env, scale, wrap)
         make_draw = DrawMaker(env, base)
         win = make_windows(fit_rec, cfg.horizon, cfg.max_delay, cfg.starts)
-        win_held = held_out_windows(held, cfg)
+        win_held = held_out_windows(held, cfg.horizon, cfg.max_delay, cfg.starts)
         start = base_values(base)
         for k in ("joint_damping", "joint_friction"):
             start[k] = max(start[k], START_FLOOR)
@@ -758,7 +411,9 @@ def calibrate(
             draw = make_draw(values, result.delay)
             return (replayer.residuals(replayer.predict(draw, win), win) / scale).ravel()
 
-        result.values, polish_calls = polish(residual_fn, result.values, searched)
+        result.values, polish_calls = polish(
+            residual_fn, result.values, searched, log_bounds(searched)
+        )
         result.error = replayer.error(make_draw(result.values, result.delay), win)
         fitted_draw = make_draw(result.values, result.delay)
 

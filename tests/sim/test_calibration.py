@@ -14,20 +14,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from mbrl_sim.calibration import (
-    CalibrationConfig,
+from mbrl_sim.calibration import CalibrationConfig, calibrate
+from mbrl_sim.calibration_replay import (
     DrawMaker,
     Recording,
     Replayer,
     angle_joints,
-    calibrate,
     data_scale,
     held_out_windows,
     load_recording,
-    local_analysis,
     make_windows,
-    noise_from_residuals,
 )
+from mbrl_sim.calibration_stats import local_analysis, noise_from_residuals
 from mbrl_sim.env import MbrlSimEnv
 from mbrl_sim.oracle import JointStateReader
 from mbrl_sim.profiles import load_profile
@@ -153,9 +151,9 @@ def test_short_held_out_episodes_give_no_held_out_windows() -> None:
 
     fit, held = rec([40, 40, 40, 5]).split(0.2)
     assert len(fit.q) == 3 and len(held.q) == 1
-    assert held_out_windows(held, CalibrationConfig()) is None
-    assert held_out_windows(rec([]), CalibrationConfig()) is None
-    assert len(held_out_windows(rec([40]), CalibrationConfig(starts=5))) == 5
+    assert held_out_windows(held, 10, 3, 64) is None
+    assert held_out_windows(rec([]), 10, 3, 64) is None
+    assert len(held_out_windows(rec([40]), 10, 3, 5)) == 5
 
 
 def test_empty_or_mismatched_store_is_refused(tmp_path: Path) -> None:
