@@ -240,3 +240,46 @@ def test_calibrate_recovers_the_truth(real: Path, tmp_path: Path) -> None:
     assert saved["fitted"] == fitted
     assert saved["evaluations_used"] <= 240
     assert len(saved["correlation"]["matrix"]) == len(saved["correlation"]["params"])
+
+
+@pytest.mark.slow
+def test_calibrate_from_an_imported_csv_log(tmp_path: Path) -> None:
+    """A lab's CSV log (time, positions, velocities, command; one row per control period, the
+    measured noisy joints, ±1 ms stamp jitter) of the truth robot, imported by
+    ``import_csv`` onto the control grid, calibrates like the simulator's own store."""
+    from mbrl_control.data.csv_import import import_csv
+    from mbrl_control.tasks.csv_log_section import CsvLogSpec
+
+    env = MbrlSimEnv(TASK, profile=_profile(tmp_path, noise=True))
+    task, rng = env.task, np.random.default_rng(21)
+    names = "episode time slider_to_cart_pos cart_to_pole_pos slider_to_cart_vel "
+    cols: dict[str, list] = {k: [] for k in (names + "cart_to_pole_vel slider_to_cart_cmd").split()}
+    for ep in range(4):
+        env.reset(seed=100 + ep)
+        for k in range(task.episode_steps + 1):
+            _, pos, vel, _ = env.joint_state()  # the noisy measurement, raw angles
+            a = rng.uniform(task.low, task.high).astype(np.float32)
+            jitter = 0.0 if k == 0 else rng.uniform(-1e-3, 1e-3)
+            row = (f"run{ep}", k * task.dt + jitter, *pos, *vel, float(a[0]))
+            for key, value in zip(cols, row):
+                cols[key].append(value)
+            if k < task.episode_steps:
+                env.step(a)
+    env.close()
+    path = tmp_path / "log.csv"
+    with path.open("w") as fh:
+        fh.write(",".join(cols) + "\n")
+        for i in range(len(cols["time"])):
+            fh.write(",".join(str(cols[c][i]) for c in cols) + "\n")
+    report = import_csv([path], TASK, tmp_path / "store", CsvLogSpec(episode_column="episode"))
+    assert report.transitions >= 4 * (task.episode_steps - 2), report.line()
+
+    out = tmp_path / "csv_cal.yaml"
+    cfg = CalibrationConfig(starts=40, evaluations=240, seed=1)
+    rep = calibrate(TASK, tmp_path / "store", out, base_profile="default", cfg=cfg, quiet=True)
+    fitted = rep["fitted"]
+    assert fitted["action_delay"] == TRUTH["action_delay"]
+    ratio = fitted["actuator_gain"] / fitted["mass_scale"]
+    assert ratio == pytest.approx(TRUTH["actuator_gain"] / TRUTH["mass_scale"], rel=0.1)
+    assert rep["replay_error"]["fit"]["after"] < 0.5 * rep["replay_error"]["fit"]["before"]
+    assert 0.5 * NOISE["obs_noise_vel"] < fitted["obs_noise_vel"] < 2 * NOISE["obs_noise_vel"]
