@@ -58,3 +58,56 @@ def plot_rounds(ax: Any, rounds: list[dict[str, Any]]) -> None:
     ax.set_ylabel("episode return in sim (default DR)")
     ax.set_title("pretraining in randomized sim")
     ax.grid(alpha=0.3)
+
+
+def plot_grid(summary: dict[str, Any], path: str | Path, title: str = "") -> Path:
+    """The grid's return vs real minutes: one line and 95 % CI band per condition and for
+    real-data-only; the oracles and the random policy as horizontal lines.
+
+    ``summary``: :func:`mbrl_control.pipeline.sim2real_stats.aggregate`'s dict. A row without
+    an interval (one seed, one episode) is drawn without a band.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mbrl_control.pipeline.sim2real_stats import LABELS
+
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for r in summary["rows"]:
+        if r["kind"] in ("condition", "real_only"):
+            lines.setdefault(r["arm"], []).append(r)
+    for i, (arm, rows) in enumerate(lines.items()):
+        rows = sorted(rows, key=lambda r: r["budget_min"])
+        x = np.array([r["real_minutes"] for r in rows])
+        y = np.array([r["mean_return"] for r in rows])
+        lo = np.array([r["ci_low"] for r in rows], float)
+        hi = np.array([r["ci_high"] for r in rows], float)
+        color = "k" if arm == "real_only" else f"C{i}"
+        style = "--" if arm == "real_only" else "-"
+        ax.plot(x, y, style, marker="o", color=color, label=LABELS.get(arm, arm))
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        if ok.any():
+            ax.fill_between(x[ok], lo[ok], hi[ok], color=color, alpha=0.15, linewidth=0)
+    refs = summary.get("references", {})
+    for kind, style, color in (
+        ("oracle_model", "-.", "C6"),
+        ("oracle_sim", ":", "C7"),
+        ("random", ":", "C8"),
+    ):
+        if refs.get(kind) is not None:
+            best = " (R_oracle)" if refs.get("oracle") == kind else ""
+            label = f"{LABELS.get(kind, kind)}{best}"
+            ax.axhline(refs[kind], ls=style, color=color, label=label)
+    ax.set_xlabel("real-robot data (minutes at the control rate; calibration data included)")
+    ax.set_ylabel("return on the real profile, mean and 95% CI")
+    ax.set_title(title or "sim-to-real: return vs real minutes")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

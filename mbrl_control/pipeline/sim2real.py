@@ -41,6 +41,8 @@ class Sim2RealConfig:
     eval_episodes: int = 10
     baselines: bool = True
     """Also run the no-DR, real-only and upper-reference planners."""
+    real_seed: int = 10_000
+    """Seed of the first real episode collected; the next ones follow it (one per episode)."""
 
     def __post_init__(self) -> None:
         if not self.budgets_min or any(b <= 0 for b in self.budgets_min):
@@ -50,15 +52,24 @@ class Sim2RealConfig:
 
 
 def _evaluate(planner: Path, cfg: Sim2RealConfig, quiet: bool) -> dict[str, Any]:
-    from mbrl_control.pipeline.evaluate import evaluate
+    """The planner on the real profile's evaluation episodes (the same ones for every planner:
+    paired), with rail hits and safety stops from the simulator's truth."""
+    from mbrl_control.pipeline.sim2real_eval import evaluate_planner
 
-    return evaluate(planner, cfg.pretrain.task, cfg.real_profile, cfg.eval_episodes, quiet=quiet)
+    return evaluate_planner(planner, cfg.pretrain.task, cfg.real_profile, cfg.eval_episodes)
 
 
 def finetune_live(
     cfg: Sim2RealConfig, pretrained: Path, out: Path, quiet: bool
 ) -> list[dict[str, Any]]:
-    """Record with the live planner on the real profile, retrain, gate, swap; per budget."""
+    """Record with the live planner on the real profile, retrain, gate, swap; per budget.
+
+    ``pretrained``: a folder with ``data/`` (the sim data replayed beside the real data),
+    ``model.pt`` and ``planner.onnx``. Real data goes to ``out/real_data``; episodes already
+    there count in the budget (e.g. the calibration data of the calibrated condition) and,
+    when there are at least two, the live model is first retrained and gated on them. Episode
+    seeds: ``cfg.real_seed`` + the number of episodes in the store.
+    """
     from mbrl_sim.collect import collect
 
     from mbrl_control.data.store import TransitionStore
@@ -72,7 +83,27 @@ def finetune_live(
     real_store = TransitionStore(out / "real_data")
     live = {"checkpoint": pretrained / "model.pt", "planner": pretrained / "planner.onnx"}
     chunk = max(1, cfg.retrain_every // per_episode)  # episodes between retrains
-    results, gates, seed = [], [], 10_000
+    results: list[dict[str, Any]] = []
+    gates: list[dict[str, Any]] = []
+
+    def retrain() -> None:
+        nonlocal live
+        gate = retrain_and_gate(
+            real_store.load(),
+            live["checkpoint"],
+            live["planner"],
+            out / "models",
+            sim=sim_data,
+            real_ratio=cfg.real_ratio,
+            train_cfg=TrainConfig(max_epochs=cfg.pretrain.max_epochs),
+            quiet=quiet,
+        )
+        gates.append({k: gate[k] for k in ("live_error", "new_error", "deploy")})
+        if gate["deploy"]:
+            live = {"checkpoint": Path(gate["checkpoint"]), "planner": Path(gate["planner"])}
+
+    if len(real_store) >= 2:
+        retrain()  # data recorded before (calibration): train on it before recording more
     for budget in cfg.budgets_min:
         target = int(budget * 60 * task.control_hz)
         while len(real_store) * per_episode < target:
@@ -84,25 +115,12 @@ def finetune_live(
                 f"planner:{live['planner']}",
                 cfg.pretrain.workers,
                 real_store.root,
-                seed=seed,
+                seed=cfg.real_seed + len(real_store),
                 quiet=quiet,
             )
-            seed += episodes
             if len(real_store) < 2:
                 continue  # the gate needs a held-out episode and a training episode
-            gate = retrain_and_gate(
-                real_store.load(),
-                live["checkpoint"],
-                live["planner"],
-                out / "models",
-                sim=sim_data,
-                real_ratio=cfg.real_ratio,
-                train_cfg=TrainConfig(max_epochs=cfg.pretrain.max_epochs),
-                quiet=quiet,
-            )
-            gates.append({k: gate[k] for k in ("live_error", "new_error", "deploy")})
-            if gate["deploy"]:
-                live = {"checkpoint": Path(gate["checkpoint"]), "planner": Path(gate["planner"])}
+            retrain()
         transitions = len(real_store) * per_episode
         results.append(
             {

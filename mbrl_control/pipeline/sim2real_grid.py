@@ -1,0 +1,523 @@
+"""The sim-to-real experiment as a grid: conditions × real budgets × seeds, paired episodes.
+
+The "real robot" is the simulator on the ``reality_gap`` profile. Arms:
+
+- **conditions** (pretraining profile, then the in-process finetune loop of
+  :func:`~mbrl_control.pipeline.sim2real.finetune_live`: record with the live planner, retrain
+  in chunks, gate, swap), evaluated after each real budget:
+
+  - ``none``, ``default``, ``wide``: pretrained on that profile; budget 0 is zero-shot;
+  - ``calibrated``: pretrained on ``default``; records the first ``min(first budget,
+    calib_seconds)`` of real data with that planner, calibrates a DR profile from it
+    (:func:`mbrl_sim.calibration.calibrate`), re-pretrains warm on the calibrated profile
+    (``recalib_rounds`` more planner rounds on top of the default pretraining), then finetunes
+    on all the real data so far. The calibration data counts in the budget: no budget-0 cell.
+    (The recording uses the planner as it is: its sampling-based optimizer is the excitation;
+    ``mbrl_sim.collect`` has no exploration-noise policy yet.)
+
+- **real_only**: model-based RL from scratch on the robot with the same budget: random episodes
+  first, then planner-driven rounds (:func:`~mbrl_control.pipeline.pretrain.pretrain` on the
+  real profile, one round per ``retrain_every`` transitions), evaluated at each budget;
+- **random**: uniformly random actions (R_random of the normalized score);
+- **oracle_model**: the same planner on a model trained with plentiful real data:
+  ``default`` pretraining, then the finetune loop for ``oracle_minutes`` with only real data in
+  the batches (``real_ratio`` 1); first seed only;
+- **oracle_sim**: the optimizer planning on the true ``reality_gap`` simulator
+  (:func:`~mbrl_control.pipeline.evaluate.evaluate_oracle`).
+
+Every evaluation runs the same episodes (seeds 1000..1000+E-1). Jobs run in two phases
+(pretraining and the independent baselines, then the cells that need a pretrained model),
+sequentially (``local``) or as Ray tasks (``ray``: a local instance, or the cluster named by
+``RAY_ADDRESS``). Each job's result is one JSON file ``OUT/cells/<key>.json``; ``resume``
+skips the jobs whose file exists and was made with the same settings. ``max_minutes`` stops
+scheduling new jobs once exceeded (running ones finish). Statistics:
+:mod:`mbrl_control.pipeline.sim2real_stats`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mbrl_control.pipeline.pretrain import PretrainConfig
+from mbrl_control.pipeline.sim2real_stats import (
+    aggregate,
+    cell_path,
+    load_cells,
+    markdown_table,
+    write_cell,
+)
+
+CONDITIONS = ("none", "default", "wide", "calibrated")
+BASELINES = ("real_only", "random", "oracle_model", "oracle_sim")
+BACKENDS = ("local", "ray")
+EVAL_SEED = 1000
+"""Episode i of every evaluation has seed EVAL_SEED + i (paired)."""
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """The grid (defaults: the cited run, except ``seeds``' length which the CLI sets)."""
+
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    """Task, planner preset, pretraining sizes; ``profile`` and ``seed`` are set per cell."""
+    conditions: tuple[str, ...] = CONDITIONS
+    budgets_min: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 5.0)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    eval_episodes: int = 10
+    real_profile: str = "reality_gap"
+    retrain_every: int = 1000
+    real_ratio: float = 0.9
+    baselines: tuple[str, ...] = BASELINES
+    oracle_minutes: float = 15.0
+    calib_seconds: float = 30.0
+    calib_evaluations: int = 400
+    recalib_rounds: int = 2
+
+    def __post_init__(self) -> None:
+        bad = [c for c in self.conditions if c not in CONDITIONS]
+        if bad or not self.conditions:
+            raise ValueError(f"conditions {bad or '(none)'}: allowed {list(CONDITIONS)}")
+        bad = [b for b in self.baselines if b not in BASELINES]
+        if bad:
+            raise ValueError(f"baselines {bad}: allowed {list(BASELINES)}")
+        b = self.budgets_min
+        if not b or b[0] < 0 or any(y <= x for x, y in itertools.pairwise(b)):
+            raise ValueError(f"budgets_min must be >= 0 and increasing, got {b}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
+            raise ValueError(f"seeds must be distinct integers >= 0, got {self.seeds}")
+        for key in ("eval_episodes", "retrain_every", "recalib_rounds"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"GridConfig.{key} must be >= 1, got {getattr(self, key)}")
+        for key in ("oracle_minutes", "calib_seconds"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"GridConfig.{key} must be > 0, got {getattr(self, key)}")
+
+    @property
+    def positive_budgets(self) -> tuple[float, ...]:
+        return tuple(b for b in self.budgets_min if b > 0)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of scheduling: its ``key`` names its cell file."""
+
+    key: str
+    kind: str
+    """``pretrain``, ``condition`` or a baseline name."""
+    arm: str
+    seed: int
+    needs: tuple[str, ...] = ()
+    """Keys of the jobs whose outputs this one reads."""
+
+
+def _pretrain_profile(condition: str) -> str:
+    return "default" if condition == "calibrated" else condition
+
+
+def plan_jobs(cfg: GridConfig) -> list[list[Job]]:
+    """The jobs in two phases (phase 1 reads phase 0's pretrained models)."""
+    first, second = [], []
+    profiles = {_pretrain_profile(c) for c in cfg.conditions}
+    if "oracle_model" in cfg.baselines:
+        profiles.add("default")
+    for profile in sorted(profiles):
+        for s in cfg.seeds:
+            first.append(Job(f"pretrain_{profile}_s{s}", "pretrain", profile, s))
+    if "random" in cfg.baselines:
+        first.append(Job("random", "random", "random", cfg.seeds[0]))
+    if "oracle_sim" in cfg.baselines:
+        first.append(Job("oracle_sim", "oracle_sim", "oracle_sim", cfg.seeds[0]))
+    if "real_only" in cfg.baselines and cfg.positive_budgets:
+        first += [Job(f"real_only_s{s}", "real_only", "real_only", s) for s in cfg.seeds]
+    for c in cfg.conditions:
+        if c == "calibrated" and not cfg.positive_budgets:
+            continue
+        for s in cfg.seeds:
+            need = (f"pretrain_{_pretrain_profile(c)}_s{s}",)
+            second.append(Job(f"{c}_s{s}", "condition", c, s, need))
+    if "oracle_model" in cfg.baselines:
+        s = cfg.seeds[0]
+        second.append(
+            Job("oracle_model", "oracle_model", "oracle_model", s, (f"pretrain_default_s{s}",))
+        )
+    return [first, second]
+
+
+def fingerprint(cfg: GridConfig) -> dict[str, Any]:
+    """The settings a cell's result depends on (a cell made with others is rerun)."""
+    d = json.loads(json.dumps(asdict(cfg), default=str))
+    for key in ("seeds", "conditions", "baselines"):
+        d.pop(key)
+    return d
+
+
+# ---- the jobs --------------------------------------------------------------------------------
+def _work(out: Path, key: str, fresh: bool) -> Path:
+    path = out / "work" / key
+    if fresh and path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _point(budget: float, minutes: float, ev: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    keep = (
+        "returns",
+        "successes",
+        "success_rate",
+        "episodes",
+        "mean_return",
+        "rail_steps",
+        "safety_stop_steps",
+        "first_success_steps",
+        "latency_ms",
+        "planner",
+    )
+    return {
+        "budget_min": budget,
+        "real_minutes": minutes,
+        **{k: ev[k] for k in keep if k in ev},
+        **extra,
+    }
+
+
+def _s2r(cfg: GridConfig, profile: str, seed: int, budgets: tuple[float, ...], **kw: Any) -> Any:
+    from mbrl_control.pipeline.sim2real import Sim2RealConfig
+
+    return Sim2RealConfig(
+        pretrain=replace(cfg.pretrain, profile=profile, seed=seed),
+        real_profile=cfg.real_profile,
+        budgets_min=budgets,
+        retrain_every=cfg.retrain_every,
+        real_ratio=kw.pop("real_ratio", cfg.real_ratio),
+        eval_episodes=cfg.eval_episodes,
+        baselines=False,
+        real_seed=10_000 + 100_000 * seed,
+        **kw,
+    )
+
+
+def _curve_points(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [_point(c["budget_min"], c["real_minutes"], c["eval"], gates=c["gates"]) for c in curve]
+
+
+def _finetune_rails(task_ref: str, store: Path) -> dict[str, int]:
+    """Rail hits in the recorded real episodes (from the recorded joint positions: the
+    simulator's truth plus its position noise, a few mm on ``reality_gap``)."""
+    import numpy as np
+    from mbrl_sim.oracle import JointStateReader
+
+    from mbrl_control.data.store import TransitionStore
+    from mbrl_control.pipeline.sim2real_eval import rail_limits
+    from mbrl_control.tasks import get_task
+
+    task = get_task(task_ref)
+    rails = rail_limits(task)
+    data = TransitionStore(store).load()
+    if not rails or len(data) == 0:
+        return {"episodes": len(np.unique(data.episode_id)), "rail_hit_episodes": 0}
+    q, _ = JointStateReader(task)(data.next_obs)
+    hit = np.zeros(len(data), bool)
+    for j, lim in rails:
+        hit |= np.abs(q[:, j]) > lim
+    return {
+        "episodes": len(np.unique(data.episode_id)),
+        "rail_hit_episodes": len(np.unique(data.episode_id[hit])),
+    }
+
+
+def _calibrated(cfg: GridConfig, job: Job, out: Path, work: Path, quiet: bool) -> dict[str, Any]:
+    """Record → calibrate → re-pretrain warm on the calibrated profile → finetune."""
+    try:
+        from mbrl_sim.calibration import CalibrationConfig, calibrate
+    except ImportError as err:
+        raise RuntimeError(f"the calibrated condition needs mbrl_sim.calibration: {err}") from None
+    from mbrl_sim.collect import collect
+
+    from mbrl_control.pipeline.pretrain import pretrain
+    from mbrl_control.pipeline.sim2real import finetune_live
+    from mbrl_control.tasks import get_task
+
+    task = get_task(cfg.pretrain.task)
+    budgets = cfg.positive_budgets
+    s2r = _s2r(cfg, "default", job.seed, budgets)
+    base = out / "work" / job.needs[0]
+    # ---- record the calibration data with the pretrained planner (counts in the budget) ----
+    seconds = min(budgets[0] * 60, cfg.calib_seconds)
+    episodes = max(2, math.ceil(seconds * task.control_hz / task.episode_steps))
+    t0 = time.perf_counter()
+    collect(
+        cfg.pretrain.task,
+        cfg.real_profile,
+        episodes,
+        f"planner:{base / 'planner.onnx'}",
+        cfg.pretrain.workers,
+        work / "real_data",
+        seed=s2r.real_seed,
+        quiet=quiet,
+    )
+    # ---- calibrate a DR profile from it ----
+    profile = work / "calibrated.yaml"
+    report = calibrate(
+        cfg.pretrain.task,
+        work / "real_data",
+        profile,
+        base_profile="default",
+        cfg=CalibrationConfig(evaluations=cfg.calib_evaluations, seed=job.seed),
+        quiet=quiet,
+    )
+    # ---- re-pretrain, warm, on the calibrated profile (on top of the default rounds) ----
+    re = work / "pretrain_calibrated"
+    shutil.copytree(base, re)
+    done = len(json.loads((re / "rounds.json").read_text()))
+    pcfg = replace(cfg.pretrain, profile=str(profile), seed=job.seed)
+    pretrain(replace(pcfg, rounds=done - 1 + cfg.recalib_rounds), re, quiet=quiet)
+    setup_s = time.perf_counter() - t0
+    # ---- finetune on all the real data so far, then per budget ----
+    curve = finetune_live(replace(s2r, pretrain=pcfg), re, work, quiet)
+    return {
+        "points": _curve_points(curve),
+        "calibration": {
+            "episodes": episodes,
+            "fitted": report.get("fitted"),
+            "replay_error": report.get("replay_error"),
+            "identifiable_only_together": report.get("identifiable_only_together"),
+            "profile": str(profile),
+            "setup_s": round(setup_s, 1),
+        },
+        "finetune_rails": _finetune_rails(cfg.pretrain.task, work / "real_data"),
+    }
+
+
+def _real_only(cfg: GridConfig, job: Job, work: Path, quiet: bool) -> dict[str, Any]:
+    """MBRL from scratch on the robot: random episodes, then one planner round per
+    ``retrain_every`` transitions, up to each budget; evaluated at each."""
+    from mbrl_control.pipeline.pretrain import pretrain
+    from mbrl_control.pipeline.sim2real_eval import evaluate_planner
+    from mbrl_control.tasks import get_task
+
+    task = get_task(cfg.pretrain.task)
+    steps = task.episode_steps
+    chunk = max(1, cfg.retrain_every // steps)
+    pcfg = replace(cfg.pretrain, profile=cfg.real_profile, seed=job.seed)
+    have, rounds, points = 0, 0, []
+    for budget in cfg.positive_budgets:
+        target = math.ceil(budget * 60 * task.control_hz / steps)
+        while have < target:
+            if rounds == 0:
+                n = max(2, min(cfg.pretrain.seed_episodes, target))
+                pretrain(replace(pcfg, seed_episodes=n, rounds=0), work, quiet=quiet)
+            else:
+                n = min(chunk, target - have)
+                pretrain(replace(pcfg, episodes_per_round=n, rounds=rounds), work, quiet=quiet)
+            have, rounds = have + n, rounds + 1
+        ev = evaluate_planner(
+            work / "planner.onnx",
+            cfg.pretrain.task,
+            cfg.real_profile,
+            cfg.eval_episodes,
+            seed=EVAL_SEED,
+        )
+        points.append(_point(budget, have * steps / task.control_hz / 60, ev, rounds=rounds))
+    return {"points": points}
+
+
+def run_job(cfg: GridConfig, job: Job, out: str | Path, quiet: bool = True) -> dict[str, Any]:
+    """Run one job; return its cell result (see :mod:`~mbrl_control.pipeline.sim2real_stats`)."""
+    from mbrl_control.pipeline.sim2real import finetune_live
+    from mbrl_control.pipeline.sim2real_eval import evaluate_planner, evaluate_random
+
+    out = Path(out)
+    t0 = time.perf_counter()
+    task, E = cfg.pretrain.task, cfg.eval_episodes
+    # pretraining resumes at its last finished round; the other jobs start from scratch
+    work = _work(out, job.key, fresh=job.kind != "pretrain")
+    result: dict[str, Any]
+    if job.kind == "pretrain":
+        from mbrl_control.pipeline.pretrain import pretrain
+
+        rounds = pretrain(replace(cfg.pretrain, profile=job.arm, seed=job.seed), work, quiet=quiet)
+        result = {"points": [], "rounds": rounds["rounds"]}
+    elif job.kind == "random":
+        ev = evaluate_random(task, cfg.real_profile, E, seed=EVAL_SEED, policy_seed=job.seed)
+        result = {"points": [_point(0.0, 0.0, ev)]}
+    elif job.kind == "oracle_sim":
+        from mbrl_control.pipeline.evaluate import evaluate_oracle
+
+        ev = evaluate_oracle(cfg.pretrain.preset, task, cfg.real_profile, E, seed=EVAL_SEED)
+        result = {"points": [_point(0.0, 0.0, ev)]}
+    elif job.kind == "real_only":
+        result = _real_only(cfg, job, work, quiet)
+    elif job.kind == "oracle_model":
+        s2r = _s2r(cfg, "default", job.seed, (cfg.oracle_minutes,), real_ratio=1.0)
+        curve = finetune_live(s2r, out / "work" / job.needs[0], work, quiet)
+        result = {"points": _curve_points(curve)}
+    elif job.arm == "calibrated":
+        result = _calibrated(cfg, job, out, work, quiet)
+    else:  # a pretraining-profile condition
+        base = out / "work" / job.needs[0]
+        points = []
+        if 0.0 in cfg.budgets_min:
+            ev = evaluate_planner(base / "planner.onnx", task, cfg.real_profile, E, seed=EVAL_SEED)
+            points.append(_point(0.0, 0.0, ev))
+        if cfg.positive_budgets:
+            s2r = _s2r(cfg, job.arm, job.seed, cfg.positive_budgets)
+            points += _curve_points(finetune_live(s2r, base, work, quiet))
+            result = {"finetune_rails": _finetune_rails(task, work / "real_data")}
+        else:
+            result = {}
+        result["points"] = points
+    kind = "condition" if job.kind == "condition" else job.kind
+    return {
+        "key": job.key,
+        "kind": kind,
+        "arm": job.arm,
+        "seed": job.seed,
+        "task": task,
+        "elapsed_s": round(time.perf_counter() - t0, 1),
+        "fingerprint": fingerprint(cfg),
+        **result,
+    }
+
+
+# ---- scheduling --------------------------------------------------------------------------------
+def _done(out: Path, job: Job, cfg: GridConfig) -> bool:
+    path = cell_path(out, job.key)
+    if not path.exists():
+        return False
+    try:
+        return json.loads(path.read_text()).get("fingerprint") == fingerprint(cfg)
+    except json.JSONDecodeError:
+        return False
+
+
+def _ray_runner(cfg: GridConfig, out: Path, jobs: int, quiet: bool) -> Any:
+    import os
+
+    import ray
+
+    if not ray.is_initialized():
+        if os.environ.get("RAY_ADDRESS"):
+            ray.init()
+        else:
+            ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=not quiet)
+    return ray.remote(num_cpus=1)(run_job)
+
+
+def run_grid(
+    cfg: GridConfig,
+    out: str | Path,
+    *,
+    backend: str = "local",
+    jobs: int = 2,
+    resume: bool = False,
+    max_minutes: float | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Run the grid into ``out`` (see the module docstring); write ``sim2real.{json,md,png}``.
+
+    ``jobs``: Ray tasks in flight (``ray`` backend; ``local`` runs one job at a time).
+    Returns the ``sim2real.json`` content. Raises ``ValueError`` for an unknown backend."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r}; allowed: {list(BACKENDS)}")
+    if backend == "ray":
+        # one job per core: collection inside a job uses one process
+        cfg = replace(cfg, pretrain=replace(cfg.pretrain, workers=1))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    deadline = None if max_minutes is None else t0 + 60 * max_minutes
+    log: dict[str, dict[str, Any]] = {}
+    remote = _ray_runner(cfg, out, jobs, quiet) if backend == "ray" else None
+
+    def finish(job: Job, result: dict[str, Any]) -> None:
+        write_cell(out, result)
+        log[job.key] = {"status": "ran", "elapsed_s": result["elapsed_s"]}
+        print(f"[sim2real] {job.key}: {result['elapsed_s']:.0f} s", flush=True)
+
+    for phase in plan_jobs(cfg):
+        todo = []
+        for job in phase:
+            if resume and _done(out, job, cfg):
+                log[job.key] = {"status": "resumed"}
+                print(f"[sim2real] {job.key}: done before (resume)", flush=True)
+            elif any(log.get(n, {}).get("status") not in ("ran", "resumed") for n in job.needs):
+                log[job.key] = {"status": "not run", "why": f"needs {', '.join(job.needs)}"}
+            else:
+                todo.append(job)
+        pending: dict[Any, Job] = {}
+        for job in todo:
+            if deadline is not None and time.perf_counter() > deadline:
+                log[job.key] = {"status": "not run", "why": f"--max-minutes {max_minutes:g}"}
+                continue
+            if remote is None:
+                finish(job, run_job(cfg, job, out, quiet))
+                continue
+            import ray
+
+            while len(pending) >= jobs:
+                (ready,), _ = ray.wait(list(pending), num_returns=1)
+                finish(pending.pop(ready), ray.get(ready))
+            pending[remote.remote(cfg, job, out, quiet)] = job
+        while pending:
+            import ray
+
+            (ready,), _ = ray.wait(list(pending), num_returns=1)
+            finish(pending.pop(ready), ray.get(ready))
+    keys = {j.key for phase in plan_jobs(cfg) for j in phase}
+    cells = [
+        c for c in load_cells(out) if c["key"] in keys and c.get("fingerprint") == fingerprint(cfg)
+    ]
+    return write_outputs(cfg, out, cells, log, time.perf_counter() - t0)
+
+
+def write_outputs(
+    cfg: GridConfig,
+    out: Path,
+    cells: list[dict[str, Any]],
+    log: dict[str, dict[str, Any]],
+    elapsed_s: float,
+) -> dict[str, Any]:
+    """``sim2real.json`` (config, rows, references, per-cell timing), ``.md`` and ``.png``."""
+    from mbrl_control.diagnostics.sim2real_plot import plot_grid
+    from mbrl_control.pipeline.sim2real_stats import _fmt
+
+    summary = aggregate(cells)
+    timing = {c["key"]: c["elapsed_s"] for c in cells}
+    result = {
+        "config": json.loads(json.dumps(asdict(cfg), default=str)),
+        **summary,
+        "cells": {
+            k: {**log.get(k, {"status": "from before"}), "elapsed_s": timing.get(k)}
+            for k in sorted(set(timing) | set(log))
+        },
+        "calibration": {c["key"]: c["calibration"] for c in cells if "calibration" in c},
+        "finetune_rails": {c["key"]: c["finetune_rails"] for c in cells if "finetune_rails" in c},
+        "compute_min": {
+            "this_run": round(elapsed_s / 60, 2),
+            "all_cells": round(sum(timing.values()) / 60, 2),
+        },
+    }
+    (out / "sim2real.json").write_text(json.dumps(result, indent=2))
+    not_run = [k for k, v in result["cells"].items() if v.get("status") == "not run"]
+    text = markdown_table(summary) + (
+        f"\nCompute: {result['compute_min']['all_cells']:.1f} min over {len(timing)} jobs "
+        f"(this run {result['compute_min']['this_run']:.1f} min)."
+        + (f" Not run: {', '.join(not_run)}." if not_run else "")
+        + "\n\n| job | seconds |\n|---|---:|\n"
+        + "".join(f"| {k} | {_fmt(v, '.0f')} |\n" for k, v in sorted(timing.items()))
+    )
+    (out / "sim2real.md").write_text(text)
+    if summary["rows"]:
+        from mbrl_control.tasks import get_task
+
+        title = f"{get_task(cfg.pretrain.task).name} on {cfg.real_profile}"
+        plot_grid(summary, out / "sim2real.png", title=title)
+    return result
