@@ -27,7 +27,8 @@ How (:func:`calibrate`):
    ``sigma0`` (log units), seeded. ``action_delay`` is an outer loop over 0..``max_delay``:
    each delay gets an equal first share (half the budget in all), then the best delay's
    search continues with the rest of the ``evaluations`` budget; a few Levenberg–Marquardt
-   steps (:func:`~mbrl_sim.calibration_stats.polish`) then finish the fit of the best delay.
+   steps (:func:`~mbrl_sim.calibration_stats.polish`) then finish the fit of every delay whose
+   error came within ``CONTENDER`` × the lowest, and the lowest polished error wins.
    A multiplier with no effect on this robot (all reference values 0, or Coulomb friction on
    a robot whose every joint is motor-driven) is not searched and is reported as such.
 3. **Noise from the residuals**, not from the replay error: see
@@ -74,7 +75,13 @@ from mbrl_sim.calibration_replay import (
     load_recording,
     make_windows,
 )
-from mbrl_sim.calibration_stats import local_analysis, noise_from_residuals, polish, together
+from mbrl_sim.calibration_stats import (
+    identifiable,
+    local_analysis,
+    noise_from_residuals,
+    polish,
+    together,
+)
 from mbrl_sim.profiles import _BOUNDS, DRProfile, load_profile
 
 PARAMS = ("mass_scale", "inertia_scale", "joint_damping", "joint_friction", "actuator_gain")
@@ -83,6 +90,9 @@ LOG_FLOOR = 1e-3
 """Smallest multiplier searched (a log-space search cannot reach a bound of 0)."""
 START_FLOOR = 0.1
 """Start value of a damping/friction multiplier whose base-profile mid is below it (e.g. 0)."""
+CONTENDER = 1.5
+"""A delay whose CMA-ES error is within this factor of the lowest is polished too; the delay
+with the lowest polished error wins (a short search alone can rank close delays wrongly)."""
 MIN_HALF_WIDTH = math.log(1.05)
 """Smallest half-width (log units) of a calibrated range: ± 5 %."""
 
@@ -168,7 +178,7 @@ def check_budget(n_params: int, cfg: CalibrationConfig) -> None:
     """``ValueError`` unless ``cfg.evaluations`` covers one CMA-ES generation per delay."""
     import cma
 
-    pop = cma.CMAEvolutionStrategy(np.zeros(n_params), 1.0, {"verbose": -9}).popsize
+    pop = cma.CMAEvolutionStrategy(np.zeros(n_params), 1.0, {"verbose": -9, "seed": np.nan}).popsize
     need = pop * (cfg.max_delay + 1)
     if cfg.evaluations < need:
         raise ValueError(
@@ -201,6 +211,9 @@ class FitResult:
     correlation_cma: np.ndarray
     searched: list[str]
     delay_errors: dict[int, float]
+    """The lowest error CMA-ES reached for each delay."""
+    delay_values: dict[int, dict[str, float]]
+    """The multipliers of that lowest error, per delay."""
     evaluations: int
     fixed: dict[str, float] = field(default_factory=dict)
 
@@ -217,7 +230,9 @@ def fit(
 
     Budget: each delay first gets ``evaluations / (2 (D+1))`` evaluations (at least one
     generation), then the best delay continues until ``cfg.evaluations`` are spent or
-    CMA-ES stops on its own tolerances; never more than ``cfg.evaluations``. Raises
+    CMA-ES stops on its own tolerances; never more than ``cfg.evaluations``. Each delay's
+    search draws from its own generator seeded by ``(cfg.seed, delay)`` (numpy's global one is
+    not touched), so a seed gives the same fit. Raises
     ``ValueError`` when the budget does not cover one generation per delay.
     ``progress(n)`` is called after each generation.
     """
@@ -226,12 +241,16 @@ def fit(
     lo, hi = log_bounds(searched)
     x0 = np.clip([math.log(max(start[k], LOG_FLOOR)) for k in searched], lo, hi)
     opts = {
-        "seed": cfg.seed + 1,  # cma treats seed 0 as "random"
+        "seed": np.nan,  # leave numpy's global generator alone: each search has its own
         "bounds": [lo.tolist(), hi.tolist()],
         "verbose": -9,
         "tolfun": 1e-9,
         "tolx": 1e-6,
     }
+
+    def own_randn(delay: int) -> Callable[..., np.ndarray]:
+        rng = np.random.default_rng((cfg.seed, delay))
+        return lambda *shape: rng.standard_normal(shape)
 
     def values_of(x: np.ndarray) -> dict[str, float]:
         x = np.clip(x, lo, hi)
@@ -249,7 +268,9 @@ def fit(
         progress(len(xs))
 
     searches = [
-        _Search(d, cma.CMAEvolutionStrategy(x0.tolist(), cfg.sigma0, opts))
+        _Search(
+            d, cma.CMAEvolutionStrategy(x0.tolist(), cfg.sigma0, {**opts, "randn": own_randn(d)})
+        )
         for d in range(cfg.max_delay + 1)
     ]
     pop = searches[0].es.popsize
@@ -275,6 +296,7 @@ def fit(
         correlation_cma=corr,
         searched=list(searched),
         delay_errors={s.delay: s.best for s in searches},
+        delay_values={s.delay: values_of(s.best_x) for s in searches},
         evaluations=used,
         fixed={k: start[k] for k in PARAMS if k not in searched},
     )
@@ -407,19 +429,32 @@ def calibrate(
         with tqdm(total=cfg.evaluations, disable=quiet, unit="eval", desc="calibrate") as bar:
             result = fit(objective, start, searched, cfg, progress=bar.update)
 
-        def residual_fn(values: dict[str, float]) -> np.ndarray:
-            draw = make_draw(values, result.delay)
-            return (replayer.residuals(replayer.predict(draw, win), win) / scale).ravel()
+        def residuals_at(delay: int) -> Callable[[dict[str, float]], np.ndarray]:
+            def residual_fn(values: dict[str, float]) -> np.ndarray:
+                draw = make_draw(values, delay)
+                return (replayer.residuals(replayer.predict(draw, win), win) / scale).ravel()
 
-        result.values, polish_calls = polish(
-            residual_fn, result.values, searched, log_bounds(searched)
-        )
-        result.error = replayer.error(make_draw(result.values, result.delay), win)
+            return residual_fn
+
+        # ---- polish every delay whose search came close, then keep the best ----
+        polished, polish_calls = {}, 0
+        lowest = min(result.delay_errors.values())
+        for d, err in result.delay_errors.items():
+            if err <= CONTENDER * lowest:
+                vals, calls = polish(
+                    residuals_at(d), result.delay_values[d], searched, log_bounds(searched)
+                )
+                polish_calls += calls
+                polished[d] = (replayer.error(make_draw(vals, d), win), vals)
+        result.delay = min(polished, key=lambda d: polished[d][0])
+        result.error, result.values = polished[result.delay]
+        residual_fn = residuals_at(result.delay)
         fitted_draw = make_draw(result.values, result.delay)
 
         ident = local_analysis(residual_fn, result.values, searched, cfg.horizon)
         sigma = {k: float(v) for k, v in zip(searched, ident.sigma)}
         sigma_cond = {k: float(v) for k, v in zip(searched, ident.sigma_conditional)}
+        pairs = together(ident, result.values, cfg.corr_threshold)
 
         one = make_windows(fit_rec, 1, cfg.max_delay, cfg.noise_rows)
         res = replayer.residuals(replayer.predict(fitted_draw, one), one)[:, 0]
@@ -463,13 +498,17 @@ def calibrate(
             "matrix": np.round(ident.correlation, 4).tolist(),
             "source": "Gauss-Newton (J^T J of the replay residuals at the fit), log parameters",
         },
-        "identifiable_only_together": together(ident, result.values, cfg.corr_threshold),
+        "identifiable_only_together": pairs,
+        "identifiable": identifiable(ident, pairs),
         "unidentifiable_directions": ident.sloppy,
         "cma": {
             "sigma_log": result.sigma_cma,
             "correlation": np.round(result.correlation_cma, 4).tolist(),
         },
-        "delay_errors": {str(d): e for d, e in result.delay_errors.items()},
+        "delay_errors": {
+            "cma": {str(d): e for d, e in result.delay_errors.items()},
+            "polished": {str(d): e for d, (e, _) in polished.items()},
+        },
         "noise": noise,
         "replay_error": replay_error,
         "profile": mapping,

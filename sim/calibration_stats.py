@@ -120,6 +120,21 @@ def local_analysis(
     return Identifiability(list(params), sigma, conditional, np.clip(corr, -1, 1), sloppy, w)
 
 
+SLOPPY_SHARE = 0.2
+"""A parameter whose component in an unidentifiable direction exceeds this is unidentifiable."""
+
+
+def identifiable(ident: Identifiability, pairs: list[dict[str, Any]]) -> list[str]:
+    """Parameters the data determine on their own: in no pair of :func:`together` and with a
+    component below :data:`SLOPPY_SHARE` in every unidentifiable (sloppy) direction."""
+    paired = {k for p in pairs for k in p["params"]}
+    return [
+        k
+        for k in ident.params
+        if k not in paired and all(abs(d[k]) < SLOPPY_SHARE for d in ident.sloppy)
+    ]
+
+
 def together(
     ident: Identifiability, values: dict[str, float], threshold: float
 ) -> list[dict[str, Any]]:

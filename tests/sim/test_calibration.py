@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from mbrl_sim.calibration import CalibrationConfig, calibrate
+from mbrl_sim.calibration import PARAMS, CalibrationConfig, calibrate, fit
 from mbrl_sim.calibration_replay import (
     DrawMaker,
     Recording,
@@ -25,7 +25,12 @@ from mbrl_sim.calibration_replay import (
     load_recording,
     make_windows,
 )
-from mbrl_sim.calibration_stats import local_analysis, noise_from_residuals
+from mbrl_sim.calibration_stats import (
+    identifiable,
+    local_analysis,
+    noise_from_residuals,
+    together,
+)
 from mbrl_sim.env import MbrlSimEnv
 from mbrl_sim.oracle import JointStateReader
 from mbrl_sim.profiles import load_profile
@@ -198,6 +203,26 @@ def test_local_analysis_flags_a_scale_degeneracy() -> None:
     assert direction["a"] == pytest.approx(direction["b"], abs=1e-3)
     assert abs(direction["c"]) < 1e-3
     assert ident.sigma_conditional[0] < ident.sigma[0]
+    values = {"a": 2.0, "b": 1.48, "c": 1.1}
+    (pair,) = together(ident, values, 0.8)
+    assert pair["combination"] == "a/b" and pair["value"] == pytest.approx(2.0 / 1.48)
+    assert identifiable(ident, [pair]) == ["c"]
+    assert identifiable(ident, []) == ["c"]  # the sloppy direction alone says so too
+
+
+def test_fit_is_seeded_and_leaves_numpys_global_generator_alone() -> None:
+    def objective(v: dict[str, float], delay: int) -> float:
+        return sum((np.log(v[k]) - 0.1 * i) ** 2 for i, k in enumerate(PARAMS)) + abs(delay - 1)
+
+    start = dict.fromkeys(PARAMS, 1.0)
+    np.random.seed(5)
+    before = np.random.get_state()[1].copy()
+    runs = [fit(objective, start, list(PARAMS), CalibrationConfig(evaluations=96, seed=s))
+            for s in (3, 3, 4)]  # fmt: skip
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
+    assert runs[0].delay_errors == runs[1].delay_errors != runs[2].delay_errors
+    assert runs[0].values == runs[1].values
+    assert all(r.evaluations <= 96 for r in runs)
 
 
 def test_config_refuses_bad_values() -> None:
@@ -230,9 +255,9 @@ def test_calibrate_recovers_the_truth(real: Path, tmp_path: Path) -> None:
 
     profile = load_profile(out)  # usable as --profile
     assert profile.action_delay.low == profile.action_delay.high == 1
-    together = {k for p in pairs for k in p}
-    identifiable = [k for k in report["sigma_log"] if k not in together]
+    identifiable = report["identifiable"]  # in no pair, not in an unidentifiable direction
     assert "inertia_scale" in identifiable
+    assert "actuator_gain" not in identifiable and "mass_scale" not in identifiable
     for k in identifiable:
         p = getattr(profile, k)
         assert p.low <= TRUTH[k] <= p.high, (k, p, report["sigma_log_conditional"])
