@@ -21,10 +21,8 @@ from mbrl_control.cli.checks import (
     sim_task_name,
 )
 from mbrl_control.cli.task_defaults import TASK_HELP
+from mbrl_control.pipeline.sim2real_grid import BASELINES, CONDITIONS  # torch-free
 
-CONDITIONS = ("none", "default", "wide", "calibrated")
-BASELINES = ("real_only", "random", "oracle_model", "oracle_sim")
-"""As :mod:`mbrl_control.pipeline.sim2real_grid`'s (kept here so ``--help`` imports no torch)."""
 _minutes = float_in(0.0, 24 * 60.0)
 
 
@@ -82,6 +80,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="evaluation episodes per cell (the same episodes in every cell)",
     )
     parser.add_argument("--rounds", type=nonneg_int, default=4, help="pretraining planner rounds")
+    parser.add_argument(
+        "--seed-episodes", type=positive_int, default=10,
+        help="pretraining: random episodes before the first model",
+    )  # fmt: skip
+    parser.add_argument(
+        "--episodes-per-round", type=positive_int, default=5, help="pretraining: per round"
+    )
+    parser.add_argument("--epochs", type=positive_int, default=60, help="max training epochs")
+    parser.add_argument(
+        "--retrain-every", type=positive_int, default=1000,
+        help="real transitions between retrains while finetuning",
+    )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=positive_int, default=2, help="collection processes (local backend)"
+    )
     parser.add_argument(
         "--baselines",
         type=names_from(BASELINES, empty_ok=True),
@@ -151,7 +164,15 @@ def run(args: argparse.Namespace) -> int:
             write_history_variant(get_task(task), args.action_history, Path(args.out) / "tasks")
         )
     cfg = GridConfig(
-        pretrain=PretrainConfig(task=task, rounds=args.rounds),
+        pretrain=PretrainConfig(
+            task=task,
+            rounds=args.rounds,
+            seed_episodes=args.seed_episodes,
+            episodes_per_round=args.episodes_per_round,
+            max_epochs=args.epochs,
+            workers=args.workers,
+        ),
+        retrain_every=args.retrain_every,
         conditions=args.conditions,
         budgets_min=args.budgets,
         seeds=args.seeds,

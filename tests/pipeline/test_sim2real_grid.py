@@ -1,0 +1,295 @@
+"""The sim-to-real grid: statistics, normalization, resume and scheduling on synthetic cell
+results (fast); ground-truth safety counts in PyBullet (fast); the same code end to end on a
+tiny budget (slow)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mbrl_control.pipeline.pretrain import PretrainConfig
+from mbrl_control.pipeline.sim2real_grid import (
+    GridConfig,
+    fingerprint,
+    plan_jobs,
+    run_grid,
+)
+from mbrl_control.pipeline.sim2real_stats import (
+    aggregate,
+    load_cells,
+    markdown_table,
+    t_interval,
+    write_cell,
+)
+
+E = 4  # episodes per evaluation in the synthetic cells
+
+
+def _point(budget: float, returns: list[float], successes: int = 0, rails: int = 0) -> dict:
+    return {
+        "budget_min": budget,
+        "real_minutes": budget,
+        "returns": returns,
+        "success_rate": successes / len(returns),
+        "episodes": len(returns),
+        "rail_steps": [3] * rails + [0] * (len(returns) - rails),
+        "safety_stop_steps": [0] * len(returns),
+    }
+
+
+def _cell(key: str, kind: str, arm: str, seed: int, points: list[dict], **kw: object) -> dict:
+    return {"key": key, "kind": kind, "arm": arm, "seed": seed, "points": points,
+            "elapsed_s": 1.0, **kw}  # fmt: skip
+
+
+def synthetic_cells() -> list[dict]:
+    """random -100 on every episode, oracle_sim -20, oracle_model -10 (the better: R_oracle);
+    condition 'default' over two seeds, real_only over the same two seeds."""
+    flat = lambda v: [float(v)] * E  # noqa: E731
+    return [
+        _cell("random", "random", "random", 0, [_point(0, flat(-100))]),
+        _cell("oracle_sim", "oracle_sim", "oracle_sim", 0, [_point(0, flat(-20), successes=2)]),
+        _cell("oracle_model", "oracle_model", "oracle_model", 0, [_point(15, flat(-10), 4)]),
+        _cell("default_s0", "condition", "default", 0,
+              [_point(0, [-60, -50, -40, -50], rails=1), _point(1, flat(-10), successes=4)]),
+        _cell("default_s1", "condition", "default", 1,
+              [_point(0, [-70, -70, -70, -70]), _point(1, flat(-30), successes=2)]),
+        _cell("real_only_s0", "real_only", "real_only", 0, [_point(1, [-90, -80, -90, -80])]),
+        _cell("real_only_s1", "real_only", "real_only", 1, [_point(1, [-95, -85, -95, -85])]),
+        _cell("pretrain_default_s0", "pretrain", "default", 0, []),
+    ]  # fmt: skip
+
+
+def _row(summary: dict, arm: str, budget: float) -> dict:
+    (row,) = [r for r in summary["rows"] if r["arm"] == arm and r["budget_min"] == budget]
+    return row
+
+
+def test_t_interval_matches_students_t() -> None:
+    mean, lo, hi = t_interval([1.0, 2.0, 3.0])
+    # t(0.975, 2) = 4.3027, s = 1, n = 3
+    assert mean == 2.0
+    assert hi - mean == pytest.approx(4.3027 / math.sqrt(3), rel=1e-4)
+    assert mean - lo == pytest.approx(hi - mean)
+    mean, lo, hi = t_interval([5.0])
+    assert mean == 5.0 and math.isnan(lo) and math.isnan(hi)
+
+
+def test_aggregate_normalizes_by_the_better_oracle_and_random_on_the_same_episodes() -> None:
+    summary = aggregate(synthetic_cells())
+    refs = summary["references"]
+    assert refs["oracle"] == "oracle_model"  # -10 beats the true simulator's -20
+    assert refs["R_oracle"] == -10.0 and refs["R_random"] == -100.0
+    assert refs["oracle_sim"] == -20.0
+    # zero-shot: seed means -50 and -70 -> mean -60, t-interval over the 2 seed means
+    zero = _row(summary, "default", 0.0)
+    assert zero["ci_over"] == "seeds" and zero["seeds"] == [0, 1]
+    assert zero["mean_return"] == pytest.approx(-60.0)
+    half = 12.706 * np.std([-50, -70], ddof=1) / math.sqrt(2)
+    assert zero["ci_high"] - zero["mean_return"] == pytest.approx(half, rel=1e-3)
+    assert zero["normalized"] == pytest.approx((-60 + 100) / 90)
+    assert zero["rail_hits"] == 1 and zero["safety_stops"] == 0 and zero["episodes"] == 2 * E
+    one = _row(summary, "default", 1.0)
+    assert one["normalized"] == pytest.approx(((-10 + 100) / 90 + (-30 + 100) / 90) / 2)
+    assert one["success_rate"] == pytest.approx(6 / 8)
+    # paired against real-only at the same budget
+    assert one["delta_vs_real_only"] == pytest.approx(-20 - (-87.5))
+    assert one["p_vs_real_only"] is not None and one["p_vs_real_only"] < 0.01
+    # references normalize to 0 and 1; one seed: the interval is over episodes
+    assert _row(summary, "random", 0.0)["normalized"] == pytest.approx(0.0)
+    oracle = _row(summary, "oracle_model", 15.0)
+    assert oracle["normalized"] == pytest.approx(1.0) and oracle["ci_over"] == "episodes"
+    assert not any(r["kind"] == "pretrain" for r in summary["rows"])
+    table = markdown_table(summary)
+    assert "R_oracle = -10.0" in table and "model on plentiful real data" in table
+    assert "t-interval" in table
+
+
+def test_aggregate_without_references_says_why() -> None:
+    cells = [c for c in synthetic_cells() if c["kind"] != "random"]
+    summary = aggregate(cells)
+    assert "R_random" in summary["references"]["error"]
+    assert all("normalized" not in r for r in summary["rows"])
+    assert "No normalized score" in markdown_table(summary)
+
+
+def test_plan_calibrated_has_no_zero_budget_and_needs_the_default_pretraining() -> None:
+    cfg = GridConfig(conditions=("none", "calibrated"), budgets_min=(0.0, 1.0), seeds=(0, 1))
+    first, second = plan_jobs(cfg)
+    keys = [j.key for j in first]
+    assert "pretrain_default_s1" in keys and "pretrain_none_s0" in keys
+    assert {"random", "oracle_sim", "real_only_s0", "real_only_s1"} <= set(keys)
+    calibrated = [j for j in second if j.arm == "calibrated"]
+    assert [j.needs for j in calibrated] == [("pretrain_default_s0",), ("pretrain_default_s1",)]
+    only_zero = GridConfig(conditions=("calibrated",), budgets_min=(0.0,), seeds=(0,))
+    assert not [j for j in plan_jobs(only_zero)[1] if j.arm == "calibrated"]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"budgets_min": (1.0, 0.5)},
+        {"budgets_min": (-1.0, 1.0)},
+        {"conditions": ("default", "nope")},
+        {"baselines": ("oracle",)},
+        {"seeds": (0, 0)},
+    ],
+)
+def test_grid_config_refuses(kw: dict) -> None:
+    with pytest.raises(ValueError):
+        GridConfig(**kw)
+
+
+def _tiny(**kw: object) -> GridConfig:
+    pre = PretrainConfig(seed_episodes=2, rounds=0, episodes_per_round=1, workers=1, max_epochs=2)
+    base = dict(pretrain=pre, conditions=("default", "calibrated"), budgets_min=(0.0, 0.1),
+                seeds=(0,), eval_episodes=2, retrain_every=200,
+                baselines=("real_only", "random", "oracle_model"), oracle_minutes=0.1,
+                calib_evaluations=32)  # fmt: skip
+    return GridConfig(**{**base, **kw})
+
+
+def test_resume_skips_finished_cells_and_the_compute_budget_stops_new_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every planned cell but ``calibrated_s0`` is on disk with this config's fingerprint:
+    a resumed run starts no job; with the compute budget spent the missing one is 'not run'."""
+    cfg = _tiny()
+    fp = fingerprint(cfg)
+    planned = {j.key for phase in plan_jobs(cfg) for j in phase}
+    for c in synthetic_cells():
+        if c["key"] in planned:
+            write_cell(tmp_path, {**c, "fingerprint": fp})
+    stale = {**synthetic_cells()[0], "key": "pretrain_default_s0", "fingerprint": {"old": 1}}
+    assert "calibrated_s0" in planned
+    result = run_grid(cfg, tmp_path, resume=True, max_minutes=1e-9, quiet=True)
+    out = capsys.readouterr().out
+    assert "random: done before (resume)" in out
+    assert result["cells"]["calibrated_s0"]["status"] == "not run"
+    assert "--max-minutes" in result["cells"]["calibrated_s0"]["why"]
+    assert not (tmp_path / "work").exists()  # no job ran
+    for name in ("sim2real.json", "sim2real.md", "sim2real.png"):
+        assert (tmp_path / name).is_file()
+    assert "Not run: calibrated_s0" in (tmp_path / "sim2real.md").read_text()
+    assert json.loads((tmp_path / "sim2real.json").read_text())["references"]["R_oracle"] == -10
+    # a cell made with other settings is not reused: its dependents wait for it
+    write_cell(tmp_path, stale)
+    result = run_grid(cfg, tmp_path, resume=True, max_minutes=1e-9, quiet=True)
+    assert result["cells"]["pretrain_default_s0"]["status"] == "not run"
+    assert "needs pretrain_default_s0" in result["cells"]["calibrated_s0"]["why"]
+    assert len(load_cells(tmp_path)) == len(planned) - 1
+
+
+def test_rail_hits_and_safety_stops_come_from_the_true_joint_state() -> None:
+    import mbrl_sim
+
+    from mbrl_control.pipeline.sim2real_eval import SafetyMonitor, rail_limits
+    from mbrl_control.tasks import get_task
+
+    assert rail_limits(get_task("cartpole_swingup")) == [(0, 2.0)]
+    env = mbrl_sim.make_env("cartpole_swingup", profile="none", seed=0)
+    try:
+        env.reset(seed=0)
+        monitor = SafetyMonitor(env, lambda obs, goal: np.zeros(1, np.float32))
+        for x, rail, stop in ((0.0, 0, 0), (2.2, 1, 0), (2.6, 2, 1), (-2.1, 3, 1)):
+            env.unwrapped.set_joint_state(np.array([x, np.pi]), np.zeros(2))
+            monitor(np.zeros(5, np.float32), np.zeros(0, np.float32))
+            assert (monitor.rail_steps, monitor.stop_steps) == (rail, stop)
+        env.unwrapped.set_joint_state(np.array([0.0, 0.0]), np.array([25.0, 0.0]))  # 20 m/s max
+        monitor(np.zeros(5, np.float32), np.zeros(0, np.float32))
+        assert monitor.stop_steps == 2
+    finally:
+        env.close()
+
+
+def test_cli_refuses_bad_grids(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from mbrl_control.cli import main
+
+    for argv, name in (
+        (["--budgets", "0,0,1"], "--budgets"),
+        (["--budgets", "-1,1"], "--budgets"),
+        (["--conditions", "default,nope"], "--conditions"),
+        (["--seeds", "1,1"], "--seeds"),
+        (["--baselines", "oracle"], "--baselines"),
+        (["--backend", "slurm"], "--backend"),
+    ):
+        code = main(["experiment", "sim2real", "--out", str(tmp_path / "e"), *argv])
+        err = capsys.readouterr().err
+        assert code == 2 and name in err and len(err.strip().splitlines()) == 1, err
+
+
+# ---- the same code on a tiny budget ---------------------------------------------------------
+@pytest.mark.slow
+def test_tiny_grid_end_to_end(tmp_path: Path) -> None:
+    """2 conditions (default, calibrated) × budgets (0, 0.1 min) × 1 seed × 2 episodes, with
+    the real-only, random and oracle_model baselines; then a resumed run reruns nothing."""
+    cfg = _tiny()
+    result = run_grid(cfg, tmp_path, quiet=True)
+    rows = {(r["arm"], r["budget_min"]): r for r in result["rows"]}
+    assert set(rows) == {
+        ("default", 0.0),
+        ("default", 0.1),
+        ("calibrated", 0.1),
+        ("real_only", 0.1),
+        ("random", 0.0),
+        ("oracle_model", 0.1),
+    }
+    assert all(r["episodes"] == 2 for r in rows.values())
+    assert all(r["safety_counted"] for r in rows.values())
+    cells = {c["key"]: c for c in load_cells(tmp_path)}
+    # paired: every cell evaluated the same episodes; the random policy differs from planners
+    assert result["references"]["oracle"] == "oracle_model"
+    calib = cells["calibrated_s0"]["calibration"]
+    assert Path(calib["profile"]).is_file() and calib["episodes"] == 2
+    # the calibration data counts in the budget: 2 episodes of 200 steps = 0.133 min
+    assert rows[("calibrated", 0.1)]["real_minutes"] == pytest.approx(400 / 50 / 60)
+    assert cells["default_s0"]["finetune_rails"]["episodes"] == 2
+    for name in ("sim2real.json", "sim2real.md", "sim2real.png"):
+        assert (tmp_path / name).is_file()
+    again = run_grid(cfg, tmp_path, resume=True, quiet=True)
+    assert {v["status"] for v in again["cells"].values()} == {"resumed"}
+    assert again["rows"] == result["rows"]
+
+
+@pytest.mark.slow
+def test_cli_acrobot_with_action_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The acrobot example through the CLI, on the task plus a 1-action history block."""
+    from mbrl_control.cli import main
+
+    task = Path(__file__).parents[2] / "examples" / "acrobot" / "acrobot_swingup.task.yaml"
+    out = tmp_path / "acro"
+    code = main(["experiment", "sim2real", "--task", str(task), "--action-history", "1",
+                 "--conditions", "default", "--budgets", "0,0.2", "--seeds", "0",
+                 "--eval-episodes", "1", "--rounds", "0", "--seed-episodes", "2", "--epochs", "2",
+                 "--retrain-every", "200", "--workers", "1", "--baselines", "random",
+                 "--out", str(out), "--json", "--quiet"])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    result = json.loads(printed[printed.index("{") : printed.rindex("}") + 1])
+    variant = out / "tasks" / "acrobot_swingup_last1.task.yaml"
+    assert variant.is_file() and result["config"]["pretrain"]["task"] == str(variant)
+    assert {(r["arm"], r["budget_min"]) for r in result["rows"]} == {
+        ("default", 0.0), ("default", 0.2), ("random", 0.0)
+    }  # fmt: skip
+    assert result["rows"][0]["rail_hits"] == 0  # no rail critic on the acrobot
+
+
+@pytest.mark.slow
+def test_run_sim2real_small_budget_path_of_the_demo(tmp_path: Path) -> None:
+    """The demo's path (one condition, no baselines) still runs and reports safety counts."""
+    from mbrl_control.pipeline.sim2real import Sim2RealConfig, markdown_table, run_sim2real
+
+    pre = PretrainConfig(seed_episodes=2, rounds=0, episodes_per_round=1, workers=1, max_epochs=2)
+    cfg = Sim2RealConfig(pretrain=pre, budgets_min=(0.1,), retrain_every=200, eval_episodes=1,
+                         baselines=False)  # fmt: skip
+    result = run_sim2real(cfg, tmp_path, quiet=True)
+    assert [r["planner"] for r in result["rows"]][-1] == "finetuned, 0.1 min real"
+    assert "rail_hits" in result["curve"][0]["eval"]
+    assert "| planner |" in markdown_table(result["rows"])
+    assert (tmp_path / "sim2real.png").is_file()
