@@ -48,7 +48,8 @@ How (:func:`calibrate`):
 Output (:func:`write_outputs`): a DR profile YAML centred on the fit, each multiplier a
 ``loguniform`` range ``fit × exp(± max(2 σ, log 1.05))`` clipped to the bounds (σ: the
 Gauss–Newton standard error in log units with the other multipliers at the fit: a profile
-samples each independently, so it cannot follow a correlated valley), the delay and the
+samples each independently, so it cannot follow a correlated valley); a multiplier the data do
+not pin within a factor 2 (2σ > log 2: ``undetermined``) keeps the base range; the delay and the
 noise fixed at their estimates, the other keys (contact friction, control jitter, pushes)
 copied from the base profile; and a JSON report beside it (``<out>.json``).
 """
@@ -95,6 +96,9 @@ CONTENDER = 1.5
 with the lowest polished error wins (a short search alone can rank close delays wrongly)."""
 MIN_HALF_WIDTH = math.log(1.05)
 """Smallest half-width (log units) of a calibrated range: ± 5 %."""
+MAX_HALF_WIDTH = math.log(2.0)
+"""A multiplier whose 2σ range would be wider than × / ÷ 2 keeps the base profile's range (e.g.
+joint damping next to Coulomb friction and control jitter: σ of 20 log units)."""
 
 
 @dataclass(frozen=True)
@@ -303,6 +307,12 @@ def fit(
 
 
 # ---- outputs ------------------------------------------------------------------------------------
+def undetermined(sigma: float) -> bool:
+    """True when ``2 sigma`` (log units) exceeds :data:`MAX_HALF_WIDTH`: the data do not pin
+    the multiplier within a factor of 2, and the profile keeps the base range for it."""
+    return 2 * sigma > MAX_HALF_WIDTH
+
+
 def profile_mapping(
     result: FitResult, sigma: dict[str, float], noise: dict[str, Any], base: DRProfile
 ) -> dict[str, Any]:
@@ -313,7 +323,7 @@ def profile_mapping(
     out: dict[str, Any] = {}
     for k in PARAMS:
         v = result.values[k]
-        if k not in result.searched:  # no effect on this robot: keep the base range
+        if k not in result.searched or undetermined(sigma[k]):  # the data say nothing
             p = getattr(base, k)
             out[k] = {"low": p.low, "high": p.high, "dist": p.dist}
             continue
@@ -500,6 +510,7 @@ def calibrate(
         },
         "identifiable_only_together": pairs,
         "identifiable": identifiable(ident, pairs),
+        "undetermined": [k for k in searched if undetermined(sigma_cond[k])],
         "unidentifiable_directions": ident.sloppy,
         "cma": {
             "sigma_log": result.sigma_cma,

@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from mbrl_sim.calibration import PARAMS, CalibrationConfig, calibrate, fit
+from mbrl_sim.calibration import (
+    PARAMS,
+    CalibrationConfig,
+    FitResult,
+    calibrate,
+    fit,
+    profile_mapping,
+)
 from mbrl_sim.calibration_replay import (
     DrawMaker,
     Recording,
@@ -33,7 +40,7 @@ from mbrl_sim.calibration_stats import (
 )
 from mbrl_sim.env import MbrlSimEnv
 from mbrl_sim.oracle import JointStateReader
-from mbrl_sim.profiles import load_profile
+from mbrl_sim.profiles import DRProfile, load_profile
 
 from mbrl_control.data.store import TransitionStore
 from mbrl_control.tasks import get_task
@@ -223,6 +230,25 @@ def test_fit_is_seeded_and_leaves_numpys_global_generator_alone() -> None:
     assert runs[0].delay_errors == runs[1].delay_errors != runs[2].delay_errors
     assert runs[0].values == runs[1].values
     assert all(r.evaluations <= 96 for r in runs)
+
+
+def test_profile_is_centred_on_the_fit_and_keeps_the_base_range_where_data_say_nothing() -> None:
+    base = load_profile("default")
+    values = {"mass_scale": 1.2, "inertia_scale": 1.5, "joint_damping": 0.08,
+              "joint_friction": 2.0, "actuator_gain": 0.8}  # fmt: skip
+    result = FitResult(values, 2, 0.1, {}, np.eye(5), list(PARAMS), {}, {}, 100)
+    sigma = {"mass_scale": 0.01, "inertia_scale": 0.1, "joint_damping": 20.0,
+             "joint_friction": 0.05, "actuator_gain": 0.01}  # fmt: skip
+    noise = {"obs_noise_pos": 0.004, "obs_noise_vel": 0.04}
+    mapping = profile_mapping(result, sigma, noise, base)
+    profile = DRProfile.from_mapping(mapping, "calibrated")
+    assert profile.joint_damping == base.joint_damping  # 2σ = 40 log units: undetermined
+    assert profile.mass_scale.low == pytest.approx(1.2 / 1.05, rel=1e-5)  # the ±5 % floor
+    assert profile.inertia_scale.high == pytest.approx(1.5 * np.exp(0.2), rel=1e-5)
+    assert profile.actuator_gain.dist == "loguniform"
+    assert profile.action_delay.low == profile.action_delay.high == 2
+    assert profile.obs_noise_vel.low == profile.obs_noise_vel.high == 0.04
+    assert profile.control_jitter == base.control_jitter
 
 
 def test_config_refuses_bad_values() -> None:
