@@ -152,6 +152,10 @@ BAD = [
         "--out {w}/a",
         "--horizons",
     ),
+    # calibrate
+    ("calibrate --task cartpole_swingup --data {w}/typo --out {w}/c.yaml", "--data"),
+    ("calibrate --task cartpole_swingup --data {fx}/empty --out {w}/o/c.yaml", "no episodes"),
+    ("calibrate --task cartpole_swingup --data {fx}/data --out {w}/c.txt", "--out"),
     # experiment, demo, bench, launch
     ("experiment sim2real --budgets a,b --out {w}/e", "--budgets"),
     ("experiment sim2real --budgets 5,2 --out {w}/e", "--budgets"),
