@@ -120,6 +120,17 @@ def out_file(text: str) -> str:
     return text
 
 
+def hold_expr(text: str) -> object:
+    """``NAME>=VALUE`` or ``NAME<=VALUE`` (an evaluation hold condition; the name is checked
+    against the task's observation when the episodes start)."""
+    from mbrl_control.pipeline.evaluate import Hold
+
+    try:
+        return Hold.parse(text)
+    except ValueError as err:
+        raise Bad(str(err)) from None
+
+
 def task_name(text: str) -> str:
     """A built-in task name or a task file path, loaded and validated here so a bad file stops
     the run before it starts (one line: the file and the bad key)."""

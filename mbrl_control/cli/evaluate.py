@@ -8,6 +8,7 @@ import json
 from mbrl_control.cli.checks import (
     PRESET_NAMES,
     existing_file,
+    hold_expr,
     nonneg_int,
     out_file,
     positive_int,
@@ -43,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=nonneg_int, default=2, help="onnxruntime intra-op threads (0 = ORT's)"
     )
+    parser.add_argument(
+        "--hold", type=hold_expr, action="append", default=[], metavar="NAME>=VALUE",
+        help="also report how long an observation entry stays at or beyond a value (fraction "
+        "of steps, longest unbroken run), e.g. tip_z>=1.8; repeatable",
+    )  # fmt: skip
     parser.add_argument("--video", type=out_file, help="also render one episode to this GIF")
     parser.add_argument("--json", action="store_true", help="print the full summary as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -62,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
             args.episodes,
             seed=args.seed,
             quiet=args.quiet,
+            holds=args.hold,
         )
     else:
         summary = evaluate(
@@ -73,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
             video=args.video,
             quiet=args.quiet,
+            holds=args.hold,
         )
     if args.json:
         print(json.dumps(summary, indent=2))

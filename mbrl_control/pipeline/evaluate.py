@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,45 @@ Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``policy(obs (O,), goal (G,)) -> action (A,)``."""
 
 
+@dataclass(frozen=True)
+class Hold:
+    """A condition on one observation entry whose holding time an evaluation reports, e.g.
+    ``tip_z>=1.8`` (the acrobot's tip within 10 % of full height: balancing)."""
+
+    name: str
+    op: str
+    """``>=`` or ``<=``."""
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> Hold:
+        """``NAME>=VALUE`` or ``NAME<=VALUE``; ``ValueError`` naming the text otherwise."""
+        for op in (">=", "<="):
+            name, sep, value = text.partition(op)
+            if sep:
+                try:
+                    return cls(name.strip(), op, float(value))
+                except ValueError:
+                    break
+        raise ValueError(f"{text!r}: expected NAME>=VALUE or NAME<=VALUE (e.g. tip_z>=1.8)")
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}{self.op}{self.value:g}"
+
+    def holds(self, obs: np.ndarray, index: int) -> bool:
+        x = float(obs[index])
+        return x >= self.value if self.op == ">=" else x <= self.value
+
+
+def _longest_run(flags: list[bool]) -> int:
+    best = run = 0
+    for f in flags:
+        run = run + 1 if f else 0
+        best = max(best, run)
+    return best
+
+
 def run_episode(
     env: Any,
     policy: Policy,
@@ -20,18 +60,26 @@ def run_episode(
     seed: int | None = None,
     reset: Callable[[], None] | None = None,
     frames: list[np.ndarray] | None = None,
+    holds: Sequence[Hold] = (),
 ) -> dict[str, Any]:
     """One episode: return (= -Σcost), success by the task's ``episode_success`` rule,
     ``first_success`` (the first step at which the success condition held, or None),
-    ``success_steps`` (steps at which it held), steps and per-step policy latency (s).
+    ``success_steps`` (steps at which it held), steps and per-step policy latency (s); per
+    :class:`Hold`, ``holds[label]`` = (steps it held, longest unbroken run in steps).
 
     ``frames`` collects ``env.render()`` images when given (env made with ``rgb_array``).
+    Raises ``ValueError`` for a hold on a name the task does not observe.
     """
     obs, info = env.reset(seed=seed)
     goal = np.asarray(info.get("goal", np.zeros(0)), np.float32)
     if reset is not None:
         reset()
     task = env.unwrapped.task
+    names = list(task.obs_names)
+    for h in holds:
+        if h.name not in names:
+            raise ValueError(f"hold {h.label!r}: {h.name!r} is not observed; observed: {names}")
+    held: list[list[bool]] = [[] for _ in holds]
     total, latencies, successes = 0.0, [], []
     done = False
     while not done:
@@ -41,6 +89,8 @@ def run_episode(
         obs, reward, terminated, truncated, info = env.step(action)
         total += float(reward)
         successes.append(task.is_success(obs, goal))
+        for h, flags in zip(holds, held):
+            flags.append(h.holds(obs, names.index(h.name)))
         if frames is not None:
             frames.append(env.render())
         done = terminated or truncated
@@ -54,6 +104,7 @@ def run_episode(
         "success_steps": len(reached),
         "steps": len(successes),
         "latencies": latencies,
+        "holds": {h.label: (sum(f), _longest_run(f)) for h, f in zip(holds, held)},
     }
 
 
@@ -67,6 +118,7 @@ def evaluate(
     threads: int = 2,
     video: str | Path | None = None,
     quiet: bool = True,
+    holds: Sequence[Hold] = (),
 ) -> dict[str, Any]:
     """Run ``episodes`` closed-loop episodes of the ONNX planner; summary dict (JSON-ready)."""
     import mbrl_sim
@@ -81,13 +133,14 @@ def evaluate(
     )
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
     results = [
-        run_episode(env, planner.act, seed=seed + i, reset=planner.reset)
+        run_episode(env, planner.act, seed=seed + i, reset=planner.reset, holds=holds)
         for i in tqdm(range(episodes), desc=f"evaluate {profile}", disable=quiet)
     ]
+    dt = env.unwrapped.task.dt
     env.close()
     if video:
         write_video(planner_path, task, profile, seed, video)
-    return summarize(results, planner=str(planner_path), task=task, profile=profile)
+    return summarize(results, dt=dt, planner=str(planner_path), task=task, profile=profile)
 
 
 def planner_task(planner_path: str | Path) -> str:
@@ -120,6 +173,7 @@ def evaluate_oracle(
     *,
     seed: int = 1000,
     quiet: bool = True,
+    holds: Sequence[Hold] = (),
 ) -> dict[str, Any]:
     """The same episodes with the preset's optimizer planning on the **true simulator**.
 
@@ -143,14 +197,35 @@ def evaluate_oracle(
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
     policy = OraclePolicy(env, build_planner(SimulatorModel(env), env.unwrapped.task, cfg))
     results = [
-        run_episode(env, policy.act, seed=seed + i, reset=policy.reset)
+        run_episode(env, policy.act, seed=seed + i, reset=policy.reset, holds=holds)
         for i in tqdm(range(episodes), desc=f"oracle {profile}", disable=quiet)
     ]
+    dt = env.unwrapped.task.dt
     env.close()
-    return summarize(results, planner=f"oracle:{preset}", task=task, profile=profile)
+    return summarize(results, dt=dt, planner=f"oracle:{preset}", task=task, profile=profile)
 
 
-def summarize(results: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
+def _hold_summary(results: list[dict[str, Any]], dt: float | None) -> dict[str, Any]:
+    """Per hold label: mean fraction of steps it held, and its longest unbroken run (steps
+    and, with ``dt``, seconds) per episode."""
+    out: dict[str, Any] = {}
+    for label in results[0].get("holds", {}) if results else ():
+        steps = [r["holds"][label][0] / max(1, r["steps"]) for r in results]
+        longest = [int(r["holds"][label][1]) for r in results]
+        out[label] = {
+            "step_fraction": float(np.mean(steps)),
+            "longest_steps": longest,
+            **({"longest_s_mean": float(np.mean(longest) * dt)} if dt else {}),
+            **({"longest_s_max": float(max(longest) * dt)} if dt else {}),
+        }
+    return out
+
+
+def summarize(
+    results: list[dict[str, Any]], dt: float | None = None, **context: Any
+) -> dict[str, Any]:
+    """The JSON summary of episodes from :func:`run_episode` (``dt``: control period in s,
+    for hold times in seconds)."""
     returns = np.array([r["return"] for r in results])
     lat = np.concatenate([r["latencies"] for r in results]) * 1e3
     return {
@@ -170,6 +245,7 @@ def summarize(results: list[dict[str, Any]], **context: Any) -> dict[str, Any]:
             "p99": float(np.percentile(lat, 99)),
             "max": float(lat.max()),
         },
+        **({"holds": h} if (h := _hold_summary(results, dt)) else {}),
     }
 
 
