@@ -196,4 +196,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(markdown_table(result))
     print(f"wrote {args.out}/sim2real.md, sim2real.json, sim2real.png")
+    failed = [k for k, v in result["cells"].items() if v.get("status") == "failed"]
+    if failed:
+        import sys
+
+        print(
+            f"{len(failed)} job(s) failed (see sim2real.md): {', '.join(failed)}", file=sys.stderr
+        )
+        return 1
     return 0

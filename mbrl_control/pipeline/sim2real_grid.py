@@ -398,6 +398,11 @@ def _done(out: Path, job: Job, cfg: GridConfig) -> bool:
         return False
 
 
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:300]}"
+
+
 def _ray_runner(cfg: GridConfig, out: Path, jobs: int, quiet: bool) -> Any:
     import os
 
@@ -427,6 +432,13 @@ def run_grid(
     Returns the ``sim2real.json`` content. Raises ``ValueError`` for an unknown backend."""
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r}; allowed: {list(BACKENDS)}")
+    from mbrl_sim.profiles import load_profile
+
+    from mbrl_control.tasks import get_task
+
+    get_task(cfg.pretrain.task)  # bad names fail here, not in every job
+    for profile in (cfg.real_profile, *{_pretrain_profile(c) for c in cfg.conditions}):
+        load_profile(profile)
     if backend == "ray":
         # one job per core: collection inside a job uses one process
         cfg = replace(cfg, pretrain=replace(cfg.pretrain, workers=1))
@@ -437,7 +449,16 @@ def run_grid(
     log: dict[str, dict[str, Any]] = {}
     remote = _ray_runner(cfg, out, jobs, quiet) if backend == "ray" else None
 
-    def finish(job: Job, result: dict[str, Any]) -> None:
+    def finish(job: Job, run: Any) -> None:
+        """Record a job's result; a job that raised is logged as failed (its dependents are
+        then not run) and the grid goes on."""
+        try:
+            result = run()
+        except Exception as err:
+            why = _one_line(getattr(err, "cause", None) or err)
+            log[job.key] = {"status": "failed", "why": why}
+            print(f"[sim2real] {job.key}: FAILED: {why}", flush=True)
+            return
         write_cell(out, result)
         log[job.key] = {"status": "ran", "elapsed_s": result["elapsed_s"]}
         print(f"[sim2real] {job.key}: {result['elapsed_s']:.0f} s", flush=True)
@@ -458,19 +479,19 @@ def run_grid(
                 log[job.key] = {"status": "not run", "why": f"--max-minutes {max_minutes:g}"}
                 continue
             if remote is None:
-                finish(job, run_job(cfg, job, out, quiet))
+                finish(job, lambda job=job: run_job(cfg, job, out, quiet))
                 continue
             import ray
 
             while len(pending) >= jobs:
                 (ready,), _ = ray.wait(list(pending), num_returns=1)
-                finish(pending.pop(ready), ray.get(ready))
+                finish(pending.pop(ready), lambda ready=ready: ray.get(ready))
             pending[remote.remote(cfg, job, out, quiet)] = job
         while pending:
             import ray
 
             (ready,), _ = ray.wait(list(pending), num_returns=1)
-            finish(pending.pop(ready), ray.get(ready))
+            finish(pending.pop(ready), lambda ready=ready: ray.get(ready))
     keys = {j.key for phase in plan_jobs(cfg) for j in phase}
     cells = [
         c for c in load_cells(out) if c["key"] in keys and c.get("fingerprint") == fingerprint(cfg)
@@ -507,10 +528,14 @@ def write_outputs(
     }
     (out / "sim2real.json").write_text(json.dumps(result, indent=2))
     not_run = [k for k, v in result["cells"].items() if v.get("status") == "not run"]
+    failed = [
+        f"{k} ({v['why']})" for k, v in result["cells"].items() if v.get("status") == "failed"
+    ]
     text = markdown_table(summary) + (
         f"\nCompute: {result['compute_min']['all_cells']:.1f} min over {len(timing)} jobs "
         f"(this run {result['compute_min']['this_run']:.1f} min)."
         + (f" Not run: {', '.join(not_run)}." if not_run else "")
+        + (f" Failed: {'; '.join(failed)}." if failed else "")
         + "\n\n| job | seconds |\n|---|---:|\n"
         + "".join(f"| {k} | {_fmt(v, '.0f')} |\n" for k, v in sorted(timing.items()))
     )
