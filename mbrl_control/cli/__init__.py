@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "finetune": ("mbrl_control.cli.finetune", "finetune a checkpoint on recorded robot data"),
     "import": ("mbrl_control.cli.import_log", "import CSV logs or a rosbag2 bag into a store"),
     "calibrate": ("mbrl_control.cli.calibrate", "fit the simulator's physics to robot data"),
+    "adapt": ("mbrl_control.cli.adapt", "calibrate, re-pretrain, finetune, gate from robot data"),
     "experiment": ("mbrl_control.cli.experiment", "run a cited experiment (sim2real)"),
     "ablation": ("mbrl_control.cli.ablation", "studies: value (H x value), rollout-length"),
     "bench": ("mbrl_control.cli.bench", "benchmarks that print JSON (planner, sim, train, ...)"),
