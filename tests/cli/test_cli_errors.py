@@ -156,6 +156,12 @@ BAD = [
     ("calibrate --task cartpole_swingup --data {w}/typo --out {w}/c.yaml", "--data"),
     ("calibrate --task cartpole_swingup --data {fx}/empty --out {w}/o/c.yaml", "no episodes"),
     ("calibrate --task cartpole_swingup --data {fx}/data --out {w}/c.txt", "--out"),
+    # adapt
+    ("adapt --task cartpole_swingup --run {w}/typo --data {fx}/data --out {w}/o", "--run"),
+    (
+        "adapt --task cartpole_swingup --run {fx}/data --data {fx}/data --out {w}/o",
+        "not a pretraining run",
+    ),
     # experiment, demo, bench, launch
     ("experiment sim2real --budgets a,b --out {w}/e", "--budgets"),
     ("experiment sim2real --budgets 5,2 --out {w}/e", "--budgets"),
