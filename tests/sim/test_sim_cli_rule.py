@@ -18,6 +18,7 @@ ARM = Path(__file__).resolve().parent / "fixtures" / "two_link_arm.task.yaml"
 # every subcommand whose --task goes through sim_task_name; {w} is a scratch folder holding
 # empty files f.pt / agent.pt and a folder d (their existence is all the parser checks)
 SIM_COMMANDS = [
+    "adapt --run {w}/d --data {w}/d --out {w}/o",
     "calibrate --data {w}/d --out {w}/o/c.yaml",
     "collect --episodes 1 --out {w}/o",
     "evaluate --oracle cartpole --episodes 1",
