@@ -92,20 +92,19 @@ def plot_grid(summary: dict[str, Any], path: str | Path, title: str = "") -> Pat
         if ok.any():
             ax.fill_between(x[ok], lo[ok], hi[ok], color=color, alpha=0.15, linewidth=0)
     refs = summary.get("references", {})
-    for kind, style, color in (
-        ("oracle_model", "-.", "C6"),
-        ("oracle_sim", ":", "C7"),
-        ("random", ":", "C8"),
-    ):
-        if refs.get(kind) is not None:
-            best = " (R_oracle)" if refs.get("oracle") == kind else ""
-            label = f"{LABELS.get(kind, kind)}{best}"
-            ax.axhline(refs[kind], ls=style, color=color, label=label)
+    styles = {"oracle_model": ("-.", "C6"), "oracle_sim": (":", "C7"), "random": (":", "C8")}
+    for r in summary["rows"]:
+        if r["kind"] in styles:
+            style, color = styles[r["kind"]]
+            best = " (R_oracle)" if refs.get("oracle") == r["kind"] else ""
+            label = f"{LABELS.get(r['kind'], r['kind'])}{best}"
+            ax.axhline(r["mean_return"], ls=style, color=color, label=label)
     ax.set_xlabel("real-robot data (minutes at the control rate; calibration data included)")
     ax.set_ylabel("return on the real profile, mean and 95% CI")
     ax.set_title(title or "sim-to-real: return vs real minutes")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=120)

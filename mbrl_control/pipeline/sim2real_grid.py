@@ -442,7 +442,7 @@ def run_grid(
     if backend == "ray":
         # one job per core: collection inside a job uses one process
         cfg = replace(cfg, pretrain=replace(cfg.pretrain, workers=1))
-    out = Path(out)
+    out = Path(out).resolve()  # Ray workers may run elsewhere (a shared folder)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     deadline = None if max_minutes is None else t0 + 60 * max_minutes
