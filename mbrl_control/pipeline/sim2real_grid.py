@@ -124,12 +124,11 @@ def _pretrain_profile(condition: str) -> str:
 def plan_jobs(cfg: GridConfig) -> list[list[Job]]:
     """The jobs in two phases (phase 1 reads phase 0's pretrained models)."""
     first, second = [], []
-    profiles = {_pretrain_profile(c) for c in cfg.conditions}
+    pretrainings = {(_pretrain_profile(c), s) for c in cfg.conditions for s in cfg.seeds}
     if "oracle_model" in cfg.baselines:
-        profiles.add("default")
-    for profile in sorted(profiles):
-        for s in cfg.seeds:
-            first.append(Job(f"pretrain_{profile}_s{s}", "pretrain", profile, s))
+        pretrainings.add(("default", cfg.seeds[0]))
+    for profile, s in sorted(pretrainings):
+        first.append(Job(f"pretrain_{profile}_s{s}", "pretrain", profile, s))
     if "random" in cfg.baselines:
         first.append(Job("random", "random", "random", cfg.seeds[0]))
     if "oracle_sim" in cfg.baselines:
@@ -155,6 +154,7 @@ def fingerprint(cfg: GridConfig) -> dict[str, Any]:
     d = json.loads(json.dumps(asdict(cfg), default=str))
     for key in ("seeds", "conditions", "baselines"):
         d.pop(key)
+    d["pretrain"].pop("workers")  # collected data do not depend on it (nor on the backend)
     return d
 
 

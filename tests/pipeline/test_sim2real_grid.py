@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,17 @@ def test_plan_calibrated_has_no_zero_budget_and_needs_the_default_pretraining() 
     assert [j.needs for j in calibrated] == [("pretrain_default_s0",), ("pretrain_default_s1",)]
     only_zero = GridConfig(conditions=("calibrated",), budgets_min=(0.0,), seeds=(0,))
     assert not [j for j in plan_jobs(only_zero)[1] if j.arm == "calibrated"]
+    # the oracle needs the default pretraining of the first seed only
+    wide = GridConfig(conditions=("wide",), seeds=(3, 4))
+    assert sorted(j.key for j in plan_jobs(wide)[0] if j.kind == "pretrain") == [
+        "pretrain_default_s3",
+        "pretrain_wide_s3",
+        "pretrain_wide_s4",
+    ]
+    # the backend and collection processes do not change results: resume across them
+    assert fingerprint(replace(wide, pretrain=replace(wide.pretrain, workers=1))) == fingerprint(
+        wide
+    )
 
 
 @pytest.mark.parametrize(
