@@ -60,14 +60,18 @@ def _evaluate(planner: Path, cfg: Sim2RealConfig, quiet: bool) -> dict[str, Any]
 
 
 def finetune_live(
-    cfg: Sim2RealConfig, pretrained: Path, out: Path, quiet: bool
+    cfg: Sim2RealConfig,
+    pretrained: Path,
+    out: Path,
+    quiet: bool,
+    start: tuple[Path, Path] | None = None,
 ) -> list[dict[str, Any]]:
     """Record with the live planner on the real profile, retrain, gate, swap; per budget.
 
     ``pretrained``: a folder with ``data/`` (the sim data replayed beside the real data),
-    ``model.pt`` and ``planner.onnx``. Real data goes to ``out/real_data``; episodes already
-    there count in the budget (e.g. the calibration data of the calibrated condition) and,
-    when there are at least two, the live model is first retrained and gated on them. Episode
+    ``model.pt`` and ``planner.onnx`` (the live model at the start unless ``start`` gives
+    another ``(checkpoint, planner)``). Real data goes to ``out/real_data``; episodes already
+    there count in the budget (e.g. the calibration data of the calibrated condition). Episode
     seeds: ``cfg.real_seed`` + the number of episodes in the store.
     """
     from mbrl_sim.collect import collect
@@ -81,7 +85,8 @@ def finetune_live(
     per_episode = task.episode_steps
     sim_data = TransitionStore(pretrained / "data").load()
     real_store = TransitionStore(out / "real_data")
-    live = {"checkpoint": pretrained / "model.pt", "planner": pretrained / "planner.onnx"}
+    checkpoint, planner = start or (pretrained / "model.pt", pretrained / "planner.onnx")
+    live = {"checkpoint": Path(checkpoint), "planner": Path(planner)}
     chunk = max(1, cfg.retrain_every // per_episode)  # episodes between retrains
     results: list[dict[str, Any]] = []
     gates: list[dict[str, Any]] = []
@@ -102,8 +107,6 @@ def finetune_live(
         if gate["deploy"]:
             live = {"checkpoint": Path(gate["checkpoint"]), "planner": Path(gate["planner"])}
 
-    if len(real_store) >= 2:
-        retrain()  # data recorded before (calibration): train on it before recording more
     for budget in cfg.budgets_min:
         target = int(budget * 60 * task.control_hz)
         while len(real_store) * per_episode < target:

@@ -8,10 +8,11 @@ The "real robot" is the simulator on the ``reality_gap`` profile. Arms:
 
   - ``none``, ``default``, ``wide``: pretrained on that profile; budget 0 is zero-shot;
   - ``calibrated``: pretrained on ``default``; records the first ``min(first budget,
-    calib_seconds)`` of real data with that planner, calibrates a DR profile from it
-    (:func:`mbrl_sim.calibration.calibrate`), re-pretrains warm on the calibrated profile
-    (``recalib_rounds`` more planner rounds on top of the default pretraining), then finetunes
-    on all the real data so far. The calibration data counts in the budget: no budget-0 cell.
+    calib_seconds)`` of real data with that planner, then runs the lab's adaptation loop on
+    it (:func:`mbrl_control.pipeline.adapt.adapt`: calibrate a DR profile, re-pretrain warm on
+    it for ``recalib_rounds`` more planner rounds, finetune on the recorded data, gate, choose
+    what to deploy), then the finetune loop from the chosen planner with the rest of the
+    budget. The calibration data counts in the budget: no budget-0 cell.
     (The recording uses the planner as it is: its sampling-based optimizer is the excitation;
     ``mbrl_sim.collect`` has no exploration-noise policy yet.)
 
@@ -234,14 +235,12 @@ def _finetune_rails(task_ref: str, store: Path) -> dict[str, int]:
 
 
 def _calibrated(cfg: GridConfig, job: Job, out: Path, work: Path, quiet: bool) -> dict[str, Any]:
-    """Record → calibrate → re-pretrain warm on the calibrated profile → finetune."""
-    try:
-        from mbrl_sim.calibration import CalibrationConfig, calibrate
-    except ImportError as err:
-        raise RuntimeError(f"the calibrated condition needs mbrl_sim.calibration: {err}") from None
+    """Record → :func:`~mbrl_control.pipeline.adapt.adapt` (calibrate, re-pretrain warm on the
+    calibrated profile, finetune on the recorded data, gate, choose) → the finetune loop from
+    the chosen planner."""
     from mbrl_sim.collect import collect
 
-    from mbrl_control.pipeline.pretrain import pretrain
+    from mbrl_control.pipeline.adapt import adapt
     from mbrl_control.pipeline.sim2real import finetune_live
     from mbrl_control.tasks import get_task
 
@@ -253,43 +252,41 @@ def _calibrated(cfg: GridConfig, job: Job, out: Path, work: Path, quiet: bool) -
     seconds = min(budgets[0] * 60, cfg.calib_seconds)
     episodes = max(2, math.ceil(seconds * task.control_hz / task.episode_steps))
     t0 = time.perf_counter()
-    collect(
+    collect(cfg.pretrain.task, cfg.real_profile, episodes, f"planner:{base / 'planner.onnx'}",
+            cfg.pretrain.workers, work / "real_data", seed=s2r.real_seed, quiet=quiet)  # fmt: skip
+    # ---- the lab's adaptation loop on it ----
+    adapted = adapt(
         cfg.pretrain.task,
-        cfg.real_profile,
-        episodes,
-        f"planner:{base / 'planner.onnx'}",
-        cfg.pretrain.workers,
+        base,
         work / "real_data",
-        seed=s2r.real_seed,
+        work / "adapt",
+        rounds=cfg.recalib_rounds,
+        episodes_per_round=cfg.pretrain.episodes_per_round,
+        workers=cfg.pretrain.workers,
+        evaluations=cfg.calib_evaluations,
+        real_ratio=cfg.real_ratio,
+        max_epochs=cfg.pretrain.max_epochs,
+        seed=job.seed,
         quiet=quiet,
     )
-    # ---- calibrate a DR profile from it ----
-    profile = work / "calibrated.yaml"
-    report = calibrate(
-        cfg.pretrain.task,
-        work / "real_data",
-        profile,
-        base_profile="default",
-        cfg=CalibrationConfig(evaluations=cfg.calib_evaluations, seed=job.seed),
-        quiet=quiet,
-    )
-    # ---- re-pretrain, warm, on the calibrated profile (on top of the default rounds) ----
-    re = work / "pretrain_calibrated"
-    shutil.copytree(base, re)
-    done = len(json.loads((re / "rounds.json").read_text()))
-    pcfg = replace(cfg.pretrain, profile=str(profile), seed=job.seed)
-    pretrain(replace(pcfg, rounds=done - 1 + cfg.recalib_rounds), re, quiet=quiet)
     setup_s = time.perf_counter() - t0
-    # ---- finetune on all the real data so far, then per budget ----
-    curve = finetune_live(replace(s2r, pretrain=pcfg), re, work, quiet)
+    # ---- then the finetune loop from what adapt deploys (or the current planner) ----
+    re = work / "adapt" / "pretrain_calibrated"
+    if not adapted["deploy"]:
+        start = (base / "model.pt", base / "planner.onnx")
+    elif adapted["choice"] == "finetuned":
+        start = (Path(adapted["gate"]["checkpoint"]), Path(adapted["planner"]))
+    else:
+        start = (re / "model.pt", re / "planner.onnx")
+    curve = finetune_live(s2r, re, work, quiet, start=start)
     return {
         "points": _curve_points(curve),
         "calibration": {
             "episodes": episodes,
-            "fitted": report.get("fitted"),
-            "replay_error": report.get("replay_error"),
-            "identifiable_only_together": report.get("identifiable_only_together"),
-            "profile": str(profile),
+            **adapted["calibration"],
+            "adapt_choice": adapted["choice"],
+            "adapt_deploy": adapted["deploy"],
+            "adapt_reason": adapted["reason"],
             "setup_s": round(setup_s, 1),
         },
         "finetune_rails": _finetune_rails(cfg.pretrain.task, work / "real_data"),

@@ -315,7 +315,9 @@ def test_tiny_grid_calibrated_condition(tmp_path: Path) -> None:
     calib = result["calibration"]["calibrated_s0"]
     assert Path(calib["profile"]).is_file() and calib["episodes"] == 2
     rounds = json.loads(
-        (tmp_path / "work" / "calibrated_s0" / "pretrain_calibrated" / "rounds.json").read_text()
+        (
+            tmp_path / "work" / "calibrated_s0" / "adapt" / "pretrain_calibrated" / "rounds.json"
+        ).read_text()
     )
     assert len(rounds) == 1 + cfg.recalib_rounds  # the default round 0, then 2 warm rounds
 
