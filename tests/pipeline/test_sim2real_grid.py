@@ -297,18 +297,17 @@ def test_tiny_grid_end_to_end(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="mbrl_sim.calibration on tiny data: the fit reaches a profile bound and the "
-    "Jacobian/polish steps past it (DRProfile refuses, e.g. joint_damping=1001 > 1000); "
-    "reported to the calibration helper",
-)
 def test_tiny_grid_calibrated_condition(tmp_path: Path) -> None:
     """Record 2 episodes with the default-pretrained planner, calibrate, re-pretrain warm on
     the calibrated profile, finetune: the calibration data counts in the budget."""
     cfg = _tiny(conditions=("calibrated",), baselines=("random",))
     result = run_grid(cfg, tmp_path, quiet=True)
-    assert result["cells"]["calibrated_s0"]["status"] == "ran", result["cells"]
+    status = result["cells"]["calibrated_s0"]
+    if status["status"] == "failed" and "outside the possible range" in status["why"]:
+        # known: mbrl_sim.calibration on tiny data fits to a profile bound and its Jacobian /
+        # polish steps past it (DRProfile refuses, e.g. joint_damping=1001 > 1000); reported
+        pytest.xfail(f"calibration bound issue: {status['why']}")
+    assert status["status"] == "ran", status
     (row,) = [r for r in result["rows"] if r["arm"] == "calibrated"]
     assert row["budget_min"] == 0.1  # no zero-budget cell
     assert row["real_minutes"] == pytest.approx(400 / 50 / 60)  # the 2 calibration episodes
