@@ -83,8 +83,8 @@ def plot_grid(summary: dict[str, Any], path: str | Path, title: str = "") -> Pat
         rows = sorted(rows, key=lambda r: r["budget_min"])
         x = np.array([r["real_minutes"] for r in rows])
         y = np.array([r["mean_return"] for r in rows])
-        lo = np.array([r["ci_low"] for r in rows], float)
-        hi = np.array([r["ci_high"] for r in rows], float)
+        lo = np.array([np.nan if r["ci_low"] is None else r["ci_low"] for r in rows], float)
+        hi = np.array([np.nan if r["ci_high"] is None else r["ci_high"] for r in rows], float)
         color = "k" if arm == "real_only" else f"C{i}"
         style = "--" if arm == "real_only" else "-"
         ax.plot(x, y, style, marker="o", color=color, label=LABELS.get(arm, arm))

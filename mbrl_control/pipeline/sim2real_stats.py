@@ -198,6 +198,9 @@ def aggregate(cells: list[dict[str, Any]]) -> dict[str, Any]:
             )
     for r in rows:
         del r["_pairs"]
+        for k, v in r.items():  # strict JSON: an interval of one value has no bounds (null)
+            if isinstance(v, float) and math.isnan(v):
+                r[k] = None
     method = (
         "mean over seeds of each seed's mean return; 95% Student t-interval over seed means "
         "(over episodes when one seed); normalized = (R - R_random)/(R_oracle - R_random) "

@@ -107,12 +107,20 @@ def test_aggregate_normalizes_by_the_better_oracle_and_random_on_the_same_episod
     assert not any(r["kind"] == "pretrain" for r in summary["rows"])
     table = markdown_table(summary)
     assert "R_oracle = -10.0" in table and "model on plentiful real data" in table
+    json.dumps(summary, allow_nan=False)  # strict JSON
     assert "t-interval" in table
 
 
-def test_aggregate_without_references_says_why() -> None:
+def test_aggregate_without_references_says_why(tmp_path: Path) -> None:
+    from mbrl_control.diagnostics.sim2real_plot import plot_grid
+
     cells = [c for c in synthetic_cells() if c["kind"] != "random"]
+    cells.append(_cell("none_s0", "condition", "none", 0, [_point(0, [-50.0])]))  # n = 1
     summary = aggregate(cells)
+    one = _row(summary, "none", 0.0)
+    assert one["mean_return"] == -50.0 and one["ci_low"] is None and one["ci_high"] is None
+    json.dumps(summary, allow_nan=False)
+    plot_grid(summary, Path(tmp_path) / "p.png")
     assert "R_random" in summary["references"]["error"]
     assert all("normalized" not in r for r in summary["rows"])
     assert "No normalized score" in markdown_table(summary)
