@@ -461,7 +461,9 @@ def calibrate(
         residual_fn = residuals_at(result.delay)
         fitted_draw = make_draw(result.values, result.delay)
 
-        ident = local_analysis(residual_fn, result.values, searched, cfg.horizon)
+        ident = local_analysis(
+            residual_fn, result.values, searched, cfg.horizon, log_bounds=log_bounds(searched)
+        )
         sigma = {k: float(v) for k, v in zip(searched, ident.sigma)}
         sigma_cond = {k: float(v) for k, v in zip(searched, ident.sigma_conditional)}
         pairs = together(ident, result.values, cfg.corr_threshold)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mbrl_sim.profiles import DRProfile, Param
+from mbrl_sim.profiles import _BOUNDS, DRProfile, Param
 
 
 # ---- recorded data as joint trajectories ------------------------------------------------------
@@ -208,7 +208,11 @@ class DrawMaker:
         )
 
     def __call__(self, values: dict[str, float], delay: int) -> dict[str, Any]:
-        point = {k: Param(float(v), float(v)) for k, v in values.items()}
+        # clipped to the profile's bounds: exp(log(x)) may round a fit on a bound past it
+        point = {
+            k: Param(*[min(max(float(v), _BOUNDS[k][0]), _BOUNDS[k][1])] * 2)
+            for k, v in values.items()
+        }
         profile = replace(self._base, **point, action_delay=Param(float(delay), float(delay)))
         return profile.sample(np.random.default_rng(0), *self._args)
 

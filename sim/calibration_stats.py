@@ -38,16 +38,28 @@ def jacobian(
     values: dict[str, float],
     params: list[str],
     step: float = 1e-3,
+    log_bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Residuals ``(M,)`` at ``values`` and their Jacobian ``(M, P)`` with respect to the log
-    of ``params``, by central differences of ``step`` (2P + 1 calls of ``residual_fn``)."""
+    of ``params``, by central differences of ``step`` (2P + 1 calls of ``residual_fn``); a
+    parameter within ``step`` of one of its ``log_bounds`` (``(P,)`` lows and highs) gets a
+    one-sided difference into the allowed range instead (a profile refuses values past its
+    bounds, and a fit often ends on one)."""
     r0 = residual_fn(values)
     cols = []
-    for k in params:
+    for i, k in enumerate(params):
+        x = math.log(values[k])
+        room_up = log_bounds is None or x + step <= log_bounds[1][i]
+        room_down = log_bounds is None or x - step >= log_bounds[0][i]
         up, down = dict(values), dict(values)
         up[k] *= math.exp(step)
         down[k] *= math.exp(-step)
-        cols.append((residual_fn(up) - residual_fn(down)) / (2 * step))
+        if room_up and room_down:
+            cols.append((residual_fn(up) - residual_fn(down)) / (2 * step))
+        elif room_up:
+            cols.append((residual_fn(up) - r0) / step)
+        else:
+            cols.append((r0 - residual_fn(down)) / step)
     return r0, np.stack(cols, 1)
 
 
@@ -66,7 +78,7 @@ def polish(
     lo, hi = log_bounds
     calls, lam = 0, 1e-3
     for _ in range(iterations):
-        r0, jac = jacobian(residual_fn, values, params)
+        r0, jac = jacobian(residual_fn, values, params, log_bounds=log_bounds)
         calls += 2 * len(params) + 1
         g, h = jac.T @ r0, jac.T @ jac
         x = np.log([values[k] for k in params])
@@ -89,6 +101,7 @@ def local_analysis(
     params: list[str],
     horizon: int,
     step: float = 1e-3,
+    log_bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Identifiability:
     """Gauss–Newton uncertainty of the fit ``values`` of ``params``.
 
@@ -100,7 +113,7 @@ def local_analysis(
     search distribution has not adapted to the error's shape (on a cart-pole, 300 evaluations:
     CMA says corr(mass, gain) = 0.87, Gauss–Newton 1.00, the exact degeneracy).
     """
-    r0, jac = jacobian(residual_fn, values, params, step)
+    r0, jac = jacobian(residual_fn, values, params, step, log_bounds)
     hess = jac.T @ jac  # (P, P)
     dof = max(len(r0) - len(params), 1)
     s2k = float(r0 @ r0) / dof * horizon
