@@ -32,10 +32,19 @@ class WorkerConfig:
     profile: str
     policy: str
     """``random`` or ``planner:PATH`` (an exported planner ONNX file)."""
+    noise: float = 0.0
+    """Exploration noise of a planner policy: Gaussian, std = ``noise`` × half the action
+    range, the noisy action clipped to the task's bounds (a safe excitation policy for
+    recording on a robot: the planner's behaviour, widened, never past the limits)."""
 
     def __post_init__(self) -> None:
         if self.policy != "random" and not self.policy.startswith("planner:"):
             raise ValueError(f"policy={self.policy!r}; allowed: 'random', 'planner:PATH'")
+        if not 0.0 <= self.noise <= 1.0 or (self.noise and self.policy == "random"):
+            raise ValueError(
+                f"noise={self.noise!r}: a fraction in [0, 1] of the action half-range, for a "
+                "planner policy only"
+            )
 
 
 _CACHE: dict[WorkerConfig, tuple[Any, Any]] = {}
@@ -67,8 +76,8 @@ def rollout(cfg: WorkerConfig, seed: int) -> dict[str, Any]:
     rng = np.random.default_rng((seed, 1))  # the random policy's own stream
     obs, info = env.reset(seed=seed)
     goal = np.asarray(info["goal"], np.float32)
-    if planner is not None:
-        planner.reset()
+    if planner is not None:  # its noise stream from the episode's seed: the data do not
+        planner.reset(seed=seed)  # depend on which worker ran which episodes before
     observations, actions, ret, success = [obs], [], 0.0, False
     done = False
     while not done:
@@ -76,6 +85,10 @@ def rollout(cfg: WorkerConfig, seed: int) -> dict[str, Any]:
             action = rng.uniform(task.low, task.high).astype(np.float32)
         else:
             action = np.asarray(planner.act(obs, goal=goal if task.goal_dim else None), np.float32)
+            if cfg.noise:
+                half = (task.high - task.low) / 2
+                action = np.clip(action + cfg.noise * half * rng.standard_normal(task.act_dim),
+                                 task.low, task.high).astype(np.float32)  # fmt: skip
         obs, reward, terminated, truncated, step_info = env.step(action)
         observations.append(obs)
         actions.append(np.clip(action, task.low, task.high))
@@ -87,6 +100,7 @@ def rollout(cfg: WorkerConfig, seed: int) -> dict[str, Any]:
         **({"task_file": cfg.task} if cfg.task != task.name else {}),
         "profile": cfg.profile,
         "policy": cfg.policy,
+        **({"noise": cfg.noise} if cfg.noise else {}),
         "seed": int(seed),
         "dr": info["dr"],
         "goal": info["goal"],
@@ -154,9 +168,11 @@ def collect(
     seed: int = 0,
     backend: str = "local",
     quiet: bool = False,
+    noise: float = 0.0,
 ) -> dict[str, Any]:
     """Collect ``episodes`` episodes of ``task`` (a built-in name or a task-file path) into
-    the store at ``out``; return a summary dict."""
+    the store at ``out``; return a summary dict. ``noise``: a planner policy's exploration
+    noise (:attr:`WorkerConfig.noise`)."""
     from mbrl_sim.profiles import load_profile
     from mbrl_sim.scene_spec import scene_spec
     from tqdm import tqdm
@@ -171,7 +187,7 @@ def collect(
         raise ValueError(f"backend={backend!r}; allowed: {list(BACKENDS)}")
     if episodes < 1 or workers < 1:
         raise ValueError(f"episodes and workers must be >= 1, got {episodes}, {workers}")
-    cfg = WorkerConfig(task, profile, policy)
+    cfg = WorkerConfig(task, profile, policy, noise)
     store = TransitionStore(out)
     seeds = episode_seeds(seed, episodes)
     runner = _local if backend == "local" else _ray

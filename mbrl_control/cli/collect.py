@@ -10,6 +10,7 @@ import argparse
 import json
 
 from mbrl_control.cli.checks import (
+    float_in,
     nonneg_int,
     out_dir,
     policy_spec,
@@ -17,6 +18,7 @@ from mbrl_control.cli.checks import (
     profile_ref,
     sim_task_name,
 )
+from mbrl_control.cli.errors import UsageError
 from mbrl_control.cli.task_defaults import PROFILE_HELP, TASK_HELP, task_profile
 
 
@@ -30,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="random",
         help="'random' or 'planner:PATH' (a planner ONNX file)",
     )
+    parser.add_argument(
+        "--noise", type=float_in(0.0, 1.0), default=0.0,
+        help="a planner policy's exploration noise: Gaussian, std = NOISE x half the action "
+        "range, clipped to the bounds (a safe excitation policy), e.g. 0.2",
+    )  # fmt: skip
     parser.add_argument("--workers", type=positive_int, default=1, help="parallel workers")
     parser.add_argument("--out", type=out_dir, required=True, help="transition store folder")
     parser.add_argument("--seed", type=nonneg_int, default=0, help="root seed of all episodes")
@@ -42,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import logging
 
+    if args.noise and args.policy == "random":
+        raise UsageError("--noise is exploration noise on a planner policy (--policy planner:PATH)")
     from mbrl_sim.collect import collect
 
     logging.basicConfig(level=logging.WARNING)
@@ -55,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         backend=args.backend,
         quiet=args.quiet,
+        noise=args.noise,
     )
     print(json.dumps(summary, indent=2))
     return 0
