@@ -8,8 +8,8 @@ The "real robot" is the simulator on the ``reality_gap`` profile. Arms:
 
   - ``none``, ``default``, ``wide``: pretrained on that profile; budget 0 is zero-shot;
   - ``calibrated``: pretrained on ``default``; records the first ``min(first budget,
-    calib_seconds)`` of real data with that planner, then runs the lab's adaptation loop on
-    it (:func:`mbrl_control.pipeline.adapt.adapt`: calibrate a DR profile, re-pretrain warm on
+    calib_seconds)`` of real data with that planner plus bounded exploration noise
+    (``calib_noise``), then runs the lab's adaptation loop on it (:func:`mbrl_control.pipeline.adapt.adapt`: calibrate a DR profile, re-pretrain warm on
     it for ``recalib_rounds`` more planner rounds, finetune on the recorded data, gate, choose
     what to deploy), then the finetune loop from the chosen planner with the rest of the
     budget. The calibration data counts in the budget: no budget-0 cell.
@@ -80,6 +80,10 @@ class GridConfig:
     calib_seconds: float = 30.0
     calib_evaluations: int = 400
     recalib_rounds: int = 2
+    calib_noise: float = 0.2
+    """Exploration noise of the calibration recording (std as a fraction of half the action
+    range, clipped to the bounds: ``collect --noise``): excites the dynamics beyond what
+    the planner alone does."""
 
     def __post_init__(self) -> None:
         bad = [c for c in self.conditions if c not in CONDITIONS]
@@ -253,7 +257,8 @@ def _calibrated(cfg: GridConfig, job: Job, out: Path, work: Path, quiet: bool) -
     episodes = max(2, math.ceil(seconds * task.control_hz / task.episode_steps))
     t0 = time.perf_counter()
     collect(cfg.pretrain.task, cfg.real_profile, episodes, f"planner:{base / 'planner.onnx'}",
-            cfg.pretrain.workers, work / "real_data", seed=s2r.real_seed, quiet=quiet)  # fmt: skip
+            cfg.pretrain.workers, work / "real_data", seed=s2r.real_seed, quiet=quiet,
+            noise=cfg.calib_noise)  # fmt: skip
     # ---- the lab's adaptation loop on it ----
     adapted = adapt(
         cfg.pretrain.task,
