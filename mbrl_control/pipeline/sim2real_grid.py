@@ -9,12 +9,11 @@ The "real robot" is the simulator on the ``reality_gap`` profile. Arms:
   - ``none``, ``default``, ``wide``: pretrained on that profile; budget 0 is zero-shot;
   - ``calibrated``: pretrained on ``default``; records the first ``min(first budget,
     calib_seconds)`` of real data with that planner plus bounded exploration noise
-    (``calib_noise``), then runs the lab's adaptation loop on it (:func:`mbrl_control.pipeline.adapt.adapt`: calibrate a DR profile, re-pretrain warm on
+    (``calib_noise``, ``collect --noise``), then runs the lab's adaptation loop on it
+    (:func:`mbrl_control.pipeline.adapt.adapt`: calibrate a DR profile, re-pretrain warm on
     it for ``recalib_rounds`` more planner rounds, finetune on the recorded data, gate, choose
     what to deploy), then the finetune loop from the chosen planner with the rest of the
     budget. The calibration data counts in the budget: no budget-0 cell.
-    (The recording uses the planner as it is: its sampling-based optimizer is the excitation;
-    ``mbrl_sim.collect`` has no exploration-noise policy yet.)
 
 - **real_only**: model-based RL from scratch on the robot with the same budget: random episodes
   first, then planner-driven rounds (:func:`~mbrl_control.pipeline.pretrain.pretrain` on the
