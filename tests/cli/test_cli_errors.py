@@ -165,6 +165,8 @@ BAD = [
     # experiment, demo, bench, launch
     ("experiment sim2real --budgets a,b --out {w}/e", "--budgets"),
     ("experiment sim2real --budgets 5,2 --out {w}/e", "--budgets"),
+    ("experiment sim2real --budgets 0,0 --out {w}/e", "--budgets"),
+    ("experiment sim2real --conditions nope --out {w}/e", "--conditions"),
     ("demo --out {fx}/junk.txt", "--out"),
     ("bench planner", "--preset"),
     ("bench nope", "nope"),
