@@ -40,11 +40,7 @@ def plot_sim2real(
     ax.set_title("cart-pole swing-up: closing the sim-to-real gap")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_rounds(ax: Any, rounds: list[dict[str, Any]]) -> None:
@@ -105,6 +101,13 @@ def plot_grid(summary: dict[str, Any], path: str | Path, title: str = "") -> Pat
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    """Lay out, write (PNG, 120 dpi) and close ``fig``."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=120)
