@@ -62,9 +62,7 @@ def _env_and_planner(cfg: WorkerConfig) -> tuple[Any, Any]:
         if cfg.policy.startswith("planner:"):
             from mbrl_control.export.runtime import OnnxPlanner
 
-            planner = OnnxPlanner(
-                cfg.policy.split(":", 1)[1], expected_task=env.unwrapped.task.name
-            )
+            planner = OnnxPlanner(cfg.policy.split(":", 1)[1], expected_task=env.unwrapped.task)
         _CACHE[cfg] = (env, planner)
     return _CACHE[cfg]
 

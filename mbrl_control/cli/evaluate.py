@@ -15,6 +15,7 @@ from mbrl_control.cli.checks import (
     profile_ref,
     sim_task_name,
 )
+from mbrl_control.cli.errors import UsageError
 from mbrl_control.cli.task_defaults import PROFILE_HELP, task_profile
 
 
@@ -45,9 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads", type=nonneg_int, default=2, help="onnxruntime intra-op threads (0 = ORT's)"
     )
     parser.add_argument(
-        "--hold", type=hold_expr, action="append", default=[], metavar="NAME>=VALUE",
+        "--hold", type=hold_expr, action="append", metavar="NAME>=VALUE",
         help="also report how long an observation entry stays at or beyond a value (fraction "
-        "of steps, longest unbroken run), e.g. tip_z>=1.8; repeatable",
+        "of steps, longest unbroken run), e.g. --hold 'tip_z>=1.8' (quoted: > is the shell's); "
+        "repeatable",
     )  # fmt: skip
     parser.add_argument("--video", type=out_file, help="also render one episode to this GIF")
     parser.add_argument("--json", action="store_true", help="print the full summary as JSON")
@@ -56,10 +58,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mbrl_control.pipeline.evaluate import evaluate, evaluate_oracle, planner_task
+    from mbrl_control.tasks import get_task
 
     if args.task is None:
         args.task = "cartpole_swingup" if args.planner is None else planner_task(args.planner)
     args.profile = task_profile(args.task, args.profile)
+    observed = get_task(args.task).obs_names
+    args.hold = args.hold or []
+    for hold in args.hold:
+        if hold.name not in observed:
+            raise UsageError(
+                f"argument --hold: {hold.name!r} is not observed by {args.task}; "
+                f"observed: {list(observed)}"
+            )
     if args.planner is None:
         summary = evaluate_oracle(
             args.oracle or None,
@@ -92,4 +103,10 @@ def run(args: argparse.Namespace) -> int:
             f"{summary['std_return']:.1f} over {summary['episodes']} episodes, success "
             f"{summary['success_rate']:.0%}, {timing}"
         )
+        for label, h in summary.get("holds", {}).items():
+            print(
+                f"  hold {label}: {h['step_fraction']:.1%} of steps, longest "
+                f"{h.get('longest_s_max', 0.0):.2f} s (mean of the episodes' longest "
+                f"{h.get('longest_s_mean', 0.0):.2f} s)"
+            )
     return 0

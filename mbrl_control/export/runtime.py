@@ -50,7 +50,9 @@ _KEYS = frozenset(_REQUIRED_KEYS + _OPTIONAL_KEYS)
 class OnnxPlanner:
     """A planner ONNX file, ready to ``act``.
 
-    Args: ``path`` of the file; ``expected_task`` (task name the file must be for);
+    Args: ``path`` of the file; ``expected_task`` (the task the file must be for: a name, or a
+    ``Task`` whose name and observation/action contract must match the file's — a task file
+    that gained a ``last_actions`` block keeps its name but not its observation);
     ``threads`` (onnxruntime intra-op threads); ``seed`` of the noise stream (default: the
     planner config's seed; the torch planner with the same seed draws the same noise, see
     :meth:`act`); ``probe_states`` ``(S, O)`` recent real states to probe on
@@ -63,7 +65,7 @@ class OnnxPlanner:
         self,
         path: str | Path,
         *,
-        expected_task: str | None = None,
+        expected_task: Any = None,
         threads: int = 2,
         seed: int | None = None,
         probe_states: np.ndarray | None = None,
@@ -73,10 +75,16 @@ class OnnxPlanner:
         self._session = open_session(self.path, threads, "planner")
         self.metadata = _read_metadata(self._session, self.path)
         task = self.metadata["task"]
-        if expected_task is not None and task.get("task") != expected_task:
+        if isinstance(expected_task, str) and task.get("task") != expected_task:
             raise ValueError(
                 f"{self.path}: planner is for task {task.get('task')!r}, expected {expected_task!r}"
             )
+        if expected_task is not None and not isinstance(expected_task, str):
+            from mbrl_control.tasks.portable import disagreement
+
+            why = disagreement(expected_task, task, "the task")
+            if why:
+                raise ValueError(f"{self.path}: {why}")
         self.obs_dim, self.goal_dim = len(task["obs_names"]), int(task["goal_dim"])
         self._low = np.asarray(task["action_low"], np.float32)
         self._high = np.asarray(task["action_high"], np.float32)

@@ -235,7 +235,7 @@ def deploy_candidate(
         model, task, cfg, out / f"planner-{k}.onnx", provenance=prov, probe_states=probe
     )
     try:
-        OnnxPlanner(onnx, expected_task=task.name)  # the controller's load check, here first
+        OnnxPlanner(onnx, expected_task=task)  # the controller's load check, here first
     except ValueError as exc:
         for path in (ckpt, onnx):
             Path(path).unlink(missing_ok=True)

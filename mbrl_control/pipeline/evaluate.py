@@ -128,9 +128,7 @@ def evaluate(
     from mbrl_control.tasks import get_task
 
     # ``task`` is a built-in name or a task-file path; the file records the task's name
-    planner = OnnxPlanner(
-        planner_path, expected_task=get_task(task).name, threads=threads, seed=seed
-    )
+    planner = OnnxPlanner(planner_path, expected_task=get_task(task), threads=threads, seed=seed)
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
     results = [
         run_episode(env, planner.act, seed=seed + i, reset=planner.reset, holds=holds)
@@ -259,7 +257,7 @@ def write_video(
     from mbrl_control.export.runtime import OnnxPlanner
     from mbrl_control.tasks import get_task
 
-    planner = OnnxPlanner(planner_path, expected_task=get_task(task).name, seed=seed)
+    planner = OnnxPlanner(planner_path, expected_task=get_task(task), seed=seed)
     env = mbrl_sim.make_env(task, profile=profile, seed=seed, render_mode="rgb_array")
     frames: list[np.ndarray] = []
     run_episode(env, planner.act, seed=seed, reset=planner.reset, frames=frames)

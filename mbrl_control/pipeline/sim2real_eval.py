@@ -111,9 +111,7 @@ def evaluate_planner(
     from mbrl_control.export.runtime import OnnxPlanner
     from mbrl_control.tasks import get_task
 
-    planner = OnnxPlanner(
-        planner_path, expected_task=get_task(task).name, threads=threads, seed=seed
-    )
+    planner = OnnxPlanner(planner_path, expected_task=get_task(task), threads=threads, seed=seed)
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
     try:
         results = run_episodes(env, planner.act, episodes, seed=seed, reset=planner.reset)
