@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=positive_int, default=2, help="simulator processes")
     parser.add_argument(
-        "--evaluations", type=int_at_least(8), default=400, help="CMA-ES evaluations"
+        "--evaluations", type=int_at_least(8), default=400, help="CMA-ES evaluations (>= 32)"
     )
     parser.add_argument(
         "--holdout-episodes", type=positive_int, default=1, help="newest real episodes gated on"
@@ -55,8 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mbrl_sim.calibration import CalibrationConfig
+
+    from mbrl_control.cli.calibrate import check_evaluations
     from mbrl_control.pipeline.adapt import adapt
 
+    check_evaluations(CalibrationConfig(evaluations=args.evaluations, seed=args.seed))
     result = adapt(
         args.task, args.run, args.data, args.out, rounds=args.rounds,
         episodes_per_round=args.episodes_per_round, workers=args.workers,
@@ -69,9 +73,15 @@ def run(args: argparse.Namespace) -> int:
     cal = result["calibration"]
     fitted = ", ".join(f"{k} {v:.3g}" for k, v in (cal["fitted"] or {}).items())
     print(f"calibrated: {cal['profile']} ({fitted})")
+    err = cal.get("replay_error") or {}
+    held = err.get("holdout") or err.get("fit")
+    if held:
+        print(f"  {err['horizon']}-step replay error {held['before']:.3f} -> {held['after']:.3f}")
+    for pair in cal.get("identifiable_only_together") or []:
+        print(f"  identifiable only together: {pair['combination']} = {pair['value']:.4g}")
     print(f"re-pretrained: {result['repretrain_rounds']} rounds in the calibrated simulator")
-    print(f"finetune gate: {result['gate']['reason']}")
+    print(f"finetune gate (one-step error, the live model's units): {result['gate']['reason']}")
     head = f"deploy {result['planner']}: " if result["deploy"] else ""
-    print(head + result["reason"])
+    print(f"{head}{result['reason']} (one-step error on the held-out real episodes)")
     print(f"({result['total_s']:.0f} s; {args.out}/adapt.json)")
     return 0

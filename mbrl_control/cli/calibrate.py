@@ -26,6 +26,7 @@ from mbrl_control.cli.checks import (
     profile_ref,
     sim_task_name,
 )
+from mbrl_control.cli.errors import UsageError
 from mbrl_control.cli.task_defaults import TASK_HELP
 
 
@@ -35,6 +36,17 @@ def profile_out(text: str) -> str:
     if Path(text).suffix not in (".yaml", ".yml"):
         raise Bad(f"must end in .yaml or .yml (a DR profile file), got {text!r}")
     return text
+
+
+def check_evaluations(cfg: object) -> None:
+    """Refuse an evaluation budget below one CMA-ES generation per delay (before anything
+    starts), as ``argument --evaluations``."""
+    from mbrl_sim.calibration import PARAMS, check_budget
+
+    try:
+        check_budget(len(PARAMS), cfg)  # type: ignore[arg-type]
+    except ValueError as err:
+        raise UsageError(f"argument --evaluations: {err}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,11 +103,16 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         holdout=args.holdout,
     )
+    check_evaluations(cfg)
     report = calibrate(args.task, args.data, args.out, args.base_profile, cfg, quiet=args.quiet)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    fitted = ", ".join(f"{k} {v:.4g}" for k, v in report["fitted"].items())
+    kept = set(report.get("undetermined", []))
+    fitted = ", ".join(
+        f"{k} {v:.4g}" + (" (undetermined: the base range kept)" if k in kept else "")
+        for k, v in report["fitted"].items()
+    )
     err = report["replay_error"]
     held = err["holdout"] or err["fit"]
     print(
@@ -103,6 +120,12 @@ def run(args: argparse.Namespace) -> int:
         f"{held['before']:.3f} -> {held['after']:.3f} "
         f"({'held-out' if err['holdout'] else 'fit'} data); report {report_path(args.out)}"
     )
+    if held["after"] > held["before"]:
+        print(
+            f"  warning: the fit replays the {'held-out' if err['holdout'] else 'fit'} data "
+            "worse than the base profile: too little or too uniform data? (record more, with "
+            "`collect --noise` excitation)"
+        )
     for pair in report["identifiable_only_together"]:
         print(f"  identifiable only together: {pair['combination']} = {pair['value']:.4g}")
     return 0
