@@ -303,12 +303,19 @@ class FileTask(Task):
             kind = s.choice(s.mapping(e, w).get("feature"), f"{w}.feature", FEATURES)
             if lay.history_steps:
                 raise TaskFileError(
-                    f"{w}: last_actions must be the last observation feature (it ends the "
-                    "observation vector)"
+                    f"{w}: last_actions appears twice (one block of k steps)"
+                    if kind == "last_actions"
+                    else f"{w}: last_actions must be the last observation feature (it ends "
+                    "the observation vector)"
                 )
             if kind == "last_actions":
                 m = s.keys(e, w, ("feature", "steps"), ("names",))
                 steps = s.integer(m["steps"], f"{w}.steps")
+                if steps >= self.episode_steps:
+                    raise TaskFileError(
+                        f"{w}.steps={steps} must be below episode_steps ({self.episode_steps}): "
+                        "recorded data drop the first k states of every stretch"
+                    )
                 default = [f"{a}_prev{i}" for i in range(1, steps + 1) for a in self.action_names]
                 got = self._obs_names(m, w, default)
                 lay.history_at, lay.history_steps = len(lay.names), steps

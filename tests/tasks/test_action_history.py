@@ -127,3 +127,17 @@ def test_for_task_carries_the_history(tmp_path):
     assert cfg.input_scale[5:7] == (10.0, 10.0)  # past actions scale as actions
     with pytest.raises(ValueError, match="action_history"):
         EnsembleConfig.for_task(task, action_history=1)
+
+
+def test_last_actions_twice_or_longer_than_an_episode(tmp_path):
+    path = cartpole_with_history(tmp_path, rate_weight=0)
+    data = yaml.safe_load(path.read_text())
+    data["observation"].append({"feature": "last_actions", "steps": 1})
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(TaskFileError, match="last_actions appears twice"):
+        load_task_file(path)
+    data["observation"].pop()
+    data["observation"][-1]["steps"] = data["episode_steps"]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(TaskFileError, match=r"steps=200 must be below episode_steps \(200\)"):
+        load_task_file(path)
