@@ -21,7 +21,7 @@ from mbrl_control.cli.checks import (
     sim_task_name,
 )
 from mbrl_control.cli.task_defaults import TASK_HELP
-from mbrl_control.pipeline.sim2real_grid import BASELINES, CONDITIONS  # torch-free
+from mbrl_control.pipeline.sim2real_names import BASELINES, CONDITIONS  # no numpy/torch
 
 _minutes = float_in(0.0, 24 * 60.0)
 

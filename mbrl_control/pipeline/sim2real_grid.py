@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from mbrl_control.pipeline.pretrain import PretrainConfig
+from mbrl_control.pipeline.sim2real_names import BACKENDS, BASELINES, CONDITIONS
 from mbrl_control.pipeline.sim2real_stats import (
     aggregate,
     cell_path,
@@ -54,9 +55,6 @@ from mbrl_control.pipeline.sim2real_stats import (
     write_cell,
 )
 
-CONDITIONS = ("none", "default", "wide", "calibrated")
-BASELINES = ("real_only", "random", "oracle_model", "oracle_sim")
-BACKENDS = ("local", "ray")
 EVAL_SEED = 1000
 """Episode i of every evaluation has seed EVAL_SEED + i (paired)."""
 
