@@ -123,7 +123,10 @@ def _history(args: argparse.Namespace, out: Path) -> str:
     table = markdown_table(result)
     (out / "action_history.md").write_text(table + "\n")
     same = "same episodes" if result["same_episodes"] else "WARNING: the episodes differ"
-    return f"{table}\n({same}; {result['profile']})\nwrote {out}/action_history.md and .json"
+    return (
+        f"{table}\n({same}; {result['profile']})\nwrote {out}/action_history.md and .json; "
+        f"the task with the block: {result['variant_task_file']}"
+    )
 
 
 def _value(args: argparse.Namespace, out: Path) -> str:
