@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mbrl_control.data.joint_state_merge import BadJointState, JointStateMerge, StaleJoint
-from mbrl_control.tasks.action_history import history_rows
+from mbrl_control.tasks.action_history import with_history
 
 if TYPE_CHECKING:
     from mbrl_control.tasks.base import Task
@@ -485,8 +485,8 @@ class Segmenter:
         kept = n - lost
         self.stats.history_transitions += lost
         if n and kept >= self.min_length:
-            obs, act = _with_known_history(
-                np.stack(self._obs), np.stack(self._act), before, self.history
+            obs, act = with_history(
+                np.stack(self._obs), np.stack(self._act), self.history, before=before
             )
             seg = Segment(
                 obs, act, self._t0 + lost * self.period, self._t0 + n * self.period, reason
@@ -504,22 +504,6 @@ class Segmenter:
         else:
             self._before = self._before[:0]
         self._new_segment()
-
-
-def _with_known_history(
-    obs: np.ndarray, action: np.ndarray, before: np.ndarray, steps: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`~mbrl_control.tasks.action_history.with_history` of a segment whose ``before
-    (m, A)`` earlier commands (oldest first, m <= k) are known: ``obs (T+1, O)``, ``action
-    (T, A)`` -> the states from ``k - m`` on with their block filled, and their actions (the
-    same as ``with_history`` when m = 0; unchanged when k = 0). Needs ``T >= k - m``."""
-    if steps <= 0:
-        return obs, action
-    lost = steps - len(before)
-    rows = history_rows(np.concatenate([before, action]), steps)  # states lost .. T
-    kept = obs[lost:].copy()
-    kept[:, obs.shape[1] - rows.shape[1] :] = rows
-    return kept, action[lost:]
 
 
 # ---- whole arrays ---------------------------------------------------------------------------

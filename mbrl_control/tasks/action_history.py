@@ -75,13 +75,22 @@ def history_rows(action: np.ndarray, steps: int) -> np.ndarray:
     return np.concatenate(cols, axis=1).astype(np.float32)
 
 
-def with_history(obs: np.ndarray, action: np.ndarray, steps: int) -> tuple[np.ndarray, ...]:
-    """A segment's ``obs (T+1, O)`` (block filled with anything) and ``action (T, A)`` ->
-    ``(obs (T+1-k, O), action (T-k, A))`` with the block of every kept state from the
-    segment's own commands (see :func:`history_rows`); unchanged when k = 0."""
+def with_history(
+    obs: np.ndarray, action: np.ndarray, steps: int, before: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A segment's ``obs (T+1, O)`` (block filled with anything) and ``action (T, A)`` -> the
+    states whose last k commands are known, with their block filled, and their actions.
+
+    ``before (m, A)``: commands known from before the segment's first state (oldest first,
+    m <= k; e.g. those of the segment it continues): the first ``k - m`` states are dropped
+    (all k without ``before``: see :func:`history_rows`). Returns ``(obs (T+1-k+m, O),
+    action (T-k+m, A))``; unchanged when k = 0. Needs ``T >= k - m``.
+    """
     if steps <= 0:
         return obs, action
-    rows = history_rows(action, steps)
-    kept = obs[steps:].copy()
+    known = np.zeros((0, action.shape[1]), np.float32) if before is None else before
+    lost = steps - len(known)
+    rows = history_rows(np.concatenate([known, action]), steps)  # states lost .. T
+    kept = obs[lost:].copy()
     kept[:, obs.shape[1] - rows.shape[1] :] = rows
-    return kept, action[steps:]
+    return kept, action[lost:]
