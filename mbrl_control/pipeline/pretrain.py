@@ -7,13 +7,16 @@ closed-loop by construction, so their returns are the per-round learning curve.
 
 Layout of ``out``: ``data/`` (transition store), ``model.pt``, ``planner.onnx``,
 ``model_report.json|png``, ``rounds.json`` (one entry per finished round; the resume point),
-``returns.png``. Rerunning with the same ``out`` continues after the last finished round.
+``returns.png``, ``metrics/`` (TensorBoard event files + ``metrics.csv``: ``train/*`` per
+training epoch, one curve over all rounds; ``round/*`` per round: returns, hold-out MSE).
+Rerunning with the same ``out`` continues after the last finished round.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,9 +59,15 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def train_and_export(
-    cfg: PretrainConfig, out: Path, data: Any, warm: bool, quiet: bool
+    cfg: PretrainConfig,
+    out: Path,
+    data: Any,
+    warm: bool,
+    quiet: bool,
+    callback: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Fit (warm start from ``out/model.pt`` if asked), checkpoint, export ``planner.onnx``."""
+    """Fit (warm start from ``out/model.pt`` if asked), checkpoint, export ``planner.onnx``;
+    ``callback(epoch, info)`` after each training epoch (e.g. ``MetricsLog.callback``)."""
     from mbrl_control.export.onnx_export import export_planner
     from mbrl_control.models.checkpoint import load_checkpoint, save_checkpoint
     from mbrl_control.models.config import EnsembleConfig
@@ -89,6 +98,7 @@ def train_and_export(
         TrainConfig(max_epochs=cfg.max_epochs, seed=cfg.seed),
         cost=cost,
         quiet=quiet,
+        callback=callback,
     )
     provenance = {
         "task": cfg.task,
@@ -104,9 +114,8 @@ def train_and_export(
 
 def pretrain(cfg: PretrainConfig, out: str | Path, *, quiet: bool = False) -> dict[str, Any]:
     """Run (or resume) the rounds; returns the ``rounds.json`` content."""
-    from mbrl_sim.collect import collect
-
     from mbrl_control.data.store import TransitionStore
+    from mbrl_control.recording.metrics import MetricsLog
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -115,45 +124,73 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, quiet: bool = False) -> di
         json.loads(rounds_path.read_text()) if rounds_path.exists() else []
     )
     store = TransitionStore(out / "data")
-    for r in range(len(rounds), cfg.rounds + 1):
-        # ---- collect: random seed data in round 0, the current planner afterwards ----
-        policy = "random" if r == 0 else f"planner:{out / 'planner.onnx'}"
-        episodes = cfg.seed_episodes if r == 0 else cfg.episodes_per_round
-        before = len(store)
-        collect(
-            cfg.task,
-            cfg.profile,
-            episodes,
-            policy,
-            cfg.workers,
-            out / "data",
-            seed=cfg.seed + 1000 * r,
-            quiet=quiet,
-        )
-        data = store.load()
-        returns = [float(ep["return"]) for ep in data.episodes[before:]]
-        # ---- retrain on everything, export the next round's planner ----
-        metrics = train_and_export(cfg, out, data, warm=r > 0, quiet=quiet)
-        rounds.append(
-            {
-                "round": r,
-                "policy": "random" if r == 0 else "planner",
-                "episodes": len(returns),
-                "transitions_total": len(data),
-                "mean_return": float(np.mean(returns)),
-                "returns": returns,
-                "holdout_mse": metrics.get("holdout_mse"),
-                "epochs": metrics.get("epochs"),
-            }
-        )
-        _write_json(rounds_path, rounds)
-        if not quiet:
-            print(
-                f"[pretrain] round {r}: {rounds[-1]['policy']} return "
-                f"{rounds[-1]['mean_return']:.1f}, {len(data)} transitions"
-            )
+    with MetricsLog(out / "metrics") as metrics_log:
+        for r in range(len(rounds), cfg.rounds + 1):
+            # training epochs continue one train/* curve over the rounds (and over a resume)
+            epochs_before = sum(int(done.get("epochs") or 0) for done in rounds)
+            entry = _round(cfg, out, r, store, metrics_log.callback("train", epochs_before), quiet)
+            rounds.append(entry)
+            _write_json(rounds_path, rounds)
+            metrics_log.scalars("round", _round_metrics(entry), step=r)
+            if not quiet:
+                print(
+                    f"[pretrain] round {r}: {entry['policy']} return "
+                    f"{entry['mean_return']:.1f}, {entry['transitions_total']} transitions"
+                )
     return {
         "rounds": rounds,
         "planner": str(out / "planner.onnx"),
         "checkpoint": str(out / "model.pt"),
+    }
+
+
+def _round(
+    cfg: PretrainConfig,
+    out: Path,
+    r: int,
+    store: Any,
+    callback: Callable[[int, dict[str, Any]], None] | None,
+    quiet: bool,
+) -> dict[str, Any]:
+    """Round ``r``: collect, retrain on everything, export; its ``rounds.json`` entry."""
+    from mbrl_sim.collect import collect
+
+    # ---- collect: random seed data in round 0, the current planner afterwards ----
+    policy = "random" if r == 0 else f"planner:{out / 'planner.onnx'}"
+    episodes = cfg.seed_episodes if r == 0 else cfg.episodes_per_round
+    before = len(store)
+    collect(
+        cfg.task,
+        cfg.profile,
+        episodes,
+        policy,
+        cfg.workers,
+        out / "data",
+        seed=cfg.seed + 1000 * r,
+        quiet=quiet,
+    )
+    data = store.load()
+    returns = [float(ep["return"]) for ep in data.episodes[before:]]
+    # ---- retrain on everything, export the next round's planner ----
+    metrics = train_and_export(cfg, out, data, warm=r > 0, quiet=quiet, callback=callback)
+    return {
+        "round": r,
+        "policy": "random" if r == 0 else "planner",
+        "episodes": len(returns),
+        "transitions_total": len(data),
+        "mean_return": float(np.mean(returns)),
+        "returns": returns,
+        "holdout_mse": metrics.get("holdout_mse"),
+        "epochs": metrics.get("epochs"),
+    }
+
+
+def _round_metrics(entry: dict[str, Any]) -> dict[str, Any]:
+    """A round's scalars for the metrics log (``round/*``)."""
+    keys = ("mean_return", "holdout_mse", "epochs", "episodes", "transitions_total")
+    returns = entry["returns"]
+    return {
+        **{key: entry[key] for key in keys},
+        "min_return": min(returns),
+        "max_return": max(returns),
     }
