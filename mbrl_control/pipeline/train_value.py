@@ -4,8 +4,9 @@
 SAC MBPO-style (optionally with more real steps in sim), and writes to ``out``:
 ``agent.pt`` (actor, critics, value head), ``policy.onnx`` (the actor alone, for
 ``mode: policy``), ``report.json`` (MBPO history: imagined returns, critic loss, rollout
-lengths, real ratio; and the policy's own closed-loop returns in sim) and its plot
-``report.png``.
+lengths, real ratio; and the policy's own closed-loop returns in sim), its plot
+``report.png`` and ``metrics/`` (TensorBoard event files + ``metrics.csv``: ``mbpo/*`` per
+epoch as it trains, ``policy_eval/*`` at the end).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def train_value(
     from mbrl_control.export.policy_export import export_policy
     from mbrl_control.models.checkpoint import load_checkpoint
     from mbrl_control.planning.rollout import with_goal
+    from mbrl_control.recording.metrics import MetricsLog
     from mbrl_control.tasks import get_task
 
     task, out = get_task(task_name), Path(out)
@@ -72,43 +74,58 @@ def train_value(
                 torch.Generator().manual_seed(mbpo_cfg.seed))  # fmt: skip
     agent.fit_normalizers(x, action)
     env = mbrl_sim.make_env(task, profile=profile, seed=mbpo_cfg.seed)  # a file task too
-    result = train_mbpo(agent, model, task, real, mbpo_cfg, env=env, quiet=quiet)
-    env.close()
+    with MetricsLog(out / "metrics") as metrics_log:
 
-    # write: agent checkpoint, policy-only ONNX
-    provenance = {
-        "task": task.name,
-        "data": str(Path(data_dir).resolve()),
-        "checkpoint": str(Path(checkpoint).resolve()),
-        "model_provenance": model_prov,
-        "real_transitions": len(data),
-        "real_steps": result["real_steps"],
-        "sac_config": sac_cfg.to_dict(),
-        "mbpo_config": mbpo_cfg.to_dict(),
-    }
-    agent.eval()
-    save_agent(out / "agent.pt", agent, provenance)
-    agent_path = str((out / "agent.pt").resolve())
-    policy_path = export_policy(
-        PolicyMean(agent.actor), task, out / "policy.onnx", provenance={"agent": agent_path}
-    )
+        def log_epoch(epoch: int, info: dict[str, Any]) -> None:
+            metrics_log.scalars("mbpo", _epoch_metrics(info), epoch)
 
-    history = result["history"]
-    report = {
-        **provenance,
-        "agent": str(out / "agent.pt"),
-        "policy": str(policy_path),
-        "model_refits": result["model_refits"],
-        "policy_eval": evaluate_policy(policy_path, task.name, profile, eval_episodes)
-        if eval_episodes
-        else None,
-        "history": history,
-        "final": {k: v for k, v in history[-1].items() if k != "real_returns"},
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=_plain))
-    plot_mbpo_report(report, out / "report.png")
+        result = train_mbpo(
+            agent, model, task, real, mbpo_cfg, env=env, quiet=quiet, callback=log_epoch
+        )
+        env.close()
+
+        # write: agent checkpoint, policy-only ONNX
+        provenance = {
+            "task": task.name,
+            "data": str(Path(data_dir).resolve()),
+            "checkpoint": str(Path(checkpoint).resolve()),
+            "model_provenance": model_prov,
+            "real_transitions": len(data),
+            "real_steps": result["real_steps"],
+            "sac_config": sac_cfg.to_dict(),
+            "mbpo_config": mbpo_cfg.to_dict(),
+        }
+        agent.eval()
+        save_agent(out / "agent.pt", agent, provenance)
+        agent_path = str((out / "agent.pt").resolve())
+        policy_path = export_policy(
+            PolicyMean(agent.actor), task, out / "policy.onnx", provenance={"agent": agent_path}
+        )
+
+        history = result["history"]
+        report = {
+            **provenance,
+            "agent": str(out / "agent.pt"),
+            "policy": str(policy_path),
+            "model_refits": result["model_refits"],
+            "policy_eval": evaluate_policy(policy_path, task.name, profile, eval_episodes)
+            if eval_episodes
+            else None,
+            "history": history,
+            "final": {k: v for k, v in history[-1].items() if k != "real_returns"},
+        }
+        if report["policy_eval"]:
+            metrics_log.scalars("policy_eval", report["policy_eval"], mbpo_cfg.epochs)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.json").write_text(json.dumps(report, indent=2, default=_plain))
+        plot_mbpo_report(report, out / "report.png")
     return report
+
+
+def _epoch_metrics(info: dict[str, Any]) -> dict[str, Any]:
+    """An MBPO epoch's scalars: its numbers, and the mean of the real returns it finished."""
+    real = info.get("real_returns") or []
+    return {**info, **({"real_return": float(np.mean(real))} if real else {})}
 
 
 def evaluate_policy(
