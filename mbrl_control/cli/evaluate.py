@@ -57,7 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mbrl_control.pipeline.evaluate import evaluate, evaluate_oracle, planner_task
+    from mbrl_control.pipeline.evaluate import (
+        HoldObserver,
+        evaluate,
+        evaluate_oracle,
+        planner_task,
+    )
     from mbrl_control.tasks import get_task
 
     if args.task is None:
@@ -71,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
                 f"argument --hold: {hold.name!r} is not observed by {args.task}; "
                 f"observed: {list(observed)}"
             )
+    observers = [HoldObserver(args.hold)] if args.hold else []
     if args.planner is None:
         summary = evaluate_oracle(
             args.oracle or None,
@@ -79,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             args.episodes,
             seed=args.seed,
             quiet=args.quiet,
-            holds=args.hold,
+            observers=observers,
         )
     else:
         summary = evaluate(
@@ -91,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
             video=args.video,
             quiet=args.quiet,
-            holds=args.hold,
+            observers=observers,
         )
     if args.json:
         print(json.dumps(summary, indent=2))

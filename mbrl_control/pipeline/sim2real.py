@@ -54,9 +54,9 @@ class Sim2RealConfig:
 def _evaluate(planner: Path, cfg: Sim2RealConfig, quiet: bool) -> dict[str, Any]:
     """The planner on the real profile's evaluation episodes (the same ones for every planner:
     paired), with rail hits and safety stops from the simulator's truth."""
-    from mbrl_control.pipeline.sim2real_eval import evaluate_planner
+    from mbrl_control.pipeline.evaluate import evaluate
 
-    return evaluate_planner(planner, cfg.pretrain.task, cfg.real_profile, cfg.eval_episodes)
+    return evaluate(planner, cfg.pretrain.task, cfg.real_profile, cfg.eval_episodes)
 
 
 def finetune_live(

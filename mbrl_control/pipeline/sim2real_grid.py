@@ -217,7 +217,7 @@ def _finetune_rails(task_ref: str, store: Path) -> dict[str, int]:
     from mbrl_sim.oracle import JointStateReader
 
     from mbrl_control.data.store import TransitionStore
-    from mbrl_control.pipeline.sim2real_eval import rail_limits
+    from mbrl_control.pipeline.evaluate import rail_limits
     from mbrl_control.tasks import get_task
 
     task = get_task(task_ref)
@@ -298,8 +298,8 @@ def _calibrated(cfg: GridConfig, job: Job, out: Path, work: Path, quiet: bool) -
 def _real_only(cfg: GridConfig, job: Job, work: Path, quiet: bool) -> dict[str, Any]:
     """MBRL from scratch on the robot: random episodes, then one planner round per
     ``retrain_every`` transitions, up to each budget; evaluated at each."""
+    from mbrl_control.pipeline.evaluate import evaluate as evaluate_planner
     from mbrl_control.pipeline.pretrain import pretrain
-    from mbrl_control.pipeline.sim2real_eval import evaluate_planner
     from mbrl_control.tasks import get_task
 
     task = get_task(cfg.pretrain.task)
@@ -330,8 +330,9 @@ def _real_only(cfg: GridConfig, job: Job, work: Path, quiet: bool) -> dict[str, 
 
 def run_job(cfg: GridConfig, job: Job, out: str | Path, quiet: bool = True) -> dict[str, Any]:
     """Run one job; return its cell result (see :mod:`~mbrl_control.pipeline.sim2real_stats`)."""
+    from mbrl_control.pipeline.evaluate import evaluate as evaluate_planner
     from mbrl_control.pipeline.sim2real import finetune_live
-    from mbrl_control.pipeline.sim2real_eval import evaluate_planner, evaluate_random
+    from mbrl_control.pipeline.sim2real_eval import evaluate_random
 
     out = Path(out)
     t0 = time.perf_counter()

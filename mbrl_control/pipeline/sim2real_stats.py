@@ -24,7 +24,7 @@ Method (stated in the outputs):
   its mean and CI as for the return (the score is affine in R).
 - **success rate**: all episodes of all seeds pooled.
 - **rail hits / safety stops**: episodes with at least one, all seeds pooled (from the
-  simulator's ground truth: :mod:`mbrl_control.pipeline.sim2real_eval`).
+  simulator's ground truth: :class:`mbrl_control.pipeline.evaluate.SafetyMonitor`).
 - **vs real-only**: a paired t-test of the per-episode returns against the real-data-only
   baseline at the same budget, paired by (seed, episode); episodes of one seed share a model,
   so this p-value is optimistic; the CIs are the conservative comparison.

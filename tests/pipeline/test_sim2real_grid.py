@@ -234,28 +234,6 @@ def test_a_failed_job_is_reported_and_the_grid_goes_on(
     assert "random: FAILED: RuntimeError" in capsys.readouterr().out
 
 
-def test_rail_hits_and_safety_stops_come_from_the_true_joint_state() -> None:
-    import mbrl_sim
-
-    from mbrl_control.pipeline.sim2real_eval import SafetyMonitor, rail_limits
-    from mbrl_control.tasks import get_task
-
-    assert rail_limits(get_task("cartpole_swingup")) == [(0, 2.0)]
-    env = mbrl_sim.make_env("cartpole_swingup", profile="none", seed=0)
-    try:
-        env.reset(seed=0)
-        monitor = SafetyMonitor(env, lambda obs, goal: np.zeros(1, np.float32))
-        for x, rail, stop in ((0.0, 0, 0), (2.2, 1, 0), (2.6, 2, 1), (-2.1, 3, 1)):
-            env.unwrapped.set_joint_state(np.array([x, np.pi]), np.zeros(2))
-            monitor(np.zeros(5, np.float32), np.zeros(0, np.float32))
-            assert (monitor.rail_steps, monitor.stop_steps) == (rail, stop)
-        env.unwrapped.set_joint_state(np.array([0.0, 0.0]), np.array([25.0, 0.0]))  # 20 m/s max
-        monitor(np.zeros(5, np.float32), np.zeros(0, np.float32))
-        assert monitor.stop_steps == 2
-    finally:
-        env.close()
-
-
 def test_cli_refuses_bad_grids(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from mbrl_control.cli import main
 
