@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from pathlib import Path
 
 from mbrl_control.cli.checks import (
     PRESET_NAMES,
@@ -52,17 +54,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "repeatable",
     )  # fmt: skip
     parser.add_argument("--video", type=out_file, help="also render one episode to this GIF")
+    parser.add_argument(
+        "--record", type=new_mcap, metavar="FILE.mcap",
+        help="also record the episodes as a rosbag2-compatible MCAP file (joint states, "
+        "commands, goal, diagnostics; opens in Foxglove and `mbrl-control import`)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the full summary as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def new_mcap(text: str) -> str:
+    """A new ``.mcap`` file name: a recording never replaces another."""
+    path = Path(text)
+    if path.suffix != ".mcap":
+        raise argparse.ArgumentTypeError(f"need a .mcap file name, got {text}")
+    if path.exists():
+        raise argparse.ArgumentTypeError(f"already exists (recordings are never replaced): {text}")
+    if any(p.exists() and not p.is_dir() for p in path.parents):
+        raise argparse.ArgumentTypeError(f"a parent of {text} is a file, not a folder")
+    return text
+
+
 def run(args: argparse.Namespace) -> int:
-    from mbrl_control.pipeline.evaluate import (
-        HoldObserver,
-        evaluate,
-        evaluate_oracle,
-        planner_task,
-    )
+    from mbrl_control.pipeline.evaluate import HoldObserver, planner_task
     from mbrl_control.tasks import get_task
 
     if args.task is None:
@@ -77,28 +91,12 @@ def run(args: argparse.Namespace) -> int:
                 f"observed: {list(observed)}"
             )
     observers = [HoldObserver(args.hold)] if args.hold else []
-    if args.planner is None:
-        summary = evaluate_oracle(
-            args.oracle or None,
-            args.task,
-            args.profile,
-            args.episodes,
-            seed=args.seed,
-            quiet=args.quiet,
-            observers=observers,
-        )
-    else:
-        summary = evaluate(
-            args.planner,
-            args.task,
-            args.profile,
-            args.episodes,
-            seed=args.seed,
-            threads=args.threads,
-            video=args.video,
-            quiet=args.quiet,
-            observers=observers,
-        )
+    with contextlib.ExitStack() as stack:
+        if args.record:
+            from mbrl_control.recording.episode_recorder import EpisodeRecorder
+
+            observers.append(stack.enter_context(EpisodeRecorder(args.record)))
+        summary = _evaluate(args, observers)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -115,4 +113,33 @@ def run(args: argparse.Namespace) -> int:
                 f"{h.get('longest_s_max', 0.0):.2f} s (mean of the episodes' longest "
                 f"{h.get('longest_s_mean', 0.0):.2f} s)"
             )
+        if args.record:
+            print(f"recorded {summary['episodes']} episodes to {args.record}")
     return 0
+
+
+def _evaluate(args: argparse.Namespace, observers: list) -> dict:
+    """The planner's (or the oracle's) evaluation summary, with ``observers``."""
+    from mbrl_control.pipeline.evaluate import evaluate, evaluate_oracle
+
+    if args.planner is None:
+        return evaluate_oracle(
+            args.oracle or None,
+            args.task,
+            args.profile,
+            args.episodes,
+            seed=args.seed,
+            quiet=args.quiet,
+            observers=observers,
+        )
+    return evaluate(
+        args.planner,
+        args.task,
+        args.profile,
+        args.episodes,
+        seed=args.seed,
+        threads=args.threads,
+        video=args.video,
+        quiet=args.quiet,
+        observers=observers,
+    )

@@ -17,7 +17,7 @@ from mbrl_control.cli import COMMANDS, build_parser, main
 # (argv with {fx} = fixture files and {w} = the empty working directory, text the one line
 # must contain). At least one case per subcommand (checked below).
 BAD = [
-    # evaluate: 8 kinds
+    # evaluate: 11 kinds
     ("evaluate --planner {fx}/planner.onnx --episodes 0", "--episodes"),
     ("evaluate --oracle nope", "--oracle"),
     ("evaluate --planner {fx}/nope.onnx", "nope.onnx"),
@@ -27,6 +27,9 @@ BAD = [
     ("evaluate --planner {fx}/planner.onnx --seed -1", "--seed"),
     ("evaluate --planner {fx}/planner.onnx --episodes many", "--episodes"),
     ("evaluate --planner {fx}/planner.onnx --video {fx}", "--video"),
+    ("evaluate --planner {fx}/planner.onnx --record {w}/r.bag", "--record"),
+    ("evaluate --planner {fx}/planner.onnx --record {fx}/junk.txt/r.mcap", "--record"),
+    ("evaluate --planner {fx}/junk.txt --episodes 1 --quiet --record {w}/new/r.mcap", "junk.txt"),
     # finetune
     (
         "finetune --data {fx}/empty --checkpoint {fx}/model5.pt --planner {fx}/planner.onnx "
