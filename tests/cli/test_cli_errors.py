@@ -165,13 +165,17 @@ BAD = [
         "adapt --task cartpole_swingup --run {fx}/data --data {fx}/data --out {w}/o",
         "not a pretraining run",
     ),
-    # experiment, demo, bench, launch
+    # experiment, demo, bench, launch, report
     ("experiment sim2real --budgets a,b --out {w}/e", "--budgets"),
     ("experiment sim2real --budgets 5,2 --out {w}/e", "--budgets"),
     ("experiment sim2real --budgets 0,0 --out {w}/e", "--budgets"),
     ("experiment sim2real --conditions nope --out {w}/e", "--conditions"),
     ("demo --out {fx}/junk.txt", "--out"),
     ("bench planner", "--preset"),
+    ("report {w}/nope", "nope"),
+    ("report {fx}/junk.txt", "junk.txt"),
+    ("report {fx}/data", "no run outputs"),
+    ("report {fx}/data --out {fx}", "--out"),
     ("bench nope", "nope"),
     ("launch {w}/nope.launch.yaml", "nope.launch.yaml"),
     ("launch --sigterm-timeout -1 {fx}/junk.txt", "--sigterm-timeout"),
