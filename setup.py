@@ -33,7 +33,7 @@ setup(
     package_dir={"mbrl_sim": "sim"},
     package_data={
         "mbrl_sim": ["profiles/*.yaml", "assets/*"],
-        "mbrl_control": ["tasks/builtin/*.task.yaml"],
+        "mbrl_control": ["tasks/builtin/*.task.yaml", "recording/*.json"],
     },
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
@@ -60,6 +60,7 @@ setup(
         "yourdfpy>=0.0.60",  # parses URDF (joints, limits, mimic, inertials) for task files
         "xacro>=2.1",  # expands .urdf.xacro robot descriptions as found in the wild
         "cma>=4.5",  # CMA-ES for `mbrl-control calibrate` (simulator parameters from robot data)
+        "tensorboard>=2.21",  # event files for training/finetuning metrics (torch's SummaryWriter)
     ],
     extras_require={
         # Not for machines that have ROS 2 Jazzy from apt: source /opt/ros/jazzy instead.
