@@ -7,6 +7,8 @@ scalars through (losses, hold-out error, returns, gate decisions, latencies)::
         fit(..., callback=log.callback("train"))       # the one-line hook: (epoch, info)
         log.scalars("round", {"mean_return": r}, step=k)
 
+    append_scalars(out / "metrics", "gate", gate_result, step=k)   # a rare event: one shot
+
 Files in ``folder``: ``events.out.tfevents.*`` (``tensorboard --logdir folder``; a resumed run
 adds a new event file, TensorBoard reads them in order) and ``metrics.csv`` (columns
 ``step,tag,value,wall_time``; appended to on resume, one row per scalar, flushed per batch of
@@ -175,6 +177,16 @@ class MetricsLog:
             except Exception:
                 pass
         self._writer = self._csv = self._rows = None
+
+
+def append_scalars(
+    folder: str | Path | None, prefix: str, values: Mapping[str, Any], step: int
+) -> None:
+    """One-shot: open ``folder``'s log, add ``values``' numbers as ``prefix/key`` at ``step``,
+    close. For rare events (a gate decision, an experiment cell); each call adds one small event
+    file, so per-epoch logging should hold a :class:`MetricsLog` open instead."""
+    with MetricsLog(folder) as log:
+        log.scalars(prefix, values, step)
 
 
 # ---- reading back ---------------------------------------------------------------------------

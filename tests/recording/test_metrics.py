@@ -11,7 +11,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mbrl_control.recording.metrics import MetricsLog, read_metrics_csv
+from mbrl_control.recording.metrics import MetricsLog, append_scalars, read_metrics_csv
 
 
 def _tensorboard(folder: Path) -> dict[str, list[tuple[int, float]]]:
@@ -92,3 +92,13 @@ def test_no_folder_records_nothing() -> None:
     with MetricsLog(None) as log:
         log.callback("train")(1, {"loss": 1.0})
         assert not log.active
+
+
+def test_append_scalars_one_shot_events(tmp_path: Path) -> None:
+    for k in range(3):
+        append_scalars(
+            tmp_path, "gate", {"deploy": k % 2 == 1, "candidate_error": 0.5 / (k + 1)}, k
+        )
+    tb = _tensorboard(tmp_path)
+    assert tb["gate/deploy"] == [(0, 0.0), (1, 1.0), (2, 0.0)]
+    assert read_metrics_csv(tmp_path)["gate/candidate_error"].steps == [0, 1, 2]
