@@ -1,4 +1,8 @@
-"""``mbrl-control pretrain``: collect randomized sim data in rounds, train, export planner.onnx."""
+"""``mbrl-control pretrain``: collect randomized sim data in rounds, train, export planner.onnx.
+
+Training metrics (per epoch and per round) go to OUT/metrics as TensorBoard event files and
+metrics.csv; ``mbrl-control report OUT`` makes one HTML page of the run.
+"""
 
 from __future__ import annotations
 
@@ -56,4 +60,7 @@ def run(args: argparse.Namespace) -> int:
     result = pretrain(cfg, args.out, quiet=args.quiet)
     if args.json:
         print(json.dumps(result, indent=2))
+    else:
+        print(f"metrics: {args.out}/metrics (tensorboard --logdir {args.out}; or mbrl-control "
+              f"report {args.out})")  # fmt: skip
     return 0

@@ -1,6 +1,7 @@
 """``mbrl-control train-value``: a value and a policy for a trained ensemble, learned MBPO-style.
 
-Writes ``OUT/agent.pt``, ``OUT/policy.onnx`` and ``OUT/report.json``; prints a summary:
+Writes ``OUT/agent.pt``, ``OUT/policy.onnx``, ``OUT/report.json`` and ``OUT/metrics`` (every
+epoch's scalars: TensorBoard event files and metrics.csv); prints a summary:
 imagined returns, critic loss, rollout lengths used, real ratio over time and the policy's
 own closed-loop return in sim.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from mbrl_control.cli.checks import (
     existing_dir,
@@ -92,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         "real_steps": report["real_steps"],
         "policy_mean_return": ev and ev["mean_return"],
         "policy_episodes": ev and ev["episodes"],
+        "metrics": str(Path(args.out) / "metrics"),
     }
     print(json.dumps(summary, indent=2))
     return 0

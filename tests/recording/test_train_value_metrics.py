@@ -21,7 +21,7 @@ from mbrl_control.recording.metrics import read_metrics_csv
 pytestmark = pytest.mark.slow
 
 
-def test_train_value_logs_mbpo_epochs(seed: int, tmp_path: Path) -> None:
+def test_train_value_logs_mbpo_epochs(seed: int, tmp_path: Path, capsys) -> None:
     rng = np.random.default_rng(seed)
     store = TransitionStore(tmp_path / "data")
     theta = rng.uniform(-np.pi, np.pi, 21)
@@ -37,6 +37,7 @@ def test_train_value_logs_mbpo_epochs(seed: int, tmp_path: Path) -> None:
             "--checkpoint", str(ckpt), "--out", str(out), "--epochs", "3", "--updates", "2",
             "--branches", "8", "--eval-episodes", "1", "--seed", str(seed), "--quiet"]  # fmt: skip
     assert main(argv) == 0
+    assert f'"metrics": "{out / "metrics"}"' in capsys.readouterr().out
     report = json.loads((out / "report.json").read_text())
 
     acc = EventAccumulator(str(out / "metrics"))
