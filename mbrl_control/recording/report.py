@@ -12,6 +12,9 @@ The page is built from the files the product writes, whatever command wrote them
   is needed; one larger than :data:`MAX_EMBED_BYTES` is listed, not embedded);
 - **metrics**: every ``metrics.csv`` (:mod:`mbrl_control.recording.metrics`) plotted with
   matplotlib, one figure per tag group (``train/*``, ``round/*``, ``mbpo/*`` ...);
+- **recordings**: every ``.mcap`` file (``evaluate --record``): its topics, message counts and
+  duration, and its joint positions, commands and step cost plotted
+  (:mod:`mbrl_control.recording.recording_plot`);
 - **files**: everything found, with sizes (transition stores counted, not listed).
 
 Folders are searched :data:`MAX_DEPTH` levels deep (an experiment's pretraining run is
@@ -59,13 +62,21 @@ class RunFiles:
     images: list[Path] = field(default_factory=list)
     metrics: list[Path] = field(default_factory=list)
     onnx: list[Path] = field(default_factory=list)
+    recordings: list[Path] = field(default_factory=list)
     other: list[Path] = field(default_factory=list)
     stores: dict[Path, int] = field(default_factory=dict)
     """Transition-store folder -> episodes in it."""
 
     @property
     def reportable(self) -> bool:
-        return bool(self.json or self.markdown or self.images or self.metrics or self.onnx)
+        return bool(
+            self.json
+            or self.markdown
+            or self.images
+            or self.metrics
+            or self.onnx
+            or self.recordings
+        )
 
 
 def scan(root: Path, max_depth: int = MAX_DEPTH) -> RunFiles:
@@ -95,6 +106,8 @@ def scan(root: Path, max_depth: int = MAX_DEPTH) -> RunFiles:
                 found.images.append(rel)
             elif suffix.endswith(".onnx"):
                 found.onnx.append(rel)
+            elif suffix.endswith(".mcap"):
+                found.recordings.append(rel)
             else:
                 found.other.append(rel)
     return found
@@ -311,10 +324,33 @@ def _metrics_section(root: Path, files: list[Path]) -> str:
     return "\n".join(parts)
 
 
+def _recordings_section(root: Path, files: list[Path]) -> str:
+    from mbrl_control.recording.recording_plot import plot_recording, read_recording
+
+    parts = []
+    for rel in files:
+        try:
+            rec = read_recording(root / rel)
+            png = plot_recording(rec) if len(rec.state_t) else None
+        except ValueError as err:
+            parts.append(f"<p><code>{_e(rel)}</code>: not readable ({_e(err)})</p>")
+            continue
+        parts.append(
+            f"<h3><code>{_e(rel)}</code></h3><p>{len(rec.episode_starts)} episodes, "
+            f"{rec.duration:.1f} s of joint states</p>"
+        )
+        rows = [(topic, typ, n) for topic, (typ, n) in sorted(rec.topics.items())]
+        parts.append(_table(["topic", "type", "messages"], rows))
+        if png is not None:
+            parts.append(_figure(png, "image/png", str(rel)))
+    return "\n".join(parts)
+
+
 def _files_section(root: Path, found: RunFiles) -> str:
     listed = sorted(
-        found.json + found.markdown + found.images + found.metrics + found.onnx + found.other
-    )
+        found.json + found.markdown + found.images + found.metrics + found.onnx
+        + found.recordings + found.other
+    )  # fmt: skip
     rows = [(str(rel), _size((root / rel).stat().st_size)) for rel in listed]
     rows += [(f"{rel}/ (transition store)", f"{n} episodes") for rel, n in found.stores.items()]
     return _table(["file", "size"], rows)
@@ -345,8 +381,8 @@ def build_report(run: str | Path) -> str:
     if not found.reportable:
         raise ValueError(
             f"{root}: no run outputs here (looked {MAX_DEPTH} levels deep for .json, .md, .png, "
-            ".gif, .onnx and metrics.csv files, as pretrain, experiment, ablation and demo "
-            "write them)"
+            ".gif, .onnx, .mcap and metrics.csv files, as pretrain, experiment, ablation, "
+            "evaluate --record and demo write them)"
         )
     kind, what = run_kind(root)
     sections = [("What was run", f"<p><b>{_e(kind)}</b>{': ' + _e(what) if what else ''}</p>"
@@ -359,6 +395,8 @@ def build_report(run: str | Path) -> str:
         sections.append((f"Table: {rel}", markdown_html((root / rel).read_text())))
     if found.metrics:
         sections.append(("Metrics", _metrics_section(root, found.metrics)))
+    if found.recordings:
+        sections.append(("Recordings", _recordings_section(root, found.recordings)))
     if found.images:
         sections.append(("Plots and animations", _images_section(root, found.images)))
     if found.json:
