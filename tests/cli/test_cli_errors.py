@@ -155,6 +155,12 @@ BAD = [
         "--out {w}/a",
         "--horizons",
     ),
+    # dyna
+    ("dyna --n 0,x --out {w}/d", "--n"),
+    ("dyna --n 5,5 --out {w}/d", "--n"),
+    ("dyna --seeds 0 --out {w}/d", "--seeds"),
+    ("dyna --env nope --out {w}/d", "--env"),
+    ("dyna --out {fx}/junk.txt", "--out"),
     # calibrate
     ("calibrate --task cartpole_swingup --data {w}/typo --out {w}/c.yaml", "--data"),
     ("calibrate --task cartpole_swingup --data {fx}/empty --out {w}/o/c.yaml", "no episodes"),
