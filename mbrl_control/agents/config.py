@@ -76,8 +76,10 @@ class MBPOConfig:
     branches: int = 2000
     """Model rollouts started from real states per epoch."""
     disagreement_threshold: float = 0.5
-    """A branch stops once the members' disagreement (variance of their mean predictions,
-    in units of the model's delta variance, averaged over O) exceeds this."""
+    """A branch stops once the epistemic disagreement of its step exceeds this: the std of
+    the members' mean predictions in units of the one-step change's std, averaged over the
+    predicted dims, calibrated at k = 1 (:mod:`mbrl_control.uncertainty.quantities`; the
+    planner penalty's quantity). See docs/uncertainty.md for how the default was measured."""
     model_buffer: int = 200_000
     """Capacity of the imagined-transition buffer (FIFO)."""
     real_ratio_max: float = 1.0

@@ -33,6 +33,7 @@ from mbrl_control.models.ensemble import Ensemble
 from mbrl_control.models.trainer import as_rows, fit, score_rows
 from mbrl_control.planning.rollout import with_goal
 from mbrl_control.tasks.base import Task
+from mbrl_control.uncertainty.quantities import epistemic_disagreement
 
 Callback = Callable[[int, dict[str, Any]], None]
 
@@ -60,9 +61,12 @@ def real_ratio(error: float, cfg: MBPOConfig) -> float:
 
 # ---- model rollouts ----------------------------------------------------------------------
 def disagreement(model: Ensemble, member_mean: torch.Tensor) -> torch.Tensor:
-    """Variance across members of their mean predictions ``(E, B, O)``, in units of the
-    model's delta variance (``out_norm.std**2``), averaged over O: ``(B,)``."""
-    return (member_mean.var(0, unbiased=False) / model.out_norm.std.square()).mean(-1)
+    """Epistemic disagreement ``(B,)`` of member means ``(E, B, O)``: the one definition
+    (:func:`~mbrl_control.uncertainty.quantities.epistemic_disagreement`) that the planner
+    penalty uses. Every branch step is a one-step prediction from the branch's current
+    (imagined) state, so it is calibrated at horizon k = 1 (the model's ``var_scale[0]``)."""
+    p = model.cfg.predicted_dim
+    return epistemic_disagreement(member_mean[..., :p], model.target_std, model.var_scale[0])
 
 
 @torch.no_grad()
@@ -78,9 +82,9 @@ def branch(
     """Branched rollouts of the actor through the ensemble from real rows ``start (B, O+G)``.
 
     Each step uses one random member per row and samples its Gaussian; a row stops (for
-    good) at the first step whose member disagreement exceeds ``threshold``, and that step
-    is not kept. Returns the kept transitions ``(M, ·)`` (M <= B·length) and each branch's
-    kept length ``(B,)``.
+    good) at the first step whose epistemic disagreement (:func:`disagreement`) exceeds
+    ``threshold``, and that step is not kept. Returns the kept transitions ``(M, ·)``
+    (M <= B·length) and each branch's kept length ``(B,)``.
     """
     e, b = model.members, start.shape[0]
     rows = torch.arange(b)

@@ -12,6 +12,8 @@ action (E, B, A) -> next_mean (E, B, O), logvar (E, B, O)``), sliced from the sa
   nodes; best at real-time sizes, where per-node overhead dominates);
 - with a reward head, the cost output is sliced the same way (de-normalizer folded in) and
   :meth:`GemmEnsemble.forward_with_cost` returns it from the same hidden pass;
+- ``target_std`` and the calibration's ``var_scale`` are copied, so the graph's
+  disagreement and predictive are the ensemble's (:mod:`mbrl_control.uncertainty`);
 - ``logvar="softplus"`` keeps the model's soft bounds (exact); ``"clip"`` bounds with a
   hard min/max instead (faster in ORT, differs from the soft bounds near them).
 """
@@ -60,6 +62,8 @@ class GemmEnsemble(nn.Module):
             cost_mean, cost_std = ensemble.cost_norm.mean, ensemble.cost_norm.std  # (1,)
             self.cost_w = nn.Parameter(head_w[..., -1:] * cost_std, requires_grad=False)
             self.cost_b = nn.Parameter(head_b[..., -1:] * cost_std + cost_mean, requires_grad=False)
+            self.register_buffer("target_std", ensemble.target_std.detach().clone())  # (P,)
+            self.register_buffer("var_scale", ensemble.var_scale.detach().clone())  # (K, P)
             self.max_logvar = ensemble.max_logvar.detach().clone()  # (1, 1, O)
             self.min_logvar = ensemble.min_logvar.detach().clone()
         self.weights = nn.ParameterList(nn.Parameter(w, requires_grad=False) for w in weights)

@@ -2,7 +2,9 @@
 
 The file is a ``torch.save`` of plain containers (str/int/float/bool/list/dict and tensors),
 loaded with ``torch.load(weights_only=True)``, so loading never unpickles arbitrary objects.
-Normalizers are buffers of the model, so they travel inside the state dict. Writes are
+Normalizers are buffers of the model, so they travel inside the state dict; the uncertainty
+calibration (``var_scale (K, P)`` and how it was fitted) is an optional ``calibration`` entry
+(files without it load uncalibrated). Writes are
 atomic: temp file in the same directory, fsync, rename, fsync of the directory.
 """
 
@@ -114,6 +116,11 @@ def save_checkpoint(
         "config": model.cfg.to_dict(),
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "provenance": prov,
+        # optional (files before it load uncalibrated): uncertainty.calibration's factor
+        "calibration": {
+            "var_scale": model.var_scale.detach().cpu().clone(),
+            "info": _plain(dict(model.calibration_info), path),
+        },
     }
     return write_payload(path, payload)
 
@@ -150,5 +157,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[Ensemble, dict[str, A
     if bad:
         raise ValueError(f"{path}: non-finite values in {bad}")
     model.load_state_dict(state)
+    calibration = payload.get("calibration")  # absent in files written before issue 17
+    if calibration is not None:
+        try:
+            model.set_calibration(calibration["var_scale"], dict(calibration.get("info") or {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: bad calibration: {exc}") from None
     model.eval()
     return model, dict(payload["provenance"])

@@ -175,6 +175,10 @@ class TrainConfig:
     """Each member trains on its own resample (with replacement) of the training rows."""
     logvar_bound_weight: float = 0.01
     """Weight of ``sum(max_logvar) - sum(min_logvar)`` in the loss (PETS)."""
+    beta_nll: float = 0.0
+    """β of the β-NLL loss (Seitzer et al. 2022): each row's Gaussian NLL is weighted by its
+    predicted variance to the power β (stop-gradient), in [0, 1]. 0 is the plain NLL; 0.5
+    keeps badly-fit rows from being written off as noise; 1 weights the mean like MSE."""
     seed: int = 0
     """Seed of the numpy generator used when ``fit`` is given none."""
 
@@ -185,6 +189,8 @@ class TrainConfig:
         for key in ("weight_decay", "improvement_threshold", "logvar_bound_weight"):
             if not getattr(self, key) >= 0:
                 raise ValueError(f"TrainConfig.{key} must be >= 0, got {getattr(self, key)}")
+        if not 0.0 <= self.beta_nll <= 1.0:
+            raise ValueError(f"TrainConfig.beta_nll must be in [0, 1], got {self.beta_nll}")
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise ValueError(
                 f"TrainConfig.holdout_fraction must be in [0, 1), got {self.holdout_fraction}"

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from mbrl_control.models.config import EnsembleConfig
+from mbrl_control.uncertainty.quantities import total_predictive
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
 
@@ -101,6 +102,11 @@ class Ensemble(nn.Module):
         self.head = EnsembleLinear(e, w, heads, gen)
         self.max_logvar = nn.Parameter(torch.full((1, 1, o), 0.5))
         self.min_logvar = nn.Parameter(torch.full((1, 1, o), -10.0))
+        # calibration (uncertainty.calibration): variance factor per horizon k and predicted
+        # dim, row k-1 for k-step predictions (last row beyond); saved by the checkpoint
+        # next to the weights, not in the state dict (old checkpoints load uncalibrated)
+        self.register_buffer("var_scale", torch.ones(1, cfg.predicted_dim), persistent=False)
+        self.calibration_info: dict[str, Any] = {}
 
     @property
     def members(self) -> int:
@@ -110,6 +116,31 @@ class Ensemble(nn.Module):
     def has_cost(self) -> bool:
         """Whether the ensemble predicts the per-step cost (``cfg.reward_head``)."""
         return bool(self.cfg.reward_head)
+
+    @property
+    def target_std(self) -> torch.Tensor:
+        """Std ``(P,)`` of the one-step change of each predicted dim in the training data:
+        the unit of the epistemic disagreement (:mod:`mbrl_control.uncertainty.quantities`)."""
+        return self.out_norm.std[: self.cfg.predicted_dim]
+
+    def set_calibration(self, var_scale: Any = None, info: dict[str, Any] | None = None) -> None:
+        """Use ``var_scale (K, P)`` (variance factor per horizon k = 1..K and predicted dim,
+        > 0, finite) from now on; None resets to uncalibrated (ones). ``ValueError`` for a
+        wrong shape or a value that is not a positive finite number."""
+        p = self.cfg.predicted_dim
+        if var_scale is None:
+            scale, info = torch.ones(1, p), {}
+        else:
+            scale = torch.as_tensor(var_scale, dtype=torch.float32)
+            if scale.ndim != 2 or scale.shape[0] < 1 or scale.shape[1] != p:
+                raise ValueError(
+                    f"var_scale must have shape (K, {p}) (horizons x predicted dims), "
+                    f"got {tuple(scale.shape)}"
+                )
+            if not bool((torch.isfinite(scale) & (scale > 0)).all()):
+                raise ValueError("var_scale must be positive finite numbers")
+        self.var_scale = scale.to(self.out_norm.std.device)
+        self.calibration_info = dict(info or {})
 
     def input_std_floor(self) -> torch.Tensor:
         """Floor ``(O + A,)`` of the input normalizer's std (``cfg.input_std_floor()``)."""
@@ -240,8 +271,7 @@ def mixture_moments(mean: torch.Tensor, var: torch.Tensor) -> tuple[torch.Tensor
 
     Args: mean ``(E, B, O)``, var ``(E, B, O)`` per member (raw units).
     Returns: mean ``(B, O)`` and var ``(B, O)`` = mean aleatoric variance + epistemic spread
-    (the variance of the member means across E).
+    (the variance of the member means across E): the uncalibrated total predictive of
+    :func:`mbrl_control.uncertainty.quantities.total_predictive`.
     """
-    mix_mean = mean.mean(0)
-    epistemic = mean.var(0, unbiased=False)
-    return mix_mean, var.mean(0) + epistemic
+    return total_predictive(mean, var)

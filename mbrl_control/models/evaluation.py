@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from mbrl_control.models.ensemble import Ensemble, mixture_moments
+from mbrl_control.uncertainty.quantities import epistemic_disagreement
 
 NOMINAL = {1: math.erf(1 / math.sqrt(2)), 2: math.erf(2 / math.sqrt(2))}  # 0.6827, 0.9545
 CHUNK = 16384
@@ -93,14 +94,12 @@ def point_metrics(
 
 
 def disagreement(model: Ensemble, mean: torch.Tensor) -> dict[str, float]:
-    """Spread of member means ``(E, N, O')`` per row, in units of the training delta's std.
-
-    Per row: ``sqrt(mean_O'(var_E(mean) / out_std²))`` (epistemic std relative to the typical
-    one-step change) over the first O' dims (the predicted ones: callers may leave out the
-    shifted ``last_actions`` block). Returns its mean, median and 90th percentile over rows.
-    """
-    std = model.out_norm.std[: mean.shape[-1]]
-    spread = (mean.var(0, unbiased=False) / std.square()).mean(-1).sqrt()  # (N,)
+    """Epistemic disagreement of one-step member means ``(E, N, P)`` (the predicted dims),
+    per row as :func:`~mbrl_control.uncertainty.quantities.epistemic_disagreement` defines
+    it (calibrated at k = 1: the planner penalty's and the MBPO stop's quantity). Returns
+    its mean, median and 90th percentile over rows."""
+    p = mean.shape[-1]
+    spread = epistemic_disagreement(mean, model.target_std[:p], model.var_scale[0, :p])  # (N,)
     return {
         "mean": float(spread.mean()),
         "median": float(spread.median()),
@@ -144,6 +143,24 @@ def open_loop_rollout(
         out.append(mean_state)
         spread.append(own.var(0, unbiased=False))
     return torch.stack(out, 1), torch.stack(spread, 1)
+
+
+@torch.no_grad()
+def member_rollout(
+    step: StepFn, obs0: torch.Tensor, actions: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each member fed its own mean prediction under the recorded actions (as a TS∞ particle
+    that follows its member's mean): obs0 ``(S, O)``, actions ``(S, K, A)`` ->
+    member means and variances ``(E, S, K, O)`` each (entry k-1: the k-step prediction, with
+    the member's one-step variance at that step)."""
+    members = step.members
+    own = obs0.expand(members, *obs0.shape)  # (E, S, O)
+    means, variances = [], []
+    for i in range(actions.shape[1]):  # loop over time only
+        own, logvar = step(own, actions[:, i].expand(members, *actions[:, i].shape))
+        means.append(own)
+        variances.append(logvar.exp())
+    return torch.stack(means, 2), torch.stack(variances, 2)
 
 
 def rollout_errors(

@@ -110,7 +110,7 @@ def as_rows(
 
 
 def member_losses(
-    model: Ensemble, batch: Rows, logvar_bound_weight: float = 0.0
+    model: Ensemble, batch: Rows, logvar_bound_weight: float = 0.0, beta_nll: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Training loss and normalized MSE per member, each ``(E,)``.
 
@@ -118,7 +118,8 @@ def member_losses(
     (up to the constant ``0.5 log 2π``; plain MSE for the deterministic head), averaged over B
     and the predicted dims (``cfg.predicted_dim``: not the shifted ``last_actions`` block),
     plus the normalized cost MSE with the reward head, plus ``logvar_bound_weight *
-    (sum max_logvar - sum min_logvar)`` shared by all members (PETS).
+    (sum max_logvar - sum min_logvar)`` shared by all members (PETS). With ``beta_nll`` > 0
+    each element's NLL is weighted by ``var.detach() ** beta_nll`` (β-NLL).
     """
     mean, logvar, cost = model.forward_train(batch.obs, batch.action)  # (E, B, O) x2, (E, B)
     target = model.out_norm.normalize(batch.delta)  # (E, B, O)
@@ -127,7 +128,10 @@ def member_losses(
     sq = (mean - target).square()
     mse = sq.mean((1, 2))  # (E,): reduce over B and O
     if model.cfg.probabilistic:
-        loss = 0.5 * (sq * torch.exp(-logvar) + logvar).mean((1, 2))  # (E,)
+        nll = 0.5 * (sq * torch.exp(-logvar) + logvar)  # (E, B, P)
+        if beta_nll:
+            nll = nll * torch.exp(beta_nll * logvar.detach())
+        loss = nll.mean((1, 2))  # (E,)
         bound = model.max_logvar.sum() - model.min_logvar.sum()
         loss = loss + logvar_bound_weight * bound
     else:
@@ -270,9 +274,11 @@ def fit(
     ``holdout_loss_final`` of the restored weights (training scores when nothing is held
     out), ``holdout_episodes``, ``n_train``, ``n_holdout``, ``n_replay``,
     ``batches_per_epoch``, ``samples_per_s`` (rows per member per second of gradient steps)
-    and ``seconds``.
+    and ``seconds``. A calibration the model carried is dropped (it described the old
+    weights): recalibrate with :func:`mbrl_control.uncertainty.calibration.calibrate`.
     """
     t_start = time.perf_counter()
+    model.set_calibration(None)
     rng = np.random.default_rng(cfg.seed) if rng is None else rng
     e, bs = model.members, cfg.batch_size
     rows = as_rows(model, obs, action, next_obs, cost)
@@ -317,7 +323,7 @@ def fit(
         for b in range(n_batches):
             parts = [p.take(s[:, b * k : (b + 1) * k]) for s, (p, k) in zip(streams, pools)]
             batch = Rows.cat(parts, dim=1) if len(parts) > 1 else parts[0]  # (E, B, ·)
-            loss, mse = member_losses(model, batch, cfg.logvar_bound_weight)
+            loss, mse = member_losses(model, batch, cfg.logvar_bound_weight, cfg.beta_nll)
             opt.zero_grad(set_to_none=True)
             total = loss.sum() + input_decay(model, varied, cfg.weight_decay)
             total.backward()  # members are independent: sum over E

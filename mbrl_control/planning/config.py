@@ -46,7 +46,9 @@ class PlannerConfig:
     aleatoric: bool = False
     """Sample the predicted Gaussian (needs state-noise input); False uses the mean."""
     uncertainty_weight: float = 0.0
-    """Cost per unit of ensemble disagreement along the plan (conservative planning)."""
+    """Cost per unit of epistemic disagreement per step along the plan (conservative
+    planning; the disagreement is in units of the one-step change's std, calibrated per
+    step: :mod:`mbrl_control.uncertainty.quantities`)."""
     action_rate_weight: float = 0.0
     """Cost per unit of sum of squared action changes, including from the last action."""
     discount: float = 1.0

@@ -24,6 +24,7 @@ from torch import nn
 
 from mbrl_control.planning.config import PlannerConfig
 from mbrl_control.tasks.base import Task
+from mbrl_control.uncertainty.quantities import epistemic_disagreement
 
 BIG_COST = 1e10
 """Cost given to candidates whose rollout is not finite: NaN never wins."""
@@ -109,7 +110,10 @@ class Rollout:
         Args: obs ``(O,)``, goal ``(G,)``, weights ``(K,)``, prev_action ``(A,)`` (the action
         applied last tick), actions ``(N, H, A)``, state_noise ``(H, P·N, O)`` standard
         normal (only with ``cfg.aleatoric``).
-        Returns: cost ``(N,)`` (non-finite -> :data:`BIG_COST`) and disagreement ``(N,)``.
+        Returns: cost ``(N,)`` (non-finite -> :data:`BIG_COST`) and disagreement ``(N,)``: the
+        epistemic disagreement (:mod:`mbrl_control.uncertainty.quantities`) averaged over the
+        H steps, each step calibrated at its horizon (:meth:`var_scale_rows`);
+        ``cfg.uncertainty_weight`` times the per-step value is added to the step cost.
         """
         cfg, p = self.cfg, self.cfg.particles
         n, h = actions.shape[0], actions.shape[1]
@@ -139,11 +143,13 @@ class Rollout:
             taken = per_step.reshape(-1, per_step.shape[-1])  # (H·P·N, A)
             step_cost = self.task.score(before, taken, after, goal, weights)[0]  # (H·P·N,)
         step_cost = step_cost.reshape(h, p, n).mean(1)  # (H, N) averaged over particles
-        # disagreement: variance across members of their mean prediction, averaged over the
-        # predicted dims (the shifted last_actions block is exact: its spread is 0)
-        spread = torch.stack(member_means)[..., : self.predicted_dim]
-        spread = spread.var(1, unbiased=False).mean(-1)  # (H, N or P·N)
-        dis = spread.reshape(h, -1, n).mean(1)  # (H, N)
+        # disagreement: the epistemic quantity (uncertainty.quantities), calibrated at each
+        # step's horizon (var_scale_rows), over the predicted dims (last_actions is exact)
+        means = torch.stack(member_means)[..., : self.predicted_dim]  # (H, E, X, P)
+        dis = epistemic_disagreement(
+            means.transpose(0, 1), self._target_std(), self.var_scale_rows(h)[:, None]
+        )  # (H, X), X = N or P·N
+        dis = dis.reshape(h, -1, n).mean(1)  # (H, N)
         if cfg.uncertainty_weight:
             step_cost = step_cost + cfg.uncertainty_weight * dis
         if cfg.discount < 1.0:
@@ -158,6 +164,27 @@ class Rollout:
             cost = cost + cfg.action_rate_weight * rate
         cost = torch.where(torch.isfinite(cost), cost, torch.full_like(cost, BIG_COST))
         return cost, dis.mean(0)
+
+    def _target_std(self) -> torch.Tensor:
+        """The disagreement's unit ``(P,)``: the model's ``target_std`` (ones for models
+        without one, e.g. true dynamics wrapped for tests)."""
+        std = getattr(self.model, "target_std", None)
+        return torch.ones(self.predicted_dim) if std is None else std[: self.predicted_dim]
+
+    def var_scale_rows(self, h: int) -> torch.Tensor:
+        """The calibration's variance factor for the h rollout steps, ``(h, P)``: with TS∞
+        step t's member means are each member's own (t+1)-step prediction, so row t is the
+        model's ``var_scale`` at horizon k = t + 1 (its last row beyond); with mean
+        propagation every step is a one-step prediction from a shared state (k = 1, as in
+        the MBPO branch stop). Ones without a calibration."""
+        scale = getattr(self.model, "var_scale", None)
+        if scale is None:
+            return torch.ones(h, self.predicted_dim)
+        if self.cfg.propagation == "ts_inf":
+            rows = [min(t, scale.shape[0] - 1) for t in range(h)]
+        else:
+            rows = [0] * h
+        return scale[torch.tensor(rows, dtype=torch.long)]
 
     def policy_plan(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor | None:
         """The policy's plan ``(H, A)`` from ``obs (O,)`` toward ``goal (G,)``: its action at
