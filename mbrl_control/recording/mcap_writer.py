@@ -19,6 +19,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 PROFILE = "ros2"
 SCHEMA_ENCODING = "ros2msg"
 MESSAGE_ENCODING = "cdr"
@@ -39,6 +41,43 @@ def msg_class(typename: str) -> Any:
         return typestore().types[typename]
     except KeyError:
         raise KeyError(f"unknown ROS 2 message type {typename!r}") from None
+
+
+_DTYPES = {"byte": "uint8", "char": "uint8", "bool": "bool"}
+_NUMERIC = ("float", "int", "uint", "byte", "char", "bool")
+
+
+def _default(node: tuple[Any, Any]) -> Any:
+    """The zero value of one field definition of the type store (rosbags ``Nodetype``:
+    1 base, 2 message, 3 fixed array, 4 sequence)."""
+    kind, spec = int(node[0]), node[1]
+    if kind == 1:
+        name = spec[0]
+        if name == "string" or name == "wstring":
+            return ""
+        if name == "bool":
+            return False
+        return 0.0 if name.startswith("float") else 0
+    if kind == 2:
+        return new_message(spec)
+    inner, size = spec
+    length = size if kind == 3 else 0
+    if int(inner[0]) == 1 and inner[1][0].startswith(_NUMERIC):
+        return np.zeros(length, _DTYPES.get(inner[1][0], inner[1][0]))
+    return [_default(inner) for _ in range(length)]
+
+
+def new_message(typename: str, **fields: Any) -> Any:
+    """A ``rosbags`` message of ``typename`` with ``fields`` set and every other field at its
+    zero value (as rclpy's constructors do). ``KeyError`` for an unknown type, ``TypeError``
+    for an unknown field (naming it)."""
+    cls = msg_class(typename)
+    _, defs = typestore().fielddefs[typename]
+    names = [name for name, _ in defs]
+    unknown = sorted(set(fields) - set(names))
+    if unknown:
+        raise TypeError(f"{typename} has no field(s) {unknown}; fields: {names}")
+    return cls(**{name: fields[name] if name in fields else _default(node) for name, node in defs})
 
 
 def stamp(t: float) -> Any:
