@@ -4,13 +4,15 @@ Graph inputs: ``obs (O,)``, ``goal (G,)`` (G may be 0), ``prev_plan (H, A)``, ``
 (K,)``, iCEM ``prev_elites (k, H, A)``, and (``noise_input=True``) the standard-normal noise
 tensors named in :func:`~mbrl_control.planning.noise.noise_shapes`. With
 ``noise_input=False`` the graph draws its own noise (ONNX ``RandomNormal``; unseeded).
-Outputs: ``action (A,)``, ``next_plan (H, A)``, ``plan_cost ()``, ``disagreement ()`` and
-iCEM ``next_elites (k, H, A)``. A caller feeds ``next_<x>`` back as ``prev_<x>``.
+Outputs: one definition, :mod:`mbrl_control.planning.graph_io` (``action (A,)``, ``next_plan
+(H, A)``, ``plan_cost ()``, ``disagreement ()``, ``pred_mean (P,)``, ``pred_var (P,)`` and
+iCEM ``next_elites (k, H, A)``). A caller feeds ``next_<x>`` back as ``prev_<x>``.
 
 ``metadata_props`` (all JSON strings): ``format_version``, ``task`` (``Task.metadata()``),
 ``default_weights`` (K,), ``planner_config``, ``model_config``, ``provenance``,
 ``noise_inputs`` (name -> shape), ``carry`` (name -> shape), ``export`` (layout options),
-``cost`` (``{"source": "critics" | "learned", ...}``: where the per-step cost comes from) and
+``cost`` (``{"source": "critics" | "learned", ...}``: where the per-step cost comes from),
+``uncertainty`` (target std, calibration: :func:`uncertainty_metadata`) and
 ``probe_states`` (S, O): the realistic states the runtime plans from before trusting the
 file (the task's initial states, plus any the caller gives, e.g. recent real states).
 
@@ -37,6 +39,7 @@ from mbrl_control.export.gemm_ensemble import GemmEnsemble
 from mbrl_control.export.probe_states import initial_probe_states
 from mbrl_control.models.ensemble import Ensemble
 from mbrl_control.planning.config import PlannerConfig
+from mbrl_control.planning.graph_io import output_names
 from mbrl_control.planning.noise import carry_shapes, noise_shapes
 from mbrl_control.planning.planner import PLANNERS
 from mbrl_control.planning.rollout import PolicyFn, Rollout, ValueFn
@@ -76,8 +79,8 @@ class PlanStep(nn.Module):
 
     @property
     def output_names(self) -> list[str]:
-        carried = [f"next_{k}" for k in self.carry_names]
-        return ["action", carried[0], "plan_cost", "disagreement", *carried[1:]]
+        """The outputs' one definition: :func:`mbrl_control.planning.graph_io.output_names`."""
+        return output_names(self.carry_names)
 
     def forward(
         self,
@@ -97,8 +100,10 @@ class PlanStep(nn.Module):
         action, nxt, info = plan(
             obs, goal, carry, noise, weights, rollout=self.rollout, cfg=self.cfg
         )
-        extra = [nxt[k] for k in self.carry_names[1:]]
-        return (action, nxt["plan"], info["plan_cost"], info["disagreement"], *extra)
+        pred_mean, pred_var = self.rollout.predict_next(obs, action)  # (P,) each
+        values = {"action": action, "pred_mean": pred_mean, "pred_var": pred_var, **info}
+        values.update({f"next_{k}": v for k, v in nxt.items()})
+        return tuple(values[name] for name in self.output_names)
 
     def example_inputs(self, task: Task) -> tuple[torch.Tensor, ...]:
         """Zero observation, midpoint carry, default weights, unit noise (for tracing)."""
@@ -171,6 +176,7 @@ def export_planner(
         "export": {"layout": getattr(step.model, "layout", "n/a"), "opset": OPSET},
         "cost": cost_metadata(task, cfg),
         "probe_states": _probe_metadata(task, probe_states),
+        "uncertainty": uncertainty_metadata(step.rollout, model),
     }
     return write_graph(step, step.example_inputs(task), metadata, path)
 
@@ -185,6 +191,22 @@ def cost_metadata(task: Task, cfg: PlannerConfig) -> dict[str, Any]:
         "source": "learned",
         "head": f"ensemble reward head, {per}, averaged over particles",
         "weights_used": False,
+    }
+
+
+def uncertainty_metadata(rollout: Rollout, model: nn.Module) -> dict[str, Any]:
+    """What the runtime needs to score the graph's ``pred_mean``/``pred_var`` (surprise) and
+    to read its ``disagreement``: ``target_std (P,)``, the calibration's ``var_scale (K, P)``
+    and how it was fitted (``calibration``, {} when uncalibrated)."""
+    return {
+        "predicted_dim": rollout.predicted_dim,
+        "target_std": [float(x) for x in rollout.target_std()],
+        "var_scale": rollout.var_scale_rows(1).tolist()
+        if getattr(model, "var_scale", None) is None
+        else model.var_scale.tolist(),
+        "calibration": dict(getattr(model, "calibration_info", {}) or {}),
+        "units": "disagreement: member std / target_std, mean over predicted dims; "
+        "surprise: Gaussian NLL per predicted dim in target_std units (nats)",
     }
 
 

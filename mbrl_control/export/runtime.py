@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from mbrl_control.planning.graph_io import SCALAR_OUTPUTS  # no torch
 from mbrl_control.planning.noise import NoiseStream  # numpy only
+from mbrl_control.uncertainty.quantities import surprise  # no torch
 
 FORMAT_VERSION = 1
 """The graph format this runtime reads (written by ``export_planner``)."""
@@ -35,7 +37,7 @@ The margin absorbs float32 rounding of a mean of sentinels; a plan whose elites 
 sentinels by weight is counted as invalid too."""
 MAX_PROBE_STATES = 16
 """At most this many caller states are probed (spread evenly), each one planning step."""
-_OPTIONAL_KEYS = ("model_config", "provenance", "export", "probe_states", "cost")
+_OPTIONAL_KEYS = ("model_config", "provenance", "export", "probe_states", "cost", "uncertainty")
 _REQUIRED_KEYS = (
     "format_version",
     "task",
@@ -100,6 +102,12 @@ class OnnxPlanner:
         self.last_info: dict[str, float] = {}
         self.last_plan_valid = True
         """False when the last ``act``'s plan cost was non-finite or at the sentinel."""
+        self.last_prediction: tuple[np.ndarray, np.ndarray] | None = None
+        """The last ``act``'s calibrated one-step predictive of the next state, ``(mean (P,),
+        var (P,))`` (graph outputs ``pred_mean``/``pred_var``); None before the first act
+        after a reset, or for files exported without them."""
+        unc = self.metadata.get("uncertainty") or {}
+        self._target_std = np.asarray(unc.get("target_std", []), np.float64)  # (P,)
         self._probed: tuple[np.ndarray, np.ndarray] | None = None  # (weights, action)
         self.reset()
         self._draw_noise()
@@ -116,6 +124,7 @@ class OnnxPlanner:
             for k, shape in self._carry_shapes.items()
         }
         self.last_info = {}
+        self.last_prediction = None
         if seed is not None:
             self._stream.seed(seed)
             self._draw_noise()
@@ -159,11 +168,28 @@ class OnnxPlanner:
         out = dict(zip(self._outputs, self._session.run(None, graph_inputs(feed, self._inputs))))
         self._carry = {k: out[f"next_{k}"] for k in self._carry_shapes}
         cost = float(out["plan_cost"])
-        self.last_info = {"plan_cost": cost, "disagreement": float(out["disagreement"])}
+        self.last_info = {k: float(out[k]) for k in SCALAR_OUTPUTS}
+        self.last_prediction = None
+        if "pred_mean" in out and len(self._target_std):
+            self.last_prediction = (out["pred_mean"].copy(), out["pred_var"].copy())
         self.last_plan_valid = bool(np.isfinite(cost) and cost < SENTINEL_FLOOR)
         if noise is None:
             self._draw_noise()  # for the next tick, off its critical path
         return np.asarray(out["action"], np.float32).copy()
+
+    def surprise(self, observed: np.ndarray) -> float | None:
+        """Surprise (nats per predicted dim, :mod:`mbrl_control.uncertainty.quantities`) of
+        the state ``observed (O,)`` that followed the last ``act``'s action, under that act's
+        calibrated predictive; None without a prediction (older file, or no act since
+        :meth:`reset`). The caller checks that the action it applied is the planned one."""
+        if self.last_prediction is None:
+            return None
+        mean, var = self.last_prediction
+        p = len(mean)
+        obs = np.asarray(observed, np.float64).reshape(-1)[:p]
+        return float(
+            surprise(obs, mean.astype(np.float64), var.astype(np.float64), self._target_std[:p])
+        )
 
     def probe(self, states: np.ndarray | None = None) -> np.ndarray:
         """Plan from every probe state; the first state's action ``(A,)``, or ``ValueError``.
@@ -187,12 +213,12 @@ class OnnxPlanner:
         rows = [("initial state", s) for s in own]
         rows += [("recent state", s) for s in extra]
         saved = (self._carry, self._noise, self._stream.rng.bit_generator.state)
-        saved_last = (self.last_info, self.last_plan_valid)
+        saved_last = (self.last_info, self.last_plan_valid, self.last_prediction)
         try:
             actions = [self._probe_one(label, state) for label, state in rows]
         finally:
             self._carry, self._noise, self._stream.rng.bit_generator.state = saved
-            self.last_info, self.last_plan_valid = saved_last
+            self.last_info, self.last_plan_valid, self.last_prediction = saved_last
         if not len(extra):
             self._probed = (self._weights.copy(), actions[0])
         return actions[0].copy()

@@ -79,6 +79,9 @@ class TorchPlanner:
         self.noise = NoiseStream(self.noise_shapes, cfg.seed if seed is None else seed)
         self.carry: Carry = {}
         self.last_info: dict[str, float] = {}
+        self.last_prediction: tuple[np.ndarray, np.ndarray] | None = None
+        """The last act's calibrated one-step predictive ``(mean (P,), var (P,))`` (as the
+        graph's ``pred_mean``/``pred_var``, :mod:`mbrl_control.planning.graph_io`)."""
         self.reset()
 
     def reset(self, seed: int | None = None) -> None:
@@ -87,6 +90,7 @@ class TorchPlanner:
         mid = torch.as_tensor((self.task.low + self.task.high) / 2)  # (A,)
         self.carry = {k: mid.expand(shape).clone() for k, shape in self.carry_shapes.items()}
         self.last_info = {}
+        self.last_prediction = None
         if seed is not None:
             self.noise.seed(seed)
 
@@ -133,6 +137,9 @@ class TorchPlanner:
             step_noise = {k: torch.from_numpy(v) for k, v in self.noise.check(noise).items()}
         action, self.carry, info = self.step(obs_t, goal_t, self.carry, step_noise, self.weights)
         self.last_info = {k: float(v) for k, v in info.items()}
+        with torch.no_grad():
+            mean, var = self.rollout.predict_next(obs_t, action)
+        self.last_prediction = (mean.numpy().copy(), var.numpy().copy())
         return action.numpy().copy()
 
 

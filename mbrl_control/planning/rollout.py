@@ -24,7 +24,7 @@ from torch import nn
 
 from mbrl_control.planning.config import PlannerConfig
 from mbrl_control.tasks.base import Task
-from mbrl_control.uncertainty.quantities import epistemic_disagreement
+from mbrl_control.uncertainty.quantities import epistemic_disagreement, total_predictive
 
 BIG_COST = 1e10
 """Cost given to candidates whose rollout is not finite: NaN never wins."""
@@ -147,7 +147,7 @@ class Rollout:
         # step's horizon (var_scale_rows), over the predicted dims (last_actions is exact)
         means = torch.stack(member_means)[..., : self.predicted_dim]  # (H, E, X, P)
         dis = epistemic_disagreement(
-            means.transpose(0, 1), self._target_std(), self.var_scale_rows(h)[:, None]
+            means.transpose(0, 1), self.target_std(), self.var_scale_rows(h)[:, None]
         )  # (H, X), X = N or P·N
         dis = dis.reshape(h, -1, n).mean(1)  # (H, N)
         if cfg.uncertainty_weight:
@@ -165,7 +165,20 @@ class Rollout:
         cost = torch.where(torch.isfinite(cost), cost, torch.full_like(cost, BIG_COST))
         return cost, dis.mean(0)
 
-    def _target_std(self) -> torch.Tensor:
+    def predict_next(
+        self, obs: torch.Tensor, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The calibrated one-step predictive of ``obs (O,)`` under ``action (A,)``: mean and
+        total variance ``(P,)`` each over the predicted dims (the graph's ``pred_mean`` /
+        ``pred_var``, :mod:`mbrl_control.planning.graph_io`)."""
+        e, p = self.model.members, self.predicted_dim
+        mean, logvar = self.model(obs.expand(e, 1, -1), action.expand(e, 1, -1))  # (E, 1, O)
+        mix, var = total_predictive(
+            mean[:, 0, :p], logvar[:, 0, :p].exp(), self.var_scale_rows(1)[0]
+        )
+        return mix, var
+
+    def target_std(self) -> torch.Tensor:
         """The disagreement's unit ``(P,)``: the model's ``target_std`` (ones for models
         without one, e.g. true dynamics wrapped for tests)."""
         std = getattr(self.model, "target_std", None)

@@ -139,6 +139,8 @@ def test_file_is_checked_and_self_describing(tmp_path):
         "next_plan",
         "plan_cost",
         "disagreement",
+        "pred_mean",
+        "pred_var",
         "next_elites",
     ]
     assert sorted(p.name for p in tmp_path.joinpath("sub").iterdir()) == ["p.onnx"]  # no temp
