@@ -6,24 +6,21 @@
 ``sim_node`` and ``mpc_controller`` publish (DESIGN.md §3), so one recording opens in
 Foxglove (layout: :data:`FOXGLOVE_LAYOUT`), and in ``mbrl-control import`` as episodes:
 
-==================  ========================================  =====================================
-topic               type                                      when (sim time, s)
-==================  ========================================  =====================================
-``/episode_start``  ``std_msgs/msg/Header``                   each reset, stamp = its first state
-``/joint_states``   ``sensor_msgs/msg/JointState``            the reset state and after each step
-                                                              (measured, as ``sim_node``: names,
-                                                              positions, velocities, efforts)
-``/goal``           ``geometry_msgs/msg/PointStamped`` (3-d)  each reset, for tasks with a goal
-                    or ``std_msgs/msg/Float64MultiArray``
-``/commands``       ``std_msgs/msg/Float64MultiArray``        each step: the action, at the time
-                                                              of the state it answers
-``/step_cost``      ``std_msgs/msg/Float64``                  each step's cost, with its result
-``/diagnostics``    ``diagnostic_msgs/msg/DiagnosticArray``   each step (``<name>: planner``:
-                                                              latency_ms, step, cost, return) and
-                                                              each episode's end (``<name>:
-                                                              episode``: return, success, steps,
-                                                              latency p50/p99)
-==================  ========================================  =====================================
+- ``/episode_start`` (``std_msgs/msg/Header``): each reset, stamped like its first state;
+- ``/joint_states`` (``sensor_msgs/msg/JointState``): the reset state and the state after each
+  step (measured, as ``sim_node`` publishes it: names, positions, velocities, efforts);
+- ``/goal`` (``geometry_msgs/msg/PointStamped`` for a 3-d goal, else
+  ``std_msgs/msg/Float64MultiArray``): each reset, for tasks with a goal;
+- ``/commands`` (``std_msgs/msg/Float64MultiArray``): each action, at the time of the state it
+  answers;
+- ``/step_cost`` (``std_msgs/msg/Float64``): each step's cost, with the state it led to;
+- ``/diagnostics`` (``diagnostic_msgs/msg/DiagnosticArray``): each step (``<name>: planner``:
+  latency_ms, step, cost, return) and each episode's end (``<name>: episode``: return,
+  success, steps, latency p50/p99);
+- with a ``plan`` source, each step: ``/mpc_controller/plan``
+  (``trajectory_msgs/msg/JointTrajectory``: the planned joint states) and
+  ``/mpc_controller/plan_markers`` (``visualization_msgs/msg/MarkerArray``: the members'
+  predicted tip paths and their mean), stamped with the state the plan started from.
 
 Time is simulated time as ``sim_node`` keeps it: it starts at 0, advances by each step's
 (jittered) control period, and by one period at every reset, so stamps never repeat across
@@ -34,6 +31,7 @@ file itself is published at :meth:`EpisodeRecorder.close` (see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -43,6 +41,7 @@ import numpy as np
 
 from mbrl_control.pipeline.evaluate import EpisodeObserver
 from mbrl_control.recording.mcap_writer import McapBagWriter, header, msg_class
+from mbrl_control.recording.plan_messages import Plan, rosbags_kit
 
 TOPIC_TYPES: dict[str, str] = {
     "episode_start": "std_msgs/msg/Header",
@@ -53,6 +52,11 @@ TOPIC_TYPES: dict[str, str] = {
 }
 """Topic (relative, as on the live graph; ``/diagnostics`` is global) -> type. Plus ``goal``
 (its type follows the goal's size: :func:`~mbrl_control.data.goal_messages.goal_msg_type`)."""
+PLAN_TOPIC_TYPES: dict[str, str] = {
+    "mpc_controller/plan": "trajectory_msgs/msg/JointTrajectory",
+    "mpc_controller/plan_markers": "visualization_msgs/msg/MarkerArray",
+}
+"""The controller's ``~/plan`` and ``~/plan_markers`` (recorded with a ``plan`` source)."""
 
 FOXGLOVE_LAYOUT = "foxglove_layout.json"
 """The Foxglove Studio layout shipped in this package (:func:`foxglove_layout_path`)."""
@@ -71,6 +75,7 @@ class _Step:
     dt: float
     state: tuple[list[str], np.ndarray, np.ndarray, np.ndarray]
     success: bool
+    plan: Plan | None = None
 
 
 class EpisodeRecorder(EpisodeObserver):
@@ -81,16 +86,27 @@ class EpisodeRecorder(EpisodeObserver):
         namespace: prefix of the relative topics (``/robot1`` -> ``/robot1/joint_states``),
             as a namespaced node would publish them; ``/diagnostics`` stays global.
         name: the diagnostics' status name prefix (``<name>: planner``).
+        plan: called after each step, the :class:`~mbrl_control.recording.plan_messages.Plan`
+            the policy computed for that step (or None): recorded as ``mpc_controller/plan``
+            and ``mpc_controller/plan_markers`` at the state it started from.
 
     Use as a context manager (or call :meth:`close`) so the file is finished and published.
     Raises ``FileExistsError`` when ``path`` exists.
     """
 
-    def __init__(self, path: str | Path, *, namespace: str = "", name: str = "evaluate") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        namespace: str = "",
+        name: str = "evaluate",
+        plan: Callable[[], Plan | None] | None = None,
+    ) -> None:
         self.bag = McapBagWriter(path)
         self.path = self.bag.path
         self.namespace = "/" + namespace.strip("/") if namespace.strip("/") else ""
         self.name = name
+        self.plan = plan
         self.t = 0.0
         """Simulated time of the last state recorded (s)."""
         self.episodes = 0
@@ -122,6 +138,7 @@ class EpisodeRecorder(EpisodeObserver):
                 dt=float(info.get("dt", self._task.dt)),
                 state=env.unwrapped.joint_state(),
                 success=bool(info.get("is_success", False)),
+                plan=None if self.plan is None else self.plan(),
             )
         )
 
@@ -152,6 +169,11 @@ class EpisodeRecorder(EpisodeObserver):
         for k, step in enumerate(self._steps):
             # the command answers the state at t; its planning latency is in the diagnostics
             bag.write(self.topic("commands"), TOPIC_TYPES["commands"], _array(step.action), t)
+            if step.plan is not None:
+                for (topic, typename), msg in zip(
+                    PLAN_TOPIC_TYPES.items(), step.plan.messages(rosbags_kit(), t)
+                ):
+                    bag.write(self.topic(topic), typename, msg, t)
             ret -= step.cost
             values = {
                 "episode": self.episodes,

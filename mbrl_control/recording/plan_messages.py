@@ -29,6 +29,29 @@ MEAN_RGBA = (0.85, 0.33, 0.10, 1.0)
 
 
 @dataclass(frozen=True)
+class Plan:
+    """One planning step's outputs, as the planner graph returns them (see the module doc)."""
+
+    joint_names: tuple[str, ...]
+    positions: np.ndarray
+    """``(H, J)`` planned joint positions after steps 1..H (m or rad)."""
+    paths: np.ndarray
+    """``(E, K, 3)`` each member's predicted tip path (m, ``frame_id``)."""
+    dt: float
+    """Control period (s)."""
+    frame_id: str
+    """The robot's base frame."""
+
+    def messages(self, kit: MessageKit, stamp: float) -> tuple[Any, Any]:
+        """``(JointTrajectory, MarkerArray)`` of this plan stamped ``stamp`` (s)."""
+        traj = plan_trajectory(
+            kit, stamp=stamp, frame_id=self.frame_id, joint_names=self.joint_names,
+            positions=self.positions, dt=self.dt,
+        )  # fmt: skip
+        return traj, plan_markers(kit, stamp=stamp, frame_id=self.frame_id, paths=self.paths)
+
+
+@dataclass(frozen=True)
 class MessageKit:
     """How to build messages of one ROS Python backend."""
 

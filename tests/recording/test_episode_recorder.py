@@ -184,3 +184,42 @@ def test_a_failing_run_publishes_finished_episodes_only(tmp_path: Path) -> None:
         raise RuntimeError("planner failed to load")
     assert list(tmp_path.glob("none.mcap*")) == []
     env.close()
+
+
+def test_plans_recorded_at_the_state_they_start_from(tmp_path: Path) -> None:
+    """A plan source (here: arrays shaped like the planner graph's outputs) is recorded as
+    the controller's ~/plan and ~/plan_markers, one of each per step, in the base frame."""
+    from mbrl_control.recording.plan_messages import Plan
+
+    env = mbrl_sim.make_env("cartpole_swingup", profile="none", seed=0)
+    horizon, members = 5, 3
+    rng = np.random.default_rng(0)
+
+    def plan() -> Plan:
+        names, q, _, _ = env.unwrapped.joint_state()
+        return Plan(
+            joint_names=tuple(names),
+            positions=np.tile(q, (horizon, 1)),
+            paths=rng.normal(size=(members, horizon + 1, 3)),
+            dt=0.02,
+            frame_id="rail",
+        )
+
+    path = tmp_path / "plans.mcap"
+    with EpisodeRecorder(path, plan=plan) as recorder:
+        result = run_episode(env, lambda o, g: np.zeros(1, np.float32), seed=0,
+                             observers=[recorder])  # fmt: skip
+    env.close()
+    types, msgs = _rosbags_read(path)
+    assert types["/mpc_controller/plan"] == "trajectory_msgs/msg/JointTrajectory"
+    assert types["/mpc_controller/plan_markers"] == "visualization_msgs/msg/MarkerArray"
+    plans, markers = msgs["/mpc_controller/plan"], msgs["/mpc_controller/plan_markers"]
+    assert len(plans) == len(markers) == result["steps"]
+    assert {len(p.points) for p in plans} == {horizon}
+    assert {len(m.markers) for m in markers} == {members + 1}
+    assert {m.header.frame_id for a in markers for m in a.markers} == {"rail"}
+    states = [m.header.stamp for m in msgs["/joint_states"]]
+    assert [p.header.stamp for p in plans] == states[:-1]  # each from the state it answers
+    schemas, decoded = _mcap_read(path)
+    assert schemas["/mpc_controller/plan_markers"][1] == "ros2msg"
+    assert len(decoded["/mpc_controller/plan_markers"]) == result["steps"]

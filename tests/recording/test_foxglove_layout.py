@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 import re
 
-from mbrl_control.recording.episode_recorder import TOPIC_TYPES, foxglove_layout_path
+from mbrl_control.recording.episode_recorder import (
+    PLAN_TOPIC_TYPES,
+    TOPIC_TYPES,
+    foxglove_layout_path,
+)
 from mbrl_control.recording.mcap_writer import typestore
 
 PATH = re.compile(r"^(?P<topic>/[\w/]+)\.(?P<field>\w+)")
@@ -21,18 +25,17 @@ def _leaves(node) -> list[str]:
 def _paths(config: dict) -> list[str]:
     found = [p["value"] for p in config.get("paths", [])]
     found += [config[k] for k in ("topicPath", "topicToRender") if config.get(k)]
-    return found
+    return found + list(config.get("topics", {}))  # a 3D panel's topics
 
 
 def test_layout_panels_topics_and_fields_exist() -> None:
     layout = json.loads(foxglove_layout_path().read_text())
     panels = layout["configById"]
     assert sorted(_leaves(layout["layout"])) == sorted(panels)
-    recorded = {
-        topic if topic.startswith("/") else f"/{topic}": t for topic, t in TOPIC_TYPES.items()
-    }
+    topics = TOPIC_TYPES | PLAN_TOPIC_TYPES
+    recorded = {"/" + topic.lstrip("/"): typename for topic, typename in topics.items()}
     paths = [p for config in panels.values() for p in _paths(config)]
-    assert len(paths) >= 8
+    assert len(paths) >= 8 and "/mpc_controller/plan_markers" in paths
     for path in paths:
         m = PATH.match(path) or re.match(r"^(?P<topic>/[\w/]+)$", path)
         assert m and m["topic"] in recorded, path
