@@ -15,6 +15,8 @@ import json
 
 from mbrl_control.cli.checks import (
     existing_dir,
+    existing_file,
+    fraction,
     int_at_least,
     nonneg_int,
     out_dir,
@@ -48,7 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--holdout-episodes", type=positive_int, default=1, help="newest real episodes gated on"
     )
+    parser.add_argument(
+        "--real-ratio", type=fraction, default=0.9, help="real share of a finetuning batch"
+    )
     parser.add_argument("--max-epochs", type=positive_int, default=50, help="training epochs cap")
+    parser.add_argument(
+        "--current", type=existing_file,
+        help="checkpoint of the model the robot runs now, which the result must beat on the "
+        "held-out real episodes (default: RUN/model.pt)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=nonneg_int, default=0, help="seed of every step")
     parser.add_argument("--json", action="store_true", help="print OUT/adapt.json")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -65,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         args.task, args.run, args.data, args.out, rounds=args.rounds,
         episodes_per_round=args.episodes_per_round, workers=args.workers,
         evaluations=args.evaluations, holdout_episodes=args.holdout_episodes,
-        max_epochs=args.max_epochs, seed=args.seed, quiet=args.quiet,
+        real_ratio=args.real_ratio, max_epochs=args.max_epochs, seed=args.seed,
+        current=args.current, quiet=args.quiet,
     )  # fmt: skip
     if args.json:
         print(json.dumps(result, indent=2, default=float))

@@ -13,7 +13,12 @@ robot (``finetune_node``'s store, ``mbrl-control import --csv/--bag``):
    real episodes (:func:`mbrl_control.finetune.retrain.retrain_and_gate`), and pick what to
    **deploy**: the finetuned planner if it passed its gate, else the re-pretrained one, and
    only if it predicts the held-out real episodes better than the robot's current model
-   (the pretraining run's); otherwise nothing (keep the current planner).
+   (``current``: the live checkpoint, by default the pretraining run's); otherwise nothing
+   (keep the current planner).
+
+``finetune_node`` runs the same loop live (its ``adapt`` parameter) as a low-priority
+background job (:mod:`mbrl_control.finetune.jobs`), gated against its live model, and
+hot-swaps the result like any retrain.
 
 The same steps run in simulation inside ``mbrl-control experiment sim2real`` (its
 ``calibrated`` condition), where the "robot" is the ``reality_gap`` simulator.
@@ -60,9 +65,15 @@ def adapt(
     real_ratio: float = 0.9,
     max_epochs: int = 50,
     seed: int = 0,
+    current: str | Path | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Run the loop (see the module docstring); write ``OUT/adapt.json``; return it.
+
+    ``current``: the checkpoint of the model the robot runs now (default ``RUN/model.pt``);
+    what is deployed must predict the held-out real episodes better than it. The result's
+    ``deploy``, ``planner`` and ``checkpoint`` (the files to deploy, None when not) and
+    ``reason`` are what ``finetune_node`` reads, as from a retrain's gate.
 
     Raises ``ValueError`` (one line) for a run folder without its files, unusable real data
     or a task the simulator cannot replay; ``FileNotFoundError`` for missing paths.
@@ -80,6 +91,9 @@ def adapt(
     ]
     if missing:
         raise ValueError(f"{run}: not a pretraining run (missing {', '.join(missing)})")
+    current = Path(current) if current else run / "model.pt"
+    if not current.is_file():
+        raise FileNotFoundError(f"current checkpoint {current}: no such file")
     real = TransitionStore(real_dir).load()
     if len(np.unique(real.episode_id)) <= holdout_episodes:
         raise ValueError(
@@ -126,18 +140,19 @@ def adapt(
     timings["finetune_s"] = time.perf_counter() - t2
     held = newest_episodes(real.episode_id, holdout_episodes)
     errors = {
-        "current": current_error(run / "model.pt", real, held),
+        "current": current_error(current, real, held),
         "recalibrated": current_error(re / "model.pt", real, held),
     }
     if gated.get("deploy") and gated.get("planner"):
         errors["finetuned"] = current_error(Path(gated["checkpoint"]), real, held)
-        best, planner = "finetuned", gated["planner"]
+        best, planner, checkpoint = "finetuned", gated["planner"], gated["checkpoint"]
     else:
-        best, planner = "recalibrated", str(re / "planner.onnx")
+        best, planner, checkpoint = "recalibrated", str(re / "planner.onnx"), str(re / "model.pt")
     deploy = errors[best] < errors["current"]
     result = {
         "task": task,
         "run": str(run),
+        "current": str(current),
         "real": str(real_dir),
         "real_transitions": len(real),
         "held_out_episodes": held,
@@ -153,6 +168,7 @@ def adapt(
         "choice": best,
         "deploy": deploy,
         "planner": planner if deploy else None,
+        "checkpoint": checkpoint if deploy else None,
         "reason": (
             f"{best} predicts the held-out real episodes better than the current model "
             f"({errors[best]:.4g} vs {errors['current']:.4g})"

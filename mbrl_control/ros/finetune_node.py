@@ -17,11 +17,22 @@ node's clock (it follows /clock under use_sim_time). No single message can stop 
 the node: a state stamped far from the clock is rejected, not adopted, and dropping more than
 drop_warn_fraction of the states is a WARN on /diagnostics naming the reason.
 
-Retraining runs `mbrl-control finetune` in a separate process (callbacks never block). If
-the gate deploys a new planner, the node sets the controller's model_path, calls its
-~/reload_model, and takes the new files as its own checkpoint and planner. A failed run is
-reported in plain words, and the next try waits retrain_every x 2^failures new transitions
-(at most retrain_every x retry_backoff_max).
+Retraining runs `mbrl-control finetune` in a separate process at low CPU priority (niceness
+job_nice >= 10, mbrl_control.finetune.jobs; callbacks never block). If the gate deploys a new
+planner, the node sets the controller's model_path, calls its ~/reload_model, and takes the new
+files as its own checkpoint and planner. A failed run is reported in plain words, and the next
+try waits retrain_every x 2^failures new transitions (at most retrain_every x
+retry_backoff_max). The diagnostics' last_gate holds the job's gate result and the cycle's
+wall-clock times (time.time(), s): threshold_at (new-data threshold reached), started_at,
+finished_at, deployed_at (the controller answered ~/reload_model).
+
+Adaptation (adapt:=true): once adapt_after_s seconds of robot data are recorded (control steps
+/ control rate), the node runs `mbrl-control adapt` instead of the next retrain, as the same
+kind of low-priority job: calibrate the simulator to the recorded data, re-pretrain the
+pretraining run (adapt_run) warm on the calibrated profile, finetune on the real data, gate
+against the live model on the newest real episodes; a result that passes is hot-swapped like a
+retrain's. It runs once; setting adapt to true again runs it again. Recording goes on meanwhile;
+retraining waits for it.
 
 Parameters: every parameter is applied live after validation or is read-only (see --help).
 """
@@ -60,6 +71,7 @@ from mbrl_control.data.csv_import import check_store_widths
 from mbrl_control.data.goal_messages import GOAL_TOPIC, POINT_TYPE, goal_msg_type, goal_values
 from mbrl_control.data.store import TransitionStore
 from mbrl_control.finetune.gate_job import failure_reason, retrain_threshold
+from mbrl_control.finetune.jobs import adapt_argv, finetune_argv, niced_argv
 from mbrl_control.finetune.recorder import TransitionRecorder
 from mbrl_control.ros.diagnostics import array_of, status_of
 from mbrl_control.ros.managed import guard_change_state, incompatible_qos_message, lifecycle_label
@@ -73,6 +85,20 @@ WORK_PERIOD = 0.5  # s: poll the training process, publish diagnostics
 BEST_EFFORT = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
 """A best-effort subscription matches best-effort and reliable publishers alike."""
 LIVE_FILES = ("checkpoint", "planner")
+RUN_FILES = ("model.pt", "planner.onnx", "rounds.json", "data")
+"""What a pretraining run folder holds (adapt re-pretrains it)."""
+ADAPT_KEYS = ("deploy", "planner", "checkpoint", "reason", "choice", "held_out_error", "total_s")
+"""The keys of an adapt result the node keeps as its last gate."""
+
+
+def run_problem(folder: str | Path) -> str:
+    """Why ``folder`` is not a pretraining run ('' when it is one)."""
+    missing = [f for f in RUN_FILES if not (Path(folder) / f).exists()]
+    return (
+        f"adapt_run {str(folder)!r} is not a pretraining run (missing {', '.join(missing)})"
+        if missing
+        else ""
+    )
 
 
 @dataclass(frozen=True)
@@ -143,6 +169,40 @@ class FinetuneConfig:
             "WARN when more than this share of joint states is dropped", range=(0.0, 1.0)
         ),
     )
+    adapt: bool = field(
+        default=False,
+        metadata=param_meta(
+            "run the adaptation loop (calibrate, re-pretrain, finetune, gate) once after "
+            "adapt_after_s of robot data; true again: once more"
+        ),
+    )
+    adapt_after_s: float = field(
+        default=60.0,
+        metadata=param_meta("seconds of recorded robot data before adapting", range=(1.0, 1e6)),
+    )
+    adapt_run: str = field(
+        default="",
+        metadata=param_meta(
+            "pretraining run folder (model.pt, planner.onnx, data/, rounds.json) adapt "
+            "re-pretrains ('' = the folder of the checkpoint parameter at configure)"
+        ),
+    )
+    adapt_rounds: int = field(
+        default=2, metadata=param_meta("planner rounds of re-pretraining", range=(0, 1000))
+    )
+    adapt_episodes_per_round: int = field(
+        default=5, metadata=param_meta("episodes per re-pretraining round", range=(1, 10000))
+    )
+    adapt_evaluations: int = field(
+        default=400, metadata=param_meta("CMA-ES evaluations of the calibration", range=(8, 10**7))
+    )
+    job_nice: int = field(
+        default=10,
+        metadata=param_meta(
+            "niceness of the retraining and adaptation processes (the controller's is 0)",
+            range=(10, 19),
+        ),
+    )
     autostart: bool = field(
         default=False,
         metadata=param_meta(
@@ -170,6 +230,9 @@ class FinetuneNode(LifecycleNode):
         self.live = {k: getattr(self.params.config, k) for k in LIVE_FILES}
         self.recording = False
         self.since_train = 0
+        self.real_transitions = 0  # recorded by this node since configure
+        self.adapt_state = "off"  # off | waiting | running | done | failed
+        self.adaptations = 0
         self.trains = 0
         self.failures = 0  # failed retrain runs in a row (back-off)
         self.state = "idle"
@@ -184,6 +247,11 @@ class FinetuneNode(LifecycleNode):
         self._qos_problems: dict[str, str] = {}
         self._proc: subprocess.Popen | None = None
         self._proc_out: Path | None = None
+        self._job = ""  # "finetune" or "adapt" while a job runs
+        # wall-clock times (time.time(), s) of the cycle, reported in last_gate: new-data
+        # threshold reached, job started
+        self._threshold_at: float | None = None
+        self._times: dict[str, float | None] = {}
         self._pending: Any = None  # future of the current service call
         self._io: list[Any] = []  # subscriptions and clients made by configure
         self.pub_diag = self.create_publisher(
@@ -205,9 +273,12 @@ class FinetuneNode(LifecycleNode):
 
     # ---- parameters ---------------------------------------------------------------------
     def _check(self, cfg: FinetuneConfig) -> None:
-        """Live sets (once configured): the live files and sim_data must exist."""
+        """Live sets (once configured): the live files and sim_data must exist; with adapt,
+        adapt_run must be a pretraining run."""
         if not self._configured:
             return
+        if cfg.adapt and (why := run_problem(self._adapt_run(cfg))):
+            raise ValueError(why)
         for key in LIVE_FILES:
             if not Path(getattr(cfg, key)).is_file():
                 raise ValueError(f"{key} {getattr(cfg, key)!r}: no such file")
@@ -219,6 +290,8 @@ class FinetuneNode(LifecycleNode):
         if changed & {*LIVE_FILES, "sim_data"}:
             self.live = {k: getattr(cfg, k) for k in LIVE_FILES}
             self.failures = 0  # the operator changed the inputs: try again at the normal pace
+        if "adapt" in changed and self.adapt_state != "running":
+            self.adapt_state = "waiting" if cfg.adapt else "off"
         self.get_logger().info(f"parameters applied: {', '.join(sorted(changed))}")
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -233,6 +306,11 @@ class FinetuneNode(LifecycleNode):
             self.task = self._task(cfg)
         except (ValueError, FileNotFoundError) as exc:
             return self._refuse("configure", str(exc))
+        self._run_at_configure = str(Path(cfg.checkpoint).resolve().parent)
+        if cfg.adapt and (why := run_problem(self._adapt_run(cfg))):
+            return self._refuse("configure", why)
+        self.adapt_state = "waiting" if cfg.adapt else "off"
+        self.real_transitions = 0
         fixed = getattr(self.task, "goal_fixed", None)
         self._goal = (
             np.zeros(0, np.float32)
@@ -297,7 +375,10 @@ class FinetuneNode(LifecycleNode):
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait(timeout=10)
-            reason += " (retraining in progress was stopped)"
+            what = "adaptation" if self._job == "adapt" else "retraining"
+            reason += f" ({what} in progress was stopped)"
+            if self._job == "adapt":
+                self.adapt_state = "waiting"  # runs again once active
         self._proc, self._pending = None, None
         self.state = "configured" if self._configured else "idle"
         self.get_logger().info(reason)
@@ -394,6 +475,9 @@ class FinetuneNode(LifecycleNode):
         meta = {"source": "real", "task": self.task.name, "goal": self._goal.tolist()}
         self.store.append_episode(obs, action, meta)
         self.since_train += len(action)
+        self.real_transitions += len(action)
+        if self._threshold_at is None and self.since_train >= self.next_retrain_after():
+            self._threshold_at = time.time()
 
     def _on_qos(self, topic: str, side: str, info: Any) -> None:
         message = incompatible_qos_message(topic, side, info)
@@ -426,10 +510,12 @@ class FinetuneNode(LifecycleNode):
                 self.drop_warning = warning or ""
                 if warning:
                     self.get_logger().warning(warning, throttle_duration_sec=5.0)
-        if self.state == "recording" and self._due():
+        if self.state == "recording" and self._adapt_due():
+            self._start_adapt()
+        elif self.state == "recording" and self._due():
             self._start_training()
-        elif self.state == "training" and self._proc.poll() is not None:
-            self._finish_training()
+        elif self.state in ("training", "adapting") and self._proc.poll() is not None:
+            self._finish_job()
         elif self.state in ("setting_param", "reloading") and self._pending.done():
             self._advance_deploy()
 
@@ -453,28 +539,80 @@ class FinetuneNode(LifecycleNode):
         enough_episodes = len(self.store) > self.cfg.holdout_episodes
         return enough_episodes and self.since_train >= self.next_retrain_after()
 
-    def _start_training(self) -> None:
-        cfg = self.cfg
-        out = Path(cfg.model_dir or Path(cfg.data_dir) / "models")
+    def _adapt_run(self, cfg: FinetuneConfig) -> str:
+        return cfg.adapt_run or getattr(self, "_run_at_configure", "")
+
+    def recorded_seconds(self) -> float:
+        """Robot time recorded since configure: control steps / control rate (s)."""
+        return self.real_transitions / self.task.control_hz if self.task else 0.0
+
+    def _adapt_due(self) -> bool:
+        enough_episodes = len(self.store) > self.cfg.holdout_episodes
+        return (
+            self.adapt_state == "waiting"
+            and enough_episodes
+            and self.recorded_seconds() >= self.cfg.adapt_after_s
+        )
+
+    def _out_dir(self) -> Path:
+        out = Path(self.cfg.model_dir or Path(self.cfg.data_dir) / "models")
         out.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "mbrl_control.cli", "finetune"]  # the planner's task
-        argv += ["--data", cfg.data_dir, "--out", str(out), "--json", "--quiet"]
-        argv += ["--checkpoint", self.live["checkpoint"], "--planner", self.live["planner"]]
-        argv += ["--real-ratio", str(cfg.real_ratio)]
-        argv += ["--holdout-episodes", str(cfg.holdout_episodes)]
-        argv += ["--max-epochs", str(cfg.max_epochs)]
-        if cfg.sim_data:
-            argv += ["--sim-data", cfg.sim_data]
-        self._proc_out = out / f"finetune-{self.trains + 1}.json"
-        log = self._proc_out.with_suffix(".log")  # the training process's stderr
-        with self._proc_out.open("w") as fh, log.open("w") as err:
-            self._proc = subprocess.Popen(argv, stdout=fh, stderr=err)
-        self.since_train = 0
+        return out
+
+    def _launch(self, kind: str, args: list[str], stdout: Path) -> None:
+        """Start job ``kind`` (``mbrl-control args``) at low priority; its JSON to ``stdout``,
+        its stderr beside it (``.log``)."""
+        self._proc_out, self._job = stdout, kind
+        self._times = {"threshold_at": self._threshold_at, "started_at": time.time()}
+        log = stdout.with_suffix(".log")
+        with stdout.open("w") as fh, log.open("w") as err:
+            self._proc = subprocess.Popen(
+                niced_argv(self.cfg.job_nice, args), stdout=fh, stderr=err
+            )
+
+    def _start_training(self) -> None:
+        cfg, out = self.cfg, self._out_dir()
+        args = finetune_argv(
+            cfg.data_dir, str(out), self.live["checkpoint"], self.live["planner"],
+            real_ratio=cfg.real_ratio, holdout_episodes=cfg.holdout_episodes,
+            max_epochs=cfg.max_epochs, sim_data=cfg.sim_data,
+        )  # fmt: skip
+        self._launch("finetune", args, out / f"finetune-{self.trains + 1}.json")
+        self.since_train, self._threshold_at = 0, None
         self.state = "training"
         self.get_logger().info(f"retraining in pid {self._proc.pid} on {len(self.store)} segments")
 
-    def _finish_training(self) -> None:
-        self.trains += 1
+    def _start_adapt(self) -> None:
+        from mbrl_control.pipeline.evaluate import planner_task
+
+        cfg, out = self.cfg, self._out_dir()
+        n = self.adaptations + 1
+        try:
+            task = cfg.task or planner_task(self.live["planner"])
+        except ValueError as exc:
+            self.adapt_state = "failed"
+            self.last_gate = {"job": "adapt", "error": str(exc), "finished_at": time.time()}
+            return
+        args = adapt_argv(
+            task, self._adapt_run(cfg), cfg.data_dir, str(out / f"adapt-{n}"),
+            self.live["checkpoint"], rounds=cfg.adapt_rounds,
+            episodes_per_round=cfg.adapt_episodes_per_round, evaluations=cfg.adapt_evaluations,
+            holdout_episodes=cfg.holdout_episodes, real_ratio=cfg.real_ratio,
+            max_epochs=cfg.max_epochs,
+        )  # fmt: skip
+        self._launch("adapt", args, out / f"adapt-{n}.json")
+        self.adapt_state, self.state = "running", "adapting"
+        self.get_logger().info(
+            f"adapting in pid {self._proc.pid} after {self.recorded_seconds():.0f} s of robot "
+            f"data ({len(self.store)} segments)"
+        )
+
+    def _finish_job(self) -> None:
+        adapt = self._job == "adapt"
+        if adapt:
+            self.adaptations += 1
+        else:
+            self.trains += 1
         code, log = self._proc.returncode, self._proc_out.with_suffix(".log")
         try:
             gate = json.loads(self._proc_out.read_text()) if code == 0 else None
@@ -482,15 +620,24 @@ class FinetuneNode(LifecycleNode):
             gate = None
         if not isinstance(gate, dict):
             text = log.read_text(errors="replace") if log.is_file() else ""
-            self.failures += 1
-            gate = {"error": failure_reason(code, text, log)}
-            self.get_logger().error(
-                f"{gate['error']}; next try after {self.next_retrain_after()} new transitions"
-            )
+            why = failure_reason(code, text, log)
+            gate = {"error": why.replace("retraining", "adaptation", 1) if adapt else why}
+            if adapt:
+                self.adapt_state = "failed"
+                self.get_logger().error(f"{gate['error']}; set adapt to true to try again")
+            else:
+                self.failures += 1
+                self.get_logger().error(
+                    f"{gate['error']}; next try after {self.next_retrain_after()} new transitions"
+                )
         else:
-            self.failures = 0
-            self.get_logger().info(f"gate: {json.dumps(gate)}")
-        self.last_gate = {**gate, "finished_at": time.time()}
+            if adapt:
+                self.adapt_state = "done"
+                gate = {k: gate.get(k) for k in ADAPT_KEYS}
+            else:
+                self.failures = 0
+            self.get_logger().info(f"{self._job} gate: {json.dumps(gate)}")
+        self.last_gate = {"job": self._job, **gate, **self._times, "finished_at": time.time()}
         if not gate.get("deploy"):
             self.state = "recording"
             return
@@ -515,6 +662,7 @@ class FinetuneNode(LifecycleNode):
             return
         self.last_gate["deployed"] = bool(result and result.success)
         self.last_gate["reload_message"] = result.message if result else "no answer"
+        self.last_gate["deployed_at"] = time.time()
         if self.last_gate["deployed"]:
             self.set_parameters(
                 [Parameter(k, Parameter.Type.STRING, self.last_gate[k]) for k in LIVE_FILES]
@@ -548,6 +696,9 @@ class FinetuneNode(LifecycleNode):
             "next_retrain_after": self.next_retrain_after(),
             "consecutive_failures": self.failures,
             "trains": self.trains,
+            "recorded_s": round(self.recorded_seconds(), 2),
+            "adapt_state": self.adapt_state,
+            "adaptations": self.adaptations,
             "live_planner": self.live["planner"],
             "last_gate": json.dumps(self.last_gate),
         }
@@ -561,6 +712,8 @@ class FinetuneNode(LifecycleNode):
 
     def _summary(self, label: str) -> tuple[Level, str]:
         """The status line: the most important thing an operator should know now."""
+        if "error" in self.last_gate and self.last_gate.get("job") == "adapt":
+            return Level.WARN, f"{self.last_gate['error']}; set adapt to true to try again"
         if "error" in self.last_gate:
             after = self.next_retrain_after() - self.since_train
             return Level.WARN, (

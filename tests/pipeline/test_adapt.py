@@ -37,6 +37,8 @@ def test_adapt_end_to_end_tiny(tmp_path, capsys):
     assert errors["current"] > 0 and errors["recalibrated"] > 0
     assert result["deploy"] == (errors[result["choice"]] < errors["current"])
     assert (result["planner"] is not None) == result["deploy"]
+    assert (result["checkpoint"] is not None) == result["deploy"]  # what finetune_node swaps in
+    assert result["current"] == str(run / "model.pt")  # gated against the run's model
 
 
 def test_adapt_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
@@ -48,3 +50,14 @@ def test_adapt_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert "not a pretraining run (missing model.pt, planner.onnx, rounds.json, data)" in (
         capsys.readouterr().err
     )
+
+
+def test_adapt_refuses_a_missing_current_checkpoint(tmp_path, capsys):
+    for d in ("run", "real"):
+        (tmp_path / d).mkdir()
+    argv = ["adapt", "--task", "cartpole_swingup", "--run", str(tmp_path / "run"),
+            "--data", str(tmp_path / "real"), "--out", str(tmp_path / "o"),
+            "--current", str(tmp_path / "nope.pt")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--current" in err and "nope.pt" in err and len(err.strip().splitlines()) == 1
