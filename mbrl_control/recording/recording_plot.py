@@ -4,7 +4,9 @@
 writes (and any rosbag2 bag with the same topic names: ``joint_states``, ``commands``,
 ``step_cost``, ``episode_start``, matched by their last name component) with ``rosbags``;
 :func:`plot_recording` draws joint positions, commands and step cost over time, one colour
-per joint, the episode starts as vertical lines.
+per joint, the episode starts as vertical lines; :func:`plot_plan_tube` draws the recorded
+plans (``plan_markers``): the robot's tip path (each plan's start point) with every member's
+predicted path at a few moments, so the model's spread shows as a tube around the path.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class Recording:
     cost_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
     cost: np.ndarray = field(default_factory=lambda: np.zeros(0))
     episode_starts: list[float] = field(default_factory=list)
+    plan_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    plan_paths: list[np.ndarray] = field(default_factory=list)
+    """Per recorded plan: its members' predicted tip paths ``(E, K, 3)`` (m)."""
+    plan_frame: str = ""
 
     @property
     def duration(self) -> float:
@@ -59,12 +65,14 @@ def read_recording(path: str | Path) -> Recording:
     states: list[tuple[float, dict[str, float]]] = []
     commands: list[tuple[float, np.ndarray]] = []
     costs: list[tuple[float, float]] = []
+    plans: list[tuple[float, np.ndarray]] = []
     try:
         with AnyReader([Path(path)], default_typestore=typestore()) as reader:
             rec.topics = {c.topic: (c.msgtype, c.msgcount) for c in reader.connections}
             for conn, t_log, raw in reader.messages():
                 role = conn.topic.rsplit("/", 1)[-1]
-                if role not in ("joint_states", "commands", "step_cost", "episode_start"):
+                roles = ("joint_states", "commands", "step_cost", "episode_start", "plan_markers")
+                if role not in roles:
                     continue
                 msg = reader.deserialize(raw, conn.msgtype)
                 if role == "joint_states" and conn.msgtype == "sensor_msgs/msg/JointState":
@@ -76,6 +84,13 @@ def read_recording(path: str | Path) -> Recording:
                     costs.append((t_log * 1e-9, float(msg.data)))
                 elif role == "episode_start" and hasattr(msg, "stamp"):
                     rec.episode_starts.append(_stamp(msg))
+                elif role == "plan_markers" and hasattr(msg, "markers"):
+                    members = [m for m in msg.markers if m.ns.endswith("/members")]
+                    if members:
+                        rec.plan_frame = members[0].header.frame_id
+                        paths = [[(p.x, p.y, p.z) for p in m.points] for m in members]
+                        if len({len(p) for p in paths}) == 1:
+                            plans.append((_stamp(members[0].header), np.asarray(paths, float)))
     except Exception as err:  # rosbags raises several error classes for unreadable bags
         raise ValueError(f"cannot read recording {path}: {type(err).__name__}: {err}") from err
     rec.joint_names = names
@@ -90,6 +105,8 @@ def read_recording(path: str | Path) -> Recording:
     ).reshape(len(commands), width)
     rec.cost_t = np.array([t for t, _ in costs])
     rec.cost = np.array([c for _, c in costs])
+    rec.plan_t = np.array([t for t, _ in plans])
+    rec.plan_paths = [p for _, p in plans]
     return rec
 
 
@@ -133,5 +150,50 @@ def plot_recording(rec: Recording) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def plot_plan_tube(rec: Recording, *, every: int = 10, max_steps: int | None = None) -> bytes:
+    """PNG: the tip path of the robot (each recorded plan's start point) in the plane of its
+    two widest axes, with every member's predicted path of every ``every``-th plan (the tube)
+    and their mean. ``max_steps`` limits the plans drawn (the first episode by default: up to
+    the second episode start). Raises ``ValueError`` when the recording has no plans."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not rec.plan_paths:
+        raise ValueError(f"{rec.path}: no plan_markers recorded (no plans to draw)")
+    end = len(rec.plan_paths)
+    if max_steps is not None:
+        end = min(end, max_steps)
+    elif len(rec.episode_starts) > 1:
+        end = int(np.searchsorted(rec.plan_t, rec.episode_starts[1]))
+    paths = rec.plan_paths[: max(1, end)]
+    tip = np.array([p[:, 0].mean(axis=0) for p in paths])  # (T, 3): where each plan started
+    axes = np.argsort(np.ptp(np.concatenate([tip, *[p.reshape(-1, 3) for p in paths]]), 0))[::-1]
+    a, b = sorted(axes[:2])
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    for k in range(0, len(paths), max(1, every)):
+        for member in paths[k]:
+            ax.plot(member[:, a], member[:, b], color="tab:blue", alpha=0.25, lw=1.0)
+        mean = paths[k].mean(axis=0)
+        ax.plot(mean[:, a], mean[:, b], color="tab:orange", lw=1.2)
+    ax.plot(tip[:, a], tip[:, b], color="black", lw=1.6, label="tip path (recorded)")
+    ax.plot([], [], color="tab:blue", alpha=0.5, label="members' predicted paths")
+    ax.plot([], [], color="tab:orange", label="mean predicted path")
+    names = "xyz"
+    frame = f" ({rec.plan_frame})" if rec.plan_frame else ""
+    ax.set_xlabel(f"{names[a]} (m){frame}")
+    ax.set_ylabel(f"{names[b]} (m)")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(f"{Path(rec.path).name}: plans every {every} steps", fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     return buf.getvalue()

@@ -325,7 +325,7 @@ def _metrics_section(root: Path, files: list[Path]) -> str:
 
 
 def _recordings_section(root: Path, files: list[Path]) -> str:
-    from mbrl_control.recording.recording_plot import plot_recording, read_recording
+    from mbrl_control.recording.recording_plot import plot_plan_tube, plot_recording, read_recording
 
     parts = []
     for rel in files:
@@ -343,6 +343,8 @@ def _recordings_section(root: Path, files: list[Path]) -> str:
         parts.append(_table(["topic", "type", "messages"], rows))
         if png is not None:
             parts.append(_figure(png, "image/png", str(rel)))
+        if rec.plan_paths:
+            parts.append(_figure(plot_plan_tube(rec), "image/png", f"{rel}: plans"))
     return "\n".join(parts)
 
 

@@ -52,3 +52,45 @@ def test_recording_in_the_report(tmp_path: Path) -> None:
     page = build_report(run)
     assert "<h2>Recordings</h2>" in page and "<td>/joint_states</td>" in page
     assert page.count('src="data:image/png;base64,') == 1
+
+
+def test_plan_tube_from_a_recording(tmp_path: Path) -> None:
+    """Plans recorded with the recording (arrays shaped like the graph's outputs: each member's
+    predicted cart-pole tip path from the current tip) draw as a tube over the tip path."""
+    from mbrl_control.recording.plan_messages import Plan
+    from mbrl_control.recording.recording_plot import plot_plan_tube
+
+    env = mbrl_sim.make_env("cartpole_swingup", profile="none", seed=0)
+    rng = np.random.default_rng(0)
+
+    def tip(q: np.ndarray) -> np.ndarray:
+        return np.array([q[0] + 0.6 * np.sin(q[1]), 0.0, 0.6 * np.cos(q[1])])
+
+    def plan() -> Plan:
+        names, q, qd, _ = env.unwrapped.joint_state()
+        steps = np.arange(11)[:, None] * 0.02
+        paths = np.stack([
+            [tip(q + qd * s + rng.normal(0, 0.02 * s[0] ** 0.5, 2)) for s in steps]
+            for _ in range(4)
+        ])  # fmt: skip
+        return Plan(tuple(names), np.tile(q, (10, 1)), paths, 0.02, "rail")
+
+    run = tmp_path / "run"
+    with EpisodeRecorder(run / "plans.mcap", plan=plan) as recorder:
+        run_episode(env, lambda o, g: np.full(1, 5.0, np.float32), seed=0, observers=[recorder])
+    env.close()
+    rec = read_recording(run / "plans.mcap")
+    assert len(rec.plan_paths) == 200 and rec.plan_paths[0].shape == (4, 11, 3)
+    assert rec.plan_frame == "rail"
+    assert plot_plan_tube(rec)[:4] == b"\x89PNG"
+    assert "plans.mcap: plans" in build_report(run)
+    with pytest.raises(ValueError, match="no plan_markers"):
+        plot_plan_tube(read_recording(_no_plans(tmp_path)))
+
+
+def _no_plans(tmp_path: Path) -> Path:
+    env = mbrl_sim.make_env("cartpole_swingup", profile="none", seed=1)
+    with EpisodeRecorder(tmp_path / "none.mcap") as recorder:
+        run_episode(env, lambda o, g: np.zeros(1, np.float32), seed=1, observers=[recorder])
+    env.close()
+    return tmp_path / "none.mcap"
