@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from mbrl_control.control.params import param_meta
 
 DEADLINE_POLICIES = ("safe", "publish")
+UNCERTAIN_POLICIES = ("report", "hold")
 MODES = ("planner", "policy")
 CRITIC_WEIGHT_RANGE = (0.0, 1e6)
 """Allowed range of a ``critics.<name>.weight`` parameter (a negative weight rewards cost)."""
@@ -125,6 +126,60 @@ class ControllerConfig:
             choices=DEADLINE_POLICIES,
         ),
     )
+    surprise_window: int = field(
+        default=25,
+        metadata=param_meta(
+            "transitions the surprise score averages over (the windowed surprise: NLL of each "
+            "observed next state under the planner's calibrated prediction, nats per dim)",
+            range=(1, 10000),
+        ),
+    )
+    surprise_warn: float = field(
+        default=3.0,
+        metadata=param_meta(
+            "windowed surprise (nats per predicted dim) at which /diagnostics warns",
+            range=(-100.0, 1e6),
+        ),
+    )
+    surprise_error: float = field(
+        default=10.0,
+        metadata=param_meta(
+            "windowed surprise (nats per predicted dim) at which /diagnostics reports ERROR "
+            "(and on_uncertain 'hold' holds the safe action); >= surprise_warn",
+            range=(-100.0, 1e6),
+        ),
+    )
+    disagreement_warn: float = field(
+        default=0.5,
+        metadata=param_meta(
+            "epistemic disagreement of the plan (member std / one-step change std, "
+            "calibrated) at which /diagnostics warns",
+            range=(0.0, 1e6),
+        ),
+    )
+    disagreement_error: float = field(
+        default=2.0,
+        metadata=param_meta(
+            "epistemic disagreement at which /diagnostics reports ERROR (and on_uncertain "
+            "'hold' holds the safe action); >= disagreement_warn",
+            range=(0.0, 1e6),
+        ),
+    )
+    on_uncertain: str = field(
+        default="report",
+        metadata=param_meta(
+            "surprise or disagreement at its ERROR threshold: 'report' on /diagnostics only; "
+            "'hold' publishes the safe action for hold_time s, then plans again (and holds "
+            "again while the score stays above)",
+            choices=UNCERTAIN_POLICIES,
+        ),
+    )
+    hold_time: float = field(
+        default=1.0,
+        metadata=param_meta(
+            "s the safe action is held once on_uncertain 'hold' triggers", range=(0.0, 3600.0)
+        ),
+    )
     autostart: bool = field(
         default=False,
         metadata=param_meta(
@@ -141,7 +196,22 @@ class ControllerConfig:
             raise ValueError(
                 f"on_deadline_miss={self.on_deadline_miss!r}; allowed: {DEADLINE_POLICIES}"
             )
-        for name in ("control_rate", "state_timeout", "max_action_rate"):
+        if self.on_uncertain not in UNCERTAIN_POLICIES:
+            raise ValueError(f"on_uncertain={self.on_uncertain!r}; allowed: {UNCERTAIN_POLICIES}")
+        if isinstance(self.surprise_window, bool) or int(self.surprise_window) < 1:
+            raise ValueError(f"surprise_window={self.surprise_window!r}: need an int >= 1")
+        for name in ("surprise_warn", "surprise_error", "disagreement_warn",
+                     "disagreement_error", "hold_time"):  # fmt: skip
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name}={getattr(self, name)!r}: need a finite value")
+        for kind in ("surprise", "disagreement"):
+            warn, error = getattr(self, f"{kind}_warn"), getattr(self, f"{kind}_error")
+            if warn > error:
+                raise ValueError(
+                    f"{kind}_warn={warn} must be <= {kind}_error={error} (set the other first)"
+                )
+        for name in ("control_rate", "state_timeout", "max_action_rate", "hold_time",
+                     "disagreement_warn", "disagreement_error"):  # fmt: skip
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name}={value!r}: need a finite value >= 0")

@@ -44,6 +44,7 @@ from mbrl_control.control.config import (
 from mbrl_control.control.goal import GoalRule
 from mbrl_control.control.safety import ActionFilter
 from mbrl_control.control.stats import LatencyWindow
+from mbrl_control.control.uncertainty_monitor import UncertaintyMonitor
 from mbrl_control.data.joint_state_merge import BadJointState, JointStateMerge, StaleJoint
 from mbrl_control.export.policy_runtime import OnnxPolicy
 from mbrl_control.export.runtime import OnnxPlanner
@@ -129,6 +130,7 @@ class ControllerCore:
         self.last_info: dict[str, float] = {}
         self.status = Status(Level.ERROR, "no model loaded")
         self.cfg, self.filter = self._validated(cfg)
+        self.monitor = UncertaintyMonitor(self.cfg)  # surprise / disagreement levels, hold
 
     # ---- parameters -----------------------------------------------------------------------
     def check(self, cfg: ControllerConfig) -> None:
@@ -142,6 +144,7 @@ class ControllerCore:
         cfg, action_filter = self._validated(cfg)
         with self._lock:
             self.cfg, self.filter = cfg, action_filter
+            self.monitor.configure(cfg)
 
     def _validated(self, cfg: ControllerConfig) -> tuple[ControllerConfig, ActionFilter]:
         """``cfg`` and the action filter it implies; ``ValueError`` naming the bad parameter."""
@@ -268,6 +271,7 @@ class ControllerCore:
             self._loading.release()
         with self._lock:
             self._planner, self.model_id = planner, model_id
+            self.monitor.reset()  # the scores described the old model
             if isinstance(planner, OnnxPlanner):
                 planner.set_weights(self._weights)  # weights set during the load
         return True, f"loaded {model_id}"
@@ -347,6 +351,7 @@ class ControllerCore:
         planner = self._planner
         if enabled and not self.enabled and planner is not None:
             planner.reset()
+            self.monitor.reset()
         self.enabled = enabled
 
     def restart(self) -> None:
@@ -357,6 +362,7 @@ class ControllerCore:
             planner.reset()
         with self._lock:
             self._history.reset()
+            self.monitor.reset()
 
     @property
     def recent_observations(self) -> np.ndarray:
@@ -415,6 +421,7 @@ class ControllerCore:
                 obs = self.task.obs_from_joints(pos, vel)
             with self._lock:
                 self._recent.append(obs)
+            self.monitor.before_plan(planner, obs)  # surprise of obs under the last plan
             action = np.asarray(planner.act(obs, goal), np.float64)
         except Exception as exc:  # the controller never dies on a planner error
             return self._safe(Level.ERROR, f"planner raised {type(exc).__name__}: {exc}")
@@ -435,9 +442,15 @@ class ControllerCore:
                     f"deadline miss: planning took {elapsed * 1e3:.1f}"
                     f" ms > period {self.period * 1e3:.1f} ms",
                 )
+        self.monitor.after_plan(self.last_info)
+        hold = self.monitor.hold_reason(now)
+        if hold is not None:
+            return self._safe(Level.WARN, hold)
         self.status = Status(Level.OK, "planning")
         self.state_to_command.add(max(now - t_state, 0.0) + elapsed)  # receive -> command
-        return action_filter(action), self.status
+        sent = action_filter(action)
+        self.monitor.published(action, sent)
+        return sent, self.status
 
     def halt(self, level: Level, message: str) -> np.ndarray:
         """The safe action ``(A,)`` for a way out (deactivate, shutdown, signal, crash); it
@@ -449,6 +462,7 @@ class ControllerCore:
 
     def _safe(self, level: Level, message: str) -> tuple[np.ndarray, Status]:
         self.filter.reset(self.safe_action)
+        self.monitor.published(None, self.safe_action)  # not the planned action: not scored
         self.status = Status(level, message)
         return self.safe_action.copy(), self.status
 
@@ -471,4 +485,11 @@ class ControllerCore:
         }
         values.update({f"critics.{n}.weight": w for n, w in self.critic_weights.items()})
         values.update({k: float(v) for k, v in self.last_info.items()})
+        values.update(self.monitor.values())
         return values
+
+    def uncertainty_status(self) -> Status:
+        """The model's uncertainty against its thresholds (:mod:`~mbrl_control.control.
+        uncertainty_monitor`): OK / WARN / ERROR and which score is above which bound."""
+        level, message = self.monitor.level()
+        return Status(Level(level), message)

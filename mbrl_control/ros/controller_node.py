@@ -4,7 +4,9 @@ Topics (relative, so namespaces and remaps work): joint_states in (sensor-data Q
 best-effort and reliable drivers; several publishers are merged per joint), goal in (tasks
 with a goal; best-effort QoS: hears both kinds of publisher; geometry_msgs/PointStamped for a
 3-d goal, std_msgs/Float64MultiArray with G values for any other G), commands out;
-/diagnostics (global).
+/diagnostics (global): statuses 'mpc_controller: planner' (latency, misses, model, ...),
+'mpc_controller: qos' and 'mpc_controller: uncertainty' (windowed surprise, epistemic
+disagreement, their WARN/ERROR levels from the surprise_*/disagreement_* parameters).
 
 Goal by the task file's goal.kind: fixed plans at once with the task's value (a goal
 published on the topic is refused with a warning); box takes any finite goal from the topic;
@@ -72,6 +74,10 @@ from mbrl_control.ros.params import LiveConfig, declare_param, guarded_post_set
 from mbrl_control.ros.spin import run_node, usage
 
 DIAGNOSTICS_PERIOD = 1.0  # s
+UNCERTAINTY_KEYS = ("surprise", "surprise_transitions", "surprise_window",
+                    "epistemic_disagreement", "uncertainty_level", "on_uncertain",
+                    "uncertainty_holds", "model_id")  # fmt: skip
+"""Values repeated in the 'mpc_controller: uncertainty' status (thresholds: the parameters)."""
 ACK_TIMEOUT = 1.0  # s to wait for subscribers to acknowledge the safe action on a way out
 LOAD_DELAY_ENV = "MBRL_CONTROLLER_TEST_LOAD_DELAY"
 EXIT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
@@ -351,9 +357,12 @@ class ControllerNode(LifecycleNode):
         task = self.core.task.name
         qos_level = Level.WARN if self._qos_problems else Level.OK
         qos_message = "; ".join(self._qos_problems.values()) or "all peers' QoS compatible"
+        unc = self.core.uncertainty_status()
+        unc_values = {k: values[k] for k in UNCERTAINTY_KEYS if k in values}
         return [
             status_of("mpc_controller: planner", task, level, message, values),
             status_of("mpc_controller: qos", task, qos_level, qos_message, {}),
+            status_of("mpc_controller: uncertainty", task, unc.level, unc.message, unc_values),
         ]
 
     # ---- live parameters: ControllerConfig fields via LiveConfig; critic weights here -----

@@ -108,6 +108,9 @@ class SurpriseWindow:
     def value(self) -> float | None:
         return sum(self._values) / len(self._values) if self._values else None
 
+    def __len__(self) -> int:
+        return len(self._values)
+
     @property
     def full(self) -> bool:
         return len(self._values) == self.window
