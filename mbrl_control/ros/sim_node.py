@@ -11,6 +11,13 @@ Topics (relative names, so namespaces and remaps work; only /clock is global):
                  recorder that joins late still gets the current episode's start.
   ~/step_cost    out, std_msgs/Float64: the task's per-step cost, to score runs from outside.
   /clock         out, rosgraph_msgs/Clock: the simulated time.
+  /diagnostics   out (global), status "sim_node: ground truth": the simulator's own safety
+                 counts, from the true joint state (no sensor noise), every second and at each
+                 episode end: rail_steps / safety_stop_steps (states beyond a rail critic's
+                 limit / outside the joint ranges or velocity limits that mpc_controller
+                 refuses; the rule of mbrl_control.pipeline.evaluate.SafetyMonitor), and the
+                 episodes with at least one (rail_hit_episodes / safety_stop_episodes; the
+                 current one included). WARN once any happened; an episode with any is logged.
 Services: ~/reset (std_srvs/Trigger): a new episode with a new randomization draw.
 
 Time: sim time starts at 0 and advances by each step's simulated control period (the task's
@@ -36,6 +43,7 @@ from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock as RosClock
 from rclpy.clock import ClockType
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
@@ -46,11 +54,19 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64, Float64MultiArray, Header
 from std_srvs.srv import Trigger
 
+from mbrl_control.control.core import Level
 from mbrl_control.control.params import param_meta
+from mbrl_control.pipeline.evaluate import SafetyMonitor
+from mbrl_control.ros.diagnostics import array_of, status_of
 from mbrl_control.ros.managed import incompatible_qos_message
 from mbrl_control.ros.params import LiveConfig
 from mbrl_control.ros.spin import run_node, usage
 
+SAFETY_TOTALS = (
+    "episodes", "steps", "rail_steps", "safety_stop_steps", "rail_hit_episodes",
+    "safety_stop_episodes",
+)  # fmt: skip
+"""The ground-truth counters sim_node reports (see the module docstring)."""
 COMMANDS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
 """Best-effort subscription: matches best-effort and reliable publishers."""
 EPISODE_START_QOS = QoSProfile(
@@ -155,9 +171,12 @@ class SimNode(Node):
         self.episode = -1
         self._wall = RosClock(clock_type=ClockType.STEADY_TIME)
         self._timer = None
+        self.safety = SafetyMonitor()  # the current episode's counts
+        self.totals = dict.fromkeys(SAFETY_TOTALS, 0)  # finished episodes
         self._wire_io()
         self._reset_episode()
         self._start_timer()
+        self.create_timer(1.0, self._publish_safety, clock=self._wall)
 
     @property
     def cfg(self) -> SimNodeConfig:
@@ -183,6 +202,9 @@ class SimNode(Node):
         )
         self.pub_cost = self.create_publisher(
             Float64, "~/step_cost", 10, event_callbacks=self._pub_events("~/step_cost")
+        )
+        self.pub_diag = self.create_publisher(
+            DiagnosticArray, "/diagnostics", 10, event_callbacks=self._pub_events("/diagnostics")
         )
         self.create_subscription(
             Float64MultiArray,
@@ -226,9 +248,13 @@ class SimNode(Node):
         return stamp
 
     def _reset_episode(self) -> dict[str, Any]:
+        if self.episode >= 0:
+            self._end_safety_episode()
         self.episode += 1
         seed = None if self.episode else self.cfg.seed
-        _, info = self.env.reset(seed=seed)
+        obs, info = self.env.reset(seed=seed)
+        self.safety.on_reset(self.env, obs, info)
+        self._steps = 0
         draw = json.dumps(info["dr"])
         self.get_logger().info(
             f"episode {self.episode}: profile {self.sim.profile.name}, draw {draw}"
@@ -253,7 +279,9 @@ class SimNode(Node):
         self._command = np.clip(cmd, self.task.low, self.task.high)
 
     def _on_step(self) -> None:
-        _, _, terminated, truncated, info = self.env.step(self._command)
+        obs, reward, terminated, truncated, info = self.env.step(self._command)
+        self.safety.on_step(self.env, obs, self._command, -float(reward), info)
+        self._steps += 1
         stamp = self._advance(info["dt"])
         self.pub_cost.publish(Float64(data=float(info["cost"])))
         self._publish_joint_state(stamp)
@@ -265,6 +293,49 @@ class SimNode(Node):
         response.success = True
         response.message = json.dumps({"episode": self.episode, "dr": info["dr"]})
         return response
+
+    # ---- ground-truth safety ------------------------------------------------------------------
+    def _end_safety_episode(self) -> None:
+        """Add the ending episode's counts to the totals; log it if it had any."""
+        ended = self.safety.on_end({})
+        rail, stop = ended["rail_steps"], ended["safety_stop_steps"]
+        t = self.totals
+        t["episodes"] += 1
+        t["steps"] += self._steps
+        t["rail_steps"] += rail
+        t["safety_stop_steps"] += stop
+        t["rail_hit_episodes"] += int(rail > 0)
+        t["safety_stop_episodes"] += int(stop > 0)
+        if rail or stop:
+            self.get_logger().warning(
+                f"episode {self.episode}: {rail} state(s) beyond a rail limit, {stop} outside "
+                "the joint limits (ground truth)"
+            )
+        self._publish_safety()
+
+    def safety_counts(self) -> dict[str, int]:
+        """The totals with the current episode included (see the module docstring)."""
+        rail, stop = self.safety.rail_steps, self.safety.stop_steps
+        t = dict(self.totals)
+        t["steps"] += self._steps
+        t["rail_steps"] += rail
+        t["safety_stop_steps"] += stop
+        t["rail_hit_episodes"] += int(rail > 0)
+        t["safety_stop_episodes"] += int(stop > 0)
+        return t
+
+    def _publish_safety(self) -> None:
+        c = self.safety_counts()
+        hits = c["rail_hit_episodes"] + c["safety_stop_episodes"]
+        message = (
+            f"{c['rail_hit_episodes']} episode(s) with a rail hit, {c['safety_stop_episodes']} "
+            f"with a safety stop, in {c['episodes'] + 1} (ground truth)"
+        )
+        status = status_of(
+            "sim_node: ground truth", self.task.name, Level.WARN if hits else Level.OK, message,
+            {**c, "episode": self.episode, "sim_time": round(self.sim_time, 3)},
+        )  # fmt: skip
+        self.pub_diag.publish(array_of(self, [status]))
 
     def _publish_joint_state(self, stamp: Time) -> None:
         names, pos, vel, effort = self.sim.joint_state()
