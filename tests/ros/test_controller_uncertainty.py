@@ -1,0 +1,50 @@
+"""Issue 17 on a real mpc_controller process: the 'mpc_controller: uncertainty' status on
+/diagnostics carries the windowed surprise and the epistemic disagreement, its level follows
+the threshold parameters (set live through the parameter service, validated), and
+on_uncertain:=hold publishes the safe action."""
+
+from __future__ import annotations
+
+import pytest
+from test_controller_node import level_is, set_param, start_controller
+
+pytestmark = pytest.mark.ros
+
+UNC = "mpc_controller: uncertainty"
+
+
+def test_uncertainty_status_thresholds_and_hold(
+    spawn, ros_env, ros_probe, planner_dir, joint_states
+) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from std_msgs.msg import Float64MultiArray
+    from test_controller_node import latest
+
+    from mbrl_control.ros.diagnostics import values_of
+
+    commands = ros_probe.collect(Float64MultiArray, "/commands")
+    diags = ros_probe.collect(DiagnosticArray, "/diagnostics")
+    # any surprise is >= -50 (>= 0.5 log 2pi + mean log std ratio): WARN as soon as one transition is scored
+    start_controller(spawn, ros_env, planner_dir, "surprise_warn:=-50.0", "surprise_window:=5")
+    ros_probe.wait_for(level_is(diags, 0, "planning"), 60, "OK while planning")
+    ros_probe.wait_for(level_is(diags, 1, "surprise", name=UNC), 30, "uncertainty WARN")
+    values = values_of(latest(diags, UNC))
+    assert float(values["surprise"]) > -50 and values["surprise_window"] == "5"
+    assert float(values["epistemic_disagreement"]) >= 0.0
+    assert values["uncertainty_level"] == "WARN" and values["on_uncertain"] == "report"
+
+    # an error threshold above the warning one is refused, naming both
+    result = set_param(ros_probe, "surprise_error", -60.0)
+    assert not result.successful and "surprise_warn=-50.0 must be <=" in result.reason
+    assert set_param(ros_probe, "surprise_error", -49.0).successful
+    ros_probe.wait_for(level_is(diags, 2, "surprise", name=UNC), 30, "uncertainty ERROR")
+    assert latest(diags, "mpc_controller: planner").level == bytes([0])  # report only
+
+    # hold: the safe action (0.0) while the score stays at ERROR
+    assert set_param(ros_probe, "on_uncertain", "hold").successful
+    ros_probe.wait_for(level_is(diags, 1, "holding the safe action"), 30, "holding")
+    n = len(commands)
+    ros_probe.wait_for(lambda: len(commands) > n + 5, 10, "commands while holding")
+    held = [c.data[0] for c in commands[n + 1 :]]
+    assert sum(v == 0.0 for v in held) >= len(held) - 1, held  # at most the release tick
+    assert not set_param(ros_probe, "on_uncertain", "panic").successful
