@@ -7,7 +7,7 @@ scalars through (losses, hold-out error, returns, gate decisions, latencies)::
         fit(..., callback=log.callback("train"))       # the one-line hook: (epoch, info)
         log.scalars("round", {"mean_return": r}, step=k)
 
-    append_scalars(out / "metrics", "gate", gate_result, step=k)   # a rare event: one shot
+    append_scalars(out / "metrics", "gate", gate_result)   # a rare event: the next step
 
 Files in ``folder``: ``events.out.tfevents.*`` (``tensorboard --logdir folder``; a resumed run
 adds a new event file, TensorBoard reads them in order) and ``metrics.csv`` (columns
@@ -180,13 +180,29 @@ class MetricsLog:
 
 
 def append_scalars(
-    folder: str | Path | None, prefix: str, values: Mapping[str, Any], step: int
-) -> None:
+    folder: str | Path | None, prefix: str, values: Mapping[str, Any], step: int | None = None
+) -> int:
     """One-shot: open ``folder``'s log, add ``values``' numbers as ``prefix/key`` at ``step``,
-    close. For rare events (a gate decision, an experiment cell); each call adds one small event
-    file, so per-epoch logging should hold a :class:`MetricsLog` open instead."""
+    close; returns the step used. ``step`` None: one after the last step logged under
+    ``prefix/`` in the folder's ``metrics.csv`` (0 for the first), so repeated calls (one per
+    gate decision, per experiment cell) make one curve, also across processes that append in
+    turn. For rare events: each call adds one small event file; per-epoch logging should hold a
+    :class:`MetricsLog` open instead."""
+    if step is None:
+        step = 0 if folder is None else _next_step(Path(folder) / CSV_NAME, f"{prefix}/")
     with MetricsLog(folder) as log:
         log.scalars(prefix, values, step)
+    return step
+
+
+def _next_step(path: Path, prefix: str) -> int:
+    """One after the largest step of tags starting with ``prefix`` in the CSV (0 if none)."""
+    try:
+        series = read_metrics_csv(path)
+    except (OSError, ValueError):
+        return 0
+    steps = [max(s.steps) for tag, s in series.items() if tag.startswith(prefix) and s.steps]
+    return max(steps) + 1 if steps else 0
 
 
 # ---- reading back ---------------------------------------------------------------------------

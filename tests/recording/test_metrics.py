@@ -96,9 +96,11 @@ def test_no_folder_records_nothing() -> None:
 
 def test_append_scalars_one_shot_events(tmp_path: Path) -> None:
     for k in range(3):
-        append_scalars(
-            tmp_path, "gate", {"deploy": k % 2 == 1, "candidate_error": 0.5 / (k + 1)}, k
-        )
+        gate = {"deploy": k % 2 == 1, "candidate_error": 0.5 / (k + 1)}
+        assert append_scalars(tmp_path, "gate", gate) == k  # the next step of gate/*
+    assert append_scalars(tmp_path, "cell", {"return": -70.0}) == 0  # its own curve
+    assert append_scalars(tmp_path, "gate", {"deploy": True}, step=10) == 10
     tb = _tensorboard(tmp_path)
-    assert tb["gate/deploy"] == [(0, 0.0), (1, 1.0), (2, 0.0)]
+    assert tb["gate/deploy"] == [(0, 0.0), (1, 1.0), (2, 0.0), (10, 1.0)]
     assert read_metrics_csv(tmp_path)["gate/candidate_error"].steps == [0, 1, 2]
+    assert append_scalars(None, "gate", {"deploy": True}) == 0  # no folder: nothing written
