@@ -206,23 +206,55 @@ def markdown_html(text: str) -> str:
 
 
 # ---- sections ---------------------------------------------------------------------------------
+SUMMARY_KEYS = (
+    "task.task",
+    "planner_config.kind",
+    "planner_config.horizon",
+    "planner_config.population",
+    "planner_config.particles",
+    "planner_config.iterations",
+    "model_config.members",
+    "model_config.hidden",
+    "model_config.layers",
+)
+"""Planner-file metadata shown at the top of the page (plus every ``provenance.*`` value)."""
+
+
+def onnx_metadata(path: Path) -> list[tuple[str, str]]:
+    """The flattened JSON ``metadata_props`` of an ONNX file (planner or policy); raises what
+    ``onnx.load`` raises for an unreadable file."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    rows: list[tuple[str, str]] = []
+    for prop in model.metadata_props:
+        try:
+            rows += flatten(json.loads(prop.value), prop.key)
+        except ValueError:
+            rows.append((prop.key, prop.value))
+    return rows
+
+
+def _summary_rows(root: Path, files: list[Path]) -> list[tuple[str, str]]:
+    """Task, planner, model and provenance of the run's top-most planner file."""
+    for rel in sorted(files, key=lambda r: (len(r.parts), r.name != "planner.onnx", str(r))):
+        try:
+            rows = onnx_metadata(root / rel)
+        except Exception:  # the planner section says it is unreadable
+            continue
+        keep = [(k, v) for k, v in rows if k in SUMMARY_KEYS or k.startswith("provenance.")]
+        return [(f"{rel}: {k}", v) for k, v in keep if len(v) < 120]
+    return []
+
+
 def _onnx_section(root: Path, files: list[Path]) -> str:
     parts = []
     for rel in files:
         try:
-            import onnx
-
-            model = onnx.load(str(root / rel), load_external_data=False)
-            meta = {p.key: p.value for p in model.metadata_props}
-        except Exception as err:
+            rows = onnx_metadata(root / rel)
+        except Exception as err:  # a report lists what it cannot read
             parts.append(f"<p><code>{_e(rel)}</code>: not readable ({_e(type(err).__name__)})</p>")
             continue
-        rows = []
-        for key, text in meta.items():
-            try:
-                rows += flatten(json.loads(text), key)
-            except ValueError:
-                rows.append((key, text))
         parts.append(f"<details><summary><code>{_e(rel)}</code> metadata ({len(rows)} values)"
                      f"</summary>{_table(['key', 'value'], rows)}</details>")  # fmt: skip
     return "\n".join(parts)
@@ -387,8 +419,10 @@ def build_report(run: str | Path) -> str:
             "evaluate --record and demo write them)"
         )
     kind, what = run_kind(root)
+    summary = _summary_rows(root, found.onnx)
     sections = [("What was run", f"<p><b>{_e(kind)}</b>{': ' + _e(what) if what else ''}</p>"
-                 f"<p>folder <code>{_e(root.resolve())}</code></p>")]  # fmt: skip
+                 f"<p>folder <code>{_e(root.resolve())}</code></p>"
+                 + (_table(["planner file", "value"], summary) if summary else ""))]  # fmt: skip
     if found.onnx:
         sections.append(("Planner and policy files", _onnx_section(root, found.onnx)))
     if (root / "rounds.json").exists():

@@ -72,6 +72,7 @@ def test_report_is_one_self_contained_page(run: Path, capsys) -> None:
     assert "train/train_loss" in text and "round/mean_return" in text  # the metrics table
     assert "<td>x&lt;y</td>" in text  # the Markdown table, escaped
     assert "planner_config.kind" in text  # the planner file's metadata
+    assert "planner.onnx: provenance.transitions" in text  # ... and its summary at the top
     assert "data/episodes/ (transition store)" in text
 
 
