@@ -6,8 +6,9 @@ The page is built from the files the product writes, whatever command wrote them
 - **what was run**: the run's kind from its marker file (:data:`KINDS`: ``rounds.json`` is a
   ``pretrain`` run, ``sim2real.json`` an experiment, plus ``swingup.gif`` the demo, ...), and
   every planner/policy ONNX file's metadata (task, planner configuration, provenance);
-- **tables**: every Markdown file's tables (``sim2real.md``, ``ablation_value.md``, ...), the
-  pretraining rounds (``rounds.json``) and every JSON file's values, flattened (in folds);
+- **tables**: every Markdown file's tables (``sim2real.md``, ``ablation_value.md``, ...), every
+  pretraining run's rounds (``rounds.json``, an experiment's inner runs too) and every JSON
+  file's values, flattened (in folds);
 - **plots**: every ``.png`` and ``.gif``, embedded as ``data:`` URIs (no file beside the page
   is needed; one larger than :data:`MAX_EMBED_BYTES` is listed, not embedded);
 - **metrics**: every ``metrics.csv`` (:mod:`mbrl_control.recording.metrics`) plotted with
@@ -425,8 +426,12 @@ def build_report(run: str | Path) -> str:
                  + (_table(["planner file", "value"], summary) if summary else ""))]  # fmt: skip
     if found.onnx:
         sections.append(("Planner and policy files", _onnx_section(root, found.onnx)))
-    if (root / "rounds.json").exists():
-        sections.append(("Pretraining rounds", _rounds_table(root / "rounds.json")))
+    for rel in (r for r in found.json if r.name == "rounds.json"):  # an experiment's too
+        try:
+            table = _rounds_table(root / rel)
+        except (OSError, ValueError, AttributeError) as err:
+            table = f"<p>not readable ({_e(type(err).__name__)}: {_e(err)})</p>"
+        sections.append((f"Pretraining rounds: {rel}", table))
     for rel in found.markdown:
         sections.append((f"Table: {rel}", markdown_html((root / rel).read_text())))
     if found.metrics:

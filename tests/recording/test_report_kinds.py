@@ -94,3 +94,18 @@ def _no_plans(tmp_path: Path) -> Path:
         run_episode(env, lambda o, g: np.zeros(1, np.float32), seed=1, observers=[recorder])
     env.close()
     return tmp_path / "none.mcap"
+
+
+def test_nested_and_broken_rounds_tables(tmp_path: Path) -> None:
+    """An experiment's inner pretraining runs get their rounds table; a malformed one says so
+    instead of failing the page."""
+    run = tmp_path / "exp"
+    (run / "pretrain_default").mkdir(parents=True)
+    (run / "pretrain_none").mkdir()
+    (run / "sim2real.json").write_text("{}")
+    rounds = [{"round": 0, "policy": "random", "mean_return": -123.456, "epochs": 3}]
+    (run / "pretrain_default" / "rounds.json").write_text(json.dumps(rounds))
+    (run / "pretrain_none" / "rounds.json").write_text(json.dumps({"not": "a list"}))
+    page = build_report(run)
+    assert "Pretraining rounds: pretrain_default/rounds.json" in page and "-123.456" in page
+    assert "Pretraining rounds: pretrain_none/rounds.json</h2>\n<p>not readable" in page
