@@ -146,6 +146,11 @@ def _figure(data: bytes, mime: str, caption: str) -> str:
     )
 
 
+def _unreadable(rel: Path, err: BaseException) -> str:
+    """The line a section shows for a file it cannot read (the page goes on)."""
+    return f"<p><code>{_e(rel)}</code>: not readable ({_e(type(err).__name__)}: {_e(err)})</p>"
+
+
 def _size(n: int) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if n < 1024 or unit == "GB":
@@ -254,7 +259,7 @@ def _onnx_section(root: Path, files: list[Path]) -> str:
         try:
             rows = onnx_metadata(root / rel)
         except Exception as err:  # a report lists what it cannot read
-            parts.append(f"<p><code>{_e(rel)}</code>: not readable ({_e(type(err).__name__)})</p>")
+            parts.append(_unreadable(rel, err))
             continue
         parts.append(f"<details><summary><code>{_e(rel)}</code> metadata ({len(rows)} values)"
                      f"</summary>{_table(['key', 'value'], rows)}</details>")  # fmt: skip
@@ -281,7 +286,7 @@ def _json_section(root: Path, files: list[Path]) -> str:
         try:
             rows = flatten(json.loads((root / rel).read_text()))
         except (OSError, ValueError) as err:
-            parts.append(f"<p><code>{_e(rel)}</code>: not readable JSON ({_e(err)})</p>")
+            parts.append(_unreadable(rel, err))
             continue
         shown = rows[:MAX_JSON_ROWS]
         more = f" (first {MAX_JSON_ROWS} of {len(rows)})" if len(rows) > MAX_JSON_ROWS else ""
@@ -293,12 +298,17 @@ def _json_section(root: Path, files: list[Path]) -> str:
 def _images_section(root: Path, files: list[Path]) -> str:
     parts = []
     for rel in files:
-        size = (root / rel).stat().st_size
-        if size > MAX_EMBED_BYTES:
-            parts.append(f"<p><code>{_e(rel)}</code>: {_size(size)}, too large to embed</p>")
+        try:
+            size = (root / rel).stat().st_size
+            if size > MAX_EMBED_BYTES:
+                parts.append(f"<p><code>{_e(rel)}</code>: {_size(size)}, too large to embed</p>")
+                continue
+            data = (root / rel).read_bytes()
+        except OSError as err:
+            parts.append(_unreadable(rel, err))
             continue
         mime = "image/gif" if rel.suffix.lower() == ".gif" else "image/png"
-        parts.append(_figure((root / rel).read_bytes(), mime, str(rel)))
+        parts.append(_figure(data, mime, str(rel)))
     return "\n".join(parts)
 
 
@@ -347,7 +357,7 @@ def _metrics_section(root: Path, files: list[Path]) -> str:
             series = read_metrics_csv(root / rel)
             figures = metrics_figures(root / rel)
         except (OSError, ValueError) as err:
-            parts.append(f"<p><code>{_e(rel)}</code>: not readable ({_e(err)})</p>")
+            parts.append(_unreadable(rel, err))
             continue
         parts.append(f"<h3><code>{_e(rel)}</code></h3>")
         last = [(tag, len(s.steps), s.steps[-1], _value(s.values[-1])) for tag, s in series.items()]
@@ -365,8 +375,8 @@ def _recordings_section(root: Path, files: list[Path]) -> str:
         try:
             rec = read_recording(root / rel)
             png = plot_recording(rec) if len(rec.state_t) else None
-        except ValueError as err:
-            parts.append(f"<p><code>{_e(rel)}</code>: not readable ({_e(err)})</p>")
+        except (OSError, ValueError) as err:
+            parts.append(_unreadable(rel, err))
             continue
         parts.append(
             f"<h3><code>{_e(rel)}</code></h3><p>{len(rec.episode_starts)} episodes, "
@@ -386,7 +396,12 @@ def _files_section(root: Path, found: RunFiles) -> str:
         found.json + found.markdown + found.images + found.metrics + found.onnx
         + found.recordings + found.other
     )  # fmt: skip
-    rows = [(str(rel), _size((root / rel).stat().st_size)) for rel in listed]
+    rows = []
+    for rel in listed:
+        try:
+            rows.append((str(rel), _size((root / rel).stat().st_size)))
+        except OSError as err:  # e.g. a broken link
+            rows.append((str(rel), f"unreadable: {err.strerror or type(err).__name__}"))
     rows += [(f"{rel}/ (transition store)", f"{n} episodes") for rel, n in found.stores.items()]
     return _table(["file", "size"], rows)
 
@@ -430,10 +445,14 @@ def build_report(run: str | Path) -> str:
         try:
             table = _rounds_table(root / rel)
         except (OSError, ValueError, AttributeError) as err:
-            table = f"<p>not readable ({_e(type(err).__name__)}: {_e(err)})</p>"
+            table = _unreadable(rel, err)
         sections.append((f"Pretraining rounds: {rel}", table))
     for rel in found.markdown:
-        sections.append((f"Table: {rel}", markdown_html((root / rel).read_text())))
+        try:
+            text = markdown_html((root / rel).read_text(encoding="utf-8", errors="replace"))
+        except OSError as err:
+            text = _unreadable(rel, err)
+        sections.append((f"Table: {rel}", text))
     if found.metrics:
         sections.append(("Metrics", _metrics_section(root, found.metrics)))
     if found.recordings:

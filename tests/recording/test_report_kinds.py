@@ -109,3 +109,23 @@ def test_nested_and_broken_rounds_tables(tmp_path: Path) -> None:
     page = build_report(run)
     assert "Pretraining rounds: pretrain_default/rounds.json" in page and "-123.456" in page
     assert "Pretraining rounds: pretrain_none/rounds.json</h2>\n<p>not readable" in page
+
+
+def test_one_bad_file_never_breaks_the_page(tmp_path: Path) -> None:
+    """Each unreadable file is named where it would have been shown; the rest is there."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "rounds.json").write_text("[]")
+    (run / "good.json").write_text(json.dumps({"mean_return": -70.5}))
+    (run / "bad.json").write_text("{not json")
+    (run / "latin1.md").write_bytes("| a |\n|---|\n| caf\xe9 |\n".encode("latin-1"))
+    (run / "broken.mcap").write_bytes(b"\x89MCAP0\r\ntruncated")
+    (run / "broken.onnx").write_bytes(b"not a protobuf at all")
+    (run / "metrics").mkdir()
+    (run / "metrics" / "metrics.csv").write_text("step,tag,value,wall_time\nx,a,1,0\n")
+    (run / "gone.png").symlink_to(run / "nowhere.png")
+    page = build_report(run)
+    for name in ("bad.json", "broken.mcap", "broken.onnx", "metrics/metrics.csv", "gone.png"):
+        assert f"<code>{name}</code>: not readable" in page, name
+    assert "-70.5" in page and "caf\ufffd" in page
+    assert "<td>gone.png</td><td>unreadable:" in page
