@@ -232,7 +232,7 @@ def read_metrics_csv(path: str | Path) -> dict[str, Series]:
         if tuple(header) != CSV_COLUMNS:
             raise ValueError(f"{path}: header {header} is not {list(CSV_COLUMNS)}")
         for line, row in enumerate(reader, start=2):
-            if not row:
+            if not row or tuple(row) == CSV_COLUMNS:  # two writers that both started the file
                 continue
             try:
                 step, tag, value = int(row[0]), row[1], float(row[2])

@@ -57,6 +57,16 @@ def test_resumed_log_appends_one_curve(tmp_path: Path) -> None:
     assert (tmp_path / "metrics.csv").read_text().count("step,tag,value,wall_time") == 1
 
 
+def test_csv_reader_names_a_bad_row_and_skips_a_second_header(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.csv"
+    header = "step,tag,value,wall_time\n"
+    path.write_text(header + "0,a/x,1.5,0\n" + header + "1,a/x,2.5,0\n")
+    assert read_metrics_csv(path)["a/x"].values == [1.5, 2.5]
+    path.write_text(header + "0,a/x,1.5,0\nzero,a/x,1,0\n")
+    with pytest.raises(ValueError, match=r"metrics.csv:3: bad row"):
+        read_metrics_csv(path)
+
+
 def test_scalar_refuses_a_non_number(tmp_path: Path) -> None:
     with MetricsLog(tmp_path) as log, pytest.raises(TypeError, match=r"'a/b'.*list"):
         log.scalar("a/b", [1.0], step=0)
