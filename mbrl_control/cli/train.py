@@ -1,8 +1,11 @@
 """``mbrl-control train``: fit an ensemble on a transition store, validate, checkpoint.
 
-Writes ``OUT/model.pt`` (weights + config + normalizers + provenance) and the validation
-report ``OUT/model_report.json`` / ``OUT/model_report.png`` computed on the held-out episodes
-(and on ``--ood-data`` for the disagreement comparison). Prints a JSON summary.
+Writes ``OUT/model.pt`` (weights + config + normalizers + provenance + the uncertainty
+calibration) and the validation report ``OUT/model_report.json`` / ``OUT/model_report.png``
+computed on the held-out episodes (and on ``--ood-data`` for the disagreement comparison).
+The held-out episodes, sorted by id, are split: even positions fit the per-horizon
+calibration (``uncertainty.calibration``, variance scaling), odd positions test it (the
+report's ``uncertainty`` section: coverage raw vs calibrated). Prints a JSON summary.
 
 A task with ``cost: learned`` gets the ensemble's reward head, trained on the task critics'
 per-step cost of each stored transition (``models.cost_targets``; the store records none).
@@ -90,6 +93,38 @@ def _train_config(args: argparse.Namespace) -> dict[str, object]:
     return {"seed": args.seed, **{k: v for k, v in given.items() if v is not None}}
 
 
+def _calibrate(model, data, holdout_episodes) -> dict[str, object] | None:
+    """Calibrate ``model`` on half the held-out episodes (sorted ids at even positions) and
+    report raw vs calibrated k-step coverage on the other half; None (uncalibrated) with
+    fewer than 2 held-out episodes or episodes too short for a segment."""
+    import numpy as np
+
+    from mbrl_control.uncertainty.calibration import calibrate, calibration_report, split_episodes
+
+    fit_ids, test_ids = split_episodes(np.asarray(holdout_episodes))
+    if not len(fit_ids) or not len(test_ids):
+        return None
+    fit_rows = np.isin(data.episode_id, fit_ids)
+    test_rows = np.isin(data.episode_id, test_ids)
+    try:
+        calibrate(model, data.obs[fit_rows], data.action[fit_rows], data.next_obs[fit_rows],
+                  data.episode_id[fit_rows])  # fmt: skip
+        report = calibration_report(
+            model, data.obs[test_rows], data.action[test_rows], data.next_obs[test_rows],
+            data.episode_id[test_rows],
+        )  # fmt: skip
+    except ValueError:  # no segment to fit or test on
+        model.set_calibration(None)
+        return None
+    return {**report, "calibrate_episodes": fit_ids.tolist(), "test_episodes": test_ids.tolist()}
+
+
+def _coverage90(unc: dict[str, object] | None, which: str) -> list[float] | None:
+    """The 90 % interval's coverage per k of the ``raw``/``calibrated`` part, if any."""
+    part = (unc or {}).get(which)
+    return None if not part else part["coverage"]["0.9"]
+
+
 def run(args: argparse.Namespace) -> int:
     summary = train(args)
     print(json.dumps(summary, indent=2))
@@ -157,6 +192,7 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         ood=ood, obs_names=task.obs_names,
     )  # fmt: skip
     report["split"] = "holdout" if held.any() else "train (nothing held out)"
+    report["uncertainty"] = _calibrate(model, data, metrics["holdout_episodes"])
     fit_summary = {k: v for k, v in metrics.items() if not isinstance(v, list)}
     report["fit"] = {**fit_summary, "train_loss": metrics["train_loss"],
                      "holdout_score": metrics["holdout_score"]}  # fmt: skip
@@ -181,7 +217,10 @@ def train(args: argparse.Namespace) -> dict[str, object]:
             "rollout_k": report["rollout"]["k"],
             "rollout_nmse": report["rollout"]["nmse"],
             "disagreement_ratio_ood_to_in": report["disagreement"]["ratio_ood_to_in"],
+            "coverage90_raw": _coverage90(report["uncertainty"], "raw"),
+            "coverage90_calibrated": _coverage90(report["uncertainty"], "calibrated"),
         },
+        "calibration": model.calibration_info or None,
     }
     ckpt = save_checkpoint(out / "model.pt", model, provenance)
     return {

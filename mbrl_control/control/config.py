@@ -135,14 +135,16 @@ class ControllerConfig:
         ),
     )
     surprise_warn: float = field(
-        default=3.0,
+        default=1.0,
         metadata=param_meta(
-            "windowed surprise (nats per predicted dim) at which /diagnostics warns",
+            "windowed surprise (nats per predicted dim) at which /diagnostics warns (cart-pole: "
+            "held-out planner episodes peak at 1.05, reality_gap is above 1 97 % of the time; "
+            "docs/uncertainty.md)",
             range=(-100.0, 1e6),
         ),
     )
     surprise_error: float = field(
-        default=10.0,
+        default=3.0,
         metadata=param_meta(
             "windowed surprise (nats per predicted dim) at which /diagnostics reports ERROR "
             "(and on_uncertain 'hold' holds the safe action); >= surprise_warn",
@@ -150,15 +152,16 @@ class ControllerConfig:
         ),
     )
     disagreement_warn: float = field(
-        default=0.5,
+        default=10.0,
         metadata=param_meta(
             "epistemic disagreement of the plan (member std / one-step change std, "
-            "calibrated) at which /diagnostics warns",
+            "calibrated per step, mean over the horizon) at which /diagnostics warns (cart-pole "
+            "preset: median 2.3, 99th percentile 8.2 in distribution; docs/uncertainty.md)",
             range=(0.0, 1e6),
         ),
     )
     disagreement_error: float = field(
-        default=2.0,
+        default=25.0,
         metadata=param_meta(
             "epistemic disagreement at which /diagnostics reports ERROR (and on_uncertain "
             "'hold' holds the safe action); >= disagreement_warn",

@@ -1,8 +1,10 @@
 """Plot of an ensemble validation report (``mbrl_control.models.evaluation.validate``).
 
-Four panels: one-step normalized MSE per observation dim (hold-out vs OOD), calibration of
-the 1σ / 2σ intervals against their nominal coverage, the k-step open-loop error curve, and
-ensemble disagreement in-distribution vs OOD. matplotlib is imported inside the function.
+Five panels: one-step normalized MSE per observation dim (hold-out vs OOD), calibration of
+the 1σ / 2σ intervals against their nominal coverage, the k-step open-loop error curve,
+ensemble disagreement in-distribution vs OOD, and (with an ``uncertainty`` section) the
+coverage of the 50/90/95 % intervals per horizon k, raw vs calibrated. matplotlib is
+imported inside the function.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ def plot_model_report(report: dict[str, Any], path: str | Path) -> Path:
 
     hold, ood = report["holdout"], report.get("ood")
     names = report["obs_names"]
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    unc = report.get("uncertainty")
+    fig, axes = plt.subplots(2, 3 if unc else 2, figsize=(16 if unc else 11, 8))
     x = np.arange(len(names))
 
     # one-step accuracy per dim
@@ -81,9 +84,25 @@ def plot_model_report(report: dict[str, Any], path: str | Path) -> Path:
     ax.set_yscale("log")
     ratio = dis["ratio_ood_to_in"]
     ax.set_title(
-        "ensemble disagreement / delta std" + (f" (OOD/in = {ratio:.1f}x)" if ratio else "")
+        "epistemic disagreement (member std / delta std)"
+        + (f" (OOD/in = {ratio:.1f}x)" if ratio else "")
     )
     ax.legend()
+
+    if unc:  # k-step interval coverage, raw vs calibrated
+        ax = axes[0, 2]
+        for level, color in zip(unc["levels"], ("C0", "C1", "C2")):
+            key = str(level)
+            ax.plot(unc["k"], unc["raw"]["coverage"][key], "o--", color=color, label=f"{key} raw")
+            if unc["calibrated"]:
+                cov = unc["calibrated"]["coverage"][key]
+                ax.plot(unc["k"], cov, "s-", color=color, label=f"{key} calibrated")
+            ax.axhline(level, color=color, lw=0.6)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("horizon k")
+        ax.set_title(f"interval coverage vs nominal ({unc['segments']} segments)")
+        ax.legend(fontsize=7)
+        axes[1, 2].axis("off")
 
     fig.tight_layout()
     path = Path(path)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from mbrl_control.models.ensemble import Ensemble, mixture_moments
+from mbrl_control.uncertainty.calibration import calibration_report
 from mbrl_control.uncertainty.quantities import epistemic_disagreement
 
 NOMINAL = {1: math.erf(1 / math.sqrt(2)), 2: math.erf(2 / math.sqrt(2))}  # 0.6827, 0.9545
@@ -251,8 +252,10 @@ def validate(
         obs_names: labels of the O observation dims (for the plot).
 
     Returns: ``{"holdout": point metrics, "rollout": k-step errors, "disagreement":
-    {"in_distribution", "ood", "ratio_ood_to_in"}, "ood": point metrics | None, ...}``
-    (see :func:`point_metrics`, :func:`rollout_errors`, :func:`disagreement`).
+    {"in_distribution", "ood", "ratio_ood_to_in"}, "ood": point metrics | None,
+    "uncertainty": k-step interval coverage raw vs calibrated, ...}`` (see
+    :func:`point_metrics`, :func:`rollout_errors`, :func:`disagreement`,
+    :func:`~mbrl_control.uncertainty.calibration.calibration_report`).
     """
     model.eval()
     p = model.cfg.predicted_dim  # the shifted last_actions block is exact: not scored
@@ -293,6 +296,13 @@ def validate(
         dis["ood"] = disagreement(model, o_mean[..., :p])
         dis["ratio_ood_to_in"] = dis["ood"]["mean"] / max(dis_in["mean"], 1e-12)
     report["disagreement"] = dis
+    try:  # k-step interval coverage, raw and (a calibrated model) calibrated
+        report["uncertainty"] = calibration_report(
+            model, np.asarray(obs), np.asarray(action), np.asarray(next_obs), ids, rollout_ks,
+            max_segments,
+        )  # fmt: skip
+    except ValueError:  # no episode segment (empty data)
+        report["uncertainty"] = None
     return report
 
 

@@ -47,6 +47,15 @@ def test_train_cli_writes_checkpoint_and_report(tmp_path: Path, capsys) -> None:
     assert report["split"] == "holdout" and report["n_rows"] == 80
     assert report["obs_names"][0] == "x" and report["ood"]["n_rows"] == 120
     assert (tmp_path / "out" / "model_report.png").stat().st_size > 0
+    # issue 17: one held-out episode calibrates, the other tests; raw and calibrated reported
+    unc = report["uncertainty"]
+    assert unc["calibrate_episodes"] + unc["test_episodes"] == sorted(prov["holdout_episodes"])
+    assert unc["k"] == [1, 5, 10, 25] and set(unc["raw"]["coverage"]) == {"0.5", "0.9", "0.95"}
+    assert len(unc["calibrated"]["coverage"]["0.9"]) == 4
+    assert model.var_scale.shape == (25, 5) and model.calibration_info["episodes"] == (
+        unc["calibrate_episodes"]
+    )
+    assert len(summary["coverage90_calibrated"]) == 4
 
 
 def test_train_cli_rejects_data_of_another_shape(tmp_path: Path, capsys) -> None:

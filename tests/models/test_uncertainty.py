@@ -96,7 +96,7 @@ def test_calibration_travels_in_the_checkpoint(noisy_fit, held_out, tmp_path) ->
     model = copy.deepcopy(noisy_fit[0])
     h = held_out
     info = cal.calibrate(model, h.obs, h.action, h.next_obs, h.episode_id, horizon=10)
-    assert model.var_scale.shape == (10, 3) and info["method"] == "conformal"
+    assert model.var_scale.shape == (10, 3) and info["method"] == "variance_scaling"
     path = save_checkpoint(tmp_path / "m.pt", model)
     loaded, _ = load_checkpoint(path)
     assert torch.equal(loaded.var_scale, model.var_scale)
