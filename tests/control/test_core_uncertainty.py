@@ -107,7 +107,7 @@ def test_disagreement_thresholds_apply_live(still_planner) -> None:
     "params, match",
     [
         ({"surprise_warn": 5.0, "surprise_error": 4.0}, "surprise_warn=5.0 must be <="),
-        ({"disagreement_warn": 3.0}, "disagreement_warn=3.0 must be <="),
+        ({"disagreement_warn": 30.0}, "disagreement_warn=30.0 must be <="),
         ({"on_uncertain": "panic"}, "on_uncertain='panic'; allowed"),
         ({"surprise_window": 0}, "surprise_window=0"),
         ({"disagreement_error": float("nan")}, "disagreement_error=nan"),
