@@ -108,7 +108,7 @@ def test_nested_and_broken_rounds_tables(tmp_path: Path) -> None:
     (run / "pretrain_none" / "rounds.json").write_text(json.dumps({"not": "a list"}))
     page = build_report(run)
     assert "Pretraining rounds: pretrain_default/rounds.json" in page and "-123.456" in page
-    assert "Pretraining rounds: pretrain_none/rounds.json</h2>\n<p>not readable" in page
+    assert "<code>pretrain_none/rounds.json</code>: not readable (AttributeError" in page
 
 
 def test_one_bad_file_never_breaks_the_page(tmp_path: Path) -> None:
