@@ -52,20 +52,25 @@ def _number(value: Any) -> float | None:
 class MetricsLog:
     """Scalars to TensorBoard event files and ``metrics.csv`` in ``folder`` (see module doc).
 
+    Files are created at the first scalar, so a run that fails before it has anything to log
+    leaves no metrics files behind (the CLI removes the folders a failed run created empty).
+
     Args:
-        folder: the output folder (created); ``None``: record nothing.
+        folder: the output folder (created at the first scalar); ``None``: record nothing.
         flush_secs: TensorBoard writer's flush period (s).
     """
 
     def __init__(self, folder: str | Path | None, *, flush_secs: int = FLUSH_SECS) -> None:
         self.folder = None if folder is None else Path(folder)
+        self.flush_secs = flush_secs
         self._writer: Any = None
         self._csv: Any = None
         self._rows: Any = None
         self.failed: str | None = None
         """Why writing stopped (the first error), or None."""
-        if self.folder is None:
-            return
+
+    def _open(self) -> None:
+        """Create the folder, the CSV (header if new) and the event file writer."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self.folder / CSV_NAME
@@ -77,13 +82,13 @@ class MetricsLog:
                 self._csv.flush()
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writer = SummaryWriter(log_dir=str(self.folder), flush_secs=flush_secs)
+            self._writer = SummaryWriter(log_dir=str(self.folder), flush_secs=self.flush_secs)
         except OSError as err:
             self._fail(err)
 
     @property
     def active(self) -> bool:
-        """True while scalars are being written."""
+        """False when there is no folder or writing failed (then nothing more is written)."""
         return self.folder is not None and self.failed is None
 
     # ---- writing --------------------------------------------------------------------------
@@ -124,6 +129,10 @@ class MetricsLog:
         rows = list(rows)
         if not rows:
             return
+        if self._writer is None:
+            self._open()
+            if not self.active:
+                return
         now = time.time()
         try:
             for tag, x in rows:
@@ -135,7 +144,7 @@ class MetricsLog:
 
     def flush(self) -> None:
         """Write what is queued now (TensorBoard flushes on its own every ``flush_secs``)."""
-        if not self.active:
+        if not self.active or self._writer is None:
             return
         try:
             self._writer.flush()

@@ -98,6 +98,15 @@ def test_disk_full_mid_run_warns_once_and_keeps_running(tmp_path: Path) -> None:
     assert len([w for w in record if issubclass(w.category, RuntimeWarning)]) == 1
 
 
+def test_a_run_that_logs_nothing_leaves_nothing(tmp_path: Path) -> None:
+    """Files appear with the first scalar: a run failing before it leaves no folder (the CLI
+    then removes what it created empty)."""
+    with pytest.raises(RuntimeError), MetricsLog(tmp_path / "new" / "metrics") as log:
+        log.scalars("train", {"note": "not a number"}, 0)  # nothing to write yet
+        raise RuntimeError("collect failed")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_no_folder_records_nothing() -> None:
     with MetricsLog(None) as log:
         log.callback("train")(1, {"loss": 1.0})
