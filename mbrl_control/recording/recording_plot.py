@@ -197,3 +197,30 @@ def plot_plan_tube(rec: Recording, *, every: int = 10, max_steps: int | None = N
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     return buf.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mbrl_control.recording.recording_plot FILE.mcap OUT.png [--tube]``: the
+    recording's signals (or, with ``--tube``, its plan tube) as a PNG, e.g. for the README."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mbrl_control.recording.recording_plot", description=main.__doc__
+    )
+    parser.add_argument("recording", help="an .mcap file (or a rosbag2 bag)")
+    parser.add_argument("out", help="PNG file to write")
+    parser.add_argument("--tube", action="store_true", help="the plan tube instead of signals")
+    parser.add_argument("--every", type=int, default=10, help="plans drawn: every N steps")
+    args = parser.parse_args(argv)
+    try:
+        rec = read_recording(args.recording)
+        png = plot_plan_tube(rec, every=args.every) if args.tube else plot_recording(rec)
+    except ValueError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    Path(args.out).write_bytes(png)
+    print(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -129,3 +129,15 @@ def test_one_bad_file_never_breaks_the_page(tmp_path: Path) -> None:
         assert f"<code>{name}</code>: not readable" in page, name
     assert "-70.5" in page and "caf\ufffd" in page
     assert "<td>gone.png</td><td>unreadable:" in page
+
+
+def test_recording_plot_command(tmp_path: Path, capsys) -> None:
+    from mbrl_control.recording.recording_plot import main
+
+    path = _no_plans(tmp_path)
+    assert main([str(path), str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(path), str(tmp_path / "t.png"), "--tube"])
+    assert exit_info.value.code == 2 and "no plan_markers" in capsys.readouterr().err
+    assert not (tmp_path / "t.png").exists()
