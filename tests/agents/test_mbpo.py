@@ -125,3 +125,40 @@ def test_branch_keeps_each_rows_goal_and_scores_with_it():
     torch.testing.assert_close(rows["next_obs"][:, o:], goals)
     cost = task.cost(rows["obs"][:, :o], rows["action"], rows["next_obs"][:, :o], goals)
     torch.testing.assert_close(rows["reward"], -cost)
+
+
+def test_mbpo_stop_planner_penalty_and_report_use_one_disagreement():
+    """Issue 17: the MBPO branch stop, the planner's penalty term and the validation report
+    compute the same epistemic disagreement (member std / target std, mean over dims) for
+    the same one-step member predictions; a calibration factor scales all three alike."""
+    from mbrl_control.agents.mbpo import disagreement as mbpo_disagreement
+    from mbrl_control.models.evaluation import disagreement as report_disagreement
+    from mbrl_control.planning.config import PlannerConfig
+    from mbrl_control.planning.rollout import Rollout
+
+    model, task = ensemble(False), get_task("cartpole_swingup")
+    with torch.no_grad():
+        model.out_norm.std.copy_(torch.tensor([0.5, 1.0, 2.0, 0.3, 0.7]))
+    g = torch.Generator().manual_seed(0)
+    obs, action = torch.randn(5, generator=g), torch.rand(4, 1, 1, generator=g) * 2 - 1
+    for scale in (None, torch.full((1, 5), 4.0)):
+        if scale is not None:
+            model.set_calibration(scale, {"method": "test"})
+        with torch.no_grad():
+            mean, _ = model(obs.expand(3, 4, 5), action[:, 0].expand(3, 4, 1))  # (E, N, O)
+            stop = mbpo_disagreement(model, mean)  # (N,)
+            cfg = PlannerConfig(
+                kind="shooting",
+                iterations=1,
+                horizon=1,
+                population=4,
+                particles=1,
+                elite_frac=0.5,
+                propagation="mean",
+            )
+            _, planner = Rollout(model, task, cfg)(
+                obs, torch.zeros(0), torch.as_tensor(task.default_weights), torch.zeros(1), action
+            )
+        torch.testing.assert_close(planner, stop, rtol=1e-5, atol=1e-7)
+        assert report_disagreement(model, mean)["mean"] == pytest.approx(float(stop.mean()))
+    assert float(stop.mean()) > 0
