@@ -132,6 +132,15 @@ def run_study(
             ood_report[f"{name}_auroc"].append(auroc(pos, neg))
     ood_report["surprise_in"] = _percentiles(s_in)
     ood_report["surprise_shifted"] = _percentiles(s_out)
+    ood_report["windowed_surprise"] = {}
+    for w in windows:  # what a controller threshold on the windowed score would see
+        a = windowed(s_in, data.episode_id[test_rows], w)
+        b = windowed(s_out, ood.episode_id, w)
+        ood_report["windowed_surprise"][str(w)] = {
+            "in_p99": float(np.percentile(a, 99)), "in_max": float(a.max()),
+            "shifted_p10": float(np.percentile(b, 10)), "shifted_p50": float(np.percentile(b, 50)),
+            "shifted_share_above_in_max": float((b > a.max()).mean()),
+        }  # fmt: skip
     return {
         "split": {"calibrate_episodes": fit_ids.tolist(), "test_episodes": test_ids.tolist(),
                   "shifted_episodes": np.unique(ood.episode_id).tolist(),
@@ -145,8 +154,43 @@ def run_study(
     }  # fmt: skip
 
 
+def plan_disagreement(
+    model: Any, reference_planner: str, stores: dict[str, Any], out: Path, states: int = 150
+) -> dict[str, Any]:
+    """The planner graph's ``disagreement`` output (calibrated, mean over the horizon) when
+    planning from ``states`` evenly spaced observations of each store: ``model`` exported
+    with the task and planner config of ``reference_planner`` to ``out/planner_calibrated.onnx``
+    and run by onnxruntime (fresh warm start per state). Percentiles per store."""
+    from mbrl_control.export.onnx_export import export_planner
+    from mbrl_control.export.runtime import OnnxPlanner
+    from mbrl_control.planning.config import PlannerConfig
+    from mbrl_control.tasks.portable import task_from_metadata
+
+    ref = OnnxPlanner(reference_planner, validate=False)
+    cfg = PlannerConfig.from_mapping(ref.metadata["planner_config"])
+    task = task_from_metadata(ref.metadata["task"], reference_planner)
+    path = export_planner(model, task, cfg, out / "planner_calibrated.onnx")
+    planner = OnnxPlanner(path, seed=0)
+    result: dict[str, Any] = {"planner": str(path), "states_per_store": states}
+    for name, data in stores.items():
+        values = []
+        for row in np.linspace(0, len(data.obs) - 1, states).astype(int):
+            planner.reset()
+            planner.act(data.obs[row])
+            values.append(planner.last_info["disagreement"])
+        result[name] = _percentiles(np.asarray(values))
+    return result
+
+
 def _percentiles(x: np.ndarray) -> dict[str, float]:
     return {f"p{q}": float(np.percentile(x, q)) for q in (10, 50, 90, 99)}
+
+
+def _rows(data: Any, mask: np.ndarray) -> Any:
+    """The rows ``mask`` of a store's transitions (only obs is read by the plan probe)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(obs=data.obs[mask])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ood-data", required=True, help="store of a shifted profile")
     parser.add_argument("--method", choices=cal.EXPORTABLE, default="variance_scaling")
     parser.add_argument("--out", help="write uncertainty_study.json and model_calibrated.pt")
+    parser.add_argument(
+        "--planner", help="planner file whose config to export the calibrated model with "
+        "(needs --out): also measures the graph's plan disagreement on both stores",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     import torch
 
@@ -167,11 +215,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     data, ood = TransitionStore(args.data).load(), TransitionStore(args.ood_data).load()
     report = run_study(model, data, ood, method=args.method)
     report["inputs"] = {"checkpoint": args.checkpoint, "data": args.data, "ood_data": args.ood_data}
-    text = json.dumps(report, indent=2)
-    print(text)
+    if args.planner and not args.out:
+        parser.error("--planner needs --out (where the calibrated planner is written)")
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
+        if args.planner:
+            test_ids = report["split"]["test_episodes"]
+            held = _rows(data, np.isin(data.episode_id, test_ids))
+            report["plan_disagreement"] = plan_disagreement(
+                model, args.planner, {"in_distribution": held, "shifted": ood}, out
+            )
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
         (out / "uncertainty_study.json").write_text(text + "\n")
         save_checkpoint(out / "model_calibrated.pt", model, {**prov, "calibrated_on": args.data})
     return 0
