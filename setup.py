@@ -19,6 +19,8 @@ ROS_JAZZY = [
     "ros-jazzy-diagnostic-msgs>=5.3",
     "ros-jazzy-rosgraph-msgs>=2.0",
     "ros-jazzy-lifecycle-msgs>=2.0",
+    "ros-jazzy-trajectory-msgs>=5.3",  # ~/plan: the planned joint states over the horizon
+    "ros-jazzy-visualization-msgs>=5.3",  # ~/plan_markers: the members' predicted paths
 ]
 
 setup(
