@@ -52,9 +52,8 @@ def test_train_cli_writes_checkpoint_and_report(tmp_path: Path, capsys) -> None:
     assert unc["calibrate_episodes"] + unc["test_episodes"] == sorted(prov["holdout_episodes"])
     assert unc["k"] == [1, 5, 10, 25] and set(unc["raw"]["coverage"]) == {"0.5", "0.9", "0.95"}
     assert len(unc["calibrated"]["coverage"]["0.9"]) == 4
-    assert model.var_scale.shape == (25, 5) and model.calibration_info["episodes"] == (
-        unc["calibrate_episodes"]
-    )
+    assert model.var_scale.shape == (25, 5)
+    assert model.calibration_info["episodes"] == unc["calibrate_episodes"]
     assert len(summary["coverage90_calibrated"]) == 4
 
 

@@ -24,7 +24,8 @@ def test_uncertainty_status_thresholds_and_hold(
 
     commands = ros_probe.collect(Float64MultiArray, "/commands")
     diags = ros_probe.collect(DiagnosticArray, "/diagnostics")
-    # any surprise is >= -50 (>= 0.5 log 2pi + mean log std ratio): WARN as soon as one transition is scored
+    # any surprise is >= -50 (the variance floor bounds it near -13): WARN once one transition
+    # is scored
     start_controller(spawn, ros_env, planner_dir, "surprise_warn:=-50.0", "surprise_window:=5")
     ros_probe.wait_for(level_is(diags, 0, "planning"), 60, "OK while planning")
     ros_probe.wait_for(level_is(diags, 1, "surprise", name=UNC), 30, "uncertainty WARN")
