@@ -9,6 +9,10 @@ success), run in-process here so that budgets of robot minutes finish quickly. C
 - **finetuned** after each real budget (robot minutes = transitions / control rate / 60);
 - **no-DR**: a planner pretrained without randomization (profile ``none``);
 - **real-only**: a planner trained from scratch on the largest budget's real data;
+- **calibrated + adapted** (``adapt_seconds`` > 0, the demo): record that long with the
+  pretrained planner plus bounded exploration noise, then the lab's adaptation loop
+  (:func:`~mbrl_control.pipeline.adapt.adapt`: calibrate the simulator, re-pretrain warm on the
+  calibrated profile, finetune, gate); its recording is its whole real budget;
 - **upper reference**: the same optimizer planning on the true ``reality_gap`` simulator
   (what a model trained with unlimited real data could at best reach; a planner pretrained
   from scratch on ``reality_gap`` does not bootstrap: its planner never swings the weak,
@@ -43,6 +47,14 @@ class Sim2RealConfig:
     """Also run the no-DR, real-only and upper-reference planners."""
     real_seed: int = 10_000
     """Seed of the first real episode collected; the next ones follow it (one per episode)."""
+    adapt_seconds: float = 0.0
+    """Real seconds recorded for the calibrated + adapted row (0: no such row)."""
+    adapt_noise: float = 0.2
+    """Exploration noise of that recording (share of the half action range, clipped)."""
+    adapt_evaluations: int = 128
+    """CMA-ES evaluations of its calibration."""
+    adapt_rounds: int = 1
+    """Planner rounds of its re-pretraining in the calibrated simulator."""
 
     def __post_init__(self) -> None:
         if not self.budgets_min or any(b <= 0 for b in self.budgets_min):
@@ -138,6 +150,87 @@ def finetune_live(
     return results
 
 
+def record_and_adapt(
+    task: str,
+    profile: str,
+    base: Path,
+    real_dir: Path,
+    out: Path,
+    *,
+    seconds: float,
+    noise: float,
+    first_seed: int,
+    workers: int,
+    rounds: int,
+    episodes_per_round: int,
+    evaluations: int,
+    real_ratio: float,
+    max_epochs: int,
+    seed: int,
+    quiet: bool,
+) -> dict[str, Any]:
+    """Record ``seconds`` (whole episodes, at least 2) on ``profile`` (the robot) with the
+    planner of the pretraining run ``base`` plus exploration noise into ``real_dir`` (episode
+    seeds from ``first_seed``), then :func:`~mbrl_control.pipeline.adapt.adapt` into ``out``.
+
+    Returns ``episodes``, ``transitions``, ``adapted`` (adapt's result) and ``start``: the
+    ``(checkpoint, planner)`` to run next (adapt's deployed files, else ``base``'s).
+    """
+    import math
+
+    from mbrl_sim.collect import collect
+
+    from mbrl_control.pipeline.adapt import adapt
+    from mbrl_control.tasks import get_task
+
+    t = get_task(task)
+    episodes = max(2, math.ceil(seconds * t.control_hz / t.episode_steps))
+    collect(task, profile, episodes, f"planner:{base / 'planner.onnx'}", workers, real_dir,
+            seed=first_seed, quiet=quiet, noise=noise)  # fmt: skip
+    adapted = adapt(
+        task, base, real_dir, out, rounds=rounds, episodes_per_round=episodes_per_round,
+        workers=workers, evaluations=evaluations, real_ratio=real_ratio, max_epochs=max_epochs,
+        seed=seed, quiet=quiet,
+    )  # fmt: skip
+    if adapted["deploy"]:
+        start = (Path(adapted["checkpoint"]), Path(adapted["planner"]))
+    else:
+        start = (base / "model.pt", base / "planner.onnx")
+    return {
+        "episodes": episodes,
+        "transitions": episodes * t.episode_steps,
+        "adapted": adapted,
+        "start": start,
+    }
+
+
+def adapt_row(cfg: Sim2RealConfig, pretrained: Path, out: Path, quiet: bool) -> dict[str, Any]:
+    """The calibrated + adapted point: :func:`record_and_adapt` from the pretrained run
+    (its own recording, seeds apart from the finetune loop's), then the chosen planner on the
+    evaluation episodes."""
+    from mbrl_control.tasks import get_task
+
+    rec = record_and_adapt(
+        cfg.pretrain.task, cfg.real_profile, pretrained, out / "adapt_real_data", out / "adapt",
+        seconds=cfg.adapt_seconds, noise=cfg.adapt_noise, first_seed=cfg.real_seed + 50_000,
+        workers=cfg.pretrain.workers, rounds=cfg.adapt_rounds,
+        episodes_per_round=cfg.pretrain.episodes_per_round, evaluations=cfg.adapt_evaluations,
+        real_ratio=cfg.real_ratio, max_epochs=cfg.pretrain.max_epochs, seed=cfg.pretrain.seed,
+        quiet=quiet,
+    )  # fmt: skip
+    a, hz = rec["adapted"], get_task(cfg.pretrain.task).control_hz
+    return {
+        "real_minutes": rec["transitions"] / hz / 60,
+        "planner": str(rec["start"][1]),
+        "choice": a["choice"] if a["deploy"] else "kept the pretrained planner",
+        "reason": a["reason"],
+        "calibration": a["calibration"],
+        "held_out_error": a["held_out_error"],
+        "timings_s": a["timings_s"],
+        "eval": _evaluate(rec["start"][1], cfg, quiet),
+    }
+
+
 def train_real_only(cfg: Sim2RealConfig, out: Path, quiet: bool) -> Path:
     """A planner trained from scratch on the real data alone (same preset)."""
     from mbrl_control.data.store import TransitionStore
@@ -168,9 +261,21 @@ def run_sim2real(cfg: Sim2RealConfig, out: str | Path, *, quiet: bool = False) -
             }
         )
 
+    import time
+
+    stages: dict[str, float] = {}  # wall seconds per stage (ratios within one run)
+    clock = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        stages[name] = round(now - clock, 1)
+        clock = now
+
     # ---- pretrain on default, zero-shot on the real profile ----
     pretrained = out / "pretrain_default"
     pretrain(cfg.pretrain, pretrained, quiet=quiet)
+    stage("pretrain")
     row(
         "pretrained on default (zero-shot)",
         pretrained / "planner.onnx",
@@ -178,6 +283,7 @@ def run_sim2real(cfg: Sim2RealConfig, out: str | Path, *, quiet: bool = False) -
         _evaluate(pretrained / "planner.onnx", cfg, quiet),
     )
     # ---- live finetuning on the real profile, evaluated per budget ----
+    stage("zero_shot_eval")
     curve = finetune_live(cfg, pretrained, out, quiet)
     for point in curve:
         row(
@@ -185,6 +291,17 @@ def run_sim2real(cfg: Sim2RealConfig, out: str | Path, *, quiet: bool = False) -
             point["planner"],
             point["real_minutes"],
             point["eval"],
+        )
+    # ---- the calibrate-and-adapt loop from the pretrained planner ----
+    stage("finetune_curve")
+    adapted = adapt_row(cfg, pretrained, out, quiet) if cfg.adapt_seconds > 0 else None
+    if adapted is not None:
+        stage("calibrate_and_adapt")
+        row(
+            f"calibrated + adapted, {adapted['real_minutes']:.1f} min real",
+            adapted["planner"],
+            adapted["real_minutes"],
+            adapted["eval"],
         )
     # ---- baselines and the upper reference ----
     if cfg.baselines:
@@ -210,7 +327,10 @@ def run_sim2real(cfg: Sim2RealConfig, out: str | Path, *, quiet: bool = False) -
             quiet=quiet,
         )
         row("upper reference: true reality_gap sim as the model", "oracle", float("nan"), oracle)
-    result = {"config": _plain(cfg), "rows": rows, "curve": curve}
+        stage("baselines")
+    result = {"config": _plain(cfg), "rows": rows, "curve": curve, "stages_s": stages}
+    if adapted is not None:
+        result["adapt"] = adapted
     (out / "sim2real.json").write_text(json.dumps(result, indent=2))
     (out / "sim2real.md").write_text(markdown_table(rows))
     from mbrl_control.diagnostics.sim2real_plot import plot_sim2real

@@ -211,75 +211,55 @@ def _curve_points(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _finetune_rails(task_ref: str, store: Path) -> dict[str, int]:
-    """Rail hits in the recorded real episodes (from the recorded joint positions: the
-    simulator's truth plus its position noise, a few mm on ``reality_gap``)."""
+    """Episodes of the recorded real data with a rail hit and with a safety stop (the rule of
+    :class:`~mbrl_control.pipeline.evaluate.SafetyCheck` on the recorded joint states: the
+    simulator's truth plus its sensor noise, a few mm and cm/s on ``reality_gap``). A task
+    whose observation lacks some joint's position or velocity counts none."""
     import numpy as np
     from mbrl_sim.oracle import JointStateReader
 
     from mbrl_control.data.store import TransitionStore
-    from mbrl_control.pipeline.evaluate import rail_limits
+    from mbrl_control.pipeline.evaluate import SafetyCheck
     from mbrl_control.tasks import get_task
 
     task = get_task(task_ref)
-    rails = rail_limits(task)
     data = TransitionStore(store).load()
-    if not rails or len(data) == 0:
-        return {"episodes": len(np.unique(data.episode_id)), "rail_hit_episodes": 0}
-    q, _ = JointStateReader(task)(data.next_obs)
-    hit = np.zeros(len(data), bool)
-    for j, lim in rails:
-        hit |= np.abs(q[:, j]) > lim
-    return {
-        "episodes": len(np.unique(data.episode_id)),
-        "rail_hit_episodes": len(np.unique(data.episode_id[hit])),
-    }
+    out = {"episodes": len(np.unique(data.episode_id)), "rail_hit_episodes": 0,
+           "safety_stop_episodes": 0}  # fmt: skip
+    try:
+        q, qd = JointStateReader(task)(data.next_obs) if len(data) else (None, None)
+    except ValueError:
+        return out
+    check = SafetyCheck(task)
+    flags = np.array([check(q[i], qd[i]) for i in range(len(data))], bool).reshape(-1, 2)
+    for k, key in enumerate(("rail_hit_episodes", "safety_stop_episodes")):
+        out[key] = len(np.unique(data.episode_id[flags[:, k]]))
+    return out
 
 
 def _calibrated(cfg: GridConfig, job: Job, out: Path, work: Path, quiet: bool) -> dict[str, Any]:
     """Record → :func:`~mbrl_control.pipeline.adapt.adapt` (calibrate, re-pretrain warm on the
     calibrated profile, finetune on the recorded data, gate, choose) → the finetune loop from
     the chosen planner."""
-    from mbrl_sim.collect import collect
+    from mbrl_control.pipeline.sim2real import finetune_live, record_and_adapt
 
-    from mbrl_control.pipeline.adapt import adapt
-    from mbrl_control.pipeline.sim2real import finetune_live
-    from mbrl_control.tasks import get_task
-
-    task = get_task(cfg.pretrain.task)
     budgets = cfg.positive_budgets
     s2r = _s2r(cfg, "default", job.seed, budgets)
     base = out / "work" / job.needs[0]
-    # ---- record the calibration data with the pretrained planner (counts in the budget) ----
-    seconds = min(budgets[0] * 60, cfg.calib_seconds)
-    episodes = max(2, math.ceil(seconds * task.control_hz / task.episode_steps))
+    # ---- record with the pretrained planner (counts in the budget), the lab's adaptation loop
     t0 = time.perf_counter()
-    collect(cfg.pretrain.task, cfg.real_profile, episodes, f"planner:{base / 'planner.onnx'}",
-            cfg.pretrain.workers, work / "real_data", seed=s2r.real_seed, quiet=quiet,
-            noise=cfg.calib_noise)  # fmt: skip
-    # ---- the lab's adaptation loop on it ----
-    adapted = adapt(
-        cfg.pretrain.task,
-        base,
-        work / "real_data",
-        work / "adapt",
-        rounds=cfg.recalib_rounds,
+    rec = record_and_adapt(
+        cfg.pretrain.task, cfg.real_profile, base, work / "real_data", work / "adapt",
+        seconds=min(budgets[0] * 60, cfg.calib_seconds), noise=cfg.calib_noise,
+        first_seed=s2r.real_seed, workers=cfg.pretrain.workers, rounds=cfg.recalib_rounds,
         episodes_per_round=cfg.pretrain.episodes_per_round,
-        workers=cfg.pretrain.workers,
-        evaluations=cfg.calib_evaluations,
-        real_ratio=cfg.real_ratio,
-        max_epochs=cfg.pretrain.max_epochs,
-        seed=job.seed,
-        quiet=quiet,
-    )
+        evaluations=cfg.calib_evaluations, real_ratio=cfg.real_ratio,
+        max_epochs=cfg.pretrain.max_epochs, seed=job.seed, quiet=quiet,
+    )  # fmt: skip
     setup_s = time.perf_counter() - t0
+    adapted, episodes, start = rec["adapted"], rec["episodes"], rec["start"]
     # ---- then the finetune loop from what adapt deploys (or the current planner) ----
     re = work / "adapt" / "pretrain_calibrated"
-    if not adapted["deploy"]:
-        start = (base / "model.pt", base / "planner.onnx")
-    elif adapted["choice"] == "finetuned":
-        start = (Path(adapted["gate"]["checkpoint"]), Path(adapted["planner"]))
-    else:
-        start = (re / "model.pt", re / "planner.onnx")
     curve = finetune_live(s2r, re, work, quiet, start=start)
     return {
         "points": _curve_points(curve),

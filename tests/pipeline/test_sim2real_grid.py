@@ -356,9 +356,54 @@ def test_run_sim2real_small_budget_path_of_the_demo(tmp_path: Path) -> None:
 
     pre = PretrainConfig(seed_episodes=2, rounds=0, episodes_per_round=1, workers=1, max_epochs=2)
     cfg = Sim2RealConfig(pretrain=pre, budgets_min=(0.1,), retrain_every=200, eval_episodes=1,
-                         baselines=False)  # fmt: skip
+                         baselines=False, adapt_seconds=4.0, adapt_evaluations=32,
+                         adapt_rounds=0)  # fmt: skip
     result = run_sim2real(cfg, tmp_path, quiet=True)
-    assert [r["planner"] for r in result["rows"]][-1] == "finetuned, 0.1 min real"
+    names = [r["planner"] for r in result["rows"]]
+    assert names[-2:] == ["finetuned, 0.1 min real", "calibrated + adapted, 0.1 min real"]
     assert "rail_hits" in result["curve"][0]["eval"]
+    # the calibrate-and-adapt row: its own 2 recorded episodes, a gate decision, an evaluation
+    adapted = result["adapt"]
+    assert adapted["real_minutes"] == pytest.approx(2 * 200 / 50 / 60)
+    assert adapted["eval"]["episodes"] == 1 and "rail_hits" in adapted["eval"]
+    assert set(adapted["held_out_error"]) >= {"current", "recalibrated"}
+    from mbrl_control.pipeline.demo import recovered_vs_true
+
+    lines = recovered_vs_true(adapted["calibration"]["fitted"], "reality_gap")
+    assert any("mass_scale" in ln and "reality_gap [1.25, 1.5]" in ln for ln in lines), lines
     assert "| planner |" in markdown_table(result["rows"])
     assert (tmp_path / "sim2real.png").is_file()
+
+
+@pytest.mark.slow
+def test_calibrated_cell_records_adapts_and_finetunes_from_the_deployed_planner(
+    tmp_path: Path,
+) -> None:
+    """The calibrated arm on a tiny budget: its recording (2 episodes, in the budget), the
+    adaptation loop (shared with the demo: ``record_and_adapt``), the finetune loop after."""
+    cfg = _tiny(conditions=("calibrated",), budgets_min=(0.1,), baselines=())
+    result = run_grid(cfg, tmp_path, quiet=True)
+    assert result["cells"]["calibrated_s0"]["status"] == "ran"
+    cell = json.loads((tmp_path / "cells" / "calibrated_s0.json").read_text())
+    cal = cell["calibration"]
+    assert cal["episodes"] == 2 and cal["adapt_choice"] in ("finetuned", "recalibrated")
+    assert isinstance(cal["adapt_deploy"], bool) and cal["fitted"]
+    assert [p["budget_min"] for p in cell["points"]] == [0.1]
+    assert cell["finetune_rails"]["episodes"] >= 2  # the calibration recording counts
+
+
+def test_finetune_safety_counts_rail_hits_and_safety_stops_in_recorded_episodes(
+    tmp_path: Path,
+) -> None:
+    """Recorded robot episodes: at rest, past the rail critic's 2 m, past the 2.5 m joint
+    range (a safety stop too), and too fast (20 m/s limit): per-episode counts of both."""
+    from mbrl_control.data.store import TransitionStore
+    from mbrl_control.pipeline.sim2real_grid import _finetune_rails
+
+    store = TransitionStore(tmp_path / "real")
+    for x, xd in ((0.0, 0.0), (2.2, 0.0), (2.6, 0.0), (0.0, 25.0)):
+        obs = np.tile(np.array([0.0, -1.0, 0.0, 0.0, 0.0], np.float32), (6, 1))
+        obs[3] = [x, -1.0, 0.0, xd, 0.0]  # one state of the episode
+        store.append_episode(obs, np.zeros((5, 1), np.float32), {"task": "cartpole_swingup"})
+    counts = _finetune_rails("cartpole_swingup", tmp_path / "real")
+    assert counts == {"episodes": 4, "rail_hit_episodes": 2, "safety_stop_episodes": 2}
