@@ -21,6 +21,7 @@ import yaml
 
 from mbrl_control.tasks import schema as s
 from mbrl_control.tasks.base import Critic, Task
+from mbrl_control.tasks.camera_section import parse_camera
 from mbrl_control.tasks.critics import Context, build_critic
 from mbrl_control.tasks.csv_log_section import parse_csv_log
 from mbrl_control.tasks.kinematics import FK_MODELS
@@ -74,6 +75,7 @@ TOP_OPTIONAL = (
     "csv_log",
     "planner",
     "episode_success",
+    "camera",
 )
 EPISODE_SUCCESS = ("final", "reached")
 COST_SOURCES = ("critics", "learned")
@@ -145,6 +147,7 @@ class FileTask(Task):
         self.simulation = parse_simulation(m.get("simulation", {}), self)
         self.csv_log = parse_csv_log(m.get("csv_log", {}), self)
         self.planner = parse_planner(m.get("planner", {}), self)
+        self.camera = parse_camera(m.get("camera", {}))  # pixel observations
 
     # ---- sections ------------------------------------------------------------------------
     def _parse_robot(self, value: Any) -> None:
