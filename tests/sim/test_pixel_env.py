@@ -61,7 +61,16 @@ def test_default_camera_sees_the_whole_rail_and_the_pole() -> None:
         assert cols[x].size > 0, f"cart at x={x} not in view"
         assert cols[x].min() > 0 and cols[x].max() < 63, f"cart at x={x} touches the border"
     assert cols[-2.5].max() < cols[0.0].min() and cols[0.0].max() < cols[2.5].min()
-    # the pole: upright vs hanging changes pixels above vs below the cart
+    # the 2 cm pole (0.2 px wide at 64 px) is seen: every tilt changes pixels, at every place
+    for x in (-2.4, -1.0, 0.5, 2.4):
+        for theta in (0.3, 1.0, 2.0):
+            sim.set_joint_state(np.array([x, 0.0]), np.zeros(2))
+            a = env.unwrapped.camera.render().astype(int)
+            sim.set_joint_state(np.array([x, theta]), np.zeros(2))
+            b = env.unwrapped.camera.render().astype(int)
+            changed = (np.abs(a - b).sum(axis=2) > 20).sum()
+            assert changed >= 3, f"pole tilt {theta} at x={x} changes {changed} px"
+    # upright vs hanging changes pixels above vs below the cart
     sim.set_joint_state(np.array([0.0, 0.0]), np.zeros(2))
     up = env.unwrapped.camera.render().astype(int)
     sim.set_joint_state(np.array([0.0, np.pi]), np.zeros(2))
