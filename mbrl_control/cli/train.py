@@ -145,6 +145,7 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     from mbrl_control.models.ensemble import Ensemble
     from mbrl_control.models.evaluation import validate, write_report
     from mbrl_control.models.trainer import fit
+    from mbrl_control.recording.metrics import MetricsLog
     from mbrl_control.tasks import get_task
 
     if args.threads:
@@ -180,10 +181,11 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         cost = transition_costs(task, data.obs, data.action, data.next_obs, data.goal)
     train_cfg = TrainConfig.from_mapping(_train_config(args))
     rng = np.random.default_rng(args.seed)
-    metrics = fit(
-        model, data.obs, data.action, data.next_obs, data.episode_id, train_cfg,
-        cost=cost, rng=rng, quiet=args.quiet,
-    )  # fmt: skip
+    with MetricsLog(Path(args.out) / "metrics") as metrics_log:  # TensorBoard + CSV per epoch
+        metrics = fit(
+            model, data.obs, data.action, data.next_obs, data.episode_id, train_cfg,
+            cost=cost, rng=rng, quiet=args.quiet, callback=metrics_log.callback("train"),
+        )  # fmt: skip
 
     held = np.isin(data.episode_id, metrics["holdout_episodes"])
     rows = held if held.any() else np.ones(len(data), bool)

@@ -55,6 +55,15 @@ def test_train_cli_writes_checkpoint_and_report(tmp_path: Path, capsys) -> None:
     assert model.var_scale.shape == (25, 5)
     assert model.calibration_info["episodes"] == unc["calibrate_episodes"]
     assert len(summary["coverage90_calibrated"]) == 4
+    # issue 19: the epochs' losses as TensorBoard events + metrics.csv beside the outputs
+    from mbrl_control.recording.metrics import read_metrics_csv
+
+    series = read_metrics_csv(tmp_path / "out" / "metrics")
+    train_tags = [t for t in series if t.startswith("train/")]
+    assert train_tags and len(series[train_tags[0]].steps) == summary["epochs"]
+    assert any(
+        p.name.startswith("events.out.tfevents") for p in (tmp_path / "out" / "metrics").iterdir()
+    )
 
 
 def test_train_cli_rejects_data_of_another_shape(tmp_path: Path, capsys) -> None:
