@@ -13,6 +13,12 @@ tables and writes ``OUT/rollout_study.{md,json,png}``.
 profile with actuation delay; one-step and k-step model error of each
 (:mod:`mbrl_control.pipeline.history_study`); prints the table and writes
 ``OUT/action_history.{md,json}``.
+
+``learned-cost``: on gymnasium's Pendulum-v1, the planner with the ensemble's reward head as its
+cost (learned from the recorded rewards only) against the analytic-cost planner on the same
+ensemble, paired episodes, both through onnxruntime
+(:mod:`mbrl_control.pipeline.learned_cost_study`); prints JSON and writes
+``OUT/learned_cost.json`` next to the planner files.
 """
 
 from __future__ import annotations
@@ -39,7 +45,9 @@ from mbrl_control.cli.task_defaults import PRESET_HELP, PROFILE_HELP, TASK_HELP,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "name", choices=["value", "rollout-length", "action-history"], help="which ablation"
+        "name",
+        choices=["value", "rollout-length", "action-history", "learned-cost"],
+        help="which ablation",
     )
     parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help=TASK_HELP)
     parser.add_argument(
@@ -87,10 +95,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--holdout", type=positive_int, default=5, help="episodes held out for scoring"
     )
     history.add_argument(
-        "--train-epochs", type=positive_int, default=60, help="model training epochs"
-    )
+        "--train-epochs", type=positive_int,
+        help="model training epochs (default: 60 action-history, 150 learned-cost)",
+    )  # fmt: skip
     history.add_argument(
         "--collect-seed", type=nonneg_int, default=0, help="seed of collection and training"
+    )
+    cost = parser.add_argument_group(
+        "learned-cost (Pendulum-v1; --episodes paired evaluation episodes, --train-epochs, "
+        "--collect-seed)"
+    )
+    cost.add_argument(
+        "--random-episodes", type=positive_int, default=10, help="random episodes collected first"
+    )
+    cost.add_argument(
+        "--random-hold", type=positive_int, default=5, help="steps each random action is held"
+    )
+    cost.add_argument(
+        "--rounds", type=nonneg_int, default=2,
+        help="rounds of learned-cost planner episodes added to the data, then a refit",
+    )  # fmt: skip
+    cost.add_argument(
+        "--policy-episodes", type=nonneg_int, default=3, help="planner episodes per round"
     )
 
 
@@ -99,13 +125,27 @@ def run(args: argparse.Namespace) -> int:
         for flag in ("checkpoint", "agent"):
             if not getattr(args, flag):
                 raise UsageError(f"ablation {args.name} needs --{flag}")
+    if args.name == "learned-cost":
+        given = [f for f in ("checkpoint", "agent", "data", "profile") if getattr(args, f)]
+        if args.task != "cartpole_swingup":
+            given.append("task")
+        if given:
+            raise UsageError(
+                f"ablation learned-cost runs on gymnasium's Pendulum-v1 and trains its own model: "
+                f"--{given[0]} does not apply"
+            )
     if args.name == "rollout-length" and not args.data:
         raise UsageError("ablation rollout-length needs --data (the model's transition store)")
     import torch
 
     torch.set_num_threads(1)
     out = Path(args.out or f"runs/ablation_{args.name.replace('-', '_')}")
-    studies = {"value": _value, "rollout-length": _rollout_length, "action-history": _history}
+    studies = {
+        "value": _value,
+        "rollout-length": _rollout_length,
+        "action-history": _history,
+        "learned-cost": _learned_cost,
+    }
     print(studies[args.name](args, out))
     return 0
 
@@ -118,7 +158,7 @@ def _history(args: argparse.Namespace, out: Path) -> str:
     result = run_history_study(
         args.task, out, profile=args.profile or "reality_gap", steps=args.steps,
         episodes=args.episodes, holdout=args.holdout, seed=args.collect_seed,
-        epochs=args.train_epochs, quiet=args.quiet,
+        epochs=args.train_epochs or 60, quiet=args.quiet,
     )  # fmt: skip
     table = markdown_table(result)
     (out / "action_history.md").write_text(table + "\n")
@@ -127,6 +167,19 @@ def _history(args: argparse.Namespace, out: Path) -> str:
         f"{table}\n({same}; {result['profile']})\nwrote {out}/action_history.md and .json; "
         f"the task with the block: {result['variant_task_file']}"
     )
+
+
+def _learned_cost(args: argparse.Namespace, out: Path) -> str:
+    from mbrl_control.pipeline.learned_cost_study import LearnedCostConfig, run_learned_cost_study
+
+    cfg = LearnedCostConfig(
+        random_episodes=args.random_episodes, random_hold=args.random_hold, rounds=args.rounds,
+        policy_episodes=args.policy_episodes, eval_episodes=args.episodes,
+        epochs=args.train_epochs or 150, seed=args.collect_seed,
+    )  # fmt: skip
+    result = run_learned_cost_study(out, cfg, quiet=args.quiet)
+    (out / "learned_cost.json").write_text(json.dumps(result, indent=2) + "\n")
+    return json.dumps(result, indent=2)
 
 
 def _value(args: argparse.Namespace, out: Path) -> str:

@@ -155,6 +155,9 @@ BAD = [
         "--out {w}/a",
         "--horizons",
     ),
+    ("ablation learned-cost --random-hold 0 --out {w}/a", "--random-hold"),
+    ("ablation learned-cost --rounds -1 --out {w}/a", "--rounds"),
+    ("ablation learned-cost --checkpoint {fx}/model5.pt --out {w}/a", "--checkpoint"),
     # dyna
     ("dyna --n 0,x --out {w}/d", "--n"),
     ("dyna --n 5,5 --out {w}/d", "--n"),
