@@ -15,7 +15,8 @@ Both print one JSON object on stdout with ``deploy`` (bool), ``planner`` and ``c
 this module without torch.
 
 ``python -m mbrl_control.finetune.jobs N ARGS...`` lowers its own priority by N, then runs
-``mbrl-control ARGS...`` in the same process; it writes ``niceness <value>`` on stderr first.
+``mbrl-control ARGS...`` in the same process; it writes ``niceness <value>`` on stderr first
+and exits as soon as the command returns (no interpreter teardown).
 """
 
 from __future__ import annotations
@@ -95,4 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The job's outputs are written and closed; skip the interpreter's teardown of torch and
+    # onnxruntime (thread pools, modules): at low priority on a busy machine it took minutes,
+    # and the node waits for the process to exit before it deploys.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
