@@ -1,0 +1,107 @@
+"""The latent world model: encoder + RSSM + decoder + reward and continue heads, and its loss.
+
+Data convention (that of :class:`mbrl_control.data.image_store.SequenceBatch`): ``images
+(B, T, 3, 64, 64)`` uint8, ``actions (B, T, A)`` with ``actions[:, t]`` taken after
+``images[:, t]``, ``rewards (B, T)`` the reward of ``actions[:, t]`` (so it is predicted from
+the state at t+1), ``continues (B, T)`` (optional) 0 where the episode ended at step t.
+
+Loss (DreamerV2, Hafner et al. 2021): the decoder's Gaussian log-likelihood of the frames
+(unit variance: squared error summed over pixels), reward and continue log-likelihoods, and
+the KL of posterior to prior, balanced (``kl_balance`` of it trains the prior, the rest the
+posterior) and clipped from below at ``free_nats`` (the KL costs nothing below it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.distributions import Normal, kl_divergence
+
+from mbrl_control.latent.networks import ConvDecoder, ConvEncoder, mlp, to_float
+from mbrl_control.latent.rssm import RSSM, LatentState
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    depth: int = 16
+    """Conv channels multiplier (encoder 16-32-64-128, decoder mirrored)."""
+    deter: int = 128
+    stoch: int = 16
+    hidden: int = 128
+    free_nats: float = 1.0
+    kl_scale: float = 1.0
+    kl_balance: float = 0.8
+
+
+def _normal(s: LatentState) -> Normal:
+    return Normal(s.mean, s.std)
+
+
+class WorldModel(nn.Module):
+    """The parts of a Dreamer-style world model over ``action_dim`` actions (see module)."""
+
+    def __init__(self, action_dim: int, config: WorldModelConfig | None = None) -> None:
+        super().__init__()
+        c = self.config = config or WorldModelConfig()
+        self.action_dim = action_dim
+        self.encoder = ConvEncoder(c.depth)
+        self.rssm = RSSM(action_dim, self.encoder.embed_dim, c.deter, c.stoch, c.hidden)
+        f = self.rssm.feature_dim
+        self.decoder = ConvDecoder(f, c.depth)
+        self.reward = mlp(f, 1, c.hidden)
+        self.cont = mlp(f, 1, c.hidden)
+
+    def filter(self, images: torch.Tensor, actions: torch.Tensor) -> tuple[LatentState, ...]:
+        """Posteriors and priors ``(B, T, ·)`` of uint8 ``images (B, T, 3, 64, 64)``,
+        ``actions (B, T, A)`` (taken after each image: shifted here to lead to it)."""
+        b, t = images.shape[:2]
+        embeds = self.encoder(to_float(images).flatten(0, 1)).reshape(b, t, -1)  # (B, T, E)
+        prev = torch.cat([torch.zeros_like(actions[:, :1]), actions[:, :-1]], 1)  # (B, T, A)
+        return self.rssm.observe(embeds, prev)
+
+    def loss(
+        self,
+        images: torch.Tensor,
+        actions: torch.Tensor,
+        rewards: torch.Tensor,
+        continues: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The scalar training loss and its terms (floats) for one batch (see module)."""
+        c = self.config
+        post, prior = self.filter(images, actions)
+        feat = post.features  # (B, T, F)
+        recon = self.decoder(feat.flatten(0, 1)).reshape(images.shape)  # (B, T, 3, 64, 64)
+        image_loss = (recon - to_float(images)).pow(2).sum((-3, -2, -1)).mean() / 2
+        reward_pred = self.reward(feat[:, 1:]).squeeze(-1)  # (B, T-1) for rewards[:, :-1]
+        reward_loss = (reward_pred - rewards[:, :-1]).pow(2).mean() / 2
+        terms = {"image": image_loss, "reward": reward_loss}
+        if continues is not None:
+            logits = self.cont(feat[:, 1:]).squeeze(-1)
+            terms["continue"] = nn.functional.binary_cross_entropy_with_logits(
+                logits, continues[:, :-1].to(logits.dtype)
+            )
+        # ---- KL balancing and free nats ----
+        kl_prior = kl_divergence(_normal(post.detach()), _normal(prior)).sum(-1).mean()
+        kl_post = kl_divergence(_normal(post), _normal(prior.detach())).sum(-1).mean()
+        kl_value = kl_prior.detach()
+        free = torch.tensor(c.free_nats)
+        kl = c.kl_balance * torch.maximum(kl_prior, free) + (1 - c.kl_balance) * torch.maximum(
+            kl_post, free
+        )
+        total = sum(terms.values()) + c.kl_scale * kl
+        metrics = {k: float(v.detach()) for k, v in terms.items()}
+        metrics |= {"kl": float(kl_value), "loss": float(total.detach())}
+        return total, metrics
+
+    @torch.no_grad()
+    def open_loop(self, images: torch.Tensor, actions: torch.Tensor, context: int) -> torch.Tensor:
+        """Filter the first ``context`` frames, imagine the rest from the actions alone, and
+        decode every step: uint8 ``(B, T, 3, 64, 64)`` to set against the real frames."""
+        post, _ = self.filter(images[:, :context], actions[:, :context])
+        last = LatentState(*(getattr(post, k)[:, -1] for k in ("h", "mean", "std", "sample")))
+        dream = self.rssm.imagine(last, actions[:, context - 1 : -1])  # (B, T-context, ·)
+        feat = torch.cat([post.features, dream.features], 1)
+        img = self.decoder(feat.flatten(0, 1)).reshape(images.shape)
+        return ((img + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
