@@ -22,13 +22,24 @@ from mbrl_sim.camera import PixelCamera, fit_camera, workspace_box
 from mbrl_control.tasks.camera_section import CameraSpec
 
 
+def sim_camera(sim: Any, spec: CameraSpec | None = None) -> PixelCamera:
+    """The pixel camera of a :class:`~mbrl_sim.env.MbrlSimEnv` ``sim``: ``spec`` (default: the
+    task's ``camera`` section, or all defaults for a task without one), its missing
+    target/distance fitted to the workspace (every link over the joints' ranges)."""
+    spec = spec or getattr(sim.task, "camera", None) or CameraSpec()
+    if spec.fitted:
+        limits = sim.task.position_limits or [(-np.inf, np.inf)] * len(sim.scene.joints)
+        box = workspace_box(sim.scene, tuple(limits))
+        spec = fit_camera(spec, box, sim.scene.client)
+    return PixelCamera(spec, sim.scene.client)
+
+
 class MbrlPixelEnv(gymnasium.Env):
     """A :class:`~mbrl_sim.env.MbrlSimEnv` (``sim``) observed through its camera.
 
     A gymnasium env of its own (not a wrapper), so ``env.unwrapped`` is this env and
     gymnasium's checker sees it whole; the state env is :attr:`sim`. ``camera``: a
-    :class:`CameraSpec` (default: the task's ``camera`` section, or all defaults for a task
-    without one); a missing target/distance is fitted to the workspace once, here.
+    :class:`CameraSpec` (default: the task's ``camera`` section; see :func:`sim_camera`).
     Observation space ``Box(0, 255, (S, S, 3), uint8)``; ``info["state"]`` is the state ``(O,)``.
     """
 
@@ -36,12 +47,7 @@ class MbrlPixelEnv(gymnasium.Env):
 
     def __init__(self, sim: Any, camera: CameraSpec | None = None) -> None:
         self.sim = sim
-        spec = camera or getattr(sim.task, "camera", None) or CameraSpec()
-        if spec.fitted:
-            limits = sim.task.position_limits or [(-np.inf, np.inf)] * len(sim.scene.joints)
-            box = workspace_box(sim.scene, tuple(limits))
-            spec = fit_camera(spec, box, sim.scene.client)
-        self.camera = PixelCamera(spec, sim.scene.client)
+        self.camera = sim_camera(sim, camera)
         self.observation_space = gymnasium.spaces.Box(0, 255, self.camera.shape, np.uint8)
         self.action_space = sim.action_space
         self.render_mode = sim.render_mode

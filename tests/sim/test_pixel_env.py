@@ -128,3 +128,20 @@ def test_camera_section_in_a_task_file(tmp_path: Path) -> None:
 def test_camera_section_errors_name_the_key(section: object, match: str) -> None:
     with pytest.raises(TaskFileError, match=match):
         parse_camera(section)
+
+
+def test_pixel_bench_prints_render_cost_and_bytes_per_frame(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from mbrl_control.bench import pixels
+
+    assert pixels.main(["--steps", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["camera"]["size"] == 64 and out["camera"]["distance"] > 0
+    assert [s["supersample"] for s in out["settings"]] == [1, 2, 4]
+    for s in out["settings"]:
+        assert s["render"]["median_ms"] > 0 and s["render"]["p99_ms"] >= s["render"]["median_ms"]
+        b = s["bytes_per_frame"]
+        assert b["raw"] == 64 * 64 * 3 and 0 < b["npz_compressed"] < b["raw"] and b["png"] > 0
