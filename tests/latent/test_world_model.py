@@ -1,5 +1,6 @@
-"""The RSSM world model (mbrl_control/latent/): shapes, imagination sees no future frames, and
-it overfits a small set of real pixel-env sequences (seeded, small config for CPU speed)."""
+"""The RSSM world model (mbrl_control/latent/): shapes, imagination sees no future frames, it
+overfits a small set of real pixel-env sequences (30 Adam steps; seeded, small config for CPU
+speed), and its exported filter step matches torch."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def test_world_model_overfits_a_small_sequence_set(sequences) -> None:
     model = WorldModel(1, SMALL)
     opt = torch.optim.Adam(model.parameters(), 3e-3)
     history = []
-    for _ in range(40):
+    for _ in range(30):
         loss, metrics = model.loss(images, actions, rewards, continues)
         opt.zero_grad()
         loss.backward()
@@ -78,3 +79,33 @@ def test_world_model_overfits_a_small_sequence_set(sequences) -> None:
     assert last["image"] < 0.2 * first["image"]
     assert last["reward"] < 0.5 * first["reward"]
     assert {"image", "reward", "continue", "kl", "loss"} <= set(last)
+
+
+def test_exported_filter_step_matches_torch(tmp_path, sequences) -> None:
+    import onnxruntime as ort
+
+    from mbrl_control.latent.export import FilterStep, export_filter_step
+
+    torch.manual_seed(0)
+    images, actions, _ = sequences
+    model = WorldModel(1, SMALL).eval()
+    path = export_filter_step(model, tmp_path / "filter.onnx", {"task": "cartpole_swingup"})
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    meta = sess.get_modelmeta().custom_metadata_map
+    assert meta["kind"] == '"latent_filter_step"' and meta["deter"] == "32"
+    step = FilterStep(model)
+    # a 6-frame filter run through both, each feeding its own state back
+    h_t, z_t = torch.zeros(1, 32), torch.zeros(1, 8)
+    h_o, z_o = np.zeros((1, 32), np.float32), np.zeros((1, 8), np.float32)
+    prev = torch.zeros(1, 1)
+    for t in range(6):
+        img = images[:1, t]
+        with torch.no_grad():
+            h_t, z_t, r_t = step(img, h_t, z_t, prev)
+        h_o, z_o, r_o = sess.run(
+            None, {"image": img.numpy(), "h": h_o, "z": z_o, "prev_action": prev.numpy()}
+        )
+        np.testing.assert_allclose(h_o, h_t.numpy(), atol=1e-4)
+        np.testing.assert_allclose(z_o, z_t.numpy(), atol=1e-4)
+        np.testing.assert_allclose(r_o, r_t.numpy(), atol=1e-4)
+        prev = actions[:1, t]
