@@ -109,3 +109,15 @@ def test_exported_filter_step_matches_torch(tmp_path, sequences) -> None:
         np.testing.assert_allclose(z_o, z_t.numpy(), atol=1e-4)
         np.testing.assert_allclose(r_o, r_t.numpy(), atol=1e-4)
         prev = actions[:1, t]
+
+
+def test_filter_latency_bench_prints_json(capsys) -> None:
+    import json
+
+    from mbrl_control.bench import latent_filter
+
+    assert latent_filter.main(["--steps", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["threads"] == 1 and [r["deter"] for r in out["sizes"]] == [64, 128, 200]
+    for r in out["sizes"]:
+        assert 0 < r["median_ms"] <= r["p99_ms"] and r["onnx_bytes"] > 0
