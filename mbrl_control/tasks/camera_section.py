@@ -13,7 +13,7 @@ pixel-based agent sees, small and square. Every key is optional:
 - ``size`` (px): side of the square image. Default 64.
 - ``supersample`` (integer >= 1): render ``size * supersample`` px square and average each
   ``supersample²`` block (anti-aliasing: a link thinner than a pixel, like the 2 cm cart-pole
-  pole at 9 cm/px, still shows instead of vanishing). Default 2, by measurement on the
+  pole at 11 cm/px, still shows instead of vanishing). Default 2, by measurement on the
   cart-pole (``python -m mbrl_control.bench.pixels``; docs/pixels.md): at 1 a tilt of the pole
   can leave the image unchanged, at 2 every tilt tested changes >= 6 px, and 4 costs 5x the
   render time of 2 for no more.
