@@ -35,13 +35,16 @@ log = logging.getLogger(__name__)
 class SequenceBatch:
     """``images (B, T, 3, S, S)`` uint8 (channel-first for torch), ``action (B, T, A)`` float32
     (``action[:, t]`` taken after ``images[:, t]``), ``obs (B, T, O)`` float32 (the state at
-    each frame), ``episode (B,)`` and ``start (B,)`` (where each sequence was cut)."""
+    each frame), ``episode (B,)`` and ``start (B,)`` (where each sequence was cut), and
+    ``reward (B, T)`` float32, the reward of ``action[:, t]`` (``-task.cost`` of the stored
+    transition), or None when the loader was given no task."""
 
     images: np.ndarray
     action: np.ndarray
     obs: np.ndarray
     episode: np.ndarray
     start: np.ndarray
+    reward: np.ndarray | None = None
 
 
 class ImageStore:
@@ -113,19 +116,22 @@ class SequenceLoader:
 
     Pairs each episode of the transition store at ``root`` with its frames (episodes without
     frames, with a frame count unlike ``T+1``, or shorter than ``length + 1`` frames are
-    skipped with a warning naming them); frames stay in memory as uint8.
+    skipped with a warning naming them); frames stay in memory as uint8. With ``task`` (a
+    :class:`~mbrl_control.tasks.base.Task`), each transition's reward ``-task.cost(obs,
+    action, next_obs, goal)`` (default critic weights, as the simulator scores) is computed
+    once here, for the reward head.
 
     Raises: ValueError if no episode qualifies.
     """
 
-    def __init__(self, root: str | Path, length: int) -> None:
+    def __init__(self, root: str | Path, length: int, task: Any = None) -> None:
         if length < 1:
             raise ValueError(f"length={length}; allowed: >= 1")
         self.length = length
         images = ImageStore(root)
         data = TransitionStore(root).load()
         have = set(images.episodes())
-        self._eps: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._eps: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
         for ep in np.unique(data.episode_id):
             ep = int(ep)
             rows = data.episode_id == ep
@@ -148,7 +154,8 @@ class SequenceLoader:
                     length + 1,
                 )
                 continue
-            self._eps.append((ep, frames, act, obs))
+            reward = None if task is None else _rewards(task, obs, act, data.goal[rows])
+            self._eps.append((ep, frames, act, obs, reward))
         if not self._eps:
             raise ValueError(f"{root}: no episode with frames of >= {length + 1} steps")
 
@@ -162,16 +169,28 @@ class SequenceLoader:
         starts_per_ep = np.array([len(e[2]) - T + 1 for e in self._eps])  # action rows
         which = rng.choice(len(self._eps), batch, p=starts_per_ep / starts_per_ep.sum())
         start = np.array([rng.integers(starts_per_ep[i]) for i in which])
-        images, action, obs = [], [], []
+        images, action, obs, reward = [], [], [], []
         for i, s in zip(which, start, strict=True):
-            _, frames, act, o = self._eps[i]
+            _, frames, act, o, r = self._eps[i]
             images.append(frames[s : s + T])
             action.append(act[s : s + T])
             obs.append(o[s : s + T])
+            reward.append(None if r is None else r[s : s + T])
         return SequenceBatch(
             images=np.stack(images).transpose(0, 1, 4, 2, 3),  # (B, T, 3, S, S)
             action=np.stack(action).astype(np.float32),
             obs=np.stack(obs).astype(np.float32),
             episode=np.array([self._eps[i][0] for i in which]),
             start=start,
+            reward=None if reward[0] is None else np.stack(reward).astype(np.float32),
         )
+
+
+def _rewards(task: Any, obs: np.ndarray, action: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """``-task.cost`` of an episode's transitions: obs ``(T+1, O)``, action ``(T, A)``, goal
+    ``(T, G)`` -> ``(T,)`` float32."""
+    import torch
+
+    with torch.inference_mode():
+        o, a, g = (torch.as_tensor(np.asarray(x, np.float32)) for x in (obs, action, goal))
+        return (-task.cost(o[:-1], a, o[1:], g)).numpy().astype(np.float32)

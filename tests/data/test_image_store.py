@@ -12,26 +12,33 @@ from mbrl_sim.pixel_env import make_pixel_env
 
 from mbrl_control.data.image_store import ImageStore, SequenceLoader
 from mbrl_control.data.store import TransitionStore
+from mbrl_control.tasks import get_task
 
 
-def _record(root: Path, seed: int, episodes: int = 2, steps: int = 12) -> list[np.ndarray]:
-    """Random-action pixel episodes into a transition store + image store."""
+def _record(
+    root: Path, seed: int, episodes: int = 2, steps: int = 12, rewards: list | None = None
+) -> list[np.ndarray]:
+    """Random-action pixel episodes into a transition store + image store (the env's rewards
+    appended to ``rewards``, one array per episode)."""
     env = make_pixel_env("cartpole_swingup", seed=seed)
     rng = np.random.default_rng(seed)
     store, images = TransitionStore(root), ImageStore(root)
     out = []
     for e in range(episodes):
         frame, info = env.reset(seed=seed + e)
-        frames, obs, acts = [frame], [info["state"]], []
+        frames, obs, acts, rews = [frame], [info["state"]], [], []
         for _ in range(steps + e):  # unequal lengths
             a = rng.uniform(-10, 10, 1).astype(np.float32)
-            frame, _, _, _, info = env.step(a)
+            frame, reward, _, _, info = env.step(a)
+            rews.append(reward)
             frames.append(frame)
             obs.append(info["state"])
             acts.append(a)
         ep = store.append_episode(np.stack(obs), np.stack(acts), {"task": "cartpole_swingup"})
         images.write(ep, np.stack(frames), env.unwrapped.camera.spec.__dict__)
         out.append(np.stack(frames))
+        if rewards is not None:
+            rewards.append(np.array(rews, np.float32))
     return out
 
 
@@ -68,11 +75,14 @@ def test_write_is_append_only_and_checks_shape(tmp_path: Path) -> None:
         images.write(2, np.zeros((3, 8, 8)), {})
 
 
-def test_sequences_line_up_with_actions(tmp_path: Path, seed: int) -> None:
-    frames = _record(tmp_path, seed)
+def test_sequences_line_up_with_actions_and_rewards(tmp_path: Path, seed: int) -> None:
+    rewards: list[np.ndarray] = []
+    frames = _record(tmp_path, seed, rewards=rewards)
     data = TransitionStore(tmp_path).load()
-    loader = SequenceLoader(tmp_path, length=5)
+    assert SequenceLoader(tmp_path, length=5).sample(np.random.default_rng(0), 2).reward is None
+    loader = SequenceLoader(tmp_path, length=5, task=get_task("cartpole_swingup"))
     batch = loader.sample(np.random.default_rng(seed), batch=16)
+    assert batch.reward.shape == (16, 5) and batch.reward.dtype == np.float32
     assert batch.images.shape == (16, 5, 3, 64, 64) and batch.images.dtype == np.uint8
     assert batch.action.shape == (16, 5, 1) and batch.obs.shape == (16, 5, 5)
     for b in range(16):
@@ -82,6 +92,8 @@ def test_sequences_line_up_with_actions(tmp_path: Path, seed: int) -> None:
         rows = np.nonzero(data.episode_id == ep)[0]
         assert np.array_equal(batch.action[b], data.action[rows][s : s + 5])
         assert np.array_equal(batch.obs[b], data.obs[rows][s : s + 5])
+        # the simulator's own rewards, recomputed from the stored states
+        np.testing.assert_allclose(batch.reward[b], rewards[ep][s : s + 5], rtol=1e-5, atol=1e-5)
 
 
 def test_loader_skips_episodes_without_usable_frames(
