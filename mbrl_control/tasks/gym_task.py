@@ -9,7 +9,10 @@ from ``env.unwrapped.dt`` and the episode length from ``env.spec``. Its cost is 
   input and the export work exactly as for the robots' critic sums; or
 - ``"learned"``: the ensemble's reward head (``EnsembleConfig(reward_head=True)``, fitted
   with ``fit(..., cost=...)``) is the planner's per-step cost (``task.cost_source ==
-  "learned"``, no critics).
+  "learned"``, no critics). The targets are what you recorded (for a gymnasium env, the
+  per-step ``-reward``): with no critics there is nothing else to learn from, and
+  ``models.cost_targets.transition_costs`` refuses such a task. Measured on Pendulum-v1
+  against the analytic cost: docs/learned_cost.md.
 
 It has no ROS side: no joints, no JointState mapping (``obs_from_joints`` raises), no goal.
 ``is_success`` is optional (default: never). Imports numpy only (torch on first cost).

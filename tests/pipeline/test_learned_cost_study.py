@@ -2,8 +2,9 @@
 reward head, learned from the recorded rewards only, returns within 10 % of the analytic-cost
 planner on the same ensemble, paired episodes, both run exported through onnxruntime.
 
-Measured (docs/learned_cost.md): gaps of 2-3 % at this budget (seeds 0 and 1), 5 % and -0.3 %
-at the CLI's; the head fitted on random data alone (rounds=0) plans spins: gap 200 %.
+Measured (docs/learned_cost.md): gaps of -0.2 %, -5 % and 4 % at this test's budget (seeds 0,
+1000, 2000), -0.04 % and 0.4 % at the CLI's (10 paired episodes); the head fitted on random
+data alone (rounds=0) plans spins: gap 210 %.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ SMALL = {"epochs": 120, "refit_epochs": 40, "rounds": 2, "policy_episodes": 3, "
 @pytest.mark.slow
 def test_the_learned_cost_plans_within_ten_percent_of_the_analytic_cost(tmp_path, seeds):
     result = run_learned_cost_study(tmp_path, LearnedCostConfig(seed=seeds(0), **SMALL))
-    assert result["gap"] < 0.1, result  # measured 0.02-0.03: (analytic - learned) / |analytic|
+    assert result["gap"] < 0.1, result  # measured -0.05 to 0.04: (analytic - learned) / |analytic|
     assert len(result["returns"]["learned"]) == len(result["returns"]["analytic"]) == 3
     # the head learned Pendulum's cost from the rewards: small error on fresh episodes
     assert result["head_error"]["learned"]["relative"] < 0.3, result["head_error"]
