@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 SIZES = ({"depth": 8, "deter": 64, "stoch": 8}, {"depth": 16, "deter": 128, "stoch": 16},
          {"depth": 32, "deter": 200, "stoch": 30})  # fmt: skip
 """Small, the default, and PlaNet's sizes (depth 32, 200 + 30)."""
@@ -30,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
+    import numpy as np
     import onnxruntime as ort
     import torch
 

@@ -15,9 +15,11 @@ import io
 import json
 import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 SUPERSAMPLES = (1, 2, 4)
 
@@ -30,11 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _stats(ms: list[float]) -> dict[str, float]:
+    import numpy as np
+
     a = np.asarray(ms)
     return {"median_ms": float(np.median(a)), "p99_ms": float(np.percentile(a, 99))}
 
 
 def _bytes_per_frame(frames: np.ndarray) -> dict[str, float]:
+    import numpy as np
     from PIL import Image
 
     buf = io.BytesIO()
@@ -52,6 +57,7 @@ def _bytes_per_frame(frames: np.ndarray) -> dict[str, float]:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
+    import numpy as np
     from mbrl_sim.pixel_env import make_pixel_env
 
     env = make_pixel_env(args.task, seed=args.seed)

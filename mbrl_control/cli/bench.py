@@ -19,6 +19,14 @@ BENCHES: dict[str, tuple[str, str]] = {
     "train": ("mbrl_control.bench.train", "ensemble training samples/s"),
     "controller": ("mbrl_control.bench.controller", "mpc_controller end-to-end latency over ROS"),
     "import": ("mbrl_control.bench.importer", "CSV import rows/s: whole arrays vs row by row"),
+    "pixels": (
+        "mbrl_control.bench.pixels",
+        "camera render cost per step and bytes per stored frame",
+    ),
+    "latent-filter": (
+        "mbrl_control.bench.latent_filter",
+        "latency of the exported latent filter step (encoder + RSSM + reward), onnxruntime",
+    ),
 }
 
 
