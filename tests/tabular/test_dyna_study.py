@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from mbrl_control.cli import main
 from mbrl_control.tabular.study import run_study
@@ -53,3 +54,17 @@ def test_the_command_writes_json_and_plot(tmp_path, capsys, seeds):
     saved = json.loads((tmp_path / "dyna_maze.json").read_text())
     assert len(saved["runs"]["n=5"]["steps"]) == 2 and len(saved["runs"]["n=5"]["steps"][0]) == 3
     assert (tmp_path / "dyna_maze.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow  # ~40 s of CPU
+def test_on_frozenlake_more_planning_needs_the_frequency_model(seeds):
+    """gymnasium's slippery FrozenLake: each move has three outcomes. With n = 50 the agent
+    whose model samples outcomes by frequency learns a near-optimal policy; the one whose model
+    keeps the last outcome replays a wrong certainty 50 times per step (measured over the last
+    50 of 200 episodes, 5 seeds: 0.73 / 0.71 against 0.28 / 0.31 of the optimal value)."""
+    result = run_study("frozenlake", ns=(50,), seeds=5, episodes=200, base_seed=seeds(3))
+    late = {
+        label: float(np.mean([ratios[-50:] for ratios in run["value_ratio"]]))
+        for label, run in result["runs"].items()
+    }
+    assert late["n=50"] >= 0.5 and late["n=50"] >= late["n=50, last"] + 0.2, late
