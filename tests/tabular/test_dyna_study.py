@@ -47,6 +47,10 @@ def test_dyna_q_with_a_frequency_model_solves_a_stochastic_maze(seeds):
 
 
 def test_the_command_writes_json_and_plot(tmp_path, capsys, seeds):
+    from mbrl_control.cli import dyna
+    from mbrl_control.tabular import study
+
+    assert dyna.ENVS == study.ENVS == tuple(dyna.DEFAULT_EPISODES)  # the CLI's numpy-free copy
     argv = ["dyna", "--env", "maze", "--n", "0,5", "--seeds", "2", "--episodes", "3"]
     assert main([*argv, "--seed", str(seeds(2)), "--out", str(tmp_path)]) == 0
     printed = json.loads(capsys.readouterr().out)
