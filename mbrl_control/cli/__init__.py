@@ -39,7 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "adapt": ("mbrl_control.cli.adapt", "calibrate, re-pretrain, finetune, gate from robot data"),
     "experiment": ("mbrl_control.cli.experiment", "run a cited experiment (sim2real)"),
     "dyna": ("mbrl_control.cli.dyna", "Dyna-Q on a maze and FrozenLake: n planning steps vs seeds"),
-    "ablation": ("mbrl_control.cli.ablation", "studies: value (H x value), rollout-length"),
+    "ablation": (
+        "mbrl_control.cli.ablation",
+        "studies: value, rollout-length, uncertainty, ...",
+    ),
     "report": ("mbrl_control.cli.html_report", "one offline HTML page per run folder"),
     "bench": ("mbrl_control.cli.bench", "benchmarks that print JSON (planner, sim, train, ...)"),
     "launch": ("mbrl_control.cli.launch", "run a ROS 2 YAML launch file without ros2 launch"),

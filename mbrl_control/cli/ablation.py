@@ -1,5 +1,6 @@
-"""``mbrl-control ablation value | rollout-length | action-history``: the studies behind the
-value/MBPO and action-history results.
+"""``mbrl-control ablation value | rollout-length | action-history | learned-cost |
+uncertainty``: the studies behind the value/MBPO, action-history, learned-cost and
+uncertainty results.
 
 ``value``: horizon x {no value, value, value + prior} in one run; prints the markdown table
 (mean return over the episodes, planning latency p50/p99) and writes
@@ -19,6 +20,13 @@ cost (learned from the recorded rewards only) against the analytic-cost planner 
 ensemble, paired episodes, both through onnxruntime
 (:mod:`mbrl_control.pipeline.learned_cost_study`); prints JSON and writes
 ``OUT/learned_cost.json`` next to the planner files.
+
+``uncertainty``: the model's per-horizon calibration (raw vs calibrated interval coverage,
+sharpness, rank correlation at k = 1, 5, 10, 25) on half the episodes of ``--data``, tested on
+the other half, and OOD detection (AUROC of the windowed surprise and of the epistemic
+disagreement) against ``--ood-data`` (:mod:`mbrl_control.pipeline.uncertainty_study`); prints
+JSON and writes ``OUT/uncertainty_study.json`` and the calibrated ``OUT/model_calibrated.pt``
+(with ``--planner``, also the plan disagreement of that planner's config on both stores).
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ from mbrl_control.cli.task_defaults import PRESET_HELP, PROFILE_HELP, TASK_HELP,
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "name",
-        choices=["value", "rollout-length", "action-history", "learned-cost"],
+        choices=["value", "rollout-length", "action-history", "learned-cost", "uncertainty"],
         help="which ablation",
     )
     parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help=TASK_HELP)
@@ -118,6 +126,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cost.add_argument(
         "--policy-episodes", type=nonneg_int, default=3, help="planner episodes per round"
     )
+    unc = parser.add_argument_group(
+        "uncertainty (--checkpoint, --data: held-out in-distribution episodes of the planner)"
+    )
+    unc.add_argument("--ood-data", type=existing_dir, help="store of a shifted profile (required)")
+    unc.add_argument(
+        "--planner", type=existing_file,
+        help="planner file whose config exports the calibrated model (plan disagreement)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
                 f"ablation learned-cost runs on gymnasium's Pendulum-v1 and trains its own model: "
                 f"--{given[0]} does not apply"
             )
+    if args.name == "uncertainty":
+        for flag in ("checkpoint", "data", "ood_data"):
+            if not getattr(args, flag):
+                raise UsageError(f"ablation uncertainty needs --{flag.replace('_', '-')}")
     if args.name == "rollout-length" and not args.data:
         raise UsageError("ablation rollout-length needs --data (the model's transition store)")
     import torch
@@ -145,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         "rollout-length": _rollout_length,
         "action-history": _history,
         "learned-cost": _learned_cost,
+        "uncertainty": _uncertainty,
     }
     print(studies[args.name](args, out))
     return 0
@@ -180,6 +201,20 @@ def _learned_cost(args: argparse.Namespace, out: Path) -> str:
     result = run_learned_cost_study(out, cfg, quiet=args.quiet)
     (out / "learned_cost.json").write_text(json.dumps(result, indent=2) + "\n")
     return json.dumps(result, indent=2)
+
+
+def _uncertainty(args: argparse.Namespace, out: Path) -> str:
+    import contextlib
+    import io
+
+    from mbrl_control.pipeline.uncertainty_study import main
+
+    argv = ["--checkpoint", args.checkpoint, "--data", args.data, "--ood-data", args.ood_data]
+    argv += ["--out", str(out)] + (["--planner", args.planner] if args.planner else [])
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        main(argv)
+    return printed.getvalue().rstrip("\n")
 
 
 def _value(args: argparse.Namespace, out: Path) -> str:

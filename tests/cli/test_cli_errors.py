@@ -158,6 +158,9 @@ BAD = [
     ("ablation learned-cost --random-hold 0 --out {w}/a", "--random-hold"),
     ("ablation learned-cost --rounds -1 --out {w}/a", "--rounds"),
     ("ablation learned-cost --checkpoint {fx}/model5.pt --out {w}/a", "--checkpoint"),
+    ("ablation uncertainty --checkpoint {fx}/model5.pt --data {w} --out {w}/a", "--ood-data"),
+    ("ablation uncertainty --checkpoint {fx}/model5.pt --data {w} --ood-data {w}/nope", "nope"),
+    ("ablation uncertainty --data {w} --ood-data {w} --out {w}/a", "--checkpoint"),
     # dyna
     ("dyna --n 0,x --out {w}/d", "--n"),
     ("dyna --n 5,5 --out {w}/d", "--n"),
