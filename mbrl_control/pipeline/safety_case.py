@@ -104,6 +104,7 @@ def run_safety_case(
     preset: str | None = None,
     seed: int = 1000,
     threads: int = 1,
+    jobs: int = 1,
     quiet: bool = True,
 ) -> dict[str, Any]:
     """Export one planner per weight from ``checkpoint`` (``task``: a built-in name or task
@@ -111,13 +112,15 @@ def run_safety_case(
     ``pretrain``/``export`` do) and
     evaluate each on both profiles over the same ``episodes`` seeds. Returns ``{"config",
     "rows": [one per (weight, profile)], "verdicts": [one per weight > 0]}``. Raises
+    ``jobs`` > 1 evaluates that many (weight, profile) cells at once in spawned processes
+    (the same seeds, so the same numbers as one at a time). Raises
     ``ValueError`` for bad weights or a task whose ``rail`` critic is missing (nothing to
     violate)."""
     from dataclasses import replace
 
     from mbrl_control.export.onnx_export import export_planner
     from mbrl_control.models.checkpoint import load_checkpoint
-    from mbrl_control.pipeline.evaluate import evaluate, rail_limits
+    from mbrl_control.pipeline.evaluate import rail_limits
     from mbrl_control.planning.presets import planner_setup
     from mbrl_control.tasks import get_task
 
@@ -135,17 +138,13 @@ def run_safety_case(
     preset_name, _, base = planner_setup(task_obj, preset)
     scale = getattr(model, "var_scale", None)
     calibrated = scale is not None and bool((scale != 1).any())
-    rows: list[dict[str, Any]] = []
+    cells = []
     for w in weights:
         cfg = replace(base, uncertainty_weight=float(w))
-        path = export_planner(model, task_obj, cfg, out / f"planner_w{w:g}.onnx")
-        for profile in (profile_default, profile_shifted):
-            summary = evaluate(path, task_ref, profile, episodes, seed=seed, threads=threads,
-                               quiet=quiet, observers=[_travel_observer()])  # fmt: skip
-            rows.append(_row(w, profile, summary))
-            if not quiet:
-                print(json.dumps({k: v for k, v in rows[-1].items() if k != "returns"}),
-                      file=sys.stderr, flush=True)  # fmt: skip
+        path = str(export_planner(model, task_obj, cfg, out / f"planner_w{w:g}.onnx"))
+        cells += [(w, path, task_ref, p, episodes, seed, threads)
+                  for p in (profile_default, profile_shifted)]  # fmt: skip
+    rows = _run_cells(cells, jobs, quiet)
     config = {
         "checkpoint": str(checkpoint), "task": task_ref, "preset": preset_name,
         "rail_limits": [[task_obj.joint_names[j], lim] for j, lim in rail_limits(task_obj)],
@@ -159,6 +158,43 @@ def run_safety_case(
     (out / "safety_case.json").write_text(json.dumps(result, indent=2))
     (out / "safety_case.md").write_text(markdown(result) + "\n")
     return result
+
+
+def _evaluate_cell(cell: tuple) -> dict[str, Any]:
+    """One (weight, profile) cell's row (top level: runs in a worker process)."""
+    from mbrl_control.pipeline.evaluate import evaluate
+
+    w, path, task_ref, profile, episodes, seed, threads = cell
+    summary = evaluate(path, task_ref, profile, episodes, seed=seed, threads=threads,
+                       observers=[_travel_observer()])  # fmt: skip
+    return _row(w, profile, summary)
+
+
+def _run_cells(cells: list[tuple], jobs: int, quiet: bool) -> list[dict[str, Any]]:
+    """The rows of ``cells`` in their order, ``jobs`` at a time."""
+    if jobs <= 1:
+        rows = []
+        for c in cells:
+            rows.append(_evaluate_cell(c))
+            _report(rows[-1], quiet)
+        return rows
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = [pool.submit(_evaluate_cell, c) for c in cells]
+        rows = []
+        for f in futures:
+            rows.append(f.result())
+            _report(rows[-1], quiet)
+    return rows
+
+
+def _report(row: dict[str, Any], quiet: bool) -> None:
+    if not quiet:
+        print(json.dumps({k: v for k, v in row.items() if k != "returns"}), file=sys.stderr,
+              flush=True)  # fmt: skip
 
 
 def _row(weight: float, profile: str, summary: dict[str, Any]) -> dict[str, Any]:
@@ -249,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", help="planner preset (default: the task file's planner section)")
     p.add_argument("--seed", type=int, default=1000, help="seed of the first episode")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
+    p.add_argument("--jobs", type=int, default=1, help="cells evaluated at once (processes)")
     p.add_argument("--verbose", action="store_true", help="print each cell as it finishes")
     return p
 
@@ -263,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             args.checkpoint, args.out, weights=weights, episodes=args.episodes,
             profile_shifted=args.profile_shifted, profile_default=args.profile_default,
             task=args.task, preset=args.preset, seed=args.seed, threads=args.threads,
-            quiet=not args.verbose,
+            jobs=args.jobs, quiet=not args.verbose,
         )  # fmt: skip
     except (ValueError, FileNotFoundError) as e:
         print(f"safety_case: {e}", file=sys.stderr)
