@@ -1,4 +1,5 @@
-"""``mbrl-control demo``: cart-pole sim-to-real on embedded defaults (~3 min on 2 cores)."""
+"""``mbrl-control demo``: cart-pole sim-to-real on embedded defaults, with the calibrate-and-adapt
+loop (about 3.5 min on 2 idle cores: an estimate, see docs/sim2real.md)."""
 
 from __future__ import annotations
 
