@@ -11,7 +11,8 @@ background job, gates and hot-swaps (its usual path). Per cycle it reports, from
 - ``job_s``: the retraining process (train, gate, export, probe);
 - ``deploy_s``: set the controller's ``model_path`` and ``~/reload_model`` answered;
 - ``reload_to_in_use_s``: → the controller's diagnostics name the new planner as the one in
-  use (they are published once a second: up to 1 s of this is the report's period);
+  use (they are published once a second: up to 1 s of this is the report's period; it can
+  be negative: the controller may report the new planner before the node has its answer);
 - ``cycle_s``: threshold reached → swapped planner in use (the target is <= 30 s on 2 cores);
   for a gate that refuses, threshold → decision.
 
