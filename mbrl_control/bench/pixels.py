@@ -27,7 +27,7 @@ SUPERSAMPLES = (1, 2, 4)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="cartpole_swingup", help="built-in name or task file")
     parser.add_argument("--steps", type=int, default=200, help="steps timed per setting")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="episode seed of the rendered states")
     parser.add_argument("--json", action="store_true", help="one line of JSON")
 
 

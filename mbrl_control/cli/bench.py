@@ -18,6 +18,10 @@ BENCHES: dict[str, tuple[str, str]] = {
     "sim": ("mbrl_control.bench.sim", "env steps/s vs raw stepSimulation, 1 and W workers"),
     "train": ("mbrl_control.bench.train", "ensemble training samples/s"),
     "controller": ("mbrl_control.bench.controller", "mpc_controller end-to-end latency over ROS"),
+    "finetune-cycle": (
+        "mbrl_control.bench.finetune_cycle",
+        "live finetune -> gate -> swap cycle and ground-truth safety over ROS",
+    ),
     "import": ("mbrl_control.bench.importer", "CSV import rows/s: whole arrays vs row by row"),
     "pixels": (
         "mbrl_control.bench.pixels",
