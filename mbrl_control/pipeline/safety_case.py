@@ -109,12 +109,13 @@ def run_safety_case(
 ) -> dict[str, Any]:
     """Export one planner per weight from ``checkpoint`` (``task``: a built-in name or task
     file, default the checkpoint's; ``preset``: default the task's own ``planner`` section, as
-    ``pretrain``/``export`` do) and
-    evaluate each on both profiles over the same ``episodes`` seeds. Returns ``{"config",
-    "rows": [one per (weight, profile)], "verdicts": [one per weight > 0]}``. Raises
-    ``jobs`` > 1 evaluates that many (weight, profile) cells at once in spawned processes
-    (the same seeds, so the same numbers as one at a time). Raises
-    ``ValueError`` for bad weights or a task whose ``rail`` critic is missing (nothing to
+    ``pretrain``/``export`` do) and evaluate each on both profiles over the same ``episodes``
+    seeds; ``jobs`` > 1 evaluates that many (weight, profile) cells at once in spawned
+    processes (the same seeds, so the same numbers as one at a time).
+
+    Returns ``{"config", "rows": [one per (weight, profile)], "verdicts": [one per weight >
+    0]}`` and writes ``out/safety_case.{json,md}``. Raises ``ValueError`` for bad weights, a
+    checkpoint without a task and no ``task``, or a task without a ``rail`` critic (nothing to
     violate)."""
     from dataclasses import replace
 
