@@ -30,6 +30,7 @@ from mbrl_control.models.cost_targets import transition_costs
 from mbrl_control.models.ensemble import Ensemble
 from mbrl_control.models.trainer import fit
 from mbrl_control.planning.config import PlannerConfig
+from mbrl_control.recording.metrics import append_scalars
 from mbrl_control.tasks import Task, get_task
 from mbrl_control.tasks.portable import task_from_metadata
 
@@ -201,6 +202,8 @@ def retrain_and_gate(
     if result["deploy"]:
         recent = real.obs[np.isin(real.episode_id, held)]
         result.update(deploy_candidate(candidate, provenance, planner, out_dir, result, recent))
+    gate_scalars = {k: result.get(k) for k in ("live_error", "new_error", "n_real", "n_sim")}
+    append_scalars(Path(out_dir) / "metrics", "gate", {**gate_scalars, "deploy": result["deploy"]})
     return result
 
 

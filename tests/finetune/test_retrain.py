@@ -60,6 +60,12 @@ def test_retrain_deploys_a_better_model(live: dict[str, Path]) -> None:
     assert planner.metadata["planner_config"]["population"] == 32  # live config reused
     _, provenance = load_checkpoint(result["checkpoint"])
     assert provenance["finetune"]["new_error"] == pytest.approx(result["new_error"])
+    # issue 19: every gate decision is one point of the gate/* curves in models/metrics
+    from mbrl_control.recording.metrics import read_metrics_csv
+
+    series = read_metrics_csv(live["root"] / "models" / "metrics")
+    assert series["gate/deploy"].values == [1.0]
+    assert series["gate/new_error"].values == [pytest.approx(result["new_error"])]
 
 
 def test_gate_refuses_a_worse_model(live: dict[str, Path]) -> None:
