@@ -1,5 +1,5 @@
 """``mbrl-control ablation value | rollout-length | action-history | learned-cost |
-uncertainty``: the studies behind the value/MBPO, action-history, learned-cost and
+uncertainty | safety``: the studies behind the value/MBPO, action-history, learned-cost and
 uncertainty results.
 
 ``value``: horizon x {no value, value, value + prior} in one run; prints the markdown table
@@ -27,6 +27,11 @@ the other half, and OOD detection (AUROC of the windowed surprise and of the epi
 disagreement) against ``--ood-data`` (:mod:`mbrl_control.pipeline.uncertainty_study`); prints
 JSON and writes ``OUT/uncertainty_study.json`` and the calibrated ``OUT/model_calibrated.pt``
 (with ``--planner``, also the plan disagreement of that planner's config on both stores).
+
+``safety``: the uncertainty-penalized planner against the unpenalized one from the same
+checkpoint (only ``uncertainty_weight`` differs), paired episodes: limit violations on a shifted
+profile and the return ratio in distribution (:mod:`mbrl_control.pipeline.safety_case`); prints
+JSON and writes ``OUT/safety_case.{json,md}``.
 """
 
 from __future__ import annotations
@@ -50,11 +55,13 @@ from mbrl_control.cli.checks import (
 from mbrl_control.cli.errors import UsageError
 from mbrl_control.cli.task_defaults import PRESET_HELP, PROFILE_HELP, TASK_HELP, task_profile
 
+ABLATIONS = ["value", "rollout-length", "action-history", "learned-cost", "uncertainty", "safety"]
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "name",
-        choices=["value", "rollout-length", "action-history", "learned-cost", "uncertainty"],
+        choices=ABLATIONS,
         help="which ablation",
     )
     parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help=TASK_HELP)
@@ -134,6 +141,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--planner", type=existing_file,
         help="planner file whose config exports the calibrated model (plan disagreement)",
     )  # fmt: skip
+    safety = parser.add_argument_group(
+        "safety (--checkpoint, --task, --preset, --episodes, --seed; --profile: in distribution)"
+    )
+    safety.add_argument(
+        "--weights", default="0,0.03,0.1", help="uncertainty weights compared, 0 included"
+    )
+    safety.add_argument(
+        "--shifted-profile", type=profile_ref, default="reality_gap", help="the shifted profile"
+    )
+    safety.add_argument("--jobs", type=positive_int, default=1, help="cells evaluated at once")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -154,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
         for flag in ("checkpoint", "data", "ood_data"):
             if not getattr(args, flag):
                 raise UsageError(f"ablation uncertainty needs --{flag.replace('_', '-')}")
+    if args.name == "safety" and not args.checkpoint:
+        raise UsageError("ablation safety needs --checkpoint")
     if args.name == "rollout-length" and not args.data:
         raise UsageError("ablation rollout-length needs --data (the model's transition store)")
     import torch
@@ -166,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         "action-history": _history,
         "learned-cost": _learned_cost,
         "uncertainty": _uncertainty,
+        "safety": _safety,
     }
     print(studies[args.name](args, out))
     return 0
@@ -215,6 +235,18 @@ def _uncertainty(args: argparse.Namespace, out: Path) -> str:
     with contextlib.redirect_stdout(printed):
         main(argv)
     return printed.getvalue().rstrip("\n")
+
+
+def _safety(args: argparse.Namespace, out: Path) -> str:
+    from mbrl_control.pipeline.safety_case import parse_weights, run_safety_case
+
+    result = run_safety_case(
+        args.checkpoint, out, weights=parse_weights(args.weights), episodes=args.episodes,
+        profile_shifted=args.shifted_profile, profile_default=args.profile or "default",
+        task=None if args.task == "cartpole_swingup" else args.task, preset=args.preset,
+        seed=args.seed, threads=1, jobs=args.jobs, quiet=args.quiet,
+    )  # fmt: skip
+    return json.dumps(result, indent=2)
 
 
 def _value(args: argparse.Namespace, out: Path) -> str:

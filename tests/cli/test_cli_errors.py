@@ -161,6 +161,8 @@ BAD = [
     ("ablation uncertainty --checkpoint {fx}/model5.pt --data {w} --out {w}/a", "--ood-data"),
     ("ablation uncertainty --checkpoint {fx}/model5.pt --data {w} --ood-data {w}/nope", "nope"),
     ("ablation uncertainty --data {w} --ood-data {w} --out {w}/a", "--checkpoint"),
+    ("ablation safety --out {w}/a", "--checkpoint"),
+    ("ablation safety --checkpoint {fx}/model5.pt --weights 0,x --out {w}/a", "x"),
     # dyna
     ("dyna --n 0,x --out {w}/d", "--n"),
     ("dyna --n 5,5 --out {w}/d", "--n"),
