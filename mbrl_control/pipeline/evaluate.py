@@ -336,20 +336,9 @@ def evaluate(
     # ``task`` is a built-in name or a task-file path; the file records the task's name
     planner = OnnxPlanner(planner_path, expected_task=get_task(task), threads=threads, seed=seed)
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
-    observers = [SafetyMonitor(), *observers]
-    try:
-        results = run_episodes(
-            env,
-            planner.act,
-            episodes,
-            seed=seed,
-            reset=planner.reset,
-            observers=observers,
-            desc=f"evaluate {profile}",
-            quiet=quiet,
-        )
-    finally:
-        env.close()
+    results, observers = _monitored_episodes(
+        env, planner.act, planner.reset, episodes, seed, observers, f"evaluate {profile}", quiet
+    )
     if video:
         write_video(planner_path, task, profile, seed, video)
     return summarize(
@@ -410,20 +399,9 @@ def evaluate_oracle(
     cfg = replace(cfg, particles=1, aleatoric=False)
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
     policy = OraclePolicy(env, build_planner(SimulatorModel(env), env.unwrapped.task, cfg))
-    observers = [SafetyMonitor(), *observers]
-    try:
-        results = run_episodes(
-            env,
-            policy.act,
-            episodes,
-            seed=seed,
-            reset=policy.reset,
-            observers=observers,
-            desc=f"oracle {profile}",
-            quiet=quiet,
-        )
-    finally:
-        env.close()
+    results, observers = _monitored_episodes(
+        env, policy.act, policy.reset, episodes, seed, observers, f"oracle {profile}", quiet
+    )
     return summarize(
         results, observers=observers, planner=f"oracle:{preset}", task=task, profile=profile
     )
@@ -487,3 +465,25 @@ def write_video(
     ms = int(2000 / env.unwrapped.task.control_hz)
     images[0].save(path, save_all=True, append_images=images[1:], duration=ms, loop=0)
     return path
+
+
+def _monitored_episodes(
+    env: Any,
+    act: Policy,
+    reset: Callable[[], None],
+    episodes: int,
+    seed: int,
+    observers: Sequence[EpisodeObserver],
+    desc: str,
+    quiet: bool,
+) -> tuple[list[dict[str, Any]], list[EpisodeObserver]]:
+    """``episodes`` episodes of ``act`` on ``env`` (closed afterwards) watched by a
+    :class:`SafetyMonitor` and ``observers``: the results and the observers, to summarize."""
+    watching = [SafetyMonitor(), *observers]
+    try:
+        results = run_episodes(
+            env, act, episodes, seed=seed, reset=reset, observers=watching, desc=desc, quiet=quiet
+        )
+    finally:
+        env.close()
+    return results, watching
