@@ -42,8 +42,12 @@ def test_one_cycle_is_timed_and_safety_counted(tmp_path: Path, ros_env: dict[str
     assert not result["timed_out"] and len(result["cycles"]) == 1
     cycle = result["cycles"][0]
     assert cycle["job_s"] > 0 and cycle["threshold_to_start_s"] >= 0
-    if cycle["deployed"]:  # threshold → new planner in use, in its parts
-        assert cycle["cycle_s"] >= cycle["job_s"] + cycle["deploy_s"]
+    if cycle["deployed"]:  # threshold → new planner in use = the sum of its parts
+        # (reload_to_in_use_s may be negative: the controller can report the new planner
+        # before the node has its answer; each part is rounded to 0.01 s)
+        parts = ("threshold_to_start_s", "job_s", "deploy_s", "reload_to_in_use_s")
+        assert abs(cycle["cycle_s"] - sum(cycle[k] for k in parts)) <= 0.05
+        assert cycle["cycle_s"] >= cycle["job_s"] - 0.01  # in use only after the job ended
         assert result["swapped_cycle_s"]["n"] == 1
     truth = result["ground_truth"]
     assert truth["steps"] > 250 and 0 <= truth["rail_hit_episodes"] <= truth["episodes"] + 1
