@@ -22,6 +22,10 @@ BENCHES: dict[str, tuple[str, str]] = {
         "mbrl_control.bench.finetune_cycle",
         "live finetune -> gate -> swap cycle and ground-truth safety over ROS",
     ),
+    "soak": (
+        "mbrl_control.bench.soak",
+        "sim + controller + finetune_node for N minutes: misses, latency, memory over ROS",
+    ),
     "import": ("mbrl_control.bench.importer", "CSV import rows/s: whole arrays vs row by row"),
     "pixels": (
         "mbrl_control.bench.pixels",

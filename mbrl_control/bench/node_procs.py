@@ -1,0 +1,127 @@
+"""The package's nodes as processes for the ROS benchmarks, and what ``/proc`` says about them.
+
+One home for what ``bench finetune-cycle`` and ``bench soak`` both do: build a node's argv
+(``<venv>/bin/<node> --ros-args -p k:=v ...``), an environment on a private ROS domain
+(loopback discovery), start a node with its output in a log file, stop nodes (SIGINT, then
+SIGKILL after a grace period), and read a process's resident memory and the machine's CPU
+model from ``/proc`` (Linux; psutil is not a dependency).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+
+def ros_env(domain: int) -> dict[str, str]:
+    """This process's environment on ROS domain ``domain`` with loopback-only discovery."""
+    return dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+
+
+def node_argv(name: str, params: Mapping[str, Any]) -> list[str]:
+    """The argv that starts console script ``name`` (beside this Python) with ``params`` as
+    ``-p key:=value`` ROS parameters (values formatted with ``str``)."""
+    argv = [str(Path(sys.executable).parent / name), "--ros-args"]
+    for key, value in params.items():
+        argv += ["-p", f"{key}:={value}"]
+    return argv
+
+
+def spawn(argv: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen:
+    """Start ``argv`` with stdout and stderr in ``log`` (created or truncated)."""
+    with log.open("w") as fh:
+        return subprocess.Popen(argv, env=dict(env), stdout=fh, stderr=subprocess.STDOUT)
+
+
+def stop(procs: Iterable[subprocess.Popen], grace: float = 20.0) -> None:
+    """SIGINT every process still running (the nodes' clean way out: the controller publishes
+    its safe action), wait up to ``grace`` s each, then SIGKILL."""
+    procs = list(procs)
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=10)
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident memory (``VmRSS`` of ``/proc/<pid>/status``) in MiB; None once the process
+    is gone (or is a zombie, which has no VmRSS line)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0  # kB
+    return None
+
+
+def children(pid: int) -> list[int]:
+    """The direct child processes of ``pid`` (``/proc/<pid>/task/*/children``); [] if gone."""
+    out: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return sorted(set(out))
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children, ...)."""
+    found: list[int] = []
+    todo = children(pid)
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo += children(child)
+    return sorted(found)
+
+
+def cpu_model() -> str:
+    """The first ``model name`` of ``/proc/cpuinfo`` ('' where there is none, e.g. on ARM
+    kernels that print ``Hardware``/``CPU part`` only)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() in ("model name", "Model", "Hardware"):
+            return value.strip()
+    return ""
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages of ``/proc/loadavg`` ([] if unreadable)."""
+    try:
+        return [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
+    except (OSError, ValueError):
+        return []
+
+
+__all__ = [
+    "children",
+    "cpu_model",
+    "descendants",
+    "load_average",
+    "node_argv",
+    "ros_env",
+    "rss_mib",
+    "spawn",
+    "stop",
+]
