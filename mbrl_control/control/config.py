@@ -17,6 +17,8 @@ from mbrl_control.control.params import param_meta
 DEADLINE_POLICIES = ("safe", "publish")
 UNCERTAIN_POLICIES = ("report", "hold")
 MODES = ("planner", "policy")
+SEED_MAX = 2**31 - 1
+"""Largest ``seed`` (and every drawn ``noise_seed`` is in ``[0, SEED_MAX]``)."""
 CRITIC_WEIGHT_RANGE = (0.0, 1e6)
 """Allowed range of a ``critics.<name>.weight`` parameter (a negative weight rewards cost)."""
 
@@ -183,6 +185,17 @@ class ControllerConfig:
             "s the safe action is held once on_uncertain 'hold' triggers", range=(0.0, 3600.0)
         ),
     )
+    seed: int = field(
+        default=-1,
+        metadata=param_meta(
+            "planner noise seed. >= 0: deterministic mode - the same joint states and goals "
+            "give bit-identical commands; the noise stream restarts from this seed at every "
+            "(re)start: configure, ~/reload_model, activate, ~/enable on, ~/reset and a set of "
+            "this parameter (which applies at the next tick). -1: a fresh seed from the OS at "
+            "each of those, reported on /diagnostics as noise_seed (set seed to it to replay)",
+            range=(-1, SEED_MAX),
+        ),
+    )
     autostart: bool = field(
         default=False,
         metadata=param_meta(
@@ -201,6 +214,8 @@ class ControllerConfig:
             )
         if self.on_uncertain not in UNCERTAIN_POLICIES:
             raise ValueError(f"on_uncertain={self.on_uncertain!r}; allowed: {UNCERTAIN_POLICIES}")
+        if isinstance(self.seed, bool) or not -1 <= int(self.seed) <= SEED_MAX:
+            raise ValueError(f"seed={self.seed!r}: need -1 (fresh each start) or 0..{SEED_MAX}")
         if isinstance(self.surprise_window, bool) or int(self.surprise_window) < 1:
             raise ValueError(f"surprise_window={self.surprise_window!r}: need an int >= 1")
         for name in ("surprise_warn", "surprise_error", "disagreement_warn",

@@ -20,10 +20,17 @@ clock: wall time, or ``/clock`` under ``use_sim_time``) and publishes what ``tic
   k times and is reset to that by :meth:`restart` (lifecycle activate: the robot last got the
   safe action, published on deactivate). ``~/enable`` does not reset it (disabled ticks
   publish, and record, the safe action), nor does a model reload (same task, same robot).
+- Noise seed (:meth:`request_restart`): the planner's noise stream restarts at every (re)start
+  - a model swap, :meth:`restart` (activate, ``~/reset``), ``~/enable`` on and a set of the
+  ``seed`` parameter - from ``cfg.seed`` (deterministic mode: the same joint states and goals
+  give bit-identical commands) or, with seed -1, from a fresh seed drawn from the OS
+  (reported as ``noise_seed``). A restart is applied by the planning thread at the next tick
+  that plans, so it never races a planner call.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import deque
@@ -38,6 +45,7 @@ import numpy as np
 from mbrl_control.control.config import (
     DEADLINE_POLICIES,
     MODES,
+    SEED_MAX,
     ControllerConfig,
     check_weight,
 )
@@ -131,6 +139,9 @@ class ControllerCore:
         self.status = Status(Level.ERROR, "no model loaded")
         self.cfg, self.filter = self._validated(cfg)
         self.monitor = UncertaintyMonitor(self.cfg)  # surprise / disagreement levels, hold
+        self.noise_seed: int | None = None
+        """The seed the planner's noise stream (re)starts from (None: no model yet)."""
+        self._pending_seed: int | None = None  # a restart the next planning tick applies
 
     # ---- parameters -----------------------------------------------------------------------
     def check(self, cfg: ControllerConfig) -> None:
@@ -143,8 +154,11 @@ class ControllerCore:
         """Validate ``cfg`` and use it from the next tick on (limits, timeouts, policies)."""
         cfg, action_filter = self._validated(cfg)
         with self._lock:
+            reseed = cfg.seed != self.cfg.seed
             self.cfg, self.filter = cfg, action_filter
             self.monitor.configure(cfg)
+        if reseed and self._planner is not None:
+            self.request_restart()
 
     def _validated(self, cfg: ControllerConfig) -> tuple[ControllerConfig, ActionFilter]:
         """``cfg`` and the action filter it implies; ``ValueError`` naming the bad parameter."""
@@ -160,6 +174,9 @@ class ControllerCore:
                 f"action limits [{cfg.action_low}, {cfg.action_high}] leave nothing inside the "
                 f"task's bounds [{list(self.task.action_low)}, {list(self.task.action_high)}]"
             )
+        planner = getattr(self, "_planner", None)  # None while __init__ validates
+        if planner is not None:
+            check_seedable(cfg.seed, planner)
         return cfg, ActionFilter(low, high, cfg.max_action_rate, self.period)
 
     def set_critic_weights(self, weights: Mapping[str, float]) -> None:
@@ -237,6 +254,7 @@ class ControllerCore:
         else:  # probe with the live weights on the task's initial and recent real states
             planner = OnnxPlanner(where, threads=self.cfg.threads, validate=False)
             self._check_task(where, planner.metadata["task"])
+            check_seedable(self.cfg.seed, planner)
             planner.set_weights(self._weights)
             with self._lock:
                 recent = np.array(self._recent, np.float32).reshape(-1, self.task.obs_dim)
@@ -274,6 +292,7 @@ class ControllerCore:
             self.monitor.reset()  # the scores described the old model
             if isinstance(planner, OnnxPlanner):
                 planner.set_weights(self._weights)  # weights set during the load
+        self.request_restart()  # its noise from the seed (a fresh one for seed -1)
         return True, f"loaded {model_id}"
 
     def reload_async(self, path: str, done: Callable[[bool, str], None]) -> threading.Thread:
@@ -348,21 +367,33 @@ class ControllerCore:
         return None if self._goal is None else self._goal.copy()
 
     def set_enabled(self, enabled: bool) -> None:
-        planner = self._planner
-        if enabled and not self.enabled and planner is not None:
-            planner.reset()
+        """``~/enable``: off publishes the safe action; on (from off) restarts planning: warm
+        start dropped, noise from the seed (:meth:`request_restart`)."""
+        if enabled and not self.enabled and self._planner is not None:
+            self.request_restart()
             self.monitor.reset()
         self.enabled = enabled
 
-    def restart(self) -> None:
-        """Planning (re)starts (lifecycle activate): the planner's warm start is dropped and
-        the action history is the safe action k times (what the robot last got)."""
-        planner = self._planner
-        if planner is not None:
-            planner.reset()
+    def restart(self) -> int:
+        """Planning (re)starts (lifecycle activate, ``~/reset``: a new episode): the planner's
+        warm start is dropped, its noise restarts from the seed (:meth:`request_restart`) and
+        the action history is the safe action k times (what the robot last got at activate;
+        what an episode starts from). Returns the noise seed."""
+        seed = self.request_restart()
         with self._lock:
             self._history.reset()
             self.monitor.reset()
+        return seed
+
+    def request_restart(self) -> int:
+        """From the next tick that plans: the warm start is dropped and the noise stream
+        restarts from ``cfg.seed`` (seed -1: a fresh seed from the OS). Returns that seed (also
+        :attr:`noise_seed`, reported on /diagnostics). Safe from any thread: the planning
+        thread applies it, between two planner calls."""
+        with self._lock:
+            seed = self.cfg.seed if self.cfg.seed >= 0 else secrets.randbelow(SEED_MAX + 1)
+            self._pending_seed = self.noise_seed = seed
+        return seed
 
     @property
     def recent_observations(self) -> np.ndarray:
@@ -421,6 +452,11 @@ class ControllerCore:
                 obs = self.task.obs_from_joints(pos, vel)
             with self._lock:
                 self._recent.append(obs)
+                seed = None
+                if planner is self._planner:  # not for a planner swapped out meanwhile
+                    seed, self._pending_seed = self._pending_seed, None
+            if seed is not None:  # a (re)start: fresh warm start, noise from the seed
+                restart_planner(planner, seed)
             self.monitor.before_plan(planner, obs)  # surprise of obs under the last plan
             action = np.asarray(planner.act(obs, goal), np.float64)
         except Exception as exc:  # the controller never dies on a planner error
@@ -478,6 +514,7 @@ class ControllerCore:
             "rejected_messages": self.rejected_messages,
             "last_rejected": self.last_rejected,
             "model_id": self.model_id,
+            "noise_seed": "" if self.noise_seed is None else self.noise_seed,
             "enabled": self.enabled,
             "control_rate_hz": 1.0 / self.period,
             "goal_kind": self.goal_rule.kind,
@@ -493,3 +530,24 @@ class ControllerCore:
         uncertainty_monitor`): OK / WARN / ERROR and which score is above which bound."""
         level, message = self.monitor.level()
         return Status(Level(level), message)
+
+
+def restart_planner(planner: OnnxPlanner | OnnxPolicy, seed: int) -> None:
+    """Drop ``planner``'s warm start and restart its noise stream from ``seed`` (a policy
+    carries nothing and draws no noise)."""
+    if isinstance(planner, OnnxPlanner):
+        planner.reset(seed=seed)
+    else:
+        planner.reset()
+
+
+def check_seedable(seed: int, planner: OnnxPlanner | OnnxPolicy) -> None:
+    """``ValueError`` when deterministic mode (``seed >= 0``) meets a planner file whose graph
+    draws its own noise (exported with ``noise_input=False``: unseeded ONNX ``RandomNormal``):
+    its commands could not be reproduced."""
+    if seed >= 0 and isinstance(planner, OnnxPlanner) and not planner.noise_shapes:
+        raise ValueError(
+            f"seed={seed}: {planner.path} draws its own noise inside the graph (exported with "
+            "noise_input=False), so its commands cannot be reproduced; export it with noise "
+            "inputs (the default) or set seed to -1"
+        )

@@ -18,7 +18,16 @@ Action history: a task whose observation ends with last_actions plans from the l
 commands this node published (safe actions included); activate resets it to the safe action.
 
 Services: ~/reload_model (load model_path and swap it in; the old one stays on failure),
-~/enable (off publishes the safe action), and the lifecycle services.
+~/enable (off publishes the safe action), ~/reset (a new episode, as at activate: warm start
+dropped, action history back to the safe action, noise from the seed), and the lifecycle
+services.
+
+Deterministic mode (seed >= 0): the same joint states and goals give bit-identical commands.
+The planner's noise stream restarts from seed at configure, ~/reload_model, activate,
+~/enable on, ~/reset and a set of seed; seed -1 (default) draws a fresh seed from the OS at
+each of those and reports it on /diagnostics as noise_seed. For a replay to be bit-identical
+the timing must not decide either: on_deadline_miss 'publish' (a late plan is still
+published), and a clock that orders states and ticks the same way (use_sim_time with /clock).
 
 Lifecycle (ros2 lifecycle set /mpc_controller <transition>): configure loads and validates
 the planner; activate starts planning at the control rate; deactivate publishes the safe
@@ -169,6 +178,7 @@ class ControllerNode(LifecycleNode):
             )
         self._deferred(Trigger, "~/reload_model", self._on_reload)
         self.create_service(SetBool, "~/enable", self._on_enable)
+        self.create_service(Trigger, "~/reset", self._on_reset)
         # wall (steady) time: diagnostics, and the executor's wake-ups that let the exit
         # signal handlers run, go on while a simulator's /clock is paused
         steady = Clock(clock_type=ClockType.STEADY_TIME)
@@ -340,6 +350,15 @@ class ControllerNode(LifecycleNode):
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
         self.core.set_enabled(bool(request.data))
         response.success, response.message = True, f"enabled={self.core.enabled}"
+        return response
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if not self.core.has_model:
+            response.success, response.message = False, "no model loaded: nothing to reset"
+            return response
+        seed = self.core.restart()
+        response.success, response.message = True, f"new episode: noise seed {seed}"
+        self.get_logger().info(response.message)
         return response
 
     def _publish_diagnostics(self) -> None:
