@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +69,11 @@ LEAK_MIN_MINUTES, LEAK_MIN_SAMPLES = 2.0, 10
 """A window shorter than this, or with fewer samples, gives no verdict ('too short')."""
 LEAK_RULE = (
     f"per node: least-squares slope of VmRSS (MiB) against time (min) over the samples in the "
-    f"last {LEAK_WINDOW:.3g} of the run; 'leak' if a slope > {LEAK_MIB_PER_MIN} MiB/min, "
-    f"'too short' if that window is under {LEAK_MIN_MINUTES} min or under {LEAK_MIN_SAMPLES} "
-    f"samples, else 'flat'; the run's verdict: 'leak' if any node leaks, else 'too short' if "
-    f"any is, else 'flat'"
+    f"last {Fraction(LEAK_WINDOW).limit_denominator(10)} of the run (the rest is warm-up); "
+    f"'too short' if that window is under "
+    f"{LEAK_MIN_MINUTES:g} min or holds under {LEAK_MIN_SAMPLES} samples, else 'leak' if the "
+    f"slope > {LEAK_MIB_PER_MIN:g} MiB/min, else 'flat'; the run's verdict: 'leak' if any node "
+    f"leaks, else 'too short' if any is, else 'flat'"
 )
 STARTUP_TIMEOUT = 300.0  # s for the nodes to start and the controller to plan
 LATENCY_SOURCE = (
@@ -168,12 +170,10 @@ def leak_verdict(
         slope = None
         if len(pts) >= 2 and np.ptp(pts[:, 0]) > 0:
             slope = float(np.polyfit(pts[:, 0] / 60.0, pts[:, 1], 1)[0])
-        if slope is not None and slope > LEAK_MIB_PER_MIN:
-            verdict = "leak"
-        elif window_min < LEAK_MIN_MINUTES or len(pts) < LEAK_MIN_SAMPLES:
+        if slope is None or window_min < LEAK_MIN_MINUTES or len(pts) < LEAK_MIN_SAMPLES:
             verdict = "too short"
         else:
-            verdict = "flat"
+            verdict = "leak" if slope > LEAK_MIB_PER_MIN else "flat"
         nodes[name] = {
             "slope_mib_per_min": None if slope is None else round(slope, 3) + 0.0,  # no -0.0
             "growth_mib": round(float(pts[-1, 1] - pts[0, 1]), 1) if len(pts) else None,

@@ -1,0 +1,99 @@
+"""``bench soak`` (issue 18): the pure summaries (latency pairing, percentiles, the leak rule)
+and a fraction-of-a-minute soak of sim_node + mpc_controller + finetune_node as processes.
+No timing is asserted (the cited figures come from the command)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mbrl_control.bench.soak import (
+    LEAK_MIB_PER_MIN,
+    leak_verdict,
+    percentiles,
+    state_to_command_ms,
+)
+
+
+def test_each_command_pairs_with_the_newest_state_published_before_it() -> None:
+    ms = 1_000_000
+    states = [30 * ms, 0, 10 * ms, 20 * ms]  # any order
+    commands = [-5 * ms, 4 * ms, 10 * ms, 27 * ms, 45 * ms]  # the first has no earlier state
+    assert state_to_command_ms(states, commands).tolist() == [4.0, 0.0, 7.0, 15.0]
+
+
+def test_percentiles_are_ordered_and_empty_input_gives_none() -> None:
+    p = percentiles(np.arange(1, 10_001, dtype=float))
+    assert p["n"] == 10_000 and p["p50"] <= p["p99"] <= p["p99.9"] <= p["max"] == 10_000
+    assert percentiles([]) == {"n": 0, "p50": None, "p99": None, "p99.9": None, "max": None}
+
+
+def test_leak_rule_fits_the_last_two_thirds_only() -> None:
+    t = np.arange(0.0, 601.0, 5.0)  # 10 min, a sample every 5 s
+    warmup = np.where(t < 200, t, 200.0)  # grows 200 MiB in the first third, then flat
+    leaking = 100 + 2 * LEAK_MIB_PER_MIN * t / 60  # twice the allowed slope all along
+    out = leak_verdict({"a": list(zip(t, warmup)), "b": list(zip(t, leaking))}, 600.0)
+    assert out["nodes"]["a"]["verdict"] == "flat" and out["nodes"]["a"]["slope_mib_per_min"] == 0
+    assert out["nodes"]["b"]["verdict"] == "leak" and out["verdict"] == "leak"
+    assert out["nodes"]["b"]["slope_mib_per_min"] == pytest.approx(2 * LEAK_MIB_PER_MIN)
+    short = leak_verdict({"a": [(0.0, 10.0), (30.0, 10.0), (60.0, 10.0)]}, 60.0)
+    assert short["verdict"] == "too short"  # a 40 s window gives no verdict
+
+
+def _tiny_run(run: Path) -> None:
+    """An untrained tiny ensemble and a small CEM planner (timing only; no sim data)."""
+    import torch
+
+    from mbrl_control.export.onnx_export import export_planner
+    from mbrl_control.models.checkpoint import save_checkpoint
+    from mbrl_control.models.config import EnsembleConfig
+    from mbrl_control.models.ensemble import Ensemble
+    from mbrl_control.planning.config import PlannerConfig
+    from mbrl_control.tasks import get_task
+
+    torch.manual_seed(0)
+    model = Ensemble(EnsembleConfig(5, 1, members=5, hidden=16, layers=2)).eval()
+    run.mkdir()
+    save_checkpoint(run / "model.pt", model, {"run": "soak-test"})
+    cfg = PlannerConfig(kind="cem", horizon=5, population=32, particles=5, iterations=1)
+    export_planner(model, get_task("cartpole_swingup"), cfg, run / "planner.onnx")
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_a_short_soak_reports_misses_latency_rate_memory_and_retrains(
+    tmp_path: Path, ros_env: dict[str, str]
+) -> None:
+    run = tmp_path / "run"
+    _tiny_run(run)
+    argv = [sys.executable, "-m", "mbrl_control.bench.soak", "--run", str(run),
+            "--minutes", "0.2", "--retrain-every", "100", "--max-epochs", "1",
+            "--sample-every", "1", "--domain", ros_env["ROS_DOMAIN_ID"],
+            "--keep", str(tmp_path / "work"), "--json"]  # fmt: skip
+    out = subprocess.run(argv, env=ros_env, capture_output=True, text=True, timeout=400)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "measuring 0.2 min at 100 Hz" in out.stderr  # progress on stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 1  # --json: compact
+    r = json.loads(lines[0])
+    assert r["control_rate_hz"] == 100.0 and r["sim_real_time_factor"] == 2.0  # cart-pole: 50 Hz
+    assert r["duration_s"] >= 12.0 and r["deadline_misses"] >= 0 and r["cpu_model"]
+    assert r["controller"]["ticks"] > 0 and r["commands"]["count"] > 0
+    assert r["commands"]["rate_hz"] > 0 and r["joint_states"]["count"] > 0
+    lat = r["state_to_command_ms"]
+    assert lat["n"] > 0 and 0 <= lat["p50"] <= lat["p99"] <= lat["p99.9"] <= lat["max"]
+    assert "bench timestamps" in lat["source"]
+    mem = r["memory"]
+    assert set(mem["rss_mib"]) == {"sim_node", "mpc_controller", "finetune_node"}
+    for series in mem["rss_mib"].values():  # a sample a second, each a live process's RSS
+        assert len(series) >= 5 and all(10 < mib < 20_000 for _, mib in series)
+    assert mem["verdict"] == "too short" and "slope" in mem["rule"]  # 8 s: no verdict
+    assert r["meets_target"] is False  # no verdict is not a pass
+    # finetune_node recorded and started its retraining process during the soak
+    assert r["finetune"]["transitions_recorded"] > 0 and r["finetune"]["job_processes"] >= 1
+    assert (tmp_path / "work" / "finetune_node.log").is_file()  # --keep kept the logs
