@@ -1,15 +1,18 @@
 """``mbrl-control bench planner``: planning-step latency, torch vs ONNX vs mbrl-lib, vs the floor.
 
-In one process, round by round (the host is shared and drifts): the machine's fp32 GEMM
-throughput at the step's own matmul shapes (numpy ``a @ b``), then ``calls / rounds`` steps
-of each variant. Reports median and p99 latency, FLOPs per step, achieved GFLOP/s and each
-variant's fraction of the same-round GEMM floor. An untrained ensemble is used (timing only).
+In one process, round by round (the host is shared and drifts): ``calls / rounds`` steps of
+each variant, each followed by one sample of the host's fp32 GEMM throughput at the step's
+own shapes and thread count (:class:`~mbrl_control.bench.gemm_floor.GemmFloor`: onnxruntime
+in the export's form and torch ``bmm``). Reports median and p99 latency, FLOPs per step,
+achieved GFLOP/s and each fp32 variant's fraction of the floor, the best GEMM of the run, so
+the fraction is at most 1: a call that beats it makes the report's ``floor.ok`` false, its
+fractions null and the exit status 1. ``floor`` also carries the CPU model and the spread
+(p10/p50/p90 GFLOP/s) of the samples. An untrained ensemble is used (timing only).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import sys
@@ -35,12 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the JSON report; 1 when a variant beat the floor (the floor is then wrong)."""
     # three thread pools share 2 cores here (numpy's BLAS, torch's OpenMP, onnxruntime):
     # none may busy-wait after its work, or it steals the core from the next one timed
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import numpy as np
     import torch
 
+    from mbrl_control.bench.gemm_floor import GemmFloor, planner_model_call, planner_step_flops
+    from mbrl_control.export.onnx_export import fast_model
     from mbrl_control.models.config import EnsembleConfig
     from mbrl_control.models.ensemble import Ensemble
     from mbrl_control.planning.planner import PRESETS
@@ -54,25 +60,25 @@ def run(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(cfg.seed)
     obs = (0.1 * rng.standard_normal(task.obs_dim)).astype(np.float32)
     goal = task.sample_goal(rng)
-    shapes = _gemm_shapes(model.cfg, cfg)
-    flops = _step_flops(shapes, cfg)
+    call = planner_model_call(model, cfg)
+    flops = planner_step_flops(call, cfg)
     notes: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         variants = _build_variants(args, model, task, cfg, obs, goal, Path(tmp), notes)
+        layout = getattr(fast_model(model, cfg), "layout", "batched")  # the export's form
+        # one planner iteration's GEMMs per sample, after every variant call
+        floor = GemmFloor(call, reps=cfg.horizon, threads=args.threads, onnx_layout=layout)
         for fn in variants.values():  # warm up (graph init, allocator, first-call costs)
             fn()
         times: dict[str, list[float]] = {k: [] for k in variants}
-        floor_gflops: list[float] = []
         per_round = max(1, args.calls // args.rounds)
         for _ in range(args.rounds):
-            floor_gflops.append(_gemm_throughput(shapes, np))
             for name, fn in variants.items():
                 for _ in range(per_round):
                     start = time.perf_counter()
                     fn()
                     times[name].append(time.perf_counter() - start)
-    gemm = float(np.median(floor_gflops))
-    floor_s = flops / (gemm * 1e9)
+                    floor.sample()
     result: dict[str, Any] = {
         "preset": args.preset,
         "task": task.name,
@@ -82,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
         "calls_per_variant": per_round * args.rounds,
         "rounds": args.rounds,
         "gflop_per_step": round(flops / 1e9, 4),
-        "gemm_gflops_per_round": [round(g, 1) for g in floor_gflops],
-        "gemm_floor_ms": round(floor_s * 1e3, 3),
         "control_hz": task.control_hz,
         "variants": {},
         "notes": notes,
@@ -95,13 +99,48 @@ def run(args: argparse.Namespace) -> int:
             "median_ms": round(median * 1e3, 3),
             "p99_ms": round(p99 * 1e3, 3),
             "gflops": round(flops / median / 1e9, 2),
-            "fraction_of_floor": round(floor_s / median, 3),
             "rate_hz_at_p99": round(1.0 / p99, 1),
             "x_control_rate_at_p99": round(1.0 / p99 / task.control_hz, 2),
         }
+    result["floor"] = _floor_report(floor, flops, times, result["variants"])
     result["variants"] = {**result["variants"], **_extra_info(variants)}
     print(json.dumps(result, indent=None if args.json else 2))
+    if not result["floor"]["ok"]:
+        print(f"bench planner: {result['floor']['error']}", file=sys.stderr)
+        return 1
     return 0
+
+
+FP32_VARIANTS = ("torch", "onnx", "mbrl_lib")
+"""Variants the fp32 GEMM floor bounds (an int8 graph is not bounded by an fp32 GEMM)."""
+
+
+def _floor_report(floor, flops: float, times: dict, rows: dict) -> dict[str, Any]:
+    """``floor.report()`` plus ``floor_ms``, ``ok`` and ``error``; sets each fp32 variant's
+    ``fraction_of_floor`` (median step) in ``rows``, or ``None`` for all when any call of any
+    variant beat the best GEMM of the run (then ``ok`` is False and ``error`` says which)."""
+    import numpy as np
+
+    from mbrl_control.bench.gemm_floor import FloorExceeded, fraction_of_floor
+
+    report = floor.report()
+    best = floor.best()[0]
+    report["floor_ms"] = round(flops / best / 1e6, 3)
+    errors, fractions = [], {}
+    for name, ts in times.items():
+        if name not in FP32_VARIANTS:
+            rows[name]["fraction_of_floor"] = None  # see FP32_VARIANTS
+            continue
+        try:
+            fraction_of_floor(flops, min(ts), best)  # the fastest call, not only the median
+            fractions[name] = fraction_of_floor(flops, float(np.median(ts)), best)
+        except FloorExceeded as exc:
+            errors.append(f"{name}: {exc}")
+    report["ok"], report["error"] = not errors, "; ".join(errors) or None
+    for name in times:
+        value = fractions.get(name) if not errors else None
+        rows[name]["fraction_of_floor"] = None if value is None else round(value, 3)
+    return report
 
 
 def _build_variants(args, model, task, cfg, obs, goal, tmp: Path, notes: list[str]) -> dict:
@@ -224,41 +263,6 @@ def _mbrl_lib_agent(model, task, cfg, obs, goal):
     )
     agent = create_trajectory_optim_agent_for_model(env, agent_cfg, num_particles=cfg.particles)
     return _Call(lambda: agent.act(obs))
-
-
-def _gemm_shapes(mc, cfg) -> list[tuple[int, int, int]]:
-    """``(rows per member, in, out)`` of one model call (first-iteration population)."""
-    rows = cfg.population * cfg.particles // mc.members
-    if cfg.propagation == "mean":
-        rows = cfg.population * cfg.particles
-    dims = [mc.obs_dim + mc.act_dim] + [mc.hidden] * mc.layers + [2 * mc.obs_dim]
-    return [(rows, i, o) for i, o in itertools.pairwise(dims)] * mc.members
-
-
-def _step_flops(shapes, cfg) -> float:
-    """Model FLOPs of one planning step: every iteration's population, H model calls each."""
-    per_call = sum(2.0 * r * i * o for r, i, o in shapes)
-    scale = sum(cfg.populations) / cfg.population
-    return per_call * cfg.horizon * scale
-
-
-def _gemm_throughput(shapes, np, repeats: int = 5) -> float:
-    """fp32 GFLOP/s of numpy ``a @ b`` over the model call's shapes (median of repeats)."""
-    rng = np.random.default_rng(0)
-    pairs = [
-        (rng.standard_normal((r, i), np.float32), rng.standard_normal((i, o), np.float32))
-        for r, i, o in shapes
-    ]
-    flops = sum(2.0 * r * i * o for r, i, o in shapes)
-    reps = max(1, int(2e8 // flops))  # keep each timing well above timer resolution
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(reps):
-            for a, b in pairs:
-                a @ b
-        samples.append(flops * reps / (time.perf_counter() - start) / 1e9)
-    return float(np.median(samples))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,95 @@
+"""The GEMM floor (:mod:`mbrl_control.bench.gemm_floor`): real GEMMs at the counted shapes
+and the asked threads, bounded by the best sample, a violation reported (never clamped).
+No timing is asserted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mbrl_control.bench.gemm_floor import (
+    FloorExceeded,
+    GemmFloor,
+    ModelCall,
+    cpu_model,
+    fraction_of_floor,
+    planner_model_call,
+    planner_step_flops,
+)
+from mbrl_control.bench.planner import _floor_report
+from mbrl_control.models.config import EnsembleConfig
+from mbrl_control.models.ensemble import Ensemble
+from mbrl_control.planning.config import PlannerConfig
+
+TINY = ModelCall(members=2, rows=8, dims=(3, 16, 16, 4))
+
+
+def test_fraction_of_floor_raises_above_one_and_never_clamps():
+    assert fraction_of_floor(2e9, 1.0, 4.0) == pytest.approx(0.5)
+    assert fraction_of_floor(4e9, 1.0, 4.0) == pytest.approx(1.0)
+    with pytest.raises(FloorExceeded, match=r"4\.40 GFLOP/s achieved > 4\.00 GFLOP/s"):
+        fraction_of_floor(4.4e9, 1.0, 4.0)
+    with pytest.raises(ValueError, match="must be > 0"):
+        fraction_of_floor(1e9, 0.0, 4.0)
+
+
+def test_a_call_faster_than_the_floor_makes_the_report_say_the_floor_is_wrong():
+    floor = GemmFloor(TINY, reps=2, threads=1, onnx_layout="gemm")
+    floor.sample()
+    best = floor.best()[0]
+    flops = 1e9
+    honest = flops / (0.5 * best * 1e9)  # seconds of a step at half the best rate
+    rows = {"onnx": {}, "torch": {}, "onnx_int8": {}}
+    times = {"onnx": [honest, 2 * honest], "torch": [honest], "onnx_int8": [honest / 10]}
+    report = _floor_report(floor, flops, times, rows)
+    assert report["ok"] is True and rows["torch"]["fraction_of_floor"] == pytest.approx(0.5, 0.01)
+    assert rows["onnx_int8"]["fraction_of_floor"] is None  # an fp32 floor bounds no int8 graph
+    times["onnx"].append(honest / 4)  # one call at twice the best GEMM rate of the run
+    report = _floor_report(floor, flops, times, rows)
+    assert report["ok"] is False and report["error"].startswith("onnx: ")
+    assert "the floor is wrong" in report["error"]
+    assert all(rows[k]["fraction_of_floor"] is None for k in rows)  # none printed, none clamped
+
+
+@pytest.mark.parametrize("layout", ["gemm", "batched"])
+def test_the_floor_does_the_gemms_it_counts_at_the_threads_asked(layout):
+    floor = GemmFloor(TINY, reps=3, threads=2, onnx_layout=layout)
+    assert [(lib.name, lib.form, lib.threads) for lib in floor.libraries] == [
+        ("onnxruntime", layout, 2),
+        ("torch", "bmm", 2),
+    ]
+    assert floor.flops_per_sample == 3 * 2 * 2 * 8 * (3 * 16 + 16 * 16 + 16 * 4)
+    floor.sample()
+    x, ws = floor._x, floor._weights  # (E, B, in), [(E, in, out)]
+    expect = x
+    for w in ws:
+        expect = expect @ w  # (E, B, out)
+    outs = [v.numpy() for v in floor.onnx_outputs.values()]
+    assert len(outs) == 3 * (2 if layout == "gemm" else 1)  # every pass computed, none merged
+    for k, got in enumerate(outs):  # pass-major, member-minor in the gemm form
+        np.testing.assert_allclose(got, expect if layout == "batched" else expect[k % 2], 1e-4)
+    report = floor.report()
+    assert report["passes_per_sample"] == 3 and report["libraries"]["torch"]["samples"] == 1
+
+
+def test_planner_model_call_reads_the_model_layers():
+    model = Ensemble(EnsembleConfig(obs_dim=5, act_dim=1, members=5, hidden=64, layers=3))
+    cfg = PlannerConfig(kind="icem", horizon=4, population=32, particles=5, iterations=2)
+    call = planner_model_call(model, cfg)
+    assert call == ModelCall(members=5, rows=32, dims=(6, 64, 64, 64, 10))
+    assert planner_step_flops(call, cfg) == pytest.approx(
+        call.flops * 4 * sum(cfg.populations) / 32
+    )
+    mean = planner_model_call(model, PlannerConfig(population=32, particles=5, propagation="mean"))
+    assert mean.rows == 160  # every member sees every row
+
+
+def test_cpu_model_is_the_proc_cpuinfo_model_name():
+    info = Path("/proc/cpuinfo")
+    if not info.is_file():
+        pytest.skip("no /proc/cpuinfo")
+    names = [ln.split(":", 1)[1].strip() for ln in info.read_text().splitlines()
+             if ln.lower().startswith("model name")]  # fmt: skip
+    assert names and cpu_model() == names[0]
