@@ -31,6 +31,7 @@ import numpy as np
 import pybullet as pb
 from mbrl_sim.profiles import DRProfile, load_profile
 from mbrl_sim.scenes import Scene, load_scene, set_mimic_joints
+from mbrl_sim.step_cost import StepCost
 
 from mbrl_control.tasks import Task, get_task
 from mbrl_control.tasks.action_history import ActionHistory
@@ -85,6 +86,10 @@ class MbrlSimEnv(gymnasium.Env):
     returns ``info["dr"]`` (the draw) and ``info["goal"]`` (``(G,)`` list); ``step`` returns
     reward ``-cost`` and ``info["cost"]``, ``info["goal"]``, ``info["is_success"]`` and
     ``info["dt"]`` (the simulated control period in s: the task's, jittered by the draw).
+
+    ``cost_backend`` (:data:`mbrl_sim.step_cost.BACKENDS`): how the reward's cost is evaluated,
+    ``onnxruntime`` (default: the task's torch cost traced once per process, see
+    :mod:`mbrl_sim.step_cost`) or ``torch`` (``task.cost`` itself, every step).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -96,9 +101,8 @@ class MbrlSimEnv(gymnasium.Env):
         seed: int | None = None,
         render_mode: str | None = None,
         image_size: tuple[int, int] = (320, 240),
+        cost_backend: str = "onnxruntime",
     ) -> None:
-        import torch
-
         self.task = get_task(task) if isinstance(task, (str, Path)) else task
         if profile is None:
             profile = task_profile(self.task)
@@ -114,12 +118,10 @@ class MbrlSimEnv(gymnasium.Env):
         self.scene: Scene = load_scene(t)
         self._motor_force = list(self.scene.spec.max_force)  # (A,) N or N·m, motors
         self._pristine = pb.saveState(physicsClientId=self.scene.client)
-        self._torch = torch
-        self._weights = torch.as_tensor(t.default_weights)
+        self._cost = StepCost(t, backend=cost_backend)  # reward = -cost, critics' weights
         self._seed = seed
         self._dr: dict[str, Any] = {}
         self._goal = np.zeros(t.goal_dim, np.float32)
-        self._goal_t = torch.zeros(t.goal_dim)
         self._steps = 0
         self._delay: deque[np.ndarray] = deque([t.safe_action], maxlen=1)
         self._gain = np.ones(t.act_dim)
@@ -159,7 +161,7 @@ class MbrlSimEnv(gymnasium.Env):
             spec.push_ref,
         )
         self._goal = t.sample_goal(rng)
-        self._goal_t = self._torch.as_tensor(self._goal)
+        self._cost.set_goal(self._goal)
         q0, qd0 = t.sample_initial_state(rng)
         log.info("reset %s profile=%s dr=%s", t.name, self.profile.name, json.dumps(self._dr))
 
@@ -199,17 +201,7 @@ class MbrlSimEnv(gymnasium.Env):
 
         # ---- observe and score ----
         obs = self._measure()
-        torch = self._torch
-        with torch.inference_mode():
-            cost = float(
-                t.cost(
-                    torch.from_numpy(self._obs[None]),
-                    torch.from_numpy(a[None]),
-                    torch.from_numpy(obs[None]),
-                    self._goal_t,
-                    self._weights,
-                )
-            )
+        cost = self._cost(self._obs, a, obs)
         self._obs = obs
         info = {
             "cost": cost,
@@ -277,7 +269,7 @@ class MbrlSimEnv(gymnasium.Env):
             self._dr = state.dr
             self._apply_draw()
         self._goal = state.goal.copy()
-        self._goal_t = self._torch.as_tensor(self._goal)
+        self._cost.set_goal(self._goal)
         self._steps = state.steps
         self._delay = deque((x.copy() for x in state.delay), maxlen=len(state.delay))
         self._command = state.command.copy()

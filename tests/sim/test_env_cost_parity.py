@@ -1,0 +1,151 @@
+"""The env's reward is the graph's cost: ``-reward`` of every step equals the task's torch cost
+(the function traced into the planner graph) of that transition, for every critic kind the
+shipped and example tasks use, evaluated by the env's onnxruntime graph (mbrl_sim.step_cost).
+
+A cost graph is traced once per task fingerprint and process; a cached graph is checked
+against torch on a probe batch before an env reuses it, and a cost that cannot be traced
+faithfully falls back to torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import mbrl_sim
+import numpy as np
+import pytest
+import torch
+from mbrl_sim import step_cost
+from mbrl_sim.step_cost import StepCost
+
+from mbrl_control import Critic, Task
+from mbrl_control.tasks import get_task
+from tests.tasks.history_tasks import cartpole_with_history
+
+ROOT = Path(__file__).resolve().parents[2]
+ACROBOT = ROOT / "examples" / "acrobot" / "acrobot_swingup.task.yaml"
+ARM = Path(__file__).parent / "fixtures" / "two_link_arm.task.yaml"
+
+
+def torch_cost(task: Task, obs, action, next_obs, goal) -> float:
+    """The task's cost as the planner graph computes it (torch, default weights)."""
+    with torch.inference_mode():
+        rows = [torch.as_tensor(np.asarray(x, np.float32))[None] for x in (obs, action, next_obs)]
+        g = torch.as_tensor(np.asarray(goal, np.float32))
+        return float(task.cost(*rows, g, torch.as_tensor(task.default_weights)))
+
+
+def check_episode(task, steps: int, seed: int = 0) -> None:
+    """Step ``steps`` random actions (half of them out of bounds: the env clips) and compare
+    every reward with the torch cost of the transition."""
+    env = mbrl_sim.make_env(task, profile="default", seed=seed)
+    try:
+        t = env.unwrapped.task
+        rng = np.random.default_rng(seed)
+        obs, info = env.reset()
+        goal = np.asarray(info["goal"], np.float32)
+        for _ in range(steps):
+            action = rng.uniform(1.5 * t.low, 1.5 * t.high).astype(np.float32)
+            nxt, reward, _, _, info = env.step(action)
+            want = torch_cost(t, obs, np.clip(action, t.low, t.high), nxt, goal)
+            assert -reward == info["cost"]
+            assert info["cost"] == pytest.approx(want, rel=1e-5, abs=1e-6)
+            obs = nxt
+        assert env.unwrapped._cost.backend == "onnxruntime"  # the graph did the work
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("task", ["cartpole_swingup", "panda_reach", ACROBOT, ARM])
+def test_env_reward_is_the_tasks_torch_cost(task) -> None:
+    check_episode(task, steps=60)
+
+
+def test_env_reward_with_an_action_rate_critic(tmp_path: Path) -> None:
+    """``action_rate`` reads the previous command from the ``last_actions`` block of obs."""
+    check_episode(cartpole_with_history(tmp_path, steps=2, rate_weight=0.5), steps=40)
+
+
+def test_rewards_repeat_bit_for_bit_with_the_seed() -> None:
+    runs = []
+    for _ in range(2):
+        env = mbrl_sim.make_env("cartpole_swingup", seed=3)
+        env.reset()
+        a = np.linspace(-10, 10, 30, dtype=np.float32)
+        runs.append([env.step(a[i : i + 1])[1] for i in range(30)])
+        env.close()
+    assert runs[0] == runs[1]
+
+
+def test_the_torch_backend_gives_the_same_rewards() -> None:
+    rewards = {}
+    for backend in ("onnxruntime", "torch"):
+        env = mbrl_sim.make_env("panda_reach", seed=1, cost_backend=backend)
+        env.reset()
+        rewards[backend] = [env.step(np.full(7, 0.5, np.float32))[1] for _ in range(10)]
+        assert env.unwrapped._cost.backend == backend
+        env.close()
+    np.testing.assert_allclose(rewards["onnxruntime"], rewards["torch"], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="cost backend='jax'; allowed"):
+        mbrl_sim.make_env("panda_reach", cost_backend="jax")
+
+
+def test_a_second_env_of_a_task_reuses_its_graph() -> None:
+    first, second = StepCost(get_task("cartpole_swingup")), StepCost(get_task("cartpole_swingup"))
+    o, a = np.zeros(5, np.float32), np.ones(1, np.float32)
+    assert first(o, a, o) == second(o, a, o)
+    assert first._session is second._session
+
+
+class Scaled(Task):
+    """A Python task whose cost scale is not in its metadata: equal fingerprints for
+    different costs (the probe must tell them apart)."""
+
+    name = "scaled_test"
+    obs_names = ("x", "v")
+    action_names = ("u",)
+    action_units = ("N",)
+    action_low = (-1.0,)
+    action_high = (1.0,)
+    control_hz = 10.0
+    episode_steps = 5
+
+    def __init__(self, scale: float, untraceable: bool = False) -> None:
+        self.scale, self.untraceable = scale, untraceable
+
+    @property
+    def critics(self) -> tuple[Critic, ...]:
+        def position(f):
+            x = f["next_obs"][..., 0]
+            if self.untraceable:  # through Python numbers: a trace freezes them as constants
+                return torch.as_tensor(x.tolist()).square()
+            return self.scale * x.square()
+
+        return (Critic("position", position, 1.0), Critic("u", lambda f: f["u"][..., 0], 0.1))
+
+    def features(self, obs, action, next_obs, goal):
+        return {"next_obs": next_obs, "u": action}
+
+
+def test_a_cached_graph_of_another_cost_is_not_reused() -> None:
+    one, three = Scaled(1.0), Scaled(3.0)
+    assert step_cost.fingerprint(one) == step_cost.fingerprint(three)
+    o, n, a = np.zeros(2, np.float32), np.array([2.0, 0.0], np.float32), np.zeros(1, np.float32)
+    assert StepCost(one)(o, a, n) == pytest.approx(4.0)
+    cost = StepCost(three)
+    assert cost(o, a, n) == pytest.approx(12.0) and cost.backend == "onnxruntime"
+
+
+def test_an_untraceable_cost_falls_back_to_torch(caplog) -> None:
+    task = Scaled(1.0, untraceable=True)
+    task.name = "frozen_test"  # not the fingerprint of the traceable Scaled(1.0)
+    cost = StepCost(task, weights=np.array([1.0, 0.0]))
+    o, a = np.zeros(2, np.float32), np.zeros(1, np.float32)
+    with caplog.at_level(logging.WARNING, logger="mbrl_sim.step_cost"):
+        assert cost(o, a, np.array([2.0, 0.0], np.float32)) == pytest.approx(4.0)
+    assert cost(o, a, np.array([-3.0, 0.0], np.float32)) == pytest.approx(9.0)
+    assert cost.backend == "torch"
+    assert "differs from torch on the probe batch" in caplog.text
+    with pytest.raises(ValueError, match="weights: need 2 values, got 3"):
+        StepCost(task, weights=np.ones(3))
