@@ -279,6 +279,7 @@ def _finetune_summary(watch: _Watch, first: dict[str, str], t0: float) -> dict[s
             round(g["finished_at"] - g["started_at"], 1) for g in gates if g.get("started_at")
         ],
         "transitions_recorded": int(last.get("transitions_recorded", 0)),
+        "dropped_states": json.loads(last.get("dropped") or "{}"),  # reason -> count
         "state": last.get("state", ""),
     }
 
