@@ -26,11 +26,12 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from mbrl_control.bench.node_procs import node_argv, ros_env
 
 WINDOW_TICKS = 500
 """Ticks in the controller's latency statistics (mbrl_control.control.stats.LatencyWindow)."""
@@ -103,14 +104,13 @@ class ControllerRig:
         from mbrl_control.control.goal import POINT_TYPE, goal_msg_type
 
         args, task = self.args, self.task
-        env = dict(
-            os.environ, ROS_DOMAIN_ID=str(args.domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST"
-        )
-        exe = str(Path(sys.executable).with_name("mpc_controller"))
-        argv = [exe, "--ros-args", "-p", f"model_path:={self.planner}", "-p", f"task:={task.name}"]
-        argv += ["-p", f"threads:={args.threads}", "-p", "autostart:=true"]  # managed node
+        params = {"model_path": self.planner, "task": task.name, "threads": args.threads,
+                  "autostart": "true"}  # fmt: skip
         self.proc = subprocess.Popen(
-            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            node_argv("mpc_controller", params),  # a managed node: autostart
+            env=ros_env(args.domain),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         rclpy.init(domain_id=args.domain)
         self.rclpy = rclpy

@@ -28,13 +28,13 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from mbrl_control.bench.node_procs import node_argv, ros_env, spawn, stop
 
 TARGET_CYCLE_S = 30.0
 
@@ -119,23 +119,6 @@ def _cycle(n: int, gate: dict[str, Any], watch: _Watch) -> dict[str, Any]:
     return row
 
 
-def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    with log.open("w") as fh:
-        return subprocess.Popen(argv, env=env, stdout=fh, stderr=subprocess.STDOUT)
-
-
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=10)
-
-
 def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Start the three nodes in ``work``, time ``args.cycles`` gate decisions, stop them."""
     import rclpy
@@ -149,17 +132,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for name in ("model.pt", "planner.onnx"):
         shutil.copy2(run / name, live / name)
     task = planner_task(live / "planner.onnx")
-    env = dict(
-        os.environ, ROS_DOMAIN_ID=str(args.domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST"
-    )
-    bin_dir, ra = Path(sys.executable).parent, "--ros-args"
-
-    def node(name: str, params: dict[str, Any]) -> list[str]:
-        argv = [str(bin_dir / name), ra]
-        for k, v in params.items():
-            argv += ["-p", f"{k}:={v}"]
-        return argv
-
+    env = ros_env(args.domain)
     fparams = {
         "data_dir": work / "real", "checkpoint": live / "model.pt",
         "planner": live / "planner.onnx", "model_dir": work / "models",
@@ -173,11 +146,12 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     probe = rclpy.create_node("finetune_cycle_bench")
     probe.create_subscription(DiagnosticArray, "/diagnostics", watch.on_diag, 50)
     procs = [
-        _spawn(node("sim_node", {"task": task, "profile": args.profile}), env,
-               work / "sim_node.log"),
-        _spawn(node("mpc_controller", {"model_path": live / "planner.onnx", "model_dir": work,
-                                       "autostart": "true"}), env, work / "mpc_controller.log"),
-        _spawn(node("finetune_node", fparams), env, work / "finetune_node.log"),
+        spawn(node_argv("sim_node", {"task": task, "profile": args.profile}), env,
+              work / "sim_node.log"),
+        spawn(node_argv("mpc_controller", {"model_path": live / "planner.onnx",
+                                           "model_dir": work, "autostart": "true"}),
+              env, work / "mpc_controller.log"),
+        spawn(node_argv("finetune_node", fparams), env, work / "finetune_node.log"),
     ]  # fmt: skip
     t_start, timed_out = time.time(), False
     try:
@@ -207,7 +181,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     finally:
         probe.destroy_node()
         rclpy.try_shutdown()
-        _stop(procs)
+        stop(procs)
     cycles = [_cycle(i + 1, g, watch) for i, g in enumerate(watch.gates[: args.cycles])]
     swapped = [c["cycle_s"] for c in cycles if c.get("deployed") and c["cycle_s"] is not None]
     truth = watch.status.get("sim_node: ground truth", {})
