@@ -1,17 +1,25 @@
 """``mbrl-control bench sim``: env control steps/s (1 and W workers) vs raw stepSimulation.
 
-In one run: raw ``stepSimulation`` of the same scene (one call = one physics step; a control
-period is ``substeps`` calls, as the env steps it), the full env step (randomization, delay,
-observation, torch cost, info) in one process, and W processes stepping their own envs at
-once. Prints JSON.
+In one run, in ``--rounds`` interleaved rounds (so a change of the host's load hits every
+variant alike): raw ``stepSimulation`` of the same scene (one call = one physics step; a
+control period is ``substeps`` calls, as the env steps it), the full env step (randomization,
+delay, observation, cost, info) in one process with the reward's cost evaluated by
+``--cost-backend`` (and, with ``--compare``, by the other backend too: the same-run
+before/after of :mod:`mbrl_sim.step_cost`), then W processes stepping their own envs at once.
+Rates are medians over the rounds, ratios the median of the per-round ratios. Also reports
+the per-step cost alone (µs, B = 1) of both backends, the split of an env step into physics,
+cost and the rest, and the host's load average before and after. Prints JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from typing import Any
+
+BACKENDS = ("onnxruntime", "torch")  # mbrl_sim.step_cost.BACKENDS (not imported: CLI startup)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,82 +35,112 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--steps", type=positive_int, default=4000, help="control steps per measurement"
     )
+    parser.add_argument(
+        "--rounds", type=positive_int, default=3, help="interleaved rounds of the 1-process rates"
+    )
+    parser.add_argument(
+        "--cost-backend",
+        choices=BACKENDS,
+        default="onnxruntime",
+        help="how the env evaluates the reward's cost (the env's default: onnxruntime)",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also measure the env with the other cost backend, interleaved (before/after)",
+    )
     parser.add_argument("--json", action="store_true", help="JSON only (the default output)")
 
 
-def _env_rate(task: str, profile: str, steps: int, seed: int = 0) -> float:
-    """Control steps/s of the env under random actions, resets included."""
+def _make_env(task: str, profile: str, backend: str, seed: int) -> Any:
     import mbrl_sim
-    import numpy as np
     import torch
 
     torch.set_num_threads(1)
-    env = mbrl_sim.make_env(task, profile, seed=seed)
+    return mbrl_sim.make_env(task, profile, seed=seed, cost_backend=backend)
+
+
+def _actions(env: Any, steps: int, seed: int) -> Any:
+    import numpy as np
+
     t = env.unwrapped.task
     actions = np.random.default_rng(seed).uniform(t.low, t.high, (steps, t.act_dim))
-    actions = actions.astype(np.float32)
-    env.reset()
-    for a in actions[:100]:  # warm-up
-        env.step(a)
+    return actions.astype(np.float32)
+
+
+def _step_rate(env: Any, actions: Any) -> float:
+    """Control steps/s of ``env`` (already reset) under ``actions``, resets included."""
     start = time.perf_counter()
     for a in actions:
         if env.step(a)[3]:
             env.reset()
-    rate = steps / (time.perf_counter() - start)
+    return len(actions) / (time.perf_counter() - start)
+
+
+def _env_rate(task: str, profile: str, steps: int, seed: int = 0, backend: str = BACKENDS[0]):
+    """Control steps/s of a fresh env under random actions, after a 100-step warm-up."""
+    env = _make_env(task, profile, backend, seed)
+    actions = _actions(env, steps, seed)
+    env.reset()
+    _step_rate(env, actions[:100])
+    rate = _step_rate(env, actions)
     env.close()
     return rate
 
 
-def _raw_rate(task: str, steps: int) -> tuple[float, int]:
-    """``stepSimulation`` calls/s of the same scene (nominal dynamics; one call = one physics
-    step), and its substeps per control period."""
+def _raw_stepper(task: str) -> tuple[Any, int, Any]:
+    """``(run(calls) -> calls/s, substeps, close)`` for raw ``stepSimulation`` of the scene
+    (nominal dynamics; one call = one physics step)."""
     import pybullet as pb
     from mbrl_sim.scenes import load_scene
 
     from mbrl_control.tasks import get_task
 
-    t = get_task(task)
-    sc = load_scene(t)
-    for _ in range(100):
-        pb.stepSimulation(physicsClientId=sc.client)
-    start = time.perf_counter()
-    for _ in range(steps):
-        pb.stepSimulation(physicsClientId=sc.client)
-    rate = steps / (time.perf_counter() - start)
-    pb.disconnect(sc.client)
-    return rate, sc.substeps
+    sc = load_scene(get_task(task))
+
+    def run(calls: int) -> float:
+        start = time.perf_counter()
+        for _ in range(calls):
+            pb.stepSimulation(physicsClientId=sc.client)
+        return calls / (time.perf_counter() - start)
+
+    run(100)
+    return run, sc.substeps, lambda: pb.disconnect(sc.client)
 
 
-def _cost_us(task: str, n: int = 2000) -> float:
-    """Microseconds of one per-step torch cost evaluation (B=1), as the env calls it."""
+def _cost_us(task: str, backend: str, n: int = 2000) -> float:
+    """Microseconds of one per-step cost evaluation (B = 1), as the env calls it."""
+    import numpy as np
     import torch
+    from mbrl_sim.step_cost import StepCost
 
     from mbrl_control.tasks import get_task
 
+    torch.set_num_threads(1)
     t = get_task(task)
-    o, a = torch.zeros(1, t.obs_dim), torch.zeros(1, t.act_dim)
-    g, w = torch.zeros(t.goal_dim), torch.as_tensor(t.default_weights)
-    with torch.inference_mode():
-        for _ in range(100):
-            t.cost(o, a, o, g, w)
-        start = time.perf_counter()
-        for _ in range(n):
-            float(t.cost(o, a, o, g, w))
+    cost = StepCost(t, backend=backend)
+    o, a = np.zeros(t.obs_dim, np.float32), np.zeros(t.act_dim, np.float32)
+    for _ in range(100):
+        cost(o, a, o)
+    n = n if backend == "onnxruntime" else n // 4
+    start = time.perf_counter()
+    for _ in range(n):
+        cost(o, a, o)
     return (time.perf_counter() - start) / n * 1e6
 
 
 def _worker(args: tuple[Any, ...]) -> tuple[float, float, int]:
-    task, profile, steps, seed, barrier = args
+    task, profile, steps, seed, backend, barrier = args
     import mbrl_sim  # noqa: F401  (import cost outside the timed window)
 
-    _env_rate(task, profile, 200, seed)  # build + warm caches
+    _env_rate(task, profile, 200, seed, backend)  # build + warm caches (the cost graph too)
     barrier.wait()
     start = time.time()
-    _env_rate(task, profile, steps, seed)
+    _env_rate(task, profile, steps, seed, backend)
     return start, time.time(), steps
 
 
-def _parallel_rate(task: str, profile: str, steps: int, workers: int) -> float:
+def _parallel_rate(task: str, profile: str, steps: int, workers: int, backend: str) -> float:
     """Aggregate control steps/s of ``workers`` processes stepping at the same time."""
     import multiprocessing as mp
 
@@ -110,35 +148,85 @@ def _parallel_rate(task: str, profile: str, steps: int, workers: int) -> float:
     with ctx.Manager() as manager:
         barrier = manager.Barrier(workers)
         with ctx.Pool(workers) as pool:
-            jobs = [(task, profile, steps, i, barrier) for i in range(workers)]
+            jobs = [(task, profile, steps, i, backend, barrier) for i in range(workers)]
             spans = pool.map(_worker, jobs)
     wall = max(e for _, e, _ in spans) - min(s for s, _, _ in spans)
     return sum(n for _, _, n in spans) / wall
 
 
+def _rounds(args: argparse.Namespace, backends: list[str]) -> tuple[list[float], dict, int]:
+    """Raw calls/s per round, env steps/s per backend per round, substeps."""
+    raw, substeps, close = _raw_stepper(args.task)
+    envs = {b: _make_env(args.task, args.profile, b, 0) for b in backends}
+    actions = _actions(next(iter(envs.values())), args.steps, 0)
+    for env in envs.values():
+        env.reset()
+        _step_rate(env, actions[:100])  # warm-up (traces the cost graph)
+    raw_calls: list[float] = []
+    rates: dict[str, list[float]] = {b: [] for b in backends}
+    for _ in range(args.rounds):
+        raw_calls.append(raw(args.steps * substeps))
+        for b, env in envs.items():
+            rates[b].append(_step_rate(env, actions))
+    for env in envs.values():
+        env.close()
+    close()
+    return raw_calls, rates, substeps
+
+
 def run(args: argparse.Namespace) -> int:
     import os
 
-    raw_calls, substeps = _raw_rate(args.task, args.steps * 5)
-    env_1 = _env_rate(args.task, args.profile, args.steps)
-    env_w = _parallel_rate(args.task, args.profile, args.steps, args.workers)
-    result = {
+    other = [b for b in BACKENDS if b != args.cost_backend]
+    backends = [args.cost_backend, *(other if args.compare else [])]
+    load_before = os.getloadavg()
+    raw_calls, rates, substeps = _rounds(args, backends)
+    raw_control = [r / substeps for r in raw_calls]
+    env_1 = statistics.median(rates[args.cost_backend])
+    env_w = _parallel_rate(args.task, args.profile, args.steps, args.workers, args.cost_backend)
+    cost_us = {b: _cost_us(args.task, b) for b in BACKENDS}
+    raw_us = 1e6 * substeps / statistics.median(raw_calls)
+    env_us = 1e6 / env_1
+    cost = cost_us[args.cost_backend]
+    result: dict[str, Any] = {
         "task": args.task,
         "profile": args.profile,
+        "cost_backend": args.cost_backend,
         "substeps": substeps,
+        "rounds": args.rounds,
         "cpu_count": os.cpu_count(),
-        "raw_stepSimulation_calls_per_s": round(raw_calls, 1),
-        "raw_physics_steps_per_s": round(raw_calls, 1),
-        "raw_control_steps_per_s": round(raw_calls / substeps, 1),
+        "load_avg_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "raw_stepSimulation_calls_per_s": round(statistics.median(raw_calls), 1),
+        "raw_physics_steps_per_s": round(statistics.median(raw_calls), 1),
+        "raw_control_steps_per_s": round(statistics.median(raw_control), 1),
         "env_control_steps_per_s_1_worker": round(env_1, 1),
         f"env_control_steps_per_s_{args.workers}_workers": round(env_w, 1),
-        "env_cost_over_raw": round(raw_calls / substeps / env_1, 3),
+        "env_cost_over_raw": round(
+            statistics.median(r / e for r, e in zip(raw_control, rates[args.cost_backend])), 3
+        ),
         "target_env_cost_over_raw": 1.5,
         "worker_speedup": round(env_w / env_1, 3),
         "target_worker_speedup_2": 1.7,
-        "torch_cost_us_per_step": round(_cost_us(args.task), 1),
-        "raw_us_per_control_step": round(1e6 * substeps / raw_calls, 1),
-        "env_us_per_control_step": round(1e6 / env_1, 1),
+        "torch_cost_us_per_step": round(cost_us["torch"], 1),
+        "onnxruntime_cost_us_per_step": round(cost_us["onnxruntime"], 1),
+        "raw_us_per_control_step": round(raw_us, 1),
+        "env_us_per_control_step": round(env_us, 1),
+        "env_us_split": {
+            "physics": round(raw_us, 1),
+            "cost": round(cost, 1),
+            "rest": round(env_us - raw_us - cost, 1),
+        },
     }
+    if args.compare:
+        base, alt = rates[args.cost_backend], rates[other[0]]
+        result[f"compare_{other[0]}"] = {
+            "env_control_steps_per_s_1_worker": round(statistics.median(alt), 1),
+            "env_cost_over_raw": round(
+                statistics.median(r / e for r, e in zip(raw_control, alt)), 3
+            ),
+            f"speedup_of_{args.cost_backend}": round(
+                statistics.median(b / a for b, a in zip(base, alt)), 3
+            ),
+        }
     print(json.dumps(result, indent=2))
     return 0

@@ -149,3 +149,15 @@ def test_an_untraceable_cost_falls_back_to_torch(caplog) -> None:
     assert "differs from torch on the probe batch" in caplog.text
     with pytest.raises(ValueError, match="weights: need 2 values, got 3"):
         StepCost(task, weights=np.ones(3))
+
+
+def test_the_envs_uniform_draw_is_numpys_bit_for_bit() -> None:
+    """The env draws its control jitter and push angles with a lean copy of
+    ``Generator.uniform``: the same numbers, so episodes stay as they were for a seed."""
+    from mbrl_sim.env import _uniform
+
+    for low, high in ((0.95, 1.05), (0.9, 1.1), (0.0, 2 * np.pi)):
+        a, b = np.random.default_rng(11), np.random.default_rng(11)
+        assert [_uniform(a, low, high) for _ in range(5000)] == [
+            b.uniform(low, high) for _ in range(5000)
+        ]
