@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,44 @@ def test_leak_rule_fits_the_last_two_thirds_only() -> None:
     assert out["nodes"]["b"]["slope_mib_per_min"] == pytest.approx(2 * LEAK_MIB_PER_MIN)
     short = leak_verdict({"a": [(0.0, 10.0), (30.0, 10.0), (60.0, 10.0)]}, 60.0)
     assert short["verdict"] == "too short"  # a 40 s window gives no verdict
+
+
+def test_node_procs_reads_rss_children_and_stops_processes(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from mbrl_control.bench.node_procs import (
+        cpu_model,
+        descendants,
+        node_argv,
+        ros_env,
+        rss_mib,
+        spawn,
+        stop,
+    )
+
+    argv = node_argv("sim_node", {"task": "cartpole_swingup", "real_time_factor": 2.0})
+    assert Path(argv[0]).name == "sim_node" and Path(argv[0]).parent == Path(sys.executable).parent
+    assert argv[1:] == ["--ros-args", "-p", "task:=cartpole_swingup", "-p", "real_time_factor:=2.0"]
+    env = ros_env(42)
+    assert env["ROS_DOMAIN_ID"] == "42" and env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+    assert 1.0 < rss_mib(os.getpid()) < 100_000 and isinstance(cpu_model(), str)
+    # a child that ignores SIGINT: stop() kills it after the grace period
+    code = ("import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            "print('ready', flush=True); time.sleep(60)")  # fmt: skip
+    log = tmp_path / "stubborn.log"
+    stubborn = spawn([sys.executable, "-c", code], env, log)
+    polite = spawn(["sleep", "60"], env, tmp_path / "polite.log")
+    try:
+        assert {stubborn.pid, polite.pid} <= set(descendants(os.getpid()))
+        for _ in range(600):  # until SIGINT is ignored (not a timing assertion)
+            if "ready" in log.read_text():
+                break
+            time.sleep(0.05)
+    finally:
+        stop([stubborn, polite], grace=1.0)
+    assert polite.returncode == -signal.SIGINT and stubborn.returncode == -signal.SIGKILL
+    assert rss_mib(polite.pid) is None and stubborn.pid not in descendants(os.getpid())
 
 
 def _tiny_run(run: Path) -> None:
