@@ -55,6 +55,10 @@ class Sim2RealConfig:
     """CMA-ES evaluations of its calibration."""
     adapt_rounds: int = 1
     """Planner rounds of its re-pretraining in the calibrated simulator."""
+    parallel_adapt: bool = True
+    """Run the calibrated + adapted row in a second process while the finetune curve runs
+    (both are seeded apart, so the rows are the same as run one after the other; on 2 cores
+    the finetune loop alone leaves one mostly idle)."""
 
     def __post_init__(self) -> None:
         if not self.budgets_min or any(b <= 0 for b in self.budgets_min):
@@ -231,6 +235,15 @@ def adapt_row(cfg: Sim2RealConfig, pretrained: Path, out: Path, quiet: bool) -> 
     }
 
 
+def _adapt_row_in_child(cfg: Sim2RealConfig, pretrained: Path, out: Path) -> dict[str, Any]:
+    """:func:`adapt_row` in a worker process: one torch thread (the parent's finetune loop
+    trains beside it), no progress bars (two processes would interleave them)."""
+    import torch
+
+    torch.set_num_threads(1)
+    return adapt_row(cfg, pretrained, out, quiet=True)
+
+
 def train_real_only(cfg: Sim2RealConfig, out: Path, quiet: bool) -> Path:
     """A planner trained from scratch on the real data alone (same preset)."""
     from mbrl_control.data.store import TransitionStore
@@ -282,8 +295,19 @@ def run_sim2real(cfg: Sim2RealConfig, out: str | Path, *, quiet: bool = False) -
         0.0,
         _evaluate(pretrained / "planner.onnx", cfg, quiet),
     )
-    # ---- live finetuning on the real profile, evaluated per budget ----
+    # ---- live finetuning on the real profile, evaluated per budget (and, beside it, the
+    # calibrate-and-adapt loop from the pretrained planner) ----
     stage("zero_shot_eval")
+    adapting = None
+    if cfg.adapt_seconds > 0 and cfg.parallel_adapt:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        adapting = pool.submit(_adapt_row_in_child, cfg, pretrained, out)
+        pool.shutdown(wait=False)  # the submitted row still runs; its result is awaited below
+        if not quiet:
+            print("[sim2real] calibrate-and-adapt runs in a second process", flush=True)
     curve = finetune_live(cfg, pretrained, out, quiet)
     for point in curve:
         row(
@@ -294,9 +318,14 @@ def run_sim2real(cfg: Sim2RealConfig, out: str | Path, *, quiet: bool = False) -
         )
     # ---- the calibrate-and-adapt loop from the pretrained planner ----
     stage("finetune_curve")
-    adapted = adapt_row(cfg, pretrained, out, quiet) if cfg.adapt_seconds > 0 else None
-    if adapted is not None:
+    adapted = None
+    if adapting is not None:
+        adapted = adapting.result()
+        stage("calibrate_and_adapt_after_curve")  # the part not hidden behind the curve
+    elif cfg.adapt_seconds > 0:
+        adapted = adapt_row(cfg, pretrained, out, quiet)
         stage("calibrate_and_adapt")
+    if adapted is not None:
         row(
             f"calibrated + adapted, {adapted['real_minutes']:.1f} min real",
             adapted["planner"],

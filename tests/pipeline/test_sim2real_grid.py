@@ -364,6 +364,7 @@ def test_run_sim2real_small_budget_path_of_the_demo(tmp_path: Path) -> None:
     assert "rail_hits" in result["curve"][0]["eval"]
     # the calibrate-and-adapt row: its own 2 recorded episodes, a gate decision, an evaluation
     adapted = result["adapt"]
+    assert "calibrate_and_adapt_after_curve" in result["stages_s"]  # ran beside the curve
     assert adapted["real_minutes"] == pytest.approx(2 * 200 / 50 / 60)
     assert adapted["eval"]["episodes"] == 1 and "rail_hits" in adapted["eval"]
     assert set(adapted["held_out_error"]) >= {"current", "recalibrated"}
