@@ -292,3 +292,57 @@ class GemmFloor:
             "best_gflops": round(best, 2),
             "best_library": where,
         }
+
+
+def graph_gemm_flops(path: str | Path) -> float:
+    """FLOPs of every ``MatMul``/``Gemm`` node of the ONNX graph at ``path`` (2 × M × K × N ×
+    batch): what the graph really does (e.g. a log-variance head the rollout never reads is
+    pruned at export and not counted).
+
+    The operand shapes are read from one run of a copy of the graph that also outputs every
+    GEMM operand (fed zeros of each input's declared shape and type; the planner graphs have
+    static shapes that values do not change). Raises ``ValueError`` for a graph input without
+    a static shape or a GEMM inside a subgraph (``Loop``/``Scan``/``If`` bodies).
+    """
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    gemms = [n for n in graph.node if n.op_type in ("MatMul", "Gemm")]
+    for node in graph.node:
+        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+               for a in node.attribute):  # fmt: skip
+            raise ValueError(f"{path}: node {node.name!r} ({node.op_type}) has a subgraph")
+    inits = {i.name: tuple(i.dims) for i in graph.initializer}
+    known = {o.name for o in graph.output}
+    operands = {n for node in gemms for n in node.input[:2] if n not in inits and n not in known}
+    graph.output.extend(helper.make_empty_tensor_value_info(n) for n in sorted(operands))
+    feed = {}
+    for v in graph.input:
+        if v.name in inits:
+            continue
+        t = v.type.tensor_type
+        if not all(d.HasField("dim_value") for d in t.shape.dim):
+            raise ValueError(f"{path}: input {v.name!r} has no static shape")
+        dtype = helper.tensor_dtype_to_np_dtype(t.elem_type)
+        feed[v.name] = np.zeros([d.dim_value for d in t.shape.dim], dtype)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(model.SerializeToString(), options)
+    names = [o.name for o in session.get_outputs()]
+    shapes = {n: v.shape for n, v in zip(names, session.run(None, feed))} | inits
+    total = 0.0
+    for node in gemms:
+        a, b = (tuple(shapes[n]) for n in node.input[:2])
+        if node.op_type == "Gemm":
+            attrs = {at.name: at.i for at in node.attribute}
+            m, k = a[::-1] if attrs.get("transA") else a
+            n = b[0] if attrs.get("transB") else b[1]
+            total += 2.0 * m * k * n
+        else:  # numpy matmul rules: 1-D operands are promoted, batch dims broadcast
+            a2, b2 = (a if len(a) > 1 else (1, *a)), (b if len(b) > 1 else (*b, 1))
+            batch = np.broadcast_shapes(a2[:-2], b2[:-2])
+            total += 2.0 * float(np.prod(batch)) * a2[-2] * a2[-1] * b2[-1]
+    return total

@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
                     fn()
                     times[name].append(time.perf_counter() - start)
                     floor.sample()
+    # FLOPs per step: the ONNX graph's own GEMMs; the model count for the torch planners
+    step_flops = {k: fn.flops or flops for k, fn in variants.items() if fn.fp32}
     result: dict[str, Any] = {
         "preset": args.preset,
         "task": task.name,
@@ -98,11 +100,12 @@ def run(args: argparse.Namespace) -> int:
         result["variants"][name] = {
             "median_ms": round(median * 1e3, 3),
             "p99_ms": round(p99 * 1e3, 3),
-            "gflops": round(flops / median / 1e9, 2),
+            "gflop_per_step": _gflop(step_flops.get(name)),
+            "gflops": _gflop(step_flops.get(name), median),
             "rate_hz_at_p99": round(1.0 / p99, 1),
             "x_control_rate_at_p99": round(1.0 / p99 / task.control_hz, 2),
         }
-    result["floor"] = _floor_report(floor, flops, times, result["variants"])
+    result["floor"] = _floor_report(floor, flops, step_flops, times, result["variants"])
     result["variants"] = {**result["variants"], **_extra_info(variants)}
     print(json.dumps(result, indent=None if args.json else 2))
     if not result["floor"]["ok"]:
@@ -111,14 +114,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-FP32_VARIANTS = ("torch", "onnx", "mbrl_lib")
-"""Variants the fp32 GEMM floor bounds (an int8 graph is not bounded by an fp32 GEMM)."""
+def _gflop(flops: float | None, seconds: float = 1.0) -> float | None:
+    return None if flops is None else round(flops / seconds / 1e9, 4)
 
 
-def _floor_report(floor, flops: float, times: dict, rows: dict) -> dict[str, Any]:
-    """``floor.report()`` plus ``floor_ms``, ``ok`` and ``error``; sets each fp32 variant's
-    ``fraction_of_floor`` (median step) in ``rows``, or ``None`` for all when any call of any
-    variant beat the best GEMM of the run (then ``ok`` is False and ``error`` says which)."""
+def _floor_report(floor, flops: float, step_flops: dict, times: dict, rows: dict) -> dict[str, Any]:
+    """``floor.report()`` plus ``floor_ms`` (of the model's ``flops``), ``ok`` and ``error``.
+
+    Sets ``rows[name]["fraction_of_floor"]`` (median step) for each variant in
+    ``step_flops`` (name -> its FLOPs per step; the fp32 ones: an int8 graph is not bounded
+    by an fp32 GEMM, its fraction is ``None``), or ``None`` for all when any call of any
+    variant beat the best GEMM of the run (then ``ok`` is False and ``error`` says which).
+    """
     import numpy as np
 
     from mbrl_control.bench.gemm_floor import FloorExceeded, fraction_of_floor
@@ -128,12 +135,11 @@ def _floor_report(floor, flops: float, times: dict, rows: dict) -> dict[str, Any
     report["floor_ms"] = round(flops / best / 1e6, 3)
     errors, fractions = [], {}
     for name, ts in times.items():
-        if name not in FP32_VARIANTS:
-            rows[name]["fraction_of_floor"] = None  # see FP32_VARIANTS
+        if name not in step_flops:
             continue
-        try:
-            fraction_of_floor(flops, min(ts), best)  # the fastest call, not only the median
-            fractions[name] = fraction_of_floor(flops, float(np.median(ts)), best)
+        try:  # the fastest call too, not only the median
+            fraction_of_floor(step_flops[name], min(ts), best)
+            fractions[name] = fraction_of_floor(step_flops[name], float(np.median(ts)), best)
         except FloorExceeded as exc:
             errors.append(f"{name}: {exc}")
     report["ok"], report["error"] = not errors, "; ".join(errors) or None
@@ -148,6 +154,7 @@ def _build_variants(args, model, task, cfg, obs, goal, tmp: Path, notes: list[st
     import numpy as np
     import torch
 
+    from mbrl_control.bench.gemm_floor import graph_gemm_flops
     from mbrl_control.export.onnx_export import export_planner
     from mbrl_control.export.runtime import OnnxPlanner
     from mbrl_control.planning.planner import build_planner
@@ -159,12 +166,14 @@ def _build_variants(args, model, task, cfg, obs, goal, tmp: Path, notes: list[st
         variants["torch"] = _Call(lambda: ref.step(obs_t, goal_t, ref.carry, noise, ref.weights))
     path = export_planner(model, task, cfg, tmp / "planner.onnx")
     variants["onnx"] = _session_call(OnnxPlanner(path, threads=args.threads), obs, goal)
+    variants["onnx"].flops = graph_gemm_flops(path)  # e.g. without a pruned log-variance head
     if args.quantize:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         qpath = tmp / "planner.int8.onnx"
         quantize_dynamic(str(path), str(qpath), weight_type=QuantType.QUInt8)
         variants["onnx_int8"] = _session_call(OnnxPlanner(qpath, threads=args.threads), obs, goal)
+        variants["onnx_int8"].fp32 = False  # no int8 floor is measured
         full, quant = variants["onnx"](), variants["onnx_int8"]()
         variants["onnx_int8"].info = {
             "max_abs_action_diff_vs_fp32": float(np.abs(full[0] - quant[0]).max()),
@@ -180,11 +189,14 @@ def _build_variants(args, model, task, cfg, obs, goal, tmp: Path, notes: list[st
 
 
 class _Call:
-    """A timed callable that may carry extra info for the report."""
+    """A timed callable that may carry extra info for the report, its own FLOPs per step
+    (``None``: the model count) and whether the fp32 GEMM floor bounds it."""
 
     def __init__(self, fn) -> None:
         self.fn = fn
         self.info: dict[str, Any] = {}
+        self.flops: float | None = None
+        self.fp32 = True
 
     def __call__(self):
         return self.fn()

@@ -15,6 +15,7 @@ from mbrl_control.bench.gemm_floor import (
     ModelCall,
     cpu_model,
     fraction_of_floor,
+    graph_gemm_flops,
     planner_model_call,
     planner_step_flops,
 )
@@ -43,11 +44,12 @@ def test_a_call_faster_than_the_floor_makes_the_report_say_the_floor_is_wrong():
     honest = flops / (0.5 * best * 1e9)  # seconds of a step at half the best rate
     rows = {"onnx": {}, "torch": {}, "onnx_int8": {}}
     times = {"onnx": [honest, 2 * honest], "torch": [honest], "onnx_int8": [honest / 10]}
-    report = _floor_report(floor, flops, times, rows)
+    step_flops = {"onnx": flops, "torch": flops}  # onnx_int8: not bounded by an fp32 floor
+    report = _floor_report(floor, flops, step_flops, times, rows)
     assert report["ok"] is True and rows["torch"]["fraction_of_floor"] == pytest.approx(0.5, 0.01)
     assert rows["onnx_int8"]["fraction_of_floor"] is None  # an fp32 floor bounds no int8 graph
     times["onnx"].append(honest / 4)  # one call at twice the best GEMM rate of the run
-    report = _floor_report(floor, flops, times, rows)
+    report = _floor_report(floor, flops, step_flops, times, rows)
     assert report["ok"] is False and report["error"].startswith("onnx: ")
     assert "the floor is wrong" in report["error"]
     assert all(rows[k]["fraction_of_floor"] is None for k in rows)  # none printed, none clamped
@@ -93,3 +95,46 @@ def test_cpu_model_is_the_proc_cpuinfo_model_name():
     names = [ln.split(":", 1)[1].strip() for ln in info.read_text().splitlines()
              if ln.lower().startswith("model name")]  # fmt: skip
     assert names and cpu_model() == names[0]
+
+
+def test_graph_gemm_flops_counts_what_the_graph_runs(tmp_path):
+    from onnx import TensorProto, helper, numpy_helper, save
+
+    w = numpy_helper.from_array(np.ones((3, 4, 5), np.float32), "w")  # (E, in, out)
+    v = numpy_helper.from_array(np.ones((6, 5), np.float32), "v")  # transB: (out, in)
+    nodes = [
+        helper.make_node("Reshape", ["x", "shape"], ["x3"]),  # a shape only known at run time
+        helper.make_node("MatMul", ["x3", "w"], ["h"]),  # (3, 2, 4) @ (3, 4, 5)
+        helper.make_node("Reshape", ["h", "flat"], ["h2"]),  # (6, 5)
+        helper.make_node("Gemm", ["h2", "v"], ["y"], transB=1),  # (6, 5) @ (5, 6)
+    ]
+    shape = numpy_helper.from_array(np.array([3, 2, 4], np.int64), "shape")
+    flat = numpy_helper.from_array(np.array([6, 5], np.int64), "flat")
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [24])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [w, v, shape, flat],
+    )
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "g")
+    assert graph_gemm_flops(tmp_path / "g") == 2 * 3 * 2 * 4 * 5 + 2 * 6 * 5 * 6
+
+
+def test_the_onnx_planner_is_counted_without_the_heads_it_prunes(tmp_path):
+    from mbrl_control.export.onnx_export import export_planner
+    from mbrl_control.tasks import get_task
+
+    task = get_task("cartpole_swingup")
+    model = Ensemble(EnsembleConfig.for_task(task, members=2, hidden=8, layers=1)).eval()
+    counted = {}
+    for aleatoric in (False, True):
+        cfg = PlannerConfig(
+            horizon=3, population=10, particles=2, iterations=1, aleatoric=aleatoric
+        )
+        path = export_planner(model, task, cfg, tmp_path / f"{aleatoric}.onnx")
+        model_count = planner_step_flops(planner_model_call(model, cfg), cfg)
+        counted[aleatoric] = graph_gemm_flops(path) / model_count
+    # the mean rollout never reads the log-variance head (pruned at export): the model count
+    # would overstate the ONNX step's work; sampling the Gaussian needs it
+    assert counted[False] < 0.9 and counted[True] >= 1.0
