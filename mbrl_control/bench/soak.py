@@ -8,7 +8,8 @@ background job) on the same cores the whole time. The planner and checkpoint com
 ``--run`` (a pretraining run folder), else from a tiny pretraining run made first (seed
 episodes only, two epochs: planning costs the same as a trained model's).
 
-Measured once the controller plans (its first /diagnostics with ticks), for N minutes:
+Measured once the controller has planned (a /diagnostics report with a planning latency), for
+N minutes:
 
 - ``deadline_misses`` and ``ticks``: the controller's own counters (difference between its
   first and last /diagnostics of the window; planning longer than the control period);
@@ -22,11 +23,21 @@ Measured once the controller plans (its first /diagnostics with ticks), for N mi
   the controller's own figure does; it is a lower bound for a command planned from an older
   state when a newer one came in during planning (the controller does not say which state a
   command came from);
-- ``controller_windows``: the controller's own state-received -> command-ready and planning
-  p99 (each over its last 500 ticks, read from its 1 Hz /diagnostics): median and max;
+- ``controller``: its tick rate, and its own state-received -> command-ready and planning
+  p50/p99 (each over its last 500 ticks) from its /diagnostics reports (once a second and at
+  each status change): median and max over the reports; the reports by level, and the
+  non-OK ones by kind ('deadline miss', 'watchdog', ...);
+- ``joint_states``: the rate the simulator published at (is it keeping up?);
+- ``finetune``: finetune_node's gate decisions, deploys, failures and job durations in the
+  window, transitions recorded, dropped states by reason, retraining processes seen;
 - ``memory``: ``VmRSS`` of each node process every ``--sample-every`` s (``/proc``), the
   retraining jobs' peak, and a leak verdict (:data:`LEAK_RULE`);
-- the CPU model (``/proc/cpuinfo``), core count and load averages at start and end.
+- the CPU model (``/proc/cpuinfo``), core count and load averages at start and end;
+- ``meets_target``: no deadline miss and a 'flat' memory verdict (the issue's target: over
+  30 minutes on 2 cores).
+
+This process is an observer on the same cores (its subscriptions cost little: two 100 Hz
+topics and the diagnostics).
 
 Progress goes to stderr, one line per minute; the JSON to stdout. Also runnable as
 ``python -m mbrl_control.bench.soak``.
@@ -250,6 +261,10 @@ def _controller_summary(reports: list[dict[str, str]]) -> dict[str, Any]:
 
     levels = {"OK": 0, "WARN": 0, "ERROR": 0, "STALE": 0}
     problems = [r["_message"] for r in reports if r["_level"] != "0"]
+    kinds: dict[str, int] = {}  # 'deadline miss', 'watchdog', ...: the message up to its ':'
+    for message in problems:
+        kind = message.split(":")[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
     for r in reports:
         levels[("OK", "WARN", "ERROR", "STALE")[min(int(r["_level"]), 3)]] += 1
     return {
@@ -263,6 +278,7 @@ def _controller_summary(reports: list[dict[str, str]]) -> dict[str, Any]:
             "planning_p50_ms": spread("p50_ms"),
         },
         "status_reports": levels,
+        "problem_reports": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
         "last_problem": problems[-1] if problems else "",
     }
 
