@@ -31,6 +31,10 @@ BENCHES: dict[str, tuple[str, str]] = {
         "mbrl_control.bench.pixels",
         "camera render cost per step and bytes per stored frame",
     ),
+    "precision": (
+        "mbrl_control.bench.precision",
+        "int8/fp16 copies of a trained planner: speed-up, then paired closed-loop return",
+    ),
     "latent-filter": (
         "mbrl_control.bench.latent_filter",
         "latency of the exported latent filter step (encoder + RSSM + reward), onnxruntime",
