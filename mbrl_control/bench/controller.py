@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mbrl_control.bench.node_procs import node_argv, ros_env
+from mbrl_control.bench.node_procs import hold_goal, node_argv, ros_env
 
 WINDOW_TICKS = 500
 """Ticks in the controller's latency statistics (mbrl_control.control.stats.LatencyWindow)."""
@@ -97,11 +97,8 @@ class ControllerRig:
         import numpy as np
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-        from geometry_msgs.msg import Point, PointStamped
         from sensor_msgs.msg import JointState
         from std_msgs.msg import Float64MultiArray
-
-        from mbrl_control.control.goal import POINT_TYPE, goal_msg_type
 
         args, task = self.args, self.task
         params = {"model_path": self.planner, "task": task.name, "threads": args.threads,
@@ -138,15 +135,7 @@ class ControllerRig:
             pub.publish(msg)
 
         node.create_timer(1.0 / args.state_rate, publish)
-        if task.goal_dim and getattr(task, "goal_kind", "box") != "fixed":  # wait for a goal
-            values = [float(v) for v in task.sample_goal(rng)]
-            if goal_msg_type(task.goal_dim) == POINT_TYPE:
-                goal_pub = node.create_publisher(PointStamped, "/goal", 10)
-                goal: Any = PointStamped(point=Point(x=values[0], y=values[1], z=values[2]))
-            else:
-                goal_pub = node.create_publisher(Float64MultiArray, "/goal", 10)
-                goal = Float64MultiArray(data=values)
-            node.create_timer(0.5, lambda: goal_pub.publish(goal))
+        hold_goal(node, task, rng)  # a goal task's controller waits for one
         deadline = time.monotonic() + 120.0
         while not self.diags and time.monotonic() < deadline:  # model loaded, planning
             rclpy.spin_once(node, timeout_sec=0.1)

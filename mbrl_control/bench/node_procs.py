@@ -3,8 +3,9 @@
 One home for what ``bench finetune-cycle`` and ``bench soak`` both do: build a node's argv
 (``<venv>/bin/<node> --ros-args -p k:=v ...``), an environment on a private ROS domain
 (loopback discovery), start a node with its output in a log file, stop nodes (SIGINT, then
-SIGKILL after a grace period), and read a process's resident memory and the machine's CPU
-model from ``/proc`` (Linux; psutil is not a dependency).
+SIGKILL after a grace period), read a process's resident memory and the machine's CPU
+model from ``/proc`` (Linux; psutil is not a dependency), and, from the bench's own rclpy
+node, hold the goal a goal task's controller waits for.
 """
 
 from __future__ import annotations
@@ -114,10 +115,35 @@ def load_average() -> list[float]:
         return []
 
 
+def hold_goal(node: Any, task: Any, rng: Any, period: float = 0.5) -> list[float] | None:
+    """Publish one goal drawn by ``task.sample_goal(rng)`` on ``/goal`` every ``period`` s from
+    the rclpy ``node``, for a task whose controller waits for a goal (goal kind box or topic,
+    :class:`~mbrl_control.control.goal.GoalRule`): returns its values. Other tasks (no goal,
+    a fixed one): publishes nothing, returns None."""
+    from geometry_msgs.msg import Point, PointStamped
+    from std_msgs.msg import Float64MultiArray
+
+    from mbrl_control.control.goal import POINT_TYPE, GoalRule
+
+    rule = GoalRule.of(task)
+    if rule.initial() is not None:
+        return None
+    values = [float(v) for v in task.sample_goal(rng)]
+    if rule.msg_type == POINT_TYPE:
+        pub = node.create_publisher(PointStamped, "/goal", 10)
+        goal: Any = PointStamped(point=Point(x=values[0], y=values[1], z=values[2]))
+    else:
+        pub = node.create_publisher(Float64MultiArray, "/goal", 10)
+        goal = Float64MultiArray(data=values)
+    node.create_timer(period, lambda: pub.publish(goal))
+    return values
+
+
 __all__ = [
     "children",
     "cpu_model",
     "descendants",
+    "hold_goal",
     "load_average",
     "node_argv",
     "ros_env",

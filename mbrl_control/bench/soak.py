@@ -62,6 +62,7 @@ import numpy as np
 from mbrl_control.bench.node_procs import (
     cpu_model,
     descendants,
+    hold_goal,
     load_average,
     node_argv,
     ros_env,
@@ -323,7 +324,8 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for name in ("model.pt", "planner.onnx"):
         shutil.copy2(run / name, live / name)
     task = planner_task(live / "planner.onnx")
-    factor = args.rate / get_task(task).control_hz
+    task_obj = get_task(task)
+    factor = args.rate / task_obj.control_hz
     env = ros_env(args.domain)
     fparams = {
         "data_dir": work / "real", "checkpoint": live / "model.pt",
@@ -347,6 +349,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     probe.create_subscription(Float64MultiArray, "/commands", watch.on_command, reliable)
     probe.create_subscription(JointState, "/joint_states", watch.on_state, reliable)
     probe.create_subscription(DiagnosticArray, "/diagnostics", watch.on_diag, 50)
+    goal = hold_goal(probe, task_obj, np.random.default_rng(0))  # a reach task waits for one
     procs = {n: spawn(node_argv(n, params[n]), env, work / f"{n}.log") for n in NODES}
     load_start = load_average()
     rss: dict[str, list[tuple[float, float]]] = {n: [] for n in NODES}
@@ -415,6 +418,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "run": str(run) if args.run else "(tiny run made by the bench)",
         "preset": args.preset,
         "profile": args.profile,
+        "goal": goal,
         "control_rate_hz": args.rate,
         "sim_real_time_factor": factor,
         "threads": args.threads,

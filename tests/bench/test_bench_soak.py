@@ -136,3 +136,43 @@ def test_a_short_soak_reports_misses_latency_rate_memory_and_retrains(
     # finetune_node recorded and started its retraining process during the soak
     assert r["finetune"]["transitions_recorded"] > 0 and r["finetune"]["job_processes"] >= 1
     assert (tmp_path / "work" / "finetune_node.log").is_file()  # --keep kept the logs
+
+
+@pytest.mark.ros
+def test_hold_goal_publishes_a_goal_task_s_goal_and_nothing_otherwise(ros_env) -> None:
+    """A reach task's controller waits for a goal: the bench holds one on /goal (bench soak
+    and bench controller); cart-pole (no goal) gets none."""
+    import rclpy
+    from geometry_msgs.msg import PointStamped
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+
+    from mbrl_control.bench.node_procs import hold_goal
+    from mbrl_control.tasks import get_task
+
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(ros_env["ROS_DOMAIN_ID"]))
+    pub, sub = Node("goal_holder", context=context), Node("goal_reader", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    try:
+        panda = get_task("panda_reach")
+        assert hold_goal(pub, get_task("cartpole_swingup"), np.random.default_rng(0)) is None
+        values = hold_goal(pub, panda, np.random.default_rng(0), period=0.1)
+        low, high = (np.asarray(b) for b in panda.goal_box)
+        assert len(values) == 3 and np.all(low <= values) and np.all(np.asarray(values) <= high)
+        heard: list[list[float]] = []
+        sub.create_subscription(
+            PointStamped, "/goal", lambda m: heard.append([m.point.x, m.point.y, m.point.z]), 10
+        )
+        for node in (pub, sub):
+            executor.add_node(node)
+        for _ in range(600):  # until one arrives (discovery), not a timing assertion
+            executor.spin_once(timeout_sec=0.05)
+            if heard:
+                break
+        assert heard and heard[0] == pytest.approx(values)
+    finally:
+        executor.shutdown()
+        pub.destroy_node()
+        sub.destroy_node()
+        rclpy.try_shutdown(context=context)
