@@ -10,6 +10,10 @@ Topics (relative names, so namespaces and remaps work; only /clock is global):
                  new episode's first state. Reliable and transient-local (depth 1), so a
                  recorder that joins late still gets the current episode's start.
   ~/step_cost    out, std_msgs/Float64: the task's per-step cost, to score runs from outside.
+  camera/image_raw  out, sensor_msgs/Image rgb8 (camera_rate > 0): the task's ``camera``
+                 section's view (fitted to the workspace where it gives no target/distance;
+                 the pixel env's frames, docs/pixels.md), stamped like the joint state it
+                 shows; sensor-data QoS (best effort, depth 5).
   /clock         out, rosgraph_msgs/Clock: the simulated time.
   /diagnostics   out (global), status "sim_node: ground truth": the simulator's own safety
                  counts, from the true joint state (no sensor noise), every second and at each
@@ -28,9 +32,9 @@ episode's terminal state, and no state is stamped 0. The step timer runs on the 
 real_time_factor times wall time (a node's own /clock cannot drive its timer).
 
 Parameters: task (a built-in name or a task-file path: the scene is built from the file's
-robot.urdf and simulation: section), seed and rate are read-only; profile ('' = the task's
-dr_profile; used from the next reset), real_time_factor and auto_reset are applied live after
-validation; a refused set says why.
+robot.urdf and simulation: section), seed, rate and camera_rate are read-only; profile ('' =
+the task's dr_profile; used from the next reset), real_time_factor and auto_reset are applied
+live after validation; a refused set says why.
 Incompatible QoS (a peer on one of these topics that can never match) is logged as a warning.
 """
 
@@ -114,6 +118,15 @@ class SimNodeConfig:
     auto_reset: bool = field(
         default=True, metadata=param_meta("start a new episode at episode end")
     )
+    camera_rate: float = field(
+        default=0.0,
+        metadata=param_meta(
+            "Hz of camera/image_raw frames (the task's camera section); 0 = no camera; at most "
+            "the control rate (a frame is taken on the control step it falls on)",
+            range=(0.0, 1000.0),
+            read_only=True,
+        ),
+    )
 
 
 def check_config(cfg: SimNodeConfig) -> None:
@@ -141,6 +154,11 @@ def check_config(cfg: SimNodeConfig) -> None:
         raise ValueError(
             f"parameter 'rate' must be 0 or {task.name}'s control rate {task.control_hz} Hz "
             f"(use real_time_factor to run faster or slower), got {cfg.rate}"
+        )
+    if cfg.camera_rate > task.control_hz:
+        raise ValueError(
+            f"parameter 'camera_rate' must be 0 (no camera) up to {task.name}'s control rate "
+            f"{task.control_hz} Hz, got {cfg.camera_rate}"
         )
 
 
@@ -172,6 +190,11 @@ class SimNode(Node):
         self._wall = RosClock(clock_type=ClockType.STEADY_TIME)
         self._timer = None
         self.safety = SafetyMonitor()  # the current episode's counts
+        self.camera, self._next_frame_ns = None, 0
+        if cfg.camera_rate > 0:
+            from mbrl_sim.pixel_env import sim_camera
+
+            self.camera = sim_camera(self.sim)
         self.totals = dict.fromkeys(SAFETY_TOTALS, 0)  # finished episodes
         self._wire_io()
         self._reset_episode()
@@ -216,6 +239,16 @@ class SimNode(Node):
             ),
         )
         self.create_service(Trigger, "~/reset", self._on_reset)
+        if self.cfg.camera_rate > 0:
+            from rclpy.qos import qos_profile_sensor_data
+            from sensor_msgs.msg import Image
+
+            self.pub_image = self.create_publisher(
+                Image,
+                "camera/image_raw",
+                qos_profile_sensor_data,
+                event_callbacks=self._pub_events("camera/image_raw"),
+            )
 
     def _pub_events(self, topic: str) -> PublisherEventCallbacks:
         return PublisherEventCallbacks(
@@ -347,6 +380,18 @@ class SimNode(Node):
         )
         msg.header.stamp = stamp
         self.pub_js.publish(msg)
+        if self.camera is not None and self.sim_ns >= self._next_frame_ns:
+            self._publish_image()
+
+    def _publish_image(self) -> None:
+        """A camera frame of the current state, stamped like its joint state; the next one
+        is due ``1 / camera_rate`` sim seconds later (on the control step at or after it)."""
+        from mbrl_control.ros.image_messages import rclpy_image
+
+        self.pub_image.publish(rclpy_image(self.camera.render(), self.sim_ns, frame_id="camera"))
+        period_ns = round(1e9 / self.cfg.camera_rate)
+        # half a control period of slack: a jittered step still lands on its frame
+        self._next_frame_ns = self.sim_ns + period_ns - round(0.5e9 * self.task.dt)
 
 
 def main(args: list[str] | None = None) -> int:
