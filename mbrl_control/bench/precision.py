@@ -14,6 +14,10 @@ Steps, all in one process:
    round; the host is shared and drifts) at ``--threads`` (default 1), through
    ``OnnxPlanner.act`` with pre-drawn noise (the controller's critical path). Reports p50/p99
    and the speed-up ``fp32 p50 / copy p50``, also per round (its spread shows host drift).
+   Also per file, from onnxruntime's profiler: the share of the step spent in matmul
+   kernels and the Amdahl bound it puts on any matmul-only speed-up (:func:`op_profile`),
+   and how the CPU provider actually runs the weight matmuls after its graph optimizations
+   (:func:`~mbrl_control.export.precision.runtime_matmuls`: e.g. fp16 cast back to fp32).
 4. **Closed loop**, only for a copy at least ``--min-speedup`` (1.3×) faster: ``--episodes``
    paired episodes (the same seeds: initial states, randomization draws, planner noise) of
    fp32 and the copy through :func:`~mbrl_control.pipeline.evaluate.evaluate`; the return
@@ -90,6 +94,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=positive_int, default=5, help="interleaved rounds")
     parser.add_argument("--threads", type=positive_int, default=1, help="intra-op threads")
     parser.add_argument(
+        "--profile-calls",
+        type=positive_int,
+        default=20,
+        help="profiled runs per file for the time per op (default: 20)",
+    )
+    parser.add_argument(
         "--episodes",
         type=int_at_least(2),
         default=MIN_VERDICT_EPISODES,
@@ -149,8 +159,12 @@ def run(args: argparse.Namespace) -> int:
             {"fp32": fp32, **planners}, args.calls, args.rounds, _states(fp32), args.seed
         )
         result["fp32"] = {**timing["fp32"], "runtime_matmuls": runtime_matmuls(src)}
+        feeds = calibration_feeds(fp32)
+        result["fp32"]["profile"] = op_profile(src, feeds, args.threads, args.profile_calls)
         for name in planners:
-            result["variants"][name].update(timing[name])
+            row = result["variants"][name]
+            row.update(timing[name])
+            row["profile"] = op_profile(paths[name], feeds, args.threads, args.profile_calls)
         baseline = None
         for name, path in paths.items():
             row = result["variants"][name]
@@ -320,6 +334,42 @@ def time_interleaved(
     return out
 
 
+def op_profile(path: Path, feeds: list[dict[str, np.ndarray]], threads: int, calls: int) -> dict:
+    """Where a planner file's run time goes, from onnxruntime's profiler over ``calls`` runs
+    (feeds cycled; the first run dropped): ``run_ms`` (mean ``model_run``), ``matmul_share``
+    (the fraction of it inside matmul kernels: every op whose name contains ``MatMul``, or
+    ``Gemm``), ``top_ops`` (op -> share, the 6 largest) and ``matmul_bound_x``: the most any
+    precision could speed the step up if only its matmuls got faster (Amdahl:
+    ``1 / (1 - matmul_share)``)."""
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.enable_profiling, options.profile_file_prefix = True, str(Path(tmp) / "p")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        for i in range(calls + 1):
+            session.run(None, feeds[i % len(feeds)])
+        events = json.loads(Path(session.end_profiling()).read_text())
+    runs = sorted((e for e in events if e.get("name") == "model_run"), key=lambda e: e["ts"])
+    start = runs[1]["ts"] if len(runs) > 1 else 0  # drop the first run (allocation, caches)
+    total = sum(e["dur"] for e in runs if e["ts"] >= start)
+    ops: dict[str, float] = {}
+    for e in events:
+        if e.get("cat") == "Node" and e["ts"] >= start and e["name"].endswith("_kernel_time"):
+            op = e["args"]["op_name"]
+            ops[op] = ops.get(op, 0.0) + e["dur"] / total
+    share = sum(v for k, v in ops.items() if "MatMul" in k or k == "Gemm")
+    top = sorted(ops.items(), key=lambda kv: -kv[1])[:6]
+    return {
+        "run_ms": round(total / 1e3 / max(1, len(runs) - 1), 3),
+        "matmul_share": round(share, 3),
+        "top_ops": {k: round(v, 3) for k, v in top},
+        "matmul_bound_x": round(1 / max(1e-9, 1 - share), 2),
+    }
+
+
 def _episodes(path: Path, task: str, profile: str, args: argparse.Namespace) -> list[float]:
     from mbrl_control.pipeline.evaluate import evaluate
 
@@ -374,6 +424,12 @@ def verdict(result: dict[str, Any], min_speedup: float, max_loss: float) -> tupl
         why.append("no VNNI/AMX int8 dot products")
     if not cpu["fp16_math"]:
         why.append("no AVX512-FP16/AMX fp16 math (F16C only converts)")
+    profile = result.get("fp32", {}).get("profile")
+    if profile and profile["matmul_bound_x"] < min_speedup:
+        why.append(
+            f"matmuls are {profile['matmul_share']:.0%} of the fp32 step, so even free matmuls "
+            f"give <= {profile['matmul_bound_x']:.2f}x"
+        )
     head = f"ships: {', '.join(ships)}" if ships else "nothing ships (fp32 stays)"
     tail = f"; this CPU: {', '.join(why)}" if why and not ships else ""
     return f"{head}: {'; '.join(parts)}{tail}", ships

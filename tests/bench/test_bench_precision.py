@@ -91,12 +91,15 @@ def test_bench_times_checks_and_pairs_episodes(run_dir: Path, capsys):
     """--min-speedup 0 runs the closed loop for every copy; 2 episodes never ship."""
     argv = ["bench", "precision", "--run", str(run_dir), "--precisions", "int8,fp16",
             "--calls", "6", "--rounds", "2", "--episodes", "2", "--min-speedup", "0",
-            "--save", "--json"]  # fmt: skip
+            "--profile-calls", "2", "--save", "--json"]  # fmt: skip
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     flags = result["cpu"]["flags"]
     assert {"avx512_vnni", "avx_vnni", "avx512_fp16"} <= set(flags)
     assert result["fp32"]["calls"] == 6 and result["task"] == "cartpole_swingup"
+    share = result["fp32"]["profile"]["matmul_share"]
+    assert 0 < share < 1 and result["fp32"]["profile"]["matmul_bound_x"] >= 1
+    assert result["fp32"]["runtime_matmuls"].get("MatMul:FLOAT", 0) >= 2
     for name in ("int8", "fp16"):
         row = result["variants"][name]
         assert row["loads"] and 0 <= row["max_action_gap"] <= 1, row
