@@ -15,14 +15,16 @@ N minutes:
   first and last /diagnostics of the window; planning longer than the control period);
 - ``commands``: count and rate of the commands this process received, and the interval between
   consecutive commands' publication (the controller's jitter as the robot sees it);
-- ``state_to_command_ms`` p50/p99/p99.9/max, **from timestamps this process sees**: for every
-  command, its publication time minus the publication time of the newest joint state
-  published before it (DDS source timestamps, both on this host's clock: run-wide, every
-  command). It includes the state's age when the controller's tick fired (the simulator and the
-  controller run free on their own timers: up to one period) and the state's transport, as
-  the controller's own figure does; it is a lower bound for a command planned from an older
-  state when a newer one came in during planning (the controller does not say which state a
-  command came from);
+- ``state_to_command_ms``: p50/p99/p99.9/max of bounds on each command's latency, **from
+  timestamps this process sees** (DDS source timestamps of states and commands, both on this
+  host's clock; run-wide, every command), since the controller does not say which state a
+  command came from: ``lower`` = the command's publication minus that of the newest joint
+  state published before it; ``upper`` = minus that of the newest state published before the
+  previous command (the controller plans one tick at a time, so the tick of a command started
+  after the previous command went out, with every state that had arrived by then; a state's
+  transport time can put the truth a little above it). Both include the state's age when
+  the controller's tick fired (the simulator and the controller run free on their own timers:
+  up to one period) and the state's transport, as the controller's own figure does;
 - ``controller``: its tick rate, and its own state-received -> command-ready and planning
   p50/p99 (each over its last 500 ticks) from its /diagnostics reports (once a second and at
   each status change): median and max over the reports; the reports by level, and the
@@ -89,9 +91,10 @@ LEAK_RULE = (
 )
 STARTUP_TIMEOUT = 300.0  # s for the nodes to start and the controller to plan
 LATENCY_SOURCE = (
-    "bench timestamps: each command's DDS publication stamp minus that of the newest joint "
-    "state published before it (run-wide; includes the state's age at the controller's tick; "
-    "a lower bound when a newer state arrived during planning)"
+    "bench timestamps (DDS publication stamps, one host clock), every command of the run: "
+    "lower = command - newest joint state published before it; upper = command - newest joint "
+    "state published before the previous command (the tick started after that one went out); "
+    "both include the state's age at the controller's tick"
 )
 
 
@@ -145,8 +148,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # ---- pure summaries (no ROS) ------------------------------------------------------------------
 def percentiles(values: Sequence[float] | np.ndarray) -> dict[str, float | int | None]:
-    """``n``, p50, p99, p99.9 and max of ``values`` (None for each figure when empty)."""
+    """``n``, p50, p99, p99.9 and max of the finite ``values`` (None for each figure when
+    there are none)."""
     v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
     if not v.size:
         return {"n": 0, "p50": None, "p99": None, "p99.9": None, "max": None}
     p = np.percentile(v, [50, 99, 99.9])
@@ -154,17 +159,29 @@ def percentiles(values: Sequence[float] | np.ndarray) -> dict[str, float | int |
             "p99.9": round(float(p[2]), 3), "max": round(float(v.max()), 3)}  # fmt: skip
 
 
-def state_to_command_ms(state_ns: Sequence[int], command_ns: Sequence[int]) -> np.ndarray:
-    """Per command: its stamp minus the newest state stamp at or before it, in ms.
+def state_to_command_ms(
+    state_ns: Sequence[int], command_ns: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on each command's state-to-command latency (ms), from publication stamps.
 
-    ``state_ns`` ``(S,)``, ``command_ns`` ``(C,)``: publication stamps (ns, one clock), in any
-    order. Commands with no earlier state are left out: returns ``(C',)``, ``C' <= C``.
+    ``state_ns`` ``(S,)``, ``command_ns`` ``(C,)``: stamps (ns, one clock), in any order.
+    Returns ``(lower, upper)``, each ``(C,)`` in command order, nan where undefined:
+
+    - ``lower``: the command minus the newest state at or before it (no command is planned
+      from a state published after it);
+    - ``upper``: the command minus the newest state at or before the *previous* command (the
+      controller plans one tick at a time: the tick of command k started after command k-1 was
+      published, with every state that had arrived by then); nan for the first command.
     """
     states = np.sort(np.asarray(state_ns, np.int64))
     commands = np.sort(np.asarray(command_ns, np.int64))
-    idx = np.searchsorted(states, commands, side="right") - 1  # newest state <= command
-    ok = idx >= 0
-    return (commands[ok] - states[idx[ok]]) * 1e-6
+    newest = np.searchsorted(states, commands, side="right") - 1  # (C,): newest state <= command
+    lower, upper = np.full(commands.shape, np.nan), np.full(commands.shape, np.nan)
+    ok = newest >= 0
+    lower[ok] = (commands[ok] - states[newest[ok]]) * 1e-6
+    ok_prev = newest[:-1] >= 0  # (C-1,): for commands 1.., the state before the previous one
+    upper[1:][ok_prev] = (commands[1:][ok_prev] - states[newest[:-1][ok_prev]]) * 1e-6
+    return lower, upper
 
 
 def leak_verdict(
@@ -407,6 +424,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     commands = np.sort(np.asarray([c for c in watch.commands if lo <= c <= hi], np.int64))
     states = [s for s in watch.states if s <= hi]  # earlier states pair with early commands
     in_window = sum(lo <= s for s in states)
+    lower, upper = state_to_command_ms(states, commands)
     ctrl = _controller_summary([r for r in watch.controller[first_ctrl:] if r["_t"] <= t_end_wall])
     memory = leak_verdict(rss, duration)
     misses = ctrl.pop("deadline_misses")
@@ -435,8 +453,8 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "interval_ms": percentiles(np.diff(commands) * 1e-6),
         },
         "joint_states": {"count": in_window, "rate_hz": round(in_window / duration, 2)},
-        "state_to_command_ms": percentiles(state_to_command_ms(states, commands))
-        | {"source": LATENCY_SOURCE},
+        "state_to_command_ms": {
+            "lower": percentiles(lower), "upper": percentiles(upper), "source": LATENCY_SOURCE},
         "finetune": _finetune_summary(watch, first_fine, t0_wall)
         | {"job_processes": len(jobs_peak),
            "job_peak_rss_mib": round(max(jobs_peak.values()), 1) if jobs_peak else None},

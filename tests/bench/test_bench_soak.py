@@ -21,11 +21,17 @@ from mbrl_control.bench.soak import (
 )
 
 
-def test_each_command_pairs_with_the_newest_state_published_before_it() -> None:
+def test_latency_bounds_pair_commands_with_the_newest_states_before_them() -> None:
     ms = 1_000_000
     states = [30 * ms, 0, 10 * ms, 20 * ms]  # any order
-    commands = [-5 * ms, 4 * ms, 10 * ms, 27 * ms, 45 * ms]  # the first has no earlier state
-    assert state_to_command_ms(states, commands).tolist() == [4.0, 0.0, 7.0, 15.0]
+    commands = [45 * ms, -5 * ms, 4 * ms, 10 * ms, 27 * ms]  # -5: no earlier state
+    lower, upper = state_to_command_ms(states, commands)
+    nan = float("nan")
+    # lower: newest state <= the command; upper: newest state <= the previous command
+    assert lower.tolist() == pytest.approx([nan, 4.0, 0.0, 7.0, 15.0], nan_ok=True)
+    assert upper.tolist() == pytest.approx([nan, nan, 10.0, 17.0, 25.0], nan_ok=True)
+    assert np.all(lower[2:] <= upper[2:])
+    assert percentiles(upper)["n"] == 3  # undefined bounds are left out
 
 
 def test_percentiles_are_ordered_and_empty_input_gives_none() -> None:
@@ -125,8 +131,9 @@ def test_a_short_soak_reports_misses_latency_rate_memory_and_retrains(
     assert r["controller"]["ticks"] > 0 and r["commands"]["count"] > 0
     assert r["commands"]["rate_hz"] > 0 and r["joint_states"]["count"] > 0
     lat = r["state_to_command_ms"]
-    assert lat["n"] > 0 and 0 <= lat["p50"] <= lat["p99"] <= lat["p99.9"] <= lat["max"]
-    assert "bench timestamps" in lat["source"]
+    for b in (lat["lower"], lat["upper"]):
+        assert b["n"] > 0 and 0 <= b["p50"] <= b["p99"] <= b["p99.9"] <= b["max"]
+    assert lat["lower"]["p50"] <= lat["upper"]["p50"] and "bench timestamps" in lat["source"]
     mem = r["memory"]
     assert set(mem["rss_mib"]) == {"sim_node", "mpc_controller", "finetune_node"}
     for series in mem["rss_mib"].values():  # a sample a second, each a live process's RSS
