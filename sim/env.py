@@ -93,9 +93,10 @@ class MbrlSimEnv(gymnasium.Env):
     reward ``-cost`` and ``info["cost"]``, ``info["goal"]``, ``info["is_success"]`` and
     ``info["dt"]`` (the simulated control period in s: the task's, jittered by the draw).
 
-    ``cost_backend`` (:data:`mbrl_sim.step_cost.BACKENDS`): how the reward's cost is evaluated,
-    ``onnxruntime`` (default: the task's torch cost traced once per process, see
-    :mod:`mbrl_sim.step_cost`) or ``torch`` (``task.cost`` itself, every step).
+    ``cost_backend`` (:data:`mbrl_sim.step_cost.BACKENDS`): how the reward's cost is evaluated:
+    the task's torch cost traced once per process and run as straight-line Python
+    (``python``, the default) or by onnxruntime, or ``task.cost`` itself every step
+    (``torch``); see :mod:`mbrl_sim.step_cost`.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -107,7 +108,7 @@ class MbrlSimEnv(gymnasium.Env):
         seed: int | None = None,
         render_mode: str | None = None,
         image_size: tuple[int, int] = (320, 240),
-        cost_backend: str = "onnxruntime",
+        cost_backend: str = "python",
     ) -> None:
         self.task = get_task(task) if isinstance(task, (str, Path)) else task
         if profile is None:

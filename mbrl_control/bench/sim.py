@@ -4,11 +4,13 @@ In one run, in ``--rounds`` interleaved rounds (so a change of the host's load h
 variant alike): raw ``stepSimulation`` of the same scene (one call = one physics step; a
 control period is ``substeps`` calls, as the env steps it), the full env step (randomization,
 delay, observation, cost, info) in one process with the reward's cost evaluated by
-``--cost-backend`` (and, with ``--compare``, by the other backend too: the same-run
-before/after of :mod:`mbrl_sim.step_cost`), then W processes stepping their own envs at once.
-Rates are medians over the rounds, ratios the median of the per-round ratios. Also reports
-the per-step cost alone (µs, B = 1) of both backends, the split of an env step into physics,
-cost and the rest, and the host's load average before and after. Prints JSON.
+``--cost-backend`` (and, with ``--compare``, by the other backends too: ``torch`` is how the
+env computed it before :mod:`mbrl_sim.step_cost`), then W processes stepping their own envs
+at once. Rates are medians over the rounds, ratios the median of the per-round ratios, each
+per wall second and per CPU second of the process (what a core of its own would give; robust
+to other processes' load). Also reports the per-step cost alone (CPU µs, B = 1) of every
+backend, the split of an env step's CPU time into physics, cost and the rest, and the host's
+load average before and after. Prints JSON.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import statistics
 import time
 from typing import Any
 
-BACKENDS = ("onnxruntime", "torch")  # mbrl_sim.step_cost.BACKENDS (not imported: CLI startup)
+BACKENDS = ("python", "onnxruntime", "torch")  # mbrl_sim.step_cost.BACKENDS (CLI startup)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,13 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cost-backend",
         choices=BACKENDS,
-        default="onnxruntime",
-        help="how the env evaluates the reward's cost (the env's default: onnxruntime)",
+        default=BACKENDS[0],
+        help="how the env evaluates the reward's cost (the env's default: python)",
     )
     parser.add_argument(
         "--compare",
         action="store_true",
-        help="also measure the env with the other cost backend, interleaved (before/after)",
+        help="also measure the env with the other cost backends, interleaved (torch: before)",
     )
     parser.add_argument("--json", action="store_true", help="JSON only (the default output)")
 
@@ -68,29 +70,41 @@ def _actions(env: Any, steps: int, seed: int) -> Any:
     return actions.astype(np.float32)
 
 
-def _step_rate(env: Any, actions: Any) -> float:
-    """Control steps/s of ``env`` (already reset) under ``actions``, resets included."""
-    start = time.perf_counter()
+def _clocks() -> tuple[float, float]:
+    """(wall s, this process's CPU s): CPU time leaves out the time other processes ran."""
+    return time.perf_counter(), time.process_time()
+
+
+def _rates(n: int, since: tuple[float, float]) -> tuple[float, float]:
+    """``n`` per wall second and per CPU second since ``since`` (:func:`_clocks`)."""
+    wall, cpu = _clocks()
+    return n / (wall - since[0]), n / max(cpu - since[1], 1e-9)
+
+
+def _step_rate(env: Any, actions: Any) -> tuple[float, float]:
+    """Control steps per wall and per CPU second of ``env`` (already reset) under
+    ``actions``, resets included."""
+    since = _clocks()
     for a in actions:
         if env.step(a)[3]:
             env.reset()
-    return len(actions) / (time.perf_counter() - start)
+    return _rates(len(actions), since)
 
 
 def _env_rate(task: str, profile: str, steps: int, seed: int = 0, backend: str = BACKENDS[0]):
-    """Control steps/s of a fresh env under random actions, after a 100-step warm-up."""
+    """Control steps/s (wall) of a fresh env under random actions, after a 100-step warm-up."""
     env = _make_env(task, profile, backend, seed)
     actions = _actions(env, steps, seed)
     env.reset()
     _step_rate(env, actions[:100])
-    rate = _step_rate(env, actions)
+    rate = _step_rate(env, actions)[0]
     env.close()
     return rate
 
 
 def _raw_stepper(task: str) -> tuple[Any, int, Any]:
-    """``(run(calls) -> calls/s, substeps, close)`` for raw ``stepSimulation`` of the scene
-    (nominal dynamics; one call = one physics step)."""
+    """``(run(calls) -> (calls per wall s, per CPU s), substeps, close)`` for raw
+    ``stepSimulation`` of the scene (nominal dynamics; one call = one physics step)."""
     import pybullet as pb
     from mbrl_sim.scenes import load_scene
 
@@ -98,18 +112,18 @@ def _raw_stepper(task: str) -> tuple[Any, int, Any]:
 
     sc = load_scene(get_task(task))
 
-    def run(calls: int) -> float:
-        start = time.perf_counter()
+    def run(calls: int) -> tuple[float, float]:
+        since = _clocks()
         for _ in range(calls):
             pb.stepSimulation(physicsClientId=sc.client)
-        return calls / (time.perf_counter() - start)
+        return _rates(calls, since)
 
     run(100)
     return run, sc.substeps, lambda: pb.disconnect(sc.client)
 
 
 def _cost_us(task: str, backend: str, n: int = 2000) -> float:
-    """Microseconds of one per-step cost evaluation (B = 1), as the env calls it."""
+    """CPU microseconds of one per-step cost evaluation (B = 1), as the env calls it."""
     import numpy as np
     import torch
     from mbrl_sim.step_cost import StepCost
@@ -122,11 +136,11 @@ def _cost_us(task: str, backend: str, n: int = 2000) -> float:
     o, a = np.zeros(t.obs_dim, np.float32), np.zeros(t.act_dim, np.float32)
     for _ in range(100):
         cost(o, a, o)
-    n = n if backend == "onnxruntime" else n // 4
-    start = time.perf_counter()
+    n = n // 4 if backend == "torch" else n
+    since = _clocks()
     for _ in range(n):
         cost(o, a, o)
-    return (time.perf_counter() - start) / n * 1e6
+    return 1e6 / _rates(n, since)[1]
 
 
 def _worker(args: tuple[Any, ...]) -> tuple[float, float, int]:
@@ -154,24 +168,31 @@ def _parallel_rate(task: str, profile: str, steps: int, workers: int, backend: s
     return sum(n for _, _, n in spans) / wall
 
 
-def _rounds(args: argparse.Namespace, backends: list[str]) -> tuple[list[float], dict, int]:
-    """Raw calls/s per round, env steps/s per backend per round, substeps."""
+def _rounds(args: argparse.Namespace, backends: list[str]) -> tuple[dict, dict, int]:
+    """``(raw, env, substeps)``: per clock (``wall``, ``cpu``) the raw control steps/s of each
+    round, and per backend and clock the env's control steps/s of each round."""
     raw, substeps, close = _raw_stepper(args.task)
     envs = {b: _make_env(args.task, args.profile, b, 0) for b in backends}
     actions = _actions(next(iter(envs.values())), args.steps, 0)
     for env in envs.values():
         env.reset()
         _step_rate(env, actions[:100])  # warm-up (traces the cost graph)
-    raw_calls: list[float] = []
-    rates: dict[str, list[float]] = {b: [] for b in backends}
+    raws: dict[str, list[float]] = {"wall": [], "cpu": []}
+    rates: dict[str, dict[str, list[float]]] = {b: {"wall": [], "cpu": []} for b in backends}
     for _ in range(args.rounds):
-        raw_calls.append(raw(args.steps * substeps))
+        for clock, r in zip(("wall", "cpu"), raw(args.steps * substeps)):
+            raws[clock].append(r / substeps)
         for b, env in envs.items():
-            rates[b].append(_step_rate(env, actions))
+            for clock, r in zip(("wall", "cpu"), _step_rate(env, actions)):
+                rates[b][clock].append(r)
     for env in envs.values():
         env.close()
     close()
-    return raw_calls, rates, substeps
+    return raws, rates, substeps
+
+
+def _median_ratio(a: list[float], b: list[float]) -> float:
+    return round(statistics.median(x / y for x, y in zip(a, b)), 3)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,13 +201,12 @@ def run(args: argparse.Namespace) -> int:
     other = [b for b in BACKENDS if b != args.cost_backend]
     backends = [args.cost_backend, *(other if args.compare else [])]
     load_before = os.getloadavg()
-    raw_calls, rates, substeps = _rounds(args, backends)
-    raw_control = [r / substeps for r in raw_calls]
-    env_1 = statistics.median(rates[args.cost_backend])
+    raw, rates, substeps = _rounds(args, backends)
+    env = rates[args.cost_backend]
+    env_1 = statistics.median(env["wall"])
     env_w = _parallel_rate(args.task, args.profile, args.steps, args.workers, args.cost_backend)
     cost_us = {b: _cost_us(args.task, b) for b in BACKENDS}
-    raw_us = 1e6 * substeps / statistics.median(raw_calls)
-    env_us = 1e6 / env_1
+    raw_us, env_us = 1e6 / statistics.median(raw["cpu"]), 1e6 / statistics.median(env["cpu"])
     cost = cost_us[args.cost_backend]
     result: dict[str, Any] = {
         "task": args.task,
@@ -196,37 +216,37 @@ def run(args: argparse.Namespace) -> int:
         "rounds": args.rounds,
         "cpu_count": os.cpu_count(),
         "load_avg_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "raw_stepSimulation_calls_per_s": round(statistics.median(raw_calls), 1),
-        "raw_physics_steps_per_s": round(statistics.median(raw_calls), 1),
-        "raw_control_steps_per_s": round(statistics.median(raw_control), 1),
+        "raw_stepSimulation_calls_per_s": round(statistics.median(raw["wall"]) * substeps, 1),
+        "raw_physics_steps_per_s": round(statistics.median(raw["wall"]) * substeps, 1),
+        "raw_control_steps_per_s": round(statistics.median(raw["wall"]), 1),
         "env_control_steps_per_s_1_worker": round(env_1, 1),
         f"env_control_steps_per_s_{args.workers}_workers": round(env_w, 1),
-        "env_cost_over_raw": round(
-            statistics.median(r / e for r, e in zip(raw_control, rates[args.cost_backend])), 3
-        ),
+        "env_cost_over_raw": _median_ratio(raw["wall"], env["wall"]),
         "target_env_cost_over_raw": 1.5,
         "worker_speedup": round(env_w / env_1, 3),
         "target_worker_speedup_2": 1.7,
-        "torch_cost_us_per_step": round(cost_us["torch"], 1),
-        "onnxruntime_cost_us_per_step": round(cost_us["onnxruntime"], 1),
-        "raw_us_per_control_step": round(raw_us, 1),
-        "env_us_per_control_step": round(env_us, 1),
-        "env_us_split": {
+        "per_cpu_second": {  # this process's CPU time: what one core of its own would do
+            "raw_control_steps": round(statistics.median(raw["cpu"]), 1),
+            "env_control_steps_1_worker": round(statistics.median(env["cpu"]), 1),
+            "env_cost_over_raw": _median_ratio(raw["cpu"], env["cpu"]),
+        },
+        **{f"{b}_cost_us_per_step": round(cost_us[b], 1) for b in BACKENDS},
+        "raw_us_per_control_step": round(1e6 / statistics.median(raw["wall"]), 1),
+        "env_us_per_control_step": round(1e6 / env_1, 1),
+        "env_cpu_us_split": {  # CPU µs of one env step: raw physics, the cost, everything else
             "physics": round(raw_us, 1),
             "cost": round(cost, 1),
             "rest": round(env_us - raw_us - cost, 1),
         },
     }
-    if args.compare:
-        base, alt = rates[args.cost_backend], rates[other[0]]
-        result[f"compare_{other[0]}"] = {
-            "env_control_steps_per_s_1_worker": round(statistics.median(alt), 1),
-            "env_cost_over_raw": round(
-                statistics.median(r / e for r, e in zip(raw_control, alt)), 3
-            ),
-            f"speedup_of_{args.cost_backend}": round(
-                statistics.median(b / a for b, a in zip(base, alt)), 3
-            ),
+    for b in other if args.compare else []:
+        alt = rates[b]
+        result[f"compare_{b}"] = {
+            "env_control_steps_per_s_1_worker": round(statistics.median(alt["wall"]), 1),
+            "env_control_steps_per_cpu_s_1_worker": round(statistics.median(alt["cpu"]), 1),
+            "env_cost_over_raw": _median_ratio(raw["wall"], alt["wall"]),
+            f"speedup_of_{args.cost_backend}": _median_ratio(env["wall"], alt["wall"]),
+            f"cpu_speedup_of_{args.cost_backend}": _median_ratio(env["cpu"], alt["cpu"]),
         }
     print(json.dumps(result, indent=2))
     return 0

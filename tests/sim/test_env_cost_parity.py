@@ -1,10 +1,11 @@
 """The env's reward is the graph's cost: ``-reward`` of every step equals the task's torch cost
 (the function traced into the planner graph) of that transition, for every critic kind the
-shipped and example tasks use, evaluated by the env's onnxruntime graph (mbrl_sim.step_cost).
+shipped and example tasks use, evaluated by the env's compiled cost graph (mbrl_sim.step_cost:
+straight-line Python from mbrl_sim.cost_program, or onnxruntime).
 
 A cost graph is traced once per task fingerprint and process; a cached graph is checked
-against torch on a probe batch before an env reuses it, and a cost that cannot be traced
-faithfully falls back to torch.
+against torch on a probe batch before an env reuses it; an operator the Python translation
+lacks falls back to onnxruntime, and a cost that cannot be traced faithfully to torch.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def check_episode(task, steps: int, seed: int = 0) -> None:
             assert -reward == info["cost"]
             assert info["cost"] == pytest.approx(want, rel=1e-5, abs=1e-6)
             obs = nxt
-        assert env.unwrapped._cost.backend == "onnxruntime"  # the graph did the work
+        assert env.unwrapped._cost.backend == "python"  # the compiled graph did the work
     finally:
         env.close()
 
@@ -78,24 +79,29 @@ def test_rewards_repeat_bit_for_bit_with_the_seed() -> None:
     assert runs[0] == runs[1]
 
 
-def test_the_torch_backend_gives_the_same_rewards() -> None:
+def test_every_backend_gives_the_same_rewards() -> None:
     rewards = {}
-    for backend in ("onnxruntime", "torch"):
+    for backend in step_cost.BACKENDS:
         env = mbrl_sim.make_env("panda_reach", seed=1, cost_backend=backend)
         env.reset()
         rewards[backend] = [env.step(np.full(7, 0.5, np.float32))[1] for _ in range(10)]
         assert env.unwrapped._cost.backend == backend
         env.close()
-    np.testing.assert_allclose(rewards["onnxruntime"], rewards["torch"], rtol=1e-5, atol=1e-6)
+    for backend in ("python", "onnxruntime"):
+        np.testing.assert_allclose(rewards[backend], rewards["torch"], rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="cost backend='jax'; allowed"):
         mbrl_sim.make_env("panda_reach", cost_backend="jax")
 
 
 def test_a_second_env_of_a_task_reuses_its_graph() -> None:
-    first, second = StepCost(get_task("cartpole_swingup")), StepCost(get_task("cartpole_swingup"))
+    task = get_task("cartpole_swingup")
+    first = StepCost(task)
     o, a = np.zeros(5, np.float32), np.ones(1, np.float32)
-    assert first(o, a, o) == second(o, a, o)
-    assert first._session is second._session
+    cost = first(o, a, o)
+    cached = step_cost._CACHE[step_cost.fingerprint(task)]
+    second = StepCost(get_task("cartpole_swingup"))
+    assert second(o, a, o) == cost
+    assert step_cost._CACHE[step_cost.fingerprint(task)] is cached  # not traced again
 
 
 class Scaled(Task):
@@ -134,7 +140,7 @@ def test_a_cached_graph_of_another_cost_is_not_reused() -> None:
     o, n, a = np.zeros(2, np.float32), np.array([2.0, 0.0], np.float32), np.zeros(1, np.float32)
     assert StepCost(one)(o, a, n) == pytest.approx(4.0)
     cost = StepCost(three)
-    assert cost(o, a, n) == pytest.approx(12.0) and cost.backend == "onnxruntime"
+    assert cost(o, a, n) == pytest.approx(12.0) and cost.backend == "python"
 
 
 def test_an_untraceable_cost_falls_back_to_torch(caplog) -> None:
@@ -161,3 +167,72 @@ def test_the_envs_uniform_draw_is_numpys_bit_for_bit() -> None:
         assert [_uniform(a, low, high) for _ in range(5000)] == [
             b.uniform(low, high) for _ in range(5000)
         ]
+
+
+class Kitchen(Task):
+    """A cost through the operators the shipped critics do not use (matmul, where, trig,
+    powers, max/min, mean, transpose, expand, reshape) and IEEE edge cases."""
+
+    name = "kitchen_test"
+    obs_names = ("a", "b", "c", "d")
+    action_names = ("u", "v")
+    action_units = ("N", "N")
+    action_low = (-1.0, -1.0)
+    action_high = (1.0, 1.0)
+    control_hz = 10.0
+    episode_steps = 5
+    goal_dim = 2
+
+    @property
+    def critics(self) -> tuple[Critic, ...]:
+        def mixed(f):
+            x, u, g = f["next_obs"], f["action"], f["goal"]
+            m = x.reshape(-1, 2, 2).transpose(1, 2)  # (B, 2, 2)
+            y = (m @ u[..., None])[..., 0]  # (B, 2)
+            z = torch.where(y > 0, y.cos(), y.sin().pow(2)) + g.expand_as(y).tanh()
+            return torch.maximum(z, -z.abs()).mean(-1) + torch.minimum(x[..., 0], u[..., 1])
+
+        def edges(f):
+            x = f["next_obs"]
+            return (x[..., 1] / (x[..., 2] - x[..., 2])).clamp(-5.0, 5.0) + x[..., 3].atan()
+
+        return (Critic("mixed", mixed, 1.0), Critic("edges", edges, 0.5))
+
+    def features(self, obs, action, next_obs, goal):
+        return {"next_obs": next_obs, "action": action, "goal": goal}
+
+
+def test_the_python_program_follows_torch_through_other_operators() -> None:
+    from mbrl_sim.cost_program import compile_cost
+
+    task = Kitchen()
+    program = compile_cost(step_cost._trace(task))
+    rng = np.random.default_rng(0)
+    w = [1.0, 0.5]
+    for _ in range(50):
+        x = rng.normal(0, 2, 4).astype(np.float32)
+        u = rng.uniform(-1, 1, 2).astype(np.float32)
+        g = rng.normal(0, 1, 2).astype(np.float32)
+        want = torch_cost(task, x, u, x, g)  # x / 0 clamped to ±5 (0 / 0: NaN)
+        got = program(x.tolist(), u.tolist(), x.tolist(), g.tolist(), w)
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-6, nan_ok=True)
+    nan = program([0.0] * 4, [0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0], w)
+    assert np.isnan(nan) and np.isnan(torch_cost(task, np.zeros(4), np.zeros(2),
+                                                 [0, 0, 1, 0], np.zeros(2)))  # fmt: skip
+
+
+class Floored(Scaled):
+    name = "floored_test"
+
+    @property
+    def critics(self) -> tuple[Critic, ...]:
+        return (Critic("floor", lambda f: f["next_obs"][..., 0].floor().square(), 1.0),)
+
+
+def test_an_operator_python_lacks_runs_in_onnxruntime(caplog) -> None:
+    cost = StepCost(Floored(1.0))
+    o, a = np.zeros(2, np.float32), np.zeros(1, np.float32)
+    with caplog.at_level(logging.WARNING, logger="mbrl_sim.step_cost"):
+        assert cost(o, a, np.array([2.5, 0.0], np.float32)) == pytest.approx(4.0)
+    assert cost.backend == "onnxruntime"
+    assert "python cannot run the cost graph (operator Floor)" in caplog.text
