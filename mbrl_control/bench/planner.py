@@ -121,7 +121,8 @@ def _gflop(flops: float | None, seconds: float = 1.0) -> float | None:
 def _floor_report(floor, flops: float, step_flops: dict, times: dict, rows: dict) -> dict[str, Any]:
     """``floor.report()`` plus ``floor_ms`` (of the model's ``flops``), ``ok`` and ``error``.
 
-    Sets ``rows[name]["fraction_of_floor"]`` (median step) for each variant in
+    Sets ``rows[name]["fraction_of_floor"]`` (median step) and ``"best_call_fraction"``
+    (the fastest step: best against best, less sensitive to a loaded host) for each variant in
     ``step_flops`` (name -> its FLOPs per step; the fp32 ones: an int8 graph is not bounded
     by an fp32 GEMM, its fraction is ``None``), or ``None`` for all when any call of any
     variant beat the best GEMM of the run (then ``ok`` is False and ``error`` says which).
@@ -133,19 +134,20 @@ def _floor_report(floor, flops: float, step_flops: dict, times: dict, rows: dict
     report = floor.report()
     best = floor.best()[0]
     report["floor_ms"] = round(flops / best / 1e6, 3)
-    errors, fractions = [], {}
+    errors, fractions, best_call = [], {}, {}
     for name, ts in times.items():
         if name not in step_flops:
             continue
         try:  # the fastest call too, not only the median
-            fraction_of_floor(step_flops[name], min(ts), best)
+            best_call[name] = fraction_of_floor(step_flops[name], min(ts), best)
             fractions[name] = fraction_of_floor(step_flops[name], float(np.median(ts)), best)
         except FloorExceeded as exc:
             errors.append(f"{name}: {exc}")
     report["ok"], report["error"] = not errors, "; ".join(errors) or None
     for name in times:
-        value = fractions.get(name) if not errors else None
-        rows[name]["fraction_of_floor"] = None if value is None else round(value, 3)
+        for key, values in (("fraction_of_floor", fractions), ("best_call_fraction", best_call)):
+            value = values.get(name) if not errors else None
+            rows[name][key] = None if value is None else round(value, 3)
     return report
 
 

@@ -47,12 +47,15 @@ def test_a_call_faster_than_the_floor_makes_the_report_say_the_floor_is_wrong():
     step_flops = {"onnx": flops, "torch": flops}  # onnx_int8: not bounded by an fp32 floor
     report = _floor_report(floor, flops, step_flops, times, rows)
     assert report["ok"] is True and rows["torch"]["fraction_of_floor"] == pytest.approx(0.5, 0.01)
+    assert rows["onnx"]["fraction_of_floor"] == pytest.approx(1 / 3, 0.01)  # median: 1.5 x honest
+    assert rows["onnx"]["best_call_fraction"] == pytest.approx(0.5, 0.01)
     assert rows["onnx_int8"]["fraction_of_floor"] is None  # an fp32 floor bounds no int8 graph
     times["onnx"].append(honest / 4)  # one call at twice the best GEMM rate of the run
     report = _floor_report(floor, flops, step_flops, times, rows)
     assert report["ok"] is False and report["error"].startswith("onnx: ")
     assert "the floor is wrong" in report["error"]
-    assert all(rows[k]["fraction_of_floor"] is None for k in rows)  # none printed, none clamped
+    for key in ("fraction_of_floor", "best_call_fraction"):  # none printed, none clamped
+        assert all(rows[k][key] is None for k in rows)
 
 
 @pytest.mark.parametrize("layout", ["gemm", "batched"])
