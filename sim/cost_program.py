@@ -169,6 +169,8 @@ class _Emitter:
         fmt, fn = BINARY[op]
         if not (_sym(a) or _sym(b)):
             return fn(a, b)
+        if op == "Div" and not _sym(b) and b != 0:
+            fmt = "({a} / {b})"  # a nonzero constant divisor: Python's own division is IEEE
         return self.new(fmt.format(a=_lit(a), b=_lit(b)))
 
     def total(self, items: list[Any]) -> Any:
