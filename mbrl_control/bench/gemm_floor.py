@@ -123,128 +123,70 @@ class _Library:
     threads: int
     run: Any  # zero-argument callable: one sample's GEMMs
     gflops: list[float] = field(default_factory=list)
+    outputs: Any = None  # onnxruntime: () -> {name: array} of the last run
 
 
 class GemmFloor:
-    """Interleaved fp32 GEMM throughput samples of ``reps`` :class:`ModelCall` passes.
+    """Interleaved fp32 GEMM throughput samples, each doing ``flops_per_sample`` FLOPs in
+    every library. Build with :meth:`for_model_call` (``bench planner``: onnxruntime and
+    torch at a model pass's shapes) or :meth:`for_graph` (``bench planner-files``: the GEMMs
+    of a planner file, in onnxruntime); the constructor warms every library up.
 
-    Args:
-        call: the model pass whose GEMMs are measured.
-        reps: passes per sample (e.g. the horizon: one planner iteration's GEMMs).
-        threads: intra-op threads of every library (the variant's thread count); torch's
-            global count is set to it.
-        onnx_layout: the ONNX planner's form, ``"gemm"`` or ``"batched"`` (``None``: no
-            onnxruntime sample); torch is always sampled (batched ``bmm``).
-
-    Raises ``ValueError`` for an unknown layout or non-positive ``reps``/``threads``.
+    ``info``: what is measured (JSON-ready), reported by :meth:`report`.
     """
 
     def __init__(
-        self, call: ModelCall, reps: int, threads: int, onnx_layout: str | None = "batched"
+        self, libraries: list[_Library], flops_per_sample: float, threads: int, info: dict
     ) -> None:
-        if reps < 1 or threads < 1:
-            raise ValueError(f"reps ({reps}) and threads ({threads}) must be >= 1")
-        if onnx_layout is not None and onnx_layout not in LAYOUTS:
-            raise ValueError(f"onnx_layout={onnx_layout!r}; allowed: {', '.join(LAYOUTS)}")
-        self.call, self.reps, self.threads = call, reps, threads
-        self.flops_per_sample = call.flops * reps
-        rng = np.random.default_rng(0)
-        # (E, in, out) per layer, scaled so that chained products stay finite
-        self._weights = [
-            (rng.standard_normal((call.members, i, o)) / np.sqrt(i)).astype(np.float32)
-            for i, o in pairwise(call.dims)
-        ]
-        self._x = rng.standard_normal((call.members, call.rows, call.dims[0])).astype(np.float32)
-        self.libraries: list[_Library] = [self._torch()]
-        if onnx_layout is not None:
-            self.libraries.insert(0, self._onnxruntime(onnx_layout))
+        self.libraries, self.flops_per_sample = libraries, flops_per_sample
+        self.threads, self.info = threads, info
         self.sample()  # warm up (session init, allocator, packing), not recorded
         for lib in self.libraries:
             lib.gflops.clear()
 
-    # -- libraries -------------------------------------------------------------------------
+    @classmethod
+    def for_model_call(
+        cls, call: ModelCall, reps: int, threads: int, onnx_layout: str | None = "batched"
+    ) -> GemmFloor:
+        """``reps`` passes of ``call`` per sample (e.g. the horizon: one planner iteration).
 
-    def _torch(self) -> _Library:
-        import torch
+        ``threads``: intra-op threads of both libraries (the variant's thread count; torch's
+        global count is set to it). ``onnx_layout``: the ONNX planner's form, ``"gemm"`` or
+        ``"batched"`` (``None``: no onnxruntime sample); torch is always sampled (``bmm``).
+        Raises ``ValueError`` for an unknown layout or non-positive ``reps``/``threads``.
+        """
+        if reps < 1 or threads < 1:
+            raise ValueError(f"reps ({reps}) and threads ({threads}) must be >= 1")
+        if onnx_layout is not None and onnx_layout not in LAYOUTS:
+            raise ValueError(f"onnx_layout={onnx_layout!r}; allowed: {', '.join(LAYOUTS)}")
+        rng = np.random.default_rng(0)
+        # (E, in, out) per layer, scaled so that chained products stay finite
+        weights = [
+            (rng.standard_normal((call.members, i, o)) / np.sqrt(i)).astype(np.float32)
+            for i, o in pairwise(call.dims)
+        ]
+        x = rng.standard_normal((call.members, call.rows, call.dims[0])).astype(np.float32)
+        libraries = [_torch_bmm_chain(x, weights, reps, threads)]
+        if onnx_layout is not None:
+            model, feeds = _model_call_graph(x, weights, reps, onnx_layout)
+            libraries.insert(0, _onnxruntime(model, feeds, threads, onnx_layout))
+        info = {
+            "model_call": {"members": call.members, "rows": call.rows, "dims": list(call.dims)},
+            "passes_per_sample": reps,
+        }
+        floor = cls(libraries, call.flops * reps, threads, info)
+        floor.inputs = (x, weights)  # (E, B, in), [(E, in, out)]: what the passes multiply
+        return floor
 
-        torch.set_num_threads(self.threads)
-        x = torch.from_numpy(self._x)  # (E, B, in)
-        ws = [torch.from_numpy(w) for w in self._weights]  # (E, in, out) each
-
-        def run() -> None:
-            with torch.inference_mode():
-                for _ in range(self.reps):
-                    h = x
-                    for w in ws:
-                        h = torch.bmm(h, w)  # (E, B, out)
-
-        return _Library("torch", "bmm", torch.get_num_threads(), run)
-
-    def _onnxruntime(self, layout: str) -> _Library:
-        import onnxruntime as ort
-
-        from mbrl_control.export.runtime import open_session
-
-        model, inputs, outputs = self._onnx_graph(layout)
-        with tempfile.TemporaryDirectory() as tmp:
-            import onnx
-
-            path = Path(tmp) / "gemm_floor.onnx"
-            onnx.save(model, str(path))
-            session = open_session(path, self.threads, "GEMM floor graph")
-        binding = session.io_binding()
-        for name, value in inputs.items():
-            binding.bind_cpu_input(name, value)
-        self._keep = inputs  # the bound buffers must outlive the binding
-        self.onnx_outputs: dict[str, Any] = {}  # name -> OrtValue, rewritten by every sample
-        for name, shape in outputs.items():
-            out = ort.OrtValue.ortvalue_from_shape_and_type(shape, np.float32)
-            binding.bind_ortvalue_output(name, out)
-            self.onnx_outputs[name] = out
-        threads = session.get_session_options().intra_op_num_threads
-        return _Library("onnxruntime", layout, threads, lambda: session.run_with_iobinding(binding))
-
-    def _onnx_graph(self, layout: str):
-        """``(model, {input: array}, {output: shape})``: ``reps`` independent passes, each
-        its own input (so the optimizer cannot merge repeated passes), constant weights."""
-        from onnx import TensorProto, helper, numpy_helper
-
-        e, b = self.call.members, self.call.rows
-        nodes, inits, graph_in, graph_out = [], [], [], []
-        feeds: dict[str, np.ndarray] = {}
-        outs: dict[str, tuple[int, ...]] = {}
-        if layout == "batched":
-            inits = [numpy_helper.from_array(w, f"w{k}") for k, w in enumerate(self._weights)]
-            chains = [(f"x{r}", [f"w{k}" for k in range(len(self._weights))], self._x, (e, b))
-                      for r in range(self.reps)]  # fmt: skip
-            op = "MatMul"
-        else:
-            inits = [
-                numpy_helper.from_array(np.ascontiguousarray(w[m]), f"w{k}_{m}")
-                for k, w in enumerate(self._weights)
-                for m in range(e)
-            ]
-            chains = [
-                (f"x{r}_{m}", [f"w{k}_{m}" for k in range(len(self._weights))],
-                 np.ascontiguousarray(self._x[m]), (b,))
-                for r in range(self.reps) for m in range(e)
-            ]  # fmt: skip
-            op = "Gemm"
-        for name, ws, value, lead in chains:
-            graph_in.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, value.shape))
-            feeds[name] = value
-            h = name
-            for k, w in enumerate(ws):
-                out = f"{name}_h{k}"
-                nodes.append(helper.make_node(op, [h, w], [out]))
-                h = out
-            shape = (*lead, self.call.dims[-1])
-            graph_out.append(helper.make_tensor_value_info(h, TensorProto.FLOAT, shape))
-            outs[h] = shape
-        graph = helper.make_graph(nodes, "gemm_floor", graph_in, graph_out, inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-        model.ir_version = 8
-        return model, feeds, outs
+    @classmethod
+    def for_graph(cls, path: str | Path, threads: int) -> GemmFloor:
+        """Every ``MatMul``/``Gemm`` of the ONNX graph at ``path``, once per sample, at their
+        operand shapes and attributes, constant weights kept, in one onnxruntime ``run``
+        at ``threads`` (the planner's session options): the step's GEMMs without the rest.
+        Raises ``ValueError`` as :func:`graph_gemm_flops`."""
+        model, feeds, flops = _graph_gemms_only(path)
+        lib = _onnxruntime(model, feeds, threads, "graph")
+        return cls([lib], flops, threads, {"graph": str(path)})
 
     # -- sampling --------------------------------------------------------------------------
 
@@ -263,7 +205,7 @@ class GemmFloor:
         return max(samples)
 
     def report(self) -> dict[str, Any]:
-        """JSON-ready: CPU, threads, shapes, per-library spread and the best of the run."""
+        """JSON-ready: CPU, threads, what is measured, per-library spread, best of the run."""
         best, where = self.best()
         libs = {}
         for lib in self.libraries:
@@ -281,12 +223,7 @@ class GemmFloor:
             "cpu_model": cpu_model(),
             "dtype": "float32",
             "threads": self.threads,
-            "model_call": {
-                "members": self.call.members,
-                "rows": self.call.rows,
-                "dims": list(self.call.dims),
-            },
-            "passes_per_sample": self.reps,
+            **self.info,
             "gflop_per_sample": round(self.flops_per_sample / 1e9, 4),
             "libraries": libs,
             "best_gflops": round(best, 2),
@@ -294,34 +231,118 @@ class GemmFloor:
         }
 
 
-def graph_gemm_flops(path: str | Path) -> float:
-    """FLOPs of every ``MatMul``/``Gemm`` node of the ONNX graph at ``path`` (2 × M × K × N ×
-    batch): what the graph really does (e.g. a log-variance head the rollout never reads is
-    pruned at export and not counted).
+# -- libraries -----------------------------------------------------------------------------
 
-    The operand shapes are read from one run of a copy of the graph that also outputs every
-    GEMM operand (fed zeros of each input's declared shape and type; the planner graphs have
-    static shapes that values do not change). Raises ``ValueError`` for a graph input without
-    a static shape or a GEMM inside a subgraph (``Loop``/``Scan``/``If`` bodies).
-    """
+
+def _torch_bmm_chain(x: np.ndarray, weights: list, reps: int, threads: int) -> _Library:
+    """``reps`` chains ``x (E, B, in) @ w (E, in, out) @ ...`` with ``torch.bmm``."""
+    import torch
+
+    torch.set_num_threads(threads)
+    xt, ws = torch.from_numpy(x), [torch.from_numpy(w) for w in weights]
+
+    def run() -> None:
+        with torch.inference_mode():
+            for _ in range(reps):
+                h = xt
+                for w in ws:
+                    h = torch.bmm(h, w)  # (E, B, out)
+
+    return _Library("torch", "bmm", torch.get_num_threads(), run)
+
+
+def _onnxruntime(model: Any, feeds: dict[str, np.ndarray], threads: int, form: str) -> _Library:
+    """``model`` in a session with the planner's options (:func:`open_session`) at
+    ``threads``; ``feeds`` bound once, outputs bound to the device (no per-run feed cost).
+    The library's ``outputs()`` returns the last run's outputs (name -> array)."""
+    import onnx
+
+    from mbrl_control.export.runtime import open_session
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "gemm_floor.onnx"
+        onnx.save(model, str(path))
+        session = open_session(path, threads, "GEMM floor graph")
+    binding = session.io_binding()
+    for name, value in feeds.items():
+        binding.bind_cpu_input(name, value)
+    for out in session.get_outputs():
+        binding.bind_output(out.name)
+
+    def run() -> None:
+        session.run_with_iobinding(binding)
+        _ = feeds  # the bound buffers must outlive the binding
+
+    lib = _Library("onnxruntime", form, session.get_session_options().intra_op_num_threads, run)
+    names = [o.name for o in session.get_outputs()]
+    lib.outputs = lambda: dict(zip(names, binding.copy_outputs_to_cpu()))
+    return lib
+
+
+def _model_call_graph(x: np.ndarray, weights: list, reps: int, layout: str):
+    """``(model, {input: array})``: ``reps`` independent passes of ``x (E, B, in)`` through
+    ``weights [(E, in, out)]`` (constant), each its own input (so the optimizer cannot merge
+    repeated passes): one 3-D ``MatMul`` per layer (``batched``) or one 2-D ``Gemm`` per
+    member per layer (``gemm``), as :mod:`mbrl_control.export.gemm_ensemble` lays them out.
+    Outputs are pass-major, member-minor."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    members = range(x.shape[0]) if layout == "gemm" else [None]
+    inits, chains = [], []
+    for m in members:
+        ws = [w if m is None else np.ascontiguousarray(w[m]) for w in weights]
+        names = [f"w{k}_{m}" for k in range(len(ws))]
+        inits += [numpy_helper.from_array(w, n) for w, n in zip(ws, names)]
+        chains.append((m, names, x if m is None else np.ascontiguousarray(x[m])))
+    op = "MatMul" if layout == "batched" else "Gemm"
+    nodes, graph_in, graph_out, feeds = [], [], [], {}
+    for r in range(reps):
+        for m, names, value in chains:
+            h = f"x{r}_{m}"
+            graph_in.append(helper.make_tensor_value_info(h, TensorProto.FLOAT, value.shape))
+            feeds[h] = value
+            for k, w in enumerate(names):
+                nodes.append(helper.make_node(op, [h, w], [f"x{r}_{m}_h{k}"]))
+                h = f"x{r}_{m}_h{k}"
+            graph_out.append(helper.make_tensor_value_info(h, TensorProto.FLOAT, None))
+    graph = helper.make_graph(nodes, "gemm_floor", graph_in, graph_out, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model, feeds
+
+
+# -- planner graphs ------------------------------------------------------------------------
+
+GEMM_OPS = ("MatMul", "Gemm")
+
+
+def _graph_gemms(path: str | Path):
+    """``(model, [GEMM node], {tensor: shape})`` for every GEMM operand of the graph at
+    ``path``: shapes of initializers and ``Constant`` outputs as stored, others from one run
+    of a copy that also outputs them (fed zeros of each input's declared shape and type).
+    Raises ``ValueError`` for a subgraph or an input without a static shape."""
     import onnx
     import onnxruntime as ort
     from onnx import helper
 
     model = onnx.load(str(path))
     graph = model.graph
-    gemms = [n for n in graph.node if n.op_type in ("MatMul", "Gemm")]
     for node in graph.node:
         if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
                for a in node.attribute):  # fmt: skip
             raise ValueError(f"{path}: node {node.name!r} ({node.op_type}) has a subgraph")
-    inits = {i.name: tuple(i.dims) for i in graph.initializer}
-    known = {o.name for o in graph.output}
-    operands = {n for node in gemms for n in node.input[:2] if n not in inits and n not in known}
-    graph.output.extend(helper.make_empty_tensor_value_info(n) for n in sorted(operands))
-    feed = {}
+    gemms = [n for n in graph.node if n.op_type in GEMM_OPS]
+    shapes = {i.name: tuple(i.dims) for i in graph.initializer}
+    operands = {n for node in gemms for n in node.input if n and n not in shapes}
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    known = {o.name for o in graph.output} | {v.name for v in graph.input}
+    probe.graph.output.extend(
+        helper.make_empty_tensor_value_info(n) for n in sorted(operands - known)
+    )
+    feed: dict[str, np.ndarray] = {}
     for v in graph.input:
-        if v.name in inits:
+        if v.name in shapes:
             continue
         t = v.type.tensor_type
         if not all(d.HasField("dim_value") for d in t.shape.dim):
@@ -330,19 +351,73 @@ def graph_gemm_flops(path: str | Path) -> float:
         feed[v.name] = np.zeros([d.dim_value for d in t.shape.dim], dtype)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(model.SerializeToString(), options)
+    session = ort.InferenceSession(probe.SerializeToString(), options)
     names = [o.name for o in session.get_outputs()]
-    shapes = {n: v.shape for n, v in zip(names, session.run(None, feed))} | inits
-    total = 0.0
-    for node in gemms:
-        a, b = (tuple(shapes[n]) for n in node.input[:2])
-        if node.op_type == "Gemm":
-            attrs = {at.name: at.i for at in node.attribute}
-            m, k = a[::-1] if attrs.get("transA") else a
-            n = b[0] if attrs.get("transB") else b[1]
-            total += 2.0 * m * k * n
-        else:  # numpy matmul rules: 1-D operands are promoted, batch dims broadcast
-            a2, b2 = (a if len(a) > 1 else (1, *a)), (b if len(b) > 1 else (*b, 1))
-            batch = np.broadcast_shapes(a2[:-2], b2[:-2])
-            total += 2.0 * float(np.prod(batch)) * a2[-2] * a2[-1] * b2[-1]
-    return total
+    shapes |= {n: tuple(v.shape) for n, v in zip(names, session.run(None, feed))}
+    shapes |= {n: v.shape for n, v in feed.items()}
+    return model, gemms, shapes
+
+
+def _gemm_flops(node: Any, a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    """2 × M × K × N × batch of one ``MatMul`` (numpy rules) or ``Gemm`` (transA/transB)."""
+    if node.op_type == "Gemm":
+        attrs = {at.name: at.i for at in node.attribute}
+        m, k = a[::-1] if attrs.get("transA") else a
+        n = b[0] if attrs.get("transB") else b[1]
+        return 2.0 * m * k * n
+    a2, b2 = (a if len(a) > 1 else (1, *a)), (b if len(b) > 1 else (*b, 1))
+    batch = np.broadcast_shapes(a2[:-2], b2[:-2])
+    return 2.0 * float(np.prod(batch)) * a2[-2] * a2[-1] * b2[-1]
+
+
+def graph_gemm_flops(path: str | Path) -> float:
+    """FLOPs of every ``MatMul``/``Gemm`` node of the ONNX graph at ``path`` (2 × M × K × N ×
+    batch): what the graph really does (e.g. a log-variance head the rollout never reads is
+    pruned at export and not counted).
+
+    The operand shapes come from one run of the graph (the planner graphs have static
+    shapes that values do not change). Raises ``ValueError`` for a graph input without a
+    static shape or a node with a subgraph (``Loop``/``Scan``/``If``: bodies not counted).
+    """
+    _, gemms, shapes = _graph_gemms(path)
+    return sum(_gemm_flops(n, shapes[n.input[0]], shapes[n.input[1]]) for n in gemms)
+
+
+def _graph_gemms_only(path: str | Path):
+    """``(model, {input: array}, flops)``: the GEMM nodes of the graph at ``path`` alone.
+    Initializer and ``Constant`` operands stay constant (as ORT pre-packs them in the
+    planner); every other operand becomes an input of its recorded shape (random normal)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    model, gemms, shapes = _graph_gemms(path)
+    graph = model.graph
+    consts = {i.name: i for i in graph.initializer}
+    for node in graph.node:  # Constant nodes carry their tensor as the ``value`` attribute
+        if node.op_type == "Constant" and node.attribute[0].name == "value":
+            consts[node.output[0]] = numpy_helper.from_array(
+                numpy_helper.to_array(node.attribute[0].t), node.output[0]
+            )
+    rng = np.random.default_rng(0)
+    nodes, inits, graph_in, graph_out, feeds = [], {}, [], [], {}
+    for k, node in enumerate(gemms):
+        inputs = []
+        for i, name in enumerate(node.input):
+            if name in consts:
+                inits[name] = consts[name]
+                inputs.append(name)
+            elif name:
+                new = f"g{k}_in{i}"  # its own input: the optimizer cannot merge two nodes
+                feeds[new] = rng.standard_normal(shapes[name]).astype(np.float32)
+                graph_in.append(helper.make_tensor_value_info(new, TensorProto.FLOAT, shapes[name]))
+                inputs.append(new)
+            else:
+                inputs.append("")
+        out = f"g{k}_out"
+        nodes.append(helper.make_node(node.op_type, inputs, [out], domain=node.domain))
+        nodes[-1].attribute.extend(node.attribute)
+        graph_out.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, None))
+    flops = sum(_gemm_flops(n, shapes[n.input[0]], shapes[n.input[1]]) for n in gemms)
+    floor = helper.make_graph(nodes, "gemm_floor", graph_in, graph_out, list(inits.values()))
+    out_model = helper.make_model(floor, opset_imports=list(model.opset_import))
+    out_model.ir_version = model.ir_version
+    return out_model, feeds, flops

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         variants = _build_variants(args, model, task, cfg, obs, goal, Path(tmp), notes)
         layout = getattr(fast_model(model, cfg), "layout", "batched")  # the export's form
         # one planner iteration's GEMMs per sample, after every variant call
-        floor = GemmFloor(call, reps=cfg.horizon, threads=args.threads, onnx_layout=layout)
+        floor = GemmFloor.for_model_call(call, cfg.horizon, args.threads, onnx_layout=layout)
         for fn in variants.values():  # warm up (graph init, allocator, first-call costs)
             fn()
         times: dict[str, list[float]] = {k: [] for k in variants}

@@ -37,7 +37,7 @@ def test_fraction_of_floor_raises_above_one_and_never_clamps():
 
 
 def test_a_call_faster_than_the_floor_makes_the_report_say_the_floor_is_wrong():
-    floor = GemmFloor(TINY, reps=2, threads=1, onnx_layout="gemm")
+    floor = GemmFloor.for_model_call(TINY, reps=2, threads=1, onnx_layout="gemm")
     floor.sample()
     best = floor.best()[0]
     flops = 1e9
@@ -60,18 +60,18 @@ def test_a_call_faster_than_the_floor_makes_the_report_say_the_floor_is_wrong():
 
 @pytest.mark.parametrize("layout", ["gemm", "batched"])
 def test_the_floor_does_the_gemms_it_counts_at_the_threads_asked(layout):
-    floor = GemmFloor(TINY, reps=3, threads=2, onnx_layout=layout)
+    floor = GemmFloor.for_model_call(TINY, reps=3, threads=2, onnx_layout=layout)
     assert [(lib.name, lib.form, lib.threads) for lib in floor.libraries] == [
         ("onnxruntime", layout, 2),
         ("torch", "bmm", 2),
     ]
     assert floor.flops_per_sample == 3 * 2 * 2 * 8 * (3 * 16 + 16 * 16 + 16 * 4)
     floor.sample()
-    x, ws = floor._x, floor._weights  # (E, B, in), [(E, in, out)]
+    x, ws = floor.inputs  # (E, B, in), [(E, in, out)]
     expect = x
     for w in ws:
         expect = expect @ w  # (E, B, out)
-    outs = [v.numpy() for v in floor.onnx_outputs.values()]
+    outs = list(floor.libraries[0].outputs().values())
     assert len(outs) == 3 * (2 if layout == "gemm" else 1)  # every pass computed, none merged
     for k, got in enumerate(outs):  # pass-major, member-minor in the gemm form
         np.testing.assert_allclose(got, expect if layout == "batched" else expect[k % 2], 1e-4)
