@@ -173,6 +173,7 @@ class MbrlSimEnv(gymnasium.Env):
         )
         self._goal = t.sample_goal(rng)
         self._cost.set_goal(self._goal)
+        self._cost.prepare()  # the first reset compiles the cost, not the first step
         q0, qd0 = t.sample_initial_state(rng)
         log.info("reset %s profile=%s dr=%s", t.name, self.profile.name, json.dumps(self._dr))
 
