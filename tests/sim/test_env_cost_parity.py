@@ -10,6 +10,7 @@ lacks falls back to onnxruntime, and a cost that cannot be traced faithfully to 
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -236,3 +237,25 @@ def test_an_operator_python_lacks_runs_in_onnxruntime(caplog) -> None:
         assert cost(o, a, np.array([2.5, 0.0], np.float32)) == pytest.approx(4.0)
     assert cost.backend == "onnxruntime"
     assert "python cannot run the cost graph (operator Floor)" in caplog.text
+
+
+def test_bench_sim_compares_the_backends_in_one_run(capsys) -> None:
+    """``mbrl-control bench sim --compare``: every backend measured in the same rounds (JSON;
+    no timing is asserted, only that the numbers are there and consistent)."""
+    from mbrl_control.cli import main
+
+    argv = ["bench", "sim", "--steps", "60", "--rounds", "2", "--workers", "1", "--compare"]
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["cost_backend"] == "python" and out["substeps"] == 4 and out["rounds"] == 2
+    assert len(out["load_avg_1min_before_after"]) == 2
+    for b in step_cost.BACKENDS:
+        assert out[f"{b}_cost_us_per_step"] > 0
+    for b in ("onnxruntime", "torch"):
+        other = out[f"compare_{b}"]
+        assert other["env_control_steps_per_s_1_worker"] > 0
+        assert other["speedup_of_python"] > 0 and other["cpu_speedup_of_python"] > 0
+    split = out["env_cpu_us_split"]
+    assert split["physics"] > 0 and split["cost"] == out["python_cost_us_per_step"]
+    assert out["per_cpu_second"]["env_control_steps_1_worker"] > 0
+    assert out["env_control_steps_per_s_1_workers"] > 0
