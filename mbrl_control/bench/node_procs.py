@@ -67,6 +67,19 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> tuple[float, float] | None:
+    """CPU time (user + system, s) of ``pid`` itself and of its children it has waited for
+    (``/proc/<pid>/stat`` utime+stime, cutime+cstime); None once the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])  # fields 14..17
+    tick = os.sysconf("SC_CLK_TCK")
+    return (utime + stime) / tick, (cutime + cstime) / tick
+
+
 def children(pid: int) -> list[int]:
     """The direct child processes of ``pid`` (``/proc/<pid>/task/*/children``); [] if gone."""
     out: list[int] = []
@@ -142,6 +155,7 @@ def hold_goal(node: Any, task: Any, rng: Any, period: float = 0.5) -> list[float
 __all__ = [
     "children",
     "cpu_model",
+    "cpu_seconds",
     "descendants",
     "hold_goal",
     "load_average",

@@ -34,6 +34,9 @@ N minutes:
   window, transitions recorded, dropped states by reason, retraining processes seen;
 - ``memory``: ``VmRSS`` of each node process every ``--sample-every`` s (``/proc``), the
   retraining jobs' peak, and a leak verdict (:data:`LEAK_RULE`);
+- ``cpu_cores``: the cores each node and this process used over the window (CPU s / wall
+  s from ``/proc/<pid>/stat``), and ``finetune_jobs``: the retraining processes that ended
+  in the window (a job still running at the end is not counted);
 - the CPU model (``/proc/cpuinfo``), core count and load averages at start and end;
 - ``meets_target``: no deadline miss and a 'flat' memory verdict (the issue's target: over
   30 minutes on 2 cores).
@@ -63,6 +66,7 @@ import numpy as np
 
 from mbrl_control.bench.node_procs import (
     cpu_model,
+    cpu_seconds,
     descendants,
     hold_goal,
     load_average,
@@ -389,6 +393,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 planning = any(np.isfinite(float(r.get("p50_ms", "nan"))) for r in watch.controller)
                 if planning and watch.finetune and watch.commands:
                     t0, t0_wall, next_sample, minute = now, time.time(), now, 1
+                    cpu0 = _cpu(procs)
                     first_ctrl, first_fine = len(watch.controller) - 1, dict(watch.finetune)
                     _progress(f"nodes up after {now - launched:.0f} s; measuring "
                               f"{args.minutes:g} min at {args.rate:g} Hz")  # fmt: skip
@@ -414,6 +419,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             if now - t0 >= seconds:
                 break
         t_end_wall, duration = time.time(), time.monotonic() - t0
+        cpu1 = _cpu(procs)
         for _ in range(10):  # the reports that were on their way
             rclpy.spin_once(probe, timeout_sec=0.02)
     finally:
@@ -446,6 +452,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "load_average": {"start": load_start, "end": load_average()},
         "deadline_misses": misses,
+        "cpu_cores": _cores(cpu0, cpu1, duration),
         "controller": ctrl,
         "commands": {
             "count": int(commands.size),
@@ -463,6 +470,28 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "meets_target": misses == 0 and memory["verdict"] == "flat",
         "wall_s": round(time.monotonic() - launched, 1),
     }  # fmt: skip
+
+
+def _cpu(procs: Mapping[str, Any]) -> dict[str, tuple[float, float] | None]:
+    """CPU seconds (own, waited-for children) of each node and of this process ('bench')."""
+    pids = {name: p.pid for name, p in procs.items()} | {"bench": os.getpid()}
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def _cores(
+    before: Mapping[str, tuple[float, float] | None],
+    after: Mapping[str, tuple[float, float] | None],
+    seconds: float,
+) -> dict[str, float | None]:
+    """Cores each process used over ``seconds`` (CPU s / wall s), and 'finetune_jobs': the
+    retraining processes finetune_node finished in the window."""
+    out: dict[str, float | None] = {}
+    for name, b in before.items():
+        a = after.get(name)
+        out[name] = None if a is None or b is None else round((a[0] - b[0]) / seconds, 3)
+    fb, fa = before.get("finetune_node"), after.get("finetune_node")
+    out["finetune_jobs"] = None if fa is None or fb is None else round((fa[1] - fb[1]) / seconds, 3)
+    return out
 
 
 def _misses(watch: _Watch, first: int) -> int:

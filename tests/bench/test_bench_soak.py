@@ -58,6 +58,7 @@ def test_node_procs_reads_rss_children_and_stops_processes(tmp_path: Path) -> No
 
     from mbrl_control.bench.node_procs import (
         cpu_model,
+        cpu_seconds,
         descendants,
         node_argv,
         ros_env,
@@ -72,6 +73,9 @@ def test_node_procs_reads_rss_children_and_stops_processes(tmp_path: Path) -> No
     env = ros_env(42)
     assert env["ROS_DOMAIN_ID"] == "42" and env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     assert 1.0 < rss_mib(os.getpid()) < 100_000 and isinstance(cpu_model(), str)
+    own, waited = cpu_seconds(os.getpid())
+    subprocess.run([sys.executable, "-c", "sum(i * i for i in range(2_000_000))"], check=True)
+    assert cpu_seconds(os.getpid())[1] > waited and cpu_seconds(os.getpid())[0] >= own
     # a child that ignores SIGINT: stop() kills it after the grace period
     code = ("import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
             "print('ready', flush=True); time.sleep(60)")  # fmt: skip
@@ -128,6 +132,9 @@ def test_a_short_soak_reports_misses_latency_rate_memory_and_retrains(
     r = json.loads(lines[0])
     assert r["control_rate_hz"] == 100.0 and r["sim_real_time_factor"] == 2.0  # cart-pole: 50 Hz
     assert r["duration_s"] >= 12.0 and r["deadline_misses"] >= 0 and r["cpu_model"]
+    cores = r["cpu_cores"]  # every node ran (a node at 100 Hz uses some CPU)
+    assert all(cores[n] > 0 for n in ("sim_node", "mpc_controller", "finetune_node", "bench"))
+    assert cores["finetune_jobs"] >= 0
     assert r["controller"]["ticks"] > 0 and r["commands"]["count"] > 0
     assert r["commands"]["rate_hz"] > 0 and r["joint_states"]["count"] > 0
     lat = r["state_to_command_ms"]
