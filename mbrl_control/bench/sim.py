@@ -91,17 +91,6 @@ def _step_rate(env: Any, actions: Any) -> tuple[float, float]:
     return _rates(len(actions), since)
 
 
-def _env_rate(task: str, profile: str, steps: int, seed: int = 0, backend: str = BACKENDS[0]):
-    """Control steps/s (wall) of a fresh env under random actions, after a 100-step warm-up."""
-    env = _make_env(task, profile, backend, seed)
-    actions = _actions(env, steps, seed)
-    env.reset()
-    _step_rate(env, actions[:100])
-    rate = _step_rate(env, actions)[0]
-    env.close()
-    return rate
-
-
 def _raw_stepper(task: str) -> tuple[Any, int, Any]:
     """``(run(calls) -> (calls per wall s, per CPU s), substeps, close)`` for raw
     ``stepSimulation`` of the scene (nominal dynamics; one call = one physics step)."""
@@ -144,14 +133,19 @@ def _cost_us(task: str, backend: str, n: int = 2000) -> float:
 
 
 def _worker(args: tuple[Any, ...]) -> tuple[float, float, int]:
+    """One of the parallel processes: build and warm its env, wait for the others, step.
+    Only the stepping is timed (as for the 1-process rate)."""
     task, profile, steps, seed, backend, barrier = args
-    import mbrl_sim  # noqa: F401  (import cost outside the timed window)
-
-    _env_rate(task, profile, 200, seed, backend)  # build + warm caches (the cost graph too)
+    env = _make_env(task, profile, backend, seed)
+    actions = _actions(env, steps, seed)
+    env.reset()
+    _step_rate(env, actions[:100])  # warm caches (the cost graph is compiled at reset)
     barrier.wait()
     start = time.time()
-    _env_rate(task, profile, steps, seed, backend)
-    return start, time.time(), steps
+    _step_rate(env, actions)
+    end = time.time()
+    env.close()
+    return start, end, steps
 
 
 def _parallel_rate(task: str, profile: str, steps: int, workers: int, backend: str) -> float:
