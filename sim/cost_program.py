@@ -240,9 +240,10 @@ def compile_cost(graph: bytes) -> Callable[..., float]:
             continue
         if inp.name not in INPUTS:
             raise Unsupported(f"graph input {inp.name!r}; allowed: {list(INPUTS)}")
-        dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
-        if any(d <= 0 for d in dims) and dims:
-            raise Unsupported(f"input {inp.name!r} has a dynamic shape {dims}")
+        shape = inp.type.tensor_type.shape.dim
+        if any(not d.HasField("dim_value") for d in shape):
+            raise Unsupported(f"input {inp.name!r} has a dynamic shape")
+        dims = [d.dim_value for d in shape]
         size = int(np.prod(dims)) if dims else 1
         names = [f"{inp.name}_{i}" for i in range(size)]
         if names:
@@ -302,7 +303,7 @@ def _node(node: Any, values: dict[str, np.ndarray], em: _Emitter) -> list[np.nda
     if op == "Identity":
         return [x]
     if op == "Cast":
-        return [x]  # float <-> double, int64 indices: Python numbers already are both
+        return [_arr(np.frompyfunc(lambda a: _cast(a, at["to"], em), 1, 1)(x))]
     if op == "Gather":
         idx = np.asarray(_ints(ins[1], "Gather indices")).reshape(ins[1].shape)
         axis = _axis(at.get("axis", 0), x.ndim)
@@ -385,6 +386,20 @@ def _node(node: Any, values: dict[str, np.ndarray], em: _Emitter) -> list[np.nda
         prod = _arr(mul(a[..., :, :, None], b[..., None, :, :]))  # (..., M, K, N)
         return [_reduce(prod, [prod.ndim - 2], False, "ReduceSum", em)]
     raise Unsupported(f"operator {op}")
+
+
+def _cast(a: Any, to: int, em: _Emitter) -> Any:
+    """One element cast to ONNX type ``to``: floats stay Python floats (evaluated in float64),
+    bool tests against 0, integers truncate (constants only)."""
+    from onnx import TensorProto
+
+    if to in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16):
+        return a if _sym(a) else float(a)
+    if to == TensorProto.BOOL:
+        return em.new(f"({a} != 0)") if _sym(a) else bool(a)
+    if _sym(a):
+        raise Unsupported(f"Cast of an input-dependent value to type {to}")
+    return int(a)
 
 
 def _reduce(x: np.ndarray, axes: list[int], keepdims: bool, op: str, em: _Emitter) -> np.ndarray:

@@ -259,3 +259,35 @@ def test_bench_sim_compares_the_backends_in_one_run(capsys) -> None:
     assert split["physics"] > 0 and split["cost"] == out["python_cost_us_per_step"]
     assert out["per_cpu_second"]["env_control_steps_1_worker"] > 0
     assert out["env_control_steps_per_s_1_workers"] > 0
+
+
+def test_casts_and_empty_inputs_in_the_python_program() -> None:
+    """Casts to bool and of constants to integers translate; an input-dependent integer cast
+    (truncation) is refused, so that graph runs in onnxruntime; a 0-size input is fine."""
+    from mbrl_sim.cost_program import Unsupported, compile_cost
+    from onnx import TensorProto, helper
+
+    def graph(to: int) -> bytes:
+        nodes = [
+            helper.make_node("Gather", ["next_obs", "i"], ["x"], axis=1),
+            helper.make_node("Cast", ["x"], ["c"], to=to),
+            helper.make_node("Cast", ["c"], ["f"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["f", "x"], ["cost"]),
+        ]
+        g = helper.make_graph(
+            nodes,
+            "g",
+            [
+                helper.make_tensor_value_info("next_obs", TensorProto.FLOAT, [1, 2]),
+                helper.make_tensor_value_info("goal", TensorProto.FLOAT, [0]),
+            ],
+            [helper.make_tensor_value_info("cost", TensorProto.FLOAT, [1])],
+            [helper.make_tensor("i", TensorProto.INT64, [1], [1])],
+        )
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+    program = compile_cost(graph(TensorProto.BOOL))
+    assert program([], [], [5.0, 3.0], [], []) == 3.0  # (3 != 0) * 3
+    assert program([], [], [5.0, 0.0], [], []) == 0.0
+    with pytest.raises(Unsupported, match="Cast of an input-dependent value to type 7"):
+        compile_cost(graph(TensorProto.INT64))
