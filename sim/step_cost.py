@@ -244,9 +244,11 @@ class StepCost:
 
         t = self.task
         rng = np.random.default_rng(0)
+        low = np.where(np.isfinite(t.low), t.low, -1.0)  # (A,): unbounded actions in ±1
+        high = np.where(np.isfinite(t.high), t.high, 1.0)
         probe = {
             "obs": rng.normal(0, 1, (PROBE_ROWS, t.obs_dim)),
-            "action": rng.uniform(t.low, t.high, (PROBE_ROWS, t.act_dim)),
+            "action": rng.uniform(low, high, (PROBE_ROWS, t.act_dim)),
             "next_obs": rng.normal(0, 1, (PROBE_ROWS, t.obs_dim)),
             "goal": rng.uniform(-1, 1, t.goal_dim),
         }

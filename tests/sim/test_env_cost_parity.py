@@ -291,3 +291,15 @@ def test_casts_and_empty_inputs_in_the_python_program() -> None:
     assert program([], [], [5.0, 0.0], [], []) == 0.0
     with pytest.raises(Unsupported, match="Cast of an input-dependent value to type 7"):
         compile_cost(graph(TensorProto.INT64))
+
+
+class Unbounded(Scaled):
+    name = "unbounded_test"
+    action_low, action_high = (-np.inf,), (np.inf,)
+
+
+def test_a_task_with_unbounded_actions_is_probed_and_compiled() -> None:
+    cost = StepCost(Unbounded(2.0))
+    o, n = np.zeros(2, np.float32), np.array([1.0, 0.0], np.float32)
+    assert cost(o, np.array([30.0], np.float32), n) == pytest.approx(2.0 + 3.0)
+    assert cost.backend == "python"
