@@ -6,7 +6,10 @@ scene is built from its URDF and ``simulation:`` section). Importing the package
 gymnasium ids ``mbrl_sim/CartpoleSwingup-v0`` and ``mbrl_sim/PandaReach-v0`` (so
 ``gymnasium.make("mbrl_sim:mbrl_sim/PandaReach-v0")`` works) and ``mbrl_sim/Task-v0`` for any
 task file: ``gymnasium.make("mbrl_sim:mbrl_sim/Task-v0", task="my_robot.task.yaml")``.
-Profiles live in ``sim/profiles/*.yaml`` (see :mod:`mbrl_sim.profiles`).
+Profiles live in ``sim/profiles/*.yaml`` (see :mod:`mbrl_sim.profiles`). The reward's cost is
+the task's torch cost traced once per process and run as straight-line Python
+(:mod:`mbrl_sim.step_cost`, :mod:`mbrl_sim.cost_program`; ``make_env(..., cost_backend=)``
+picks ``python``, ``onnxruntime`` or ``torch``).
 """
 
 from __future__ import annotations
