@@ -116,6 +116,18 @@ def fraction_of_floor(flops: float, seconds: float, floor_gflops: float) -> floa
     return achieved / floor_gflops
 
 
+def step_fractions(flops: float, seconds: Any, floor_gflops: float) -> dict[str, float]:
+    """``{"fraction_of_floor": median step, "best_call_fraction": fastest step}`` of steps
+    doing ``flops`` in ``seconds`` (a sequence, > 0) against ``floor_gflops`` (the best GEMM
+    of the run: best against best is less sensitive to a loaded host). Raises
+    :class:`FloorExceeded` when any step beat the floor (see :func:`fraction_of_floor`)."""
+    ts = np.asarray(seconds, float)
+    return {
+        "best_call_fraction": fraction_of_floor(flops, float(ts.min()), floor_gflops),
+        "fraction_of_floor": fraction_of_floor(flops, float(np.median(ts)), floor_gflops),
+    }
+
+
 @dataclass
 class _Library:
     name: str

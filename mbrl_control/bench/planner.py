@@ -127,26 +127,22 @@ def _floor_report(floor, flops: float, step_flops: dict, times: dict, rows: dict
     by an fp32 GEMM, its fraction is ``None``), or ``None`` for all when any call of any
     variant beat the best GEMM of the run (then ``ok`` is False and ``error`` says which).
     """
-    import numpy as np
-
-    from mbrl_control.bench.gemm_floor import FloorExceeded, fraction_of_floor
+    from mbrl_control.bench.gemm_floor import FloorExceeded, step_fractions
 
     report = floor.report()
     best = floor.best()[0]
     report["floor_ms"] = round(flops / best / 1e6, 3)
-    errors, fractions, best_call = [], {}, {}
+    errors, fractions = [], {}
     for name, ts in times.items():
-        if name not in step_flops:
-            continue
-        try:  # the fastest call too, not only the median
-            best_call[name] = fraction_of_floor(step_flops[name], min(ts), best)
-            fractions[name] = fraction_of_floor(step_flops[name], float(np.median(ts)), best)
-        except FloorExceeded as exc:
-            errors.append(f"{name}: {exc}")
+        if name in step_flops:
+            try:
+                fractions[name] = step_fractions(step_flops[name], ts, best)
+            except FloorExceeded as exc:
+                errors.append(f"{name}: {exc}")
     report["ok"], report["error"] = not errors, "; ".join(errors) or None
     for name in times:
-        for key, values in (("fraction_of_floor", fractions), ("best_call_fraction", best_call)):
-            value = values.get(name) if not errors else None
+        for key in ("fraction_of_floor", "best_call_fraction"):
+            value = fractions.get(name, {}).get(key) if not errors else None
             rows[name][key] = None if value is None else round(value, 3)
     return report
 

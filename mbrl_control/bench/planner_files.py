@@ -6,6 +6,14 @@ its task samples, and its default weights, through :class:`OnnxPlanner` exactly 
 ``mpc_controller`` calls it. Reports median/p99 per file and each file's median relative to
 the first file's in the same run: compare graph changes (e.g. a new critic implementation
 re-exported from the same checkpoint), not machines.
+
+``--floor``: after every call, one sample of the file's GEMMs alone (every ``MatMul``/
+``Gemm`` of the graph at its shapes, constant weights kept, in onnxruntime at ``--threads``:
+:meth:`~mbrl_control.bench.gemm_floor.GemmFloor.for_graph`); each file reports its graph's
+GEMM FLOPs per step and its fraction of its floor, the best sample of the run, so the
+fraction is at most 1. A call that beats it nulls the fractions, sets ``floor.ok`` false and
+the exit status to 1 (the floor is then wrong, never clamped). The JSON then also carries
+the CPU model and the spread (p10/p50/p90 GFLOP/s) of each file's samples.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from typing import Any
 
@@ -25,12 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=positive_int, default=5, help="interleaved rounds")
     parser.add_argument("--threads", type=positive_int, default=1, help="intra-op threads")
     parser.add_argument("--warmup", type=positive_int, default=5, help="untimed steps per file")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="sample each file's GEMMs alone after every call; report the fraction of the best",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the JSON report; 1 when ``--floor`` and a call beat its file's floor."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import numpy as np
 
+    from mbrl_control.bench.gemm_floor import GemmFloor
     from mbrl_control.export.runtime import OnnxPlanner
 
     rng = np.random.default_rng(0)
@@ -43,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         goals.append(np.zeros(p.goal_dim, np.float32) if p.goal_dim else None)
         if p.goal_dim:
             goals[-1] = rng.uniform(-0.5, 0.5, p.goal_dim).astype(np.float32)
+    floors = [GemmFloor.for_graph(path, args.threads) for path in args.files] if args.floor else []
     for p, s, g in zip(planners, states, goals):
         for i in range(args.warmup):
             p.act(s[i % len(s)], g)
@@ -54,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
                 t0 = time.perf_counter()
                 p.act(s[i % len(s)], g)
                 times[k].append(time.perf_counter() - t0)
+                if floors:
+                    floors[k].sample()
     rows: list[dict[str, Any]] = []
     base = float(np.median(times[0]))
     for path, t in zip(args.files, times):
@@ -67,5 +86,31 @@ def run(args: argparse.Namespace) -> int:
                 "p50_vs_first": round(float(np.median(t)) / base, 3),
             }
         )
+    ok = True
+    for row, floor, t in zip(rows, floors, times):
+        row.update(_floor_fields(floor, t))
+        ok = ok and row["floor"]["ok"]
     print(json.dumps({"threads": args.threads, "rounds": args.rounds, "files": rows}, indent=2))
-    return 0
+    if not ok:
+        errors = [f"{r['file']}: {r['floor']['error']}" for r in rows if not r["floor"]["ok"]]
+        print(f"bench planner-files: {'; '.join(errors)}", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def _floor_fields(floor, times: list[float]) -> dict[str, Any]:
+    """``gflop_per_step``, ``fraction_of_floor``, ``best_call_fraction`` (``None`` when a call
+    beat the floor) and ``floor`` (``GemmFloor.report()`` with ``ok`` and ``error``)."""
+    from mbrl_control.bench.gemm_floor import FloorExceeded, step_fractions
+
+    report = floor.report()
+    try:
+        fractions = step_fractions(floor.flops_per_sample, times, floor.best()[0])
+        report["ok"], report["error"] = True, None
+    except FloorExceeded as exc:
+        fractions = {"fraction_of_floor": None, "best_call_fraction": None}
+        report["ok"], report["error"] = False, str(exc)
+    return {
+        "gflop_per_step": float(f"{floor.flops_per_sample / 1e9:.4g}"),  # tiny graphs too
+        **{k: None if v is None else round(v, 3) for k, v in fractions.items()},
+        "floor": report,
+    }
