@@ -35,8 +35,8 @@ N minutes:
 - ``memory``: ``VmRSS`` of each node process every ``--sample-every`` s (``/proc``), the
   retraining jobs' peak, and a leak verdict (:data:`LEAK_RULE`);
 - ``cpu_cores``: the cores each node and this process used over the window (CPU s / wall
-  s from ``/proc/<pid>/stat``), and ``finetune_jobs``: the retraining processes that ended
-  in the window (a job still running at the end is not counted);
+  s from ``/proc/<pid>/stat``), and ``finetune_jobs``: finetune_node's retraining processes
+  (each one's CPU time at its last memory sample);
 - the CPU model (``/proc/cpuinfo``), core count and load averages at start and end;
 - ``meets_target``: no deadline miss and a 'flat' memory verdict (the issue's target: over
   30 minutes on 2 cores).
@@ -374,7 +374,8 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     procs = {n: spawn(node_argv(n, params[n]), env, work / f"{n}.log") for n in NODES}
     load_start = load_average()
     rss: dict[str, list[tuple[float, float]]] = {n: [] for n in NODES}
-    jobs_peak: dict[int, float] = {}
+    jobs_peak: dict[int, float] = {}  # retraining processes: pid -> peak RSS (MiB)
+    jobs_cpu: dict[int, float] = {}  # pid -> CPU s at its latest sample
     seconds = 60.0 * args.minutes
     launched = time.monotonic()
     t0 = t0_wall = None
@@ -410,9 +411,11 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     if mib is not None:
                         rss[name].append((round(now - t0, 2), round(mib, 1)))
                 for pid in descendants(procs["finetune_node"].pid):
-                    mib = rss_mib(pid)
+                    mib, cpu = rss_mib(pid), cpu_seconds(pid)
                     if mib is not None:
                         jobs_peak[pid] = max(jobs_peak.get(pid, 0.0), mib)
+                    if cpu is not None:
+                        jobs_cpu[pid] = cpu[0]  # the latest sample: the job's CPU so far
             if now - t0 >= 60.0 * minute:
                 _progress(_minute_line(minute, args, watch, first_ctrl, rss, t0_wall))
                 minute += 1
@@ -452,7 +455,8 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "load_average": {"start": load_start, "end": load_average()},
         "deadline_misses": misses,
-        "cpu_cores": _cores(cpu0, cpu1, duration),
+        "cpu_cores": _cores(cpu0, cpu1, duration)
+        | {"finetune_jobs": round(sum(jobs_cpu.values()) / duration, 3)},
         "controller": ctrl,
         "commands": {
             "count": int(commands.size),
@@ -472,25 +476,20 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _cpu(procs: Mapping[str, Any]) -> dict[str, tuple[float, float] | None]:
-    """CPU seconds (own, waited-for children) of each node and of this process ('bench')."""
+def _cpu(procs: Mapping[str, Any]) -> dict[str, float | None]:
+    """CPU seconds of each node and of this process ('bench'); None for a process gone."""
     pids = {name: p.pid for name, p in procs.items()} | {"bench": os.getpid()}
-    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+    return {name: (None if (c := cpu_seconds(pid)) is None else c[0]) for name, pid in pids.items()}
 
 
 def _cores(
-    before: Mapping[str, tuple[float, float] | None],
-    after: Mapping[str, tuple[float, float] | None],
-    seconds: float,
+    before: Mapping[str, float | None], after: Mapping[str, float | None], seconds: float
 ) -> dict[str, float | None]:
-    """Cores each process used over ``seconds`` (CPU s / wall s), and 'finetune_jobs': the
-    retraining processes finetune_node finished in the window."""
+    """Cores each process used over ``seconds`` (CPU s / wall s)."""
     out: dict[str, float | None] = {}
     for name, b in before.items():
         a = after.get(name)
-        out[name] = None if a is None or b is None else round((a[0] - b[0]) / seconds, 3)
-    fb, fa = before.get("finetune_node"), after.get("finetune_node")
-    out["finetune_jobs"] = None if fa is None or fb is None else round((fa[1] - fb[1]) / seconds, 3)
+        out[name] = None if a is None or b is None else round((a - b) / seconds, 3)
     return out
 
 
