@@ -12,7 +12,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
-import pybullet as pb
+from mbrl_sim.bullet import pb
 from mbrl_sim.scenes import Scene
 
 from mbrl_control.tasks.camera_section import CameraSpec

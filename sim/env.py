@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import gymnasium
 import numpy as np
-import pybullet as pb
+from mbrl_sim.bullet import pb
 from mbrl_sim.profiles import DRProfile, load_profile
 from mbrl_sim.scenes import Scene, load_scene, set_mimic_joints
 from mbrl_sim.step_cost import StepCost

@@ -23,8 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pybullet as pb
 import torch
+from mbrl_sim.bullet import pb
 from mbrl_sim.env import MbrlSimEnv
 from mbrl_sim.scenes import set_mimic_joints
 

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pybullet as pb
 import pybullet_data
+from mbrl_sim.bullet import pb
 from mbrl_sim.scene_spec import (
     GRAVITY,
     INTERFACES,

@@ -80,15 +80,28 @@ def seeds(seed: int) -> Callable[[int], int]:
     return lambda k: 1000 * seed + k
 
 
+def _next_domain() -> int:
+    """The next ROS_DOMAIN_ID of this pytest process (1..100 are safe on Linux)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... under xdist
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    k = next(_domain_counter)
+    if worker.startswith("gw") and worker[2:].isdigit() and 1 < count <= 100:
+        span = 100 // count  # each worker its own ids
+        return 1 + span * (int(worker[2:]) % count) + (os.getpid() * 7 + k) % span
+    return 1 + (os.getpid() * 7 + k) % 100
+
+
 @pytest.fixture
 def ros_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A ROS 2 environment of its own for this test: a fresh domain id, loopback discovery.
 
     The id mixes the pytest process id with a counter so that parallel runs on one machine
-    and consecutive tests in one run do not hear each other. Returns the full environment
-    for subprocesses (the test process's ``os.environ`` is patched the same way).
+    and consecutive tests in one run do not hear each other; under pytest-xdist each worker
+    draws from its own ids (with 2 workers gw0: 1-50, gw1: 51-100): workers never share one.
+    Returns the full environment for subprocesses (the test process's ``os.environ`` is
+    patched the same way).
     """
-    domain = 1 + (os.getpid() * 7 + next(_domain_counter)) % 100  # 1..100 are safe on Linux
+    domain = _next_domain()
     monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     monkeypatch.setenv("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")

@@ -94,7 +94,7 @@ def _step_rate(env: Any, actions: Any) -> tuple[float, float]:
 def _raw_stepper(task: str) -> tuple[Any, int, Any]:
     """``(run(calls) -> (calls per wall s, per CPU s), substeps, close)`` for raw
     ``stepSimulation`` of the scene (nominal dynamics; one call = one physics step)."""
-    import pybullet as pb
+    from mbrl_sim.bullet import pb
     from mbrl_sim.scenes import load_scene
 
     from mbrl_control.tasks import get_task
