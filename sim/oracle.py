@@ -147,8 +147,9 @@ class OraclePolicy:
     def __init__(self, env: Any, planner: Any) -> None:
         self.env, self.planner = env.unwrapped, planner
 
-    def reset(self) -> None:
-        self.planner.reset()
+    def reset(self, seed: int | None = None) -> None:
+        """Forget the planner's warm start; with ``seed``, restart its noise stream too."""
+        self.planner.reset(seed)
 
     def act(self, obs: np.ndarray, goal: np.ndarray | None = None) -> np.ndarray:
         snapshot = self.env.save_state()

@@ -241,7 +241,7 @@ def run_episode(
     policy: Policy,
     *,
     seed: int | None = None,
-    reset: Callable[[], None] | None = None,
+    reset: Callable[[int | None], None] | None = None,
     observers: Sequence[EpisodeObserver] = (),
 ) -> dict[str, Any]:
     """One episode: return (= -Σcost), success by the task's ``episode_success`` rule,
@@ -249,14 +249,16 @@ def run_episode(
     ``success_steps`` (steps at which it held), steps and per-step policy latency (s), plus
     the keys each observer's ``on_end`` adds (see the module docstring).
 
-    ``reset`` (e.g. the planner's) is called after ``env.reset``. Raises ``ValueError`` when
-    an observer refuses the episode (e.g. a :class:`HoldObserver` on an unobserved name) or
-    when two observers add the same key.
+    ``reset`` (e.g. the planner's ``reset(seed)``) is called after ``env.reset`` with the
+    episode's ``seed``: a policy's own randomness (a planner's noise stream) restarts with the
+    episode, so episode ``seed`` scores the same alone as after any other episodes. Raises
+    ``ValueError`` when an observer refuses the episode (e.g. a :class:`HoldObserver` on an
+    unobserved name) or when two observers add the same key.
     """
     obs, info = env.reset(seed=seed)
     goal = np.asarray(info.get("goal", np.zeros(0)), np.float32)
     if reset is not None:
-        reset()
+        reset(seed)
     task = env.unwrapped.task
     for o in observers:
         o.on_reset(env, obs, info)
@@ -297,7 +299,7 @@ def run_episodes(
     episodes: int,
     *,
     seed: int,
-    reset: Callable[[], None] | None = None,
+    reset: Callable[[int | None], None] | None = None,
     observers: Sequence[EpisodeObserver] = (),
     desc: str = "",
     quiet: bool = True,
@@ -470,7 +472,7 @@ def write_video(
 def _monitored_episodes(
     env: Any,
     act: Policy,
-    reset: Callable[[], None],
+    reset: Callable[[int | None], None],
     episodes: int,
     seed: int,
     observers: Sequence[EpisodeObserver],

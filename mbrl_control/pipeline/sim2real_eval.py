@@ -21,19 +21,23 @@ def evaluate_random(
     task: str, profile: str, episodes: int, *, seed: int = 1000, policy_seed: int = 0
 ) -> dict[str, Any]:
     """Uniformly random actions within the task's bounds on the same episodes (the
-    normalization's zero); the action stream is seeded by ``policy_seed``."""
+    normalization's zero); episode ``seed + i``'s action stream is seeded by
+    ``(policy_seed, seed + i)``, so an episode's actions do not depend on the ones before."""
     import mbrl_sim
 
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
     task_obj = env.unwrapped.task
-    rng = np.random.default_rng(policy_seed)
+    rng = [np.random.default_rng(policy_seed)]
+
+    def reset(episode_seed: int | None) -> None:
+        rng[0] = np.random.default_rng([policy_seed, 0 if episode_seed is None else episode_seed])
 
     def policy(obs: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        return rng.uniform(task_obj.low, task_obj.high).astype(np.float32)
+        return rng[0].uniform(task_obj.low, task_obj.high).astype(np.float32)
 
     observers = [SafetyMonitor()]
     try:
-        results = run_episodes(env, policy, episodes, seed=seed, observers=observers)
+        results = run_episodes(env, policy, episodes, seed=seed, reset=reset, observers=observers)
     finally:
         env.close()
     return summarize(results, observers=observers, planner="random", task=task, profile=profile)
