@@ -29,12 +29,11 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from mbrl_control.bench.node_procs import node_argv, ros_env, spawn, stop
+from mbrl_control.bench.node_procs import measure_in_workdir, node_argv, ros_env, spawn, stop
 
 TARGET_CYCLE_S = 30.0
 
@@ -227,13 +226,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.keep:
-        work = Path(args.keep)
-        work.mkdir(parents=True, exist_ok=True)
-        result = measure(args, work)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            result = measure(args, Path(tmp))
+    result = measure_in_workdir(args.keep, lambda work: measure(args, work))
     print(json.dumps(result, indent=None if args.json else 2))
     return 0 if result["cycles"] else 1
 

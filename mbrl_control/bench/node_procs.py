@@ -5,7 +5,8 @@ One home for what ``bench finetune-cycle`` and ``bench soak`` both do: build a n
 (loopback discovery), start a node with its output in a log file, stop nodes (SIGINT, then
 SIGKILL after a grace period), read a process's resident memory and the machine's CPU
 model from ``/proc`` (Linux; psutil is not a dependency), and, from the bench's own rclpy
-node, hold the goal a goal task's controller waits for.
+node, hold the goal a goal task's controller waits for; run a measurement in the ``--keep``
+folder or a temporary one.
 """
 
 from __future__ import annotations
@@ -14,9 +15,21 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+
+def measure_in_workdir(keep: str | None, measure: Callable[[Path], dict]) -> dict:
+    """``measure(work)`` in folder ``keep`` (created; the nodes' logs, data and models stay
+    there) or, when ``keep`` is empty, in a temporary folder removed afterwards."""
+    if keep:
+        work = Path(keep)
+        work.mkdir(parents=True, exist_ok=True)
+        return measure(work)
+    with tempfile.TemporaryDirectory() as tmp:
+        return measure(Path(tmp))
 
 
 def ros_env(domain: int) -> dict[str, str]:

@@ -55,7 +55,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
@@ -70,6 +69,7 @@ from mbrl_control.bench.node_procs import (
     descendants,
     hold_goal,
     load_average,
+    measure_in_workdir,
     node_argv,
     ros_env,
     rss_mib,
@@ -518,13 +518,7 @@ def _minute_line(
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.keep:
-        work = Path(args.keep)
-        work.mkdir(parents=True, exist_ok=True)
-        result = measure(args, work)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            result = measure(args, Path(tmp))
+    result = measure_in_workdir(args.keep, lambda work: measure(args, work))
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
