@@ -19,9 +19,10 @@ STATUS = "mpc_controller: planner"
 
 
 def start_controller(spawn, ros_env, planner_dir: Path, *params: str, env=None, extra=(), exe=None):
-    """Start ``mpc_controller`` (autostart, planner_a, limits ±2, state_timeout 0.2 s);
-    ``params`` are more ``name:=value`` overrides, ``extra`` more ``--ros-args`` words,
-    ``exe`` another command line that runs the node."""
+    """Start ``mpc_controller`` (autostart, planner_a, limits ±2, state_timeout 0.2 s, noise
+    seed 7: a test's commands must not depend on an OS-drawn seed); ``params`` are more
+    ``name:=value`` overrides, ``extra`` more ``--ros-args`` words, ``exe`` another command
+    line that runs the node."""
     argv = [*(exe or [CONTROLLER]), "--ros-args"]
     argv += ["-p", f"model_path:={planner_dir / 'planner_a.onnx'}"]
     for p in (
@@ -29,6 +30,7 @@ def start_controller(spawn, ros_env, planner_dir: Path, *params: str, env=None, 
         "state_timeout:=0.2",
         "action_low:=[-2.0]",
         "action_high:=[2.0]",
+        "seed:=7",
         *params,
     ):
         argv += ["-p", p]
