@@ -70,6 +70,7 @@ setup(
         "test": [
             "pytest>=8.0",
             "pytest-timeout>=2.3",
+            "pytest-xdist>=3.8",  # ./dev test runs the suite on 2 workers
             "hypothesis>=6.100",
             "ruff>=0.15",
             "colcon-common-extensions>=0.3",

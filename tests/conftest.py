@@ -46,12 +46,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--torch-threads",
         type=int,
         default=int(threads) if threads else None,
-        help=f"torch intra-op threads (and OMP_NUM_THREADS of subprocesses; env {THREADS_ENV})",
+        help=f"torch intra-op threads (and OMP_NUM_THREADS of subprocesses; env {THREADS_ENV}; "
+        "default: torch's own, under pytest-xdist each worker's share of the cores)",
     )
+
+
+def _worker_share() -> int | None:
+    """Under pytest-xdist, this worker's share of the cores (>= 1); else None."""
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    return max(1, (os.cpu_count() or 1) // count) if count > 1 else None
 
 
 def pytest_configure(config: pytest.Config) -> None:
     threads = config.getoption("--torch-threads")
+    if threads is None and (share := _worker_share()) is not None:
+        threads = share  # N workers x default torch threads would oversubscribe the cores
+        config.option.torch_threads = threads
     if threads is not None:
         if threads < 1:
             raise pytest.UsageError(f"--torch-threads must be >= 1, got {threads}")
