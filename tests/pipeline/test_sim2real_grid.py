@@ -269,8 +269,14 @@ def test_tiny_grid_end_to_end(tmp_path: Path) -> None:
         ("oracle_model", 0.1),
     }
     assert all(r["episodes"] == 2 and r["safety_counted"] for r in rows.values())
-    assert result["references"]["oracle"] == "oracle_model"  # the only oracle run here
-    assert "normalized" in rows[("default", 0.1)] and "p_vs_real_only" in rows[("none", 0.1)]
+    refs = result["references"]
+    if "error" in refs:  # a 0.1-min, 2-epoch "oracle" need not beat random on 2 episodes
+        assert "is not above R_random" in refs["error"], refs
+        assert "normalized" not in rows[("default", 0.1)]
+    else:
+        assert refs["oracle"] == "oracle_model"  # the only oracle run here
+        assert "normalized" in rows[("default", 0.1)]
+    assert "p_vs_real_only" in rows[("none", 0.1)]
     # budgets are met in whole episodes: 0.1 min = 300 steps -> 2 episodes of 200
     assert rows[("default", 0.1)]["real_minutes"] == pytest.approx(400 / 50 / 60)
     cells = {c["key"]: c for c in load_cells(tmp_path)}
