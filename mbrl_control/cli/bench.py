@@ -1,7 +1,8 @@
 """``mbrl-control bench WHAT``: benchmarks that print JSON (never timed assertions in tests).
 
 Each benchmark is a module ``mbrl_control.bench.<what>`` with ``add_arguments`` and ``run``.
-Timings are taken as ratios within one run (see DESIGN.md section 4).
+Timings are taken as ratios within one run: absolute times drift on shared cores and across
+CPU families.
 """
 
 from __future__ import annotations

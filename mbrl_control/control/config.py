@@ -45,9 +45,10 @@ class ControllerConfig:
     task: str = field(
         default="",
         metadata=param_meta(
-            "'' = the task recorded in model_path (the planner file carries it); a built-in "
-            "name or task file path must agree with that file's task, else configure/reload "
-            "is refused naming both",
+            "'' = the task recorded in model_path (the planner file carries it: read at "
+            "start-up, so an unreadable file is a start-up error); a built-in name or task "
+            "file path must agree with that file's task, else configure/reload is refused "
+            "naming both (with task set, a bad model_path leaves the node unconfigured)",
             read_only=True,
         ),
     )
