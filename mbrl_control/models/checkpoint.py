@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,8 @@ def read_payload(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file ({kind})")
+    if not zipfile.is_zipfile(path):  # a stray or truncated file: torch's own error is cryptic
+        raise ValueError(f"{path}: not a readable checkpoint (not a torch.save zip archive)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for truncated/garbage/pickled files

@@ -60,6 +60,10 @@ def test_corrupt_files_give_clear_value_errors(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(content)
         with pytest.raises(ValueError, match=rf"{name}: not a readable checkpoint"):
             load_checkpoint(tmp_path / name)
+    # a stray text file says what is wrong in words (was: "KeyError: 101")
+    (tmp_path / "notes.pt").write_text("experiment notes\n")
+    with pytest.raises(ValueError, match=r"notes\.pt: not a readable checkpoint \(not a torch"):
+        load_checkpoint(tmp_path / "notes.pt")
 
 
 def test_wrong_format_and_mismatched_weights(tmp_path: Path) -> None:
