@@ -25,7 +25,9 @@ the fp32 file is measured in closed loop (``mbrl-control bench precision``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -67,11 +69,13 @@ def convert(
         _fp16_weight_matmuls(model)
         onnx.save(model, str(dst))
     elif precision == "int8":
-        _quantize_dynamic(src, dst, vnni)
+        with _quiet_quantizer():
+            _quantize_dynamic(src, dst, vnni)
     else:
         if not calibration:
             raise ValueError("int8-static needs calibration feeds (the planner's inputs)")
-        _quantize_static(src, dst, calibration)
+        with _quiet_quantizer():
+            _quantize_static(src, dst, calibration)
     _stamp(dst, precision)
     return dst
 
@@ -155,6 +159,20 @@ def _fp16_weight_matmuls(model) -> None:
     del model.graph.node[:]
     model.graph.node.extend(nodes)
     del model.graph.value_info[:]  # stale fp32 shapes of the rewired tensors
+
+
+@contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    """onnxruntime's quantizer logs "Please consider to run pre-processing" through the root
+    logger on every call (advice for image models, not for this graph): root WARNINGs are
+    dropped while it runs."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _quantize_dynamic(src: Path, dst: Path, vnni: bool) -> None:
