@@ -26,7 +26,7 @@ from mbrl_control.cli.text import plain
 # subcommand -> (module, one-line help). Order is the order in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
     "init-task": ("mbrl_control.cli.init_task", "scaffold a task file from a URDF (or a topic)"),
-    "demo": ("mbrl_control.cli.demo", "cart-pole sim-to-real demo on embedded defaults (~6 min)"),
+    "demo": ("mbrl_control.cli.demo", "cart-pole sim-to-real demo on embedded defaults (~3 min)"),
     "collect": ("mbrl_control.cli.collect", "collect domain-randomized transitions in sim"),
     "train": ("mbrl_control.cli.train", "train an ensemble dynamics model on a transition store"),
     "export": ("mbrl_control.cli.export", "compile a checkpoint + planner config to planner.onnx"),

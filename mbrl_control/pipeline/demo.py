@@ -56,7 +56,7 @@ def run_demo(out: str | Path = "runs/demo", *, quiet: bool = False) -> dict[str,
 
     out = Path(out)
     t0 = time.perf_counter()
-    print(f"[demo] cart-pole sim-to-real into {out}/ (about 5 minutes on 2 cores)")
+    print(f"[demo] cart-pole sim-to-real into {out}/ (about 3 minutes on 2 cores)")
     result = run_sim2real(DEMO, out, quiet=quiet)
     pretrained = out / "pretrain_default" / "planner.onnx"
     gif = write_video(pretrained, DEMO.pretrain.task, DEMO.pretrain.profile, 7, out / "swingup.gif")
