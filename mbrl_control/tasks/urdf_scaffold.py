@@ -3,8 +3,13 @@
 :func:`scaffold_task` returns YAML text (with comments saying what to edit) that
 :func:`~mbrl_control.tasks.task_file.load_task_file` loads as written:
 
-- joints: the URDF's movable joints that are not mimic joints, in file order (type, range and
-  speed limit left to the URDF defaults, shown in comments);
+- joints: the URDF's movable joints that are not mimic joints, in file order (type left to the
+  URDF); their validity ranges written with slack beyond the URDF's limits, as the built-in
+  tasks do: ``position_range`` [lower - :data:`RANGE_SLACK`, upper + :data:`RANGE_SLACK`]
+  (0.1 rad or m) and ``velocity_limit`` :data:`SPEED_FACTOR` (2) times the URDF's
+  ``velocity``, so a simulator or encoder overshooting a hard stop a little is not refused
+  as impossible (the URDF values are shown in comments; ``initial_state.clip_margin`` keeps
+  initial states inside the URDF's limits);
 - command interface: as asked, else ``effort`` when the URDF gives effort limits, else
   ``velocity`` when it gives velocity limits, else ``effort``; command joints: all, except
   for ``effort`` the joints without an effort limit when others have one (a passive
@@ -30,6 +35,12 @@ import yaml
 from mbrl_control.tasks.urdf_model import UrdfJoint, UrdfTree
 
 INTERFACES = ("effort", "velocity", "position")
+# The validity ranges' slack beyond the URDF limits (the built-ins' convention: the Panda's
+# datasheet limits + 0.1 rad and twice its speed limits, the cart-pole's rail ends + 0.1 m).
+# PyBullet's joints overshoot a hard stop pushed with full effort by a few hundredths of a rad
+# and do not apply the URDF's speed limit at all; real encoders overshoot a little too.
+RANGE_SLACK = 0.1  # rad (revolute) or m (prismatic), each side
+SPEED_FACTOR = 2.0
 _ACTION_SUFFIX = {"effort": "effort", "velocity": "vel", "position": "pos"}
 _UNITS = {  # (interface, angular) -> unit
     ("effort", True): "N·m",
@@ -105,6 +116,17 @@ def _home(j: UrdfJoint) -> float:
     return (j.lower + j.upper) / 2
 
 
+def _joint_entry(j: UrdfJoint) -> dict[str, Any]:
+    """The joint's task entry: its name and validity ranges with slack (module doc)."""
+    entry: dict[str, Any] = {"name": j.name}
+    if j.has_range and j.type != "continuous":
+        lo, hi = j.lower - RANGE_SLACK, j.upper + RANGE_SLACK  # type: ignore[operator]
+        entry["position_range"] = [round(lo, 6), round(hi, 6)]
+    if j.velocity is not None:
+        entry["velocity_limit"] = round(SPEED_FACTOR * j.velocity, 6)
+    return entry
+
+
 def _joint_comment(j: UrdfJoint) -> str:
     unit = "m" if j.type == "prismatic" else "rad"
     parts = [j.type]
@@ -165,8 +187,8 @@ def scaffold_task(
     add = out.append
     add(f"# Task file scaffold written by `mbrl-control init-task` from {source or urdf_ref}.")
     add("# Schema: docs/task_files.md. Lines marked EDIT need your decision; the rest is a start")
-    add("# that loads as written. Values left out (joint types, ranges, speed limits, action")
-    add("# bounds) come from the URDF; write them to override.")
+    add("# that loads as written. Values left out (joint types, action bounds) come from the")
+    add("# URDF; write them to override.")
     add(f"name: {name}")
     add(f"description: {_flow(f'{tree.name or name} task (scaffold: edit the cost and success)')}")
     add("robot:")
@@ -176,11 +198,14 @@ def scaffold_task(
     add("  fixed_base: true  # EDIT: false for a free-floating base")
     add("  base_pose: {xyz: [0.0, 0.0, 0.0], rpy: [0.0, 0.0, 0.0]}  # m, rad: the root's pose")
     add("# The joints the task reads, in this order. A state outside a joint's position_range or")
-    add("# velocity_limit (the URDF's, unless written) is refused as impossible: write a slightly")
-    add("# wider position_range if your robot overshoots its limits.")
+    slack = f"+ {_num(RANGE_SLACK)} rad or m and x{_num(SPEED_FACTOR)}"
+    add("# beyond its velocity_limit is refused as impossible (the controller holds the safe")
+    add(f"# action): they are the URDF's limits {slack} (robots and the simulator overshoot")
+    add("# a hard stop a little; the simulator does not cap speeds at the URDF's). EDIT: widen")
+    add("# them if your robot goes further.")
     add("joints:")
     for j in joints:
-        add(f"  - {_flow({'name': j.name})}  # {_joint_comment(j)}")
+        add(f"  - {_flow(_joint_entry(j))}  # {_joint_comment(j)}")
     for n in tree.movable:
         m = tree.joints[n].mimic
         if m is not None:
@@ -244,5 +269,7 @@ def scaffold_task(
     add("initial_state:  # EDIT: per joint mean + U(-uniform, uniform) + N(0, normal)")
     add(f"  position: {{mean: {_flow([float(_num(m)) for m in mean])}, normal: 0.05}}")
     add("  velocity: {normal: 0.0}")
+    if any("position_range" in _joint_entry(j) for j in joints):
+        add(f"  clip_margin: {RANGE_SLACK!r}  # draws stay inside the URDF's own limits")
     add("dr_profile: default")
     return "\n".join(out) + "\n"
