@@ -14,6 +14,11 @@ topic takes goals from the topic inside the task's goal box only. Until a box/to
 arrives the controller publishes the safe action ("waiting for a goal"). Every refused goal is
 one throttled warning naming the values and what was wrong.
 
+Logging: a refused JointState or goal, and a status that turns WARN/ERROR (a "bad joint
+state" when a robot overshoots a limit now and then), can come every message or tick: each is
+logged at most once a second per reason (the message with its numbers left out), the next
+line counting the suppressed ones (mbrl_control.ros.log_throttle).
+
 Action history: a task whose observation ends with last_actions plans from the last k
 commands this node published (safe actions included); activate resets it to the safe action.
 
@@ -78,6 +83,7 @@ from mbrl_control.control.config import CRITIC_WEIGHT_RANGE, ControllerConfig, c
 from mbrl_control.control.core import ControllerCore, Level
 from mbrl_control.control.goal import GOAL_TOPIC, POINT_TYPE, goal_values
 from mbrl_control.ros.diagnostics import DiagnosticStatus, array_of, status_of
+from mbrl_control.ros.log_throttle import LogThrottle
 from mbrl_control.ros.managed import guard_change_state, incompatible_qos_message, lifecycle_label
 from mbrl_control.ros.params import LiveConfig, declare_param, guarded_post_set
 from mbrl_control.ros.spin import run_node, usage
@@ -122,6 +128,9 @@ class ControllerNode(LifecycleNode):
         self._tick_timer = None
         self._qos_problems: dict[str, str] = {}
         self._last_level: Level | None = None
+        # lines that can come every message or tick: once a second per reason, with the
+        # count of the suppressed ones (a state flickering across a limit flips the status)
+        self._throttled = {k: LogThrottle(1.0) for k in ("state", "goal", "status", "tick_failed")}
         self._wire_io()
         self.add_post_set_parameters_callback(guarded_post_set(self, self._apply_weights))
         self._install_exit_handlers()
@@ -295,12 +304,18 @@ class ControllerNode(LifecycleNode):
     def _on_joint_state(self, msg: JointState) -> None:
         reason = self.core.set_state(msg.name, msg.position, msg.velocity, self._now())
         if reason is not None:
-            self.get_logger().warning(f"JointState refused: {reason}", throttle_duration_sec=1.0)
+            self._warn_throttled("state", f"JointState refused: {reason}")
 
     def _on_goal(self, msg: PointStamped | Float64MultiArray) -> None:
         reason = self.core.set_goal(goal_values(msg))
         if reason is not None:
-            self.get_logger().warning(f"goal refused: {reason}", throttle_duration_sec=1.0)
+            self._warn_throttled("goal", f"goal refused: {reason}")
+
+    def _warn_throttled(self, site: str, message: str) -> None:
+        """WARN ``message`` at most once a second per reason (see :mod:`.log_throttle`)."""
+        line = self._throttled[site](message)
+        if line is not None:
+            self.get_logger().warning(line)
 
     def _on_qos(self, topic: str, side: str, info: Any) -> None:
         message = incompatible_qos_message(topic, side, info)
@@ -317,7 +332,9 @@ class ControllerNode(LifecycleNode):
             try:
                 self._on_tick()
             except Exception as exc:  # never let the control thread die
-                self.get_logger().error(f"control tick failed: {exc!r}", throttle_duration_sec=1.0)
+                line = self._throttled["tick_failed"](f"control tick failed: {exc!r}")
+                if line is not None:
+                    self.get_logger().error(line)
 
     def _on_tick(self) -> None:
         with self._tick_lock:
@@ -329,7 +346,7 @@ class ControllerNode(LifecycleNode):
             self._last_level = status.level
             self._publish_diagnostics()
             if status.level != Level.OK:
-                self.get_logger().warning(status.message)
+                self._warn_throttled("status", status.message)
 
     def _on_reload(self, request: Trigger.Request, response: Trigger.Response, reply: Any) -> None:
         def done(ok: bool, message: str) -> None:
