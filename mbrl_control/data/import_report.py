@@ -25,6 +25,7 @@ REASONS = {
     "bad_command": "non-finite action",
     "before_reset": "before a reset",
     "reset": "cut at a reset",
+    "partial_period": "past the last full control period",
     "no_task_joints": "no task joints",
     "no_state": "no state to place it by",
 }

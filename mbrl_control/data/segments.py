@@ -23,7 +23,11 @@ state are placed at the first state's stamp.
 - *grid*: a segment starts at a state (time ``t0``) and holds states at ``t0 + k T``, each
   linearly interpolated between the two merged states around it (continuous joints — no
   position limits — along the shorter arc). States faster than the control rate are thus
-  resampled onto the control grid, never dropped at random.
+  resampled onto the control grid, never dropped at random. A grid state is never
+  extrapolated: the merged states after a segment's last grid state (less than one period of
+  motion before a gap, jump, reset or the end of the input — with a jittered clock an episode
+  of N steps may span less than N periods and keep N - 1 transitions) end no transition and
+  are counted as dropped (``partial_period``).
 - *gap*: two consecutive merged states more than ``1.5 T`` apart end the segment (one missing
   state at the control rate is a ``2 T`` gap: it splits, never one long transition).
 - *jump*: a joint moving farther than physically possible ends the segment and the new one
@@ -356,6 +360,7 @@ class Segmenter:
         if self._obs and self._t0 >= t - self._eps:
             self._before = self._before[:0]  # commands from before the reset: not its history
             return
+        cutoff = np.inf
         if self._obs:
             before = [r for r in self._raw if r < t - self._eps]
             cutoff = before[-1] if before else -np.inf
@@ -363,7 +368,7 @@ class Segmenter:
             if keep < len(self._obs):
                 self.stats.drop("reset", "grid states at or after a reset", len(self._obs) - keep)
                 self._obs, self._act = self._obs[:keep], self._act[: max(0, keep - 1)]
-        self._end("reset")
+        self._end("reset", until=cutoff)
         self._last = None
         self._reset_at = t
         self.merge.reset()
@@ -471,8 +476,22 @@ class Segmenter:
         self._t0 = -np.inf
         self._raw: deque[float] = deque(maxlen=_MAX_RAW)  # merged-state times (s)
 
-    def _end(self, reason: str, idle: str = "") -> None:
-        """Store the current segment if long enough; count why it ended."""
+    def _drop_tail(self, reason: str, until: float) -> None:
+        """Count the merged states stamped after the segment's last grid state (up to
+        ``until``): less than a period of motion that ends no transition (``partial_period``)."""
+        last = self._grid(len(self._obs) - 1)
+        tail = sum(1 for r in self._raw if last + self._eps < r <= until)
+        if tail:
+            self.stats.drop(
+                "partial_period",
+                f"{tail} state(s) up to {max(r for r in self._raw if r <= until) - last:.4g} s "
+                f"after the last grid state t={last:.6f} before a {reason}: less than a period",
+                tail,
+            )
+
+    def _end(self, reason: str, idle: str = "", until: float = np.inf) -> None:
+        """Store the current segment if long enough; count why it ended (and its states
+        after the last grid state, up to ``until``: :meth:`_drop_tail`)."""
         n = len(self._act)
         if n:
             self.stats.breaks[reason] = self.stats.breaks.get(reason, 0) + 1
@@ -480,6 +499,8 @@ class Segmenter:
             self.stats.drop(idle, "a state with no command in effect")
         elif self._obs and reason in ("gap", "jump", "reset"):
             self.stats.drop("lone_state", f"a single state before a {reason} at t={self._t0:.6f}")
+        if self._obs and not idle and reason != "max_length":  # else the next one continues
+            self._drop_tail(reason, until)
         before = self._before
         lost = min(n, self.history - len(before)) if self.history else 0
         kept = n - lost
@@ -869,3 +890,4 @@ def _stretch(
             break  # every grid state up to the last merged state is placed
         chunk *= 2
     replace(np.inf)
+    seg._raw.extend(ta[max(a, b + 1 - _MAX_RAW) : b + 1].tolist())  # for the tail count
