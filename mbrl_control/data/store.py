@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,8 @@ def _read_episode(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[
     """
     if path.stat().st_size == 0:
         raise ValueError("file is empty (0 bytes)")
+    if not zipfile.is_zipfile(path):  # else numpy reads it as a pickle and says so
+        raise ValueError("not an .npz archive (a torn write, or not written by np.savez)")
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = {"obs", "action", "goal", "meta_json"} - set(z.files)

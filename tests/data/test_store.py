@@ -149,12 +149,15 @@ def test_damaged_episodes_are_skipped_naming_the_file_keeping_the_others(tmp_pat
     )
     np.savez(eps / "ep_000006.npz", obs=np.zeros((3, 3)))  # arrays missing
     store.append_episode(*episode(np.random.default_rng(6)))  # ep_000007, fine
+    (eps / "ep_000008.npz").write_text("lab notes, not an episode\n")  # a stray text file
     with caplog.at_level(logging.WARNING):
         data = store.load()
     assert sorted(m["id"] for m in data.episodes) == [0, 1, 2, 7]
     skipped = {Path(s["file"]).name: s["reason"] for s in data.skipped}
-    assert set(skipped) == {f"ep_00000{i}.npz" for i in (3, 4, 5, 6)}
+    assert set(skipped) == {f"ep_00000{i}.npz" for i in (3, 4, 5, 6, 8)}
     assert "0 bytes" in skipped["ep_000003.npz"] and "no transitions" in skipped["ep_000005.npz"]
+    # in words, not numpy's "pickled data ... allow_pickle=" hint
+    assert "not an .npz archive" in skipped["ep_000008.npz"], skipped["ep_000008.npz"]
     for name in skipped:
         assert name in caplog.text
 
