@@ -97,6 +97,8 @@ class ImageStore:
         path = self.path(episode)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no frames for episode {episode}")
+        if not zipfile.is_zipfile(path):  # else numpy reads it as a pickle and says so
+            raise ValueError(f"{path}: damaged frames file (not an .npz archive)")
         try:
             with np.load(path, allow_pickle=False) as z:
                 frames = z["frames"]

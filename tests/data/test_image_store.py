@@ -107,6 +107,8 @@ def test_loader_skips_episodes_without_usable_frames(
     images.write(2, np.zeros((2, 64, 64, 3), np.uint8), {})
     store.append_episode(obs, act, {})  # ep 3: torn file
     images.path(3).write_bytes(b"PK\x03\x04 torn")
+    store.append_episode(obs, act, {})  # ep 4: a text file (numpy would call it a pickle)
+    images.path(4).write_text("lab notes\n")
     (tmp_path / "images" / "notes.txt").write_text("stray")
     with caplog.at_level(logging.WARNING):
         loader = SequenceLoader(tmp_path, length=3)
@@ -114,5 +116,6 @@ def test_loader_skips_episodes_without_usable_frames(
     text = caplog.text
     assert "episode 1 has no frames" in text and "episode 2: 2 frames for 4 states" in text
     assert "ep_000003.npz: damaged frames file" in text
+    assert "ep_000004.npz: damaged frames file (not an .npz archive)" in text
     with pytest.raises(ValueError, match="no episode with frames of >= 14 steps"):
         SequenceLoader(tmp_path, length=13)
