@@ -40,9 +40,17 @@ state are placed at the first state's stamp.
   than the reset are dropped (``before_reset``). A terminal state stamped like the reset state
   (equal stamps) is thus dropped with it: the jump rule keeps it when no reset message comes.
 - *action*: transition ``k`` (``g_k -> g_k+1``) takes the latest command placed at or before
-  ``g_k+1`` (a forward-command robot holds its last command). No command yet, or one older
-  than ``1.5 T`` at ``g_k+1``, ends the segment (``no_command`` / ``stale_command``) and the
-  next segment starts at ``g_k+1``.
+  (exactly, no tolerance) the stamp of the merged state that grid state ``g_k+1`` stands for:
+  the nearer of the two merged states it is interpolated between (the later one at equal
+  distance) — a forward-command robot holds its last command. A command answers the state
+  it was computed from, so it comes after that state (planning latency > 0; a recording must
+  place it so: :mod:`mbrl_control.recording.episode_recorder`) and before the next one;
+  looking it up at the state ``g_k+1`` stands for, not at ``g_k+1`` itself, keeps it out of
+  transition ``k`` even when a jittered clock has drifted the grid past that state by more
+  than the latency. A command placed at that state's very stamp (received just before it,
+  capped by :class:`CommandClock`) was in effect during transition ``k``: it is taken. No
+  command yet, or one older than ``1.5 T`` at ``g_k+1`` (measured from the grid time), ends
+  the segment (``no_command`` / ``stale_command``) and the next segment starts at ``g_k+1``.
 - *history*: for a task whose observation ends with the ``last_actions`` block (k past
   commands, :mod:`mbrl_control.tasks.action_history`), each finished segment's block is filled
   from its own commands (:func:`~mbrl_control.tasks.action_history.with_history`) and its
@@ -427,7 +435,7 @@ class Segmenter:
             p, v = p_prev + frac * step, v_prev + frac * (vel - v_prev)
             obs = self.task.obs_from_joints(p, v)
             self.stats.grid_states += 1
-            action, why = self._action_at(g)
+            action, why = self._action_at(g, t if frac >= 0.5 else t_prev)
             if action is None:
                 self._end(why, idle=why)
                 self._start(g, p, v, obs)
@@ -442,12 +450,13 @@ class Segmenter:
         self._last = (t, pos, vel)
         self._raw.append(t)
 
-    def _action_at(self, g: float) -> tuple[np.ndarray | None, str]:
-        """The latest command placed at or before ``g`` and not stale; else (None, why)."""
+    def _action_at(self, g: float, at: float) -> tuple[np.ndarray | None, str]:
+        """The latest command placed at or before ``at`` (the stamp of the merged state grid
+        state ``g`` stands for) and not stale at ``g``; else (None, why)."""
         best = None
         for cell, cmd in self._cmds:
             tc = cell[0]
-            if tc is not None and tc <= g + self._eps and (best is None or tc >= best[0]):
+            if tc is not None and tc <= at and (best is None or tc >= best[0]):
                 best = (tc, cmd)
         # forget commands superseded before g (keep the one in effect and later ones)
         if best is not None:
@@ -740,10 +749,11 @@ class _CommandLookup:
     """What :meth:`Segmenter._action_at` finds, for many grid states at once.
 
     The Segmenter takes, among the commands fed so far, the one placed latest at or before
-    ``g + eps`` (of equal times, the one fed last). Commands it prunes are never that one
-    again (grid times only grow), so that is ``argmax (time, feed index)`` over the usable
-    commands fed before the state — unless its memory (:data:`_MAX_PENDING` commands) forgot
-    the answer: :meth:`check_memory` raises :class:`_Irregular` when that may have happened.
+    the stamp of the merged state grid state ``g`` stands for (of equal times, the one fed
+    last). Commands it prunes are never that one again (those stamps only grow), so that is
+    ``argmax (time, feed index)`` over the usable commands fed before the state — unless its
+    memory (:data:`_MAX_PENDING` commands) forgot the answer: :meth:`check_memory` raises
+    :class:`_Irregular` when that may have happened.
 
     Args: tc ``(C,)`` the usable commands' times (s), in feed order (any order of times).
     """
@@ -858,7 +868,8 @@ def _stretch(
         )[:, None]
         p = pa[si - 1] + frac * _delta_rows(seg.continuous, pa[si - 1], pa[si])
         v = va[si - 1] + frac * (va[si] - va[si - 1])
-        j = lookup.latest(g + eps, avail[si])
+        at = np.where(frac[:, 0] >= 0.5, ta[si], tp)  # the merged state g stands for
+        j = lookup.latest(at, avail[si])
         none = j < 0
         stale = ~none & (g - lookup.tc[np.maximum(j, 0)] > seg.max_gap)
         fail = none | stale

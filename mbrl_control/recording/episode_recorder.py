@@ -11,8 +11,11 @@ Foxglove (layout: :data:`FOXGLOVE_LAYOUT`), and in ``mbrl-control import`` as ep
   step (measured, as ``sim_node`` publishes it: names, positions, velocities, efforts);
 - ``/goal`` (``geometry_msgs/msg/PointStamped`` for a 3-d goal, else
   ``std_msgs/msg/Float64MultiArray``): each reset, for tasks with a goal;
-- ``/commands`` (``std_msgs/msg/Float64MultiArray``): each action, at the time of the state it
-  answers;
+- ``/commands`` (``std_msgs/msg/Float64MultiArray``): each action, after the state it answers
+  by that step's measured policy latency, clipped into the period (at least
+  :data:`MIN_LATENCY` after that state, at least as much before the next): as a live
+  controller's command arrives, so the import's rule (:mod:`mbrl_control.data.segments`, the
+  *action* rule) gives each transition the command computed from its own start state;
 - ``/step_cost`` (``std_msgs/msg/Float64``): each step's cost, with the state it led to;
 - ``/diagnostics`` (``diagnostic_msgs/msg/DiagnosticArray``): each step (``<name>: planner``:
   latency_ms, step, cost, return) and each episode's end (``<name>: episode``: return,
@@ -57,6 +60,10 @@ PLAN_TOPIC_TYPES: dict[str, str] = {
     "mpc_controller/plan_markers": "visualization_msgs/msg/MarkerArray",
 }
 """The controller's ``~/plan`` and ``~/plan_markers`` (recorded with a ``plan`` source)."""
+
+MIN_LATENCY = 1e-6
+"""Least time (s) between a recorded state and the command answering it (and between that
+command and the next state): a command never shares its state's stamp."""
 
 FOXGLOVE_LAYOUT = "foxglove_layout.json"
 """The Foxglove Studio layout shipped in this package (:func:`foxglove_layout_path`)."""
@@ -167,8 +174,7 @@ class EpisodeRecorder(EpisodeObserver):
             self._goal(goal, t)
         ret = 0.0  # return so far (= -sum of costs)
         for k, step in enumerate(self._steps):
-            # the command answers the state at t; its planning latency is in the diagnostics
-            bag.write(self.topic("commands"), TOPIC_TYPES["commands"], _array(step.action), t)
+            latency = latencies[k] if k < len(latencies) else float("nan")
             if step.plan is not None:
                 for (topic, typename), msg in zip(
                     PLAN_TOPIC_TYPES.items(), step.plan.messages(rosbags_kit(), t)
@@ -178,11 +184,14 @@ class EpisodeRecorder(EpisodeObserver):
             values = {
                 "episode": self.episodes,
                 "step": k,
-                "latency_ms": 1e3 * latencies[k] if k < len(latencies) else float("nan"),
+                "latency_ms": 1e3 * latency,
                 "cost": step.cost,
                 "return": ret,
             }
             self._diagnostics(t, "planner", "planning", values)
+            # the command answers the state at t: it arrives after its planning latency
+            t_cmd = t + _command_delay(latency, step.dt)
+            bag.write(self.topic("commands"), TOPIC_TYPES["commands"], _array(step.action), t_cmd)
             t += step.dt
             cost_msg = msg_class("std_msgs/msg/Float64")(data=step.cost)
             bag.write(self.topic("step_cost"), TOPIC_TYPES["step_cost"], cost_msg, t)
@@ -256,6 +265,16 @@ class EpisodeRecorder(EpisodeObserver):
             self.close()  # the finished episodes are a valid recording
         else:
             self.bag.abandon(remove=not self.episodes)
+
+
+def _command_delay(latency: float, period: float) -> float:
+    """When (s after its state) a command computed in ``latency`` s is recorded: the latency
+    clipped into ``[MIN_LATENCY, period - MIN_LATENCY]`` (``MIN_LATENCY`` if unknown), so it
+    comes strictly after the state it answers and strictly before the next state."""
+    least = min(MIN_LATENCY, 0.25 * period)
+    if not np.isfinite(latency):
+        return least
+    return float(min(max(latency, least), period - least))
 
 
 def _array(values: np.ndarray) -> Any:
