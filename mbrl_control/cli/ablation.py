@@ -151,6 +151,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--shifted-profile", type=profile_ref, default="reality_gap", help="the shifted profile"
     )
     safety.add_argument("--jobs", type=positive_int, default=1, help="cells evaluated at once")
+    safety.add_argument(
+        "--hold", action="store_true",
+        help="also run the unpenalized planner under the controller's on_uncertain: hold "
+        "(its default surprise/disagreement thresholds and hold_time)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -245,6 +250,7 @@ def _safety(args: argparse.Namespace, out: Path) -> str:
         profile_shifted=args.shifted_profile, profile_default=args.profile or "default",
         task=None if args.task == "cartpole_swingup" else args.task, preset=args.preset,
         seed=args.seed, threads=1, jobs=args.jobs, quiet=args.quiet,
+        hold={} if args.hold else None,
     )  # fmt: skip
     return json.dumps(result, indent=2)
 

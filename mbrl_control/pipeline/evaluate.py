@@ -325,21 +325,34 @@ def evaluate(
     video: str | Path | None = None,
     quiet: bool = True,
     observers: Sequence[EpisodeObserver] = (),
+    hold: Any = None,
 ) -> dict[str, Any]:
     """Run ``episodes`` closed-loop episodes of the ONNX planner (seeds ``seed + i``) on
     ``task`` (a built-in name or task-file path) and ``profile``; the :func:`summarize` dict
     (JSON-ready), with rail hits and safety stops from the simulator's truth
-    (:class:`SafetyMonitor`, always on) and the keys of the given ``observers``."""
+    (:class:`SafetyMonitor`, always on) and the keys of the given ``observers``.
+
+    ``hold``: a :class:`~mbrl_control.control.config.ControllerConfig` to run the controller's
+    ``on_uncertain: hold`` around the planner
+    (:class:`~mbrl_control.pipeline.uncertainty_hold.UncertaintyHold`; the summary gains
+    ``held_fraction`` and ``holds_mean``), or None (the planner alone)."""
     import mbrl_sim
 
     from mbrl_control.export.runtime import OnnxPlanner
     from mbrl_control.tasks import get_task
 
     # ``task`` is a built-in name or a task-file path; the file records the task's name
-    planner = OnnxPlanner(planner_path, expected_task=get_task(task), threads=threads, seed=seed)
+    task_obj = get_task(task)
+    planner = OnnxPlanner(planner_path, expected_task=task_obj, threads=threads, seed=seed)
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
+    act, reset = planner.act, planner.reset
+    if hold is not None:
+        from mbrl_control.pipeline.uncertainty_hold import UncertaintyHold
+
+        wrapped = UncertaintyHold(planner, task_obj, hold)
+        act, reset, observers = wrapped, wrapped.reset, [*observers, wrapped]
     results, observers = _monitored_episodes(
-        env, planner.act, planner.reset, episodes, seed, observers, f"evaluate {profile}", quiet
+        env, act, reset, episodes, seed, observers, f"evaluate {profile}", quiet
     )
     if video:
         write_video(planner_path, task, profile, seed, video)

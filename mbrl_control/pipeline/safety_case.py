@@ -21,6 +21,13 @@ and the success rate show that the penalized robot still moves and swings up.
 A weight ``w > 0`` **passes** when: its shifted rail hits and safety stops are 0, the
 unpenalized planner's are >= 1, and ``return_ratio >= 0.9``.
 
+With ``hold``, one more arm runs the unpenalized planner under the controller's
+``on_uncertain: hold`` (:class:`~mbrl_control.pipeline.uncertainty_hold.UncertaintyHold`: the
+safe action for ``hold_time`` while the windowed surprise or the disagreement is at its ERROR
+threshold, the controller's defaults unless given), judged by the same rule; its rows also
+give ``held_fraction`` (share of steps holding the safe action), so "safe because it never
+moved" shows.
+
 Run: ``python -m mbrl_control.pipeline.safety_case --checkpoint M --out O [--weights 0,W]
 [--episodes 20] [--profile-shifted P] [--task T]``; prints the JSON and writes
 ``O/safety_case.json``, ``O/safety_case.md`` and the exported graphs ``O/planner_w*.onnx``.
@@ -106,12 +113,15 @@ def run_safety_case(
     threads: int = 1,
     jobs: int = 1,
     quiet: bool = True,
+    hold: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Export one planner per weight from ``checkpoint`` (``task``: a built-in name or task
     file, default the checkpoint's; ``preset``: default the task's own ``planner`` section, as
     ``pretrain``/``export`` do) and evaluate each on both profiles over the same ``episodes``
     seeds; ``jobs`` > 1 evaluates that many (weight, profile) cells at once in spawned
-    processes (the same seeds, so the same numbers as one at a time).
+    processes (the same seeds, so the same numbers as one at a time). ``hold``: None, or the
+    controller parameters of the hold arm (``{}`` = the controller's defaults; keys of
+    :class:`~mbrl_control.control.config.ControllerConfig`, e.g. ``surprise_error``).
 
     Returns ``{"config", "rows": [one per (weight, profile)], "verdicts": [one per weight >
     0]}`` and writes ``out/safety_case.{json,md}``. Raises ``ValueError`` for bad weights, a
@@ -139,12 +149,17 @@ def run_safety_case(
     preset_name, _, base = planner_setup(task_obj, preset)
     scale = getattr(model, "var_scale", None)
     calibrated = scale is not None and bool((scale != 1).any())
+    if hold is not None:
+        from mbrl_control.control.config import ControllerConfig
+
+        ControllerConfig(**hold)  # refuse bad parameters before any episode runs
     cells = []
     for w in weights:
         cfg = replace(base, uncertainty_weight=float(w))
         path = str(export_planner(model, task_obj, cfg, out / f"planner_w{w:g}.onnx"))
-        cells += [(w, path, task_ref, p, episodes, seed, threads)
-                  for p in (profile_default, profile_shifted)]  # fmt: skip
+        arms = [None] if w or hold is None else [None, hold]
+        cells += [(w, path, task_ref, p, episodes, seed, threads, h)
+                  for h in arms for p in (profile_default, profile_shifted)]  # fmt: skip
     rows = _run_cells(cells, jobs, quiet)
     config = {
         "checkpoint": str(checkpoint), "task": task_ref, "preset": preset_name,
@@ -152,7 +167,7 @@ def run_safety_case(
         "calibrated": calibrated, "weights": weights, "episodes": episodes, "seed": seed,
         "profile_default": profile_default, "profile_shifted": profile_shifted,
         "planner": {k: v for k, v in base.__dict__.items() if k != "uncertainty_weight"},
-        "return_ratio_bound": RETURN_RATIO_BOUND,
+        "return_ratio_bound": RETURN_RATIO_BOUND, "hold": hold,
     }  # fmt: skip
     result = {"config": config, "rows": rows,
               "verdicts": verdicts(rows, profile_default, profile_shifted)}  # fmt: skip
@@ -165,10 +180,15 @@ def _evaluate_cell(cell: tuple) -> dict[str, Any]:
     """One (weight, profile) cell's row (top level: runs in a worker process)."""
     from mbrl_control.pipeline.evaluate import evaluate
 
-    w, path, task_ref, profile, episodes, seed, threads = cell
+    w, path, task_ref, profile, episodes, seed, threads, hold = cell
+    cfg = None
+    if hold is not None:
+        from mbrl_control.control.config import ControllerConfig
+
+        cfg = ControllerConfig(**hold)
     summary = evaluate(path, task_ref, profile, episodes, seed=seed, threads=threads,
-                       observers=[_travel_observer()])  # fmt: skip
-    return _row(w, profile, summary)
+                       observers=[_travel_observer()], hold=cfg)  # fmt: skip
+    return _row(w, profile, summary, hold is not None)
 
 
 def _run_cells(cells: list[tuple], jobs: int, quiet: bool) -> list[dict[str, Any]]:
@@ -198,9 +218,18 @@ def _report(row: dict[str, Any], quiet: bool) -> None:
               flush=True)  # fmt: skip
 
 
-def _row(weight: float, profile: str, summary: dict[str, Any]) -> dict[str, Any]:
+def _arm(weight: float, hold: bool) -> str:
+    return "hold" if hold else f"w={weight:g}"
+
+
+def _row(
+    weight: float, profile: str, summary: dict[str, Any], hold: bool = False
+) -> dict[str, Any]:
     return {
+        "arm": _arm(weight, hold),
         "weight": weight,
+        "hold": hold,
+        "held_fraction": summary.get("held_fraction", 0.0),
         "profile": profile,
         "mean_return": summary["mean_return"],
         "std_return": summary["std_return"],
@@ -217,21 +246,27 @@ def _row(weight: float, profile: str, summary: dict[str, Any]) -> dict[str, Any]
 def verdicts(
     rows: list[dict[str, Any]], profile_default: str, profile_shifted: str
 ) -> list[dict[str, Any]]:
-    """Per weight > 0, against weight 0: shifted violations (rail-hit episodes + safety-stop
-    episodes) of both, the in-distribution ``return_ratio`` (unpenalized mean cost / penalized
-    mean cost) and ``passes`` (see the module docstring)."""
-    cell = {(r["weight"], r["profile"]): r for r in rows}
-    base_d, base_s = cell[(0.0, profile_default)], cell[(0.0, profile_shifted)]
+    """Per arm other than the unpenalized planner (weights > 0, the hold arm), against weight
+    0: shifted violations (rail-hit episodes + safety-stop episodes) of both, the
+    in-distribution ``return_ratio`` (unpenalized mean cost / penalized mean cost) and
+    ``passes`` (see the module docstring)."""
+    cell = {(r.get("arm", _arm(r["weight"], False)), r["profile"]): r for r in rows}
+    base = _arm(0.0, False)
+    base_d, base_s = cell[(base, profile_default)], cell[(base, profile_shifted)]
+    arms = sorted({a for a, _ in cell} - {base}, key=lambda a: (a == "hold", a))
     out = []
-    for w in sorted({r["weight"] for r in rows} - {0.0}):
-        d, s = cell[(w, profile_default)], cell[(w, profile_shifted)]
+    for arm in arms:
+        d, s = cell[(arm, profile_default)], cell[(arm, profile_shifted)]
         ratio = (-base_d["mean_return"]) / max(-d["mean_return"], 1e-9)
         if base_d["mean_return"] > 0 or d["mean_return"] > 0:  # rewards, not costs
             ratio = d["mean_return"] / base_d["mean_return"] if base_d["mean_return"] else 0.0
         v_pen = s["rail_hits"] + s["safety_stops"]
         v_base = base_s["rail_hits"] + base_s["safety_stops"]
         out.append({
-            "weight": w,
+            "arm": arm,
+            "weight": d["weight"],
+            "held_fraction_shifted": s.get("held_fraction", 0.0),
+            "held_fraction_default": d.get("held_fraction", 0.0),
             "violations_shifted": v_pen,
             "violations_shifted_unpenalized": v_base,
             "return_default": d["mean_return"],
@@ -250,21 +285,24 @@ def markdown(result: dict[str, Any]) -> str:
         f"), task `{c['task']}` (rail {c['rail_limits']}), preset `{c['preset']}`, "
         f"{c['episodes']} paired episodes (seeds {c['seed']}..{c['seed'] + c['episodes'] - 1})",
         "",
-        "| weight | profile | mean return ± std | success | rail-hit episodes (steps) | "
-        "safety stops | mean max travel (m) |",
-        "|---|---|---|---|---|---|---|",
+        "| arm | profile | mean return ± std | success | rail-hit episodes (steps) | "
+        "safety stops | mean max travel (m) | held steps |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
+        arm = r.get("arm", _arm(r["weight"], False))
         lines.append(
-            f"| {r['weight']:g} | {r['profile']} | {r['mean_return']:.1f} ± {r['std_return']:.1f}"
+            f"| {arm} | {r['profile']} | {r['mean_return']:.1f} ± {r['std_return']:.1f}"
             f" | {r['success_rate']:.2f} | {r['rail_hits']} ({r['rail_steps']}) | "
-            f"{r['safety_stops']} | {r['mean_max_travel_m']:.2f} |"
+            f"{r['safety_stops']} | {r['mean_max_travel_m']:.2f} | "
+            f"{r.get('held_fraction', 0):.0%} |"
         )
-    lines += ["", "| weight | shifted violations (unpenalized) | return ratio | passes |",
+    lines += ["", "| arm | shifted violations (unpenalized) | return ratio | passes |",
               "|---|---|---|---|"]  # fmt: skip
     for v in result["verdicts"]:
+        arm = v.get("arm", _arm(v["weight"], False))
         lines.append(
-            f"| {v['weight']:g} | {v['violations_shifted']} ({v['violations_shifted_unpenalized']})"
+            f"| {arm} | {v['violations_shifted']} ({v['violations_shifted_unpenalized']})"
             f" | {v['return_ratio']:.3f} | {'yes' if v['passes'] else 'no'} |"
         )
     return "\n".join(lines)
@@ -287,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1000, help="seed of the first episode")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
     p.add_argument("--jobs", type=int, default=1, help="cells evaluated at once (processes)")
+    p.add_argument("--hold", action="store_true",
+                   help="add the arm: the unpenalized planner with the controller's "
+                   "on_uncertain: hold (its default thresholds)")  # fmt: skip
     p.add_argument("--verbose", action="store_true", help="print each cell as it finishes")
     return p
 
@@ -301,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             args.checkpoint, args.out, weights=weights, episodes=args.episodes,
             profile_shifted=args.profile_shifted, profile_default=args.profile_default,
             task=args.task, preset=args.preset, seed=args.seed, threads=args.threads,
-            jobs=args.jobs, quiet=not args.verbose,
+            jobs=args.jobs, quiet=not args.verbose, hold={} if args.hold else None,
         )  # fmt: skip
     except (ValueError, FileNotFoundError) as e:
         print(f"safety_case: {e}", file=sys.stderr)

@@ -78,3 +78,17 @@ def test_penalty_keeps_the_cart_on_a_tight_rail(tmp_path: Path, seeds, capsys) -
     assert pen["mean_max_travel_m"] < 0.8 * base["mean_max_travel_m"], rows
     (v,) = result["verdicts"]
     assert v["return_ratio"] > 0.75, v  # keeps the task in distribution (not frozen)
+
+
+def test_the_hold_arm_is_judged_against_the_unpenalized_planner() -> None:
+    def row(arm, w, profile, ret, hits, held=0.0):
+        return {"arm": arm, "weight": w, "profile": profile, "mean_return": ret,
+                "rail_hits": hits, "safety_stops": 0, "held_fraction": held}  # fmt: skip
+
+    rows = [row("w=0", 0.0, "d", -100.0, 0), row("w=0", 0.0, "s", -150.0, 2),
+            row("hold", 0.0, "d", -101.0, 0, 0.01), row("hold", 0.0, "s", -190.0, 0, 0.9),
+            row("w=1", 1.0, "d", -105.0, 0), row("w=1", 1.0, "s", -160.0, 1)]  # fmt: skip
+    v = {x["arm"]: x for x in verdicts(rows, "d", "s")}
+    assert list(v) == ["w=1", "hold"]  # weights first, the hold arm last
+    assert v["hold"]["passes"] and v["hold"]["held_fraction_shifted"] == 0.9
+    assert not v["w=1"]["passes"]
