@@ -138,6 +138,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     unc.add_argument("--ood-data", type=existing_dir, help="store of a shifted profile (required)")
     unc.add_argument(
+        "--method", choices=("variance_scaling", "conformal"), default="variance_scaling",
+        help="calibration stored in OUT/model_calibrated.pt and its planner",
+    )  # fmt: skip
+    unc.add_argument(
         "--planner", type=existing_file,
         help="planner file whose config exports the calibrated model (plan disagreement)",
     )  # fmt: skip
@@ -235,7 +239,8 @@ def _uncertainty(args: argparse.Namespace, out: Path) -> str:
     from mbrl_control.pipeline.uncertainty_study import main
 
     argv = ["--checkpoint", args.checkpoint, "--data", args.data, "--ood-data", args.ood_data]
-    argv += ["--out", str(out)] + (["--planner", args.planner] if args.planner else [])
+    argv += ["--out", str(out), "--method", args.method]
+    argv += ["--planner", args.planner] if args.planner else []
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         main(argv)
