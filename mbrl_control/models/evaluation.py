@@ -94,13 +94,18 @@ def point_metrics(
     }
 
 
-def disagreement(model: Ensemble, mean: torch.Tensor) -> dict[str, float]:
-    """Epistemic disagreement of one-step member means ``(E, N, P)`` (the predicted dims),
-    per row as :func:`~mbrl_control.uncertainty.quantities.epistemic_disagreement` defines
-    it (calibrated at k = 1: the planner penalty's and the MBPO stop's quantity). Returns
-    its mean, median and 90th percentile over rows."""
+def disagreement_rows(model: Ensemble, mean: torch.Tensor) -> torch.Tensor:
+    """Epistemic disagreement ``(...)`` of one-step member means ``(E, ..., P)`` (the
+    predicted dims) as :func:`~mbrl_control.uncertainty.quantities.epistemic_disagreement`
+    defines it, calibrated at k = 1: the planner penalty's and the MBPO stop's quantity."""
     p = mean.shape[-1]
-    spread = epistemic_disagreement(mean, model.target_std[:p], model.var_scale[0, :p])  # (N,)
+    return epistemic_disagreement(mean, model.target_std[:p], model.var_scale[0, :p])
+
+
+def disagreement(model: Ensemble, mean: torch.Tensor) -> dict[str, float]:
+    """:func:`disagreement_rows` of one-step member means ``(E, N, P)``: its mean, median and
+    90th percentile over the N rows."""
+    spread = disagreement_rows(model, mean)  # (N,)
     return {
         "mean": float(spread.mean()),
         "median": float(spread.median()),
@@ -122,7 +127,7 @@ def segment_starts(episode_id: np.ndarray, k: int) -> np.ndarray:
 @torch.no_grad()
 def open_loop_rollout(
     step: StepFn, members: int, obs0: torch.Tensor, actions: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Feed the model its own predictions under the recorded actions.
 
     Args: ``step(obs (E, S, O), action (E, S, A)) -> (mean (E, S, O), logvar)`` (an
@@ -132,18 +137,21 @@ def open_loop_rollout(
     the k-step prediction), and the members' spread ``(S, K, O)``: the variance across
     members of their own k-step predictions, each member fed its own mean prediction (the
     ensemble's epistemic estimate of its k-step error). One model call per step does both.
+    Third: the members' one-step means ``(E, S, K, O)`` from the shared (ensemble-mean) state
+    at each step: what an MBPO branch's disagreement stop sees at its k-th step.
     """
     s = obs0.shape[0]
     mean_state, own = obs0, obs0.expand(members, *obs0.shape)  # (S, O), (E, S, O)
-    out, spread = [], []
+    out, spread, shared = [], [], []
     for i in range(actions.shape[1]):  # loop over time only
         a = actions[:, i].expand(members, s, -1)  # (E, S, A)
         both = torch.cat([mean_state.expand(members, *mean_state.shape), own], dim=1)
         mean, _ = step(both, torch.cat([a, a], dim=1))  # (E, 2S, O)
+        shared.append(mean[:, :s])
         mean_state, own = mean[:, :s].mean(0), mean[:, s:]
         out.append(mean_state)
         spread.append(own.var(0, unbiased=False))
-    return torch.stack(out, 1), torch.stack(spread, 1)
+    return torch.stack(out, 1), torch.stack(spread, 1), torch.stack(shared, 2)
 
 
 @torch.no_grad()
@@ -174,6 +182,7 @@ def rollout_errors(
     ks: Sequence[int],
     max_segments: int = 2000,
     predicted_dim: int | None = None,
+    stop_threshold: float | None = None,
 ) -> dict[str, Any]:
     """k-step open-loop error for each k in ``ks``, on one common set of episode segments.
 
@@ -186,6 +195,15 @@ def rollout_errors(
     ``error_spread_corr`` the Spearman rank correlation across segments of the k-step error
     with the spread (does disagreement tell the worse predictions apart?). Only the first
     ``predicted_dim`` dims are scored (default all: the shifted ``last_actions`` block is exact).
+
+    For an ensemble (``step`` with ``target_std`` and ``var_scale``, as :class:`Ensemble`), also
+    the MBPO branch stop's quantity along the same rollout: ``stop_disagreement`` (mean over
+    segments) and ``stop_disagreement_p90`` at each k, the calibrated one-step epistemic
+    disagreement (:func:`disagreement`, the planner penalty's and the stop's definition) of the
+    members' predictions from the shared state at step k; ``error_disagreement_corr`` its
+    Spearman correlation with the k-step error; with ``stop_threshold`` (MBPO's
+    ``disagreement_threshold``), ``stopped_by_k``: the share of segments an MBPO branch along
+    them would have stopped at or before step k.
     """
     ks = sorted(set(int(k) for k in ks))
     usable = [k for k in ks if len(segment_starts(episode_id, k))]
@@ -198,7 +216,8 @@ def rollout_errors(
     steps = starts[:, None] + np.arange(horizon)  # (S, K) row of each step
     rows = torch.from_numpy(steps)
     act = _tensor(action).reshape(len(action), -1)[rows]  # (S, K, A)
-    pred, spread = open_loop_rollout(step, members, _tensor(obs)[torch.from_numpy(starts)], act)
+    obs0 = _tensor(obs)[torch.from_numpy(starts)]
+    pred, spread, shared = open_loop_rollout(step, members, obs0, act)
     p = pred.shape[-1] if predicted_dim is None else predicted_dim
     pred, spread = pred[..., :p], spread[..., :p]
     truth = _tensor(next_obs)[rows][..., :p]  # (S, K, O')
@@ -207,15 +226,24 @@ def rollout_errors(
     seg_err, seg_spread = ((x / obs_var).mean(-1) for x in (sq_err, spread))  # (S, K) each
     sq = sq_err.mean(0)  # (K, O)
     idx = [k - 1 for k in usable]
-    return {
-        **result,
+    result.update({
         "segments": len(starts),
         "mse": sq[idx].mean(-1).tolist(),
         "nmse": (sq[idx] / obs_var).mean(-1).tolist(),
         "mse_per_dim": sq[idx].tolist(),
         "spread_nmse": seg_spread[:, idx].mean(0).tolist(),
         "error_spread_corr": [_rank_corr(seg_err[:, i], seg_spread[:, i]) for i in idx],
-    }
+    })  # fmt: skip
+    if isinstance(step, Ensemble):
+        dis = disagreement_rows(step, shared[..., :p])  # (S, K)
+        result["stop_disagreement"] = dis[:, idx].mean(0).tolist()
+        result["stop_disagreement_p90"] = torch.quantile(dis[:, idx], 0.9, dim=0).tolist()
+        result["error_disagreement_corr"] = [_rank_corr(seg_err[:, i], dis[:, i]) for i in idx]
+        if stop_threshold is not None:
+            fired = (dis > stop_threshold).cummax(1).values  # (S, K): stopped at or before k
+            result["stop_threshold"] = stop_threshold
+            result["stopped_by_k"] = fired[:, idx].float().mean(0).tolist()
+    return result
 
 
 def _rank_corr(a: torch.Tensor, b: torch.Tensor) -> float | None:

@@ -90,7 +90,15 @@ def run_rollout_study(
     }  # fmt: skip
     errors = {
         name: rollout_errors(
-            model, model.members, d["obs"], d["action"], d["next_obs"], d["episode_id"], ks
+            model,
+            model.members,
+            d["obs"],
+            d["action"],
+            d["next_obs"],
+            d["episode_id"],
+            ks,
+            predicted_dim=model.cfg.predicted_dim,
+            stop_threshold=mbpo_cfg.disagreement_threshold,
         )
         for name, d in sets.items()
     }
@@ -141,7 +149,8 @@ def branch_length_returns(
 
 
 def markdown_tables(report: dict[str, Any]) -> str:
-    """The compounding-error table (one row per k) and, if run, the branch-length table."""
+    """The compounding-error table (one row per k), the MBPO stop's disagreement table (when
+    the report has it) and, if run, the branch-length table."""
     sets = report["compounding"]
     names = list(sets)
     head = " | ".join(f"{n}: error / spread / corr" for n in names)
@@ -157,6 +166,27 @@ def markdown_tables(report: dict[str, Any]) -> str:
             shown = "-" if corr is None else f"{corr:.2f}"
             cells.append(f"{r['nmse'][i]:.3g} / {r['spread_nmse'][i]:.3g} / {shown}")
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    if all("stop_disagreement" in sets[n] for n in names):
+        threshold = sets[names[0]].get("stop_threshold")
+        head = " | ".join(f"{n}: mean / p90 / corr with error / stopped by k" for n in names)
+        lines += ["", f"MBPO stop quantity (calibrated one-step epistemic disagreement from the "
+                  f"shared state at step k; stop above {threshold}):", "",
+                  f"| k | {head} |", "|---|" + "---|" * len(names)]  # fmt: skip
+        for i, k in enumerate(sets[names[0]]["k"]):
+            cells = []
+            for n in names:
+                r = sets[n]
+                if i >= len(r["k"]):
+                    cells.append("-")
+                    continue
+                corr = r["error_disagreement_corr"][i]
+                stopped = r.get("stopped_by_k")
+                cells.append(
+                    f"{r['stop_disagreement'][i]:.3g} / {r['stop_disagreement_p90'][i]:.3g} / "
+                    f"{'-' if corr is None else f'{corr:.2f}'} / "
+                    f"{'-' if stopped is None else f'{stopped[i]:.0%}'}"
+                )
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
     if report.get("branch_length"):
         lines += [
             "",

@@ -3,6 +3,7 @@ noisy system, OOD disagreement, report files."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import torch
 from model_systems import pendulum
 
-from mbrl_control.models.ensemble import mixture_moments
+from mbrl_control.models.ensemble import Ensemble, mixture_moments
 from mbrl_control.models.evaluation import (
     open_loop_rollout,
     rollout_errors,
@@ -42,12 +43,16 @@ def test_open_loop_rollout_feeds_back_ensemble_mean(seeds) -> None:
     e, s, k = 5, 4, 6
     obs0 = torch.arange(s, dtype=torch.float32).view(s, 1)
     actions = torch.randn(s, k, 1, generator=torch.Generator().manual_seed(seeds(0)))
-    pred, spread = open_loop_rollout(tagged_step, e, obs0, actions)  # (S, K, 1) each
+    pred, spread, shared = open_loop_rollout(tagged_step, e, obs0, actions)  # (S, K, 1) each
     steps = torch.arange(1, k + 1, dtype=torch.float32).view(1, k, 1)
     expected = obs0.view(s, 1, 1) + actions.cumsum(1) + steps * (e - 1) / 2
     assert torch.allclose(pred, expected, atol=1e-5)
     # each member on its own: member i is k*i off after k steps, variance k² var(0..E-1)
     assert torch.allclose(spread, (steps**2 * (e**2 - 1) / 12).expand(s, k, 1))
+    # from the shared state, member i predicts state + action + i at every step
+    prev = torch.cat([obs0.view(s, 1, 1), pred[:, :-1]], 1)  # (S, K, 1)
+    offsets = torch.arange(e, dtype=torch.float32).view(e, 1, 1, 1)
+    assert torch.allclose(shared, prev + actions + offsets, atol=1e-5)
 
 
 def test_rollout_errors_use_real_actions_within_episodes(seeds) -> None:
@@ -127,3 +132,34 @@ def test_constant_dimension_does_not_swamp_normalized_errors(seeds) -> None:
     m = point_metrics(mean, torch.full_like(mean, 1e-4), obs, next_obs)
     assert m["nmse_per_dim"][0] == pytest.approx(0.01, rel=0.2)
     assert m["nmse_per_dim"][1] < 0.1 and m["nmse"] < 0.1, m["nmse_per_dim"]
+
+
+def test_rollout_errors_report_the_mbpo_stop_quantity(seeds) -> None:
+    """A real (untrained) ensemble: at k = 1 the stop quantity is the report's one-step
+    disagreement of the same rows; 'stopped by k' is a share that never falls with k and
+    follows the threshold."""
+    from mbrl_control.models.config import EnsembleConfig
+    from mbrl_control.models.evaluation import disagreement_rows
+
+    torch.manual_seed(seeds(0))
+    model = Ensemble(EnsembleConfig(3, 1, members=4, hidden=16, layers=2)).eval()
+    rng = np.random.default_rng(seeds(1))
+    obs = rng.standard_normal((60, 3)).astype(np.float32)
+    action = rng.uniform(-1, 1, (60, 1)).astype(np.float32)
+    ids = np.repeat([0, 1], 30)
+    out = rollout_errors(model, 4, obs, action, obs + 0.1, ids, ks=(1, 3, 10),
+                         stop_threshold=0.0)  # fmt: skip
+    starts = segment_starts(ids, 10)
+    with torch.no_grad():
+        mean, _ = model(torch.from_numpy(obs[starts]).expand(4, -1, -1),
+                        torch.from_numpy(action[starts]).expand(4, -1, -1))  # fmt: skip
+    one_step = float(disagreement_rows(model, mean).mean())
+    assert out["stop_disagreement"][0] == pytest.approx(one_step, rel=1e-5)
+    assert len(out["stop_disagreement_p90"]) == len(out["error_disagreement_corr"]) == 3
+    assert out["stopped_by_k"] == [1.0, 1.0, 1.0]  # untrained members always disagree > 0
+    never = rollout_errors(model, 4, obs, action, obs + 0.1, ids, ks=(1, 3, 10),
+                           stop_threshold=1e9)  # fmt: skip
+    assert never["stopped_by_k"] == [0.0, 0.0, 0.0]
+    some = rollout_errors(model, 4, obs, action, obs + 0.1, ids, ks=(1, 3, 10),
+                          stop_threshold=out["stop_disagreement"][0])  # fmt: skip
+    assert all(b >= a for a, b in itertools.pairwise(some["stopped_by_k"]))
