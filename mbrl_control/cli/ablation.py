@@ -1,6 +1,6 @@
 """``mbrl-control ablation value | rollout-length | action-history | learned-cost |
-uncertainty | safety``: the studies behind the value/MBPO, action-history, learned-cost and
-uncertainty results.
+uncertainty | safety | model``: the studies behind the value/MBPO, action-history,
+learned-cost, uncertainty and model-choice results.
 
 ``value``: horizon x {no value, value, value + prior} in one run; prints the markdown table
 (mean return over the episodes, planning latency p50/p99) and writes
@@ -32,6 +32,15 @@ JSON and writes ``OUT/uncertainty_study.json`` and the calibrated ``OUT/model_ca
 checkpoint (only ``uncertainty_weight`` differs), paired episodes: limit violations on a shifted
 profile and the return ratio in distribution (:mod:`mbrl_control.pipeline.safety_case`); prints
 JSON and writes ``OUT/safety_case.{json,md}``.
+
+``model``: the model-choice table: a deterministic MLP, a single probabilistic MLP and the
+task's ensemble trained on the same ``--data`` and hold-out split (``--collect-seed``), each
+scored on one-step and k-step error and 90 % interval coverage (raw / calibrated; n/a for the
+deterministic net) and run as the task's own planner on the same paired episodes (``--seed``,
+``--episodes``), with training time and planner latency
+(:mod:`mbrl_control.pipeline.model_choice_study`); ``--ood-data`` adds the shifted store's
+error, disagreement ratio and surprise AUROC. Prints the markdown and writes
+``OUT/model_choice.{json,md}``.
 """
 
 from __future__ import annotations
@@ -55,7 +64,9 @@ from mbrl_control.cli.checks import (
 from mbrl_control.cli.errors import UsageError
 from mbrl_control.cli.task_defaults import PRESET_HELP, PROFILE_HELP, TASK_HELP, task_profile
 
-ABLATIONS = ["value", "rollout-length", "action-history", "learned-cost", "uncertainty", "safety"]
+ABLATIONS = [
+    "value", "rollout-length", "action-history", "learned-cost", "uncertainty", "safety", "model",
+]  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,7 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     history.add_argument(
         "--train-epochs", type=positive_int,
-        help="model training epochs (default: 60 action-history, 150 learned-cost)",
+        help="model training epochs (default: 60 action-history, 150 learned-cost, "
+        "200 model, early stopping)",
     )  # fmt: skip
     history.add_argument(
         "--collect-seed", type=nonneg_int, default=0, help="seed of collection and training"
@@ -160,6 +172,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also run the unpenalized planner under the controller's on_uncertain: hold "
         "(its default surprise/disagreement thresholds and hold_time)",
     )  # fmt: skip
+    parser.add_argument_group(  # no flags of its own: says which shared flags apply
+        "model",
+        "  --data: episodes of the task to train on (e.g. 80 random ones); optional\n"
+        "  --ood-data (a shifted profile's store); --episodes, --seed: the paired closed-loop\n"
+        "  episodes; --train-epochs; --collect-seed: initialization, split and batches;\n"
+        "  --profile of the episodes (default: the task's)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,6 +199,14 @@ def run(args: argparse.Namespace) -> int:
         for flag in ("checkpoint", "data", "ood_data"):
             if not getattr(args, flag):
                 raise UsageError(f"ablation uncertainty needs --{flag.replace('_', '-')}")
+    if args.name == "model":
+        given = [f for f in ("checkpoint", "agent", "planner", "preset") if getattr(args, f)]
+        if given:
+            raise UsageError(
+                f"ablation model trains its own three models: --{given[0]} does not apply"
+            )
+        if not args.data:
+            raise UsageError("ablation model needs --data (a transition store of the task)")
     if args.name == "safety" and not args.checkpoint:
         raise UsageError("ablation safety needs --checkpoint")
     if args.name == "rollout-length" and not args.data:
@@ -195,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
         "learned-cost": _learned_cost,
         "uncertainty": _uncertainty,
         "safety": _safety,
+        "model": _model,
     }
     print(studies[args.name](args, out))
     return 0
@@ -258,6 +286,17 @@ def _safety(args: argparse.Namespace, out: Path) -> str:
         hold={} if args.hold else None,
     )  # fmt: skip
     return json.dumps(result, indent=2)
+
+
+def _model(args: argparse.Namespace, out: Path) -> str:
+    from mbrl_control.pipeline.model_choice_study import markdown_table, run_model_choice
+
+    result = run_model_choice(
+        args.task, args.data, out, ood_dir=args.ood_data,
+        profile=task_profile(args.task, args.profile), episodes=args.episodes, seed=args.seed,
+        train_seed=args.collect_seed, max_epochs=args.train_epochs, quiet=args.quiet,
+    )  # fmt: skip
+    return f"{markdown_table(result)}\nwrote {out}/model_choice.md and model_choice.json"
 
 
 def _value(args: argparse.Namespace, out: Path) -> str:
