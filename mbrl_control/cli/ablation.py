@@ -172,6 +172,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also run the unpenalized planner under the controller's on_uncertain: hold "
         "(its default surprise/disagreement thresholds and hold_time)",
     )  # fmt: skip
+    safety.add_argument(
+        "--cautious-weights", default="", metavar="CRITIC=W,...",
+        help="also run the unpenalized planner under on_uncertain: cautious with these critic "
+        "weights while it reacts (e.g. rail_margin=20 for a margin critic of weight 0)",
+    )  # fmt: skip
     parser.add_argument_group(  # no flags of its own: says which shared flags apply
         "model",
         "  --data: episodes of the task to train on (e.g. 80 random ones); optional\n"
@@ -276,14 +281,14 @@ def _uncertainty(args: argparse.Namespace, out: Path) -> str:
 
 
 def _safety(args: argparse.Namespace, out: Path) -> str:
-    from mbrl_control.pipeline.safety_case import parse_weights, run_safety_case
+    from mbrl_control.pipeline.safety_case import parse_weights, reaction_arms, run_safety_case
 
     result = run_safety_case(
         args.checkpoint, out, weights=parse_weights(args.weights), episodes=args.episodes,
         profile_shifted=args.shifted_profile, profile_default=args.profile or "default",
         task=None if args.task == "cartpole_swingup" else args.task, preset=args.preset,
         seed=args.seed, threads=1, jobs=args.jobs, quiet=args.quiet,
-        hold={} if args.hold else None,
+        reactions=reaction_arms(args.hold, args.cautious_weights),
     )  # fmt: skip
     return json.dumps(result, indent=2)
 

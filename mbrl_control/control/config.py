@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from mbrl_control.control.params import param_meta
 
 DEADLINE_POLICIES = ("safe", "publish")
-UNCERTAIN_POLICIES = ("report", "hold")
+UNCERTAIN_POLICIES = ("report", "hold", "cautious")
 MODES = ("planner", "policy")
 SEED_MAX = 2**31 - 1
 """Largest ``seed`` (and every drawn ``noise_seed`` is in ``[0, SEED_MAX]``)."""
@@ -26,6 +27,45 @@ CRITIC_WEIGHT_RANGE = (0.0, 1e6)
 def critic_param(name: str) -> str:
     """The ROS parameter name of critic ``name``'s weight: ``critics.<name>.weight``."""
     return f"critics.{name}.weight"
+
+
+def parse_cautious_weights(entries: list[str]) -> dict[str, float]:
+    """``["rail_margin=20", ...]`` -> ``{"rail_margin": 20.0}`` (the ``cautious_weights``
+    parameter); ``ValueError`` naming the bad entry (format, repeated name, weight out of
+    :data:`CRITIC_WEIGHT_RANGE`). Critic names are checked against the task by the caller."""
+    out: dict[str, float] = {}
+    for entry in entries:
+        name, sep, value = str(entry).partition("=")
+        name = name.strip()
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not sep or not name or math.isnan(number):
+            raise ValueError(
+                f"cautious_weights entry {entry!r}: need 'critic=weight', e.g. 'rail_margin=20'"
+            )
+        if name in out:
+            raise ValueError(f"cautious_weights names critic {name!r} twice")
+        out[name] = check_weight(name, number)
+    return out
+
+
+def cautious_vector(
+    critic_names: tuple[str, ...] | list[str], live: Any, cautious: dict[str, float]
+) -> Any:
+    """The critic weights ``(K,)`` while ``on_uncertain: cautious`` reacts: ``live`` (a numpy
+    array in ``critic_names`` order) with the ``cautious`` entries put in; ``ValueError`` for a
+    name the task has no critic of."""
+    names = list(critic_names)
+    w = live.copy()
+    for name, value in cautious.items():
+        if name not in names:
+            raise ValueError(
+                f"cautious_weights: unknown critic {name!r}; the task's critics: {names}"
+            )
+        w[names.index(name)] = value
+    return w
 
 
 def check_weight(name: str, value: float) -> float:
@@ -176,14 +216,25 @@ class ControllerConfig:
         metadata=param_meta(
             "surprise or disagreement at its ERROR threshold: 'report' on /diagnostics only; "
             "'hold' publishes the safe action for hold_time s, then plans again (and holds "
-            "again while the score stays above)",
+            "again while the score stays above); 'cautious' plans with cautious_weights for "
+            "hold_time s (again while the score stays above), e.g. a rail-margin critic that is "
+            "0 otherwise",
             choices=UNCERTAIN_POLICIES,
         ),
     )
     hold_time: float = field(
         default=1.0,
         metadata=param_meta(
-            "s the safe action is held once on_uncertain 'hold' triggers", range=(0.0, 3600.0)
+            "s the reaction lasts once on_uncertain triggers (the safe action held, or the "
+            "cautious weights used)",
+            range=(0.0, 3600.0),
+        ),
+    )
+    cautious_weights: list[str] = field(
+        default_factory=list,
+        metadata=param_meta(
+            "critic weights while on_uncertain 'cautious' reacts, as 'critic=weight' entries "
+            "(e.g. ['rail_margin=20']); critics not named keep their live weight"
         ),
     )
     seed: int = field(
@@ -215,6 +266,12 @@ class ControllerConfig:
             )
         if self.on_uncertain not in UNCERTAIN_POLICIES:
             raise ValueError(f"on_uncertain={self.on_uncertain!r}; allowed: {UNCERTAIN_POLICIES}")
+        parse_cautious_weights(self.cautious_weights)
+        if self.on_uncertain == "cautious" and not self.cautious_weights:
+            raise ValueError(
+                "on_uncertain='cautious' needs cautious_weights (e.g. ['rail_margin=20']; "
+                "set it first)"
+            )
         if isinstance(self.seed, bool) or not -1 <= int(self.seed) <= SEED_MAX:
             raise ValueError(f"seed={self.seed!r}: need -1 (fresh each start) or 0..{SEED_MAX}")
         if isinstance(self.surprise_window, bool) or int(self.surprise_window) < 1:

@@ -47,7 +47,9 @@ from mbrl_control.control.config import (
     MODES,
     SEED_MAX,
     ControllerConfig,
+    cautious_vector,
     check_weight,
+    parse_cautious_weights,
 )
 from mbrl_control.control.goal import GoalRule
 from mbrl_control.control.safety import ActionFilter
@@ -177,6 +179,8 @@ class ControllerCore:
         planner = getattr(self, "_planner", None)  # None while __init__ validates
         if planner is not None:
             check_seedable(cfg.seed, planner)
+        cautious = parse_cautious_weights(cfg.cautious_weights)
+        cautious_vector(self.task.critic_names, self.task.default_weights, cautious)  # names
         return cfg, ActionFilter(low, high, cfg.max_action_rate, self.period)
 
     def set_critic_weights(self, weights: Mapping[str, float]) -> None:
@@ -193,6 +197,12 @@ class ControllerCore:
             planner = self._planner
         if isinstance(planner, OnnxPlanner):  # a policy has no cost weights
             planner.set_weights(w)
+
+    def _cautious_weights(self) -> np.ndarray:
+        """The live weights ``(K,)`` with ``cautious_weights`` put in (``on_uncertain:
+        cautious`` while it reacts)."""
+        cautious = parse_cautious_weights(self.cfg.cautious_weights)
+        return cautious_vector(self.task.critic_names, self._weights, cautious)
 
     @property
     def critic_weights(self) -> dict[str, float]:
@@ -458,6 +468,9 @@ class ControllerCore:
             if seed is not None:  # a (re)start: fresh warm start, noise from the seed
                 restart_planner(planner, seed)
             self.monitor.before_plan(planner, obs)  # surprise of obs under the last plan
+            caution = self.monitor.cautious_reason(now)
+            if isinstance(planner, OnnxPlanner):  # a policy has no cost weights
+                planner.set_weights(self._cautious_weights() if caution else self._weights)
             action = np.asarray(planner.act(obs, goal), np.float64)
         except Exception as exc:  # the controller never dies on a planner error
             return self._safe(Level.ERROR, f"planner raised {type(exc).__name__}: {exc}")
@@ -482,7 +495,7 @@ class ControllerCore:
         hold = self.monitor.hold_reason(now)
         if hold is not None:
             return self._safe(Level.WARN, hold)
-        self.status = Status(Level.OK, "planning")
+        self.status = Status(Level.WARN, caution) if caution else Status(Level.OK, "planning")
         self.state_to_command.add(max(now - t_state, 0.0) + elapsed)  # receive -> command
         sent = action_filter(action)
         self.monitor.published(action, sent)

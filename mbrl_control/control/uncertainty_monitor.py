@@ -11,9 +11,14 @@ Disagreement: the graph's ``disagreement`` output of the last plan (calibrated, 
 :mod:`mbrl_control.uncertainty.quantities`).
 
 Levels (values of ``diagnostic_msgs/DiagnosticStatus``): ERROR when either score is at or
-above its ``*_error`` parameter, WARN at ``*_warn``, else OK. With ``on_uncertain: hold``
-an ERROR holds the safe action for ``hold_time`` s (the surprise window is emptied: the held
-ticks cannot be scored), then planning resumes and holds again while a score stays above.
+above its ``*_error`` parameter, WARN at ``*_warn``, else OK. The reaction to an ERROR
+(``on_uncertain``) lasts ``hold_time`` s and starts again while a score stays above:
+
+- ``hold``: the safe action is published (the surprise window is emptied: the held ticks
+  cannot be scored), decided after the tick's plan (:meth:`hold_reason`);
+- ``cautious``: the planner plans with ``cautious_weights`` (e.g. a rail-margin critic that is
+  0 otherwise: constraint tightening where the model is detected wrong), decided before the
+  tick's plan (:meth:`cautious_reason`); its actions are published and scored as usual.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ class UncertaintyMonitor:
         self.disagreement: float | None = None
         self._scorable = False  # the last published action is the one the planner predicted
         self._hold_until: float | None = None
-        self.holds = 0
+        self.holds = 0  # reactions started ('hold' or 'cautious'): uncertainty_holds
 
     def configure(self, cfg: ControllerConfig) -> None:
         """New parameters (a new window length starts an empty window)."""
@@ -93,18 +98,27 @@ class UncertaintyMonitor:
 
     def hold_reason(self, now: float) -> str | None:
         """Why the safe action is held at ``now`` (s), or None (plan as usual)."""
-        if self.cfg.on_uncertain != "hold":
+        return self._react(now, "hold", "holding the safe action")
+
+    def cautious_reason(self, now: float) -> str | None:
+        """Why the planner uses ``cautious_weights`` at ``now`` (s), or None (live weights)."""
+        return self._react(now, "cautious", "planning with the cautious critic weights")
+
+    def _react(self, now: float, mode: str, what: str) -> str | None:
+        """The reaction ``mode`` at ``now``: its reason while it lasts, else None."""
+        if self.cfg.on_uncertain != mode:
             return None
         if self._hold_until is not None and now < self._hold_until:
-            return f"holding the safe action ({self._hold_until - now:.2f} s left): {self._why}"
+            return f"{what} ({self._hold_until - now:.2f} s left): {self._why}"
         self._hold_until = None
         level, message = self.level()
         if level < ERROR:
             return None
         self._hold_until, self._why = now + self.cfg.hold_time, message
         self.holds += 1
-        self.window.clear()  # the held ticks are not scorable; start afresh after the hold
-        return f"holding the safe action for {self.cfg.hold_time:g} s: {message}"
+        if mode == "hold":  # the held ticks are not scorable; start afresh after the hold
+            self.window.clear()
+        return f"{what} for {self.cfg.hold_time:g} s: {message}"
 
     def values(self) -> dict[str, Any]:
         """/diagnostics values ('' when not yet known)."""

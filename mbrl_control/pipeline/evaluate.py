@@ -325,17 +325,18 @@ def evaluate(
     video: str | Path | None = None,
     quiet: bool = True,
     observers: Sequence[EpisodeObserver] = (),
-    hold: Any = None,
+    on_uncertain: Any = None,
 ) -> dict[str, Any]:
     """Run ``episodes`` closed-loop episodes of the ONNX planner (seeds ``seed + i``) on
     ``task`` (a built-in name or task-file path) and ``profile``; the :func:`summarize` dict
     (JSON-ready), with rail hits and safety stops from the simulator's truth
     (:class:`SafetyMonitor`, always on) and the keys of the given ``observers``.
 
-    ``hold``: a :class:`~mbrl_control.control.config.ControllerConfig` to run the controller's
-    ``on_uncertain: hold`` around the planner
-    (:class:`~mbrl_control.pipeline.uncertainty_hold.UncertaintyHold`; the summary gains
-    ``held_fraction`` and ``holds_mean``), or None (the planner alone)."""
+    ``on_uncertain``: a :class:`~mbrl_control.control.config.ControllerConfig` to run the
+    controller's reaction to uncertainty (``hold`` or ``cautious``) around the planner
+    (:class:`~mbrl_control.pipeline.on_uncertain.OnUncertain`; the summary gains
+    ``held_fraction``, ``cautious_fraction`` and ``reactions_mean``), or None (the planner
+    alone)."""
     import mbrl_sim
 
     from mbrl_control.export.runtime import OnnxPlanner
@@ -346,10 +347,10 @@ def evaluate(
     planner = OnnxPlanner(planner_path, expected_task=task_obj, threads=threads, seed=seed)
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
     act, reset = planner.act, planner.reset
-    if hold is not None:
-        from mbrl_control.pipeline.uncertainty_hold import UncertaintyHold
+    if on_uncertain is not None:
+        from mbrl_control.pipeline.on_uncertain import OnUncertain
 
-        wrapped = UncertaintyHold(planner, task_obj, hold)
+        wrapped = OnUncertain(planner, task_obj, on_uncertain)
         act, reset, observers = wrapped, wrapped.reset, [*observers, wrapped]
     results, observers = _monitored_episodes(
         env, act, reset, episodes, seed, observers, f"evaluate {profile}", quiet

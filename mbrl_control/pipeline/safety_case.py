@@ -21,12 +21,13 @@ and the success rate show that the penalized robot still moves and swings up.
 A weight ``w > 0`` **passes** when: its shifted rail hits and safety stops are 0, the
 unpenalized planner's are >= 1, and ``return_ratio >= 0.9``.
 
-With ``hold``, one more arm runs the unpenalized planner under the controller's
-``on_uncertain: hold`` (:class:`~mbrl_control.pipeline.uncertainty_hold.UncertaintyHold`: the
-safe action for ``hold_time`` while the windowed surprise or the disagreement is at its ERROR
-threshold, the controller's defaults unless given), judged by the same rule; its rows also
-give ``held_fraction`` (share of steps holding the safe action), so "safe because it never
-moved" shows.
+``reactions`` add arms that run the unpenalized planner under the controller's
+``on_uncertain`` (:class:`~mbrl_control.pipeline.on_uncertain.OnUncertain`, the controller's
+thresholds unless given): ``hold`` (the safe action for ``hold_time`` while the windowed
+surprise or the disagreement is at its ERROR threshold) and ``cautious`` (the
+``cautious_weights`` critic weights meanwhile, e.g. a rail-margin critic that is 0 otherwise),
+judged by the same rule; their rows also give ``held_fraction`` and ``cautious_fraction``
+(shares of the steps), so "safe because it never moved" shows.
 
 Run: ``python -m mbrl_control.pipeline.safety_case --checkpoint M --out O [--weights 0,W]
 [--episodes 20] [--profile-shifted P] [--task T]``; prints the JSON and writes
@@ -44,6 +45,15 @@ from typing import Any
 
 RETURN_RATIO_BOUND = 0.9
 """The in-distribution share of the unpenalized planner's return a penalized one must keep."""
+
+
+def reaction_arms(hold: bool, cautious_weights: str) -> list[dict[str, Any]]:
+    """The reaction arms of the CLI flags: ``--hold`` and ``--cautious-weights a=1,b=2``."""
+    arms: list[dict[str, Any]] = [{"on_uncertain": "hold"}] if hold else []
+    entries = [e.strip() for e in cautious_weights.split(",") if e.strip()]
+    if entries:
+        arms.append({"on_uncertain": "cautious", "cautious_weights": entries})
+    return arms
 
 
 def parse_weights(text: str) -> list[float]:
@@ -113,15 +123,16 @@ def run_safety_case(
     threads: int = 1,
     jobs: int = 1,
     quiet: bool = True,
-    hold: dict[str, Any] | None = None,
+    reactions: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> dict[str, Any]:
     """Export one planner per weight from ``checkpoint`` (``task``: a built-in name or task
     file, default the checkpoint's; ``preset``: default the task's own ``planner`` section, as
     ``pretrain``/``export`` do) and evaluate each on both profiles over the same ``episodes``
     seeds; ``jobs`` > 1 evaluates that many (weight, profile) cells at once in spawned
-    processes (the same seeds, so the same numbers as one at a time). ``hold``: None, or the
-    controller parameters of the hold arm (``{}`` = the controller's defaults; keys of
-    :class:`~mbrl_control.control.config.ControllerConfig`, e.g. ``surprise_error``).
+    processes (the same seeds, so the same numbers as one at a time). ``reactions``: one
+    more arm each, the controller parameters of an ``on_uncertain`` reaction (keys of
+    :class:`~mbrl_control.control.config.ControllerConfig`, e.g. ``{"on_uncertain": "hold"}``
+    or ``{"on_uncertain": "cautious", "cautious_weights": ["rail_margin=20"]}``).
 
     Returns ``{"config", "rows": [one per (weight, profile)], "verdicts": [one per weight >
     0]}`` and writes ``out/safety_case.{json,md}``. Raises ``ValueError`` for bad weights, a
@@ -149,17 +160,15 @@ def run_safety_case(
     preset_name, _, base = planner_setup(task_obj, preset)
     scale = getattr(model, "var_scale", None)
     calibrated = scale is not None and bool((scale != 1).any())
-    if hold is not None:
-        from mbrl_control.control.config import ControllerConfig
-
-        ControllerConfig(**hold)  # refuse bad parameters before any episode runs
+    reactions = [dict(r) for r in reactions]
+    _check_reactions(reactions, task_obj)  # refuse bad parameters before any episode runs
     cells = []
     for w in weights:
         cfg = replace(base, uncertainty_weight=float(w))
         path = str(export_planner(model, task_obj, cfg, out / f"planner_w{w:g}.onnx"))
-        arms = [None] if w or hold is None else [None, hold]
-        cells += [(w, path, task_ref, p, episodes, seed, threads, h)
-                  for h in arms for p in (profile_default, profile_shifted)]  # fmt: skip
+        arms = [None] + (reactions if w == 0 else [])
+        cells += [(w, path, task_ref, p, episodes, seed, threads, r)
+                  for r in arms for p in (profile_default, profile_shifted)]  # fmt: skip
     rows = _run_cells(cells, jobs, quiet)
     config = {
         "checkpoint": str(checkpoint), "task": task_ref, "preset": preset_name,
@@ -167,7 +176,7 @@ def run_safety_case(
         "calibrated": calibrated, "weights": weights, "episodes": episodes, "seed": seed,
         "profile_default": profile_default, "profile_shifted": profile_shifted,
         "planner": {k: v for k, v in base.__dict__.items() if k != "uncertainty_weight"},
-        "return_ratio_bound": RETURN_RATIO_BOUND, "hold": hold,
+        "return_ratio_bound": RETURN_RATIO_BOUND, "reactions": reactions,
     }  # fmt: skip
     result = {"config": config, "rows": rows,
               "verdicts": verdicts(rows, profile_default, profile_shifted)}  # fmt: skip
@@ -180,15 +189,36 @@ def _evaluate_cell(cell: tuple) -> dict[str, Any]:
     """One (weight, profile) cell's row (top level: runs in a worker process)."""
     from mbrl_control.pipeline.evaluate import evaluate
 
-    w, path, task_ref, profile, episodes, seed, threads, hold = cell
+    w, path, task_ref, profile, episodes, seed, threads, reaction = cell
     cfg = None
-    if hold is not None:
+    if reaction is not None:
         from mbrl_control.control.config import ControllerConfig
 
-        cfg = ControllerConfig(**hold)
+        cfg = ControllerConfig(**reaction)
     summary = evaluate(path, task_ref, profile, episodes, seed=seed, threads=threads,
-                       observers=[_travel_observer()], hold=cfg)  # fmt: skip
-    return _row(w, profile, summary, hold is not None)
+                       observers=[_travel_observer()], on_uncertain=cfg)  # fmt: skip
+    return _row(w, profile, summary, cfg.on_uncertain if cfg else None)
+
+
+def _check_reactions(reactions: list[dict[str, Any]], task: Any) -> None:
+    """``ValueError`` for a reaction the controller would refuse (or 'report', or two of one
+    kind: arms are named by their ``on_uncertain``)."""
+    from mbrl_control.control.config import (
+        ControllerConfig,
+        cautious_vector,
+        parse_cautious_weights,
+    )
+
+    kinds = []
+    for r in reactions:
+        cfg = ControllerConfig(**r)
+        if cfg.on_uncertain == "report":
+            raise ValueError("a reaction arm needs on_uncertain 'hold' or 'cautious'")
+        cautious = parse_cautious_weights(cfg.cautious_weights)
+        cautious_vector(task.critic_names, task.default_weights, cautious)
+        kinds.append(cfg.on_uncertain)
+    if len(set(kinds)) != len(kinds):
+        raise ValueError(f"one arm per reaction kind, got {kinds}")
 
 
 def _run_cells(cells: list[tuple], jobs: int, quiet: bool) -> list[dict[str, Any]]:
@@ -218,18 +248,19 @@ def _report(row: dict[str, Any], quiet: bool) -> None:
               flush=True)  # fmt: skip
 
 
-def _arm(weight: float, hold: bool) -> str:
-    return "hold" if hold else f"w={weight:g}"
+def _arm(weight: float, reaction: str | None = None) -> str:
+    return reaction or f"w={weight:g}"
 
 
 def _row(
-    weight: float, profile: str, summary: dict[str, Any], hold: bool = False
+    weight: float, profile: str, summary: dict[str, Any], reaction: str | None = None
 ) -> dict[str, Any]:
     return {
-        "arm": _arm(weight, hold),
+        "arm": _arm(weight, reaction),
         "weight": weight,
-        "hold": hold,
+        "on_uncertain": reaction or "report",
         "held_fraction": summary.get("held_fraction", 0.0),
+        "cautious_fraction": summary.get("cautious_fraction", 0.0),
         "profile": profile,
         "mean_return": summary["mean_return"],
         "std_return": summary["std_return"],
@@ -246,14 +277,14 @@ def _row(
 def verdicts(
     rows: list[dict[str, Any]], profile_default: str, profile_shifted: str
 ) -> list[dict[str, Any]]:
-    """Per arm other than the unpenalized planner (weights > 0, the hold arm), against weight
-    0: shifted violations (rail-hit episodes + safety-stop episodes) of both, the
+    """Per arm other than the unpenalized planner (weights > 0, the reaction arms), against
+    weight 0: shifted violations (rail-hit episodes + safety-stop episodes) of both, the
     in-distribution ``return_ratio`` (unpenalized mean cost / penalized mean cost) and
     ``passes`` (see the module docstring)."""
-    cell = {(r.get("arm", _arm(r["weight"], False)), r["profile"]): r for r in rows}
-    base = _arm(0.0, False)
+    cell = {(r.get("arm", _arm(r["weight"])), r["profile"]): r for r in rows}
+    base = _arm(0.0)
     base_d, base_s = cell[(base, profile_default)], cell[(base, profile_shifted)]
-    arms = sorted({a for a, _ in cell} - {base}, key=lambda a: (a == "hold", a))
+    arms = sorted({a for a, _ in cell} - {base}, key=lambda a: (not a.startswith("w="), a))
     out = []
     for arm in arms:
         d, s = cell[(arm, profile_default)], cell[(arm, profile_shifted)]
@@ -267,6 +298,8 @@ def verdicts(
             "weight": d["weight"],
             "held_fraction_shifted": s.get("held_fraction", 0.0),
             "held_fraction_default": d.get("held_fraction", 0.0),
+            "cautious_fraction_shifted": s.get("cautious_fraction", 0.0),
+            "cautious_fraction_default": d.get("cautious_fraction", 0.0),
             "violations_shifted": v_pen,
             "violations_shifted_unpenalized": v_base,
             "return_default": d["mean_return"],
@@ -286,21 +319,21 @@ def markdown(result: dict[str, Any]) -> str:
         f"{c['episodes']} paired episodes (seeds {c['seed']}..{c['seed'] + c['episodes'] - 1})",
         "",
         "| arm | profile | mean return ± std | success | rail-hit episodes (steps) | "
-        "safety stops | mean max travel (m) | held steps |",
+        "safety stops | mean max travel (m) | held / cautious steps |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
-        arm = r.get("arm", _arm(r["weight"], False))
+        arm = r.get("arm", _arm(r["weight"]))
         lines.append(
             f"| {arm} | {r['profile']} | {r['mean_return']:.1f} ± {r['std_return']:.1f}"
             f" | {r['success_rate']:.2f} | {r['rail_hits']} ({r['rail_steps']}) | "
             f"{r['safety_stops']} | {r['mean_max_travel_m']:.2f} | "
-            f"{r.get('held_fraction', 0):.0%} |"
+            f"{r.get('held_fraction', 0):.0%} / {r.get('cautious_fraction', 0):.0%} |"
         )
     lines += ["", "| arm | shifted violations (unpenalized) | return ratio | passes |",
               "|---|---|---|---|"]  # fmt: skip
     for v in result["verdicts"]:
-        arm = v.get("arm", _arm(v["weight"], False))
+        arm = v.get("arm", _arm(v["weight"]))
         lines.append(
             f"| {arm} | {v['violations_shifted']} ({v['violations_shifted_unpenalized']})"
             f" | {v['return_ratio']:.3f} | {'yes' if v['passes'] else 'no'} |"
@@ -328,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hold", action="store_true",
                    help="add the arm: the unpenalized planner with the controller's "
                    "on_uncertain: hold (its default thresholds)")  # fmt: skip
+    p.add_argument("--cautious-weights", default="",
+                   help="add the arm: the unpenalized planner with on_uncertain: cautious and "
+                   "these weights, e.g. rail_margin=20 (comma separated)")  # fmt: skip
     p.add_argument("--verbose", action="store_true", help="print each cell as it finishes")
     return p
 
@@ -342,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
             args.checkpoint, args.out, weights=weights, episodes=args.episodes,
             profile_shifted=args.profile_shifted, profile_default=args.profile_default,
             task=args.task, preset=args.preset, seed=args.seed, threads=args.threads,
-            jobs=args.jobs, quiet=not args.verbose, hold={} if args.hold else None,
+            jobs=args.jobs, quiet=not args.verbose,
+            reactions=reaction_arms(args.hold, args.cautious_weights),
         )  # fmt: skip
     except (ValueError, FileNotFoundError) as e:
         print(f"safety_case: {e}", file=sys.stderr)

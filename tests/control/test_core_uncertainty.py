@@ -94,6 +94,34 @@ def test_hold_publishes_the_safe_action_while_the_score_stays_above(still_planne
     assert ticks[-1][1].level == Level.OK and ticks[-1][1].message == "planning"
 
 
+def test_cautious_plans_with_the_cautious_weights_while_the_score_stays_above(
+    still_planner,
+) -> None:
+    core = make_core(
+        still_planner, surprise_window=2, surprise_error=10.0, on_uncertain="cautious",
+        cautious_weights=["rail=40"], hold_time=0.1,
+    )  # fmt: skip
+    live = core._planner.weights.copy()
+    ticks, t = run(core, [3.0] * 3)
+    assert all(s.message == "planning" for _, s in ticks)
+    ticks, t = run(core, [3.6, 4.2, 4.8, 5.4], t)  # jumps: cautious within these ticks
+    careful = [s for _, s in ticks if "cautious critic weights" in s.message]
+    assert careful and all(s.level == Level.WARN for s in careful), ticks
+    expected = live.copy()
+    expected[TASK.critic_names.index("rail")] = 40.0
+    np.testing.assert_array_equal(core._planner.weights, expected)
+    assert core.diagnostics()["uncertainty_holds"] >= 1
+    # still again: after hold_time the planner gets the live weights back
+    ticks, _ = run(core, [5.4] * 8, t + 0.2)
+    assert ticks[-1][1].message == "planning"
+    np.testing.assert_array_equal(core._planner.weights, live)
+
+
+def test_cautious_weights_must_name_the_tasks_critics(still_planner) -> None:
+    with pytest.raises(ValueError, match="unknown critic 'rail_margin'"):
+        make_core(still_planner, on_uncertain="cautious", cautious_weights=["rail_margin=20"])
+
+
 def test_disagreement_thresholds_apply_live(still_planner) -> None:
     core = make_core(still_planner)
     run(core, [3.0] * 2)
@@ -112,6 +140,12 @@ def test_disagreement_thresholds_apply_live(still_planner) -> None:
         ({"surprise_window": 0}, "surprise_window=0"),
         ({"disagreement_error": float("nan")}, "disagreement_error=nan"),
         ({"hold_time": -1.0}, "hold_time=-1.0"),
+        ({"on_uncertain": "cautious"}, "needs cautious_weights"),
+        ({"cautious_weights": ["rail"]}, "need 'critic=weight'"),
+        ({"cautious_weights": ["rail=x"]}, "need 'critic=weight'"),
+        ({"cautious_weights": ["rail=1", "rail=2"]}, "names critic 'rail' twice"),
+        ({"cautious_weights": ["rail=-1"]}, "need a finite weight"),
+        ({"cautious_weights": ["rail=inf"]}, "need a finite weight"),
     ],
 )
 def test_uncertainty_parameters_are_validated(params, match) -> None:

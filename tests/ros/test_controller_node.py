@@ -78,6 +78,8 @@ def parameter_msg(name: str, value):
         v.type, v.double_value = ParameterType.PARAMETER_DOUBLE, value
     elif isinstance(value, str):
         v.type, v.string_value = ParameterType.PARAMETER_STRING, value
+    elif value and all(isinstance(x, str) for x in value):
+        v.type, v.string_array_value = ParameterType.PARAMETER_STRING_ARRAY, list(value)
     else:
         v.type, v.double_array_value = (
             ParameterType.PARAMETER_DOUBLE_ARRAY,

@@ -1,7 +1,8 @@
 """Issue 17 on a real mpc_controller process: the 'mpc_controller: uncertainty' status on
 /diagnostics carries the windowed surprise and the epistemic disagreement, its level follows
-the threshold parameters (set live through the parameter service, validated), and
-on_uncertain:=hold publishes the safe action."""
+the threshold parameters (set live through the parameter service, validated),
+on_uncertain:=hold publishes the safe action and on_uncertain:=cautious plans with the
+cautious critic weights."""
 
 from __future__ import annotations
 
@@ -61,3 +62,14 @@ def test_uncertainty_status_thresholds_and_hold(
     held = [c.data[0] for c in commands[n + 1 :]]
     assert sum(v == 0.0 for v in held) >= len(held) - 1, held  # at most the release tick
     assert not set_param(ros_probe, "on_uncertain", "panic").successful
+
+    # cautious: the planner plans on with cautious critic weights (a string-array parameter,
+    # checked against the task's critics) while the score stays at ERROR
+    result = set_param(ros_probe, "cautious_weights", ["rail_margin=20"])
+    assert not result.successful and "unknown critic 'rail_margin'" in result.reason
+    assert set_param(ros_probe, "cautious_weights", ["rail=40"]).successful
+    assert set_param(ros_probe, "on_uncertain", "cautious").successful
+    ros_probe.wait_for(level_is(diags, 1, "cautious critic weights"), 30, "cautious")
+    n = len(commands)
+    ros_probe.wait_for(lambda: len(commands) > n + 5, 10, "commands while cautious")
+    assert any(c.data[0] != 0.0 for c in commands[n + 1 :])  # planned, not the safe action

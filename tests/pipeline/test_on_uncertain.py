@@ -1,5 +1,5 @@
-"""The controller's ``on_uncertain: hold`` in an offline evaluation (issue 17's safety case
-arm): real PyBullet, a real exported planner file (an untrained 2-member ensemble: its
+"""The controller's ``on_uncertain`` reactions in an offline evaluation (issue 17's safety
+case arms): real PyBullet, a real exported planner file (an untrained 2-member ensemble: its
 predictions are wrong, so its surprise is large) and the controller's own monitor."""
 
 from __future__ import annotations
@@ -35,37 +35,53 @@ def planner(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(export_planner(model, TASK, cfg, path))
 
 
-def _run(planner: Path, hold: ControllerConfig | None, episodes: int = 2) -> dict:
+def _run(planner: Path, cfg: ControllerConfig | None, episodes: int = 2) -> dict:
     return evaluate(planner, "cartpole_swingup", "reality_gap", episodes, seed=7, threads=1,
-                    hold=hold)  # fmt: skip
+                    on_uncertain=cfg)  # fmt: skip
 
 
 def test_thresholds_never_reached_change_nothing(planner: Path) -> None:
     plain = _run(planner, None)
-    never = _run(planner, ControllerConfig(**NEVER))
-    assert never["held_fraction"] == 0.0 and never["holds_mean"] == 0.0
-    assert never["returns"] == plain["returns"]  # the same actions on the same paired episodes
+    for kind in ("hold", "cautious"):
+        cfg = ControllerConfig(**NEVER, on_uncertain=kind, cautious_weights=["rail=50"])
+        never = _run(planner, cfg)
+        assert never["held_fraction"] == never["cautious_fraction"] == 0.0, kind
+        assert never["reactions_mean"] == 0.0
+        assert never["returns"] == plain["returns"]  # the same actions on the same episodes
 
 
 def test_surprise_at_error_holds_the_safe_action(planner: Path) -> None:
     cfg = ControllerConfig(surprise_warn=-100.0, surprise_error=-100.0, surprise_window=1,
-                           hold_time=0.5)  # fmt: skip
+                           hold_time=0.5, on_uncertain="hold")  # fmt: skip
     held = _run(planner, cfg)
     # every scored transition is at ERROR: the robot plans one tick, then holds 0.5 s (25 ticks
     # at 50 Hz), so about 25 of every 26 steps hold; far from the 0.5 asserted
     assert held["held_fraction"] > 0.5, held["held_fraction"]
-    assert held["holds_mean"] >= 3
-    # 'hold' is forced on whatever on_uncertain the config has; the summary stays JSON-ready
+    assert held["reactions_mean"] >= 3 and held["cautious_fraction"] == 0.0
     json.dumps(held)
+
+
+def test_cautious_plans_with_the_cautious_weights(planner: Path) -> None:
+    """At ERROR the planner gets the live weights with the named ones put in (and keeps
+    acting: no safe action); a changed weight changes the actions on the same episodes."""
+    base = {"surprise_warn": -100.0, "surprise_error": -100.0, "surprise_window": 1,
+            "hold_time": 0.5, "on_uncertain": "cautious"}  # fmt: skip
+    careful = _run(planner, ControllerConfig(**base, cautious_weights=["rail=1000", "action=5"]))
+    assert careful["cautious_fraction"] > 0.9 and careful["held_fraction"] == 0.0
+    same = _run(planner, ControllerConfig(**base, cautious_weights=["rail=1.0"]))  # = live
+    plain = _run(planner, None)
+    assert same["returns"] == plain["returns"]
+    assert careful["returns"] != plain["returns"]
 
 
 def test_held_steps_send_the_tasks_safe_action(planner: Path) -> None:
     from mbrl_control.export.runtime import OnnxPlanner
-    from mbrl_control.pipeline.uncertainty_hold import UncertaintyHold
+    from mbrl_control.pipeline.on_uncertain import OnUncertain
 
     onnx = OnnxPlanner(planner, expected_task=TASK, threads=1, seed=3)
-    cfg = ControllerConfig(surprise_warn=-100.0, surprise_error=-100.0, surprise_window=1)
-    policy = UncertaintyHold(onnx, TASK, cfg)
+    cfg = ControllerConfig(surprise_warn=-100.0, surprise_error=-100.0, surprise_window=1,
+                           on_uncertain="hold")  # fmt: skip
+    policy = OnUncertain(onnx, TASK, cfg)
     policy.reset(3)
     obs, goal = np.zeros(TASK.obs_dim, np.float32), np.zeros(0, np.float32)
     obs[1] = 1.0  # cos(theta) of a hanging pole
@@ -76,12 +92,19 @@ def test_held_steps_send_the_tasks_safe_action(planner: Path) -> None:
     assert policy.monitor.holds == 1
 
 
-def test_a_file_without_the_predictive_is_refused(planner: Path) -> None:
-    from mbrl_control.pipeline.uncertainty_hold import UncertaintyHold
+def test_refusals_name_the_problem(planner: Path) -> None:
+    from mbrl_control.export.runtime import OnnxPlanner
+    from mbrl_control.pipeline.on_uncertain import OnUncertain
 
     class Bare:
         def __init__(self) -> None:
             self.metadata: dict = {}
 
     with pytest.raises(ValueError, match="no calibrated predictive"):
-        UncertaintyHold(Bare(), TASK)
+        OnUncertain(Bare(), TASK)
+    onnx = OnnxPlanner(planner, expected_task=TASK, threads=1)
+    with pytest.raises(ValueError, match="'report' changes no action"):
+        OnUncertain(onnx, TASK, ControllerConfig())
+    cfg = ControllerConfig(on_uncertain="cautious", cautious_weights=["rail_margin=20"])
+    with pytest.raises(ValueError, match="unknown critic 'rail_margin'"):
+        OnUncertain(onnx, TASK, cfg)
