@@ -34,6 +34,18 @@ against the live model on the newest real episodes; a result that passes is hot-
 retrain's. It runs once; setting adapt to true again runs it again. Recording goes on meanwhile;
 retraining waits for it.
 
+Surprise (retrain_on_surprise > 0 or record_when: surprised): the node subscribes to
+/diagnostics and reads the controller's 'mpc_controller: uncertainty' status (windowed
+surprise, uncertainty_level; mbrl_control.finetune.surprise_trigger). A status older than 2 s
+(wall clock) is stale and counts as not surprised (surprise_source: stale). When the surprise
+has stayed >= retrain_on_surprise for surprise_hold_s and surprise_min_transitions new
+transitions are stored (x 2^failures after failed runs, like retrain_every), the usual retrain
+starts early (same job, gate and hot swap; last_gate's trigger says 'surprise'). With
+record_when: surprised a segment is stored only if, at some time while it was recorded, the
+latest live status had uncertainty_level WARN or ERROR or surprise >= retrain_on_surprise (when
+on); the others are counted in segments_skipped by reason (not_surprised,
+no_uncertainty_status) and are not new transitions.
+
 Parameters: every parameter is applied live after validation or is read-only (see --help).
 """
 
@@ -73,7 +85,13 @@ from mbrl_control.data.store import TransitionStore
 from mbrl_control.finetune.gate_job import failure_reason, retrain_threshold
 from mbrl_control.finetune.jobs import adapt_argv, finetune_argv, niced_argv
 from mbrl_control.finetune.recorder import TransitionRecorder
-from mbrl_control.ros.diagnostics import array_of, status_of
+from mbrl_control.finetune.surprise_trigger import (
+    RECORD_WHEN,
+    UNCERTAINTY_STATUS,
+    SurpriseTrigger,
+    reading_of,
+)
+from mbrl_control.ros.diagnostics import array_of, status_of, values_of
 from mbrl_control.ros.managed import guard_change_state, incompatible_qos_message, lifecycle_label
 from mbrl_control.ros.params import LiveConfig
 from mbrl_control.ros.spin import run_node, usage
@@ -169,6 +187,38 @@ class FinetuneConfig:
             "WARN when more than this share of joint states is dropped", range=(0.0, 1.0)
         ),
     )
+    retrain_on_surprise: float = field(
+        default=0.0,
+        metadata=param_meta(
+            "retrain early when the controller's windowed surprise (nats per predicted dim, "
+            "its 'mpc_controller: uncertainty' status) stays >= this for surprise_hold_s "
+            "(0 = off)",
+            range=(0.0, 1e6),
+        ),
+    )
+    surprise_hold_s: float = field(
+        default=2.0,
+        metadata=param_meta(
+            "s the surprise must stay >= retrain_on_surprise before an early retrain",
+            range=(0.0, 3600.0),
+        ),
+    )
+    surprise_min_transitions: int = field(
+        default=200,
+        metadata=param_meta(
+            "new transitions an early (surprise) retrain needs at least; <= retrain_every",
+            range=(10, 10**9),
+        ),
+    )
+    record_when: str = field(
+        default="always",
+        metadata=param_meta(
+            "'always': store every segment; 'surprised': only segments during which the "
+            "controller's uncertainty level was WARN/ERROR or its surprise >= "
+            "retrain_on_surprise (the others are counted as skipped)",
+            choices=RECORD_WHEN,
+        ),
+    )
     adapt: bool = field(
         default=False,
         metadata=param_meta(
@@ -216,6 +266,19 @@ class FinetuneConfig:
         for key in ("data_dir", *LIVE_FILES):
             if not getattr(self, key):
                 raise ValueError(f"parameter {key!r} is required (a path)")
+        if self.record_when not in RECORD_WHEN:
+            raise ValueError(f"record_when={self.record_when!r}; allowed: {RECORD_WHEN}")
+        if self.retrain_on_surprise > 0 and self.surprise_min_transitions > self.retrain_every:
+            raise ValueError(
+                f"surprise_min_transitions={self.surprise_min_transitions} must be <= "
+                f"retrain_every={self.retrain_every} while retrain_on_surprise is on "
+                "(set both at once, or the other first)"
+            )
+
+    @property
+    def watches_surprise(self) -> bool:
+        """The controller's uncertainty status is needed (retrain or record on surprise)."""
+        return self.retrain_on_surprise > 0 or self.record_when == "surprised"
 
 
 class FinetuneNode(LifecycleNode):
@@ -237,6 +300,15 @@ class FinetuneNode(LifecycleNode):
         self.failures = 0  # failed retrain runs in a row (back-off)
         self.state = "idle"
         self.last_gate: dict[str, Any] = {}
+        cfg = self.params.config
+        self.surprise = SurpriseTrigger(
+            cfg.retrain_on_surprise, cfg.surprise_hold_s, cfg.surprise_min_transitions
+        )
+        self.surprise_retrains = 0  # retrains started early by the controller's surprise
+        self.segments_skipped: dict[str, int] = {}  # record_when: surprised, by reason
+        self.transitions_skipped = 0
+        self._surprise_sub: Any = None  # /diagnostics, while configured and watching surprise
+        self._trigger = ""  # why the next job starts: new_transitions | surprise
         self.problem = ""  # why configure (or the work loop) failed
         self.drop_warning = ""
         self.callback_errors = 0
@@ -251,7 +323,7 @@ class FinetuneNode(LifecycleNode):
         # wall-clock times (time.time(), s) of the cycle, reported in last_gate: new-data
         # threshold reached, job started
         self._threshold_at: float | None = None
-        self._times: dict[str, float | None] = {}
+        self._times: dict[str, Any] = {}
         self._pending: Any = None  # future of the current service call
         self._io: list[Any] = []  # subscriptions and clients made by configure
         self.pub_diag = self.create_publisher(
@@ -292,6 +364,10 @@ class FinetuneNode(LifecycleNode):
             self.failures = 0  # the operator changed the inputs: try again at the normal pace
         if "adapt" in changed and self.adapt_state != "running":
             self.adapt_state = "waiting" if cfg.adapt else "off"
+        self.surprise.configure(
+            cfg.retrain_on_surprise, cfg.surprise_hold_s, cfg.surprise_min_transitions
+        )
+        self._watch_surprise()
         self.get_logger().info(f"parameters applied: {', '.join(sorted(changed))}")
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -334,6 +410,7 @@ class FinetuneNode(LifecycleNode):
             self._release()
             return self._refuse("configure", f"cannot create topics/clients: {exc!r}")
         self._configured, self.problem, self.state = True, "", "configured"
+        self._watch_surprise()
         self.get_logger().info(f"configured: recording into {cfg.data_dir}")
         return TransitionCallbackReturn.SUCCESS
 
@@ -392,6 +469,7 @@ class FinetuneNode(LifecycleNode):
         self._io, self.store, self.recorder = [], None, None
         self._store_failed_seen, self.store_warning = 0, ""
         self._configured, self.state = False, "idle"
+        self._watch_surprise()
         self._publish_diagnostics()
 
     def _lifecycle_label(self) -> str:
@@ -424,6 +502,33 @@ class FinetuneNode(LifecycleNode):
         self.set_params = self.create_client(SetParameters, f"{ctrl}/set_parameters")
         self.reload = self.create_client(Trigger, f"{ctrl}/reload_model")
         self._io += [self.set_params, self.reload]
+
+    def _watch_surprise(self) -> None:
+        """Subscribe to /diagnostics while configured and retrain_on_surprise or record_when
+        needs the controller's uncertainty status; unsubscribe otherwise."""
+        want = self._configured and self.cfg.watches_surprise
+        if want and self._surprise_sub is None:
+            events = SubscriptionEventCallbacks(
+                incompatible_qos=lambda info: self._on_qos("/diagnostics", "requests", info)
+            )
+            self._surprise_sub = self.create_subscription(
+                DiagnosticArray, "/diagnostics", self._on_diagnostics, BEST_EFFORT,
+                event_callbacks=events,
+            )  # fmt: skip
+        elif not want and self._surprise_sub is not None:
+            self.destroy_subscription(self._surprise_sub)
+            self._surprise_sub = None
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        """Keep the controller's latest uncertainty status (receive time: time.monotonic())."""
+        try:
+            for status in msg.status:
+                if status.name == UNCERTAINTY_STATUS:
+                    self.surprise.observe(reading_of(values_of(status), time.monotonic()))
+        except Exception as exc:  # one bad message is counted and logged, no more
+            self.callback_errors += 1
+            self.callback_error = f"message on '/diagnostics' failed: {type(exc).__name__}: {exc}"
+            self.get_logger().error(self.callback_error, throttle_duration_sec=5.0)
 
     def _guard(self, topic: str, callback: Any) -> Any:
         """``callback`` that cannot raise: one bad message is counted and logged, no more."""
@@ -471,6 +576,11 @@ class FinetuneNode(LifecycleNode):
             self.recorder.stats.drop(
                 "no_goal", "segment recorded before any message on 'goal'", len(action)
             )
+            return
+        why = self.surprise.segment_verdict(time.monotonic())
+        if why and self.cfg.record_when == "surprised":
+            self.segments_skipped[why] = self.segments_skipped.get(why, 0) + 1
+            self.transitions_skipped += len(action)
             return
         meta = {"source": "real", "task": self.task.name, "goal": self._goal.tolist()}
         self.store.append_episode(obs, action, meta)
@@ -535,9 +645,24 @@ class FinetuneNode(LifecycleNode):
                 raise ValueError(f"{cfg.planner}: refused: {why}")
         return task
 
+    def surprise_retrain_after(self) -> int:
+        """New transitions an early (surprise) retrain needs, backed off like retrain_every."""
+        return retrain_threshold(
+            self.cfg.surprise_min_transitions, self.failures, self.cfg.retry_backoff_max
+        )
+
     def _due(self) -> bool:
-        enough_episodes = len(self.store) > self.cfg.holdout_episodes
-        return enough_episodes and self.since_train >= self.next_retrain_after()
+        """A retrain is due: retrain_every new transitions (backed off), or the controller's
+        surprise held high with surprise_min_transitions new ones (sets ``_trigger``)."""
+        if len(self.store) <= self.cfg.holdout_episodes:
+            return False
+        if self.since_train >= self.next_retrain_after():
+            self._trigger = "new_transitions"
+            return True
+        if self.surprise.due(time.monotonic(), self.since_train, self.surprise_retrain_after()):
+            self._trigger = "surprise"
+            return True
+        return False
 
     def _adapt_run(self, cfg: FinetuneConfig) -> str:
         return cfg.adapt_run or getattr(self, "_run_at_configure", "")
@@ -577,10 +702,24 @@ class FinetuneNode(LifecycleNode):
             real_ratio=cfg.real_ratio, holdout_episodes=cfg.holdout_episodes,
             max_epochs=cfg.max_epochs, sim_data=cfg.sim_data,
         )  # fmt: skip
+        early = self._trigger == "surprise"
+        if early and self._threshold_at is None:
+            self._threshold_at = time.time()  # an early retrain's threshold: when it became due
         self._launch("finetune", args, out / f"finetune-{self.trains + 1}.json")
+        self._times["trigger"] = self._trigger
         self.since_train, self._threshold_at = 0, None
         self.state = "training"
-        self.get_logger().info(f"retraining in pid {self._proc.pid} on {len(self.store)} segments")
+        why = ""
+        if early:
+            self.surprise_retrains += 1
+            now = time.monotonic()
+            why = (
+                f" (early: the controller's surprise {self.surprise.last.surprise:.3g} >= "
+                f"{self.cfg.retrain_on_surprise:g} for {self.surprise.held_s(now):.1f} s)"
+            )
+        self.get_logger().info(
+            f"retraining in pid {self._proc.pid} on {len(self.store)} segments{why}"
+        )
 
     def _start_adapt(self) -> None:
         from mbrl_control.pipeline.evaluate import planner_task
@@ -701,6 +840,7 @@ class FinetuneNode(LifecycleNode):
             "adaptations": self.adaptations,
             "live_planner": self.live["planner"],
             "last_gate": json.dumps(self.last_gate),
+            **self._surprise_values(),
         }
         task = self.task.name if self.task else (self.cfg.task or "(the planner's)")
         qos_level = Level.WARN if self._qos_problems else Level.OK
@@ -709,6 +849,23 @@ class FinetuneNode(LifecycleNode):
             status_of(NAME, task, level, message, values),
             status_of(f"{NAME}: qos", task, qos_level, qos_message, {}),
         ]
+
+    def _surprise_values(self) -> dict[str, Any]:
+        """The controller's surprise as this node sees it ('' when not known)."""
+        now, trig = time.monotonic(), self.surprise
+        last, age = trig.last, trig.age(now)
+        return {
+            "surprise_source": trig.source(now) if self._surprise_sub is not None else "off",
+            "surprise_seen": "" if last is None or last.surprise is None else last.surprise,
+            "surprise_level_seen": "" if last is None else last.level,
+            "surprise_age_s": "" if age is None else round(age, 2),
+            "surprise_held_s": round(trig.held_s(now), 2),
+            "surprise_retrain_pending": str(trig.armed(now)).lower(),
+            "surprise_retrain_after": self.surprise_retrain_after(),
+            "surprise_retrains": self.surprise_retrains,
+            "segments_skipped": json.dumps(self.segments_skipped),
+            "transitions_skipped": self.transitions_skipped,
+        }
 
     def _summary(self, label: str) -> tuple[Level, str]:
         """The status line: the most important thing an operator should know now."""
@@ -728,6 +885,11 @@ class FinetuneNode(LifecycleNode):
             return Level.WARN, self.drop_warning
         if label != "active":
             return Level.WARN, f"lifecycle state {label}: not recording"
+        if self.cfg.record_when == "surprised" and not self.surprise.live(time.monotonic()):
+            return Level.WARN, (
+                f"record_when surprised: no '{UNCERTAINTY_STATUS}' status for more than "
+                f"{self.surprise.stale_after:g} s, segments are skipped"
+            )
         return Level.OK, self.state
 
 
