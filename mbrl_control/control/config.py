@@ -32,9 +32,13 @@ def critic_param(name: str) -> str:
 def parse_cautious_weights(entries: list[str]) -> dict[str, float]:
     """``["rail_margin=20", ...]`` -> ``{"rail_margin": 20.0}`` (the ``cautious_weights``
     parameter); ``ValueError`` naming the bad entry (format, repeated name, weight out of
-    :data:`CRITIC_WEIGHT_RANGE`). Critic names are checked against the task by the caller."""
+    :data:`CRITIC_WEIGHT_RANGE`). Blank entries are skipped (a parameter file writes an empty
+    string array as ``['']``: ROS cannot type ``[]``). Critic names are checked against the
+    task by the caller."""
     out: dict[str, float] = {}
     for entry in entries:
+        if not str(entry).strip():
+            continue
         name, sep, value = str(entry).partition("=")
         name = name.strip()
         try:
@@ -267,7 +271,7 @@ class ControllerConfig:
         if self.on_uncertain not in UNCERTAIN_POLICIES:
             raise ValueError(f"on_uncertain={self.on_uncertain!r}; allowed: {UNCERTAIN_POLICIES}")
         parse_cautious_weights(self.cautious_weights)
-        if self.on_uncertain == "cautious" and not self.cautious_weights:
+        if self.on_uncertain == "cautious" and not parse_cautious_weights(self.cautious_weights):
             raise ValueError(
                 "on_uncertain='cautious' needs cautious_weights (e.g. ['rail_margin=20']; "
                 "set it first)"

@@ -141,6 +141,7 @@ def test_disagreement_thresholds_apply_live(still_planner) -> None:
         ({"disagreement_error": float("nan")}, "disagreement_error=nan"),
         ({"hold_time": -1.0}, "hold_time=-1.0"),
         ({"on_uncertain": "cautious"}, "needs cautious_weights"),
+        ({"on_uncertain": "cautious", "cautious_weights": [""]}, "needs cautious_weights"),
         ({"cautious_weights": ["rail"]}, "need 'critic=weight'"),
         ({"cautious_weights": ["rail=x"]}, "need 'critic=weight'"),
         ({"cautious_weights": ["rail=1", "rail=2"]}, "names critic 'rail' twice"),
