@@ -2,9 +2,10 @@
 and solves a stochastic maze with a frequency model.
 
 Measured with the CLI defaults (docs/dyna.md): on the maze, after episode 5 the n = 50 greedy
-path is the optimal 14 steps in half the seeds and 16 in the rest (n = 0's greedy path does
+path is the optimal 14 steps in 30 of 50 seeds (9 of 10 with the CLI default seeds, 5 of 10
+with --seed 100) and 16 or 20 in the rest (n = 0's greedy path does
 not reach the goal yet); n = 50 is near-optimal (greedy path <= 16 steps) from episode ~2,
-n = 0 from episode ~11. Thresholds below leave wide margins for other suite seeds.
+n = 0 from episode ~27 (means over 50 seeds: 3.1 and 26.9). Thresholds below leave wide margins for other suite seeds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def test_planning_solves_the_maze_several_times_sooner(seeds):
     # value on average (a 16-step path is worth 0.95**2 = 0.90 of the 14-step one)
     assert all(steps is not None for steps in n50["greedy_steps_at"]), n50
     assert n50["value_ratio_at"] >= 0.88, n50
-    assert n50["optimal_at"] >= 0.2, n50  # measured 0.5 over 20 seeds
+    assert n50["optimal_at"] >= 0.2, n50  # measured 0.6 over 50 seeds (--seed 1000)
     assert n0["value_ratio_at"] <= 0.5, n0  # Q-learning alone has not propagated the goal yet
     # episodes to a near-optimal greedy path: n = 0 takes >= 3x as many (measured ~5x)
     assert n0["first_near_mean"] >= 3 * n50["first_near_mean"], (n0, n50)
