@@ -6,6 +6,8 @@ computed on the held-out episodes (and on ``--ood-data`` for the disagreement co
 The held-out episodes, sorted by id, are split: even positions fit the per-horizon
 calibration (``uncertainty.calibration``, variance scaling), odd positions test it (the
 report's ``uncertainty`` section: coverage raw vs calibrated). Prints a JSON summary.
+Metrics (TensorBoard + CSV, ``OUT/metrics``): ``train/*`` per epoch, ``validation/*`` and the
+90 % interval coverage per horizon (``coverage90/raw``, ``coverage90/calibrated``) at the end.
 
 A task with ``cost: learned`` gets the ensemble's reward head, trained on the task critics'
 per-step cost of each stored transition (``models.cost_targets``; the store records none).
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from mbrl_control.cli.checks import (
     existing_dir,
@@ -25,6 +28,9 @@ from mbrl_control.cli.checks import (
     positive_int,
     task_name,
 )
+
+if TYPE_CHECKING:  # the CLI imports no torch at start-up
+    from mbrl_control.recording.metrics import MetricsLog
 
 ACTIVATIONS = ("silu", "relu", "tanh", "elu")  # models.config's choices (a test keeps them equal)
 
@@ -125,6 +131,29 @@ def _coverage90(unc: dict[str, object] | None, which: str) -> list[float] | None
     return None if not part else part["coverage"]["0.9"]
 
 
+def _log_validation(log: MetricsLog, report: dict, epochs: int) -> None:
+    """The trained model's hold-out validation as ``validation/*`` at step ``epochs`` (its
+    last training epoch) and the calibration's 90 % interval coverage per horizon as
+    ``coverage90/raw`` and ``coverage90/calibrated`` (step: the horizon k in control steps;
+    the fraction of k-step targets inside the interval, 0.9 is exact)."""
+    holdout = report["holdout"]
+    log.scalars(
+        "validation",
+        {
+            "holdout_nmse": holdout["nmse"],
+            "holdout_nll": holdout["nll"],
+            "within_2sigma": holdout["calibration"]["within_2sigma"],
+            "disagreement_ratio_ood_to_in": report["disagreement"]["ratio_ood_to_in"],
+        },
+        epochs,
+    )
+    unc = report["uncertainty"] or {}
+    for which in ("raw", "calibrated"):
+        coverage = _coverage90(unc, which)
+        for k, value in zip(unc.get("k", ()), coverage or ()):
+            log.scalar(f"coverage90/{which}", value, k)
+
+
 def run(args: argparse.Namespace) -> int:
     summary = train(args)
     print(json.dumps(summary, indent=2))
@@ -181,20 +210,21 @@ def train(args: argparse.Namespace) -> dict[str, object]:
         cost = transition_costs(task, data.obs, data.action, data.next_obs, data.goal)
     train_cfg = TrainConfig.from_mapping(_train_config(args))
     rng = np.random.default_rng(args.seed)
-    with MetricsLog(Path(args.out) / "metrics") as metrics_log:  # TensorBoard + CSV per epoch
+    with MetricsLog(Path(args.out) / "metrics") as metrics_log:  # TensorBoard + CSV
         metrics = fit(
             model, data.obs, data.action, data.next_obs, data.episode_id, train_cfg,
             cost=cost, rng=rng, quiet=args.quiet, callback=metrics_log.callback("train"),
         )  # fmt: skip
 
-    held = np.isin(data.episode_id, metrics["holdout_episodes"])
-    rows = held if held.any() else np.ones(len(data), bool)
-    report = validate(
-        model, data.obs[rows], data.action[rows], data.next_obs[rows], data.episode_id[rows],
-        ood=ood, obs_names=task.obs_names,
-    )  # fmt: skip
-    report["split"] = "holdout" if held.any() else "train (nothing held out)"
-    report["uncertainty"] = _calibrate(model, data, metrics["holdout_episodes"])
+        held = np.isin(data.episode_id, metrics["holdout_episodes"])
+        rows = held if held.any() else np.ones(len(data), bool)
+        report = validate(
+            model, data.obs[rows], data.action[rows], data.next_obs[rows], data.episode_id[rows],
+            ood=ood, obs_names=task.obs_names,
+        )  # fmt: skip
+        report["split"] = "holdout" if held.any() else "train (nothing held out)"
+        report["uncertainty"] = _calibrate(model, data, metrics["holdout_episodes"])
+        _log_validation(metrics_log, report, int(metrics["epochs"]))
     fit_summary = {k: v for k, v in metrics.items() if not isinstance(v, list)}
     report["fit"] = {**fit_summary, "train_loss": metrics["train_loss"],
                      "holdout_score": metrics["holdout_score"]}  # fmt: skip

@@ -30,7 +30,7 @@ from mbrl_control.models.cost_targets import transition_costs
 from mbrl_control.models.ensemble import Ensemble
 from mbrl_control.models.trainer import fit
 from mbrl_control.planning.config import PlannerConfig
-from mbrl_control.recording.metrics import append_scalars
+from mbrl_control.recording.metrics import MetricsLog, next_step
 from mbrl_control.tasks import Task, get_task
 from mbrl_control.tasks.portable import task_from_metadata
 
@@ -162,6 +162,11 @@ def retrain_and_gate(
         out_dir: where ``model-<k>.pt`` / ``planner-<k>.onnx`` are written on deploy.
         sim: simulator transitions mixed in as replay (``real_ratio`` of each batch is real).
     Returns: a JSON-ready dict with both errors, ``deploy`` and the new paths (if deployed).
+
+    Metrics (TensorBoard + CSV, ``out_dir/metrics``): ``finetune/*`` per training epoch
+    (``train_loss``, ``holdout_loss`` on the held-out episodes, ...; one curve continued over the
+    retrains into ``out_dir``) and ``gate/*`` per decision (``live_error``, ``new_error``,
+    ``n_real``, ``n_sim``, ``deploy`` 0/1; step: the decision's number).
     """
     live, provenance, meta = read_live(checkpoint, planner)  # unreadable files first, in words
     if len(np.unique(real.episode_id)) <= holdout_episodes:
@@ -179,31 +184,37 @@ def retrain_and_gate(
         if sim is not None:
             replay = (*replay, transition_costs(task, sim.obs, sim.action, sim.next_obs, sim.goal))
     cfg = train_cfg or TrainConfig()
-    metrics = fit(
-        candidate,
-        real.obs,
-        real.action,
-        real.next_obs,
-        real.episode_id,
-        cfg,
-        cost=cost,
-        holdout_episodes=held,
-        refit_normalizer=False,
-        replay=replay,
-        new_ratio=real_ratio if replay is not None else None,
-        quiet=quiet,
-    )
-    result: dict[str, Any] = {
-        **gate(live, candidate, real, held),
-        "n_real": len(real),
-        "n_sim": 0 if sim is None else len(sim),
-        "epochs": metrics.get("epochs"),
-    }
-    if result["deploy"]:
-        recent = real.obs[np.isin(real.episode_id, held)]
-        result.update(deploy_candidate(candidate, provenance, planner, out_dir, result, recent))
-    gate_scalars = {k: result.get(k) for k in ("live_error", "new_error", "n_real", "n_sim")}
-    append_scalars(Path(out_dir) / "metrics", "gate", {**gate_scalars, "deploy": result["deploy"]})
+    folder = Path(out_dir) / "metrics"
+    # one finetune/* curve over the retrains into out_dir (each its own process, in turn)
+    epochs_before = max(0, next_step(folder, "finetune/") - 1)
+    gate_step = next_step(folder, "gate/")
+    with MetricsLog(folder) as metrics_log:
+        metrics = fit(
+            candidate,
+            real.obs,
+            real.action,
+            real.next_obs,
+            real.episode_id,
+            cfg,
+            cost=cost,
+            holdout_episodes=held,
+            refit_normalizer=False,
+            replay=replay,
+            new_ratio=real_ratio if replay is not None else None,
+            quiet=quiet,
+            callback=metrics_log.callback("finetune", epochs_before),
+        )
+        result: dict[str, Any] = {
+            **gate(live, candidate, real, held),
+            "n_real": len(real),
+            "n_sim": 0 if sim is None else len(sim),
+            "epochs": metrics.get("epochs"),
+        }
+        if result["deploy"]:
+            recent = real.obs[np.isin(real.episode_id, held)]
+            result.update(deploy_candidate(candidate, provenance, planner, out_dir, result, recent))
+        scalars = {k: result.get(k) for k in ("live_error", "new_error", "n_real", "n_sim")}
+        metrics_log.scalars("gate", {**scalars, "deploy": result["deploy"]}, gate_step)
     return result
 
 

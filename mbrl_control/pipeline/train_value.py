@@ -46,7 +46,7 @@ def train_value(
     from mbrl_control.export.policy_export import export_policy
     from mbrl_control.models.checkpoint import load_checkpoint
     from mbrl_control.planning.rollout import with_goal
-    from mbrl_control.recording.metrics import MetricsLog
+    from mbrl_control.recording.metrics import MetricsLog, evaluation_scalars
     from mbrl_control.tasks import get_task
 
     task, out = get_task(task_name), Path(out)
@@ -115,7 +115,8 @@ def train_value(
             "final": {k: v for k, v in history[-1].items() if k != "real_returns"},
         }
         if report["policy_eval"]:
-            metrics_log.scalars("policy_eval", report["policy_eval"], mbpo_cfg.epochs)
+            ev = evaluation_scalars(report["policy_eval"])  # returns, success, latency p50/p99
+            metrics_log.scalars("policy_eval", ev, mbpo_cfg.epochs)
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.json").write_text(json.dumps(report, indent=2, default=_plain))
         plot_mbpo_report(report, out / "report.png")

@@ -198,10 +198,32 @@ def append_scalars(
     turn. For rare events: each call adds one small event file; per-epoch logging should hold a
     :class:`MetricsLog` open instead."""
     if step is None:
-        step = 0 if folder is None else _next_step(Path(folder) / CSV_NAME, f"{prefix}/")
+        step = next_step(folder, f"{prefix}/")
     with MetricsLog(folder) as log:
         log.scalars(prefix, values, step)
     return step
+
+
+def evaluation_scalars(summary: Mapping[str, Any]) -> dict[str, float]:
+    """The scalars of an evaluation summary (:func:`mbrl_control.pipeline.evaluate.summarize`):
+    its real-number entries (``mean_return``, ``std_return``, ``success_rate``, ``episodes``,
+    ...) plus the planning latency as ``latency_p50_ms`` / ``latency_p99_ms`` (ms; from its
+    ``latency_ms`` dict). Lists (per-episode values) are left out."""
+    out = {k: x for k, v in summary.items() if (x := _number(v)) is not None}
+    latency = summary.get("latency_ms")
+    if isinstance(latency, Mapping):
+        for q in ("p50", "p99"):
+            if (x := _number(latency.get(q))) is not None:
+                out[f"latency_{q}_ms"] = x
+    return out
+
+
+def next_step(folder: str | Path | None, prefix: str) -> int:
+    """One after the largest step of the tags starting with ``prefix`` (e.g. ``"gate/"``) in
+    ``folder``'s ``metrics.csv``; 0 when there is none (or no folder, or an unreadable CSV).
+    How a curve continues over runs that each open their own log (a resume, one process per
+    retrain)."""
+    return 0 if folder is None else _next_step(Path(folder) / CSV_NAME, prefix)
 
 
 def _next_step(path: Path, prefix: str) -> int:

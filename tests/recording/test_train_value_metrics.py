@@ -47,4 +47,8 @@ def test_train_value_logs_mbpo_epochs(seed: int, tmp_path: Path, capsys) -> None
     assert np.allclose([v for _, v in critic], [h["critic_loss"] for h in report["history"]])
     ev = acc.Scalars("policy_eval/mean_return")
     assert len(ev) == 1 and np.isclose(ev[0].value, report["policy_eval"]["mean_return"])
+    # the policy's latency where the evaluation measures it (ms, p50 and p99)
+    for q in ("p50", "p99"):
+        (lat,) = acc.Scalars(f"policy_eval/latency_{q}_ms")
+        assert np.isclose(lat.value, report["policy_eval"]["latency_ms"][q], rtol=1e-6)
     assert read_metrics_csv(out / "metrics")["mbpo/real_ratio"].steps == [0, 1, 2]
