@@ -10,11 +10,16 @@ from mbrl_control.cli.checks import out_dir
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=out_dir, default="runs/demo", help="output folder")
+    parser.add_argument(
+        "--no-record", action="store_true",
+        help="do not record the final evaluation as OUT/eval.mcap (recorded by default; an "
+        "existing recording is never replaced: the demo refuses to start)",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
     from mbrl_control.pipeline.demo import run_demo
 
-    run_demo(args.out, quiet=args.quiet)
+    run_demo(args.out, quiet=args.quiet, record=not args.no_record)
     return 0

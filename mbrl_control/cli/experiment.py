@@ -2,7 +2,8 @@
 
 Conditions (pretraining DR profile: none, default, wide, calibrated) × real budgets (minutes;
 0 = zero-shot) × seeds, every cell on the same evaluation episodes, with the real-data-only,
-random-policy and oracle baselines. See docs/sim2real.md.
+random-policy and oracle baselines. See docs/sim2real.md. Metrics per cell in ``OUT/metrics``;
+``--record``: each cell's evaluations as an MCAP recording (docs/recording.md).
 """
 
 from __future__ import annotations
@@ -143,6 +144,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         help="compute budget: no new job starts after this many minutes",
     )
+    parser.add_argument(
+        "--record", action="store_true",
+        help="also record each cell's evaluation episodes as OUT/work/<cell>/eval.mcap "
+        "(rosbag2-compatible MCAP; an existing recording is never replaced: refused before "
+        "anything runs)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -190,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         max_minutes=args.max_minutes,
         quiet=args.quiet,
+        record=args.record,
     )
     if args.json:
         print(json.dumps(result, indent=2))

@@ -5,8 +5,10 @@ Pretrains on randomized sim (``default``), deploys zero-shot on the mismatched
 calibrate-and-adapt loop on its own half minute of robot data (record with exploration noise →
 calibrate the simulator → re-pretrain warm on the calibrated profile → finetune → gate; the
 recovered parameters are printed next to ``reality_gap``'s true ranges), and ends with a
-results table, a plot and a GIF of the pretrained planner swinging up in sim. No
-configuration, no network. Under 5 minutes on 2 cores.
+results table, a plot and a GIF of the pretrained planner swinging up in sim, and records the
+final evaluation (the finetuned planner's episodes on the "robot") as ``OUT/eval.mcap``
+(rosbag2-compatible MCAP: docs/recording.md). No configuration, no network. Under 5 minutes
+on 2 cores.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ DEMO = Sim2RealConfig(
 )
 
 
+RECORDING = "eval.mcap"
+"""The demo's recording of its final evaluation, in its output folder."""
+
+
 def recovered_vs_true(fitted: dict[str, Any], profile: str) -> list[str]:
     """One line per fitted parameter: the calibrated value and the true range of ``profile``
     (the "robot"'s, known in simulation)."""
@@ -50,29 +56,54 @@ def _fmt(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def run_demo(out: str | Path = "runs/demo", *, quiet: bool = False) -> dict[str, Any]:
-    """Run the demo into ``out``; returns the experiment result plus the artefact paths."""
+def run_demo(
+    out: str | Path = "runs/demo",
+    *,
+    quiet: bool = False,
+    record: bool = True,
+    cfg: Sim2RealConfig = DEMO,
+) -> dict[str, Any]:
+    """Run the demo into ``out``; returns the experiment result plus the artefact paths
+    (``gif``, ``recording``: ``out/eval.mcap`` or None, ``minutes``).
+
+    ``record``: record the final evaluation's episodes as ``out/eval.mcap``; raises
+    ``FileExistsError`` before anything runs when that file exists (a recording is never
+    replaced). ``cfg``: the budgets (:data:`DEMO`; smaller ones for tests)."""
     from mbrl_control.pipeline.evaluate import write_video
 
     out = Path(out)
+    recording = out / RECORDING if record else None
+    if recording is not None and recording.exists():
+        raise FileExistsError(
+            f"{recording}: already exists (recordings are never replaced): move it away, "
+            "choose another --out, or run with --no-record"
+        )
     t0 = time.perf_counter()
     print(f"[demo] cart-pole sim-to-real into {out}/ (about 3 minutes on 2 cores)")
-    result = run_sim2real(DEMO, out, quiet=quiet)
+    result = run_sim2real(cfg, out, quiet=quiet, record=recording)
     pretrained = out / "pretrain_default" / "planner.onnx"
-    gif = write_video(pretrained, DEMO.pretrain.task, DEMO.pretrain.profile, 7, out / "swingup.gif")
+    gif = write_video(pretrained, cfg.pretrain.task, cfg.pretrain.profile, 7, out / "swingup.gif")
     minutes = (time.perf_counter() - t0) / 60
     print()
     print(markdown_table(result["rows"]))
-    adapted = result["adapt"]
-    cal = adapted["calibration"]
-    print(f"[demo] calibrate-and-adapt on {adapted['real_minutes']:.1f} real minutes: "
-          f"{adapted['choice']} ({adapted['reason']})")  # fmt: skip
-    print(*recovered_vs_true(cal.get("fitted") or {}, DEMO.real_profile), sep="\n")
-    err = (cal.get("replay_error") or {}).get("holdout") or {}
-    if err:
-        print(f"  simulator's replay error on held-out robot data {err['before']:.3f} -> "
-              f"{err['after']:.3f}")  # fmt: skip
+    adapted = result.get("adapt")
+    if adapted is not None:
+        cal = adapted["calibration"]
+        print(f"[demo] calibrate-and-adapt on {adapted['real_minutes']:.1f} real minutes: "
+              f"{adapted['choice']} ({adapted['reason']})")  # fmt: skip
+        print(*recovered_vs_true(cal.get("fitted") or {}, cfg.real_profile), sep="\n")
+        err = (cal.get("replay_error") or {}).get("holdout") or {}
+        if err:
+            print(f"  simulator's replay error on held-out robot data {err['before']:.3f} -> "
+                  f"{err['after']:.3f}")  # fmt: skip
     print(f"[demo] plot {out / 'sim2real.png'}, GIF {gif}, table {out / 'sim2real.md'}")
+    if recording is not None:
+        print(f"[demo] recording {recording} (the final evaluation; docs/recording.md)")
     stages = ", ".join(f"{k} {v:.0f} s" for k, v in result["stages_s"].items())
     print(f"[demo] finished in {minutes:.1f} min ({stages})")
-    return {**result, "gif": str(gif), "minutes": minutes}
+    return {
+        **result,
+        "gif": str(gif),
+        "recording": None if recording is None else str(recording),
+        "minutes": minutes,
+    }

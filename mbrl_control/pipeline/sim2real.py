@@ -21,7 +21,9 @@ success), run in-process here so that budgets of robot minutes finish quickly. C
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -67,12 +69,17 @@ class Sim2RealConfig:
             raise ValueError(f"budgets_min must increase, got {self.budgets_min}")
 
 
-def _evaluate(planner: Path, cfg: Sim2RealConfig, quiet: bool) -> dict[str, Any]:
+def _evaluate(
+    planner: Path, cfg: Sim2RealConfig, quiet: bool, observers: Sequence[Any] = ()
+) -> dict[str, Any]:
     """The planner on the real profile's evaluation episodes (the same ones for every planner:
-    paired), with rail hits and safety stops from the simulator's truth."""
+    paired), with rail hits and safety stops from the simulator's truth; ``observers``: more
+    episode observers (e.g. a recorder: :mod:`mbrl_control.recording.episode_recorder`)."""
     from mbrl_control.pipeline.evaluate import evaluate
 
-    return evaluate(planner, cfg.pretrain.task, cfg.real_profile, cfg.eval_episodes)
+    return evaluate(
+        planner, cfg.pretrain.task, cfg.real_profile, cfg.eval_episodes, observers=observers
+    )
 
 
 def finetune_live(
@@ -81,6 +88,7 @@ def finetune_live(
     out: Path,
     quiet: bool,
     start: tuple[Path, Path] | None = None,
+    observers: Callable[[float], Sequence[Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Record with the live planner on the real profile, retrain, gate, swap; per budget.
 
@@ -88,13 +96,22 @@ def finetune_live(
     ``model.pt`` and ``planner.onnx`` (the live model at the start unless ``start`` gives
     another ``(checkpoint, planner)``). Real data goes to ``out/real_data``; episodes already
     there count in the budget (e.g. the calibration data of the calibrated condition). Episode
-    seeds: ``cfg.real_seed`` + the number of episodes in the store.
+    seeds: ``cfg.real_seed`` + the number of episodes in the store. ``observers``: called with
+    each budget (minutes) before its evaluation, the extra episode observers of that
+    evaluation (e.g. ``lambda budget: [recorder]`` records it).
+
+    Metrics (``out/models/metrics``, beside the gate's): ``finetune/*`` per training epoch and
+    ``gate/*`` per decision (:func:`~mbrl_control.finetune.retrain.retrain_and_gate`), and each
+    budget's evaluation as ``finetune_eval/*`` (``mean_return``, ``success_rate``,
+    ``latency_p50_ms``, ``latency_p99_ms``, ``real_minutes``, ...; step: the real transitions
+    recorded so far).
     """
     from mbrl_sim.collect import collect
 
     from mbrl_control.data.store import TransitionStore
     from mbrl_control.finetune.retrain import retrain_and_gate
     from mbrl_control.models.config import TrainConfig
+    from mbrl_control.recording.metrics import append_scalars, evaluation_scalars
     from mbrl_control.tasks import get_task
 
     task = get_task(cfg.pretrain.task)
@@ -141,16 +158,18 @@ def finetune_live(
                 continue  # the gate needs a held-out episode and a training episode
             retrain()
         transitions = len(real_store) * per_episode
-        results.append(
-            {
-                "budget_min": budget,
-                "real_transitions": transitions,
-                "real_minutes": transitions / task.control_hz / 60,
-                "planner": str(live["planner"]),
-                "gates": list(gates),
-                "eval": _evaluate(live["planner"], cfg, quiet),
-            }
-        )
+        seen = [] if observers is None else list(observers(budget))
+        point = {
+            "budget_min": budget,
+            "real_transitions": transitions,
+            "real_minutes": transitions / task.control_hz / 60,
+            "planner": str(live["planner"]),
+            "gates": list(gates),
+            "eval": _evaluate(live["planner"], cfg, quiet, seen),
+        }
+        results.append(point)
+        scalars = {**evaluation_scalars(point["eval"]), "real_minutes": point["real_minutes"]}
+        append_scalars(out / "models" / "metrics", "finetune_eval", scalars, step=transitions)
     return results
 
 
@@ -255,9 +274,23 @@ def train_real_only(cfg: Sim2RealConfig, out: Path, quiet: bool) -> Path:
     return folder / "planner.onnx"
 
 
-def run_sim2real(cfg: Sim2RealConfig, out: str | Path, *, quiet: bool = False) -> dict[str, Any]:
-    """The whole experiment; writes ``sim2real.json``, ``sim2real.md``, ``sim2real.png``."""
+def run_sim2real(
+    cfg: Sim2RealConfig,
+    out: str | Path,
+    *,
+    quiet: bool = False,
+    record: str | Path | None = None,
+) -> dict[str, Any]:
+    """The whole experiment; writes ``sim2real.json``, ``sim2real.md``, ``sim2real.png``.
+
+    ``record``: an ``.mcap`` file to record the final evaluation into (the finetuned planner's
+    episodes after the last budget, by an
+    :class:`~mbrl_control.recording.episode_recorder.EpisodeRecorder`; the curve's last
+    ``eval`` names it under ``recording``). Raises ``FileExistsError`` before
+    anything runs when it exists (a recording is never replaced)."""
     out = Path(out)
+    if record is not None and Path(record).exists():
+        raise FileExistsError(f"{record}: already exists (recordings are never replaced)")
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
 
@@ -308,7 +341,15 @@ def run_sim2real(cfg: Sim2RealConfig, out: str | Path, *, quiet: bool = False) -
         pool.shutdown(wait=False)  # the submitted row still runs; its result is awaited below
         if not quiet:
             print("[sim2real] calibrate-and-adapt runs in a second process", flush=True)
-    curve = finetune_live(cfg, pretrained, out, quiet)
+    with contextlib.ExitStack() as stack:
+        observers = None
+        if record is not None:
+            from mbrl_control.recording.episode_recorder import EpisodeRecorder
+
+            recorder = stack.enter_context(EpisodeRecorder(record))
+            last = cfg.budgets_min[-1]
+            observers = lambda budget: [recorder] if budget == last else []  # noqa: E731
+        curve = finetune_live(cfg, pretrained, out, quiet, observers=observers)
     for point in curve:
         row(
             f"finetuned, {point['budget_min']:g} min real",

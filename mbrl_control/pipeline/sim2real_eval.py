@@ -10,19 +10,27 @@ oracle on the true simulator, and the random policy here: the normalization's ze
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from mbrl_control.pipeline.evaluate import SafetyMonitor, run_episodes, summarize
+from mbrl_control.pipeline.evaluate import EpisodeObserver, SafetyMonitor, run_episodes, summarize
 
 
 def evaluate_random(
-    task: str, profile: str, episodes: int, *, seed: int = 1000, policy_seed: int = 0
+    task: str,
+    profile: str,
+    episodes: int,
+    *,
+    seed: int = 1000,
+    policy_seed: int = 0,
+    observers: Sequence[EpisodeObserver] = (),
 ) -> dict[str, Any]:
     """Uniformly random actions within the task's bounds on the same episodes (the
     normalization's zero); episode ``seed + i``'s action stream is seeded by
-    ``(policy_seed, seed + i)``, so an episode's actions do not depend on the ones before."""
+    ``(policy_seed, seed + i)``, so an episode's actions do not depend on the ones before.
+    ``observers``: more episode observers (their keys join the summary)."""
     import mbrl_sim
 
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
@@ -35,7 +43,7 @@ def evaluate_random(
     def policy(obs: np.ndarray, goal: np.ndarray) -> np.ndarray:
         return rng[0].uniform(task_obj.low, task_obj.high).astype(np.float32)
 
-    observers = [SafetyMonitor()]
+    observers = [SafetyMonitor(), *observers]
     try:
         results = run_episodes(env, policy, episodes, seed=seed, reset=reset, observers=observers)
     finally:

@@ -32,10 +32,26 @@ sequentially (``local``) or as Ray tasks (``ray``: a local instance, or the clus
 skips the jobs whose file exists and was made with the same settings. ``max_minutes`` stops
 scheduling new jobs once exceeded (running ones finish). Statistics:
 :mod:`mbrl_control.pipeline.sim2real_stats`.
+
+``record``: every evaluation of a job is also recorded (an
+:class:`~mbrl_control.recording.episode_recorder.EpisodeRecorder`) into one MCAP file per cell,
+``OUT/work/<key>/eval.mcap``; the cell's JSON names it (``recording``) and each point its
+episodes in it (``recorded_episodes``: ``[first, end)``, as the diagnostics number them). A
+recording is never replaced nor removed: with ``record``, a job to run whose recording exists
+is refused before anything runs; rerunning a job without ``record`` keeps it. Recording
+changes neither the fingerprint nor what resumes.
+
+Metrics (TensorBoard + CSV, ``OUT/metrics``): each cell's points as ``mean_return/<key>``,
+``success_rate/<key>``, ``latency_p50_ms/<key>``, ``latency_p99_ms/<key>`` (ms) when the
+cell finishes, and ``normalized/<key>`` once the references exist (at the end of the run);
+step: the real budget in seconds. Cells resumed from before are logged once (when their tags
+are missing); each job's finetuning logs into ``OUT/work/<key>/models/metrics``
+(:func:`~mbrl_control.pipeline.sim2real.finetune_live`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -44,6 +60,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from mbrl_control.pipeline.pretrain import PretrainConfig
 from mbrl_control.pipeline.sim2real_names import BACKENDS, BASELINES, CONDITIONS
@@ -54,9 +72,19 @@ from mbrl_control.pipeline.sim2real_stats import (
     markdown_table,
     write_cell,
 )
+from mbrl_control.recording.metrics import MetricsLog
 
 EVAL_SEED = 1000
 """Episode i of every evaluation has seed EVAL_SEED + i (paired)."""
+RECORDING = "eval.mcap"
+"""A cell's recording (``record``), in its work folder: :func:`recording_path`."""
+CELL_METRICS = ("mean_return", "success_rate", "latency_p50_ms", "latency_p99_ms")
+"""Per-point scalars of a cell in ``OUT/metrics`` (as ``<name>/<key>``; plus ``normalized``)."""
+
+
+def recording_path(out: str | Path, key: str) -> Path:
+    """``OUT/work/<key>/eval.mcap``: where job ``key``'s evaluations are recorded."""
+    return Path(out) / "work" / key / RECORDING
 
 
 @dataclass(frozen=True)
@@ -162,9 +190,15 @@ def fingerprint(cfg: GridConfig) -> dict[str, Any]:
 
 # ---- the jobs --------------------------------------------------------------------------------
 def _work(out: Path, key: str, fresh: bool) -> Path:
+    """The job's work folder; ``fresh``: emptied first, except its recordings (``*.mcap``
+    at its top: a recording is never removed)."""
     path = out / "work" / key
     if fresh and path.exists():
-        shutil.rmtree(path)
+        for child in path.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            elif child.suffix != ".mcap":
+                child.unlink()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -237,7 +271,9 @@ def _finetune_rails(task_ref: str, store: Path) -> dict[str, int]:
     return out
 
 
-def _calibrated(cfg: GridConfig, job: Job, out: Path, work: Path, quiet: bool) -> dict[str, Any]:
+def _calibrated(
+    cfg: GridConfig, job: Job, out: Path, work: Path, quiet: bool, observers: list[Any]
+) -> dict[str, Any]:
     """Record → :func:`~mbrl_control.pipeline.adapt.adapt` (calibrate, re-pretrain warm on the
     calibrated profile, finetune on the recorded data, gate, choose) → the finetune loop from
     the chosen planner."""
@@ -260,7 +296,7 @@ def _calibrated(cfg: GridConfig, job: Job, out: Path, work: Path, quiet: bool) -
     adapted, episodes, start = rec["adapted"], rec["episodes"], rec["start"]
     # ---- then the finetune loop from what adapt deploys (or the current planner) ----
     re = work / "adapt" / "pretrain_calibrated"
-    curve = finetune_live(s2r, re, work, quiet, start=start)
+    curve = finetune_live(s2r, re, work, quiet, start=start, observers=lambda b: observers)
     return {
         "points": _curve_points(curve),
         "calibration": {
@@ -275,7 +311,9 @@ def _calibrated(cfg: GridConfig, job: Job, out: Path, work: Path, quiet: bool) -
     }
 
 
-def _real_only(cfg: GridConfig, job: Job, work: Path, quiet: bool) -> dict[str, Any]:
+def _real_only(
+    cfg: GridConfig, job: Job, work: Path, quiet: bool, observers: list[Any]
+) -> dict[str, Any]:
     """MBRL from scratch on the robot: random episodes, then one planner round per
     ``retrain_every`` transitions, up to each budget; evaluated at each."""
     from mbrl_control.pipeline.evaluate import evaluate as evaluate_planner
@@ -303,22 +341,60 @@ def _real_only(cfg: GridConfig, job: Job, work: Path, quiet: bool) -> dict[str, 
             cfg.real_profile,
             cfg.eval_episodes,
             seed=EVAL_SEED,
+            observers=observers,
         )
         points.append(_point(budget, have * steps / task.control_hz / 60, ev, rounds=rounds))
     return {"points": points}
 
 
-def run_job(cfg: GridConfig, job: Job, out: str | Path, quiet: bool = True) -> dict[str, Any]:
-    """Run one job; return its cell result (see :mod:`~mbrl_control.pipeline.sim2real_stats`)."""
+def run_job(
+    cfg: GridConfig, job: Job, out: str | Path, quiet: bool = True, record: bool = False
+) -> dict[str, Any]:
+    """Run one job; return its cell result (see :mod:`~mbrl_control.pipeline.sim2real_stats`).
+
+    ``record``: record its evaluations into :func:`recording_path` (a pretraining job has
+    none); raises ``FileExistsError`` when that file exists."""
+    out = Path(out)
+    t0 = time.perf_counter()
+    # pretraining resumes at its last finished round; the other jobs start from scratch
+    work = _work(out, job.key, fresh=job.kind != "pretrain")
+    with contextlib.ExitStack() as stack:
+        observers: list[Any] = []
+        if record and job.kind != "pretrain":
+            from mbrl_control.recording.episode_recorder import EpisodeRecorder
+
+            observers.append(stack.enter_context(EpisodeRecorder(recording_path(out, job.key))))
+        result = _run(cfg, job, out, work, quiet, observers)
+    if observers:
+        first = 0  # the points in the order they were evaluated: one recording, in turn
+        for p in result["points"]:
+            p["recorded_episodes"] = [first, first + int(p["episodes"])]
+            first += int(p["episodes"])
+        result["recording"] = str(recording_path(out, job.key).relative_to(out))
+    kind = "condition" if job.kind == "condition" else job.kind
+    return {
+        "key": job.key,
+        "kind": kind,
+        "arm": job.arm,
+        "seed": job.seed,
+        "task": cfg.pretrain.task,
+        "elapsed_s": round(time.perf_counter() - t0, 1),
+        "fingerprint": fingerprint(cfg),
+        **result,
+    }
+
+
+def _run(
+    cfg: GridConfig, job: Job, out: Path, work: Path, quiet: bool, observers: list[Any]
+) -> dict[str, Any]:
+    """The job's own work (see :func:`run_job`): its points and extras; every evaluation runs
+    with ``observers``."""
     from mbrl_control.pipeline.evaluate import evaluate as evaluate_planner
     from mbrl_control.pipeline.sim2real import finetune_live
     from mbrl_control.pipeline.sim2real_eval import evaluate_random
 
-    out = Path(out)
-    t0 = time.perf_counter()
     task, E = cfg.pretrain.task, cfg.eval_episodes
-    # pretraining resumes at its last finished round; the other jobs start from scratch
-    work = _work(out, job.key, fresh=job.kind != "pretrain")
+    seen = dict(observers=observers)
     result: dict[str, Any]
     if job.kind == "pretrain":
         from mbrl_control.pipeline.pretrain import pretrain
@@ -326,45 +402,42 @@ def run_job(cfg: GridConfig, job: Job, out: str | Path, quiet: bool = True) -> d
         rounds = pretrain(replace(cfg.pretrain, profile=job.arm, seed=job.seed), work, quiet=quiet)
         result = {"points": [], "rounds": rounds["rounds"]}
     elif job.kind == "random":
-        ev = evaluate_random(task, cfg.real_profile, E, seed=EVAL_SEED, policy_seed=job.seed)
+        ev = evaluate_random(
+            task, cfg.real_profile, E, seed=EVAL_SEED, policy_seed=job.seed, **seen
+        )
         result = {"points": [_point(0.0, 0.0, ev)]}
     elif job.kind == "oracle_sim":
         from mbrl_control.pipeline.evaluate import evaluate_oracle
 
-        ev = evaluate_oracle(cfg.pretrain.preset, task, cfg.real_profile, E, seed=EVAL_SEED)
+        ev = evaluate_oracle(cfg.pretrain.preset, task, cfg.real_profile, E, seed=EVAL_SEED, **seen)
         result = {"points": [_point(0.0, 0.0, ev)]}
     elif job.kind == "real_only":
-        result = _real_only(cfg, job, work, quiet)
+        result = _real_only(cfg, job, work, quiet, observers)
     elif job.kind == "oracle_model":
         s2r = _s2r(cfg, "default", job.seed, (cfg.oracle_minutes,), real_ratio=1.0)
-        curve = finetune_live(s2r, out / "work" / job.needs[0], work, quiet)
+        curve = finetune_live(
+            s2r, out / "work" / job.needs[0], work, quiet, observers=lambda b: observers
+        )
         result = {"points": _curve_points(curve)}
     elif job.arm == "calibrated":
-        result = _calibrated(cfg, job, out, work, quiet)
+        result = _calibrated(cfg, job, out, work, quiet, observers)
     else:  # a pretraining-profile condition
         base = out / "work" / job.needs[0]
         points = []
         if 0.0 in cfg.budgets_min:
-            ev = evaluate_planner(base / "planner.onnx", task, cfg.real_profile, E, seed=EVAL_SEED)
+            ev = evaluate_planner(
+                base / "planner.onnx", task, cfg.real_profile, E, seed=EVAL_SEED, **seen
+            )
             points.append(_point(0.0, 0.0, ev))
         if cfg.positive_budgets:
             s2r = _s2r(cfg, job.arm, job.seed, cfg.positive_budgets)
-            points += _curve_points(finetune_live(s2r, base, work, quiet))
+            curve = finetune_live(s2r, base, work, quiet, observers=lambda b: observers)
+            points += _curve_points(curve)
             result = {"finetune_rails": _finetune_rails(task, work / "real_data")}
         else:
             result = {}
         result["points"] = points
-    kind = "condition" if job.kind == "condition" else job.kind
-    return {
-        "key": job.key,
-        "kind": kind,
-        "arm": job.arm,
-        "seed": job.seed,
-        "task": task,
-        "elapsed_s": round(time.perf_counter() - t0, 1),
-        "fingerprint": fingerprint(cfg),
-        **result,
-    }
+    return result
 
 
 # ---- scheduling --------------------------------------------------------------------------------
@@ -405,11 +478,16 @@ def run_grid(
     resume: bool = False,
     max_minutes: float | None = None,
     quiet: bool = False,
+    record: bool = False,
 ) -> dict[str, Any]:
-    """Run the grid into ``out`` (see the module docstring); write ``sim2real.{json,md,png}``.
+    """Run the grid into ``out`` (see the module docstring); write ``sim2real.{json,md,png}``
+    and the per-cell metrics (``OUT/metrics``).
 
     ``jobs``: Ray tasks in flight (``ray`` backend; ``local`` runs one job at a time).
-    Returns the ``sim2real.json`` content. Raises ``ValueError`` for an unknown backend."""
+    ``record``: record each job's evaluations into ``OUT/work/<key>/eval.mcap``.
+    Returns the ``sim2real.json`` content. Raises ``ValueError`` for an unknown backend and
+    ``FileExistsError`` (before any job runs) when ``record`` and a job that would run (not
+    resumed) already has a recording."""
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r}; allowed: {list(BACKENDS)}")
     from mbrl_sim.profiles import load_profile
@@ -423,7 +501,44 @@ def run_grid(
         # one job per core: collection inside a job uses one process
         cfg = replace(cfg, pretrain=replace(cfg.pretrain, workers=1))
     out = Path(out).resolve()  # Ray workers may run elsewhere (a shared folder)
+    if record:
+        _refuse_recorded(cfg, out, resume)
     out.mkdir(parents=True, exist_ok=True)
+    with MetricsLog(out / "metrics") as metrics:
+        return _run_grid(cfg, out, backend, jobs, resume, max_minutes, quiet, record, metrics)
+
+
+def _refuse_recorded(cfg: GridConfig, out: Path, resume: bool) -> None:
+    """``FileExistsError`` naming the recordings of the jobs that would run (not resumed, not
+    pretraining) and already exist: a recording is never replaced."""
+    have = [
+        recording_path(out, j.key)
+        for phase in plan_jobs(cfg)
+        for j in phase
+        if j.kind != "pretrain"
+        and not (resume and _done(out, j, cfg))
+        and recording_path(out, j.key).exists()
+    ]
+    if have:
+        names = ", ".join(str(p) for p in have[:3]) + (" ..." if len(have) > 3 else "")
+        raise FileExistsError(
+            f"{len(have)} recording(s) already exist (recordings are never replaced): {names}; "
+            "move them away to rerun those cells with --record"
+        )
+
+
+def _run_grid(
+    cfg: GridConfig,
+    out: Path,
+    backend: str,
+    jobs: int,
+    resume: bool,
+    max_minutes: float | None,
+    quiet: bool,
+    record: bool,
+    metrics: MetricsLog,
+) -> dict[str, Any]:
+    """:func:`run_grid` after its checks, with the open metrics log."""
     t0 = time.perf_counter()
     deadline = None if max_minutes is None else t0 + 60 * max_minutes
     log: dict[str, dict[str, Any]] = {}
@@ -440,6 +555,7 @@ def run_grid(
             print(f"[sim2real] {job.key}: FAILED: {why}", flush=True)
             return
         write_cell(out, result)
+        _log_cell(metrics, result)
         log[job.key] = {"status": "ran", "elapsed_s": result["elapsed_s"]}
         print(f"[sim2real] {job.key}: {result['elapsed_s']:.0f} s", flush=True)
 
@@ -459,14 +575,14 @@ def run_grid(
                 log[job.key] = {"status": "not run", "why": f"--max-minutes {max_minutes:g}"}
                 continue
             if remote is None:
-                finish(job, lambda job=job: run_job(cfg, job, out, quiet))
+                finish(job, lambda job=job: run_job(cfg, job, out, quiet, record))
                 continue
             import ray
 
             while len(pending) >= jobs:
                 (ready,), _ = ray.wait(list(pending), num_returns=1)
                 finish(pending.pop(ready), lambda ready=ready: ray.get(ready))
-            pending[remote.remote(cfg, job, out, quiet)] = job
+            pending[remote.remote(cfg, job, out, quiet, record)] = job
         while pending:
             import ray
 
@@ -476,7 +592,56 @@ def run_grid(
     cells = [
         c for c in load_cells(out) if c["key"] in keys and c.get("fingerprint") == fingerprint(cfg)
     ]
-    return write_outputs(cfg, out, cells, log, time.perf_counter() - t0)
+    result = write_outputs(cfg, out, cells, log, time.perf_counter() - t0)
+    ran = {k for k, v in log.items() if v.get("status") == "ran"}
+    _log_cells_at_end(metrics, cells, ran)
+    return result
+
+
+def _budget_step(point: dict[str, Any]) -> int:
+    """A point's metrics step: its real budget in seconds."""
+    return round(60 * float(point["budget_min"]))
+
+
+def _log_cell(metrics: MetricsLog, cell: dict[str, Any]) -> None:
+    """A finished cell's points: :data:`CELL_METRICS` as ``<name>/<key>``."""
+    from mbrl_control.recording.metrics import evaluation_scalars
+
+    for p in cell.get("points", ()):
+        values = evaluation_scalars(p)
+        if "mean_return" not in values and p.get("returns"):
+            values["mean_return"] = float(np.mean(p["returns"]))
+        row = {f"{n}/{cell['key']}": values[n] for n in CELL_METRICS if n in values}
+        metrics.scalars("", row, _budget_step(p))
+
+
+def _log_cells_at_end(metrics: MetricsLog, cells: list[dict[str, Any]], ran: set[str]) -> None:
+    """After the run: the cells resumed from before that were never logged (made by an older
+    run), then every cell's ``normalized/<key>`` that ran now or was never logged (when the
+    references exist: :func:`~mbrl_control.pipeline.sim2real_stats.references`)."""
+    from mbrl_control.pipeline.sim2real_stats import references
+    from mbrl_control.recording.metrics import read_metrics_csv
+
+    if not metrics.active:
+        return
+    try:
+        logged = set(read_metrics_csv(metrics.folder))
+    except (OSError, ValueError):
+        logged = set()
+    cells = [c for c in cells if c.get("kind") != "pretrain" and c.get("points")]
+    for c in cells:
+        if c["key"] not in ran and f"mean_return/{c['key']}" not in logged:
+            _log_cell(metrics, c)
+    try:
+        refs = references(cells)
+    except ValueError:
+        return  # no normalized score (sim2real.md says why)
+    span = refs["R_oracle"] - refs["R_random"]
+    for c in cells:
+        if c["key"] in ran or f"normalized/{c['key']}" not in logged:
+            for p in c["points"]:
+                score = (float(np.mean(p["returns"])) - refs["R_random"]) / span
+                metrics.scalar(f"normalized/{c['key']}", score, _budget_step(p))
 
 
 def write_outputs(

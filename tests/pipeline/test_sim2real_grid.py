@@ -217,7 +217,9 @@ def test_a_failed_job_is_reported_and_the_grid_goes_on(
         if c["key"] in planned and c["key"] != "random":
             write_cell(tmp_path, {**c, "fingerprint": fingerprint(cfg)})
 
-    def broken(cfg: GridConfig, job: object, out: object, quiet: bool = True) -> dict:
+    def broken(
+        cfg: GridConfig, job: object, out: object, quiet: bool = True, record: bool = False
+    ) -> dict:
         raise RuntimeError(f"injected failure of {job.key}\nsecond line")  # type: ignore[attr-defined]
 
     monkeypatch.setattr(sim2real_grid, "run_job", broken)

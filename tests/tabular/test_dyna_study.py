@@ -5,7 +5,8 @@ Measured with the CLI defaults (docs/dyna.md): on the maze, after episode 5 the 
 path is the optimal 14 steps in 30 of 50 seeds (9 of 10 with the CLI default seeds, 5 of 10
 with --seed 100) and 16 or 20 in the rest (n = 0's greedy path does
 not reach the goal yet); n = 50 is near-optimal (greedy path <= 16 steps) from episode ~2,
-n = 0 from episode ~27 (means over 50 seeds: 3.1 and 26.9). Thresholds below leave wide margins for other suite seeds.
+n = 0 from episode ~27 (means over 50 seeds: 3.1 and 26.9). Thresholds below leave wide
+margins for other suite seeds.
 """
 
 from __future__ import annotations
