@@ -29,7 +29,9 @@ Every evaluation runs the same episodes (seeds 1000..1000+E-1). Jobs run in two 
 (pretraining and the independent baselines, then the cells that need a pretrained model),
 sequentially (``local``) or as Ray tasks (``ray``: a local instance, or the cluster named by
 ``RAY_ADDRESS``). Each job's result is one JSON file ``OUT/cells/<key>.json``; ``resume``
-skips the jobs whose file exists and was made with the same settings. ``max_minutes`` stops
+skips the jobs whose file exists and was made with the same settings (and reruns a finished
+pretraining whose model a job still to run needs but whose work folder is gone:
+:func:`resumable`). ``max_minutes`` stops
 scheduling new jobs once exceeded (running ones finish). Statistics:
 :mod:`mbrl_control.pipeline.sim2real_stats`.
 
@@ -451,6 +453,28 @@ def _done(out: Path, job: Job, cfg: GridConfig) -> bool:
         return False
 
 
+NEEDED_ARTEFACTS = ("model.pt", "planner.onnx")
+"""What a job reads from the work folder of a job it needs (``Job.needs``)."""
+
+
+def resumable(out: str | Path, cfg: GridConfig) -> set[str]:
+    """Keys of the jobs a resumed run reuses: a finished cell made with this config's
+    fingerprint, and, for a job that a job still to run needs, its :data:`NEEDED_ARTEFACTS`
+    in ``OUT/work/<key>`` (a cell copied without its work folder is rerun when a dependent
+    needs it, not trusted into a dependent's ``FileNotFoundError``)."""
+    out = Path(out)
+    jobs = [j for phase in plan_jobs(cfg) for j in phase]
+    done = {j.key for j in jobs if _done(out, j, cfg)}
+    for job in reversed(jobs):  # a job comes after the ones it needs
+        if job.key in done:
+            continue
+        for need in job.needs:
+            work = out / "work" / need
+            if need in done and not all((work / a).is_file() for a in NEEDED_ARTEFACTS):
+                done.discard(need)
+    return done
+
+
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split())
     return f"{type(err).__name__}: {text[:300]}"
@@ -511,13 +535,12 @@ def run_grid(
 def _refuse_recorded(cfg: GridConfig, out: Path, resume: bool) -> None:
     """``FileExistsError`` naming the recordings of the jobs that would run (not resumed, not
     pretraining) and already exist: a recording is never replaced."""
+    resumed = resumable(out, cfg) if resume else set()
     have = [
         recording_path(out, j.key)
         for phase in plan_jobs(cfg)
         for j in phase
-        if j.kind != "pretrain"
-        and not (resume and _done(out, j, cfg))
-        and recording_path(out, j.key).exists()
+        if j.kind != "pretrain" and j.key not in resumed and recording_path(out, j.key).exists()
     ]
     if have:
         names = ", ".join(str(p) for p in have[:3]) + (" ..." if len(have) > 3 else "")
@@ -559,10 +582,11 @@ def _run_grid(
         log[job.key] = {"status": "ran", "elapsed_s": result["elapsed_s"]}
         print(f"[sim2real] {job.key}: {result['elapsed_s']:.0f} s", flush=True)
 
+    resumed = resumable(out, cfg) if resume else set()
     for phase in plan_jobs(cfg):
         todo = []
         for job in phase:
-            if resume and _done(out, job, cfg):
+            if job.key in resumed:
                 log[job.key] = {"status": "resumed"}
                 print(f"[sim2real] {job.key}: done before (resume)", flush=True)
             elif any(log.get(n, {}).get("status") not in ("ran", "resumed") for n in job.needs):

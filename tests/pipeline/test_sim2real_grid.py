@@ -173,6 +173,14 @@ def _tiny(**kw: object) -> GridConfig:
     return GridConfig(**{**base, **kw})
 
 
+def _artefacts(out: Path, key: str) -> None:
+    """What a finished pretraining leaves for the jobs that need it (placeholders)."""
+    work = out / "work" / key
+    work.mkdir(parents=True, exist_ok=True)
+    for name in ("model.pt", "planner.onnx"):
+        (work / name).write_bytes(b"made")
+
+
 def test_resume_skips_finished_cells_and_the_compute_budget_stops_new_ones(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -184,6 +192,7 @@ def test_resume_skips_finished_cells_and_the_compute_budget_stops_new_ones(
     for c in synthetic_cells():
         if c["key"] in planned:
             write_cell(tmp_path, {**c, "fingerprint": fp})
+    _artefacts(tmp_path, "pretrain_default_s0")
     stale = {**synthetic_cells()[0], "key": "pretrain_default_s0", "fingerprint": {"old": 1}}
     assert "calibrated_s0" in planned
     result = run_grid(cfg, tmp_path, resume=True, max_minutes=1e-9, quiet=True)
@@ -191,7 +200,7 @@ def test_resume_skips_finished_cells_and_the_compute_budget_stops_new_ones(
     assert "random: done before (resume)" in out
     assert result["cells"]["calibrated_s0"]["status"] == "not run"
     assert "--max-minutes" in result["cells"]["calibrated_s0"]["why"]
-    assert not (tmp_path / "work").exists()  # no job ran
+    assert [p.name for p in (tmp_path / "work").iterdir()] == ["pretrain_default_s0"]  # no job
     for name in ("sim2real.json", "sim2real.md", "sim2real.png"):
         assert (tmp_path / name).is_file()
     assert "Not run: calibrated_s0" in (tmp_path / "sim2real.md").read_text()
@@ -202,6 +211,48 @@ def test_resume_skips_finished_cells_and_the_compute_budget_stops_new_ones(
     assert result["cells"]["pretrain_default_s0"]["status"] == "not run"
     assert "needs pretrain_default_s0" in result["cells"]["calibrated_s0"]["why"]
     assert len(load_cells(tmp_path)) == len(planned) - 1
+
+
+def test_resume_reruns_a_needed_pretraining_whose_work_folder_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cells copied without their work folders (another machine, a cleaned disk): the
+    pretraining that ``calibrated_s0`` (still to run) needs is rerun first, not trusted into a
+    missing ``planner.onnx``; once its artefacts exist it is resumed."""
+    from mbrl_control.pipeline import sim2real_grid
+
+    cfg = _tiny()
+    planned = {j.key for phase in plan_jobs(cfg) for j in phase}
+    for c in synthetic_cells():
+        if c["key"] in planned:
+            write_cell(tmp_path, {**c, "fingerprint": fingerprint(cfg)})
+    ran: list[str] = []
+
+    def fake(
+        cfg: GridConfig, job: object, out: object, quiet: bool = True, record: bool = False
+    ) -> dict:
+        ran.append(job.key)  # type: ignore[attr-defined]
+        if job.kind == "pretrain":  # type: ignore[attr-defined]
+            _artefacts(tmp_path, job.key)  # type: ignore[attr-defined]
+        cell = {c["key"]: c for c in synthetic_cells()}["default_s0"]
+        return {**cell, "key": job.key, "kind": job.kind, "arm": job.arm,  # type: ignore[attr-defined]
+                "fingerprint": fingerprint(cfg)}  # fmt: skip
+
+    monkeypatch.setattr(sim2real_grid, "run_job", fake)
+    assert "pretrain_default_s0" not in sim2real_grid.resumable(tmp_path, cfg)
+    result = run_grid(cfg, tmp_path, resume=True, quiet=True)
+    assert ran == ["pretrain_default_s0", "calibrated_s0"]
+    assert result["cells"]["pretrain_default_s0"]["status"] == "ran"
+    assert result["cells"]["default_s0"]["status"] == "resumed"
+    # everything finished, the artefacts exist: nothing reruns
+    ran.clear()
+    result = run_grid(cfg, tmp_path, resume=True, quiet=True)
+    assert ran == [] and {v["status"] for v in result["cells"].values()} == {"resumed"}
+    # a pretraining no job still needs is resumed without its work folder
+    for name in ("model.pt", "planner.onnx"):
+        (tmp_path / "work" / "pretrain_default_s0" / name).unlink()
+    run_grid(cfg, tmp_path, resume=True, quiet=True)
+    assert ran == []
 
 
 def test_a_failed_job_is_reported_and_the_grid_goes_on(
@@ -216,6 +267,7 @@ def test_a_failed_job_is_reported_and_the_grid_goes_on(
     for c in synthetic_cells():
         if c["key"] in planned and c["key"] != "random":
             write_cell(tmp_path, {**c, "fingerprint": fingerprint(cfg)})
+    _artefacts(tmp_path, "pretrain_default_s0")
 
     def broken(
         cfg: GridConfig, job: object, out: object, quiet: bool = True, record: bool = False

@@ -50,4 +50,5 @@ def test_sim_node_publishes_and_obeys(spawn, ros_env, ros_probe) -> None:
     resp = ros_probe.call(Trigger, "/sim_node/reset", Trigger.Request())
     assert resp.success
     info = json.loads(resp.message)
-    assert info["episode"] == 1 and "dr" in info
+    # episode 1, or later when an episode's end (4 s) came first on a loaded machine
+    assert info["episode"] >= 1 and "dr" in info

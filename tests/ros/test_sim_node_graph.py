@@ -71,7 +71,8 @@ def test_namespaced_sim_node_hears_best_effort_commands(spawn, ros_env, ros_prob
     assert states[-1].position[0] > x0 + 0.1 and states[-1].effort[0] > 0.0
 
     resp = ros_probe.call(Trigger, "/robot1/sim_node/reset", Trigger.Request())
-    assert resp.success and json.loads(resp.message)["episode"] == 1
+    # episode 1, or later when an episode's end (4 s) came first on a loaded machine
+    assert resp.success and json.loads(resp.message)["episode"] >= 1
 
 
 def test_every_reset_is_announced_and_stamps_never_repeat(spawn, ros_env, ros_probe) -> None:
@@ -95,12 +96,15 @@ def test_every_reset_is_announced_and_stamps_never_repeat(spawn, ros_env, ros_pr
     assert _secs(starts[0].stamp) == pytest.approx(DT)  # one period after 0: never stamp 0
 
     resp = ros_probe.call(Trigger, "/sim_node/reset", Trigger.Request())
-    assert resp.success and json.loads(resp.message)["episode"] == 1
-    ros_probe.wait_for(lambda: len(starts) >= 3, 60, "episode_start of the auto-reset")
+    # the reset starts episode 1, or a later one when an auto-reset (1 s of wall time at this
+    # factor) came first on a loaded machine; the latched history (depth 5) holds them all
+    episode = json.loads(resp.message)["episode"]
+    assert resp.success and 1 <= episode <= 3
+    ros_probe.wait_for(lambda: len(starts) >= episode + 2, 60, "episode_start of the auto-reset")
     time.sleep(0.2)
     stamps = [_secs(s.header.stamp) for s in list(states)]
     assert all(b > a for a, b in itertools.pairwise(stamps)), "stamps must strictly increase"
-    for start in starts[1:3]:
+    for start in starts[1 : episode + 2]:  # auto-resets, the ~/reset and the auto-reset after it
         t = _secs(start.stamp)
         first = stamps.index(t)  # the new episode's first state carries the start's stamp
         assert first > 0 and stamps[first - 1] < t
