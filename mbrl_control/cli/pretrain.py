@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mbrl_control.pipeline.pretrain import PretrainConfig, pretrain
+    from mbrl_control.pipeline.pretrain import PretrainConfig, check_resume, pretrain
 
     cfg = PretrainConfig(
         task=args.task,
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_epochs=args.max_epochs,
     )
+    check_resume(cfg, args.out)  # a rerun resumes the same run, never mixes two
     result = pretrain(cfg, args.out, quiet=args.quiet)
     if args.json:
         print(json.dumps(result, indent=2))

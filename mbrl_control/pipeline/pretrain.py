@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from mbrl_control.models.config import TrainConfig
+from mbrl_control.pipeline.run_identity import ref_identity
 
 
 @dataclass(frozen=True)
@@ -112,13 +113,50 @@ def train_and_export(
     return metrics
 
 
+SETTINGS = "settings.json"
+"""``OUT/settings.json``: :func:`run_settings` of the last :func:`pretrain` call into OUT."""
+
+
+def run_settings(cfg: PretrainConfig) -> dict[str, Any]:
+    """What makes a pretraining run the same run when it is resumed: the task, DR profile
+    (files by content: :func:`~mbrl_control.pipeline.run_identity.ref_identity`), preset and
+    seed. Round sizes may change between calls (a resume may add rounds)."""
+    return {
+        "task": ref_identity(cfg.task),
+        "profile": ref_identity(cfg.profile),
+        "preset": cfg.preset,
+        "seed": cfg.seed,
+    }
+
+
+def check_resume(cfg: PretrainConfig, out: str | Path) -> None:
+    """Raise ``ValueError`` (one line) when ``out`` holds finished rounds of a run with other
+    :func:`run_settings` (resuming would mix two runs' data in one model). A folder without
+    rounds, or from before settings were written, passes. ``mbrl-control pretrain`` checks;
+    :func:`pretrain` itself does not (``adapt`` continues a copied run in another simulator)."""
+    out = Path(out)
+    path = out / SETTINGS
+    if not (out / "rounds.json").exists() or not path.exists():
+        return
+    before = json.loads(path.read_text())
+    now = json.loads(json.dumps(run_settings(cfg)))
+    diff = [f"{k} {before.get(k)!r} -> {v!r}" for k, v in now.items() if before.get(k) != v]
+    if diff:
+        raise ValueError(
+            f"{out}: holds a pretraining run with other settings ({'; '.join(diff)}); rerun "
+            "with its settings to resume it, or choose another --out"
+        )
+
+
 def pretrain(cfg: PretrainConfig, out: str | Path, *, quiet: bool = False) -> dict[str, Any]:
-    """Run (or resume) the rounds; returns the ``rounds.json`` content."""
+    """Run (or resume) the rounds; returns the ``rounds.json`` content. Writes
+    ``OUT/settings.json`` (:func:`run_settings`; checked by :func:`check_resume`)."""
     from mbrl_control.data.store import TransitionStore
     from mbrl_control.recording.metrics import MetricsLog
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / SETTINGS, run_settings(cfg))
     rounds_path = out / "rounds.json"
     rounds: list[dict[str, Any]] = (
         json.loads(rounds_path.read_text()) if rounds_path.exists() else []

@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 
 from mbrl_control.pipeline.pretrain import PretrainConfig
+from mbrl_control.pipeline.run_identity import ref_identity
 from mbrl_control.pipeline.sim2real_names import BACKENDS, BASELINES, CONDITIONS
 from mbrl_control.pipeline.sim2real_stats import (
     aggregate,
@@ -187,6 +188,10 @@ def fingerprint(cfg: GridConfig) -> dict[str, Any]:
     for key in ("seeds", "conditions", "baselines"):
         d.pop(key)
     d["pretrain"].pop("workers")  # collected data do not depend on it (nor on the backend)
+    # task and profile files by content, not by path
+    d["pretrain"]["task"] = ref_identity(cfg.pretrain.task)
+    d["pretrain"]["profile"] = ref_identity(cfg.pretrain.profile)
+    d["real_profile"] = ref_identity(cfg.real_profile)
     return d
 
 

@@ -173,6 +173,26 @@ def _tiny(**kw: object) -> GridConfig:
     return GridConfig(**{**base, **kw})
 
 
+def test_fingerprint_names_a_task_file_by_content_not_by_path(tmp_path: Path) -> None:
+    """A grid on a task file (e.g. ``--action-history``'s, written into OUT/tasks) keeps its
+    cells when the folder is moved or copied, and reruns them when the file is edited."""
+    from mbrl_control.tasks import builtin_task_files
+
+    text = Path(builtin_task_files()["cartpole_swingup"]).read_text()
+    a, b = tmp_path / "a" / "tasks" / "t.task.yaml", tmp_path / "b" / "tasks" / "t.task.yaml"
+    for p in (a, b):
+        p.parent.mkdir(parents=True)
+        p.write_text(text)
+
+    def fp(path: Path) -> dict:
+        return fingerprint(_tiny(pretrain=replace(_tiny().pretrain, task=str(path))))
+
+    assert fp(a) == fp(b) and str(a) not in json.dumps(fp(a))
+    b.write_text(text + "\n# edited\n")
+    assert fp(a) != fp(b)
+    assert fingerprint(_tiny())["pretrain"]["task"] == "cartpole_swingup"  # a built-in: its name
+
+
 def _artefacts(out: Path, key: str) -> None:
     """What a finished pretraining leaves for the jobs that need it (placeholders)."""
     work = out / "work" / key

