@@ -252,6 +252,16 @@ class ControllerConfig:
             range=(-1, SEED_MAX),
         ),
     )
+    plan_rate: float = field(
+        default=10.0,
+        metadata=param_meta(
+            "Hz at which the plan is published (~/plan: trajectory_msgs/JointTrajectory, "
+            "~/plan_markers: visualization_msgs/MarkerArray, the members' predicted paths of "
+            "the task's visualization point, in its frame_id); at most once per control tick; "
+            "0 = off",
+            range=(0.0, 1000.0),
+        ),
+    )
     autostart: bool = field(
         default=False,
         metadata=param_meta(
@@ -291,7 +301,7 @@ class ControllerConfig:
                     f"{kind}_warn={warn} must be <= {kind}_error={error} (set the other first)"
                 )
         for name in ("control_rate", "state_timeout", "max_action_rate", "hold_time",
-                     "disagreement_warn", "disagreement_error"):  # fmt: skip
+                     "disagreement_warn", "disagreement_error", "plan_rate"):  # fmt: skip
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name}={value!r}: need a finite value >= 0")

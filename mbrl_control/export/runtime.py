@@ -106,6 +106,10 @@ class OnnxPlanner:
         """The last ``act``'s calibrated one-step predictive of the next state, ``(mean (P,),
         var (P,))`` (graph outputs ``pred_mean``/``pred_var``); None before the first act
         after a reset, or for files exported without them."""
+        self.last_plan_states: np.ndarray | None = None
+        """The last ``act``'s ``plan_states (E, H, P)``: each member's predicted states along
+        the plan (:mod:`mbrl_control.planning.graph_io`); None before the first act after a
+        reset, or for files exported without it."""
         unc = self.metadata.get("uncertainty") or {}
         self._target_std = np.asarray(unc.get("target_std", []), np.float64)  # (P,)
         self._probed: tuple[np.ndarray, np.ndarray] | None = None  # (weights, action)
@@ -125,6 +129,7 @@ class OnnxPlanner:
         }
         self.last_info = {}
         self.last_prediction = None
+        self.last_plan_states = None
         if seed is not None:
             self._stream.seed(seed)
             self._draw_noise()
@@ -172,6 +177,8 @@ class OnnxPlanner:
         self.last_prediction = None
         if "pred_mean" in out and len(self._target_std):
             self.last_prediction = (out["pred_mean"].copy(), out["pred_var"].copy())
+        states = out.get("plan_states")
+        self.last_plan_states = None if states is None else states.copy()
         self.last_plan_valid = bool(np.isfinite(cost) and cost < SENTINEL_FLOOR)
         if noise is None:
             self._draw_noise()  # for the next tick, off its critical path
@@ -213,12 +220,22 @@ class OnnxPlanner:
         rows = [("initial state", s) for s in own]
         rows += [("recent state", s) for s in extra]
         saved = (self._carry, self._noise, self._stream.rng.bit_generator.state)
-        saved_last = (self.last_info, self.last_plan_valid, self.last_prediction)
+        saved_last = (
+            self.last_info,
+            self.last_plan_valid,
+            self.last_prediction,
+            self.last_plan_states,
+        )
         try:
             actions = [self._probe_one(label, state) for label, state in rows]
         finally:
             self._carry, self._noise, self._stream.rng.bit_generator.state = saved
-            self.last_info, self.last_plan_valid, self.last_prediction = saved_last
+            (
+                self.last_info,
+                self.last_plan_valid,
+                self.last_prediction,
+                self.last_plan_states,
+            ) = saved_last
         if not len(extra):
             self._probed = (self._weights.copy(), actions[0])
         return actions[0].copy()

@@ -23,8 +23,9 @@ true joint state) and :class:`FrameRecorder` (rendered frames, for videos).
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -352,14 +353,40 @@ def evaluate(
 
         wrapped = OnUncertain(planner, task_obj, on_uncertain)
         act, reset, observers = wrapped, wrapped.reset, [*observers, wrapped]
-    results, observers = _monitored_episodes(
-        env, act, reset, episodes, seed, observers, f"evaluate {profile}", quiet
-    )
+    with _recording_plans(act, planner, task_obj, observers) as act:
+        results, observers = _monitored_episodes(
+            env, act, reset, episodes, seed, observers, f"evaluate {profile}", quiet
+        )
     if video:
         write_video(planner_path, task, profile, seed, video)
     return summarize(
         results, observers=observers, planner=str(planner_path), task=task, profile=profile
     )
+
+
+@contextlib.contextmanager
+def _recording_plans(
+    act: Any, planner: Any, task: Any, observers: Sequence[EpisodeObserver]
+) -> Iterator[Any]:
+    """``act``, tapped while the episodes run so that every recording among ``observers``
+    without a plan source of its own records this planner's plans (``mpc_controller/plan``,
+    ``plan_markers``); the recordings forget the tap afterwards (a recorder may see several
+    planners in turn, e.g. a finetuning curve's)."""
+    from mbrl_control.recording.episode_recorder import EpisodeRecorder
+    from mbrl_control.recording.plan_view import PlanTap
+
+    recorders = [o for o in observers if isinstance(o, EpisodeRecorder) and o.plan is None]
+    if not recorders:
+        yield act
+        return
+    tap = PlanTap(act, planner, task)
+    for recorder in recorders:
+        recorder.plan = tap.plan
+    try:
+        yield tap
+    finally:
+        for recorder in recorders:
+            recorder.plan = None
 
 
 def planner_task(planner_path: str | Path) -> str:

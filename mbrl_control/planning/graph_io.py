@@ -17,17 +17,29 @@ Outputs, in graph order (A action dim, H horizon, P predicted dims, k elites):
 - ``pred_mean (P,)``: the ensemble's predictive mean of the next state under ``action``
   (raw units, predicted dims: the ``last_actions`` block is exact);
 - ``pred_var (P,)``: its calibrated total predictive variance (raw units²), k = 1;
+- ``plan_states (E, H, P)``: each ensemble member's predicted states (raw units, predicted
+  dims) after steps 1..H of the lowest-cost candidate the optimizer rolled out (in
+  ``return_mode="best"`` the returned plan itself; in ``mean`` mode the candidate the
+  returned mean was refit towards), averaged over that member's particles. Taken from the
+  rollout the planner ran anyway (no second rollout): what the controller publishes as
+  ``~/plan`` and ``~/plan_markers`` (:mod:`mbrl_control.recording.plan_view`);
 - ``next_<carry> ...``: further carries (iCEM ``next_elites (k, H, A)``).
 
-Files exported before ``pred_mean``/``pred_var`` existed lack them; readers treat a missing
-info output as "not available".
+Files exported before ``pred_mean``/``pred_var``/``plan_states`` existed lack them; readers
+treat a missing info output as "not available".
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-INFO_OUTPUTS: tuple[str, ...] = ("plan_cost", "disagreement", "pred_mean", "pred_var")
+INFO_OUTPUTS: tuple[str, ...] = (
+    "plan_cost",
+    "disagreement",
+    "pred_mean",
+    "pred_var",
+    "plan_states",
+)
 """Per-step information outputs, in graph order (after ``action`` and ``next_plan``)."""
 SCALAR_OUTPUTS: tuple[str, ...] = ("plan_cost", "disagreement")
 """The info outputs that are one number (``last_info`` of the planners)."""

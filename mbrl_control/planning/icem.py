@@ -11,13 +11,14 @@ import torch
 
 from mbrl_control.planning.config import PlannerConfig
 from mbrl_control.planning.noise import colored_noise_matrix
-from mbrl_control.planning.rollout import Rollout
+from mbrl_control.planning.rollout import Rollout, plan_states
 from mbrl_control.planning.sampling import (
     Carry,
     Noise,
     clip,
     elites_of,
     keep_best,
+    no_best,
     shift,
     state_noise_at,
     with_prior,
@@ -40,7 +41,8 @@ def icem_plan(
     noise ``{"action_noise": (I, N, H, A)[, "state_noise": (I, H, P·N, O)]}`` (iteration i
     uses the first ``cfg.populations[i]`` rows), weights ``(K,)``.
     Returns: action ``(A,)``, next carry (plan and the kept elites, unshifted), info
-    ``{"plan_cost": (), "disagreement": ()}``.
+    ``{"plan_cost": (), "disagreement": (), "plan_states": (E, H, P)}`` (``plan_states``:
+    the lowest-cost candidate's predicted path per member; in best mode the returned plan).
     """
     # obs (O,) plan (H,A) elites (k,H,A) action_noise (I,N,H,A) -> action (A,) plan, elites
     low, high = rollout.low, rollout.high  # (A,)
@@ -51,7 +53,7 @@ def icem_plan(
     prior = rollout.policy_plan(obs, goal)  # (H, A) or None
     prior_std = cfg.prior_std * (high - low) / 2  # (A,)
     kept = shift(carry["elites"]) if cfg.kept_elites else mean.new_zeros((0, *mean.shape))
-    best = (mean, torch.tensor(float("inf")))
+    best = no_best(mean, rollout.model.members, rollout.predicted_dim)
     last = cfg.iterations - 1
     for i, n_i in enumerate(cfg.populations):
         # sample: n_i - k colored-noise candidates around the mean, clipped into the bounds
@@ -65,20 +67,20 @@ def icem_plan(
         samples = torch.cat([samples, kept, *extra])  # (n_i, H, A)
         # roll out + score (kept elites are re-scored: their particles are new)
         step_noise = _rows(state_noise_at(noise, i), cfg.particles, n_i)
-        cost, dis = rollout(obs, goal, weights, prev_action, samples, step_noise)  # (n_i,)
+        cost, dis, paths = rollout(obs, goal, weights, prev_action, samples, step_noise)
         # elites
-        elites, elite_cost = elites_of(samples, cost, cfg.elites)  # (K_e, H, A), (K_e,)
-        best = keep_best(best, elites[0], elite_cost[0])
+        elites, elite_cost, index = elites_of(samples, cost, cfg.elites)  # (K_e, H, A), (K_e,)
+        best = keep_best(best, elites[0], elite_cost[0], paths[:, :, index[0]])
         kept = elites[: cfg.kept_elites]
         # refit
         mean = cfg.momentum * mean + (1 - cfg.momentum) * elites.mean(0)
         std = cfg.momentum * std + (1 - cfg.momentum) * elites.std(0, unbiased=False)
     # select
     if cfg.return_mode == "best":
-        plan, plan_cost = best
+        plan, plan_cost = best[0], best[1]
     else:
         plan, plan_cost = mean, elite_cost.mean()
-    info = {"plan_cost": plan_cost, "disagreement": dis.mean()}
+    info = {"plan_cost": plan_cost, "disagreement": dis.mean(), "plan_states": plan_states(best)}
     next_carry = {"plan": plan, "elites": kept} if cfg.kept_elites else {"plan": plan}
     return plan[0], next_carry, info
 

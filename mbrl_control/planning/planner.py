@@ -18,6 +18,7 @@ from torch import nn
 
 from mbrl_control.planning.cem import cem_plan
 from mbrl_control.planning.config import PlannerConfig
+from mbrl_control.planning.graph_io import SCALAR_OUTPUTS
 from mbrl_control.planning.icem import icem_plan
 from mbrl_control.planning.mppi import mppi_plan
 from mbrl_control.planning.noise import NoiseStream, carry_shapes, noise_shapes
@@ -82,6 +83,8 @@ class TorchPlanner:
         self.last_prediction: tuple[np.ndarray, np.ndarray] | None = None
         """The last act's calibrated one-step predictive ``(mean (P,), var (P,))`` (as the
         graph's ``pred_mean``/``pred_var``, :mod:`mbrl_control.planning.graph_io`)."""
+        self.last_plan_states: np.ndarray | None = None
+        """The last act's ``plan_states (E, H, P)`` (the graph output of that name)."""
         self.reset()
 
     def reset(self, seed: int | None = None) -> None:
@@ -91,6 +94,7 @@ class TorchPlanner:
         self.carry = {k: mid.expand(shape).clone() for k, shape in self.carry_shapes.items()}
         self.last_info = {}
         self.last_prediction = None
+        self.last_plan_states = None
         if seed is not None:
             self.noise.seed(seed)
 
@@ -136,7 +140,8 @@ class TorchPlanner:
         else:
             step_noise = {k: torch.from_numpy(v) for k, v in self.noise.check(noise).items()}
         action, self.carry, info = self.step(obs_t, goal_t, self.carry, step_noise, self.weights)
-        self.last_info = {k: float(v) for k, v in info.items()}
+        self.last_info = {k: float(info[k]) for k in SCALAR_OUTPUTS}
+        self.last_plan_states = info["plan_states"].numpy().copy()
         with torch.no_grad():
             mean, var = self.rollout.predict_next(obs_t, action)
         self.last_prediction = (mean.numpy().copy(), var.numpy().copy())

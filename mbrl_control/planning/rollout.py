@@ -54,6 +54,12 @@ def from_members(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(*x.shape[:-3], -1, x.shape[-1])
 
 
+def plan_states(best: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The graph's ``plan_states (E, H, P)`` from a best-so-far ``(plan, cost, path (H, E,
+    P))`` (:data:`~mbrl_control.planning.sampling.Best`)."""
+    return best[2].transpose(0, 1)
+
+
 class Rollout:
     """Evaluates candidate action sequences: model + task cost + plan-level terms.
 
@@ -104,8 +110,8 @@ class Rollout:
         prev_action: torch.Tensor,
         actions: torch.Tensor,
         state_noise: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cost and mean disagreement of each candidate.
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Cost, mean disagreement and the members' predicted paths of each candidate.
 
         Args: obs ``(O,)``, goal ``(G,)``, weights ``(K,)``, prev_action ``(A,)`` (the action
         applied last tick), actions ``(N, H, A)``, state_noise ``(H, P·N, O)`` standard
@@ -113,7 +119,12 @@ class Rollout:
         Returns: cost ``(N,)`` (non-finite -> :data:`BIG_COST`) and disagreement ``(N,)``: the
         epistemic disagreement (:mod:`mbrl_control.uncertainty.quantities`) averaged over the
         H steps, each step calibrated at its horizon (:meth:`var_scale_rows`);
-        ``cfg.uncertainty_weight`` times the per-step value is added to the step cost.
+        ``cfg.uncertainty_weight`` times the per-step value is added to the step cost; and
+        paths ``(H, E, N, P)``: member e's predicted state (predicted dims, raw units) after
+        steps 1..H, averaged over its particles (TS∞: the particles it propagates; mean
+        propagation: its prediction of each shared particle state). These are the member
+        means the disagreement is computed from, so returning one candidate's path costs
+        no second rollout (the graph's ``plan_states``, :mod:`~mbrl_control.planning.graph_io`).
         """
         cfg, p = self.cfg, self.cfg.particles
         n, h = actions.shape[0], actions.shape[1]
@@ -146,6 +157,9 @@ class Rollout:
         # disagreement: the epistemic quantity (uncertainty.quantities), calibrated at each
         # step's horizon (var_scale_rows), over the predicted dims (last_actions is exact)
         means = torch.stack(member_means)[..., : self.predicted_dim]  # (H, E, X, P)
+        paths = means  # (H, E, N, P): X = N already for TS∞ (particle means per member)
+        if means.shape[2] != n:  # mean propagation: X = P·N, particle-major rows
+            paths = means.reshape(h, means.shape[1], p, n, -1).mean(2)
         dis = epistemic_disagreement(
             means.transpose(0, 1), self.target_std(), self.var_scale_rows(h)[:, None]
         )  # (H, X), X = N or P·N
@@ -163,7 +177,7 @@ class Rollout:
             rate = (actions - previous).square().sum((1, 2))  # (N,)
             cost = cost + cfg.action_rate_weight * rate
         cost = torch.where(torch.isfinite(cost), cost, torch.full_like(cost, BIG_COST))
-        return cost, dis.mean(0)
+        return cost, dis.mean(0), paths
 
     def predict_next(
         self, obs: torch.Tensor, action: torch.Tensor

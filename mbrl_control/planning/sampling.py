@@ -72,19 +72,35 @@ def lowest(cost: torch.Tensor, k: int) -> torch.Tensor:
 
 def elites_of(
     samples: torch.Tensor, cost: torch.Tensor, k: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The k lowest-cost candidates, best first (ties in index order, see :func:`lowest`):
-    samples ``(N, H, A)``, cost ``(N,)`` -> elites ``(k, H, A)``, elite cost ``(k,)``."""
+    samples ``(N, H, A)``, cost ``(N,)`` -> elites ``(k, H, A)``, elite cost ``(k,)`` and
+    their indices ``(k,)`` (to pick the best one's predicted path)."""
     index = lowest(cost, k)
-    return samples[index], cost[index]
+    return samples[index], cost[index], index
 
 
-def keep_best(
-    best: tuple[torch.Tensor, torch.Tensor], plan: torch.Tensor, cost: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Best-so-far ``(plan (H, A), cost ())`` updated with a candidate ``plan``, ``cost ()``."""
+Best = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+"""Best candidate so far: ``(plan (H, A), cost (), path (H, E, P))``, the path being each
+ensemble member's predicted states along the plan (:meth:`~mbrl_control.planning.rollout.
+Rollout.__call__`'s ``paths`` of that candidate)."""
+
+
+def no_best(mean: torch.Tensor, members: int, predicted_dim: int) -> Best:
+    """The best-so-far before any candidate: ``mean (H, A)`` at cost +inf, a zero path."""
+    path = mean.new_zeros((mean.shape[0], members, predicted_dim))
+    return mean, torch.tensor(float("inf")), path
+
+
+def keep_best(best: Best, plan: torch.Tensor, cost: torch.Tensor, path: torch.Tensor) -> Best:
+    """Best-so-far updated with a candidate ``plan (H, A)``, ``cost ()``, ``path (H, E, P)``
+    (ties keep the earlier one)."""
     better = cost < best[1]
-    return torch.where(better, plan, best[0]), torch.minimum(cost, best[1])
+    return (
+        torch.where(better, plan, best[0]),
+        torch.minimum(cost, best[1]),
+        torch.where(better, path, best[2]),
+    )
 
 
 def state_noise_at(noise: Noise, i: int) -> torch.Tensor | None:

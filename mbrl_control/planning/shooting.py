@@ -26,7 +26,7 @@ def shooting_plan(
     Args: obs ``(O,)``, goal ``(G,)``, carry ``{"plan": (H, A)}``, noise ``{"action_noise":
     (1, N, H, A)[, "state_noise": (1, H, P·N, O)]}`` standard normal, weights ``(K,)``.
     Returns: action ``(A,)``, next carry ``{"plan": (H, A)}``, info ``{"plan_cost": (),
-    "disagreement": ()}`` of the returned plan.
+    "disagreement": (), "plan_states": (E, H, P)}`` of the returned plan.
     """
     # obs (O,) plan (H,A) action_noise (1,N,H,A) -> action (A,) next plan (H,A)
     low, high = rollout.low, rollout.high  # (A,)
@@ -35,8 +35,13 @@ def shooting_plan(
     samples = torch.cat([low + (high - low) * uniform, shift(carry["plan"])[None]])  # (N,H,A)
     # roll out + score
     prev_action = carry["plan"][0]  # (A,)
-    cost, dis = rollout(obs, goal, weights, prev_action, samples, state_noise_at(noise, 0))
+    cost, dis, paths = rollout(obs, goal, weights, prev_action, samples, state_noise_at(noise, 0))
     # select
     index = lowest(cost, 1)[0]  # ties: lowest index (see lowest)
     plan = samples[index]  # (H, A)
-    return plan[0], {"plan": plan}, {"plan_cost": cost[index], "disagreement": dis[index]}
+    info = {
+        "plan_cost": cost[index],
+        "disagreement": dis[index],
+        "plan_states": paths[:, :, index].transpose(0, 1),
+    }
+    return plan[0], {"plan": plan}, info

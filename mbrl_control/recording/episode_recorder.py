@@ -179,7 +179,8 @@ class EpisodeRecorder(EpisodeObserver):
                 for (topic, typename), msg in zip(
                     PLAN_TOPIC_TYPES.items(), step.plan.messages(rosbags_kit(), t)
                 ):
-                    bag.write(self.topic(topic), typename, msg, t)
+                    if msg is not None:
+                        bag.write(self.topic(topic), typename, msg, t)
             ret -= step.cost
             values = {
                 "episode": self.episodes,

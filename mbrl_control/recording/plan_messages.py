@@ -35,19 +35,22 @@ class Plan:
     joint_names: tuple[str, ...]
     positions: np.ndarray
     """``(H, J)`` planned joint positions after steps 1..H (m or rad)."""
-    paths: np.ndarray
-    """``(E, K, 3)`` each member's predicted tip path (m, ``frame_id``)."""
+    paths: np.ndarray | None
+    """``(E, K, 3)`` each member's predicted tip path (m, ``frame_id``); None for a task
+    that names no point to draw (no markers then)."""
     dt: float
     """Control period (s)."""
     frame_id: str
     """The robot's base frame."""
 
-    def messages(self, kit: MessageKit, stamp: float) -> tuple[Any, Any]:
-        """``(JointTrajectory, MarkerArray)`` of this plan stamped ``stamp`` (s)."""
+    def messages(self, kit: MessageKit, stamp: float) -> tuple[Any, Any | None]:
+        """``(JointTrajectory, MarkerArray or None)`` of this plan stamped ``stamp`` (s)."""
         traj = plan_trajectory(
             kit, stamp=stamp, frame_id=self.frame_id, joint_names=self.joint_names,
             positions=self.positions, dt=self.dt,
         )  # fmt: skip
+        if self.paths is None:
+            return traj, None
         return traj, plan_markers(kit, stamp=stamp, frame_id=self.frame_id, paths=self.paths)
 
 

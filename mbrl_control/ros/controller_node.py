@@ -6,7 +6,11 @@ with a goal; best-effort QoS: hears both kinds of publisher; geometry_msgs/Point
 3-d goal, std_msgs/Float64MultiArray with G values for any other G), commands out;
 /diagnostics (global): statuses 'mpc_controller: planner' (latency, misses, model, ...),
 'mpc_controller: qos' and 'mpc_controller: uncertainty' (windowed surprise, epistemic
-disagreement, their WARN/ERROR levels from the surprise_*/disagreement_* parameters).
+disagreement, their WARN/ERROR levels from the surprise_*/disagreement_* parameters);
+~/plan (trajectory_msgs/JointTrajectory: the planned joint positions over the horizon) and
+~/plan_markers (visualization_msgs/MarkerArray: each ensemble member's predicted path of the
+task's visualization point, a translucent tube, and their mean) at plan_rate Hz, in the task's
+visualization.frame_id, from the planner graph's own plan_states output (no second rollout).
 
 Goal by the task file's goal.kind: fixed plans at once with the task's value (a goal
 published on the topic is refused with a warning); box takes any finite goal from the topic;
@@ -58,6 +62,7 @@ show that a slow load does not stall control).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -82,6 +87,8 @@ from std_srvs.srv import SetBool, Trigger
 from mbrl_control.control.config import CRITIC_WEIGHT_RANGE, ControllerConfig, critic_param
 from mbrl_control.control.core import ControllerCore, Level
 from mbrl_control.control.goal import GOAL_TOPIC, POINT_TYPE, goal_values
+from mbrl_control.recording.plan_messages import rclpy_kit
+from mbrl_control.recording.plan_view import plan_of
 from mbrl_control.ros.diagnostics import DiagnosticStatus, array_of, status_of
 from mbrl_control.ros.log_throttle import LogThrottle
 from mbrl_control.ros.managed import guard_change_state, incompatible_qos_message, lifecycle_label
@@ -168,6 +175,14 @@ class ControllerNode(LifecycleNode):
         self.pub_diag = self.create_publisher(
             DiagnosticArray, "/diagnostics", 10, event_callbacks=pub_events("/diagnostics")
         )
+        kit = self._plan_kit = rclpy_kit()
+        self.pub_plan = self.create_publisher(
+            kit.constants("trajectory_msgs/msg/JointTrajectory"), "~/plan", 1
+        )
+        self.pub_plan_markers = self.create_publisher(
+            kit.constants("visualization_msgs/msg/MarkerArray"), "~/plan_markers", 1
+        )
+        self._plan_published = (0, -math.inf)  # (core.plans, node time) of the last one
         self.create_subscription(
             JointState,
             "joint_states",
@@ -342,11 +357,34 @@ class ControllerNode(LifecycleNode):
                 return
             action, status = self.core.tick(self._now())
             self.pub_cmd.publish(Float64MultiArray(data=self.core.task.command_from_action(action)))
+        self._publish_plan()
         if status.level != self._last_level:  # report faults at once, not at the next 1 Hz
             self._last_level = status.level
             self._publish_diagnostics()
             if status.level != Level.OK:
                 self._warn_throttled("status", status.message)
+
+    def _publish_plan(self) -> None:
+        """``~/plan`` and ``~/plan_markers`` of the newest plan, at most ``plan_rate`` Hz
+        (after the command: its time is not the command's). The messages are the planner
+        graph's ``plan_states`` through :func:`~mbrl_control.recording.plan_view.plan_of`."""
+        rate = self.core.cfg.plan_rate
+        count, last = self._plan_published
+        now = self._now()
+        if rate <= 0 or self.core.plans == count or now - last < 1.0 / rate:
+            return
+        plan_step = self.core.last_plan
+        if plan_step is None:
+            return
+        t_state, obs, states = plan_step
+        plan = plan_of(self.core.task, obs, states)
+        self._plan_published = (self.core.plans, now)
+        if plan is None:
+            return
+        traj, markers = plan.messages(self._plan_kit, t_state)
+        self.pub_plan.publish(traj)
+        if markers is not None:
+            self.pub_plan_markers.publish(markers)
 
     def _on_reload(self, request: Trigger.Request, response: Trigger.Response, reply: Any) -> None:
         def done(ok: bool, message: str) -> None:

@@ -115,6 +115,39 @@ class ObsLayout:
         self.names.extend(names)
         self.blocks.append((kind, key))
 
+    # ---- numpy readers (no torch: the controller's plan view) ---------------------------
+    def observed_joints(self) -> list[str]:
+        """Joints whose position the observation holds (raw or as cos/sin), in joint order."""
+        return [j for j in self.joints if j in self.pos or j in self.cos]
+
+    def numpy_joint_positions(self, obs: np.ndarray) -> np.ndarray:
+        """Positions ``(..., J)`` of :meth:`observed_joints` from observations ``(..., O)``
+        (m or rad; a cos/sin-observed angle as ``atan2(sin, cos)`` in (-pi, pi])."""
+        x = np.asarray(obs, np.float64)
+        cols = [
+            x[..., self.pos[j]]
+            if j in self.pos
+            else np.arctan2(x[..., self.sin[j]], x[..., self.cos[j]])
+            for j in self.observed_joints()
+        ]
+        return np.stack(cols, axis=-1) if cols else np.zeros((*x.shape[:-1], 0))
+
+    def numpy_point(self, name: str, obs: np.ndarray) -> np.ndarray:
+        """Point ``name`` ``(3,)`` (m, the robot's base frame) of one observation ``(O,)``:
+        sliced when observed, else by its numpy kinematics. ``KeyError`` for an unknown
+        point; ``ValueError`` when a joint it needs is not observed."""
+        x = np.asarray(obs, np.float64)
+        if name in self.point_at:
+            i = self.point_at[name]
+            return x[i : i + 3]
+        point = self.points[name]
+        names = self.observed_joints()
+        missing = [j for j in point.joints if j not in names]
+        if missing:
+            raise ValueError(f"point {name!r}: joints {missing} are not observed")
+        q = self.numpy_joint_positions(x)
+        return np.asarray(point.numpy_point(np.array([q[names.index(j)] for j in point.joints])))
+
     # ---- load-time references (raise naming the key) ------------------------------------
     def joint(self, name: Any, where: str) -> JointSpec:
         if name not in self.joints:

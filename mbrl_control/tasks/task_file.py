@@ -32,6 +32,7 @@ from mbrl_control.tasks.simulation_section import parse_simulation
 from mbrl_control.tasks.urdf_defaults import action_defaults, needs_urdf, urdf_defaults
 from mbrl_control.tasks.urdf_kinematics import UrdfChain, base_matrix, build_chain
 from mbrl_control.tasks.urdf_model import UrdfTree
+from mbrl_control.tasks.visualization_section import VisualizationSpec, parse_visualization
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 SUFFIX = ".task.yaml"
@@ -76,6 +77,7 @@ TOP_OPTIONAL = (
     "planner",
     "episode_success",
     "camera",
+    "visualization",
 )
 EPISODE_SUCCESS = ("final", "reached")
 COST_SOURCES = ("critics", "learned")
@@ -148,8 +150,34 @@ class FileTask(Task):
         self.csv_log = parse_csv_log(m.get("csv_log", {}), self)
         self.planner = parse_planner(m.get("planner", {}), self)
         self.camera = parse_camera(m.get("camera", {}))  # pixel observations
+        self.visualization = self._parse_visualization(m.get("visualization", {}))
 
     # ---- sections ------------------------------------------------------------------------
+    def _parse_visualization(self, value: Any) -> VisualizationSpec:
+        """The plan view; a default point the observation cannot give is dropped (no
+        markers), a named one is an error naming the missing joint."""
+        spec = parse_visualization(value, self._layout.points)
+        if spec.point is None:
+            return spec
+        try:
+            self._layout.need_point(spec.point, "visualization.point")
+        except TaskFileError:
+            if "point" in (value or {}):
+                raise
+            return VisualizationSpec(spec.frame_id, None)
+        return spec
+
+    def plan_joint_positions(self, states: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """The observed joints' names and positions ``(..., J)`` (m or rad) of predicted
+        states ``(..., P)`` (the planner graph's ``plan_states`` rows; numpy only)."""
+        return self._layout.observed_joints(), self._layout.numpy_joint_positions(states)
+
+    def plan_point(self, state: np.ndarray) -> np.ndarray | None:
+        """``visualization.point`` ``(3,)`` (m, ``visualization.frame_id``) of one state, or
+        None when the task draws no point."""
+        point = self.visualization.point
+        return None if point is None else self._layout.numpy_point(point, state)
+
     def _parse_robot(self, value: Any) -> None:
         m = s.keys(value, "robot", (), ("urdf", "xacro_args", "fixed_base", "base_pose"))
         self.urdf = s.string(m["urdf"], "robot.urdf") if "urdf" in m else None

@@ -235,6 +235,7 @@ def scaffold_task(
     add(f"episode_steps: {max(1, round(10 * rate))}  # 10 s")
     add("points:")
     add(f"  tip: {_flow({'link': tip})}  # EDIT: the link that matters (offset: [x, y, z] m)")
+    add(f"visualization: {_flow({'frame_id': tree.root, 'point': 'tip'})}  # ~/plan frame, tube")
     add("observation:")
     add("  - {feature: joint_positions}  # continuous joints as cos, sin")
     add("  - {feature: joint_velocities}")

@@ -156,7 +156,7 @@ def test_mbpo_stop_planner_penalty_and_report_use_one_disagreement():
                 elite_frac=0.5,
                 propagation="mean",
             )
-            _, planner = Rollout(model, task, cfg)(
+            _, planner, _ = Rollout(model, task, cfg)(
                 obs, torch.zeros(0), torch.as_tensor(task.default_weights), torch.zeros(1), action
             )
         torch.testing.assert_close(planner, stop, rtol=1e-5, atol=1e-7)

@@ -141,6 +141,7 @@ def test_file_is_checked_and_self_describing(tmp_path):
         "disagreement",
         "pred_mean",
         "pred_var",
+        "plan_states",
         "next_elites",
     ]
     assert sorted(p.name for p in tmp_path.joinpath("sub").iterdir()) == ["p.onnx"]  # no temp

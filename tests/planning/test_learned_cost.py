@@ -176,7 +176,7 @@ def test_rollout_cost_is_each_particles_own_member(seeds):
 
     cfg = PlannerConfig(kind="cem", horizon=3, population=10, particles=10, iterations=1)
     rollout = Rollout(Tagged(members=5), learned_task(), cfg)
-    cost, _ = rollout(
+    cost, _, _ = rollout(
         torch.zeros(2), torch.zeros(0), torch.zeros(0), torch.zeros(1), torch.zeros(4, 3, 1)
     )
     # every candidate: 2 particles per member, members 0..4 -> mean tag 2 per step, H = 3

@@ -59,7 +59,7 @@ def test_particles_stay_with_their_member_and_disagreement_counts_members():
         mean.reshape(10, 3, 2)[:, 0, 0], torch.tensor([0, 0, 1, 1, 2, 2, 3, 3, 4, 4.0])
     )
     assert member.shape == (5, 3, 2)
-    cost, dis = rollout(obs, torch.zeros(0), torch.ones(3), torch.zeros(1), torch.zeros(3, 2, 1))
+    cost, dis, _ = rollout(obs, torch.zeros(0), torch.ones(3), torch.zeros(1), torch.zeros(3, 2, 1))
     # epistemic disagreement = population std over members (unit target std): std of 0..4 is
     # sqrt(2), the steps grow as 1, 2 -> mean sqrt(2) * (1 + 2) / 2
     assert torch.allclose(dis, torch.full((3,), 1.5 * 2.0**0.5))

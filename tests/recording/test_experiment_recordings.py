@@ -35,6 +35,11 @@ TOPICS = {
     "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
 }
 """What a cart-pole evaluation records (no goal)."""
+PLAN_TOPICS = {
+    "/mpc_controller/plan": "trajectory_msgs/msg/JointTrajectory",
+    "/mpc_controller/plan_markers": "visualization_msgs/msg/MarkerArray",
+}
+"""What a planner's evaluation records besides (the planner graph's plans)."""
 
 TINY_PRETRAIN = PretrainConfig(
     seed_episodes=2, rounds=0, episodes_per_round=1, workers=1, max_epochs=2
@@ -60,15 +65,19 @@ def _grid(**kw: object) -> GridConfig:
     return GridConfig(**{**base, **kw})
 
 
-def read_back(path: Path) -> tuple[dict[str, list], list[dict[str, str]]]:
-    """Both readers agree on every topic, type and count; returns the messages by topic
-    (``rosbags``) and the ``evaluate: episode`` diagnostics' values, in order."""
+def read_back(
+    path: Path, planner: bool = True
+) -> tuple[dict[str, list], list[dict[str, str]]]:
+    """Both readers agree on every topic, type and count (a ``planner``'s evaluation records
+    its plans, one per step); returns the messages by topic (``rosbags``) and the
+    ``evaluate: episode`` diagnostics' values, in order."""
+    expected = {**TOPICS, **PLAN_TOPICS} if planner else TOPICS
     with AnyReader([path], default_typestore=typestore()) as reader:
         types = {c.topic: c.msgtype for c in reader.connections}
         msgs: dict[str, list] = {topic: [] for topic in types}
         for c, _, raw in reader.messages():
             msgs[c.topic].append(reader.deserialize(raw, c.msgtype))
-    assert types == TOPICS
+    assert types == expected
     schemas: dict[str, tuple[str, str]] = {}
     counts: dict[str, int] = {}
     with open(path, "rb") as f:
@@ -78,7 +87,7 @@ def read_back(path: Path) -> tuple[dict[str, list], list[dict[str, str]]]:
             assert channel.message_encoding == "cdr" and schema.data  # full definitions
             schemas[channel.topic] = (schema.name, schema.encoding)
             counts[channel.topic] = counts.get(channel.topic, 0) + 1
-    assert schemas == {topic: (name, "ros2msg") for topic, name in TOPICS.items()}
+    assert schemas == {topic: (name, "ros2msg") for topic, name in expected.items()}
     assert counts == {topic: len(m) for topic, m in msgs.items()}
     ends = [
         {kv.key: kv.value for kv in s.values}
@@ -133,7 +142,7 @@ def test_grid_records_each_cell_logs_its_metrics_and_resumes_old_cells(
     path = recording_path(tmp_path, "random")
     assert cell["recording"] == "work/random/eval.mcap" and path.is_file()
     assert cell["points"][0]["recorded_episodes"] == [0, 2]
-    msgs, ends = read_back(path)
+    msgs, ends = read_back(path, planner=False)  # random actions: no plans
     assert len(msgs["/episode_start"]) == 2
     assert len(msgs["/joint_states"]) == 2 * (200 + 1)  # the reset state and each step's
     returns = [float(e["return"]) for e in ends]
@@ -207,7 +216,14 @@ def test_condition_cell_records_zero_shot_and_each_budget(tmp_path: Path) -> Non
     assert not recording_path(tmp_path, "pretrain_default_s0").exists()  # no evaluation
     cell = {c["key"]: c for c in load_cells(tmp_path)}["default_s0"]
     assert [p["recorded_episodes"] for p in cell["points"]] == [[0, 1], [1, 2]]
-    _, ends = read_back(recording_path(tmp_path, "default_s0"))
+    msgs, ends = read_back(recording_path(tmp_path, "default_s0"))
+    # each step's plan, from the planner graph's plan_states: H = 40 points, E = 5 members
+    assert len(msgs["/mpc_controller/plan"]) == len(msgs["/commands"]) == 2 * 200
+    plan, markers = msgs["/mpc_controller/plan"][0], msgs["/mpc_controller/plan_markers"][0]
+    assert plan.header.frame_id == "rail" and len(plan.points) == 40
+    assert plan.joint_names == ["slider_to_cart", "cart_to_pole"]
+    assert [m.ns for m in markers.markers] == ["plan/members"] * 5 + ["plan/mean"]
+    assert all(len(m.points) == 41 for m in markers.markers)
     returns = [p["returns"][0] for p in cell["points"]]
     assert np.allclose([float(e["return"]) for e in ends], returns, atol=1e-3)
     assert all(float(e["latency_p99_ms"]) > 0 for e in ends)

@@ -1,0 +1,82 @@
+"""The planner graph's ``plan_states`` as a :class:`~mbrl_control.recording.plan_messages.Plan`:
+planned joint positions and each member's predicted path of the task's ``visualization.point``.
+
+numpy only (the controller's control path has no torch): joint positions are read from the
+predicted states through the task's observation layout (a cos/sin-observed angle as
+``atan2``), points through the task's numpy forward kinematics. What is drawn is what the
+planner computed (``plan_states``: the members' particle means along the lowest-cost candidate,
+:mod:`mbrl_control.planning.graph_io`); nothing is predicted again here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mbrl_control.recording.plan_messages import Plan
+
+
+def plan_of(task: Any, obs: np.ndarray, plan_states: np.ndarray | None) -> Plan | None:
+    """The plan of one planning step, or None when there is nothing to show.
+
+    Args:
+        task: the planner's task (a task file's; a task without an observation layout, e.g.
+            a gymnasium env's, shows no plan).
+        obs: ``(O,)`` the state planned from (the paths' first point).
+        plan_states: ``(E, H, P)`` the graph's output (None: a file exported without it).
+    Returns: :class:`Plan` with ``positions (H, J)`` (the members' mean state's observed
+    joints, m or rad), ``paths (E, H+1, 3)`` (m, ``task.visualization.frame_id``; None when
+    the task names no point) and ``dt`` the control period (s). ``ValueError`` for
+    ``plan_states`` that is not ``(E, H, P)`` with P <= O, or not finite.
+    """
+    if plan_states is None or not hasattr(task, "plan_joint_positions"):
+        return None
+    states = np.asarray(plan_states, np.float64)
+    x0 = np.asarray(obs, np.float64).reshape(-1)
+    if states.ndim != 3 or states.shape[2] > x0.size or 0 in states.shape:
+        raise ValueError(f"plan_states: shape {states.shape}, expected (E, H, P <= {x0.size})")
+    if not np.all(np.isfinite(states)):
+        raise ValueError("plan_states: not all finite")
+    p = states.shape[2]
+    names, positions = task.plan_joint_positions(states.mean(axis=0))  # (H, J)
+    paths = None
+    start = task.plan_point(x0[:p])
+    if start is not None:
+        paths = np.empty((states.shape[0], states.shape[1] + 1, 3))
+        paths[:, 0] = start
+        for e, member in enumerate(states):
+            for t, state in enumerate(member):
+                paths[e, t + 1] = task.plan_point(state)
+    return Plan(
+        joint_names=tuple(names),
+        positions=positions,
+        paths=paths,
+        dt=float(task.dt),
+        frame_id=task.visualization.frame_id,
+    )
+
+
+class PlanTap:
+    """A planner's ``act`` that remembers what each plan started from, for recordings.
+
+    ``tap = PlanTap(act, planner, task)``; ``tap(obs, goal)`` returns ``act(obs, goal)`` and
+    keeps ``obs`` with the planner's ``last_plan_states``; ``tap.plan()`` is the
+    :class:`Plan` of the newest call (None before one, or for a file without
+    ``plan_states``): an :class:`~mbrl_control.recording.episode_recorder.EpisodeRecorder`'s
+    ``plan`` source. ``act`` may wrap the planner (e.g. the evaluation's uncertainty
+    reaction); the plan shown is the planner's own.
+    """
+
+    def __init__(self, act: Any, planner: Any, task: Any) -> None:
+        self._act, self._planner, self._task = act, planner, task
+        self._last: tuple[np.ndarray, np.ndarray | None] | None = None
+
+    def __call__(self, obs: np.ndarray, goal: np.ndarray | None = None) -> np.ndarray:
+        action = self._act(obs, goal)
+        states = getattr(self._planner, "last_plan_states", None)
+        self._last = (np.array(obs, np.float64), None if states is None else states.copy())
+        return action
+
+    def plan(self) -> Plan | None:
+        return None if self._last is None else plan_of(self._task, *self._last)
