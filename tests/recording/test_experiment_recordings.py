@@ -65,9 +65,7 @@ def _grid(**kw: object) -> GridConfig:
     return GridConfig(**{**base, **kw})
 
 
-def read_back(
-    path: Path, planner: bool = True
-) -> tuple[dict[str, list], list[dict[str, str]]]:
+def read_back(path: Path, planner: bool = True) -> tuple[dict[str, list], list[dict[str, str]]]:
     """Both readers agree on every topic, type and count (a ``planner``'s evaluation records
     its plans, one per step); returns the messages by topic (``rosbags``) and the
     ``evaluate: episode`` diagnostics' values, in order."""

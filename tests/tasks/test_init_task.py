@@ -55,6 +55,8 @@ def test_scaffold_from_the_fixture_loads_as_written(tmp_path, capsys):
     assert (task.action_low, task.action_high) == ((-20.0, -50.0), (20.0, 50.0))
     assert task.obs_names[-3:] == ("tip_x", "tip_y", "tip_z")
     assert task.definition["points"]["tip"]["link"] == "tip"  # end of the longest chain
+    assert task.visualization.point == "tip"  # the plan tube: ~/plan_markers
+    assert task.visualization.frame_id == task.definition["visualization"]["frame_id"] != ""
     assert [c.name for c in task.critics] == ["home", "action"]
     assert task.control_hz == 50.0 and task.episode_steps == 500
     # the observation works and the cost evaluates
