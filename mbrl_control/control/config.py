@@ -257,9 +257,9 @@ class ControllerConfig:
         metadata=param_meta(
             "Hz at which the plan is published (~/plan: trajectory_msgs/JointTrajectory, "
             "~/plan_markers: visualization_msgs/MarkerArray, the members' predicted paths of "
-            "the task's visualization point, in its frame_id); at most once per control tick; "
-            "0 = off",
-            range=(0.0, 1000.0),
+            "the task's visualization point, in its frame_id), built off the planning thread; "
+            "at most once per control tick and 50 Hz; 0 = off",
+            range=(0.0, 50.0),
         ),
     )
     autostart: bool = field(

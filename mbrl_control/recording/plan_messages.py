@@ -15,6 +15,7 @@ Conventions: the trajectory's point ``k`` (1..H) is the state after ``k`` contro
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -78,7 +79,8 @@ def rclpy_kit() -> MessageKit:
     missing package (``trajectory_msgs`` and ``visualization_msgs`` are ROS packages of their
     own: ``ros-jazzy-trajectory-msgs``, ``ros-jazzy-visualization-msgs`` from PyPI)."""
 
-    def cls(typename: str) -> Any:
+    @functools.cache
+    def cls(typename: str) -> Any:  # looked up once per type (a plan builds ~10^3 messages)
         package, _, name = typename.split("/")
         return getattr(importlib.import_module(f"{package}.msg"), name)
 

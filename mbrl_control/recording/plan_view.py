@@ -17,7 +17,9 @@ import numpy as np
 from mbrl_control.recording.plan_messages import Plan
 
 
-def plan_of(task: Any, obs: np.ndarray, plan_states: np.ndarray | None) -> Plan | None:
+def plan_of(
+    task: Any, obs: np.ndarray, plan_states: np.ndarray | None, max_points: int | None = None
+) -> Plan | None:
     """The plan of one planning step, or None when there is nothing to show.
 
     Args:
@@ -25,9 +27,12 @@ def plan_of(task: Any, obs: np.ndarray, plan_states: np.ndarray | None) -> Plan 
             a gymnasium env's, shows no plan).
         obs: ``(O,)`` the state planned from (the paths' first point).
         plan_states: ``(E, H, P)`` the graph's output (None: a file exported without it).
+        max_points: at most this many points per member path (>= 2: the start, every
+            ``ceil(H / (max_points - 1))``-th step and the last); None: all H + 1. The
+            controller thins its markers so that building them stays cheap.
     Returns: :class:`Plan` with ``positions (H, J)`` (the members' mean state's observed
-    joints, m or rad), ``paths (E, H+1, 3)`` (m, ``task.visualization.frame_id``; None when
-    the task names no point) and ``dt`` the control period (s). ``ValueError`` for
+    joints, m or rad), ``paths (E, K, 3)`` (m, ``task.visualization.frame_id``, K <= H + 1;
+    None when the task names no point) and ``dt`` the control period (s). ``ValueError`` for
     ``plan_states`` that is not ``(E, H, P)`` with P <= O, or not finite.
     """
     if plan_states is None or not hasattr(task, "plan_joint_positions"):
@@ -43,11 +48,10 @@ def plan_of(task: Any, obs: np.ndarray, plan_states: np.ndarray | None) -> Plan 
     paths = None
     start = task.plan_point(x0[:p])
     if start is not None:
-        paths = np.empty((states.shape[0], states.shape[1] + 1, 3))
-        paths[:, 0] = start
-        for e, member in enumerate(states):
-            for t, state in enumerate(member):
-                paths[e, t + 1] = task.plan_point(state)
+        e, h = states.shape[:2]
+        steps = path_steps(h, max_points)  # 0-based rows of plan_states
+        points = task.plan_points(states[:, steps].reshape(-1, p)).reshape(e, len(steps), 3)
+        paths = np.concatenate([np.broadcast_to(start, (e, 1, 3)), points], axis=1)
     return Plan(
         joint_names=tuple(names),
         positions=positions,
@@ -55,6 +59,18 @@ def plan_of(task: Any, obs: np.ndarray, plan_states: np.ndarray | None) -> Plan 
         dt=float(task.dt),
         frame_id=task.visualization.frame_id,
     )
+
+
+def path_steps(horizon: int, max_points: int | None) -> list[int]:
+    """Rows of ``plan_states`` drawn: all H, or with ``max_points`` every ``ceil(H /
+    (max_points - 1))``-th step and always the last (``ValueError`` below 2)."""
+    if max_points is None or max_points - 1 >= horizon:
+        return list(range(horizon))
+    if max_points < 2:
+        raise ValueError(f"max_points={max_points}: need >= 2 (the start and one step)")
+    stride = -(-horizon // (max_points - 1))
+    steps = list(range(stride - 1, horizon, stride))
+    return steps if steps[-1] == horizon - 1 else [*steps, horizon - 1]
 
 
 class PlanTap:

@@ -67,6 +67,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -96,6 +97,10 @@ from mbrl_control.ros.params import LiveConfig, declare_param, guarded_post_set
 from mbrl_control.ros.spin import run_node, usage
 
 DIAGNOSTICS_PERIOD = 1.0  # s
+PLAN_CHECK_PERIOD = 0.02  # s between checks for a plan to publish (plan_rate is at most 50 Hz)
+MARKER_POINTS = 16
+"""Points per member path on ~/plan_markers (the start and every k-th step; ~/plan keeps all
+H): rclpy builds each Point message in Python, so a full H40 tube is ~200 of them per plan."""
 UNCERTAINTY_KEYS = ("surprise", "surprise_transitions", "surprise_window",
                     "epistemic_disagreement", "uncertainty_level", "on_uncertain",
                     "uncertainty_holds", "model_id")  # fmt: skip
@@ -182,7 +187,7 @@ class ControllerNode(LifecycleNode):
         self.pub_plan_markers = self.create_publisher(
             kit.constants("visualization_msgs/msg/MarkerArray"), "~/plan_markers", 1
         )
-        self._plan_published = (0, -math.inf)  # (core.plans, node time) of the last one
+        self._plan_published = (0, -math.inf)  # (core.plans, monotonic s) of the last one
         self.create_subscription(
             JointState,
             "joint_states",
@@ -207,6 +212,8 @@ class ControllerNode(LifecycleNode):
         # signal handlers run, go on while a simulator's /clock is paused
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics, clock=steady)
+        # the plan is built and published here, on the executor, never on the planning thread
+        self.create_timer(PLAN_CHECK_PERIOD, self._publish_plan, clock=steady)
 
     def _deferred(self, srv_type: Any, name: str, start: Any) -> None:
         """A service answered off the executor: ``start(request, response, reply)`` returns at
@@ -357,7 +364,6 @@ class ControllerNode(LifecycleNode):
                 return
             action, status = self.core.tick(self._now())
             self.pub_cmd.publish(Float64MultiArray(data=self.core.task.command_from_action(action)))
-        self._publish_plan()
         if status.level != self._last_level:  # report faults at once, not at the next 1 Hz
             self._last_level = status.level
             self._publish_diagnostics()
@@ -365,19 +371,20 @@ class ControllerNode(LifecycleNode):
                 self._warn_throttled("status", status.message)
 
     def _publish_plan(self) -> None:
-        """``~/plan`` and ``~/plan_markers`` of the newest plan, at most ``plan_rate`` Hz
-        (after the command: its time is not the command's). The messages are the planner
-        graph's ``plan_states`` through :func:`~mbrl_control.recording.plan_view.plan_of`."""
+        """``~/plan`` and ``~/plan_markers`` of the newest plan, at most ``plan_rate`` Hz (a
+        steady timer on the executor: the planning thread never builds them). The messages
+        are the planner graph's ``plan_states`` through :func:`~mbrl_control.recording.
+        plan_view.plan_of`, the markers thinned to :data:`MARKER_POINTS` per member."""
         rate = self.core.cfg.plan_rate
         count, last = self._plan_published
-        now = self._now()
+        now = time.monotonic()
         if rate <= 0 or self.core.plans == count or now - last < 1.0 / rate:
             return
         plan_step = self.core.last_plan
         if plan_step is None:
             return
         t_state, obs, states = plan_step
-        plan = plan_of(self.core.task, obs, states)
+        plan = plan_of(self.core.task, obs, states, max_points=MARKER_POINTS)
         self._plan_published = (self.core.plans, now)
         if plan is None:
             return

@@ -132,21 +132,21 @@ class ObsLayout:
         ]
         return np.stack(cols, axis=-1) if cols else np.zeros((*x.shape[:-1], 0))
 
-    def numpy_point(self, name: str, obs: np.ndarray) -> np.ndarray:
-        """Point ``name`` ``(3,)`` (m, the robot's base frame) of one observation ``(O,)``:
-        sliced when observed, else by its numpy kinematics. ``KeyError`` for an unknown
-        point; ``ValueError`` when a joint it needs is not observed."""
-        x = np.asarray(obs, np.float64)
+    def numpy_points(self, name: str, obs: np.ndarray) -> np.ndarray:
+        """Point ``name`` ``(N, 3)`` (m, the robot's base frame) of observations ``(N, O)``:
+        sliced when observed, else by its numpy kinematics (one row at a time). ``KeyError``
+        for an unknown point; ``ValueError`` when a joint it needs is not observed."""
+        x = np.asarray(obs, np.float64).reshape(-1, np.shape(obs)[-1])
         if name in self.point_at:
             i = self.point_at[name]
-            return x[i : i + 3]
+            return x[:, i : i + 3].copy()
         point = self.points[name]
         names = self.observed_joints()
         missing = [j for j in point.joints if j not in names]
         if missing:
             raise ValueError(f"point {name!r}: joints {missing} are not observed")
-        q = self.numpy_joint_positions(x)
-        return np.asarray(point.numpy_point(np.array([q[names.index(j)] for j in point.joints])))
+        q = self.numpy_joint_positions(x)[:, [names.index(j) for j in point.joints]]
+        return np.array([point.numpy_point(row) for row in q]).reshape(-1, 3)
 
     # ---- load-time references (raise naming the key) ------------------------------------
     def joint(self, name: Any, where: str) -> JointSpec:

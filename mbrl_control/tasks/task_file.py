@@ -175,8 +175,13 @@ class FileTask(Task):
     def plan_point(self, state: np.ndarray) -> np.ndarray | None:
         """``visualization.point`` ``(3,)`` (m, ``visualization.frame_id``) of one state, or
         None when the task draws no point."""
+        points = self.plan_points(np.asarray(state)[None])
+        return None if points is None else points[0]
+
+    def plan_points(self, states: np.ndarray) -> np.ndarray | None:
+        """``visualization.point`` ``(N, 3)`` of states ``(N, P)`` (None: no point)."""
         point = self.visualization.point
-        return None if point is None else self._layout.numpy_point(point, state)
+        return None if point is None else self._layout.numpy_points(point, states)
 
     def _parse_robot(self, value: Any) -> None:
         m = s.keys(value, "robot", (), ("urdf", "xacro_args", "fixed_base", "base_pose"))

@@ -83,3 +83,16 @@ def test_plan_view_reads_joints_and_the_tip_through_the_tasks_kinematics():
     assert plan_of(TASK, obs, None) is None  # a file exported before plan_states
     with pytest.raises(ValueError, match="plan_states: shape"):
         plan_of(TASK, obs, states[0])
+
+
+def test_thinned_paths_keep_the_start_and_the_last_step():
+    """The controller's markers: at most ``max_points`` per member, the start and the last
+    predicted step always among them (``~/plan`` keeps every step)."""
+    states = np.tile(np.array([0.0, 1.0, 0.0, 0.0, 0.0]), (3, 40, 1))
+    states[:, :, 0] = np.linspace(0.05, 2.0, 40)  # the cart moves 5 cm a step
+    plan = plan_of(TASK, np.array([0.0, 1.0, 0.0, 0.0, 0.0]), states, max_points=16)
+    assert plan.positions.shape == (40, 2) and plan.paths.shape == (3, 15, 3)
+    np.testing.assert_allclose(plan.paths[0, [0, -1], 0], [0.0, 2.0])
+    assert np.all(np.diff(plan.paths[0, :, 0]) > 0)
+    with pytest.raises(ValueError, match="max_points=1"):
+        plan_of(TASK, np.zeros(5), states, max_points=1)
