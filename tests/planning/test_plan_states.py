@@ -13,11 +13,11 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "export"))
-from test_export import TINY, tiny_ensemble  # noqa: E402
+from test_export import TINY, tiny_ensemble
 
-from mbrl_control.export.onnx_export import PlanStep  # noqa: E402
-from mbrl_control.recording.plan_view import plan_of  # noqa: E402
-from mbrl_control.tasks import get_task  # noqa: E402
+from mbrl_control.export.onnx_export import PlanStep
+from mbrl_control.recording.plan_view import plan_of
+from mbrl_control.tasks import get_task
 
 TASK = get_task("cartpole_swingup")
 

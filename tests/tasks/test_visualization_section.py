@@ -48,5 +48,5 @@ def test_a_point_the_observation_cannot_give(tmp_path):
     task = load_task_file(write(tmp_path, data))
     assert task.visualization.point is None and task.plan_point(np.zeros(2)) is None
     data["visualization"] = {"point": "tip"}
-    with pytest.raises(TaskFileError, match="visualization.point"):
+    with pytest.raises(TaskFileError, match=r"visualization\.point"):
         load_task_file(write(tmp_path, data))
