@@ -57,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--record", type=new_mcap, metavar="FILE.mcap",
         help="also record the episodes as a rosbag2-compatible MCAP file (joint states, "
-        "commands, goal, diagnostics; opens in Foxglove and `mbrl-control import`)",
+        "commands, goal, step cost, diagnostics and each step's plan; opens in Foxglove and "
+        "`mbrl-control import`)",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the full summary as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -140,9 +140,10 @@ class ControllerCore:
         self.last_info: dict[str, float] = {}
         self.plans = 0
         """Plans whose action was published (:attr:`last_plan` is the newest)."""
-        self.last_plan: tuple[float, np.ndarray, np.ndarray | None] | None = None
-        """``(t_state (s), obs (O,), plan_states (E, H, P) or None)`` of the newest published
-        plan: the state it started from and the graph's ``plan_states`` output."""
+        self.last_plan: tuple[float, np.ndarray, np.ndarray | None, np.ndarray] | None = None
+        """``(t_state (s), obs (O,), plan_states (E, H, P) or None, joint positions (J,))`` of
+        the newest published plan: the state it started from (as observed and as the merged
+        joint state) and the graph's ``plan_states`` output."""
         self.status = Status(Level.ERROR, "no model loaded")
         self.cfg, self.filter = self._validated(cfg)
         self.monitor = UncertaintyMonitor(self.cfg)  # surprise / disagreement levels, hold
@@ -503,7 +504,8 @@ class ControllerCore:
         self.status = Status(Level.WARN, caution) if caution else Status(Level.OK, "planning")
         with self._lock:
             self.plans += 1
-            self.last_plan = (t_state, obs, getattr(planner, "last_plan_states", None))
+            states = getattr(planner, "last_plan_states", None)
+            self.last_plan = (t_state, obs, states, np.asarray(pos, np.float64).copy())
         self.state_to_command.add(max(now - t_state, 0.0) + elapsed)  # receive -> command
         sent = action_filter(action)
         self.monitor.published(action, sent)

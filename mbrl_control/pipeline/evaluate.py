@@ -353,7 +353,8 @@ def evaluate(
 
         wrapped = OnUncertain(planner, task_obj, on_uncertain)
         act, reset, observers = wrapped, wrapped.reset, [*observers, wrapped]
-    with _recording_plans(act, planner, task_obj, observers) as act:
+    joints = lambda: env.unwrapped.joint_state()[1]  # noqa: E731 (the sim's own angles)
+    with _recording_plans(act, planner, task_obj, observers, joints) as act:
         results, observers = _monitored_episodes(
             env, act, reset, episodes, seed, observers, f"evaluate {profile}", quiet
         )
@@ -366,12 +367,13 @@ def evaluate(
 
 @contextlib.contextmanager
 def _recording_plans(
-    act: Any, planner: Any, task: Any, observers: Sequence[EpisodeObserver]
+    act: Any, planner: Any, task: Any, observers: Sequence[EpisodeObserver], joints: Any
 ) -> Iterator[Any]:
     """``act``, tapped while the episodes run so that every recording among ``observers``
     without a plan source of its own records this planner's plans (``mpc_controller/plan``,
     ``plan_markers``); the recordings forget the tap afterwards (a recorder may see several
-    planners in turn, e.g. a finetuning curve's)."""
+    planners in turn, e.g. a finetuning curve's). ``joints()``: the robot's joint positions
+    (the recorded joint state's), so planned angles continue the recorded ones."""
     from mbrl_control.recording.episode_recorder import EpisodeRecorder
     from mbrl_control.recording.plan_view import PlanTap
 
@@ -379,7 +381,7 @@ def _recording_plans(
     if not recorders:
         yield act
         return
-    tap = PlanTap(act, planner, task)
+    tap = PlanTap(act, planner, task, joints)
     for recorder in recorders:
         recorder.plan = tap.plan
     try:

@@ -18,7 +18,11 @@ from mbrl_control.recording.plan_messages import Plan
 
 
 def plan_of(
-    task: Any, obs: np.ndarray, plan_states: np.ndarray | None, max_points: int | None = None
+    task: Any,
+    obs: np.ndarray,
+    plan_states: np.ndarray | None,
+    max_points: int | None = None,
+    joint_positions: np.ndarray | None = None,
 ) -> Plan | None:
     """The plan of one planning step, or None when there is nothing to show.
 
@@ -30,6 +34,12 @@ def plan_of(
         max_points: at most this many points per member path (>= 2: the start, every
             ``ceil(H / (max_points - 1))``-th step and the last); None: all H + 1. The
             controller thins its markers so that building them stays cheap.
+        joint_positions: ``(J_task,)`` the robot's joint positions planned from, in
+            ``task.joint_names`` order (the controller's merged joint state), or None. An
+            angle observed only as cos/sin is read back with ``atan2``; the planned angles
+            are unwrapped along the horizon from the start state's, and with
+            ``joint_positions`` shifted by whole turns to continue the robot's own
+            (unwrapped) angle, so ``~/plan`` and ``/joint_states`` agree beyond +-pi.
     Returns: :class:`Plan` with ``positions (H, J)`` (the members' mean state's observed
     joints, m or rad), ``paths (E, K, 3)`` (m, ``task.visualization.frame_id``, K <= H + 1;
     None when the task names no point) and ``dt`` the control period (s). ``ValueError`` for
@@ -44,7 +54,16 @@ def plan_of(
     if not np.all(np.isfinite(states)):
         raise ValueError("plan_states: not all finite")
     p = states.shape[2]
-    names, positions = task.plan_joint_positions(states.mean(axis=0))  # (H, J)
+    rows = np.concatenate([x0[None, :p], states.mean(axis=0)])  # start, then the H steps
+    names, positions, wrapped = task.plan_joint_positions(rows)  # (H+1, J)
+    if wrapped.any():
+        positions[:, wrapped] = np.unwrap(positions[:, wrapped], axis=0)
+        if joint_positions is not None:
+            raw = np.asarray(joint_positions, np.float64)
+            own = raw[[list(task.joint_names).index(n) for n in names]][wrapped]
+            turns = np.round((own - positions[0, wrapped]) / (2 * np.pi))
+            positions[:, wrapped] += 2 * np.pi * turns
+    positions = positions[1:]  # (H, J): after steps 1..H
     paths = None
     start = task.plan_point(x0[:p])
     if start is not None:
@@ -76,23 +95,29 @@ def path_steps(horizon: int, max_points: int | None) -> list[int]:
 class PlanTap:
     """A planner's ``act`` that remembers what each plan started from, for recordings.
 
-    ``tap = PlanTap(act, planner, task)``; ``tap(obs, goal)`` returns ``act(obs, goal)`` and
-    keeps ``obs`` with the planner's ``last_plan_states``; ``tap.plan()`` is the
-    :class:`Plan` of the newest call (None before one, or for a file without
-    ``plan_states``): an :class:`~mbrl_control.recording.episode_recorder.EpisodeRecorder`'s
-    ``plan`` source. ``act`` may wrap the planner (e.g. the evaluation's uncertainty
-    reaction); the plan shown is the planner's own.
+    ``tap = PlanTap(act, planner, task, joints)``; ``tap(obs, goal)`` returns ``act(obs,
+    goal)`` and keeps ``obs``, ``joints()`` (the robot's joint positions ``(J_task,)`` in
+    ``task.joint_names`` order, or None) and the planner's ``last_plan_states``;
+    ``tap.plan()`` is the :class:`Plan` of the newest call (None before one, or for a file
+    without ``plan_states``): an :class:`~mbrl_control.recording.episode_recorder.
+    EpisodeRecorder`'s ``plan`` source. ``act`` may wrap the planner (e.g. the evaluation's
+    uncertainty reaction); the plan shown is the planner's own.
     """
 
-    def __init__(self, act: Any, planner: Any, task: Any) -> None:
-        self._act, self._planner, self._task = act, planner, task
-        self._last: tuple[np.ndarray, np.ndarray | None] | None = None
+    def __init__(self, act: Any, planner: Any, task: Any, joints: Any = None) -> None:
+        self._act, self._planner, self._task, self._joints = act, planner, task, joints
+        self._last: tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None = None
 
     def __call__(self, obs: np.ndarray, goal: np.ndarray | None = None) -> np.ndarray:
+        joints = None if self._joints is None else np.array(self._joints(), np.float64)
         action = self._act(obs, goal)
         states = getattr(self._planner, "last_plan_states", None)
-        self._last = (np.array(obs, np.float64), None if states is None else states.copy())
+        states = None if states is None else states.copy()
+        self._last = (np.array(obs, np.float64), states, joints)
         return action
 
     def plan(self) -> Plan | None:
-        return None if self._last is None else plan_of(self._task, *self._last)
+        if self._last is None:
+            return None
+        obs, states, joints = self._last
+        return plan_of(self._task, obs, states, joint_positions=joints)

@@ -199,24 +199,36 @@ def plot_plan_tube(rec: Recording, *, every: int = 10, max_steps: int | None = N
     return buf.getvalue()
 
 
+USAGE = """python -m mbrl_control.recording.recording_plot FILE.mcap OUT.png [--tube]: the
+recording's signals (or, with --tube, its plan tube) as a PNG, e.g. for the README."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m mbrl_control.recording.recording_plot FILE.mcap OUT.png [--tube]``: the
-    recording's signals (or, with ``--tube``, its plan tube) as a PNG, e.g. for the README."""
+    """The command line (:data:`USAGE`); 0 on success, 2 with one line on a bad input."""
     import argparse
 
+    from mbrl_control.cli.checks import int_at_least, out_file
+
     parser = argparse.ArgumentParser(
-        prog="python -m mbrl_control.recording.recording_plot", description=main.__doc__
+        prog="python -m mbrl_control.recording.recording_plot", description=USAGE
     )
     parser.add_argument("recording", help="an .mcap file (or a rosbag2 bag)")
-    parser.add_argument("out", help="PNG file to write")
+    parser.add_argument("out", type=out_file, help="PNG file to write (always PNG)")
     parser.add_argument("--tube", action="store_true", help="the plan tube instead of signals")
-    parser.add_argument("--every", type=int, default=10, help="plans drawn: every N steps")
+    parser.add_argument(
+        "--every", type=int_at_least(1), default=None,
+        help="with --tube: draw every N-th step's plan (default: 10)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.every is not None and not args.tube:
+        parser.error("--every: only with --tube (the signals plot draws every step)")
+    args.every = 10 if args.every is None else args.every
     try:
         rec = read_recording(args.recording)
         png = plot_plan_tube(rec, every=args.every) if args.tube else plot_recording(rec)
     except ValueError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_bytes(png)
     print(args.out)
     return 0

@@ -52,8 +52,8 @@ late step skips ticks instead of queueing them); the executor serves messages, s
 diagnostics, and a model reload loads and validates in a thread of its own while the old
 model keeps planning.
 
-Parameters: every parameter is applied live after validation or is read-only (see
---help); critic weights are critics.<name>.weight, one per critic of the task.
+Parameters: every parameter is applied live after validation or is read-only (listed
+below); critic weights are critics.<name>.weight, one per critic of the task.
 
 Test hook: MBRL_CONTROLLER_TEST_LOAD_DELAY=<s> makes every model load sleep first (used to
 show that a slow load does not stall control).
@@ -383,8 +383,10 @@ class ControllerNode(LifecycleNode):
         plan_step = self.core.last_plan
         if plan_step is None:
             return
-        t_state, obs, states = plan_step
-        plan = plan_of(self.core.task, obs, states, max_points=MARKER_POINTS)
+        t_state, obs, states, joints = plan_step
+        plan = plan_of(
+            self.core.task, obs, states, max_points=MARKER_POINTS, joint_positions=joints
+        )
         self._plan_published = (self.core.plans, now)
         if plan is None:
             return

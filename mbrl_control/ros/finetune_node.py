@@ -46,7 +46,7 @@ latest live status had uncertainty_level WARN or ERROR or surprise >= retrain_on
 on); the others are counted in segments_skipped by reason (not_surprised,
 no_uncertainty_status) and are not new transitions.
 
-Parameters: every parameter is applied live after validation or is read-only (see --help).
+Parameters: every parameter is applied live after validation or is read-only (listed below).
 """
 
 from __future__ import annotations

@@ -167,10 +167,13 @@ class FileTask(Task):
             return VisualizationSpec(spec.frame_id, None)
         return spec
 
-    def plan_joint_positions(self, states: np.ndarray) -> tuple[list[str], np.ndarray]:
-        """The observed joints' names and positions ``(..., J)`` (m or rad) of predicted
-        states ``(..., P)`` (the planner graph's ``plan_states`` rows; numpy only)."""
-        return self._layout.observed_joints(), self._layout.numpy_joint_positions(states)
+    def plan_joint_positions(self, states: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The observed joints' names, positions ``(..., J)`` (m or rad) of predicted states
+        ``(..., P)`` (the planner graph's ``plan_states`` rows; numpy only) and which of them
+        are angles read as ``atan2(sin, cos)`` ``(J,)`` bool (wrapped into (-pi, pi])."""
+        names = self._layout.observed_joints()
+        wrapped = np.array([j in self._layout.cos for j in names], bool)
+        return names, self._layout.numpy_joint_positions(states), wrapped
 
     def plan_point(self, state: np.ndarray) -> np.ndarray | None:
         """``visualization.point`` ``(3,)`` (m, ``visualization.frame_id``) of one state, or

@@ -71,7 +71,8 @@ def test_plan_view_reads_joints_and_the_tip_through_the_tasks_kinematics():
     assert plan.frame_id == "rail" and plan.joint_names == ("slider_to_cart", "cart_to_pole")
     mean = states.mean(0)
     np.testing.assert_allclose(plan.positions[:, 0], mean[:, 0])
-    np.testing.assert_allclose(plan.positions[:, 1], np.arctan2(mean[:, 2], mean[:, 1]))
+    angle = np.arctan2(mean[:, 2], mean[:, 1])  # up to whole turns (unwrapped from the start)
+    np.testing.assert_allclose(np.exp(1j * plan.positions[:, 1]), np.exp(1j * angle), atol=1e-12)
     assert plan.paths.shape == (2, 4, 3)
     np.testing.assert_allclose(plan.paths[:, 0], [[0.5, 0.0, -0.6]] * 2, atol=1e-12)
     feats = TASK.features(
@@ -96,3 +97,18 @@ def test_thinned_paths_keep_the_start_and_the_last_step():
     assert np.all(np.diff(plan.paths[0, :, 0]) > 0)
     with pytest.raises(ValueError, match="max_points=1"):
         plan_of(TASK, np.zeros(5), states, max_points=1)
+
+
+def test_planned_angles_continue_the_robots_own_angle_past_pi():
+    """A cos/sin angle crossing pi: the plan is unwrapped along the horizon and, given the
+    robot's joint positions, shifted by whole turns to continue its unwrapped angle (the
+    pole at 3.1 + 2 turns stays near 3.1 + 4 pi, not at -3.1)."""
+    theta = np.array([3.0, 3.2, 3.4])  # (H,) past pi
+    states = np.stack([theta * 0, np.cos(theta), np.sin(theta), theta * 0, theta * 0], -1)[None]
+    obs = np.array([0.0, np.cos(2.9), np.sin(2.9), 0.0, 0.0])
+    plan = plan_of(TASK, obs, states)
+    np.testing.assert_allclose(plan.positions[:, 1], theta, atol=1e-9)
+    robot = np.array([0.0, 2.9 + 4 * np.pi])  # slider, pole: two turns already made
+    plan = plan_of(TASK, obs, states, joint_positions=robot)
+    np.testing.assert_allclose(plan.positions[:, 1], theta + 4 * np.pi, atol=1e-9)
+    np.testing.assert_allclose(plan.positions[:, 0], 0.0)  # a prismatic joint is left as is
