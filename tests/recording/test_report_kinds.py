@@ -141,3 +141,23 @@ def test_recording_plot_command(tmp_path: Path, capsys) -> None:
         main([str(path), str(tmp_path / "t.png"), "--tube"])
     assert exit_info.value.code == 2 and "no plan_markers" in capsys.readouterr().err
     assert not (tmp_path / "t.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--tube", "--every", "0"], "--every: must be an integer >= 1"),
+        (["--tube", "--every", "-3"], "--every: must be an integer >= 1"),
+        (["--every", "2"], "--every: only with --tube"),
+    ],
+)
+def test_recording_plot_refuses_a_bad_every(tmp_path: Path, capsys, extra, message) -> None:
+    """Each bad ``--every`` is one line, exit 2 (0 and -3 used to draw every plan and say
+    'plans every 0 steps'); a folder that does not exist yet is made for the picture."""
+    from mbrl_control.recording.recording_plot import main
+
+    path = _no_plans(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(path), str(tmp_path / "t.png"), *extra])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert main([str(path), str(tmp_path / "new" / "dir" / "s.png")]) == 0
