@@ -38,7 +38,7 @@ WINDOW_TICKS = 500
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mbrl_control.cli.checks import PRESET_NAMES, positive_float, positive_int
+    from mbrl_control.cli.checks import PRESET_NAMES, positive_float, positive_int, ros_domain_id
 
     parser.add_argument(
         "--preset", choices=PRESET_NAMES, default="cartpole-rt", help="planner preset"
@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=100.0,
         help="JointState rate in Hz (a joint_state_broadcaster's typical 100 Hz)",
     )
-    parser.add_argument("--domain", type=int, default=77, help="ROS_DOMAIN_ID to use")
+    parser.add_argument("--domain", type=ros_domain_id, default=77, help="ROS_DOMAIN_ID to use")
     parser.add_argument(
         "--threads", type=positive_int, default=1, help="controller's onnxruntime threads"
     )

@@ -39,7 +39,13 @@ TARGET_CYCLE_S = 30.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mbrl_control.cli.checks import existing_dir, positive_float, positive_int, profile_ref
+    from mbrl_control.cli.checks import (
+        existing_dir,
+        positive_float,
+        positive_int,
+        profile_ref,
+        ros_domain_id,
+    )
 
     parser.add_argument(
         "--run", type=existing_dir, required=True,
@@ -59,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=positive_float, default=1800.0, help="give up after this many s"
     )
-    parser.add_argument("--domain", type=int, default=78, help="ROS_DOMAIN_ID to use")
+    parser.add_argument("--domain", type=ros_domain_id, default=78, help="ROS_DOMAIN_ID to use")
     parser.add_argument("--keep", help="keep the nodes' logs, data and models in this folder")
     parser.add_argument("--json", action="store_true", help="print compact JSON")
 

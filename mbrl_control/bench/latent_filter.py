@@ -23,7 +23,11 @@ SIZES = ({"depth": 8, "deter": 64, "stoch": 8}, {"depth": 16, "deter": 128, "sto
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=300, help="timed filter steps per size")
+    from mbrl_control.cli.checks import positive_int
+
+    parser.add_argument(
+        "--steps", type=positive_int, default=300, help="timed filter steps per size"
+    )
     parser.add_argument("--json", action="store_true", help="one line of JSON")
 
 

@@ -25,9 +25,13 @@ SUPERSAMPLES = (1, 2, 4)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mbrl_control.cli.checks import nonneg_int, positive_int
+
     parser.add_argument("--task", default="cartpole_swingup", help="built-in name or task file")
-    parser.add_argument("--steps", type=int, default=200, help="steps timed per setting")
-    parser.add_argument("--seed", type=int, default=0, help="episode seed of the rendered states")
+    parser.add_argument("--steps", type=positive_int, default=200, help="steps timed per setting")
+    parser.add_argument(
+        "--seed", type=nonneg_int, default=0, help="episode seed of the rendered states"
+    )
     parser.add_argument("--json", action="store_true", help="one line of JSON")
 
 

@@ -110,6 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         positive_float,
         positive_int,
         profile_ref,
+        ros_domain_id,
     )
 
     parser.add_argument(
@@ -143,7 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sample-every", type=positive_float, default=2.0,
         help="s between resident-memory samples of the nodes",
     )  # fmt: skip
-    parser.add_argument("--domain", type=int, default=79, help="ROS_DOMAIN_ID to use")
+    parser.add_argument("--domain", type=ros_domain_id, default=79, help="ROS_DOMAIN_ID to use")
     parser.add_argument(
         "--keep", type=out_dir, help="keep the nodes' logs, data and models in this folder"
     )

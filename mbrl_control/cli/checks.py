@@ -53,8 +53,23 @@ def int_at_least(low: int) -> Callable[[str], int]:
     return check
 
 
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """An integer in ``[low, high]``."""
+
+    def check(text: str) -> int:
+        value = _int(text)
+        if not low <= value <= high:
+            raise Bad(f"must be an integer in [{low}, {high}], got {text!r}")
+        return value
+
+    check.__name__ = f"integer in [{low}, {high}]"
+    return check
+
+
 positive_int = int_at_least(1)
 nonneg_int = int_at_least(0)
+ros_domain_id = int_in(0, 232)
+"""A ``ROS_DOMAIN_ID`` (DDS: 0..232; 0..101 is safe on every OS)."""
 
 
 def float_in(low: float, high: float, low_open: bool = False) -> Callable[[str], float]:

@@ -342,6 +342,8 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mbrl_control.cli.checks import nonneg_int, positive_int
+
     p = argparse.ArgumentParser(
         prog="python -m mbrl_control.pipeline.safety_case",
         description="penalized vs unpenalized planner: limit violations on a shifted profile, "
@@ -350,14 +352,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="ensemble checkpoint (model.pt)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--weights", default="0,0.3", help="uncertainty weights, 0 included")
-    p.add_argument("--episodes", type=int, default=20, help="paired episodes per cell")
+    p.add_argument("--episodes", type=positive_int, default=20, help="paired episodes per cell")
     p.add_argument("--profile-shifted", default="reality_gap", help="shifted DR profile")
     p.add_argument("--profile-default", default="default", help="in-distribution profile")
     p.add_argument("--task", help="built-in task or task file (default: the checkpoint's)")
     p.add_argument("--preset", help="planner preset (default: the task file's planner section)")
-    p.add_argument("--seed", type=int, default=1000, help="seed of the first episode")
-    p.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
-    p.add_argument("--jobs", type=int, default=1, help="cells evaluated at once (processes)")
+    p.add_argument("--seed", type=nonneg_int, default=1000, help="seed of the first episode")
+    p.add_argument("--threads", type=positive_int, default=1, help="onnxruntime threads")
+    p.add_argument(
+        "--jobs", type=positive_int, default=1, help="cells evaluated at once (processes)"
+    )
     p.add_argument("--hold", action="store_true",
                    help="add the arm: the unpenalized planner with the controller's "
                    "on_uncertain: hold (its default thresholds)")  # fmt: skip

@@ -1,0 +1,33 @@
+"""Counts, seeds and ROS domain ids of the module command lines (benches, the safety case, the
+recording plot) are checked like mbrl-control's own options: a value out of range is one line
+and exit 2 (they were plain ``int``: ``--steps 0`` timed nothing, ``--domain 999`` failed
+inside DDS, ``--every 0`` drew every plan and said "every 0 steps")."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+CASES = [
+    ("mbrl_control.pipeline.safety_case", ["--episodes", "0"], "--episodes: must be an integer >= 1"),
+    ("mbrl_control.pipeline.safety_case", ["--jobs", "-2"], "--jobs: must be an integer >= 1"),
+    ("mbrl_control.bench.pixels", ["--steps", "0"], "--steps: must be an integer >= 1"),
+    ("mbrl_control.bench.pixels", ["--seed", "-1"], "--seed: must be an integer >= 0"),
+    ("mbrl_control.bench.latent_filter", ["--steps", "-1"], "--steps: must be an integer >= 1"),
+    ("mbrl_control.cli", ["bench", "soak", "--domain", "999"], "must be an integer in [0, 232]"),
+    ("mbrl_control.cli", ["bench", "controller", "--domain", "-1"], "in [0, 232]"),
+    ("mbrl_control.cli", ["bench", "finetune-cycle", "--domain", "300"], "in [0, 232]"),
+    ("mbrl_control.recording.recording_plot", ["x.mcap", "y.png", "--tube", "--every", "0"],
+     "--every: must be an integer >= 1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("module", "argv", "message"), CASES)
+def test_out_of_range_values_are_one_line(module, argv, message) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", module, *argv], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr and "Traceback" not in out.stderr
