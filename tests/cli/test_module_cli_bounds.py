@@ -11,7 +11,7 @@ import sys
 import pytest
 
 CASES = [
-    ("mbrl_control.pipeline.safety_case", ["--episodes", "0"], "--episodes: must be an integer >= 1"),
+    ("mbrl_control.pipeline.safety_case", ["--episodes", "0"], "--episodes: must be an integer"),
     ("mbrl_control.pipeline.safety_case", ["--jobs", "-2"], "--jobs: must be an integer >= 1"),
     ("mbrl_control.bench.pixels", ["--steps", "0"], "--steps: must be an integer >= 1"),
     ("mbrl_control.bench.pixels", ["--seed", "-1"], "--seed: must be an integer >= 0"),
