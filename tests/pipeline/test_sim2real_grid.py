@@ -410,23 +410,25 @@ def test_cli_acrobot_with_action_history(
 
 @pytest.mark.slow
 def test_ray_backend_runs_the_jobs_as_ray_tasks(tmp_path: Path) -> None:
-    """A local Ray instance runs the missing jobs (random policy and oracle on the true
-    simulator); the finished cells are resumed."""
+    """A local Ray instance runs the missing job (the random policy: the cheapest, so that the
+    test times Ray, not planning; the oracle on the true simulator took 10 min of a loaded
+    machine here); the finished cells are resumed."""
     ray = pytest.importorskip("ray")
     cfg = _tiny(conditions=("default",), baselines=("real_only", "random", "oracle_sim"))
     planned = {j.key for phase in plan_jobs(cfg) for j in phase}
     for c in synthetic_cells():
-        if c["key"] in planned - {"random", "oracle_sim"}:
+        if c["key"] in planned - {"random"}:
             write_cell(tmp_path, {**c, "fingerprint": fingerprint(cfg)})
     try:
         result = run_grid(cfg, tmp_path, backend="ray", jobs=2, resume=True, quiet=True)
     finally:
         ray.shutdown()
     ran = {k for k, v in result["cells"].items() if v["status"] == "ran"}
-    assert ran == {"random", "oracle_sim"}
+    assert ran == {"random"}
     assert result["cells"]["default_s0"]["status"] == "resumed"
+    assert result["cells"]["oracle_sim"]["status"] == "resumed"
     refs = result["references"]
-    assert refs["R_random"] < 0 and "oracle_sim" in refs
+    assert refs["R_random"] < 0 and refs["oracle_sim"] == pytest.approx(-20.0)
 
 
 @pytest.mark.slow
