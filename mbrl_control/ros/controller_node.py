@@ -142,7 +142,8 @@ class ControllerNode(LifecycleNode):
         self._last_level: Level | None = None
         # lines that can come every message or tick: once a second per reason, with the
         # count of the suppressed ones (a state flickering across a limit flips the status)
-        self._throttled = {k: LogThrottle(1.0) for k in ("state", "goal", "status", "tick_failed")}
+        sites = ("state", "goal", "status", "tick_failed", "plan")
+        self._throttled = {k: LogThrottle(1.0) for k in sites}
         self._wire_io()
         self.add_post_set_parameters_callback(guarded_post_set(self, self._apply_weights))
         self._install_exit_handlers()
@@ -384,13 +385,17 @@ class ControllerNode(LifecycleNode):
         if plan_step is None:
             return
         t_state, obs, states, joints = plan_step
-        plan = plan_of(
-            self.core.task, obs, states, max_points=MARKER_POINTS, joint_positions=joints
-        )
         self._plan_published = (self.core.plans, now)
-        if plan is None:
+        try:
+            plan = plan_of(
+                self.core.task, obs, states, max_points=MARKER_POINTS, joint_positions=joints
+            )
+            if plan is None:
+                return
+            traj, markers = plan.messages(self._plan_kit, t_state)
+        except ValueError as exc:  # e.g. a non-finite prediction: not drawn, control goes on
+            self._warn_throttled("plan", f"plan not published: {exc}")
             return
-        traj, markers = plan.messages(self._plan_kit, t_state)
         self.pub_plan.publish(traj)
         if markers is not None:
             self.pub_plan_markers.publish(markers)
