@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from mbrl_control.agents.sac import SAC, Actor, StateValue
+from mbrl_control.models.dense_stack import DenseStack, sequential_stack
 from mbrl_control.planning.config import PlannerConfig
 
 
@@ -29,6 +30,13 @@ class TerminalValue(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return -self.value(obs)
+
+    def dense_stack(self) -> DenseStack:
+        """``-V`` as a one-member :class:`~mbrl_control.models.dense_stack.DenseStack`
+        ``(1, B, O) -> (1, B, 1)`` (normalizer folded in): the declared derivative that
+        gradient-refined planning uses (:mod:`mbrl_control.planning.refine`)."""
+        norm = self.value.obs_norm
+        return sequential_stack(self.value.net, norm.mean, norm.std, out_scale=-1.0)
 
 
 class PolicyMean(nn.Module):

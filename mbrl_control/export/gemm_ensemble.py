@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mbrl_control.models.dense_stack import DenseStack
 from mbrl_control.models.ensemble import Ensemble, shift_action_history
 
 LAYOUTS = ("gemm", "batched")
@@ -44,17 +45,12 @@ class GemmEnsemble(nn.Module):
         self.action_history = ensemble.cfg.action_history
         o = ensemble.cfg.obs_dim
         self.act = ensemble.act
+        self.activation = ensemble.cfg.activation
+        mean_path = ensemble.mean_stack()  # normalizers folded, mean head in raw delta units
+        weights, biases = list(mean_path.weights), list(mean_path.biases)
         with torch.no_grad():
-            in_mean, in_std = ensemble.in_norm.mean, ensemble.in_norm.std  # (D,)
-            weights = [layer.weight.clone() for layer in ensemble.hidden]  # (E, in, out)
-            biases = [layer.bias.clone() for layer in ensemble.hidden]  # (E, 1, out)
-            # (x - m) / s @ W + b  ==  x @ (W / s) + (b - (m / s) @ W)
-            biases[0] = biases[0] - ((in_mean / in_std) @ weights[0])[:, None]  # (E, 1, W)
-            weights[0] = weights[0] / in_std[:, None]
-            out_mean, out_std = ensemble.out_norm.mean, ensemble.out_norm.std  # (O,)
+            out_std = ensemble.out_norm.std  # (O,)
             head_w, head_b = ensemble.head.weight, ensemble.head.bias  # (E, W, 2O), (E, 1, 2O)
-            weights.append(head_w[..., :o] * out_std)  # mean head in raw delta units
-            biases.append(head_b[..., :o] * out_std + out_mean)
             self.logvar_w = nn.Parameter(head_w[..., o : 2 * o].clone(), requires_grad=False)
             self.logvar_b = nn.Parameter(head_b[..., o : 2 * o].clone(), requires_grad=False)
             self.logvar_shift = 2.0 * out_std.log()  # (O,) normalized -> raw log-variance
@@ -69,6 +65,11 @@ class GemmEnsemble(nn.Module):
         self.weights = nn.ParameterList(nn.Parameter(w, requires_grad=False) for w in weights)
         # Gemm's bias is (out,) per member; the batched MatMul adds (E, 1, out)
         self.biases = nn.ParameterList(nn.Parameter(b, requires_grad=False) for b in biases)
+
+    def mean_stack(self) -> DenseStack:
+        """The mean path's layers as a :class:`~mbrl_control.models.dense_stack.DenseStack`
+        (as :meth:`Ensemble.mean_stack`; these are already folded)."""
+        return DenseStack(list(self.weights), list(self.biases), self.activation)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``obs (E, B, O), action (E, B, A) -> next_mean (E, B, O), logvar (E, B, O)``."""

@@ -41,7 +41,7 @@ from mbrl_control.models.ensemble import Ensemble
 from mbrl_control.planning.config import PlannerConfig
 from mbrl_control.planning.graph_io import output_names
 from mbrl_control.planning.noise import carry_shapes, noise_shapes
-from mbrl_control.planning.planner import PLANNERS
+from mbrl_control.planning.planner import build_refiner, plan_step
 from mbrl_control.planning.rollout import PolicyFn, Rollout, ValueFn
 from mbrl_control.tasks.base import Task
 
@@ -67,6 +67,7 @@ class PlanStep(nn.Module):
         self.value = value_fn if isinstance(value_fn, nn.Module) else None  # registers params
         self.policy = policy if isinstance(policy, nn.Module) else None
         self.rollout = Rollout(model, task, cfg, value_fn, policy)
+        self.refiner = build_refiner(model, task, cfg, value_fn)
         self.noise_shapes = noise_shapes(cfg, task.obs_dim, task.act_dim)
         self.carry_names = tuple(carry_shapes(cfg, task.act_dim))
         self.noise_input = noise_input
@@ -96,10 +97,10 @@ class PlanStep(nn.Module):
             noise = dict(zip(self.noise_shapes, rest[n_carry - 1 :]))
         else:
             noise = {k: torch.randn(shape) for k, shape in self.noise_shapes.items()}
-        plan = PLANNERS[self.cfg.kind]
-        action, nxt, info = plan(
-            obs, goal, carry, noise, weights, rollout=self.rollout, cfg=self.cfg
-        )
+        action, nxt, info = plan_step(
+            obs, goal, carry, noise, weights,
+            rollout=self.rollout, cfg=self.cfg, refiner=self.refiner,
+        )  # fmt: skip
         pred_mean, pred_var = self.rollout.predict_next(obs, action)  # (P,) each
         values = {"action": action, "pred_mean": pred_mean, "pred_var": pred_var, **info}
         values.update({f"next_{k}": v for k, v in nxt.items()})

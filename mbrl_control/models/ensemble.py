@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from mbrl_control.models.config import EnsembleConfig
+from mbrl_control.models.dense_stack import DenseStack, fold_normalizers
 from mbrl_control.uncertainty.quantities import total_predictive
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
@@ -141,6 +142,21 @@ class Ensemble(nn.Module):
                 raise ValueError("var_scale must be positive finite numbers")
         self.var_scale = scale.to(self.out_norm.std.device)
         self.calibration_info = dict(info or {})
+
+    @torch.no_grad()
+    def mean_stack(self) -> DenseStack:
+        """The predicted change of the mean as a :class:`~mbrl_control.models.dense_stack
+        .DenseStack` in raw units (normalizers folded in), ``(E, B, O + A) -> (E, B, O)``:
+        ``next_mean = obs + stack(cat(obs, action))`` before :func:`shift_action_history`.
+        A copy of the current weights; its ``vjp`` is the explicit backward pass."""
+        o = self.cfg.obs_dim
+        weights = [layer.weight for layer in self.hidden] + [self.head.weight[..., :o]]
+        biases = [layer.bias for layer in self.hidden] + [self.head.bias[..., :o]]
+        weights, biases = fold_normalizers(
+            weights, biases, self.in_norm.mean, self.in_norm.std,
+            self.out_norm.std, self.out_norm.mean,
+        )  # fmt: skip
+        return DenseStack(weights, biases, self.cfg.activation)
 
     def input_std_floor(self) -> torch.Tensor:
         """Floor ``(O + A,)`` of the input normalizer's std (``cfg.input_std_floor()``)."""

@@ -70,6 +70,13 @@ class PlannerConfig:
     prior; needs a policy; cem, icem, mppi). The first of them is the policy's plan itself."""
     prior_std: float = 0.1
     """Sampling std around the policy's plan, as a fraction of the half action range."""
+    refine_steps: int = 0
+    """Gradient steps on the sampled plan after the sampling iterations, inside the graph
+    (:mod:`mbrl_control.planning.refine`; 0: none). Needs every critic, the model and the
+    value head to declare their derivatives, and ``uncertainty_weight`` 0."""
+    refine_step_size: float = 0.1
+    """Largest change of one action per refinement step, as a fraction of the half action
+    range (a line search also tries 1/2, 1/4 and 1/8 of it)."""
     seed: int = 0
     """Seed of the noise generator (torch reference and ONNX runtime)."""
 
@@ -77,6 +84,14 @@ class PlannerConfig:
         _one_of("kind", self.kind, KINDS)
         _one_of("return_mode", self.return_mode, RETURN_MODES)
         _one_of("propagation", self.propagation, PROPAGATIONS)
+        if int(self.refine_steps) < 0:
+            raise ValueError(f"PlannerConfig.refine_steps must be >= 0, got {self.refine_steps}")
+        _in_range("refine_step_size", self.refine_step_size, 0.0, 1.0, low_open=True)
+        if self.refine_steps and self.uncertainty_weight:
+            raise ValueError(
+                "PlannerConfig.refine_steps > 0 needs uncertainty_weight = 0 (the disagreement "
+                "term declares no derivative)"
+            )
         for key in ("horizon", "population", "particles", "iterations"):
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"PlannerConfig.{key} must be >= 1, got {getattr(self, key)}")

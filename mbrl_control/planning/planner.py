@@ -23,6 +23,7 @@ from mbrl_control.planning.icem import icem_plan
 from mbrl_control.planning.mppi import mppi_plan
 from mbrl_control.planning.noise import NoiseStream, carry_shapes, noise_shapes
 from mbrl_control.planning.presets import PLANNER_PRESETS
+from mbrl_control.planning.refine import GradientRefiner
 from mbrl_control.planning.rollout import PolicyFn, Rollout, ValueFn
 from mbrl_control.planning.sampling import Carry, Noise
 from mbrl_control.planning.shooting import shooting_plan
@@ -46,6 +47,39 @@ PRESETS: dict[str, tuple[dict[str, Any], PlannerConfig]] = {
 """The built-ins' presets with their model dims (benchmarks); sizes and configs live in
 :mod:`mbrl_control.planning.presets` (any task: :func:`~mbrl_control.planning.presets
 .planner_setup`)."""
+
+
+def plan_step(
+    obs: torch.Tensor,
+    goal: torch.Tensor,
+    carry: Carry,
+    noise: Noise,
+    weights: torch.Tensor,
+    *,
+    rollout: Rollout,
+    cfg: PlannerConfig,
+    refiner: GradientRefiner | None = None,
+) -> tuple[torch.Tensor, Carry, dict[str, torch.Tensor]]:
+    """One planning step: the ``cfg.kind`` optimizer (``PLANNERS``), then, with a
+    ``refiner``, its gradient refinement of the returned plan (the action and the carried
+    plan become the refined plan's; the info outputs stay the sampling's). The one step
+    function of the torch planner and the exported graph."""
+    action, nxt, info = PLANNERS[cfg.kind](
+        obs, goal, carry, noise, weights, rollout=rollout, cfg=cfg
+    )
+    if refiner is not None:
+        plan = refiner(obs, goal, weights, carry["plan"][0], nxt["plan"])
+        nxt = {**nxt, "plan": plan}
+        action = plan[0]
+    return action, nxt, info
+
+
+def build_refiner(
+    model: nn.Module, task: Task, cfg: PlannerConfig, value_fn: ValueFn | None
+) -> GradientRefiner | None:
+    """The gradient refiner for ``cfg.refine_steps > 0`` (None at 0); ``ValueError`` when a
+    part declares no derivative (:class:`~mbrl_control.planning.refine.GradientRefiner`)."""
+    return GradientRefiner(model, task, cfg, value_fn) if cfg.refine_steps else None
 
 
 class TorchPlanner:
@@ -73,7 +107,7 @@ class TorchPlanner:
     ) -> None:
         self.task, self.cfg = task, cfg
         self.rollout = Rollout(model, task, cfg, value_fn, policy)
-        self.plan_fn = PLANNERS[cfg.kind]
+        self.refiner = build_refiner(model, task, cfg, value_fn)
         self.noise_shapes = noise_shapes(cfg, task.obs_dim, task.act_dim)
         self.carry_shapes = carry_shapes(cfg, task.act_dim)
         self.weights = torch.as_tensor(task.default_weights)  # (K,)
@@ -118,8 +152,11 @@ class TorchPlanner:
         noise: Noise,
         weights: torch.Tensor,
     ) -> tuple[torch.Tensor, Carry, dict[str, torch.Tensor]]:
-        """The pure planning step (no state read or written); see ``PLANNERS``."""
-        return self.plan_fn(obs, goal, carry, noise, weights, rollout=self.rollout, cfg=self.cfg)
+        """The pure planning step (no state read or written): :func:`plan_step`."""
+        return plan_step(
+            obs, goal, carry, noise, weights,
+            rollout=self.rollout, cfg=self.cfg, refiner=self.refiner,
+        )  # fmt: skip
 
     def act(
         self,

@@ -23,13 +23,23 @@ if TYPE_CHECKING:
 Features = Mapping[str, "torch.Tensor"]
 
 
+CriticGrad = Callable[[Features, "torch.Tensor", Any], None]
+"""A critic's declared derivative: ``grad(features, upstream (B,), acc)`` adds ``upstream *
+d term / d inputs`` into ``acc``, a :class:`~mbrl_control.tasks.cost_gradient.CostGradient`."""
+
+
 @dataclass(frozen=True)
 class Critic:
-    """One cost term: ``fn(features) -> (B,)``, scaled by ``weight`` (its default)."""
+    """One cost term: ``fn(features) -> (B,)``, scaled by ``weight`` (its default).
+
+    ``grad`` is its derivative (:data:`CriticGrad`), declared for gradient-refined planning
+    (:mod:`mbrl_control.planning.refine`); None: not declared, and a planner that refines
+    by gradient refuses the task."""
 
     name: str
     fn: Callable[[Features], torch.Tensor]
     weight: float
+    grad: CriticGrad | None = None
 
 
 class Task(ABC):
@@ -163,6 +173,46 @@ class Task(ABC):
             weights = torch.as_tensor(self.default_weights, dtype=per_critic.dtype)
         total = (weights[:, None] * per_critic).sum(0)  # (B,)
         return total, per_critic
+
+    @property
+    def critics_without_derivative(self) -> tuple[str, ...]:
+        """Names of the critics that declare no derivative (:attr:`Critic.grad`); for a task
+        whose cost is learned, ``("learned cost",)``. Empty: :meth:`score_grad` works."""
+        if self.cost_source == "learned":
+            return ("learned cost",)
+        return tuple(c.name for c in self.critics if c.grad is None)
+
+    def score_grad(
+        self,
+        obs: torch.Tensor,
+        action: torch.Tensor,
+        next_obs: torch.Tensor,
+        goal: torch.Tensor,
+        weights: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-step cost and its derivative, from the critics' declared derivatives.
+
+        Args as :meth:`score`. Returns total ``(B,)`` and ``d total / d obs (B, O)``,
+        ``d action (B, A)``, ``d next_obs (B, O)`` (the goal is an input, not differentiated).
+        Raises ``ValueError`` naming the critics without a derivative
+        (:attr:`critics_without_derivative`).
+        """
+        import torch
+
+        from mbrl_control.tasks.cost_gradient import CostGradient
+
+        missing = self.critics_without_derivative
+        if missing:
+            raise ValueError(f"task {self.name!r}: critic(s) {list(missing)} declare no derivative")
+        feats = self.features(obs, action, next_obs, goal)
+        if weights is None:
+            weights = torch.as_tensor(self.default_weights, dtype=obs.dtype)
+        acc = CostGradient(obs, action, next_obs, getattr(feats, "layout", None))
+        total = torch.zeros_like(obs[..., 0])  # (B,)
+        for k, critic in enumerate(self.critics):
+            total = total + weights[k] * critic.fn(feats)
+            critic.grad(feats, weights[k].expand(total.shape), acc)  # type: ignore[misc]
+        return total, acc.obs, acc.action, acc.next_obs
 
     def cost(
         self,

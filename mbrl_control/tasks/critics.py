@@ -45,13 +45,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mbrl_control.tasks import schema as s
-from mbrl_control.tasks.base import Critic
+from mbrl_control.tasks.base import Critic, CriticGrad
+from mbrl_control.tasks.cost_gradient import point_differentiable
 from mbrl_control.tasks.layout import Features, ObsLayout
 
 if TYPE_CHECKING:
     import torch
 
 CriticFn = Callable[[Features], "torch.Tensor"]
+
+
+@dataclass(frozen=True)
+class Term:
+    """What a kind's builder returns: the term and its declared derivative (None: none)."""
+
+    fn: CriticFn
+    grad: CriticGrad | None = None
+
+
 COMMON_KEYS = ("name", "kind", "weight")
 KERNELS = ("distance", "squared", "saturating")
 HEIGHT_KERNELS = (*KERNELS, "below")
@@ -98,7 +109,7 @@ def _joint_list(m: Mapping[str, Any], where: str, ctx: Context) -> list[str]:
 
 
 # ---- builders: (params, where, ctx) -> fn -------------------------------------------------
-def _link_target(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+def _link_target(m: Mapping[str, Any], where: str, ctx: Context) -> Term:
     point = m["point"]
     ctx.layout.need_point(point, f"{where}.point")
     kernel = s.choice(m.get("kernel", "distance"), f"{where}.kernel", KERNELS)
@@ -125,10 +136,25 @@ def _link_target(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
             return 1.0 - (-d2 / scale**2).exp()
         return d2.clamp(min=1e-12).sqrt()
 
-    return fn
+    def grad(f: Features, w: torch.Tensor, acc: Any) -> None:
+        import torch
+
+        p = f[key]
+        t = f["goal"] if target is None else torch.as_tensor(target, dtype=p.dtype)
+        diff = p - t  # (B, 3)
+        d2 = diff.square().sum(-1)
+        if kernel == "squared":
+            dd2 = torch.ones_like(d2)
+        elif kernel == "saturating":
+            dd2 = (-d2 / scale**2).exp() / scale**2
+        else:  # d sqrt(max(d2, eps)) / d d2, 0 where clamped (as autograd)
+            dd2 = torch.where(d2 >= 1e-12, 0.5 / d2.clamp(min=1e-12).sqrt(), torch.zeros_like(d2))
+        acc.point(point, (w * dd2 * 2.0)[..., None] * diff)
+
+    return Term(fn, grad if point_differentiable(ctx.layout, point) else None)
 
 
-def _link_height(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+def _link_height(m: Mapping[str, Any], where: str, ctx: Context) -> Term:
     point = m["point"]
     ctx.layout.need_point(point, f"{where}.point")
     target = s.number(m["target"], f"{where}.target")
@@ -146,10 +172,26 @@ def _link_height(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
             return 1.0 - (-dz.square() / scale**2).exp()
         return dz.abs()
 
-    return fn
+    def grad(f: Features, w: torch.Tensor, acc: Any) -> None:
+        import torch
+
+        p = f[key]
+        dz = p[..., 2] - target
+        if kernel == "below":
+            ddz = -2.0 * (-dz).clamp(min=0.0)
+        elif kernel == "squared":
+            ddz = 2.0 * dz
+        elif kernel == "saturating":
+            ddz = (-dz.square() / scale**2).exp() * 2.0 * dz / scale**2
+        else:
+            ddz = dz.sign()
+        zero = torch.zeros_like(dz)
+        acc.point(point, torch.stack([zero, zero, w * ddz], -1))
+
+    return Term(fn, grad if point_differentiable(ctx.layout, point) else None)
 
 
-def _joint_target(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+def _joint_target(m: Mapping[str, Any], where: str, ctx: Context) -> Term:
     joints = _joint_list(m, where, ctx)
     idx = [ctx.layout.need_pos(j, f"{where}.joints") for j in joints]
     target = s.numbers(m["target"], f"{where}.target", len(joints))
@@ -160,16 +202,26 @@ def _joint_target(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
         q = _take(f["next_obs"], idx)  # (B, J)
         return (q - torch.as_tensor(target, dtype=q.dtype)).square().sum(-1)
 
-    return fn
+    def grad(f: Features, w: torch.Tensor, acc: Any) -> None:
+        import torch
+
+        q = _take(f["next_obs"], idx)
+        acc.add("next_obs", w[..., None] * 2.0 * (q - torch.as_tensor(target, dtype=q.dtype)), idx)
+
+    return Term(fn, grad)
 
 
-def _joint_velocity(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+def _joint_velocity(m: Mapping[str, Any], where: str, ctx: Context) -> Term:
     joints = _joint_list(m, where, ctx)
     idx = [ctx.layout.need_vel(j, f"{where}.joints") for j in joints]
-    return lambda f: _take(f["next_obs"], idx).square().sum(-1)
+
+    def grad(f: Features, w: torch.Tensor, acc: Any) -> None:
+        acc.add("next_obs", w[..., None] * 2.0 * _take(f["next_obs"], idx), idx)
+
+    return Term(lambda f: _take(f["next_obs"], idx).square().sum(-1), grad)
 
 
-def _action_magnitude(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+def _action_magnitude(m: Mapping[str, Any], where: str, ctx: Context) -> Term:
     reduce = s.choice(m.get("reduce", "sum"), f"{where}.reduce", REDUCTIONS)
     high = ctx.action_high
 
@@ -180,10 +232,18 @@ def _action_magnitude(m: Mapping[str, Any], where: str, ctx: Context) -> CriticF
         frac = (a / torch.as_tensor(high, dtype=a.dtype)).square()
         return frac.sum(-1) if reduce == "sum" else frac.mean(-1)
 
-    return fn
+    def grad(f: Features, w: torch.Tensor, acc: Any) -> None:
+        import torch
+
+        a = f["action"]
+        per = 1.0 if reduce == "sum" else 1.0 / a.shape[-1]
+        squared = torch.as_tensor(high, dtype=a.dtype).square()
+        acc.add("action", w[..., None] * (2.0 * per) * a / squared)
+
+    return Term(fn, grad)
 
 
-def _action_rate(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+def _action_rate(m: Mapping[str, Any], where: str, ctx: Context) -> Term:
     reduce = s.choice(m.get("reduce", "sum"), f"{where}.reduce", REDUCTIONS)
     at = ctx.layout.need_history(where)
     high = np.asarray(ctx.action_high, np.float64)
@@ -199,10 +259,20 @@ def _action_rate(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
         frac = ((a - previous) / torch.as_tensor(half, dtype=a.dtype)).square()
         return frac.sum(-1) if reduce == "sum" else frac.mean(-1)
 
-    return fn
+    def grad(f: Features, w: torch.Tensor, acc: Any) -> None:
+        import torch
+
+        a = f["action"]
+        per = 1.0 if reduce == "sum" else 1.0 / n
+        change = (a - f["obs"][..., at : at + n]) / torch.as_tensor(half, dtype=a.dtype).square()
+        g = w[..., None] * (2.0 * per) * change  # (B, A)
+        acc.add("action", g)
+        acc.add("obs", -g, list(range(at, at + n)))
+
+    return Term(fn, grad)
 
 
-def _rail(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+def _rail(m: Mapping[str, Any], where: str, ctx: Context) -> Term:
     joints = s.names(m["joints"], f"{where}.joints", list(ctx.layout.joints))
     idx = [ctx.layout.need_pos(j, f"{where}.joints") for j in joints]
     limit = s.numbers(m["limit"], f"{where}.limit", len(joints), low=0.0)
@@ -213,10 +283,16 @@ def _rail(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
             [(obs[..., i].abs() - lim).clamp(min=0.0).square() for i, lim in zip(idx, limit)]
         )
 
-    return fn
+    def grad(f: Features, w: torch.Tensor, acc: Any) -> None:
+        obs = f["next_obs"]
+        for i, lim in zip(idx, limit):
+            q = obs[..., i]
+            acc.add("next_obs", w * 2.0 * (q.abs() - lim).clamp(min=0.0) * q.sign(), i)
+
+    return Term(fn, grad)
 
 
-def _workspace(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+def _workspace(m: Mapping[str, Any], where: str, ctx: Context) -> Term:
     point = m["point"]
     ctx.layout.need_point(point, f"{where}.point")
     low = s.numbers(m["low"], f"{where}.low", 3)
@@ -232,10 +308,19 @@ def _workspace(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
         lo, hi = torch.as_tensor(low, dtype=p.dtype), torch.as_tensor(high, dtype=p.dtype)
         return ((lo - p).clamp(min=0.0) + (p - hi).clamp(min=0.0)).square().sum(-1)
 
-    return fn
+    def grad(f: Features, w: torch.Tensor, acc: Any) -> None:
+        import torch
+
+        p = f[key]
+        lo, hi = torch.as_tensor(low, dtype=p.dtype), torch.as_tensor(high, dtype=p.dtype)
+        outside = (lo - p).clamp(min=0.0) + (p - hi).clamp(min=0.0)  # (B, 3)
+        direction = (p > hi).to(p.dtype) - (p < lo).to(p.dtype)
+        acc.point(point, w[..., None] * 2.0 * outside * direction)
+
+    return Term(fn, grad if point_differentiable(ctx.layout, point) else None)
 
 
-def _pendulum_energy(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+def _pendulum_energy(m: Mapping[str, Any], where: str, ctx: Context) -> Term:
     joint = m["joint"]
     ctx.layout.need_angle(joint, f"{where}.joint")
     vel = ctx.layout.need_vel(joint, f"{where}.joint")
@@ -249,10 +334,17 @@ def _pendulum_energy(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn
         energy = length**2 / 6.0 * f["next_obs"][..., vel].square() + upright * cos_t
         return ((energy - upright) / (2.0 * upright)).square()
 
-    return fn
+    def grad(f: Features, w: torch.Tensor, acc: Any) -> None:
+        speed = f["next_obs"][..., vel]
+        energy = length**2 / 6.0 * speed.square() + upright * f.joint(joint).cos
+        de = w * 2.0 * (energy - upright) / (2.0 * upright) ** 2  # d term / d energy
+        acc.add("next_obs", de * (length**2 / 3.0) * speed, vel)
+        acc.joint_cos(joint, de * upright)
+
+    return Term(fn, grad)
 
 
-def _mechanical_energy(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+def _mechanical_energy(m: Mapping[str, Any], where: str, ctx: Context) -> Term:
     from mbrl_control.tasks import urdf_dynamics as ud
 
     lay = ctx.layout
@@ -305,10 +397,10 @@ def _mechanical_energy(m: Mapping[str, Any], where: str, ctx: Context) -> Critic
         )
         return ((kinetic + potential - e_target) / scale).square()
 
-    return fn
+    return Term(fn)  # no declared derivative (the links' kinematics would need one)
 
 
-def _joint_limit_barrier(m: Mapping[str, Any], where: str, ctx: Context) -> CriticFn:
+def _joint_limit_barrier(m: Mapping[str, Any], where: str, ctx: Context) -> Term:
     joints = _joint_list(m, where, ctx)
     idx = [ctx.layout.need_pos(j, f"{where}.joints") for j in joints]
     ranges = [ctx.layout.joints[j].position_range for j in joints]
@@ -337,12 +429,22 @@ def _joint_limit_barrier(m: Mapping[str, Any], where: str, ctx: Context) -> Crit
         excess = (frac - margin).clamp(min=0.0) / (1.0 - margin)
         return excess.square().sum(-1)
 
-    return fn
+    def grad(f: Features, w: torch.Tensor, acc: Any) -> None:
+        import torch
+
+        q = _take(f["next_obs"], idx)
+        half_t = torch.as_tensor(half, dtype=q.dtype)
+        centred = (q - torch.as_tensor(mid, dtype=q.dtype)) / half_t
+        excess = (centred.abs() - margin).clamp(min=0.0) / (1.0 - margin)
+        slope = 2.0 * excess / (1.0 - margin) * centred.sign() / half_t
+        acc.add("next_obs", w[..., None] * slope, idx)
+
+    return Term(fn, grad)
 
 
 @dataclass(frozen=True)
 class CriticKind:
-    build: Callable[[Mapping[str, Any], str, Context], CriticFn]
+    build: Callable[[Mapping[str, Any], str, Context], Term]
     required: tuple[str, ...]
     optional: tuple[str, ...]
 
@@ -374,4 +476,5 @@ def build_critic(value: Any, where: str, ctx: Context) -> Critic:
     m = s.keys(head, where, ("name", "kind", *kind.required), ("weight", *kind.optional))
     name = s.string(m["name"], f"{where}.name")
     weight = s.number(m.get("weight", 1.0), f"{where}.weight", low=0.0)
-    return Critic(name, kind.build(m, where, ctx), weight)
+    term = kind.build(m, where, ctx)
+    return Critic(name, term.fn, weight, term.grad)

@@ -106,6 +106,13 @@ def _cartpole_torch(joints: Sequence[JointTensors], params: Mapping[str, float])
     return torch.stack([tip_x, torch.zeros_like(tip_x), tip_z], -1)  # (B, 3)
 
 
+def _cartpole_vjp(g: torch.Tensor, params: Mapping[str, float]) -> list[dict[str, Any]]:
+    """Derivative of :func:`_cartpole_torch`: ``g (B, 3)`` on the tip -> per joint, the
+    gradient of the quantities it reads (cart ``pos``; pole ``sin``, ``cos``)."""
+    length = params["length"]
+    return [{"pos": g[..., 0]}, {"sin": length * g[..., 0], "cos": length * g[..., 2]}]
+
+
 @dataclass(frozen=True)
 class FKModel:
     """A named kinematic chain: the joint types it expects (in order) and its parameters."""
@@ -117,6 +124,9 @@ class FKModel:
     numpy_fn: Callable[[np.ndarray, Mapping[str, float]], np.ndarray]
     torch_fn: Callable[[Sequence[JointTensors], Mapping[str, float]], Any]
     doc: str
+    torch_vjp: Callable[[Any, Mapping[str, float]], list[dict[str, Any]]] | None = None
+    """Declared derivative (gradient-refined planning): ``(g (B, 3), params) ->`` one dict
+    per joint mapping ``pos``/``cos``/``sin`` to its gradient ``(B,)``; None: not declared."""
 
 
 FK_MODELS: dict[str, FKModel] = {
@@ -132,6 +142,7 @@ FK_MODELS: dict[str, FKModel] = {
         params={"length": None},
         numpy_fn=_cartpole_np,
         torch_fn=_cartpole_torch,
+        torch_vjp=_cartpole_vjp,
         doc="tip of a pole of `length` (m) hinged on a cart: joints [cart slider, pole hinge]",
     ),
 }

@@ -245,6 +245,11 @@ class Features(Mapping[str, "torch.Tensor"]):
         self._layout = layout
         self._data: dict[str, torch.Tensor] = dict(tensors)
 
+    @property
+    def layout(self) -> ObsLayout:
+        """Where each quantity lives in the observation (derivative routing)."""
+        return self._layout
+
     def joint(self, name: str) -> _Joint:
         """Lazy quantities of ``name`` in ``next_obs``."""
         return _Joint(self._data["next_obs"], self._layout, name)
