@@ -161,6 +161,9 @@ BAD = [
     ("ablation uncertainty --checkpoint {fx}/model5.pt --data {w} --out {w}/a", "--ood-data"),
     ("ablation uncertainty --checkpoint {fx}/model5.pt --data {w} --ood-data {w}/nope", "nope"),
     ("ablation uncertainty --data {w} --ood-data {w} --out {w}/a", "--checkpoint"),
+    ("ablation refine --out {w}/a", "--checkpoint"),
+    ("ablation refine --checkpoint {fx}/model5.pt --refine-steps 0 --out {w}/a", "--refine-steps"),
+    ("ablation refine --checkpoint {fx}/model5.pt --iterations 2,x --out {w}/a", "--iterations"),
     ("ablation safety --out {w}/a", "--checkpoint"),
     ("ablation safety --checkpoint {fx}/model5.pt --weights 0,x --out {w}/a", "x"),
     # dyna

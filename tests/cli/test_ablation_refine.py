@@ -1,0 +1,32 @@
+"""``mbrl-control ablation refine`` on a tiny budget: the same code as the measured study
+(export each cell, paired episodes through onnxruntime), one episode per cell."""
+
+from __future__ import annotations
+
+import json
+
+from mbrl_control.cli import main
+from mbrl_control.pipeline.refine_study import study_cells
+from mbrl_control.planning.presets import PLANNER_PRESETS
+
+
+def test_cells_are_the_plain_planner_its_refinements_and_more_sampling() -> None:
+    base = PLANNER_PRESETS["cartpole-rt"][1]
+    cells = study_cells(base, (1, 3), (2, 4))
+    assert [(c.iterations, c.refine_steps) for _, c in cells] == [(2, 0), (2, 1), (2, 3), (4, 0)]
+
+
+def test_tiny_study_writes_the_table(fx, tmp_path, capsys) -> None:
+    out = tmp_path / "study"
+    argv = f"ablation refine --checkpoint {fx}/model5.pt --preset cartpole-rt --episodes 2 "
+    argv += f"--refine-steps 1 --iterations 3 --out {out} --quiet"
+    assert main(argv.split()) == 0
+    printed = capsys.readouterr().out
+    assert "| + 1 gradient step(s) |" in printed and "| I=3, no refinement |" in printed
+    result = json.loads((out / "refine_study.json").read_text())
+    rows = result["rows"]
+    assert [r["refine_steps"] for r in rows] == [0, 1, 0]
+    assert rows[0]["diff_vs_plain"] == 0.0 and rows[0]["p_value"] is None
+    for row in rows:  # paired: the same two episodes in every cell
+        assert len(row["returns"]) == 2 and row["latency_p99_ms"] >= row["latency_p50_ms"] > 0
+    assert (out / "refine_study.md").read_text().startswith("| cell |")
