@@ -196,6 +196,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--iterations", type=int_list, default="3,4",
         help="sampling iterations of the no-refinement rivals, one cell each",
     )  # fmt: skip
+    refine.add_argument(
+        "--refine-step-size", type=float_in(0.0, 1.0, low_open=True), default=None,
+        help="largest action change per gradient step, fraction of the half range "
+        "(default: the task's planner config, 0.1); with --data, the objective drop is "
+        "measured on that store's states",
+    )  # fmt: skip
     parser.add_argument_group(  # no flags of its own: says which shared flags apply
         "model",
         "  --data: episodes of the task to train on (e.g. 80 random ones); optional\n"
@@ -331,7 +337,8 @@ def _refine(args: argparse.Namespace, out: Path) -> str:
         result = run_refine_study(
             args.task, args.checkpoint, out, preset=args.preset, refine_steps=args.refine_steps,
             iterations=args.iterations, episodes=args.episodes,
-            profile=task_profile(args.task, args.profile), seed=args.seed, quiet=args.quiet,
+            profile=task_profile(args.task, args.profile), seed=args.seed,
+            step_size=args.refine_step_size, data=args.data, quiet=args.quiet,
         )  # fmt: skip
     except ValueError as e:  # a part without a declared derivative
         raise UsageError(str(e)) from None

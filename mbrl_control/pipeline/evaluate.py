@@ -428,8 +428,9 @@ def evaluate_oracle(
 
     ``preset`` None: the task's own (its file's ``planner`` section, see
     :func:`~mbrl_control.planning.presets.planner_setup`). One deterministic particle (the
-    simulator has no epistemic uncertainty); otherwise the preset's planner config. This is
-    the reference a learned model is measured against.
+    simulator has no epistemic uncertainty) and no gradient refinement (the simulator
+    declares no derivative); otherwise the preset's planner config. This is the reference a
+    learned model is measured against.
     """
     from dataclasses import replace
 
@@ -441,7 +442,7 @@ def evaluate_oracle(
     from mbrl_control.tasks import get_task
 
     preset, _, cfg = planner_setup(get_task(task), preset)
-    cfg = replace(cfg, particles=1, aleatoric=False)
+    cfg = replace(cfg, particles=1, aleatoric=False, refine_steps=0)
     env = mbrl_sim.make_env(task, profile=profile, seed=seed)
     policy = OraclePolicy(env, build_planner(SimulatorModel(env), env.unwrapped.task, cfg))
     results, observers = _monitored_episodes(

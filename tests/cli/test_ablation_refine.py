@@ -27,6 +27,9 @@ def test_tiny_study_writes_the_table(fx, tmp_path, capsys) -> None:
     rows = result["rows"]
     assert [r["refine_steps"] for r in rows] == [0, 1, 0]
     assert rows[0]["diff_vs_plain"] == 0.0 and rows[0]["p_value"] is None
+    drop = rows[1]["objective_drop"]  # the refiner lowers the planner's own objective
+    assert drop["states"] == 40 and drop["mean_drop"] >= 0.0 and 0.0 <= drop["no_step_share"] <= 1
+    assert "objective_drop" not in rows[0] and "objective_drop" not in rows[2]
     for row in rows:  # paired: the same two episodes in every cell
         assert len(row["returns"]) == 2 and row["latency_p99_ms"] >= row["latency_p50_ms"] > 0
     assert (out / "refine_study.md").read_text().startswith("| cell |")
