@@ -44,7 +44,14 @@ def parse_planner(value: Any, task: Any) -> dict[str, Any]:
     cfg = PLANNER_PRESETS[name][1]
     overrides = {k: v for k, v in m.items() if k in PLANNER_KEYS}
     try:
-        replace(cfg, **overrides)
+        built = replace(cfg, **overrides)
     except (TypeError, ValueError) as e:
         raise TaskFileError(f"planner: {e} (preset {name!r} with {overrides})") from None
+    missing = task.critics_without_derivative if built.refine_steps else ()
+    if missing:  # refused here, not after a pretraining, when the planner is exported
+        raise TaskFileError(
+            f"planner.refine_steps={built.refine_steps}: {', '.join(missing)} declare(s) no "
+            "derivative (gradient refinement needs one for every critic; see "
+            "docs/gradient_refinement.md); set refine_steps: 0"
+        )
     return out

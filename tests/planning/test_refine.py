@@ -203,3 +203,23 @@ def test_exported_graph_matches_torch(kind, seeds, tmp_path):
     plain = dataclasses.replace(cfg, refine_steps=0)
     unrefined, _, _ = run_both(model, task, plain, tmp_path / "q.onnx", seed=seeds(1))
     assert not np.allclose(unrefined[1], expected[1])  # the plan did move
+
+
+def test_a_task_file_asking_refinement_it_cannot_have_fails_at_load(tmp_path):
+    """Refused when the task file is read, naming the key and the critic, not after a
+    pretraining when the planner is exported."""
+    import yaml
+
+    from mbrl_control.tasks import TaskFileError
+
+    source = Path(__file__).parents[2] / "examples/acrobot/acrobot_swingup.task.yaml"
+    data = yaml.safe_load(source.read_text())
+    data["robot"]["urdf"] = str(source.parent / data["robot"]["urdf"])
+    data["planner"] = {**data.get("planner", {}), "refine_steps": 2}
+    path = tmp_path / "acrobot_refined.task.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(TaskFileError, match=r"planner.refine_steps=2: energy declare\(s\) no"):
+        load_task_file(path)
+    data["planner"]["refine_steps"] = 0
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert load_task_file(path).planner["refine_steps"] == 0
