@@ -2,9 +2,12 @@
 
 Each entry of a task file's ``critics:`` list is ``{name, kind, weight, <kind's keys>}``. The
 kind's builder checks its keys against the task's :class:`~mbrl_control.tasks.layout.ObsLayout`
-at load and returns a pure torch function ``Features -> (B,)`` that is traced into the planner
-graph like any hand-written critic. Terms are unweighted and of order 1 where they can be
-(saturating kernels, fractions of bounds); the weight scales them.
+at load and returns a :class:`Term`: a pure torch function ``Features -> (B,)`` that is traced
+into the planner graph like any hand-written critic, and its declared derivative (for
+gradient-refined planning, :mod:`mbrl_control.tasks.cost_gradient`; every kind but
+``mechanical_energy``, and point kinds only on a differentiable point). Terms are unweighted
+and of order 1 where they can be (saturating kernels, fractions of bounds); the weight scales
+them.
 
 Kinds (keys beyond ``name``/``kind``/``weight``; see docs/task_files.md):
 
