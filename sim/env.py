@@ -82,7 +82,8 @@ class MbrlSimEnv(gymnasium.Env):
     """``task`` (a built-in name, a task-file path or a :class:`FileTask` with ``robot.urdf``)
     in PyBullet (scene from :func:`mbrl_sim.scenes.load_scene`), randomized by ``profile`` (a
     name, YAML path or :class:`DRProfile`; default: the task's ``dr_profile``) at each reset;
-    initial states from ``task.sample_initial_state``.
+    initial states from ``task.sample_initial_state`` (or, for one episode, the
+    ``reset(options={"initial_state": (positions, velocities)})`` given).
 
     Observation ``(O,)`` float32 and action ``(A,)`` float32 follow the task; for a task with
     a ``last_actions`` block (``task.action_history`` k > 0) every observation ends with the
@@ -174,7 +175,9 @@ class MbrlSimEnv(gymnasium.Env):
         self._goal = t.sample_goal(rng)
         self._cost.set_goal(self._goal)
         self._cost.prepare()  # the first reset compiles the cost, not the first step
-        q0, qd0 = t.sample_initial_state(rng)
+        q0, qd0 = t.sample_initial_state(rng)  # drawn even when overridden: same DR stream
+        if options and options.get("initial_state") is not None:
+            q0, qd0 = self._initial_state_option(options["initial_state"])
         log.info("reset %s profile=%s dr=%s", t.name, self.profile.name, json.dumps(self._dr))
 
         # ---- physics: pristine state, then the draw ----
@@ -192,6 +195,23 @@ class MbrlSimEnv(gymnasium.Env):
         self._history.reset()
         self._obs = self._measure(acted=False)
         return self._obs.copy(), {"dr": self._dr, "goal": self._goal.tolist()}
+
+    def _initial_state_option(self, value: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``reset(options={"initial_state": (positions (J,), velocities (J,))})``: this
+        episode starts there (m or rad, m/s or rad/s; joints in ``task.joint_names`` order)
+        instead of the task's ``initial_state`` draw. ``ValueError`` unless two finite
+        ``(J,)`` vectors."""
+        j = len(self.task.joint_names)
+        try:
+            q0, qd0 = (np.asarray(v, np.float64).reshape(-1) for v in value)
+        except (TypeError, ValueError):
+            q0 = qd0 = np.zeros(0)
+        if q0.shape != (j,) or qd0.shape != (j,) or not np.isfinite([*q0, *qd0]).all():
+            raise ValueError(
+                f"reset option initial_state must be (positions, velocities), {j} finite values "
+                f"each for joints {list(self.task.joint_names)}, got {value!r}"
+            )
+        return q0, qd0
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         t, rng, dr = self.task, self.np_random, self._dr

@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("mbrl_control.cli.train", "train an ensemble dynamics model on a transition store"),
     "export": ("mbrl_control.cli.export", "compile a checkpoint + planner config to planner.onnx"),
     "evaluate": ("mbrl_control.cli.evaluate", "closed-loop episodes of a planner in sim"),
+    "train-pixels": (
+        "mbrl_control.cli.train_pixels",
+        "learn control from camera frames: world model + latent planner (resumable)",
+    ),
     "train-value": ("mbrl_control.cli.train_value", "learn a value + policy for a model (MBPO)"),
     "pretrain": ("mbrl_control.cli.pretrain", "collect, train and export in rounds (resumable)"),
     "finetune": ("mbrl_control.cli.finetune", "finetune a checkpoint on recorded robot data"),

@@ -1,0 +1,82 @@
+"""``mbrl-control train-pixels``: learn to control from camera frames (issue 21, docs/pixels.md).
+
+Collects 64x64 camera episodes in the simulator, trains an RSSM world model on them, and every
+--eval-every env steps exports OUT/planner.onnx (encoder + filter + latent CEM in one graph)
+and scores it with onnxruntime alone. Writes OUT/learning_curve.csv and .png as it goes,
+OUT/checkpoint.pt after every episode, OUT/data (transitions + frames). Rerun the same command
+to resume (a larger --env-steps continues training); other settings in an existing OUT are
+refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mbrl_control.cli.checks import (
+    nonneg_int,
+    out_dir,
+    positive_float,
+    positive_int,
+    sim_task_name,
+)
+from mbrl_control.cli.task_defaults import TASK_HELP
+
+SIZES = ("default", "small")
+"""World-model sizes: ``default`` (depth 16, deter 128, stoch 16, hidden 128) and ``small``
+(depth 8, deter 32, stoch 8, hidden 32; a quick trial, or the tests)."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help=TASK_HELP)
+    parser.add_argument("--out", type=out_dir, required=True, help="run folder (rerun to resume)")
+    parser.add_argument(
+        "--start", choices=("balance", "task"), default="balance",
+        help="episode starts: 'balance' (pole near upright) or 'task' (the task file's)",
+    )  # fmt: skip
+    parser.add_argument("--env-steps", type=positive_int, default=10_000, help="steps to collect")
+    parser.add_argument("--seed-episodes", type=positive_int, default=5, help="random episodes")
+    parser.add_argument(
+        "--updates-per-episode", type=positive_int, default=40, help="gradient steps per episode"
+    )
+    parser.add_argument(
+        "--action-repeat", type=positive_int, default=4, help="env steps each action is held"
+    )
+    parser.add_argument("--batch", type=positive_int, default=16, help="sequences per update")
+    parser.add_argument("--length", type=positive_int, default=32, help="steps per sequence")
+    parser.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--eval-every", type=positive_int, default=1000, help="env steps")
+    parser.add_argument("--eval-episodes", type=positive_int, default=5, help="per evaluation")
+    parser.add_argument("--size", choices=SIZES, default="default", help="world-model size")
+    parser.add_argument("--seed", type=nonneg_int, default=0, help="root seed of everything")
+    parser.add_argument("--quiet", action="store_true", help="no per-episode lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import torch
+
+    from mbrl_control.latent.training import PixelTrainConfig, train_pixels
+
+    torch.set_num_threads(1)  # small convolutions: one thread beats two on a shared machine
+    sizes = {"small": {"depth": 8, "deter": 32, "stoch": 8, "hidden": 32}, "default": {}}
+    model = dataclasses.replace(PixelTrainConfig().model, **sizes[args.size])
+    cfg = PixelTrainConfig(
+        task=args.task,
+        start=args.start,
+        env_steps=args.env_steps,
+        seed_episodes=args.seed_episodes,
+        updates_per_episode=args.updates_per_episode,
+        action_repeat=args.action_repeat,
+        batch=args.batch,
+        lr=args.lr,
+        length=args.length,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        seed=args.seed,
+        model=model,
+    )
+    result = train_pixels(cfg, args.out, log=(lambda _: None) if args.quiet else print)
+    print(json.dumps(result, indent=2))
+    return 0

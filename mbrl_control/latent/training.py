@@ -1,0 +1,358 @@
+"""The resumable pixel run behind ``mbrl-control train-pixels``: collect, train, evaluate.
+
+Loop, one episode at a time, until ``env_steps`` environment steps are stored::
+
+    collect  one episode in the pixel env (Gaussian action noise alone for the first
+             ``seed_episodes``, then the latent planner plus that noise) -> OUT/data
+    train    ``updates_per_episode`` world-model gradient steps on random sequences
+    evaluate every ``eval_every`` env steps: export OUT/planner.onnx (encoder + filter +
+             latent CEM, one graph), run ``eval_episodes`` with onnxruntime alone, append a
+             row to OUT/learning_curve.csv and redraw OUT/learning_curve.png
+    save     OUT/checkpoint.pt (atomic): model, optimizer, counters
+
+A rerun with the same settings (``OUT/settings.json``; other settings are refused in one line)
+continues from the checkpoint: every episode's and every training phase's randomness is seeded
+by (seed, episode index), so a resumed run collects what an uninterrupted one would. The
+first rows of the curve (step 0) score the uniform random policy and the untrained planner on
+the evaluation starts.
+Starts: ``balance`` (:func:`~mbrl_control.latent.episodes.upright_start`, the issue's first
+target) or ``task`` (the task file's own initial state, e.g. the swing-up's hanging pole).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mbrl_control.latent.curve import LearningCurve
+from mbrl_control.latent.episodes import run_pixel_episode, store_episode, upright_start
+from mbrl_control.latent.planner import ActionScale, LatentPlannerConfig
+from mbrl_control.latent.world_model import WorldModel, WorldModelConfig
+from mbrl_control.tasks.camera_section import CameraSpec
+
+STARTS = ("balance", "task")
+BALANCE_CAMERA = CameraSpec(target=(0.0, 0.0, 0.15), distance=1.4, pitch=0.0)
+"""The view for a task whose ``camera`` section leaves target and distance to the fit (the
+built-in cart-pole's): the rail's middle +-0.81 m at 2.5 cm/px, the 0.6 m pole ~24 px tall,
+where the fitted whole-rail view (11 cm/px) makes it ~5 px and the model never learns it
+(docs/pixels.md). A task that sets both keeps its own view."""
+EVAL_SEED = 1_000_000
+"""Evaluation episode i resets with seed ``EVAL_SEED + i``: the same starts at every row."""
+SETTINGS, CHECKPOINT = "settings.json", "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class PixelTrainConfig:
+    """Settings of a pixel run (see module). ``ValueError`` for a bad value, naming it."""
+
+    task: str = "cartpole_swingup"
+    start: str = "balance"
+    env_steps: int = 10_000
+    seed_episodes: int = 5
+    updates_per_episode: int = 40
+    batch: int = 16
+    length: int = 32
+    lr: float = 1e-3
+    grad_clip: float = 100.0
+    action_repeat: int = 4
+    """Env steps each planned action is held (PlaNet's action repeat): the model and the
+    planner tick at ``control_rate / action_repeat``; ``env_steps`` counts env steps."""
+    explore_std: float = 0.3
+    """Exploration noise std, normalized action units (the range is [-1, 1]); the first
+    ``seed_episodes`` are this noise alone (uniform random forces throw the cart out of view)."""
+    eval_every: int = 1_000
+    eval_episodes: int = 5
+    seed: int = 0
+    model: WorldModelConfig = field(default_factory=lambda: WorldModelConfig(reward_scale=10.0))
+    planner: LatentPlannerConfig = field(default_factory=LatentPlannerConfig)
+
+    def __post_init__(self) -> None:
+        if self.start not in STARTS:
+            raise ValueError(f"start={self.start!r}; allowed: {', '.join(STARTS)}")
+        for name in ("env_steps", "seed_episodes", "updates_per_episode", "batch", "length",
+                     "eval_every", "eval_episodes", "action_repeat"):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r}; allowed: an integer >= 1")
+        if self.seed < 0:
+            raise ValueError(f"seed={self.seed}; allowed: >= 0")
+        if not (self.lr > 0 and self.grad_clip > 0 and self.explore_std >= 0):
+            raise ValueError("lr and grad_clip must be > 0, explore_std >= 0")
+
+    def settings(self) -> dict[str, Any]:
+        """JSON form, for ``settings.json`` (a task file by name and SHA-256, not path)."""
+        from mbrl_control.pipeline.run_identity import ref_identity
+
+        return {**asdict(self), "task": ref_identity(self.task)}
+
+    @staticmethod
+    def from_settings(data: dict[str, Any], task: str) -> PixelTrainConfig:
+        """Inverse of :meth:`settings` (``task`` given again: the file's path)."""
+        model = WorldModelConfig(**data["model"])
+        planner = LatentPlannerConfig(**data["planner"])
+        rest = {k: v for k, v in data.items() if k not in ("model", "planner", "task")}
+        return PixelTrainConfig(task=task, model=model, planner=planner, **rest)
+
+
+def check_resume(cfg: PixelTrainConfig, out: str | Path) -> None:
+    """``ValueError`` (one line) when ``out`` holds a run with other settings, except a larger
+    or smaller ``env_steps`` (continuing a run for longer is what resuming is for)."""
+    path = Path(out) / SETTINGS
+    if not path.exists():
+        return
+    before = json.loads(path.read_text())
+    now = json.loads(json.dumps(cfg.settings()))
+    diff = [f"{k} {before.get(k)!r} -> {v!r}" for k, v in now.items()
+            if k != "env_steps" and before.get(k) != v]  # fmt: skip
+    if diff:
+        raise ValueError(
+            f"{out}: holds a pixel run with other settings ({'; '.join(diff)}); rerun with its "
+            "settings to resume it, or choose another --out"
+        )
+
+
+# ---- checkpoint -----------------------------------------------------------------------------
+def save_checkpoint(
+    path: Path, model: WorldModel, opt: torch.optim.Optimizer, progress: dict
+) -> None:
+    """Model and optimizer state with ``progress`` (ints/floats), written atomically."""
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    torch.save({"model": model.state_dict(), "optim": opt.state_dict(), "progress": progress}, tmp)
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, model: WorldModel, opt: torch.optim.Optimizer) -> dict:
+    """Restore ``model`` and ``opt`` from ``path`` (``weights_only``); returns the progress."""
+    state = torch.load(path, weights_only=True)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optim"])
+    return dict(state["progress"])
+
+
+# ---- the run --------------------------------------------------------------------------------
+class PixelRun:
+    """One pixel run in folder ``out`` (see module); :meth:`run` does (or continues) it."""
+
+    def __init__(self, cfg: PixelTrainConfig, out: str | Path, log: Callable[[str], None] = print):
+        from mbrl_sim.pixel_env import make_pixel_env
+
+        from mbrl_control.tasks import get_task
+
+        self.cfg, self.out, self.log = cfg, Path(out), log
+        self.task = get_task(cfg.task)
+        camera = pixel_camera(self.task)
+        if camera.size != 64:
+            raise ValueError(f"task camera size {camera.size}; the world model reads 64 px frames")
+        self.env = make_pixel_env(cfg.task, camera=camera, seed=cfg.seed)
+        self.camera = self.env.unwrapped.camera.spec  # fitted
+        self.scale = ActionScale(self.task.low.tolist(), self.task.high.tolist())
+        torch.manual_seed(cfg.seed)
+        self.model = WorldModel(self.task.act_dim, cfg.model)
+        self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, eps=1e-5)
+        self.data = self.out / "data"
+        self.curve = LearningCurve(self.out)
+        self.progress = {"episodes": 0, "env_steps": 0, "updates": 0, "wall_s": 0.0,
+                         "next_eval": cfg.eval_every}  # fmt: skip
+        self._losses: list[dict[str, float]] = []
+
+    def start_state(self, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+        if self.cfg.start == "task":
+            return None
+        return upright_start(self.task, np.random.default_rng([self.cfg.seed, seed]))
+
+    def run(self) -> dict[str, Any]:
+        """Collect/train/evaluate until ``env_steps``; returns the final progress and the last
+        curve row. Resumes from ``OUT/checkpoint.pt`` when there is one."""
+        cfg, out = self.cfg, self.out
+        out.mkdir(parents=True, exist_ok=True)
+        (out / SETTINGS).write_text(json.dumps(cfg.settings(), indent=2))
+        if (out / CHECKPOINT).exists():
+            self.progress.update(load_checkpoint(out / CHECKPOINT, self.model, self.opt))
+            self.log(f"[train-pixels] resumed at {self.progress['env_steps']} env steps")
+        if not self.curve.rows():  # step 0: the random policy, and the untrained planner
+            self.evaluate(random_policy=True)
+            self.evaluate()
+        began = time.perf_counter() - self.progress["wall_s"]
+        while self.progress["env_steps"] < cfg.env_steps:
+            k = self.progress["episodes"]
+            episode = self.collect(k)
+            self.progress["episodes"] += 1
+            self.progress["env_steps"] += episode.steps
+            self.train(k)
+            self.progress["wall_s"] = time.perf_counter() - began
+            if self.progress["env_steps"] >= self.progress["next_eval"]:
+                self.evaluate()
+                self.progress["next_eval"] = self.progress["env_steps"] + cfg.eval_every
+            save_checkpoint(out / CHECKPOINT, self.model, self.opt, self.progress)
+        rows = self.curve.rows()
+        return {**self.progress, "last": rows[-1] if rows else None}
+
+    def collect(self, k: int) -> Any:
+        """Episode ``k`` (seeded by it) into OUT/data: exploration noise alone for the first
+        ``seed_episodes``, else the torch latent planner plus that noise."""
+        from mbrl_control.latent.agent import TorchPixelPlanner
+
+        cfg, seed = self.cfg, cfg_seed(self.cfg, k)
+        rng = np.random.default_rng([cfg.seed, k, 1])
+        low, high = self.task.low, self.task.high
+        noise = cfg.explore_std * (high - low) / 2  # (A,)
+        if k < cfg.seed_episodes:
+            policy = lambda frame: (low + high) / 2 + noise * rng.standard_normal(len(low))  # noqa: E731
+            kind = "noise"
+        else:
+            planner = TorchPixelPlanner(self.model.eval(), low.tolist(), high.tolist(),
+                                        cfg.planner, seed=seed)  # fmt: skip
+
+            def policy(frame: np.ndarray) -> np.ndarray:
+                return planner.act(frame) + noise * rng.standard_normal(len(low))
+
+            kind = "planner"
+        with torch.no_grad():
+            episode = run_pixel_episode(
+                self.env, policy, seed, self.start_state(seed), cfg.action_repeat
+            )
+        store_episode(
+            episode,
+            self.data,
+            self.camera,
+            {"policy": kind, "seed": seed, "action_repeat": cfg.action_repeat},
+        )
+        self.log(f"[train-pixels] episode {k} ({kind}): return {episode.total:.1f}")
+        return episode
+
+    def train(self, k: int) -> None:
+        """``updates_per_episode`` Adam steps after episode ``k`` (seeded by it)."""
+        from mbrl_control.data.image_store import SequenceLoader
+
+        cfg = self.cfg
+        loader = SequenceLoader(self.data, cfg.length, task=self.task)
+        rng = np.random.default_rng([cfg.seed, k, 2])
+        torch.manual_seed(cfg_seed(cfg, k))
+        self.model.train()
+        for _ in range(cfg.updates_per_episode):
+            b = loader.sample(rng, cfg.batch)
+            actions = self.scale.normalize(torch.from_numpy(b.action))
+            loss, metrics = self.model.loss(
+                torch.from_numpy(b.images), actions, torch.from_numpy(b.reward)
+            )
+            self.opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.opt.step()
+            self._losses.append(metrics)
+        self.progress["updates"] += cfg.updates_per_episode
+        self.model.eval()
+
+    def evaluate(self, random_policy: bool = False) -> dict[str, Any]:
+        """Export OUT/planner.onnx and score it with onnxruntime alone (or score the random
+        policy) on ``eval_episodes`` fixed starts; append a curve row and return it."""
+        from mbrl_control.latent.export import export_pixel_planner
+        from mbrl_control.latent.runtime import OnnxPixelPlanner
+
+        cfg, low, high = self.cfg, self.task.low, self.task.high
+        latencies: list[float] = []
+        if random_policy:
+            rng = np.random.default_rng([cfg.seed, 3])
+            policy = lambda frame: rng.uniform(low, high).astype(np.float32)  # noqa: E731
+            planner = None
+        else:
+            path = export_pixel_planner(self.model, low.tolist(), high.tolist(), cfg.planner,
+                                        self.out / "planner.onnx", self.metadata())  # fmt: skip
+            planner = OnnxPixelPlanner(path, threads=1)
+
+            def policy(frame: np.ndarray) -> np.ndarray:
+                t0 = time.perf_counter()
+                action = planner.act(frame)
+                latencies.append(time.perf_counter() - t0)
+                return action
+
+        returns, successes = [], []
+        for i in range(cfg.eval_episodes):
+            seed = EVAL_SEED + i
+            if planner is not None:
+                planner.reset(seed=i)
+            episode = run_pixel_episode(
+                self.env, policy, seed, self.start_state(seed), cfg.action_repeat
+            )
+            returns.append(episode.total)
+            successes.append(episode.success)
+        losses = self._losses
+        self._losses = []
+        mean = (
+            {k: float(np.mean([m[k] for m in losses])) for k in ("loss", "image", "reward", "kl")}
+            if losses
+            else {}
+        )
+        ms = np.asarray(latencies) * 1e3
+        row = {
+            **{k: self.progress[k] for k in ("env_steps", "episodes", "updates")},
+            "policy": "random" if random_policy else "planner",
+            "mean_return": float(np.mean(returns)),
+            "std_return": float(np.std(returns)),
+            "success_rate": float(np.mean(successes)),
+            "eval_episodes": cfg.eval_episodes,
+            "act_ms_p50": float(np.percentile(ms, 50)) if len(ms) else None,
+            "act_ms_p99": float(np.percentile(ms, 99)) if len(ms) else None,
+            "train_loss": mean.get("loss"),
+            "image_loss": mean.get("image"),
+            "reward_loss": mean.get("reward"),
+            "kl": mean.get("kl"),
+            "wall_s": self.progress["wall_s"],
+        }
+        self.curve.append(row)
+        self.log(f"[train-pixels] eval at {row['env_steps']} env steps ({row['policy']}): "
+                 f"return {row['mean_return']:.1f}, success {row['success_rate']:.0%}")  # fmt: skip
+        return row
+
+    def metadata(self) -> dict[str, Any]:
+        """The planner file's provenance: task, start, camera, counters."""
+        return {
+            "task": self.task.name,
+            "start": self.cfg.start,
+            "action_repeat": self.cfg.action_repeat,
+            "camera": asdict(self.camera),
+            "model_config": asdict(self.cfg.model),
+            "trained": {k: self.progress[k] for k in ("env_steps", "episodes", "updates")},
+        }
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def pixel_camera(task: Any) -> CameraSpec:
+    """The task's ``camera`` section, with :data:`BALANCE_CAMERA`'s target, distance and
+    pitch when the section leaves target or distance to the fit."""
+    spec = getattr(task, "camera", None) or CameraSpec()
+    if not spec.fitted:
+        return spec
+    b = BALANCE_CAMERA
+    return dataclasses.replace(spec, target=b.target, distance=b.distance, pitch=b.pitch)
+
+
+def cfg_seed(cfg: PixelTrainConfig, k: int) -> int:
+    """Episode ``k``'s reset seed (distinct from the evaluation seeds)."""
+    return cfg.seed * 100_003 + k
+
+
+def train_pixels(
+    cfg: PixelTrainConfig, out: str | Path, log: Callable[[str], None] = print
+) -> dict:
+    """Run (or resume) the pixel run of ``cfg`` in ``out``; see :class:`PixelRun`. Raises
+    ``ValueError`` when ``out`` holds a run with other settings (:func:`check_resume`)."""
+    check_resume(cfg, out)
+    run = PixelRun(cfg, out, log)
+    try:
+        return run.run()
+    finally:
+        run.close()
