@@ -42,7 +42,7 @@ PRESETS: dict[str, tuple[dict[str, Any], PlannerConfig]] = {
     name: ({"obs_dim": task_dims[0], "act_dim": task_dims[1], **PLANNER_PRESETS[name][0]},
            PLANNER_PRESETS[name][1])
     for name, task_dims in {"cartpole": (5, 1), "arm": (17, 7), "cartpole-rt": (5, 1),
-                            "arm-rt": (17, 7)}.items()
+                            "arm-rt": (17, 7), "cartpole-fast": (5, 1)}.items()
 }  # fmt: skip
 """The built-ins' presets with their model dims (benchmarks); sizes and configs live in
 :mod:`mbrl_control.planning.presets` (any task: :func:`~mbrl_control.planning.presets

@@ -15,6 +15,10 @@ Presets (sources: PETS, Chua et al. 2018; iCEM, Pinneri et al. 2020):
 - ``cartpole``/``arm``: ``pets`` (the names the built-ins used first).
 - ``cartpole-rt``: ``rt`` with H40 (0.8 s at 50 Hz: a swing-up needs the look-ahead, not the
   samples) and N32. ``arm-rt``: ``rt`` with H10.
+- ``cartpole-fast``: sub-millisecond planning, **for a planner with a learned terminal value
+  and policy prior** (``export --agent agent.pt --prior-frac 0.25``; TD-MPC-style short
+  horizon): ``rt`` with H3 and N16. Without a value it cannot see a swing-up (README,
+  "Speed": the measured return and latency).
 
 This module imports no torch.
 """
@@ -59,6 +63,7 @@ PLANNER_PRESETS: dict[str, tuple[dict[str, Any], PlannerConfig]] = {
     "arm": (PETS_MODEL, PETS_PLANNER),
     "cartpole-rt": (RT_MODEL, replace(RT_PLANNER, horizon=40, population=32)),
     "arm-rt": (RT_MODEL, replace(RT_PLANNER, horizon=10)),
+    "cartpole-fast": (RT_MODEL, replace(RT_PLANNER, horizon=3, population=16)),
 }
 """Preset name -> (ensemble sizes, planner config); the sizes carry no obs/act dims."""
 
