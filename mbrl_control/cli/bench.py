@@ -40,6 +40,10 @@ BENCHES: dict[str, tuple[str, str]] = {
         "mbrl_control.bench.latent_filter",
         "latency of the exported latent filter step (encoder + RSSM + reward), onnxruntime",
     ),
+    "pixel-planner": (
+        "mbrl_control.bench.pixel_planner",
+        "latency of the exported pixel planner (encoder + filter + latent CEM), onnxruntime",
+    ),
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from mbrl_control.cli.checks import (
     nonneg_int,
@@ -22,9 +23,10 @@ from mbrl_control.cli.checks import (
 )
 from mbrl_control.cli.task_defaults import TASK_HELP
 
-SIZES = ("default", "small")
-"""World-model sizes: ``default`` (depth 16, deter 128, stoch 16, hidden 128) and ``small``
-(depth 8, deter 32, stoch 8, hidden 32; a quick trial, or the tests)."""
+SIZES = ("small", "medium")
+"""World-model sizes: ``small`` (depth 8, deter 32, stoch 8, hidden 32: the run's default,
+``SMALL_MODEL``) and ``medium`` (depth 16, deter 128, stoch 16, hidden 128; ~16x the planning
+cost per imagined step)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,35 +36,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--start", choices=("balance", "task"), default="balance",
         help="episode starts: 'balance' (pole near upright) or 'task' (the task file's)",
     )  # fmt: skip
-    parser.add_argument("--env-steps", type=positive_int, default=10_000, help="steps to collect")
-    parser.add_argument("--seed-episodes", type=positive_int, default=5, help="random episodes")
+    parser.add_argument("--env-steps", type=positive_int, default=20_000, help="steps to collect")
     parser.add_argument(
-        "--updates-per-episode", type=positive_int, default=40, help="gradient steps per episode"
+        "--seed-episodes", type=positive_int, default=5,
+        help="episodes of exploration noise alone, before the planner acts",
+    )  # fmt: skip
+    parser.add_argument(
+        "--updates-per-episode", type=positive_int, default=50, help="gradient steps per episode"
     )
     parser.add_argument(
         "--action-repeat", type=positive_int, default=4, help="env steps each action is held"
     )
     parser.add_argument("--batch", type=positive_int, default=16, help="sequences per update")
-    parser.add_argument("--length", type=positive_int, default=32, help="steps per sequence")
-    parser.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--length", type=positive_int, default=16, help="steps per sequence")
+    parser.add_argument("--lr", type=positive_float, default=2e-3, help="Adam learning rate")
     parser.add_argument("--eval-every", type=positive_int, default=1000, help="env steps")
     parser.add_argument("--eval-episodes", type=positive_int, default=5, help="per evaluation")
-    parser.add_argument("--size", choices=SIZES, default="default", help="world-model size")
+    parser.add_argument("--horizon", type=positive_int, default=12, help="latent CEM: steps ahead")
+    parser.add_argument("--iterations", type=positive_int, default=4, help="latent CEM: refits")
+    parser.add_argument(
+        "--population", type=positive_int, default=64, help="latent CEM: candidates (elites: 1/8)"
+    )
+    parser.add_argument("--size", choices=SIZES, default="small", help="world-model size")
     parser.add_argument("--seed", type=nonneg_int, default=0, help="root seed of everything")
     parser.add_argument("--quiet", action="store_true", help="no per-episode lines")
 
 
-def run(args: argparse.Namespace) -> int:
+def build_config(args: argparse.Namespace) -> Any:
+    """The :class:`~mbrl_control.latent.training.PixelTrainConfig` of the parsed ``args``."""
     import dataclasses
 
-    import torch
+    from mbrl_control.latent.planner import LatentPlannerConfig
+    from mbrl_control.latent.training import PixelTrainConfig
 
-    from mbrl_control.latent.training import PixelTrainConfig, train_pixels
-
-    torch.set_num_threads(1)  # small convolutions: one thread beats two on a shared machine
-    sizes = {"small": {"depth": 8, "deter": 32, "stoch": 8, "hidden": 32}, "default": {}}
-    model = dataclasses.replace(PixelTrainConfig().model, **sizes[args.size])
-    cfg = PixelTrainConfig(
+    medium = {"depth": 16, "deter": 128, "stoch": 16, "hidden": 128}
+    sizes: dict[str, dict[str, int]] = {"small": {}, "medium": medium}
+    return PixelTrainConfig(
         task=args.task,
         start=args.start,
         env_steps=args.env_steps,
@@ -70,13 +79,29 @@ def run(args: argparse.Namespace) -> int:
         updates_per_episode=args.updates_per_episode,
         action_repeat=args.action_repeat,
         batch=args.batch,
-        lr=args.lr,
         length=args.length,
+        lr=args.lr,
         eval_every=args.eval_every,
         eval_episodes=args.eval_episodes,
         seed=args.seed,
-        model=model,
+        model=dataclasses.replace(PixelTrainConfig().model, **sizes[args.size]),
+        planner=LatentPlannerConfig(
+            horizon=args.horizon,
+            iterations=args.iterations,
+            population=args.population,
+            elites=max(1, args.population // 8),
+        ),
     )
-    result = train_pixels(cfg, args.out, log=(lambda _: None) if args.quiet else print)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from mbrl_control.latent.training import train_pixels
+
+    torch.set_num_threads(1)  # small convolutions: one thread beats two on a shared machine
+    result = train_pixels(
+        build_config(args), args.out, log=(lambda _: None) if args.quiet else print
+    )
     print(json.dumps(result, indent=2))
     return 0
