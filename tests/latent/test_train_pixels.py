@@ -98,6 +98,12 @@ def test_tiny_run_learns_writes_its_curve_and_resumes(tmp_path, capsys) -> None:
     assert after["image"] < 0.05 * before["image"], (before, after)
     assert after["reward"] < 0.5 * before["reward"], (before, after)
 
+    from mbrl_control.latent.probe import probe
+
+    known = probe(out)  # what the latent holds, per state dimension
+    assert set(known["linear_probe_r"]) == {"x", "cos_theta", "sin_theta", "x_dot", "theta_dot"}
+    assert -1 <= known["reward_corr"] <= 1 and known["trained"]["updates"] == 90
+
     # rerun with more steps: continues from the checkpoint (no second step-0 rows)
     assert main(["train-pixels", "--out", str(out), "--env-steps", "800", *TINY]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -1,0 +1,79 @@
+"""What a pixel run's world model knows: ``python -m mbrl_control.latent.probe RUN`` (JSON).
+
+On sequences of the run's own store (``RUN/data``; a fixed draw, filtered from the frames):
+the correlation of the reward head's prediction with the task's reward, and linear probes,
+per state dimension, of the posterior features ``[h, z]``: a least-squares fit on half of the
+steps, its correlation with the true state on the other half (1: the latent holds that
+quantity linearly; ~0: it does not, e.g. a pole too thin for the camera). Diagnostic only:
+the planner reads the reward head, not these probes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def probe(run: str | Path, sequences: int = 256, length: int = 16, seed: int = 0) -> dict[str, Any]:
+    """The probe of ``run`` (a ``train-pixels`` folder with ``settings.json`` and
+    ``checkpoint.pt``); ``ValueError``/``FileNotFoundError`` for a folder without them."""
+    import torch
+
+    from mbrl_control.data.image_store import SequenceLoader
+    from mbrl_control.latent.planner import ActionScale
+    from mbrl_control.latent.training import CHECKPOINT, SETTINGS, PixelTrainConfig
+    from mbrl_control.latent.world_model import WorldModel
+    from mbrl_control.tasks import get_task
+
+    run = Path(run)
+    settings = json.loads((run / SETTINGS).read_text())
+    task_ref = settings["task"]
+    if isinstance(task_ref, dict):
+        raise ValueError(f"{run}: trained on task file {task_ref['file']}; probe built-ins only")
+    cfg = PixelTrainConfig.from_settings(settings, task_ref)
+    task = get_task(cfg.task)
+    model = WorldModel(task.act_dim, cfg.model)
+    state = torch.load(run / CHECKPOINT, weights_only=True)
+    model.load_state_dict(state["model"])
+    model.eval()
+    loader = SequenceLoader(run / "data", length, task=task)
+    batch = loader.sample(np.random.default_rng(seed), sequences)
+    scale = ActionScale(task.low.tolist(), task.high.tolist())
+    with torch.no_grad():
+        post, _ = model.filter(
+            torch.from_numpy(batch.images), scale.normalize(torch.from_numpy(batch.action))
+        )
+        reward = model.reward(post.features[:, 1:]).squeeze(-1).numpy()  # (B, T-1)
+    true = batch.reward[:, :-1]
+    feats = post.features[:, 2:].reshape(-1, post.features.shape[-1]).numpy()  # skip warm-up
+    x = np.c_[feats, np.ones(len(feats))]
+    half = len(x) // 2
+    probes = {}
+    for j, name in enumerate(task.obs_names):
+        y = batch.obs[:, 2:, j].reshape(-1)
+        w = np.linalg.lstsq(x[:half], y[:half], rcond=None)[0]
+        probes[name] = round(float(np.corrcoef(x[half:] @ w, y[half:])[0, 1]), 3)
+    return {
+        "run": str(run),
+        "trained": state["progress"],
+        "reward_corr": round(float(np.corrcoef(reward.ravel(), true.ravel())[0, 1]), 3),
+        "linear_probe_r": probes,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mbrl_control.latent.probe",
+                                     description=__doc__)  # fmt: skip
+    parser.add_argument("run", help="a train-pixels output folder")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sequence draw")
+    args = parser.parse_args(argv)
+    print(json.dumps(probe(args.run, seed=args.seed)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
