@@ -8,13 +8,21 @@ Action noise scales (``init_std``, ``noise_sigma``) are fractions of the half ac
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from mbrl_control.models.config import from_mapping
 
 KINDS = ("cem", "icem", "mppi", "shooting")
+MAX_REFINE_STEPS = 20
+"""Refinement steps are unrolled into the exported graph (a forward, an adjoint and a line
+search of H steps each): beyond this the graph only grows (and one step costs about one
+sampling iteration, docs/gradient_refinement.md)."""
+UNROLLED_LIMITS = {"horizon": 1000, "iterations": 100}
+"""Upper bounds of the sizes the exported graph unrolls (a larger value only builds a graph
+that cannot run in real time, after minutes of export)."""
 RETURN_MODES = ("best", "mean")
 PROPAGATIONS = ("ts_inf", "mean")
 
@@ -81,11 +89,21 @@ class PlannerConfig:
     """Seed of the noise generator (torch reference and ONNX runtime)."""
 
     def __post_init__(self) -> None:
+        _check_types(self)
         _one_of("kind", self.kind, KINDS)
         _one_of("return_mode", self.return_mode, RETURN_MODES)
         _one_of("propagation", self.propagation, PROPAGATIONS)
-        if int(self.refine_steps) < 0:
-            raise ValueError(f"PlannerConfig.refine_steps must be >= 0, got {self.refine_steps}")
+        if not 0 <= self.refine_steps <= MAX_REFINE_STEPS:
+            raise ValueError(
+                f"PlannerConfig.refine_steps must be in [0, {MAX_REFINE_STEPS}] (each step is "
+                f"unrolled into the graph), got {self.refine_steps}"
+            )
+        for key, most in UNROLLED_LIMITS.items():
+            if int(getattr(self, key)) > most:
+                raise ValueError(
+                    f"PlannerConfig.{key} must be <= {most} (unrolled into the graph), "
+                    f"got {getattr(self, key)}"
+                )
         _in_range("refine_step_size", self.refine_step_size, 0.0, 1.0, low_open=True)
         if self.refine_steps and self.uncertainty_weight:
             raise ValueError(
@@ -164,6 +182,28 @@ class PlannerConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> PlannerConfig:
         return from_mapping(cls, data)
+
+
+def _check_types(cfg: PlannerConfig) -> None:
+    """Each field holds its declared type: an int field an int (not a bool, not 2.5), a float
+    field a finite real number (an int is fine), a str field a str, a bool field a bool;
+    ``ValueError`` naming the field otherwise (values from YAML or JSON arrive unchecked)."""
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        kind = {"int": int, "float": float, "str": str, "bool": bool}[str(f.type)]
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is int:  # numbers.Integral: numpy integers too
+            ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        elif kind is float:
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            ok = ok and math.isfinite(value)
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            want = {"int": "an integer", "float": "a finite number", "str": "a string",
+                    "bool": "true or false"}[str(f.type)]  # fmt: skip
+            raise ValueError(f"PlannerConfig.{f.name} must be {want}, got {value!r}")
 
 
 def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
