@@ -131,6 +131,11 @@ def run_refine_study(
 
     task, out = get_task(task_name), Path(out)
     model, _ = load_checkpoint(checkpoint)
+    if (model.cfg.obs_dim, model.cfg.act_dim) != (task.obs_dim, task.act_dim):
+        raise ValueError(
+            f"--checkpoint {checkpoint} is obs {model.cfg.obs_dim} / act {model.cfg.act_dim}, "
+            f"task {task.name} needs {task.obs_dim} / {task.act_dim}"
+        )
     preset, _, base = planner_setup(task, preset)
     if step_size is not None:
         base = replace(base, refine_step_size=step_size)
@@ -147,7 +152,8 @@ def run_refine_study(
             rows[-1]["objective_drop"] = objective_drop(model, task, cfg, *states, seed=seed)
     config = {"task": task.name, "preset": preset, "profile": profile, "episodes": episodes,
               "seed": seed, "checkpoint": str(checkpoint), "horizon": base.horizon,
-              "population": base.population, "refine_step_size": base.refine_step_size}  # fmt: skip
+              "population": base.population, "refine_step_size": base.refine_step_size,
+              "drop_states": "initial states" if data is None else "the data's states"}  # fmt: skip
     return {"rows": rows, "config": config}
 
 
@@ -161,6 +167,9 @@ def _row(name: str, cfg: Any, summary: dict[str, Any], baseline: list[float]) ->
     diff = returns - np.asarray(baseline, float)
     d_mean, d_low, d_high = t_interval(diff)
     p = float(stats.ttest_1samp(diff, 0.0).pvalue) if np.ptp(diff) > 0 else None
+    mean, low, high, d_mean, d_low, d_high = (
+        None if np.isnan(x) else x for x in (mean, low, high, d_mean, d_low, d_high)
+    )  # JSON has no NaN (one episode has no interval)
     return {
         "cell": name,
         "iterations": cfg.iterations,
@@ -185,11 +194,11 @@ def markdown_table(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
-        low, high = r["ci95"]
-        d_low, d_high = r["diff_ci95"]
+        low, high = (_num(x) for x in r["ci95"])
+        d_low, d_high = (_num(x) for x in r["diff_ci95"])
         p = "-" if r["p_value"] is None else f"{r['p_value']:.2g}"
         diff = "-" if r["refine_steps"] == 0 and r is result["rows"][0] else (
-            f"{r['diff_vs_plain']:+.1f} [{d_low:+.1f}, {d_high:+.1f}], p = {p}"
+            f"{_num(r['diff_vs_plain']):+.1f} [{d_low:+.1f}, {d_high:+.1f}], p = {p}"
         )  # fmt: skip
         lines.append(
             f"| {r['cell']} | {r['mean_return']:.1f} [{low:.1f}, {high:.1f}] | "
@@ -202,9 +211,13 @@ def markdown_table(result: dict[str, Any]) -> str:
         f"{c['episodes']} paired episodes from seed {c['seed']}, profile {c['profile']}, "
         f"onnxruntime 1 thread; refinement step {c['refine_step_size']} of the half range; "
         f"checkpoint {c['checkpoint']}; objective drop: the planner's own objective, refined "
-        "vs sampled plan, over states of the data"
+        f"vs sampled plan, over {c.get('drop_states', 'states of the data')}"
     )
     return "\n".join(lines)
+
+
+def _num(x: float | None) -> float:
+    return float("nan") if x is None else x
 
 
 def _drop(drop: dict[str, float] | None) -> str:

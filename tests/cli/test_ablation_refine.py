@@ -33,3 +33,16 @@ def test_tiny_study_writes_the_table(fx, tmp_path, capsys) -> None:
     for row in rows:  # paired: the same two episodes in every cell
         assert len(row["returns"]) == 2 and row["latency_p99_ms"] >= row["latency_p50_ms"] > 0
     assert (out / "refine_study.md").read_text().startswith("| cell |")
+
+
+def test_one_episode_cells_write_strict_json() -> None:
+    """One episode has no interval: the row holds null, not NaN (invalid JSON)."""
+    from mbrl_control.pipeline.refine_study import _row, markdown_table
+
+    summary = {"returns": [-90.0], "success_rate": 1.0, "latency_ms": {"p50": 1.0, "p99": 2.0}}
+    row = _row("plain", PLANNER_PRESETS["cartpole-rt"][1], summary, [-90.0])
+    text = json.dumps(row, allow_nan=False)  # raises on NaN
+    assert json.loads(text)["ci95"] == [None, None]
+    config = {"task": "t", "preset": "p", "horizon": 1, "population": 2, "episodes": 1,
+              "seed": 0, "profile": "default", "refine_step_size": 0.1, "checkpoint": "c"}
+    assert "nan" in markdown_table({"rows": [row], "config": config})

@@ -162,6 +162,7 @@ BAD = [
     ("ablation uncertainty --checkpoint {fx}/model5.pt --data {w} --ood-data {w}/nope", "nope"),
     ("ablation uncertainty --data {w} --ood-data {w} --out {w}/a", "--checkpoint"),
     ("ablation refine --out {w}/a", "--checkpoint"),
+    ("ablation refine --task panda_reach --checkpoint {fx}/model5.pt --out {w}/a", "17 / 7"),
     ("ablation refine --checkpoint {fx}/model5.pt --refine-steps 0 --out {w}/a", "--refine-steps"),
     ("ablation refine --checkpoint {fx}/model5.pt --iterations 2,x --out {w}/a", "--iterations"),
     ("ablation safety --out {w}/a", "--checkpoint"),
