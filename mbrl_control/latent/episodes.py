@@ -54,7 +54,8 @@ def upright_start(task: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.n
     if abs(q[-1] - math.pi) > 0.5:
         raise ValueError(
             f"task {task.name!r}: a balance start turns a hanging pendulum upright, but its "
-            f"initial {task.joint_names[-1]} is {q[-1]:.2f} rad, not near pi"
+            f"initial {task.joint_names[-1]} is {q[-1]:.2f} rad, not near pi "
+            "(--start task uses the task's own initial states)"
         )
     q = q.copy()
     q[-1] -= math.pi

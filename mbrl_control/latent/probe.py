@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", help="a train-pixels output folder")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sequence draw")
     args = parser.parse_args(argv)
+    if not (Path(args.run) / "settings.json").is_file():
+        parser.error(f"{args.run}: not a train-pixels output folder (no settings.json)")
     print(json.dumps(probe(args.run, seed=args.seed)))
     return 0
 

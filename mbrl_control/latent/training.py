@@ -171,6 +171,7 @@ class PixelRun:
         self.progress = {"episodes": 0, "env_steps": 0, "updates": 0, "wall_s": 0.0,
                          "next_eval": cfg.eval_every}  # fmt: skip
         self._losses: list[dict[str, float]] = []
+        self.start_state(0)  # refuse a task a balance start cannot serve before writing OUT
 
     def start_state(self, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
         if self.cfg.start == "task":

@@ -133,6 +133,15 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys) -> None:
     assert not (tmp_path / "x").exists()
 
 
+def test_a_refused_task_leaves_nothing_that_blocks_the_fix(tmp_path, capsys) -> None:
+    """A task the balance start cannot serve is refused before OUT is written, so the same
+    command with --start task then runs (a leftover settings.json used to refuse it)."""
+    out = tmp_path / "p"
+    assert main(["train-pixels", "--out", str(out), "--task", "panda_reach"]) == 2
+    assert "--start task" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_cli_defaults_are_the_configs() -> None:
     """The command's defaults are PixelTrainConfig's (one set of numbers, not two)."""
     import dataclasses
