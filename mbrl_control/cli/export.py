@@ -8,6 +8,7 @@ e.g. ``--preset cartpole-rt --horizon 5 --agent agent.pt --prior-frac 0.25``.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from mbrl_control.cli.checks import (
     PRESET_NAMES,
@@ -109,5 +110,12 @@ def run(args: argparse.Namespace) -> int:
         policy=policy,
         layout=args.layout,
     )
-    print(path)
+    print(path)  # stdout: the file alone (scripts read it); what it plans with: stderr
+    refine = f", {cfg.refine_steps} gradient step(s)" if cfg.refine_steps else ""
+    value_note = ", terminal value" + (" + prior" if policy is not None else "") if value else ""
+    print(
+        f"planner: {cfg.kind} H{cfg.horizon} N{cfg.population} P{cfg.particles} "
+        f"I{cfg.iterations}{refine}{value_note} (preset {args.preset})",
+        file=sys.stderr,
+    )
     return 0
