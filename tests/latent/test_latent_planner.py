@@ -94,6 +94,10 @@ def test_exported_pixel_planner_matches_torch(tmp_path, frames) -> None:
             assert abs(onnx.last_return - ref.last_return) < 1e-3
     with pytest.raises(ValueError, match=r"frame must be \(64, 64, 3\) uint8"):
         onnx.act(frames[0][:32])
+    from mbrl_control.export.runtime import OnnxPlanner
+
+    with pytest.raises(ValueError, match=r"a pixel planner file .* from train-pixels"):
+        OnnxPlanner(path)  # what evaluate/mpc_controller run: refused in words
 
 
 def test_runtime_refuses_other_files_and_loads_without_torch(tmp_path) -> None:

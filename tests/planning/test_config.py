@@ -104,5 +104,5 @@ def test_a_task_file_value_of_the_wrong_type_names_the_key(tmp_path):
     data["planner"]["refine_steps"] = 2.5
     path = tmp_path / "t.task.yaml"
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(TaskFileError, match="planner: PlannerConfig.refine_steps must be an int"):
+    with pytest.raises(TaskFileError, match=r"planner: PlannerConfig\.refine_steps must be an int"):
         load_task_file(path)
