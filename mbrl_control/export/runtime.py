@@ -322,7 +322,7 @@ def _read_metadata(session: ort.InferenceSession, path: Path) -> dict[str, Any]:
     props = session.get_modelmeta().custom_metadata_map
     missing = [k for k in _REQUIRED_KEYS if k not in props]
     kind = props.get("kind", "")
-    if missing and kind.startswith("\"latent"):  # JSON-encoded, like every property
+    if missing and kind.startswith('"latent'):  # JSON-encoded, like every property
         raise ValueError(
             f"{path}: a pixel planner file ({json.loads(kind)}, from train-pixels): it plans "
             "from camera frames, this command runs state planners (mbrl_control.latent"
