@@ -186,7 +186,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "weights while it reacts (e.g. rail_margin=20 for a margin critic of weight 0)",
     )  # fmt: skip
     refine = parser.add_argument_group(
-        "refine (also --checkpoint, --preset, --episodes, --seed, --profile)"
+        "refine (also --checkpoint, --preset, --episodes, --seed, --profile, --data: states "
+        "for the objective drop, --agent: a terminal value in every cell)"
     )
     refine.add_argument(
         "--refine-steps", type=int_list, default="1,2",
@@ -195,6 +196,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     refine.add_argument(
         "--iterations", type=int_list, default="3,4",
         help="sampling iterations of the no-refinement rivals, one cell each",
+    )  # fmt: skip
+    refine.add_argument(
+        "--horizon", type=positive_int, default=None,
+        help="planning horizon of every cell (default: the preset's); with --agent, the "
+        "agent's terminal value is added at it",
     )  # fmt: skip
     refine.add_argument(
         "--refine-step-size", type=float_in(0.0, 1.0, low_open=True), default=None,
@@ -338,7 +344,8 @@ def _refine(args: argparse.Namespace, out: Path) -> str:
             args.task, args.checkpoint, out, preset=args.preset, refine_steps=args.refine_steps,
             iterations=args.iterations, episodes=args.episodes,
             profile=task_profile(args.task, args.profile), seed=args.seed,
-            step_size=args.refine_step_size, data=args.data, quiet=args.quiet,
+            step_size=args.refine_step_size, data=args.data, agent_path=args.agent,
+            horizon=args.horizon, quiet=args.quiet,
         )  # fmt: skip
     except ValueError as e:  # a part without a declared derivative
         raise UsageError(str(e)) from None

@@ -39,6 +39,7 @@ def objective_drop(
     observations: np.ndarray,
     goals: np.ndarray,
     seed: int = 0,
+    value_fn: Any = None,
 ) -> dict[str, float]:
     """How much ``cfg.refine_steps`` gradient steps lower the planner's own objective.
 
@@ -55,8 +56,8 @@ def objective_drop(
     from mbrl_control.planning.planner import build_planner
     from mbrl_control.planning.refine import GradientRefiner
 
-    plain = build_planner(model, task, replace(cfg, refine_steps=0), seed=seed)
-    refiner = GradientRefiner(model, task, cfg)
+    plain = build_planner(model, task, replace(cfg, refine_steps=0), value_fn, seed=seed)
+    refiner = GradientRefiner(model, task, cfg, value_fn)
     weights = torch.as_tensor(task.default_weights)
     drops = []
     with torch.no_grad():
@@ -115,11 +116,16 @@ def run_refine_study(
     step_size: float | None = None,
     data: str | Path | None = None,
     drop_states: int = 40,
+    agent_path: str | Path | None = None,
+    horizon: int | None = None,
     quiet: bool = True,
 ) -> dict[str, Any]:
     """Export and evaluate every cell; returns ``{"rows": [...], "config": {...}}``; each
     refinement row also carries :func:`objective_drop` on ``drop_states`` states of ``data``
-    (or initial states). ``step_size``: the refinement step (default: the config's).
+    (or initial states). ``step_size``: the refinement step (default: the config's);
+    ``agent_path``: an agent from ``train-value`` whose terminal value every cell adds at the
+    horizon (discounted by its gamma; refinement differentiates through it too);
+    ``horizon``: replaces the preset's.
     Raises ``ValueError`` when the task or model declares no derivative (refinement)."""
     from tqdm import tqdm
 
@@ -139,21 +145,32 @@ def run_refine_study(
     preset, _, base = planner_setup(task, preset)
     if step_size is not None:
         base = replace(base, refine_step_size=step_size)
+    if horizon is not None:
+        base = replace(base, horizon=horizon)
+    value = None
+    if agent_path is not None:
+        from mbrl_control.agents.checkpoint import load_agent
+        from mbrl_control.agents.value import planner_parts
+
+        base, value, _ = planner_parts(base, load_agent(agent_path, task)[0], 0.0)
     states = study_states(task, data, drop_states, seed)
     rows: list[dict[str, Any]] = []
     baseline: list[float] | None = None
     for i, (name, cfg) in enumerate(tqdm(study_cells(base, refine_steps, iterations),
                                          desc="refine study", disable=quiet)):  # fmt: skip
-        path = export_planner(model, task, cfg, out / f"cell_{i}.onnx")
+        path = export_planner(model, task, cfg, out / f"cell_{i}.onnx", value_fn=value)
         summary = evaluate(path, task_name, profile, episodes, seed=seed, threads=1)
         baseline = summary["returns"] if baseline is None else baseline
         rows.append(_row(name, cfg, summary, baseline))
         if cfg.refine_steps:
-            rows[-1]["objective_drop"] = objective_drop(model, task, cfg, *states, seed=seed)
+            rows[-1]["objective_drop"] = objective_drop(
+                model, task, cfg, *states, seed=seed, value_fn=value
+            )
     config = {"task": task.name, "preset": preset, "profile": profile, "episodes": episodes,
               "seed": seed, "checkpoint": str(checkpoint), "horizon": base.horizon,
               "population": base.population, "refine_step_size": base.refine_step_size,
-              "drop_states": "initial states" if data is None else "the data's states"}  # fmt: skip
+              "drop_states": "initial states" if data is None else "the data's states",
+              "agent": None if agent_path is None else str(agent_path)}  # fmt: skip
     return {"rows": rows, "config": config}
 
 
@@ -207,7 +224,8 @@ def markdown_table(result: dict[str, Any]) -> str:
         )
     c = result["config"]
     lines.append(
-        f"\n{c['task']}, preset {c['preset']} (H{c['horizon']}, N{c['population']}), "
+        f"\n{c['task']}, preset {c['preset']} (H{c['horizon']}, N{c['population']})"
+        f"{' + terminal value of ' + c['agent'] if c.get('agent') else ''}, "
         f"{c['episodes']} paired episodes from seed {c['seed']}, profile {c['profile']}, "
         f"onnxruntime 1 thread; refinement step {c['refine_step_size']} of the half range; "
         f"checkpoint {c['checkpoint']}; objective drop: the planner's own objective, refined "

@@ -43,6 +43,48 @@ def test_one_episode_cells_write_strict_json() -> None:
     row = _row("plain", PLANNER_PRESETS["cartpole-rt"][1], summary, [-90.0])
     text = json.dumps(row, allow_nan=False)  # raises on NaN
     assert json.loads(text)["ci95"] == [None, None]
-    config = {"task": "t", "preset": "p", "horizon": 1, "population": 2, "episodes": 1,
-              "seed": 0, "profile": "default", "refine_step_size": 0.1, "checkpoint": "c"}
+    config = {
+        "task": "t",
+        "preset": "p",
+        "horizon": 1,
+        "population": 2,
+        "episodes": 1,
+        "seed": 0,
+        "profile": "default",
+        "refine_step_size": 0.1,
+        "checkpoint": "c",
+    }
     assert "nan" in markdown_table({"rows": [row], "config": config})
+
+
+def test_agent_value_is_in_every_cell(fx, tmp_path, capsys) -> None:
+    """--agent: the terminal value is exported into every cell (refinement differentiates
+    through it); it was accepted and ignored before."""
+    from mbrl_control.export.runtime import OnnxPlanner
+
+    agent = _tiny_agent(tmp_path)
+    out = tmp_path / "v"
+    argv = f"ablation refine --checkpoint {fx}/model5.pt --preset cartpole-rt --episodes 1 "
+    argv += f"--refine-steps 1 --iterations 3 --horizon 4 --agent {agent} --out {out} --quiet"
+    assert main(argv.split()) == 0
+    assert "+ terminal value of" in capsys.readouterr().out
+    for cell in ("cell_0.onnx", "cell_1.onnx"):
+        meta = OnnxPlanner(out / cell).metadata
+        assert meta["planner_config"]["horizon"] == 4 and meta["planner_config"]["discount"] < 1.0
+    assert json.loads((out / "refine_study.json").read_text())["rows"][1]["objective_drop"]
+
+
+def _tiny_agent(tmp_path):
+    import torch
+
+    from mbrl_control.agents.checkpoint import save_agent
+    from mbrl_control.agents.config import SACConfig
+    from mbrl_control.agents.sac import SAC
+    from mbrl_control.tasks import get_task
+
+    task = get_task("cartpole_swingup")
+    torch.manual_seed(0)
+    agent = SAC(task.obs_dim, task.low, task.high, SACConfig(hidden=16, value_hidden=16))
+    path = tmp_path / "agent.pt"
+    save_agent(path, agent, {"task": task.name, "run": "test"})
+    return path
