@@ -203,7 +203,7 @@ class PixelRun:
                 self.progress["next_eval"] = self.progress["env_steps"] + cfg.eval_every
             save_checkpoint(out / CHECKPOINT, self.model, self.opt, self.progress)
         rows = self.curve.rows()
-        return {**self.progress, "last": rows[-1] if rows else None}
+        return {**self.progress, "last": _typed(rows[-1]) if rows else None}
 
     def collect(self, k: int) -> Any:
         """Episode ``k`` (seeded by it) into OUT/data: exploration noise alone for the first
@@ -367,6 +367,19 @@ def pixel_camera(task: Any) -> CameraSpec:
 def cfg_seed(cfg: PixelTrainConfig, k: int) -> int:
     """Episode ``k``'s reset seed (distinct from the evaluation seeds)."""
     return cfg.seed * 100_003 + k
+
+
+def _typed(row: dict[str, str]) -> dict[str, Any]:
+    """A learning-curve row (CSV strings) with its numbers as numbers (the JSON summary)."""
+
+    def value(text: str) -> Any:
+        try:
+            number = float(text)
+        except ValueError:
+            return text if text else None
+        return int(number) if number.is_integer() and "." not in text else number
+
+    return {k: value(v) for k, v in row.items()}
 
 
 def train_pixels(

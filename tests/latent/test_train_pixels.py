@@ -74,6 +74,7 @@ def test_tiny_run_learns_writes_its_curve_and_resumes(tmp_path, capsys) -> None:
     assert main(["train-pixels", "--out", str(out), "--env-steps", "600", *TINY]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["env_steps"] == 600 and result["episodes"] == 3 and result["updates"] == 90
+    assert isinstance(result["last"]["mean_return"], float)  # numbers, not CSV strings
     for name in ("checkpoint.pt", "planner.onnx", "learning_curve.png", "settings.json"):
         assert (out / name).is_file(), name
     with Image.open(out / "imagination.gif") as gif:  # real above imagined, 3 sequences
