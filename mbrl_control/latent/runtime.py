@@ -72,6 +72,15 @@ class OnnxPixelPlanner:
         return int(self.metadata.get("action_repeat", 1))
 
     @property
+    def camera(self) -> dict[str, Any] | None:
+        """The view the planner was trained on (the task ``camera`` section's keys, fitted:
+        target and distance filled in), or None for files without it. Frames from another
+        view are not what the world model learned: render with it, e.g.
+        ``make_pixel_env(task, camera=CameraSpec(**planner.camera))``."""
+        camera = self.metadata.get("camera")
+        return dict(camera) if camera else None
+
+    @property
     def action_low(self) -> np.ndarray:
         return self._low.copy()
 

@@ -77,6 +77,16 @@ def test_tiny_run_learns_writes_its_curve_and_resumes(tmp_path, capsys) -> None:
     assert isinstance(result["last"]["mean_return"], float)  # numbers, not CSV strings
     for name in ("checkpoint.pt", "planner.onnx", "learning_curve.png", "settings.json"):
         assert (out / name).is_file(), name
+    from mbrl_sim.pixel_env import make_pixel_env
+
+    from mbrl_control.latent.runtime import OnnxPixelPlanner
+    from mbrl_control.tasks.camera_section import CameraSpec
+
+    planner = OnnxPixelPlanner(out / "planner.onnx")
+    camera = planner.camera  # the trained view, fitted: renders the same frames again
+    assert camera is not None and camera["distance"] is not None and camera["size"] == 64
+    frame, _ = make_pixel_env("cartpole_swingup", camera=CameraSpec(**camera)).reset(seed=0)
+    assert planner.act(frame).shape == (1,)
     with Image.open(out / "imagination.gif") as gif:  # real above imagined, 3 sequences
         assert gif.n_frames == 25 and gif.size == (3 * 64 * 3, 2 * 64 * 3)
     curve = rows(out)
