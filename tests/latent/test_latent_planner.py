@@ -21,14 +21,6 @@ SMALL = WorldModelConfig(depth=8, deter=32, stoch=8, hidden=32)
 PLAN = LatentPlannerConfig(horizon=6, iterations=3, population=24, elites=4)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def frames() -> np.ndarray:
     """8 real cart-pole frames (8, 64, 64, 3) uint8 under seeded random forces."""

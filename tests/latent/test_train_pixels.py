@@ -12,7 +12,6 @@ import csv
 import json
 
 import numpy as np
-import pytest
 import torch
 
 from mbrl_control.cli import build_parser, main
@@ -20,14 +19,6 @@ from mbrl_control.cli import build_parser, main
 TINY = ["--seed-episodes", "3", "--updates-per-episode", "30", "--batch", "8", "--length", "8",
         "--eval-every", "600", "--eval-episodes", "1", "--horizon", "6", "--iterations", "2",
         "--population", "32", "--seed", "0", "--quiet"]  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def rows(out) -> list[dict[str, str]]:

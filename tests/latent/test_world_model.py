@@ -14,15 +14,6 @@ from mbrl_control.latent import WorldModel, WorldModelConfig
 SMALL = WorldModelConfig(depth=8, deter=32, stoch=8, hidden=32)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions on a shared 2-core machine: one thread is 10x faster than two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def sequences() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """2 real cart-pole pixel sequences of 6 steps, random forces: images (2, 6, 3, 64, 64)
