@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from mbrl_control.cli.checks import (
+    float_in,
     nonneg_int,
     out_dir,
     positive_float,
@@ -58,6 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--population", type=positive_int, default=64, help="latent CEM: candidates (elites: 1/8)"
     )
     parser.add_argument("--size", choices=SIZES, default="small", help="world-model size")
+    parser.add_argument(
+        "--foreground-weight", type=float_in(0.0, 1000.0), default=20.0,
+        help="extra weight of the image error where a frame differs from the scene's median "
+        "frame (0: plain squared error; docs/pixels.md)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=nonneg_int, default=0, help="root seed of everything")
     parser.add_argument("--quiet", action="store_true", help="no per-episode lines")
 
@@ -84,7 +90,9 @@ def build_config(args: argparse.Namespace) -> Any:
         eval_every=args.eval_every,
         eval_episodes=args.eval_episodes,
         seed=args.seed,
-        model=dataclasses.replace(PixelTrainConfig().model, **sizes[args.size]),
+        model=dataclasses.replace(
+            PixelTrainConfig().model, **sizes[args.size], foreground_weight=args.foreground_weight
+        ),
         planner=LatentPlannerConfig(
             horizon=args.horizon,
             iterations=args.iterations,

@@ -165,6 +165,15 @@ class SequenceLoader:
     def episodes(self) -> list[int]:
         return [e[0] for e in self._eps]
 
+    def median_frame(self, rng: np.random.Generator, frames: int = 1024) -> np.ndarray:
+        """The per-pixel median of ``frames`` stored frames drawn at random (all when fewer):
+        uint8 ``(3, S, S)``, the scene's background where the robot is not most of the time
+        (the foreground weighting of :class:`~mbrl_control.latent.world_model.WorldModel`)."""
+        every = [(i, t) for i, e in enumerate(self._eps) for t in range(len(e[1]))]
+        pick = rng.choice(len(every), min(frames, len(every)), replace=False)
+        stack = np.stack([self._eps[every[k][0]][1][every[k][1]] for k in pick])  # (F, S, S, 3)
+        return np.median(stack, 0).round().astype(np.uint8).transpose(2, 0, 1)
+
     def sample(self, rng: np.random.Generator, batch: int) -> SequenceBatch:
         """``batch`` sequences of ``length`` steps, episodes weighted by their length."""
         T = self.length

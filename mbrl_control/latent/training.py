@@ -46,11 +46,14 @@ BALANCE_CAMERA = CameraSpec(target=(0.0, 0.0, 0.15), distance=1.4, pitch=0.0)
 built-in cart-pole's): the rail's middle +-0.81 m at 2.5 cm/px, the 0.6 m pole ~24 px tall,
 where the fitted whole-rail view (11 cm/px) makes it ~5 px and the model never learns it
 (docs/pixels.md). A task that sets both keeps its own view."""
-SMALL_MODEL = WorldModelConfig(depth=8, deter=32, stoch=8, hidden=32, reward_scale=10.0)
+SMALL_MODEL = WorldModelConfig(
+    depth=8, deter=32, stoch=8, hidden=32, reward_scale=10.0, foreground_weight=20.0
+)
 """The pixel run's default world model (0.1 M parameters): ~16x cheaper per imagined step than
 :class:`WorldModelConfig`'s default, so latent CEM (H 12, I 4, N 64) fits a 10 ms tick on one
 thread and a CPU trains it in minutes (``mbrl-control bench pixel-planner``; docs/pixels.md).
-Reward weight 10: the reward head is all the planner sees of the task."""
+Reward weight 10: the reward head is all the planner sees of the task. Foreground weight 20:
+the pole's pixels count (docs/pixels.md, "Foreground weighting")."""
 EVAL_SEED = 1_000_000
 """Evaluation episode i resets with seed ``EVAL_SEED + i``: the same starts at every row."""
 SETTINGS, CHECKPOINT = "settings.json", "checkpoint.pt"
@@ -246,13 +249,15 @@ class PixelRun:
         loader = SequenceLoader(self.data, cfg.length, task=self.task)
         rng = np.random.default_rng([cfg.seed, k, 2])
         torch.manual_seed(cfg_seed(cfg, k))
+        background = torch.from_numpy(loader.median_frame(rng))  # (3, S, S) uint8
         self.model.train()
         for _ in range(cfg.updates_per_episode):
             b = loader.sample(rng, cfg.batch)
             actions = self.scale.normalize(torch.from_numpy(b.action))
             loss, metrics = self.model.loss(
-                torch.from_numpy(b.images), actions, torch.from_numpy(b.reward)
-            )
+                torch.from_numpy(b.images), actions, torch.from_numpy(b.reward),
+                background=background,
+            )  # fmt: skip
             self.opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)

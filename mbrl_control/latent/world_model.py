@@ -9,6 +9,14 @@ Loss (DreamerV2, Hafner et al. 2021): the decoder's Gaussian log-likelihood of t
 (unit variance: squared error summed over pixels), reward and continue log-likelihoods, and
 the KL of posterior to prior, balanced (``kl_balance`` of it trains the prior, the rest the
 posterior) and clipped from below at ``free_nats`` (the KL costs nothing below it).
+
+**Foreground weighting** (``foreground_weight`` w > 0, given a ``background`` frame): each
+pixel's squared error is weighted ``1 + w`` where the target frame differs from the background
+(the per-pixel median of stored frames, :meth:`~mbrl_control.data.image_store.SequenceLoader
+.median_frame`) by more than ``foreground_threshold`` (summed over channels, [-0.5, 0.5]
+units), else 1. A thin pole is ~50 of 4096 pixels: unweighted, the error of drawing it as a
+blur is lost among the background's, and the latent never learns the angle (docs/pixels.md,
+"Foreground weighting": linear-probe r for cos theta 0.27 -> 0.80 after 600 updates).
 """
 
 from __future__ import annotations
@@ -36,6 +44,17 @@ class WorldModelConfig:
     reward_scale: float = 1.0
     """Weight of the reward term: the image term sums ~12k pixel errors, so a weight > 1 makes
     the latent learn what the reward depends on before every pixel is right."""
+    foreground_weight: float = 0.0
+    """Extra weight of a foreground pixel's error (see module); 0: plain squared error."""
+    foreground_threshold: float = 0.15
+    """Summed absolute channel difference from the background that makes a pixel foreground."""
+
+    def __post_init__(self) -> None:
+        if not (self.foreground_weight >= 0 and self.foreground_threshold > 0):
+            raise ValueError(
+                f"foreground_weight={self.foreground_weight} (allowed >= 0), "
+                f"foreground_threshold={self.foreground_threshold} (allowed > 0)"
+            )
 
 
 def _normal(s: LatentState) -> Normal:
@@ -70,13 +89,18 @@ class WorldModel(nn.Module):
         actions: torch.Tensor,
         rewards: torch.Tensor,
         continues: torch.Tensor | None = None,
+        background: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """The scalar training loss and its terms (floats) for one batch (see module)."""
+        """The scalar training loss and its terms (floats) for one batch (see module).
+        ``background``: uint8 ``(3, 64, 64)``, required when ``foreground_weight`` > 0
+        (``ValueError`` without it)."""
         c = self.config
         post, prior = self.filter(images, actions)
         feat = post.features  # (B, T, F)
         recon = self.decoder(feat.flatten(0, 1)).reshape(images.shape)  # (B, T, 3, 64, 64)
-        image_loss = (recon - to_float(images)).pow(2).sum((-3, -2, -1)).mean() / 2
+        target = to_float(images)
+        sq_err = (recon - target).pow(2) * self.pixel_weights(target, background)
+        image_loss = sq_err.sum((-3, -2, -1)).mean() / 2
         reward_pred = self.reward(feat[:, 1:]).squeeze(-1)  # (B, T-1) for rewards[:, :-1]
         reward_loss = (reward_pred - rewards[:, :-1]).pow(2).mean() / 2
         terms = {"image": image_loss, "reward": reward_loss}
@@ -97,6 +121,19 @@ class WorldModel(nn.Module):
         metrics = {k: float(v.detach()) for k, v in terms.items()}
         metrics |= {"kl": float(kl_value), "loss": float(total.detach())}
         return total, metrics
+
+    def pixel_weights(
+        self, target: torch.Tensor, background: torch.Tensor | None
+    ) -> torch.Tensor | float:
+        """Per-pixel error weights ``(..., 1, 64, 64)`` of float frames ``target (..., 3, 64,
+        64)``: ``1 + foreground_weight`` on the foreground (see module), 1 elsewhere."""
+        c = self.config
+        if c.foreground_weight == 0:
+            return 1.0
+        if background is None:
+            raise ValueError("foreground_weight > 0 needs a background frame")
+        diff = (target - to_float(background)).abs().sum(-3, keepdim=True)  # (..., 1, 64, 64)
+        return 1.0 + c.foreground_weight * (diff > c.foreground_threshold).to(target.dtype)
 
     @torch.no_grad()
     def open_loop(self, images: torch.Tensor, actions: torch.Tensor, context: int) -> torch.Tensor:
