@@ -52,6 +52,7 @@ from mbrl_control.control.config import (
     parse_cautious_weights,
 )
 from mbrl_control.control.goal import GoalRule
+from mbrl_control.control.model_dir import ModelDir
 from mbrl_control.control.safety import ActionFilter
 from mbrl_control.control.stats import LatencyWindow
 from mbrl_control.control.uncertainty_monitor import UncertaintyMonitor
@@ -109,10 +110,8 @@ class ControllerCore:
     def __init__(
         self, cfg: ControllerConfig, task: Task | None = None, load_delay: float = 0.0
     ) -> None:
-        self.model_dir = Path(cfg.model_dir or Path(cfg.model_path or ".").parent).resolve()
-        # relative model paths: inside model_dir when one is configured, else from the working
-        # directory (where the given model_path, and so the derived model_dir, was meant from)
-        self._relative_base = self.model_dir if cfg.model_dir else Path.cwd()
+        self._models = ModelDir(cfg.model_dir, cfg.model_path)
+        self.model_dir = self._models.root
         self._task_said_by = "the task parameter" if cfg.task else "the controller's task"
         self.task = task or self._task_for(cfg)
         rate = cfg.control_rate or self.task.control_hz
@@ -248,11 +247,7 @@ class ControllerCore:
     def resolve(self, path: str) -> Path:
         """Resolve ``path`` (relative: to ``model_dir`` when configured, else to the working
         directory) and keep it inside ``model_dir``: paths escaping it are refused."""
-        p = Path(path)
-        p = (p if p.is_absolute() else self._relative_base / p).resolve()
-        if not p.is_relative_to(self.model_dir):
-            raise ValueError(f"model path {p} is outside model_dir {self.model_dir}")
-        return p
+        return self._models.resolve(path)
 
     def load(self, path: str) -> OnnxPlanner | OnnxPolicy:
         """Load and validate a planner, or a policy in ``mode: policy``: metadata matches the

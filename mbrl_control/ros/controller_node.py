@@ -61,10 +61,8 @@ show that a slow load does not stall control).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import signal
 import sys
 import threading
 import time
@@ -73,7 +71,6 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 from rclpy.clock import Clock, ClockType
-from rclpy.duration import Duration
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (
@@ -95,6 +92,8 @@ from mbrl_control.ros.log_throttle import LogThrottle
 from mbrl_control.ros.managed import guard_change_state, incompatible_qos_message, lifecycle_label
 from mbrl_control.ros.params import LiveConfig, declare_param, guarded_post_set
 from mbrl_control.ros.spin import run_node, usage
+from mbrl_control.ros.tick_thread import TickThread
+from mbrl_control.ros.ways_out import install_exit_handlers, publish_acked
 
 DIAGNOSTICS_PERIOD = 1.0  # s
 PLAN_CHECK_PERIOD = 0.02  # s between checks for a plan to publish (plan_rate is at most 50 Hz)
@@ -105,9 +104,7 @@ UNCERTAINTY_KEYS = ("surprise", "surprise_transitions", "surprise_window",
                     "epistemic_disagreement", "uncertainty_level", "on_uncertain",
                     "uncertainty_holds", "model_id")  # fmt: skip
 """Values repeated in the 'mpc_controller: uncertainty' status (thresholds: the parameters)."""
-ACK_TIMEOUT = 1.0  # s to wait for subscribers to acknowledge the safe action on a way out
 LOAD_DELAY_ENV = "MBRL_CONTROLLER_TEST_LOAD_DELAY"
-EXIT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
 GOAL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
 """Best-effort subscription: matches best-effort and reliable publishers."""
 
@@ -135,8 +132,6 @@ class ControllerNode(LifecycleNode):
         self._critics = self._declare_critics()
         self._active = False
         self._tick_lock = threading.RLock()  # a tick and the safe action never interleave
-        self._tick_event = threading.Event()
-        self._stop = threading.Event()
         self._tick_timer = None
         self._qos_problems: dict[str, str] = {}
         self._last_level: Level | None = None
@@ -146,9 +141,8 @@ class ControllerNode(LifecycleNode):
         self._throttled = {k: LogThrottle(1.0) for k in sites}
         self._wire_io()
         self.add_post_set_parameters_callback(guarded_post_set(self, self._apply_weights))
-        self._install_exit_handlers()
-        self._planning = threading.Thread(target=self._plan_loop, name="planning", daemon=True)
-        self._planning.start()
+        install_exit_handlers(self._halt)  # rclpy's would end the context first
+        self._ticks = TickThread(self._on_tick, self._tick_failed)
         if cfg.autostart and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
 
@@ -255,7 +249,7 @@ class ControllerNode(LifecycleNode):
         with self._tick_lock:
             self._active = True
         # on the node's clock: ticks follow /clock under use_sim_time
-        self._tick_timer = self.create_timer(self.core.period, self._tick_event.set)
+        self._tick_timer = self.create_timer(self.core.period, self._ticks.wake)
         self.get_logger().info("activated: planning")
         self._publish_diagnostics()
         return super().on_activate(state)
@@ -286,16 +280,9 @@ class ControllerNode(LifecycleNode):
                 self.destroy_timer(self._tick_timer)
                 self._tick_timer = None
             action = self.core.halt(Level.WARN, reason)
-            try:
-                self.pub_cmd.publish(
-                    Float64MultiArray(data=self.core.task.command_from_action(action))
-                )
-                # the process may exit next: let reliable subscribers acknowledge it first
-                self.pub_cmd.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT))
-            except Exception as exc:  # context already gone: nothing more can be sent
-                print(
-                    f"mpc_controller: could not publish the safe action: {exc!r}", file=sys.stderr
-                )
+            # the process may exit next: reliable subscribers acknowledge it first
+            msg = Float64MultiArray(data=self.core.task.command_from_action(action))
+            if not publish_acked(self.pub_cmd, msg, "mpc_controller"):
                 return
         self.get_logger().warning(reason)
         self._publish_diagnostics()
@@ -303,24 +290,10 @@ class ControllerNode(LifecycleNode):
     def _lifecycle_label(self) -> str:
         return lifecycle_label(self)
 
-    # ---- exit paths ---------------------------------------------------------------------
-    def _install_exit_handlers(self) -> None:
-        """Python handlers replace rclpy's for the exit signals: rclpy's shut the context down
-        before any Python code runs, and then nothing could be published."""
-        for name in EXIT_SIGNALS:
-            # not the main thread, or no such signal here: keep rclpy's handling
-            with contextlib.suppress(ValueError, OSError, AttributeError):
-                signal.signal(getattr(signal, name), self._on_exit_signal)
-
-    def _on_exit_signal(self, signum: int, frame: Any) -> None:
-        self._halt(f"{signal.Signals(signum).name}: publishing the safe action and exiting")
-        raise KeyboardInterrupt
-
+    # ---- exit paths (signals: mbrl_control.ros.ways_out) ---------------------------------
     def destroy_node(self) -> None:
         self._halt("exiting: publishing the safe action")
-        self._stop.set()
-        self._tick_event.set()
-        self._planning.join(timeout=5.0)
+        self._ticks.stop()
         super().destroy_node()
 
     # ---- callbacks: message -> core -> message -----------------------------------------
@@ -346,22 +319,14 @@ class ControllerNode(LifecycleNode):
         self.get_logger().warning(message)
         self._publish_diagnostics()
 
-    def _plan_loop(self) -> None:
-        """Tick whenever the tick timer fires, until the node is destroyed."""
-        while not self._stop.is_set():
-            if not self._tick_event.wait(0.5):
-                continue
-            self._tick_event.clear()
-            try:
-                self._on_tick()
-            except Exception as exc:  # never let the control thread die
-                line = self._throttled["tick_failed"](f"control tick failed: {exc!r}")
-                if line is not None:
-                    self.get_logger().error(line)
+    def _tick_failed(self, exc: Exception) -> None:
+        line = self._throttled["tick_failed"](f"control tick failed: {exc!r}")
+        if line is not None:
+            self.get_logger().error(line)
 
     def _on_tick(self) -> None:
         with self._tick_lock:
-            if not self._active or self._stop.is_set():
+            if not self._active or self._ticks.stopped:
                 return
             action, status = self.core.tick(self._now())
             self.pub_cmd.publish(Float64MultiArray(data=self.core.task.command_from_action(action)))

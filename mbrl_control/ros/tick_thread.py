@@ -1,0 +1,51 @@
+"""A control loop in a thread of its own, woken by a timer (``mpc_controller``,
+``pixel_controller``).
+
+The timer's callback (on the executor, on the node's clock: ``/clock`` under use_sim_time)
+only calls :meth:`TickThread.wake`; the tick itself runs in this thread, so the executor keeps
+serving messages, services and diagnostics while a planner runs. A tick that runs late skips
+the wake-ups it missed instead of queueing them. An exception in a tick goes to ``on_error``
+and the loop goes on: the control thread never dies.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+
+class TickThread:
+    """Run ``tick()`` after each :meth:`wake`, until :meth:`stop`."""
+
+    def __init__(self, tick: Callable[[], None], on_error: Callable[[Exception], None]) -> None:
+        self._tick, self._on_error = tick, on_error
+        self._event = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="planning", daemon=True)
+        self._thread.start()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def wake(self) -> None:
+        """Ask for one tick (a timer callback)."""
+        self._event.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the loop after the tick in flight, if any."""
+        self._stop.set()
+        self._event.set()
+        self._thread.join(timeout=timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if not self._event.wait(0.5):
+                continue
+            self._event.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._tick()
+            except Exception as exc:  # never let the control thread die
+                self._on_error(exc)
