@@ -119,6 +119,12 @@ def read_metadata(session: Any, path: Path) -> dict[str, Any]:
     """The graph's JSON metadata; ``ValueError`` naming what is missing or of another kind."""
     props = session.get_modelmeta().custom_metadata_map
     missing = [k for k in _REQUIRED if k not in props]
+    if missing and "default_weights" in props:  # what every state planner file carries
+        raise ValueError(
+            f"{path}: a state planner file (from mbrl-control export): it plans from joint "
+            "states, not camera frames (mpc_controller runs it; pixel planners come from "
+            "train-pixels)"
+        )
     if missing:
         raise ValueError(f"{path}: not a pixel planner file (metadata lacks {missing})")
     try:
