@@ -85,6 +85,7 @@ setup(
             "mbrl-control = mbrl_control.cli:main",
             "sim_node = mbrl_control.ros.sim_node:main",
             "mpc_controller = mbrl_control.ros.controller_node:main",
+            "pixel_controller = mbrl_control.ros.pixel_controller_node:main",
             "finetune_node = mbrl_control.ros.finetune_node:main",
         ],
     },

@@ -36,7 +36,7 @@ def test_colcon_symlink_install(tmp_path: Path) -> None:
         text=True,
     )
     prefix = install / "mbrl_control"
-    for exe in ("mbrl-control", "sim_node", "mpc_controller", "finetune_node"):
+    for exe in ("mbrl-control", "sim_node", "mpc_controller", "finetune_node", "pixel_controller"):
         assert (prefix / "lib" / "mbrl_control" / exe).exists(), exe
     share = prefix / "share" / "mbrl_control"
     assert (share / "package.xml").exists()

@@ -24,6 +24,8 @@ print(",".join(heavy))
         ("mbrl_control.export.runtime", {"torch", "rclpy", "pybullet"}),
         ("mbrl_control.control.core", {"torch", "rclpy", "pybullet"}),
         ("mbrl_control.ros.controller_node", {"torch", "pybullet", "matplotlib"}),
+        ("mbrl_control.control.pixel_core", {"torch", "rclpy", "pybullet"}),
+        ("mbrl_control.ros.pixel_controller_node", {"torch", "pybullet", "matplotlib"}),
     ],
 )
 def test_import_is_light(module: str, forbidden: set[str]) -> None:
@@ -50,7 +52,9 @@ def test_cli_help_lists_subcommands() -> None:
         assert name in out
 
 
-@pytest.mark.parametrize("exe", ["mbrl-control", "sim_node", "mpc_controller", "finetune_node"])
+@pytest.mark.parametrize(
+    "exe", ["mbrl-control", "sim_node", "mpc_controller", "finetune_node", "pixel_controller"]
+)
 def test_console_script_help(exe: str) -> None:
     """Every console script answers --help without starting ROS or loading a model."""
     from pathlib import Path

@@ -28,5 +28,5 @@ def test_editable_install_in_fresh_venv(tmp_path: Path) -> None:
         [str(venv / "bin" / "mbrl-control"), "--help"], check=True, capture_output=True, text=True
     ).stdout
     assert "usage: mbrl-control" in out
-    for exe in ("sim_node", "mpc_controller", "finetune_node"):
+    for exe in ("sim_node", "mpc_controller", "finetune_node", "pixel_controller"):
         assert (venv / "bin" / exe).exists(), exe

@@ -29,6 +29,42 @@ def export_small_planner(path: Path, seed: int = 0) -> Path:
     return export_planner(model, TASK, cfg, path, provenance={"test": seed})
 
 
+def export_small_pixel_planner(path: Path, seed: int = 0, action_repeat: int = 4) -> Path:
+    """An untrained small world model behind a small latent CEM, as train-pixels writes it
+    (task, action repeat and its close camera view in the metadata): real ONNX, ~1 ms a tick."""
+    import dataclasses
+
+    import torch
+
+    from mbrl_control.latent import WorldModel, WorldModelConfig
+    from mbrl_control.latent.export import export_pixel_planner
+    from mbrl_control.latent.planner import LatentPlannerConfig
+    from mbrl_control.latent.training import pixel_camera
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small convolutions on 2 shared cores: one thread is faster
+    try:
+        torch.manual_seed(seed)
+        model = WorldModel(TASK.act_dim, WorldModelConfig(depth=8, deter=32, stoch=8, hidden=32))
+        cfg = LatentPlannerConfig(horizon=6, iterations=2, population=32, elites=4)
+        meta = {
+            "task": TASK.name,
+            "action_repeat": action_repeat,
+            "camera": dataclasses.asdict(pixel_camera(TASK)),
+        }
+        return export_pixel_planner(
+            model.eval(), TASK.low.tolist(), TASK.high.tolist(), cfg, path, meta
+        )
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def pixel_planner(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained pixel planner file for the cart-pole (see export_small_pixel_planner)."""
+    return export_small_pixel_planner(tmp_path_factory.mktemp("pixels") / "planner.onnx")
+
+
 @pytest.fixture(scope="session")
 def planner_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model directory with two valid planners and a corrupt one."""

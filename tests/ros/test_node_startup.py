@@ -27,7 +27,7 @@ from rcl_interfaces.srv import GetParameters, SetParameters
 
 pytestmark = pytest.mark.ros
 
-NODES = ("mpc_controller", "sim_node", "finetune_node")
+NODES = ("mpc_controller", "sim_node", "finetune_node", "pixel_controller")
 BIN = Path(sys.executable).parent
 
 
@@ -57,6 +57,13 @@ BAD_STARTUP = [
     ("finetune_node", "--ros-args -p retrain_every:=1.5", "'retrain_every'"),
     ("finetune_node", "--ros-args -p real_ratio:=2", "'real_ratio'"),
     ("finetune_node", "", "'data_dir'"),
+    ("pixel_controller", "", "model_path"),
+    ("pixel_controller", "--ros-args -p model_path:=/nonexistent/p.onnx", "p.onnx"),
+    ("pixel_controller", "--ros-args -p image_timeout:=0", "'image_timeout'"),
+    ("pixel_controller", "--ros-args -p control_rate:=-5", "'control_rate'"),
+    ("sim_node", "--ros-args -p camera_rate:=10.0 -p camera_view:=bogus", "'camera_view'"),
+    ("sim_node", "--ros-args -p camera_view:=/nonexistent/p.onnx", "camera_rate"),
+    ("sim_node", "--ros-args -p camera_rate:=10.0 -p camera_view:=/nonexistent/p.onnx", "p.onnx"),
 ]
 
 
