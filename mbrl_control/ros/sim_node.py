@@ -12,7 +12,8 @@ Topics (relative names, so namespaces and remaps work; only /clock is global):
   ~/step_cost    out, std_msgs/Float64: the task's per-step cost, to score runs from outside.
   camera/image_raw  out, sensor_msgs/Image rgb8 (camera_rate > 0): the task's ``camera``
                  section's view (fitted to the workspace where it gives no target/distance;
-                 the pixel env's frames, docs/pixels.md), stamped like the joint state it
+                 the pixel env's frames, docs/pixels.md), or the view camera_view names
+                 (e.g. the one a pixel planner was trained on), stamped like the joint state it
                  shows; sensor-data QoS (best effort, depth 5).
   /clock         out, rosgraph_msgs/Clock: the simulated time.
   /diagnostics   out (global), status "sim_node: ground truth": the simulator's own safety
@@ -32,9 +33,11 @@ episode's terminal state, and no state is stamped 0. The step timer runs on the 
 real_time_factor times wall time (a node's own /clock cannot drive its timer).
 
 Parameters: task (a built-in name or a task-file path: the scene is built from the file's
-robot.urdf and simulation: section), seed, rate and camera_rate are read-only; profile ('' =
-the task's dr_profile; used from the next reset), real_time_factor and auto_reset are applied
-live after validation; a refused set says why.
+robot.urdf and simulation: section), seed, rate, camera_rate and camera_view ('' = the task's
+camera section; a pixel planner file = the view it was trained on, what pixel_controller
+needs; or a mapping such as {target: [0, 0, 0.15], distance: 1.4, pitch: 0}) are read-only;
+profile ('' = the task's dr_profile; used from the next reset), real_time_factor and
+auto_reset are applied live after validation; a refused set says why.
 Incompatible QoS (a peer on one of these topics that can never match) is logged as a warning.
 """
 
@@ -127,6 +130,15 @@ class SimNodeConfig:
             read_only=True,
         ),
     )
+    camera_view: str = field(
+        default="",
+        metadata=param_meta(
+            "view of camera/image_raw: '' = the task's camera section; a pixel planner ONNX "
+            "file = the view it was trained on (give pixel_controller's model_path); or a "
+            "camera mapping, e.g. {target: [0, 0, 0.15], distance: 1.4, pitch: 0}",
+            read_only=True,
+        ),
+    )
 
 
 def check_config(cfg: SimNodeConfig) -> None:
@@ -160,6 +172,18 @@ def check_config(cfg: SimNodeConfig) -> None:
             f"parameter 'camera_rate' must be 0 (no camera) up to {task.name}'s control rate "
             f"{task.control_hz} Hz, got {cfg.camera_rate}"
         )
+    if cfg.camera_view.strip():
+        if cfg.camera_rate <= 0:
+            raise ValueError(
+                f"parameter 'camera_view' needs camera_rate > 0 (0 = no camera), got "
+                f"{cfg.camera_view!r}"
+            )
+        from mbrl_control.latent.camera_view import camera_view
+
+        try:
+            camera_view(cfg.camera_view)  # its errors name the parameter
+        except FileNotFoundError as exc:
+            raise ValueError(str(exc)) from None
 
 
 def profile_of(cfg: SimNodeConfig, task: Any) -> Any:
@@ -194,7 +218,9 @@ class SimNode(Node):
         if cfg.camera_rate > 0:
             from mbrl_sim.pixel_env import sim_camera
 
-            self.camera = sim_camera(self.sim)
+            from mbrl_control.latent.camera_view import camera_view
+
+            self.camera = sim_camera(self.sim, camera_view(cfg.camera_view))
         self.totals = dict.fromkeys(SAFETY_TOTALS, 0)  # finished episodes
         self._wire_io()
         self._reset_episode()
