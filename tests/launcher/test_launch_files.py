@@ -15,8 +15,13 @@ from rcl_check import rcl_params, same_value
 from mbrl_control.launcher import parser, plan
 
 REPO = Path(__file__).resolve().parents[2]
-NODES = ("sim_node", "mpc_controller", "finetune_node")
-LAUNCH_FILES = ("sim_mpc.launch.yaml", "sim_to_real.launch.yaml", "two_robots.launch.yaml")
+NODES = ("sim_node", "mpc_controller", "finetune_node", "pixel_controller")
+LAUNCH_FILES = (
+    "sim_mpc.launch.yaml",
+    "sim_to_real.launch.yaml",
+    "two_robots.launch.yaml",
+    "pixels.launch.yaml",
+)
 WORDS = ("n", "y", "yes", "off", "1e3", "0x10")  # strings rcl would re-type if unquoted
 
 
@@ -37,6 +42,8 @@ def _declared(node: str, task: str = "cartpole_swingup") -> dict[str, type]:
         from mbrl_control.ros.sim_node import SimNodeConfig as cls
     elif node == "finetune_node":
         from mbrl_control.ros.finetune_node import FinetuneConfig as cls
+    elif node == "pixel_controller":
+        from mbrl_control.control.pixel_config import PixelControllerConfig as cls
     else:
         from mbrl_control.control.config import ControllerConfig as cls
     hints = typing.get_type_hints(cls)
@@ -87,24 +94,45 @@ def test_sim_mpc_commands_and_lifecycle(installed) -> None:
     )  # fmt: skip
 
 
+def test_pixels_launch_renders_the_planners_view_and_activates_the_controller(installed) -> None:
+    launch = parser.load(REPO / "launch" / "pixels.launch.yaml")
+    with pytest.raises(Exception, match="model_path"):  # required: nothing to control without
+        plan.plan(launch, {}, installed.environ())
+    sim, ctrl = plan.plan(launch, {"model_path": "RUN/planner.onnx"}, installed.environ())
+    assert (sim.label, sim.required, sim.activate) == ("sim_node", True, None)
+    assert (ctrl.label, ctrl.required, ctrl.activate) == ("pixel_controller", True,
+                                                          "/pixel_controller")  # fmt: skip
+    assert sim.argv[-4:] == ("-p", "camera_rate:=12.5", "-p", "real_time_factor:=1.0")
+    assert same_value(_check_types(sim.argv)["camera_view"], "RUN/planner.onnx")
+    assert same_value(_check_types(ctrl.argv)["model_path"], "RUN/planner.onnx")
+
+
 @pytest.mark.parametrize("name", LAUNCH_FILES)
 def test_shipped_launch_files_give_every_node_its_declared_types(installed, name) -> None:
     launch = parser.load(REPO / "launch" / name)
     environ = installed.environ(HOME="/home/u")
     args = {"rate": "50", "real_time_factor": "2"} if name != "two_robots.launch.yaml" else {}
+    if name == "pixels.launch.yaml":
+        args = {"camera_rate": "25", "real_time_factor": "2"}
     for word in WORDS:
         cmds = plan.plan(launch, {"profile": word, "model_path": word, **args}, environ)
         for cmd in cmds:
             got = _check_types(cmd.argv)
             if _node_name(cmd.argv) == "sim_node":
                 assert same_value(got["profile"], word)
-                if args:
+                if "rate" in args:
                     assert same_value(got["rate"], 50.0)
+                if "camera_rate" in args:  # pixels: the camera from the planner's view
+                    assert same_value(got["camera_rate"], 25.0)
+                    assert same_value(got["camera_view"], word)
             elif _node_name(cmd.argv) == "mpc_controller":
                 assert same_value(got["model_path"], word)
                 assert same_value(got["state_timeout"], 0.1)
                 # critic weights come from the planner file's task, not a file for every task
                 assert not any(k.startswith("critics.") for k in got), sorted(got)
+            elif _node_name(cmd.argv) == "pixel_controller":
+                assert same_value(got["model_path"], word)
+                assert same_value(got["image_timeout"], 0.5)
             else:
                 assert same_value(got["planner"], word)
 
@@ -142,7 +170,8 @@ def test_launch_files_resolve_from_this_checkout(name: str, monkeypatch) -> None
     """Without an ament prefix: config from the checkout, executables from the venv's bin/."""
     monkeypatch.delenv("AMENT_PREFIX_PATH", raising=False)
     monkeypatch.setenv("HOME", "/home/u")
-    for cmd in plan.plan(parser.load(REPO / "launch" / name), {}, dict(os.environ)):
+    args = {"model_path": "planner.onnx"} if name == "pixels.launch.yaml" else {}  # required
+    for cmd in plan.plan(parser.load(REPO / "launch" / name), args, dict(os.environ)):
         assert Path(cmd.argv[0]).name == _node_name(cmd.argv)
         params_file = cmd.argv[cmd.argv.index("--params-file") + 1]
         assert params_file == str(REPO / "config" / f"{_node_name(cmd.argv)}.yaml")
