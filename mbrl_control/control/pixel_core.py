@@ -106,18 +106,21 @@ class PixelControllerCore:
         recorded = planner.metadata.get("task")
         if not isinstance(recorded, str) or not recorded:
             raise ValueError(f"{self.path}: the pixel planner's metadata names no task")
-        try:
-            task = get_task(recorded)
-        except (ValueError, FileNotFoundError) as exc:
-            raise ValueError(f"{self.path}: its task {recorded!r} cannot be built: {exc}") from None
-        if cfg.task:
-            said = get_task(cfg.task)
-            if said.name != task.name:
+        if cfg.task:  # e.g. the task file of a planner that records only the task's name
+            task = get_task(cfg.task)
+            if task.name != recorded:
                 raise ValueError(
-                    f"{self.path}: refused: the planner was trained on task {task.name!r}, the "
-                    f"task parameter says {said.name!r}"
+                    f"{self.path}: refused: the planner was trained on task {recorded!r}, the "
+                    f"task parameter says {task.name!r}"
                 )
-            task = said
+        else:
+            try:
+                task = get_task(recorded)
+            except (ValueError, FileNotFoundError) as exc:
+                raise ValueError(
+                    f"{self.path}: its task {recorded!r} cannot be built ({exc}); give the "
+                    "task file as the task parameter"
+                ) from None
         if planner.action_low.shape != (task.act_dim,):
             raise ValueError(
                 f"{self.path}: {planner.action_low.size} actions, task {task.name} has "

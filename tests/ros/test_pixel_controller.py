@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TASK
 from test_controller_lifecycle import _settled, _transition
 from test_controller_node import latest, level_is
+
+from mbrl_control.tasks import get_task
 
 pytestmark = pytest.mark.ros
 
@@ -29,6 +30,7 @@ BIN = Path(sys.executable).parent
 PIXEL = str(BIN / "pixel_controller")
 STATUS = "pixel_controller: planner"
 REPEAT = 4  # the test planner's action repeat
+TASK = get_task("cartpole_swingup")
 
 
 def _values(diags) -> dict[str, str]:
