@@ -24,7 +24,6 @@ def probe(run: str | Path, sequences: int = 256, length: int = 16, seed: int = 0
     import torch
 
     from mbrl_control.data.image_store import SequenceLoader
-    from mbrl_control.latent.planner import ActionScale
     from mbrl_control.latent.training import CHECKPOINT, SETTINGS, PixelTrainConfig
     from mbrl_control.latent.world_model import WorldModel
     from mbrl_control.tasks import get_task
@@ -41,8 +40,27 @@ def probe(run: str | Path, sequences: int = 256, length: int = 16, seed: int = 0
     model.load_state_dict(state["model"])
     model.eval()
     loader = SequenceLoader(run / "data", length, task=task)
+    report = latent_report(model, loader, task, sequences, seed)
+    return {
+        "run": str(run),
+        "trained": state["progress"],
+        **report,
+    }
+
+
+def latent_report(
+    model: Any, loader: Any, task: Any, sequences: int = 256, seed: int = 0
+) -> dict[str, Any]:
+    """``reward_corr`` and ``linear_probe_r`` (per state dimension, see module) of the world
+    model ``model`` on ``sequences`` sequences drawn from ``loader`` (a
+    :class:`~mbrl_control.data.image_store.SequenceLoader` with ``task``)."""
+    import torch
+
+    from mbrl_control.latent.planner import ActionScale
+
     batch = loader.sample(np.random.default_rng(seed), sequences)
     scale = ActionScale(task.low.tolist(), task.high.tolist())
+    model.eval()
     with torch.no_grad():
         post, _ = model.filter(
             torch.from_numpy(batch.images), scale.normalize(torch.from_numpy(batch.action))
@@ -58,8 +76,6 @@ def probe(run: str | Path, sequences: int = 256, length: int = 16, seed: int = 0
         w = np.linalg.lstsq(x[:half], y[:half], rcond=None)[0]
         probes[name] = round(float(np.corrcoef(x[half:] @ w, y[half:])[0, 1]), 3)
     return {
-        "run": str(run),
-        "trained": state["progress"],
         "reward_corr": round(float(np.corrcoef(reward.ravel(), true.ravel())[0, 1]), 3),
         "linear_probe_r": probes,
     }

@@ -247,24 +247,12 @@ class PixelRun:
 
         cfg = self.cfg
         loader = SequenceLoader(self.data, cfg.length, task=self.task)
-        rng = np.random.default_rng([cfg.seed, k, 2])
         torch.manual_seed(cfg_seed(cfg, k))
-        background = torch.from_numpy(loader.median_frame(rng))  # (3, S, S) uint8
-        self.model.train()
-        for _ in range(cfg.updates_per_episode):
-            b = loader.sample(rng, cfg.batch)
-            actions = self.scale.normalize(torch.from_numpy(b.action))
-            loss, metrics = self.model.loss(
-                torch.from_numpy(b.images), actions, torch.from_numpy(b.reward),
-                background=background,
-            )  # fmt: skip
-            self.opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            self.opt.step()
-            self._losses.append(metrics)
+        self._losses += train_steps(
+            self.model, self.opt, loader, self.scale, np.random.default_rng([cfg.seed, k, 2]),
+            cfg.updates_per_episode, cfg.batch, cfg.grad_clip,
+        )  # fmt: skip
         self.progress["updates"] += cfg.updates_per_episode
-        self.model.eval()
 
     def evaluate(self, random_policy: bool = False) -> dict[str, Any]:
         """Export OUT/planner.onnx and score it with onnxruntime alone (or score the random
@@ -357,6 +345,38 @@ class PixelRun:
 
     def close(self) -> None:
         self.env.close()
+
+
+def train_steps(
+    model: WorldModel,
+    opt: torch.optim.Optimizer,
+    loader: Any,
+    scale: ActionScale,
+    rng: np.random.Generator,
+    updates: int,
+    batch: int,
+    grad_clip: float,
+) -> list[dict[str, float]]:
+    """``updates`` Adam steps of ``model`` on ``batch`` random sequences each from ``loader``
+    (a :class:`~mbrl_control.data.image_store.SequenceLoader` with a task: rewards), the
+    background for the foreground weighting drawn once from the same store; returns each
+    step's loss terms. Leaves the model in eval mode."""
+    background = torch.from_numpy(loader.median_frame(rng))  # (3, S, S) uint8
+    model.train()
+    metrics = []
+    for _ in range(updates):
+        b = loader.sample(rng, batch)
+        loss, terms = model.loss(
+            torch.from_numpy(b.images), scale.normalize(torch.from_numpy(b.action)),
+            torch.from_numpy(b.reward), background=background,
+        )  # fmt: skip
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        opt.step()
+        metrics.append(terms)
+    model.eval()
+    return metrics
 
 
 def pixel_camera(task: Any) -> CameraSpec:

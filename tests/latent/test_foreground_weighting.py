@@ -5,6 +5,9 @@ real balance-start frames draws the foreground better than with the plain square
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -21,7 +24,7 @@ SMALL = WorldModelConfig(depth=8, deter=32, stoch=8, hidden=32, reward_scale=10.
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> SequenceLoader:
+def root(tmp_path_factory) -> Path:
     """6 balance-start episodes of Gaussian forces (3 N std, held 4 steps) through the
     train-pixels camera: the pole starts upright and falls, the cart drifts."""
     root = tmp_path_factory.mktemp("fg")
@@ -35,7 +38,12 @@ def store(tmp_path_factory) -> SequenceLoader:
         )
         store_episode(episode, root, env.unwrapped.camera.spec)
     env.close()
-    return SequenceLoader(root, 12, task=task)
+    return root
+
+
+@pytest.fixture(scope="module")
+def store(root) -> SequenceLoader:
+    return SequenceLoader(root, 12, task=get_task("cartpole_swingup"))
 
 
 def test_median_frame_is_the_background_and_weights_mark_the_robot(store) -> None:
@@ -119,3 +127,16 @@ def _foreground_error(weight: float, store: SequenceLoader, seed: int) -> float:
 def test_weighting_draws_the_foreground_better(store, seed: int) -> None:
     plain, weighted = _foreground_error(0.0, store, seed), _foreground_error(20.0, store, seed)
     assert weighted < 0.7 * plain, (weighted, plain)
+
+
+def test_objective_study_compares_weights_offline(root, capsys) -> None:
+    from mbrl_control.latent.objective_study import main
+
+    assert main([str(root), "--weights", "0,20", "--updates", "2", "--batch", "2"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["weight"] for r in rows] == [0.0, 20.0]
+    for row in rows:
+        assert set(row["linear_probe_r"]) == {"x", "cos_theta", "sin_theta", "x_dot", "theta_dot"}
+        assert -1 <= row["reward_corr"] <= 1 and row["updates"] == 2
+    with pytest.raises(SystemExit):
+        main([str(root), "--weights", "-1"])
