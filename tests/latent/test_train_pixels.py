@@ -105,7 +105,7 @@ def test_tiny_run_learns_writes_its_curve_and_resumes(tmp_path, capsys) -> None:
     after = heldout_losses(start.model, tmp_path / "heldout")
     start.close()
     # measured (foreground weight 20): weighted image 1775 -> 301, reward 0.253 -> 0.082 (about the
-    # held-out reward variance: the head has learned its level, not its shape; the curve shows control)
+    # held-out reward variance: the head learned its level, not its shape; the curve shows control)
     assert after["plain_image"] < 0.05 * before["plain_image"], (before, after)
     assert after["image"] < 0.3 * before["image"], (before, after)  # foreground counts 21x
     assert after["reward"] < 0.5 * before["reward"], (before, after)
