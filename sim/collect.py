@@ -4,6 +4,13 @@ Every episode gets its own seed from ``SeedSequence(seed).spawn(episodes)``, so 
 does not depend on the number of workers or on which worker ran which episode. Workers
 (local processes, or Ray tasks) each keep one env and policy and return whole episodes; the
 parent appends them to the store as they arrive (atomically, one file each).
+
+With ``pixels=True`` each episode also carries the camera frame of every state, rendered by
+the pixel env's camera (:func:`mbrl_sim.pixel_env.sim_camera`) on the same simulator, and
+the parent stores them beside the transitions under the same episode id
+(:class:`~mbrl_control.data.image_store.ImageStore`, what
+:class:`~mbrl_control.data.image_store.SequenceLoader` reads). Rendering does not touch the
+physics: the transitions are the same bytes as without frames.
 """
 
 from __future__ import annotations
@@ -14,11 +21,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mbrl_control.data.store import TransitionStore
+
+if TYPE_CHECKING:
+    from mbrl_control.tasks.camera_section import CameraSpec
 
 BACKENDS = ("local", "ray")
 
@@ -36,6 +46,10 @@ class WorkerConfig:
     """Exploration noise of a planner policy: Gaussian, std = ``noise`` × half the action
     range, the noisy action clipped to the task's bounds (a safe excitation policy for
     recording on a robot: the planner's behaviour, widened, never past the limits)."""
+    pixels: bool = False
+    """Also render the camera frame of every state: ``frames (T+1, S, S, 3)`` uint8."""
+    camera: CameraSpec | None = None
+    """The frames' view (default: the task's ``camera`` section); only with ``pixels``."""
 
     def __post_init__(self) -> None:
         if self.policy != "random" and not self.policy.startswith("planner:"):
@@ -45,13 +59,16 @@ class WorkerConfig:
                 f"noise={self.noise!r}: a fraction in [0, 1] of the action half-range, for a "
                 "planner policy only"
             )
+        if self.camera is not None and not self.pixels:
+            raise ValueError("camera is the view of the frames: it needs pixels=True")
 
 
-_CACHE: dict[WorkerConfig, tuple[Any, Any]] = {}
+_CACHE: dict[WorkerConfig, tuple[Any, Any, Any]] = {}
 
 
-def _env_and_planner(cfg: WorkerConfig) -> tuple[Any, Any]:
-    """This process's env and planner for ``cfg`` (built once per process)."""
+def _env_and_planner(cfg: WorkerConfig) -> tuple[Any, Any, Any]:
+    """This process's env, planner and pixel camera (None without ``cfg.pixels``) for
+    ``cfg`` (built once per process)."""
     if cfg not in _CACHE:
         import mbrl_sim
         import torch
@@ -63,13 +80,30 @@ def _env_and_planner(cfg: WorkerConfig) -> tuple[Any, Any]:
             from mbrl_control.export.runtime import OnnxPlanner
 
             planner = OnnxPlanner(cfg.policy.split(":", 1)[1], expected_task=env.unwrapped.task)
-        _CACHE[cfg] = (env, planner)
+        camera = None
+        if cfg.pixels:
+            from mbrl_sim.pixel_env import sim_camera
+
+            camera = sim_camera(env.unwrapped, cfg.camera)
+        _CACHE[cfg] = (env, planner, camera)
     return _CACHE[cfg]
 
 
+def pixel_camera_spec(cfg: WorkerConfig) -> dict[str, Any]:
+    """The view ``cfg``'s frames are rendered from, fitted (target and distance resolved), as
+    stored with them. Raises ``ValueError`` without ``cfg.pixels``."""
+    import dataclasses
+
+    camera = _env_and_planner(cfg)[2]
+    if camera is None:
+        raise ValueError("no frames without pixels=True")
+    return dataclasses.asdict(camera.spec)
+
+
 def rollout(cfg: WorkerConfig, seed: int) -> dict[str, Any]:
-    """One episode: ``{"obs": (T+1, O), "action": (T, A), "meta": dict}``."""
-    env, planner = _env_and_planner(cfg)
+    """One episode: ``{"obs": (T+1, O), "action": (T, A), "meta": dict}``, with
+    ``cfg.pixels`` also ``"frames": (T+1, S, S, 3)`` uint8 (frame t shows obs[t])."""
+    env, planner, camera = _env_and_planner(cfg)
     task = env.unwrapped.task
     rng = np.random.default_rng((seed, 1))  # the random policy's own stream
     obs, info = env.reset(seed=seed)
@@ -77,6 +111,7 @@ def rollout(cfg: WorkerConfig, seed: int) -> dict[str, Any]:
     if planner is not None:  # its noise stream from the episode's seed: the data do not
         planner.reset(seed=seed)  # depend on which worker ran which episodes before
     observations, actions, ret, success = [obs], [], 0.0, False
+    frames = None if camera is None else [camera.render()]
     done = False
     while not done:
         if planner is None:
@@ -89,6 +124,8 @@ def rollout(cfg: WorkerConfig, seed: int) -> dict[str, Any]:
                                  task.low, task.high).astype(np.float32)  # fmt: skip
         obs, reward, terminated, truncated, step_info = env.step(action)
         observations.append(obs)
+        if frames is not None:
+            frames.append(camera.render())
         actions.append(np.clip(action, task.low, task.high))
         ret += reward
         success = success or step_info["is_success"]
@@ -107,7 +144,10 @@ def rollout(cfg: WorkerConfig, seed: int) -> dict[str, Any]:
         "terminated": bool(terminated),
         "source": "sim",
     }
-    return {"obs": np.stack(observations), "action": np.stack(actions), "meta": meta}
+    episode = {"obs": np.stack(observations), "action": np.stack(actions), "meta": meta}
+    if frames is not None:
+        episode["frames"] = np.stack(frames)
+    return episode
 
 
 def _rollout_job(job: tuple[WorkerConfig, int]) -> dict[str, Any]:
@@ -167,10 +207,14 @@ def collect(
     backend: str = "local",
     quiet: bool = False,
     noise: float = 0.0,
+    pixels: bool = False,
+    camera: CameraSpec | None = None,
 ) -> dict[str, Any]:
     """Collect ``episodes`` episodes of ``task`` (a built-in name or a task-file path) into
     the store at ``out``; return a summary dict. ``noise``: a planner policy's exploration
-    noise (:attr:`WorkerConfig.noise`)."""
+    noise (:attr:`WorkerConfig.noise`). ``pixels``: also store each episode's camera frames
+    beside it (``OUT/images``, from ``camera``, default the task's ``camera`` section); a
+    store's frames share one view, so a store with frames from another view is refused."""
     from mbrl_sim.profiles import load_profile
     from mbrl_sim.scene_spec import scene_spec
     from tqdm import tqdm
@@ -185,7 +229,11 @@ def collect(
         raise ValueError(f"backend={backend!r}; allowed: {list(BACKENDS)}")
     if episodes < 1 or workers < 1:
         raise ValueError(f"episodes and workers must be >= 1, got {episodes}, {workers}")
-    cfg = WorkerConfig(task, profile, policy, noise)
+    cfg = WorkerConfig(task, profile, policy, noise, pixels, camera)
+    images, view, frames = None, None, 0
+    if pixels:  # the fitted view; workers=1 reuses this env
+        view = pixel_camera_spec(cfg)
+        images = _image_store(out, view)
     store = TransitionStore(out)
     seeds = episode_seeds(seed, episodes)
     runner = _local if backend == "local" else _ray
@@ -193,6 +241,9 @@ def collect(
     with tqdm(total=episodes, disable=quiet, unit="ep", desc=f"collect {task}") as bar:
         for ep in runner(cfg, seeds, workers):
             ids.append(store.append_episode(ep["obs"], ep["action"], ep["meta"]))
+            if images is not None:  # after the transitions, as store_episode does
+                images.write(ids[-1], ep["frames"], view)
+                frames += len(ep["frames"])
             steps += len(ep["action"])
             returns.append(ep["meta"]["return"])
             bar.update(1)
@@ -211,4 +262,27 @@ def collect(
         "return_mean": float(np.mean(returns)),
         "elapsed_s": round(elapsed, 3),
         "env_steps_per_s": round(steps / elapsed, 1) if elapsed > 0 else math.inf,
+        **({"frames": frames, "camera": view} if pixels else {}),
     }
+
+
+def _image_store(out: str | Path, view: dict[str, Any]) -> Any:
+    """The frames store of ``out``; refuses one whose frames came from another view (a
+    sequence loader stacks frames of one size and a world model learns one view)."""
+    import json
+
+    from mbrl_control.data.image_store import ImageStore
+
+    if (Path(out) / "images").is_dir():
+        have = ImageStore(out).episodes()
+        if have:
+            old = ImageStore(out).camera(have[-1])
+            new = json.loads(json.dumps(view))  # tuples as the stored JSON has them
+            diff = [f"{k} {old.get(k)} there, {new.get(k)} here" for k in new
+                    if old.get(k) != new.get(k)]  # fmt: skip
+            if diff:
+                raise ValueError(
+                    f"{out}: its frames are from another camera ({'; '.join(diff)}); one "
+                    "store holds one view: collect into another --out or use its camera"
+                )
+    return ImageStore(out)

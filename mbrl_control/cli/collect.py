@@ -2,6 +2,11 @@
 
 Prints a JSON summary. Episodes are appended atomically as they finish, so an interrupted
 run keeps every completed episode; re-running appends more episodes after them.
+
+``--pixels`` also stores every state's camera frame beside the transitions (``OUT/images``,
+one file per episode id, what ``SequenceLoader`` reads; docs/pixels.md "Collecting frames"),
+from the task's ``camera`` section or the view ``--camera-view`` names (a pixel planner file's
+trained view, or a camera mapping, as ``sim_node camera_view``).
 """
 
 from __future__ import annotations
@@ -44,6 +49,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backend", choices=("local", "ray"), default="local", help="where workers run"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--pixels", action="store_true",
+        help="also store each state's camera frame (OUT/images, for train-pixels' loader)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--camera-view", default="", metavar="VIEW",
+        help="--pixels' camera: PLANNER.onnx (a pixel planner's trained view) or a mapping, e.g. "
+        "'{target: [0, 0, 0.15], distance: 1.4, pitch: 0}'; default: the task's camera section",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.noise and args.policy == "random":
         raise UsageError("--noise is exploration noise on a planner policy (--policy planner:PATH)")
+    camera = None
+    if args.camera_view.strip():
+        if not args.pixels:
+            raise UsageError("--camera-view is the camera of --pixels: add --pixels")
+        from mbrl_control.latent.camera_view import camera_view
+
+        camera = camera_view(args.camera_view, "--camera-view")
     from mbrl_sim.collect import collect
 
     logging.basicConfig(level=logging.WARNING)
@@ -65,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         quiet=args.quiet,
         noise=args.noise,
+        pixels=args.pixels,
+        camera=camera,
     )
     print(json.dumps(summary, indent=2))
     return 0
