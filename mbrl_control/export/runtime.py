@@ -325,8 +325,8 @@ def _read_metadata(session: ort.InferenceSession, path: Path) -> dict[str, Any]:
     if missing and kind.startswith('"latent'):  # JSON-encoded, like every property
         raise ValueError(
             f"{path}: a pixel planner file ({json.loads(kind)}, from train-pixels): it plans "
-            "from camera frames, this command runs state planners (mbrl_control.latent"
-            ".runtime.OnnxPixelPlanner runs it; train-pixels evaluates it)"
+            "from camera frames, this command runs state planners (the pixel_controller node "
+            "runs it: ros2 launch mbrl_control pixels.launch.yaml model_path:=FILE)"
         )
     if missing:
         raise ValueError(f"{path}: not a planner file (metadata lacks {missing})")

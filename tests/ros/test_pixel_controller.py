@@ -247,11 +247,12 @@ def test_bad_images_are_refused_without_a_crash(spawn, ros_env, ros_probe,
 
 def test_planner_files_of_the_other_kind_are_refused(ros_env, planner_dir, pixel_planner) -> None:
     """One line, exit 2: pixel_controller names a state planner file and what runs it;
-    mpc_controller (already before pixel_controller existed) names a pixel planner file."""
+    mpc_controller names a pixel planner file and the node that runs it."""
     cases = [
         (PIXEL, planner_dir / "planner_a.onnx", ("a state planner file", "mpc_controller")),
-        (str(BIN / "mpc_controller"), pixel_planner, ("a pixel planner file",)),
-    ]
+        (str(BIN / "mpc_controller"), pixel_planner, ("a pixel planner file", "pixel_controller",
+                                                      "pixels.launch.yaml")),
+    ]  # fmt: skip
     for exe, path, words in cases:
         run = subprocess.run([exe, "--ros-args", "-p", f"model_path:={path}"], env=ros_env,
                              capture_output=True, text=True, timeout=120)  # fmt: skip
