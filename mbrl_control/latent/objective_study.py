@@ -1,13 +1,15 @@
-"""Does the world model see the robot? The image objective's foreground weight, compared offline.
+"""Does the world model see the robot, and can it imagine the reward? Objectives compared offline.
 
-``python -m mbrl_control.latent.objective_study DATA --weights 0,20,50 --updates 600`` (JSON):
-for each foreground weight (:class:`~mbrl_control.latent.world_model.WorldModelConfig`
-``foreground_weight``; 0 is the plain squared error), a world model of the pixel run's default
-size trained from the same seed on the same sequences of the store ``DATA`` (a ``train-pixels``
-run's ``RUN/data``, or any store with frames), then the reward head's correlation with the
-task's reward and linear probes of the latent per state dimension
-(:func:`~mbrl_control.latent.probe.latent_report`). Offline and seeded: it isolates what the
-objective does to perception from what the planner does with it (docs/pixels.md).
+``python -m mbrl_control.latent.objective_study DATA --weights 0,20 --overshoot 0,12``
+(JSON): for each foreground weight and reward-overshooting distance
+(:class:`~mbrl_control.latent.world_model.WorldModelConfig` ``foreground_weight``,
+``reward_overshoot``; 0 and 0 are the plain DreamerV1 loss), a world model of the pixel run's
+default size trained from the same seed on the same sequences of the store ``DATA`` (a
+``train-pixels`` run's ``RUN/data``, or any store with frames), then
+:func:`~mbrl_control.latent.probe.latent_report`: the reward head's correlation with the task's
+reward on filtered states and on imagined ones (what the planner reads), and linear probes of
+the latent per state dimension. Offline and seeded: it isolates what the objective does to the
+model from what the planner does with it (docs/pixels.md).
 """
 
 from __future__ import annotations
@@ -23,14 +25,18 @@ from typing import Any
 def objective_study(
     data: str | Path,
     weights: tuple[float, ...],
+    overshoots: tuple[int, ...] = (0,),
     updates: int = 600,
     batch: int = 16,
     length: int = 16,
     task: str = "cartpole_swingup",
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """One row per foreground weight (see module): ``weight``, ``train_s`` (s, wall),
-    ``reward_corr``, ``linear_probe_r``. ``ValueError`` for a store without usable frames."""
+    """One row per (foreground weight, overshoot distance) (see module): ``weight``,
+    ``overshoot``, ``train_s`` (s, wall) and the :func:`~mbrl_control.latent.probe
+    .latent_report`. ``ValueError`` for a store without usable frames."""
+    import itertools
+
     import numpy as np
     import torch
 
@@ -45,9 +51,11 @@ def objective_study(
     loader = SequenceLoader(data, length, task=spec)
     scale = ActionScale(spec.low.tolist(), spec.high.tolist())
     rows = []
-    for weight in weights:
+    for weight, overshoot in itertools.product(weights, overshoots):
         torch.manual_seed(seed)
-        config = dataclasses.replace(SMALL_MODEL, foreground_weight=float(weight))
+        config = dataclasses.replace(
+            SMALL_MODEL, foreground_weight=float(weight), reward_overshoot=overshoot
+        )
         model = WorldModel(spec.act_dim, config)
         opt = torch.optim.Adam(model.parameters(), 2e-3, eps=1e-5)
         began = time.perf_counter()
@@ -55,6 +63,7 @@ def objective_study(
         rows.append(
             {
                 "weight": float(weight),
+                "overshoot": overshoot,
                 "updates": updates,
                 "train_s": round(time.perf_counter() - began, 1),
                 **latent_report(model, loader, spec, seed=seed + 1),
@@ -64,7 +73,7 @@ def objective_study(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mbrl_control.cli.checks import float_in, positive_int
+    from mbrl_control.cli.checks import float_in, int_in, positive_int
 
     weight = float_in(0.0, 1000.0)
 
@@ -79,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("data", help="a transition store with frames (a train-pixels RUN/data)")
     parser.add_argument("--weights", type=weight_list, default=(0.0, 20.0), help="e.g. 0,20,50")
+    parser.add_argument(
+        "--overshoot", type=lambda text: tuple(int_in(0, 100)(x) for x in text.split(",")),
+        default=(0,), help="reward-overshooting distances, e.g. 0,12",
+    )  # fmt: skip
     parser.add_argument("--updates", type=positive_int, default=600, help="Adam steps per model")
     parser.add_argument("--batch", type=positive_int, default=16, help="sequences per step")
     parser.add_argument("--task", default="cartpole_swingup", help="the store's task (rewards)")
@@ -89,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)  # small convolutions: one thread beats two on a shared machine
-    rows = objective_study(args.data, args.weights, args.updates, args.batch, task=args.task,
-                           seed=args.seed)  # fmt: skip
+    rows = objective_study(args.data, args.weights, args.overshoot, args.updates, args.batch,
+                           task=args.task, seed=args.seed)  # fmt: skip
     print(json.dumps(rows))
     return 0
 

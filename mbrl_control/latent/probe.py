@@ -77,7 +77,36 @@ def latent_report(
         probes[name] = round(float(np.corrcoef(x[half:] @ w, y[half:])[0, 1]), 3)
     return {
         "reward_corr": round(float(np.corrcoef(reward.ravel(), true.ravel())[0, 1]), 3),
+        "open_loop_reward_corr": open_loop_reward_corr(model, post, batch, scale),
         "linear_probe_r": probes,
+    }
+
+
+def open_loop_reward_corr(model: Any, post: Any, batch: Any, scale: Any) -> dict[str, float]:
+    """What the planner reads: from the filtered state after the first 4 frames (posterior
+    mean, as the runtime filters), the prior imagined under the recorded actions (prior
+    mean, as the planner imagines); the correlation of the reward head's sum over k
+    imagined steps with the recorded rewards' sum, for k = 1, 4 and the rest of the
+    sequence."""
+    import torch
+
+    from mbrl_control.latent.rssm import LatentState
+
+    context, t_len = 4, batch.action.shape[1]
+    ks = sorted({1, min(4, t_len - context), t_len - context})
+    actions = scale.normalize(torch.from_numpy(batch.action))  # (B, T, A)
+    h, z = post.h[:, context - 1], post.mean[:, context - 1]  # (B, ·) after frame context-1
+    state = LatentState(h, z, torch.ones_like(z), z)
+    imagined = []
+    with torch.no_grad():
+        for t in range(context - 1, t_len - 1):  # action t leads to the state at t+1
+            state = model.rssm.img_step(state, actions[:, t], sample=False)
+            imagined.append(model.reward(state.features).squeeze(-1))
+    pred = torch.stack(imagined, 1).numpy()  # (B, T-context)
+    true = batch.reward[:, context - 1 : t_len - 1]  # reward of action t
+    return {
+        str(k): round(float(np.corrcoef(pred[:, :k].sum(1), true[:, :k].sum(1))[0, 1]), 3)
+        for k in ks
     }
 
 

@@ -16,7 +16,15 @@ pixel's squared error is weighted ``1 + w`` where the target frame differs from 
 .median_frame`) by more than ``foreground_threshold`` (summed over channels, [-0.5, 0.5]
 units), else 1. A thin pole is ~50 of 4096 pixels: unweighted, the error of drawing it as a
 blur is lost among the background's, and the latent never learns the angle (docs/pixels.md,
-"Foreground weighting": linear-probe r for cos theta 0.27 -> 0.80 after 600 updates).
+"Foreground weighting").
+
+**Reward overshooting** (``reward_overshoot`` D > 0; the reward half of PlaNet's latent
+overshooting, Hafner et al. 2019, Sec. 4): the planner scores candidates by the reward head on
+*imagined* states (the prior, from the filtered state), but the head above learns from
+posterior states, which see the frame. From every posterior state the prior is rolled forward
+under the recorded actions for d = 1..D steps (prior mean, as the planner imagines) and the
+head's prediction at each is regressed on the recorded reward; the mean over d joins the loss
+with the reward weight. This trains exactly what the planner reads.
 """
 
 from __future__ import annotations
@@ -48,8 +56,14 @@ class WorldModelConfig:
     """Extra weight of a foreground pixel's error (see module); 0: plain squared error."""
     foreground_threshold: float = 0.15
     """Summed absolute channel difference from the background that makes a pixel foreground."""
+    reward_overshoot: int = 0
+    """D, steps of imagined reward regressed from every posterior state (see module); 0: off."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.reward_overshoot, bool) or not (
+            isinstance(self.reward_overshoot, int) and 0 <= self.reward_overshoot <= 100
+        ):
+            raise ValueError(f"reward_overshoot={self.reward_overshoot!r}; allowed: 0..100")
         if not (self.foreground_weight >= 0 and self.foreground_threshold > 0):
             raise ValueError(
                 f"foreground_weight={self.foreground_weight} (allowed >= 0), "
@@ -104,6 +118,8 @@ class WorldModel(nn.Module):
         reward_pred = self.reward(feat[:, 1:]).squeeze(-1)  # (B, T-1) for rewards[:, :-1]
         reward_loss = (reward_pred - rewards[:, :-1]).pow(2).mean() / 2
         terms = {"image": image_loss, "reward": reward_loss}
+        if c.reward_overshoot:
+            terms["overshoot"] = self.overshoot_loss(post, actions, rewards)
         if continues is not None:
             logits = self.cont(feat[:, 1:]).squeeze(-1)
             terms["continue"] = nn.functional.binary_cross_entropy_with_logits(
@@ -117,10 +133,31 @@ class WorldModel(nn.Module):
         kl = c.kl_balance * torch.maximum(kl_prior, free) + (1 - c.kl_balance) * torch.maximum(
             kl_post, free
         )
-        total = sum(terms.values()) + (c.reward_scale - 1) * reward_loss + c.kl_scale * kl
+        rewardish = reward_loss + terms.get("overshoot", 0.0)  # both weighted reward_scale
+        total = sum(terms.values()) + (c.reward_scale - 1) * rewardish + c.kl_scale * kl
         metrics = {k: float(v.detach()) for k, v in terms.items()}
         metrics |= {"kl": float(kl_value), "loss": float(total.detach())}
         return total, metrics
+
+    def overshoot_loss(
+        self, post: LatentState, actions: torch.Tensor, rewards: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean over d = 1..D of the imagined reward's squared error (see module):
+        ``post (B, T, ·)`` posteriors, ``actions (B, T, A)``, ``rewards (B, T)`` (reward of
+        ``actions[:, t]``). At step d the imagined state from start t has taken actions
+        ``t..t+d-1`` and predicts ``rewards[:, t+d-1]``, for starts ``t <= T-d``."""
+        b, t_len = rewards.shape
+        h, z = post.h, post.mean  # (B, T, ·): the filtered state as the planner starts
+        errors = []
+        for d in range(1, min(self.config.reward_overshoot, t_len) + 1):
+            n = t_len - d + 1  # starts 0..T-d
+            zs = z[:, :n].flatten(0, 1)  # (B·n, S)
+            prev = LatentState(h[:, :n].flatten(0, 1), zs, torch.ones_like(zs), zs)
+            state = self.rssm.img_step(prev, actions[:, d - 1 : d - 1 + n].flatten(0, 1), False)
+            pred = self.reward(state.features).squeeze(-1).reshape(b, n)  # (B, n)
+            errors.append((pred - rewards[:, d - 1 : d - 1 + n]).pow(2).mean() / 2)
+            h, z = state.h.reshape(b, n, -1), state.mean.reshape(b, n, -1)
+        return torch.stack(errors).mean()
 
     def pixel_weights(
         self, target: torch.Tensor, background: torch.Tensor | None

@@ -1,7 +1,9 @@
-"""Foreground weighting of the world model's image loss (docs/pixels.md): the scene's median
-frame is its background, the weights mark where a frame differs from it (the cart and the
-thin pole, not the white background and the rail), and with them a world model trained on
-real balance-start frames draws the foreground better than with the plain squared error."""
+"""Foreground weighting and reward overshooting of the world model (docs/pixels.md). The
+scene's median frame is its background; the weights mark where a frame differs from it (the
+cart and the thin pole, not the white background and the rail); with them a world model
+trained on real balance-start frames draws the foreground better than with the plain squared
+error. Reward overshooting regresses the reward head on imagined states, as the planner reads
+it."""
 
 from __future__ import annotations
 
@@ -140,3 +142,35 @@ def test_objective_study_compares_weights_offline(root, capsys) -> None:
         assert -1 <= row["reward_corr"] <= 1 and row["updates"] == 2
     with pytest.raises(SystemExit):
         main([str(root), "--weights", "-1"])
+
+
+def test_reward_overshoot_regresses_imagined_rewards_on_the_recorded_ones(store) -> None:
+    """d = 1 by hand: the prior from each posterior mean under the recorded action predicts
+    that action's reward; the term's gradient reaches the transition (GRU), which the plain
+    reward term on posterior states trains only through the latent."""
+    from mbrl_control.latent.rssm import LatentState
+
+    b = store.sample(np.random.default_rng(3), 3)
+    images, actions = torch.from_numpy(b.images), torch.from_numpy(b.action) / 10
+    rewards = torch.from_numpy(b.reward)
+    torch.manual_seed(0)
+    model = WorldModel(1, WorldModelConfig(**{**SMALL.__dict__, "reward_overshoot": 1}))
+    torch.manual_seed(1)
+    post, _ = model.filter(images, actions)
+    h, z = post.h.flatten(0, 1), post.mean.flatten(0, 1)
+    nxt = model.rssm.img_step(LatentState(h, z, torch.ones_like(z), z), actions.flatten(0, 1),
+                              sample=False)  # fmt: skip
+    pred = model.reward(nxt.features).squeeze(-1).reshape(rewards.shape)
+    by_hand = float((pred - rewards).pow(2).mean() / 2)
+    assert float(model.overshoot_loss(post, actions, rewards)) == pytest.approx(by_hand, rel=1e-5)
+    # D steps: the mean over d of errors against rewards[:, t + d - 1]; D > T is cut at T
+    model.config = WorldModelConfig(**{**SMALL.__dict__, "reward_overshoot": 40})
+    assert torch.isfinite(model.overshoot_loss(post, actions, rewards))
+    model.zero_grad()
+    model.overshoot_loss(post.detach(), actions, rewards).backward()
+    assert float(model.rssm.gru.weight_hh.grad.abs().sum()) > 0
+    torch.manual_seed(1)
+    _, metrics = model.loss(images, actions, rewards)
+    assert metrics["overshoot"] > 0
+    with pytest.raises(ValueError, match="reward_overshoot"):
+        WorldModelConfig(reward_overshoot=-1)
