@@ -11,7 +11,6 @@ from mbrl_control.planning.sampling import (
     Noise,
     elites_of,
     keep_best,
-    no_best,
     shift,
     state_noise_at,
     with_prior,
@@ -45,7 +44,7 @@ def cem_plan(
     std = (cfg.init_std * (high - low) / 2).expand_as(mean)  # (H, A)
     prior = rollout.policy_plan(obs, goal)  # (H, A) or None
     prior_std = cfg.prior_std * (high - low) / 2  # (A,)
-    best = no_best(mean, rollout.model.members, rollout.predicted_dim)
+    best = None  # the first iteration's best candidate (keep_best)
     for i in range(cfg.iterations):
         # sample: std capped at half the distance to the nearer bound, noise clipped at ±2σ,
         # so every sample is inside [low, high] (PETS' truncated normal without rejection)

@@ -18,7 +18,6 @@ from mbrl_control.planning.sampling import (
     clip,
     elites_of,
     keep_best,
-    no_best,
     shift,
     state_noise_at,
     with_prior,
@@ -53,7 +52,7 @@ def icem_plan(
     prior = rollout.policy_plan(obs, goal)  # (H, A) or None
     prior_std = cfg.prior_std * (high - low) / 2  # (A,)
     kept = shift(carry["elites"]) if cfg.kept_elites else mean.new_zeros((0, *mean.shape))
-    best = no_best(mean, rollout.model.members, rollout.predicted_dim)
+    best = None  # the first iteration's best candidate (keep_best)
     last = cfg.iterations - 1
     for i, n_i in enumerate(cfg.populations):
         # sample: n_i - k colored-noise candidates around the mean, clipped into the bounds

@@ -13,7 +13,6 @@ from mbrl_control.planning.sampling import (
     clip,
     keep_best,
     lowest,
-    no_best,
     shift,
     state_noise_at,
     with_prior,
@@ -46,7 +45,7 @@ def mppi_plan(
     mean = shift(carry["plan"])  # (H, A) warm start
     prior = rollout.policy_plan(obs, goal)  # (H, A) or None
     prior_std = cfg.prior_std * (high - low) / 2  # (A,)
-    best = no_best(mean, rollout.model.members, rollout.predicted_dim)
+    best = None  # the first iteration's best candidate (keep_best)
     for i in range(cfg.iterations):
         # sample: smoothed perturbations of the mean, clipped into the bounds
         samples = clip(mean + sigma * (smooth @ noise["action_noise"][i]), low, high)  # (N,H,A)

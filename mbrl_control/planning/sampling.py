@@ -86,15 +86,15 @@ ensemble member's predicted states along the plan (:meth:`~mbrl_control.planning
 Rollout.__call__`'s ``paths`` of that candidate)."""
 
 
-def no_best(mean: torch.Tensor, members: int, predicted_dim: int) -> Best:
-    """The best-so-far before any candidate: ``mean (H, A)`` at cost +inf, a zero path."""
-    path = mean.new_zeros((mean.shape[0], members, predicted_dim))
-    return mean, torch.tensor(float("inf")), path
-
-
-def keep_best(best: Best, plan: torch.Tensor, cost: torch.Tensor, path: torch.Tensor) -> Best:
+def keep_best(
+    best: Best | None, plan: torch.Tensor, cost: torch.Tensor, path: torch.Tensor
+) -> Best:
     """Best-so-far updated with a candidate ``plan (H, A)``, ``cost ()``, ``path (H, E, P)``
-    (ties keep the earlier one)."""
+    (ties keep the earlier one). ``best`` None (before any candidate) takes the candidate:
+    rollout costs are always finite (:data:`~mbrl_control.planning.rollout.BIG_COST`), so it
+    would win against the +inf start anyway, and the graph has no comparison to do."""
+    if best is None:
+        return plan, cost, path
     better = cost < best[1]
     return (
         torch.where(better, plan, best[0]),
