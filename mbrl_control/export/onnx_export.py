@@ -35,6 +35,7 @@ import onnx
 import torch
 from torch import nn
 
+from mbrl_control.export.folded_agent import fast_policy, fast_value
 from mbrl_control.export.gemm_ensemble import GemmEnsemble
 from mbrl_control.export.probe_states import initial_probe_states
 from mbrl_control.models.ensemble import Ensemble
@@ -153,17 +154,18 @@ def export_planner(
     ``model`` follows the ensemble forward contract; an :class:`Ensemble` is re-expressed
     by :func:`fast_model` (same function, faster graph). ``value_fn`` (terminal cost-to-go)
     and ``policy`` (policy prior, with ``cfg.prior_frac``) are traced into the same graph
-    when they are ``nn.Module``s. ``probe_states (S, O)`` (e.g. recent real states) are
-    stored with the task's initial states for the runtime's load check. Returns the written
-    path.
+    when they are ``nn.Module``s, the agent's with their normalizers folded in
+    (:mod:`~mbrl_control.export.folded_agent`). ``probe_states (S, O)`` (e.g. recent real
+    states) are stored with the task's initial states for the runtime's load check. Returns
+    the written path.
     """
     step = PlanStep(
         fast_model(model, cfg, layout),
         task,
         cfg,
         noise_input=noise_input,
-        value_fn=value_fn,
-        policy=policy,
+        value_fn=fast_value(value_fn),
+        policy=fast_policy(policy),
     ).eval()
     metadata = {
         "format_version": FORMAT_VERSION,
