@@ -16,6 +16,7 @@ from typing import Any
 
 from mbrl_control.cli.checks import (
     float_in,
+    int_in,
     nonneg_int,
     out_dir,
     positive_float,
@@ -60,6 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--size", choices=SIZES, default="small", help="world-model size")
     parser.add_argument(
+        "--reward-overshoot", type=int_in(0, 100), default=0,
+        help="train the reward head on states imagined 1..D steps ahead, as the planner reads "
+        "it (0: off; docs/pixels.md)",
+    )  # fmt: skip
+    parser.add_argument(
         "--foreground-weight", type=float_in(0.0, 1000.0), default=20.0,
         help="extra weight of the image error where a frame differs from the scene's median "
         "frame (0: plain squared error; docs/pixels.md)",
@@ -91,7 +97,10 @@ def build_config(args: argparse.Namespace) -> Any:
         eval_episodes=args.eval_episodes,
         seed=args.seed,
         model=dataclasses.replace(
-            PixelTrainConfig().model, **sizes[args.size], foreground_weight=args.foreground_weight
+            PixelTrainConfig().model,
+            **sizes[args.size],
+            foreground_weight=args.foreground_weight,
+            reward_overshoot=args.reward_overshoot,
         ),
         planner=LatentPlannerConfig(
             horizon=args.horizon,
