@@ -258,35 +258,18 @@ class PixelRun:
         """Export OUT/planner.onnx and score it with onnxruntime alone (or score the random
         policy) on ``eval_episodes`` fixed starts; append a curve row and return it."""
         from mbrl_control.latent.export import export_pixel_planner
-        from mbrl_control.latent.runtime import OnnxPixelPlanner
 
         cfg, low, high = self.cfg, self.task.low, self.task.high
-        latencies: list[float] = []
         if random_policy:
             rng = np.random.default_rng([cfg.seed, 3])
             policy = lambda frame: rng.uniform(low, high).astype(np.float32)  # noqa: E731
-            planner = None
+            score = score_policy(self.env, policy, cfg.eval_episodes, self.start_state,
+                                 cfg.action_repeat)  # fmt: skip
         else:
             path = export_pixel_planner(self.model, low.tolist(), high.tolist(), cfg.planner,
                                         self.out / "planner.onnx", self.metadata())  # fmt: skip
-            planner = OnnxPixelPlanner(path, threads=1)
-
-            def policy(frame: np.ndarray) -> np.ndarray:
-                t0 = time.perf_counter()
-                action = planner.act(frame)
-                latencies.append(time.perf_counter() - t0)
-                return action
-
-        returns, successes = [], []
-        for i in range(cfg.eval_episodes):
-            seed = EVAL_SEED + i
-            if planner is not None:
-                planner.reset(seed=i)
-            episode = run_pixel_episode(
-                self.env, policy, seed, self.start_state(seed), cfg.action_repeat
-            )
-            returns.append(episode.total)
-            successes.append(episode.success)
+            score = score_planner_file(path, self.env, cfg.eval_episodes, self.start_state,
+                                       cfg.action_repeat)  # fmt: skip
         losses = self._losses
         self._losses = []
         mean = (
@@ -294,16 +277,12 @@ class PixelRun:
             if losses
             else {}
         )
-        ms = np.asarray(latencies) * 1e3
         row = {
             **{k: self.progress[k] for k in ("env_steps", "episodes", "updates")},
             "policy": "random" if random_policy else "planner",
-            "mean_return": float(np.mean(returns)),
-            "std_return": float(np.std(returns)),
-            "success_rate": float(np.mean(successes)),
+            **{k: score[k] for k in ("mean_return", "std_return", "success_rate")},
             "eval_episodes": cfg.eval_episodes,
-            "act_ms_p50": float(np.percentile(ms, 50)) if len(ms) else None,
-            "act_ms_p99": float(np.percentile(ms, 99)) if len(ms) else None,
+            **{k: score.get(k) for k in ("act_ms_p50", "act_ms_p99")},
             "train_loss": mean.get("loss"),
             "image_loss": mean.get("image"),
             "reward_loss": mean.get("reward"),
@@ -345,6 +324,64 @@ class PixelRun:
 
     def close(self) -> None:
         self.env.close()
+
+
+def score_policy(
+    env: Any,
+    policy: Callable[[np.ndarray], np.ndarray],
+    episodes: int,
+    start_state: Callable[[int], Any],
+    action_repeat: int,
+    on_reset: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """``episodes`` episodes of the frame ``policy`` in the pixel ``env`` on the fixed
+    evaluation starts (episode i: seed ``EVAL_SEED + i``, ``start_state(seed)``; ``on_reset(i)``
+    before each): ``returns`` and ``successes`` (lists), ``mean_return``, ``std_return``,
+    ``success_rate``."""
+    returns, successes = [], []
+    for i in range(episodes):
+        seed = EVAL_SEED + i
+        if on_reset is not None:
+            on_reset(i)
+        episode = run_pixel_episode(env, policy, seed, start_state(seed), action_repeat)
+        returns.append(episode.total)
+        successes.append(bool(episode.success))
+    return {
+        "returns": returns,
+        "successes": successes,
+        "mean_return": float(np.mean(returns)),
+        "std_return": float(np.std(returns)),
+        "success_rate": float(np.mean(successes)),
+    }
+
+
+def score_planner_file(
+    path: str | Path,
+    env: Any,
+    episodes: int,
+    start_state: Callable[[int], Any],
+    action_repeat: int,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """:func:`score_policy` of the exported pixel planner ``path`` run by onnxruntime alone
+    (``threads`` intra-op threads; its noise stream restarted with seed i per episode), plus
+    its ``act()`` latency ``act_ms_p50``/``act_ms_p99`` (ms, wall, encoder + filter + CEM)."""
+    from mbrl_control.latent.runtime import OnnxPixelPlanner
+
+    planner = OnnxPixelPlanner(path, threads=threads)
+    latencies: list[float] = []
+
+    def policy(frame: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        action = planner.act(frame)
+        latencies.append(time.perf_counter() - t0)
+        return action
+
+    score = score_policy(env, policy, episodes, start_state, action_repeat,
+                         on_reset=lambda i: planner.reset(seed=i))  # fmt: skip
+    ms = np.asarray(latencies) * 1e3
+    return {**score, "act_ms_p50": float(np.percentile(ms, 50)),
+            "act_ms_p99": float(np.percentile(ms, 99))}  # fmt: skip
 
 
 def train_steps(

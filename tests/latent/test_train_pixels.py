@@ -12,6 +12,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from mbrl_control.cli import build_parser, main
@@ -109,6 +110,17 @@ def test_tiny_run_learns_writes_its_curve_and_resumes(tmp_path, capsys) -> None:
     assert after["plain_image"] < 0.05 * before["plain_image"], (before, after)
     assert after["image"] < 0.3 * before["image"], (before, after)  # foreground counts 21x
     assert after["reward"] < 0.5 * before["reward"], (before, after)
+
+    # the run re-scored at two planner sizes on the same starts: the run's own size gives the
+    # curve's last return again (paired: same starts, same noise seeds), the other a paired
+    # difference; each file is a planner of that size
+    from mbrl_control.latent.planner_sizes import main as sizes_main
+
+    assert sizes_main([str(out), "--sizes", "6x2x32,4x1x16", "--episodes", "1"]) == 0
+    own, small = json.loads(capsys.readouterr().out)
+    assert own["mean_return"] == pytest.approx(float(curve[-1]["mean_return"]), rel=1e-4)
+    assert OnnxPixelPlanner(small["file"]).metadata["planner_config"]["population"] == 16
+    assert small["act_ms_p50"] > 0 and len(small["vs_first"]["difference_ci"]) == 2
 
     from mbrl_control.latent.probe import probe
 
