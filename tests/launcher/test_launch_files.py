@@ -105,6 +105,11 @@ def test_pixels_launch_renders_the_planners_view_and_activates_the_controller(in
     assert sim.argv[-4:] == ("-p", "camera_rate:=12.5", "-p", "real_time_factor:=1.0")
     assert same_value(_check_types(sim.argv)["camera_view"], "RUN/planner.onnx")
     assert same_value(_check_types(ctrl.argv)["model_path"], "RUN/planner.onnx")
+    # the controller gets the simulator's task: a planner of another task is refused at start
+    sim, ctrl = plan.plan(launch, {"model_path": "p.onnx", "task": "panda_reach"},
+                          installed.environ())  # fmt: skip
+    assert same_value(_check_types(sim.argv)["task"], "panda_reach")
+    assert same_value(_check_types(ctrl.argv)["task"], "panda_reach")
 
 
 @pytest.mark.parametrize("name", LAUNCH_FILES)
