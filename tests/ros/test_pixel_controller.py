@@ -247,15 +247,17 @@ def test_bad_images_are_refused_without_a_crash(spawn, ros_env, ros_probe,
 
 def test_planner_files_of_the_other_kind_are_refused(ros_env, planner_dir, pixel_planner) -> None:
     """One line, exit 2: pixel_controller names a state planner file and what runs it;
-    mpc_controller names a pixel planner file and the node that runs it."""
+    mpc_controller names a pixel planner file and the node that runs it; pixel_controller
+    given another task than its planner's (the launch file passes sim_node's) names both."""
     cases = [
-        (PIXEL, planner_dir / "planner_a.onnx", ("a state planner file", "mpc_controller")),
+        (PIXEL, planner_dir / "planner_a.onnx", ("a state planner file", "mpc_controller"), []),
         (str(BIN / "mpc_controller"), pixel_planner, ("a pixel planner file", "pixel_controller",
-                                                      "pixels.launch.yaml")),
+                                                      "pixels.launch.yaml"), []),
+        (PIXEL, pixel_planner, ("panda_reach", "cartpole_swingup"), ["-p", "task:=panda_reach"]),
     ]  # fmt: skip
-    for exe, path, words in cases:
-        run = subprocess.run([exe, "--ros-args", "-p", f"model_path:={path}"], env=ros_env,
-                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    for exe, path, words, extra in cases:
+        run = subprocess.run([exe, "--ros-args", "-p", f"model_path:={path}", *extra],
+                             env=ros_env, capture_output=True, text=True, timeout=120)  # fmt: skip
         lines = [line for line in run.stderr.splitlines() if line.strip()]
         assert run.returncode == 2 and len(lines) == 1, run.stderr
         assert all(w in lines[0] for w in words) and str(path) in lines[0], lines[0]
