@@ -16,6 +16,7 @@ from typing import Any
 
 from mbrl_control.cli.checks import (
     float_in,
+    int_at_least,
     int_in,
     nonneg_int,
     out_dir,
@@ -50,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--action-repeat", type=positive_int, default=4, help="env steps each action is held"
     )
     parser.add_argument("--batch", type=positive_int, default=16, help="sequences per update")
-    parser.add_argument("--length", type=positive_int, default=16, help="steps per sequence")
+    parser.add_argument("--length", type=int_at_least(2), default=16, help="steps per sequence")
     parser.add_argument("--lr", type=positive_float, default=2e-3, help="Adam learning rate")
     parser.add_argument("--eval-every", type=positive_int, default=1000, help="env steps")
     parser.add_argument("--eval-episodes", type=positive_int, default=5, help="per evaluation")
@@ -63,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reward-overshoot", type=int_in(0, 100), default=0,
         help="train the reward head on states imagined 1..D steps ahead, as the planner reads "
-        "it (0: off; docs/pixels.md)",
+        "it (0: off; at most --length; docs/pixels.md)",
     )  # fmt: skip
     parser.add_argument(
         "--foreground-weight", type=float_in(0.0, 1000.0), default=20.0,

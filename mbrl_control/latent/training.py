@@ -92,6 +92,9 @@ class PixelTrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}={value!r}; allowed: an integer >= 1")
+        if self.length < 2:
+            raise ValueError(f"length={self.length}; allowed: >= 2 (a reward is predicted from "
+                             "the step after its action)")  # fmt: skip
         if self.seed < 0:
             raise ValueError(f"seed={self.seed}; allowed: >= 0")
         if not (self.lr > 0 and self.grad_clip > 0 and self.explore_std >= 0):
@@ -118,8 +121,8 @@ def check_resume(cfg: PixelTrainConfig, out: str | Path) -> None:
     path = Path(out) / SETTINGS
     if not path.exists():
         return
-    before = json.loads(path.read_text())
-    now = json.loads(json.dumps(cfg.settings()))
+    before = _flat(json.loads(path.read_text()))
+    now = _flat(json.loads(json.dumps(cfg.settings())))
     diff = [f"{k} {before.get(k)!r} -> {v!r}" for k, v in now.items()
             if k != "env_steps" and before.get(k) != v]  # fmt: skip
     if diff:
@@ -127,6 +130,18 @@ def check_resume(cfg: PixelTrainConfig, out: str | Path) -> None:
             f"{out}: holds a pixel run with other settings ({'; '.join(diff)}); rerun with its "
             "settings to resume it, or choose another --out"
         )
+
+
+def _flat(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as ``{"model.foreground_weight": 20.0, ...}`` (a refusal names the
+    one value that changed, not the whole section)."""
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict) and key != "task":
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 # ---- checkpoint -----------------------------------------------------------------------------
@@ -190,15 +205,18 @@ class PixelRun:
         if (out / CHECKPOINT).exists():
             self.progress.update(load_checkpoint(out / CHECKPOINT, self.model, self.opt))
             self.log(f"[train-pixels] resumed at {self.progress['env_steps']} env steps")
-        if not self.curve.rows():  # step 0: the random policy, and the untrained planner
-            self.evaluate(random_policy=True)
-            self.evaluate()
+        if self.progress["episodes"] == 0:  # step 0: the random policy, the untrained planner
+            kinds = {row["policy"] for row in self.curve.rows()}  # each once, also after a stop
+            if "random" not in kinds:
+                self.evaluate(random_policy=True)
+            if "planner" not in kinds:
+                self.evaluate()
         began = time.perf_counter() - self.progress["wall_s"]
         while self.progress["env_steps"] < cfg.env_steps:
             k = self.progress["episodes"]
-            episode = self.collect(k)
+            steps = self.collect(k)
             self.progress["episodes"] += 1
-            self.progress["env_steps"] += episode.steps
+            self.progress["env_steps"] += steps
             self.train(k)
             self.progress["wall_s"] = time.perf_counter() - began
             if self.progress["env_steps"] >= self.progress["next_eval"]:
@@ -206,14 +224,24 @@ class PixelRun:
                 self.progress["next_eval"] = self.progress["env_steps"] + cfg.eval_every
             save_checkpoint(out / CHECKPOINT, self.model, self.opt, self.progress)
         rows = self.curve.rows()
+        if rows and int(rows[-1]["env_steps"]) < self.progress["env_steps"]:
+            # the end is off the evaluation grid: RUN/planner.onnx is the final model's
+            self.evaluate()  # (the grid itself, next_eval, is kept for a longer rerun)
+            rows = self.curve.rows()
         return {**self.progress, "last": _typed(rows[-1]) if rows else None}
 
-    def collect(self, k: int) -> Any:
+    def collect(self, k: int) -> int:
         """Episode ``k`` (seeded by it) into OUT/data: exploration noise alone for the first
-        ``seed_episodes``, else the torch latent planner plus that noise."""
+        ``seed_episodes``, else the torch latent planner plus that noise. Returns its env
+        steps. An episode ``k`` already in the store (a run stopped after storing it, before
+        its checkpoint) is reused, not collected and stored a second time."""
         from mbrl_control.latent.agent import TorchPixelPlanner
 
         cfg, seed = self.cfg, cfg_seed(self.cfg, k)
+        stored = self.stored_steps(seed)
+        if stored is not None:
+            self.log(f"[train-pixels] episode {k}: already stored by a stopped run; reused")
+            return stored
         rng = np.random.default_rng([cfg.seed, k, 1])
         low, high = self.task.low, self.task.high
         noise = cfg.explore_std * (high - low) / 2  # (A,)
@@ -236,10 +264,22 @@ class PixelRun:
             episode,
             self.data,
             self.camera,
-            {"policy": kind, "seed": seed, "action_repeat": cfg.action_repeat},
-        )
+            {"policy": kind, "seed": seed, "action_repeat": cfg.action_repeat,
+             "steps": episode.steps},
+        )  # fmt: skip
         self.log(f"[train-pixels] episode {k} ({kind}): return {episode.total:.1f}")
-        return episode
+        return episode.steps
+
+    def stored_steps(self, seed: int) -> int | None:
+        """Env steps of the stored episode collected with reset ``seed``, or None."""
+        from mbrl_control.data.store import TransitionStore
+
+        if not (self.data / "episodes").is_dir():
+            return None
+        for meta in TransitionStore(self.data).episode_metas():
+            if meta.get("seed") == seed and isinstance(meta.get("steps"), int):
+                return int(meta["steps"])
+        return None
 
     def train(self, k: int) -> None:
         """``updates_per_episode`` Adam steps after episode ``k`` (seeded by it)."""

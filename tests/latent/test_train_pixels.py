@@ -128,11 +128,17 @@ def test_tiny_run_learns_writes_its_curve_and_resumes(tmp_path, capsys) -> None:
     assert set(known["linear_probe_r"]) == {"x", "cos_theta", "sin_theta", "x_dot", "theta_dot"}
     assert -1 <= known["reward_corr"] <= 1 and known["trained"]["updates"] == 90
 
-    # rerun with more steps: continues from the checkpoint (no second step-0 rows)
+    # rerun with more steps: continues from the checkpoint (no second step-0 rows); the end,
+    # off the evaluation grid, is evaluated too: RUN/planner.onnx is the final model's
+    import shutil
+
+    shutil.copy(out / "checkpoint.pt", tmp_path / "at_600.pt")
     assert main(["train-pixels", "--out", str(out), "--env-steps", "800", *TINY]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["episodes"] == 4 and result["updates"] == 120
-    assert [r["env_steps"] for r in rows(out)] == ["0", "0", "600"]  # next row at 1200
+    assert result["last"]["env_steps"] == 800
+    assert [r["env_steps"] for r in rows(out)] == ["0", "0", "600", "800"]
+    assert OnnxPixelPlanner(out / "planner.onnx").metadata["trained"]["env_steps"] == 800
     from mbrl_control.data.store import TransitionStore
 
     seeds = [m["seed"] for m in TransitionStore(out / "data").episode_metas()]
@@ -140,12 +146,23 @@ def test_tiny_run_learns_writes_its_curve_and_resumes(tmp_path, capsys) -> None:
     # an unchanged rerun has nothing to do
     assert main(["train-pixels", "--out", str(out), "--env-steps", "800", *TINY]) == 0
     assert json.loads(capsys.readouterr().out)["episodes"] == 4
+    assert len(rows(out)) == 4
+    # a run stopped after storing episode 3 but before its checkpoint: the rerun reuses the
+    # stored episode instead of storing it twice
+    shutil.copy(tmp_path / "at_600.pt", out / "checkpoint.pt")
+    assert main(["train-pixels", "--out", str(out), "--env-steps", "800", *TINY]) == 0
+    assert json.loads(capsys.readouterr().out)["episodes"] == 4
+    assert [m["seed"] for m in TransitionStore(out / "data").episode_metas()] == list(range(4))
 
     # other settings in the same folder: one line, exit 2
     bad = [a if a != "8" else "4" for a in TINY]  # --batch 4 --length 4
     assert main(["train-pixels", "--out", str(out), "--env-steps", "800", *bad]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "other settings" in err and "batch 8 -> 4" in err
+    # a nested setting is named by itself, not as the whole section
+    assert main(["train-pixels", "--out", str(out), *TINY, "--foreground-weight", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "model.foreground_weight 20.0 -> 0.0" in err and "depth" not in err, err
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys) -> None:
@@ -154,6 +171,8 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys) -> None:
     assert "--env-steps" in capsys.readouterr().err
     assert main(["train-pixels", "--out", out, "--start", "sideways"]) == 2
     assert "--start" in capsys.readouterr().err
+    assert main(["train-pixels", "--out", out, "--length", "1"]) == 2  # NaN losses at 1
+    assert "--length" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 
