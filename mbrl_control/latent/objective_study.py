@@ -41,6 +41,7 @@ def objective_study(
     import torch
 
     from mbrl_control.data.image_store import SequenceLoader
+    from mbrl_control.data.store import TransitionStore
     from mbrl_control.latent.planner import ActionScale
     from mbrl_control.latent.probe import latent_report
     from mbrl_control.latent.training import SMALL_MODEL, train_steps
@@ -48,6 +49,10 @@ def objective_study(
     from mbrl_control.tasks import get_task
 
     spec = get_task(task)
+    width = TransitionStore(data).load().obs.shape[-1]
+    if width != spec.obs_dim:
+        raise ValueError(f"{data}: observations of width {width}, but task {spec.name!r} has "
+                         f"{spec.obs_dim}: give the store's task with --task")  # fmt: skip
     loader = SequenceLoader(data, length, task=spec)
     scale = ActionScale(spec.low.tolist(), spec.high.tolist())
     rows = []
@@ -97,13 +102,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task", default="cartpole_swingup", help="the store's task (rewards)")
     parser.add_argument("--seed", type=int, default=0, help="model init and sequence draws")
     args = parser.parse_args(argv)
-    if not (Path(args.data) / "images").is_dir():
-        parser.error(f"{args.data}: no frames (images/) in this store")
+    data = Path(args.data)
+    if not data.is_dir():
+        parser.error(f"{data}: no such folder")
+    if (data / "data" / "images").is_dir():
+        parser.error(f"{data}: a train-pixels run folder; give its store, {data / 'data'}")
+    if not (data / "images").is_dir():
+        parser.error(f"{data}: no frames (images/) in this store")
     import torch
 
     torch.set_num_threads(1)  # small convolutions: one thread beats two on a shared machine
-    rows = objective_study(args.data, args.weights, args.overshoot, args.updates, args.batch,
-                           task=args.task, seed=args.seed)  # fmt: skip
+    try:
+        rows = objective_study(args.data, args.weights, args.overshoot, args.updates,
+                               args.batch, task=args.task, seed=args.seed)  # fmt: skip
+    except ValueError as err:  # another task's store, no usable episode
+        parser.error(str(err))
     print(json.dumps(rows))
     return 0
 

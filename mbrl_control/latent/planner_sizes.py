@@ -22,7 +22,9 @@ def parse_size(text: str) -> tuple[int, int, int]:
     """``"12x4x64"`` -> ``(12, 4, 64)``; ``argparse.ArgumentTypeError`` otherwise."""
     parts = text.lower().split("x")
     if len(parts) != 3 or not all(p.strip().isdigit() and int(p) >= 1 for p in parts):
-        raise argparse.ArgumentTypeError(f"size {text!r}: want HxIxN, e.g. 12x4x64")
+        raise argparse.ArgumentTypeError(
+            f"size {text!r}: want HxIxN, three integers >= 1, e.g. 12x4x64"
+        )
     h, i, n = (int(p) for p in parts)
     return h, i, n
 
@@ -66,6 +68,7 @@ def planner_sizes(
             export_pixel_planner(pixel_run.model, low, high, planner, path, pixel_run.metadata())
             score = score_planner_file(path, pixel_run.env, episodes, pixel_run.start_state,
                                        cfg.action_repeat, threads)  # fmt: skip
+            score = {k: _rounded(v) for k, v in score.items()}
             row = {"size": f"{h}x{i}x{n}", "file": str(path), **score}
             if rows:
                 paired = paired_returns(rows[0]["returns"], score["returns"])
@@ -74,6 +77,15 @@ def planner_sizes(
         return rows
     finally:
         pixel_run.close()
+
+
+def _rounded(value: Any) -> Any:
+    """Floats (and lists of them) to 3 decimals, for a readable JSON line."""
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,14 +111,21 @@ def open_loop_reward_corr(model: Any, post: Any, batch: Any, scale: Any) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mbrl_control.cli.checks import nonneg_int
+
     parser = argparse.ArgumentParser(prog="python -m mbrl_control.latent.probe",
                                      description=__doc__)  # fmt: skip
     parser.add_argument("run", help="a train-pixels output folder")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sequence draw")
+    parser.add_argument("--seed", type=nonneg_int, default=0, help="seed of the sequence draw")
     args = parser.parse_args(argv)
-    if not (Path(args.run) / "settings.json").is_file():
-        parser.error(f"{args.run}: not a train-pixels output folder (no settings.json)")
-    print(json.dumps(probe(args.run, seed=args.seed)))
+    for name in ("settings.json", "checkpoint.pt"):
+        if not (Path(args.run) / name).is_file():
+            parser.error(f"{args.run}: not a train-pixels output folder with a model (no {name})")
+    try:
+        report = probe(args.run, seed=args.seed)
+    except ValueError as err:  # e.g. no stored episode long enough for the probe's sequences
+        parser.error(str(err))
+    print(json.dumps(report))
     return 0
 
 

@@ -140,8 +140,10 @@ def test_objective_study_compares_weights_offline(root, capsys) -> None:
     for row in rows:
         assert set(row["linear_probe_r"]) == {"x", "cos_theta", "sin_theta", "x_dot", "theta_dot"}
         assert -1 <= row["reward_corr"] <= 1 and row["updates"] == 2
-    with pytest.raises(SystemExit):
-        main([str(root), "--weights", "-1"])
+    for bad in (["--weights", "-1"], ["--task", "panda_reach"]):  # one line, no traceback
+        with pytest.raises(SystemExit):
+            main([str(root), *bad])
+        assert "error:" in capsys.readouterr().err
 
 
 def test_reward_overshoot_regresses_imagined_rewards_on_the_recorded_ones(store) -> None:
