@@ -51,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
         "--pixels", action="store_true",
-        help="also store each state's camera frame (OUT/images, for train-pixels' loader)",
+        help="also store each state's camera frame (OUT/images, read by SequenceLoader and "
+        "objective_study; train-pixels collects its own)",
     )  # fmt: skip
     parser.add_argument(
         "--camera-view", default="", metavar="VIEW",
