@@ -93,7 +93,7 @@ from mbrl_control.ros.managed import guard_change_state, incompatible_qos_messag
 from mbrl_control.ros.params import LiveConfig, declare_param, guarded_post_set
 from mbrl_control.ros.spin import run_node, usage
 from mbrl_control.ros.tick_thread import TickThread
-from mbrl_control.ros.ways_out import install_exit_handlers, publish_acked
+from mbrl_control.ros.ways_out import SafeLifecycle, install_exit_handlers
 
 DIAGNOSTICS_PERIOD = 1.0  # s
 PLAN_CHECK_PERIOD = 0.02  # s between checks for a plan to publish (plan_rate is at most 50 Hz)
@@ -116,7 +116,9 @@ class _Deferred:
         self.request, self.response = request, response
 
 
-class ControllerNode(LifecycleNode):
+class ControllerNode(SafeLifecycle, LifecycleNode):
+    node_name = "mpc_controller"  # SafeLifecycle: says who could not publish
+
     def __init__(self) -> None:
         super().__init__("mpc_controller")
         guard_change_state(self)
@@ -253,39 +255,6 @@ class ControllerNode(LifecycleNode):
         self.get_logger().info("activated: planning")
         self._publish_diagnostics()
         return super().on_activate(state)
-
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._halt("deactivated: publishing the safe action")
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.core.unload()
-        self._publish_diagnostics()
-        return super().on_cleanup(state)
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._halt("shut down: publishing the safe action")
-        self.core.unload()
-        return super().on_shutdown(state)
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._halt("lifecycle error: publishing the safe action")
-        return super().on_error(state)
-
-    def _halt(self, reason: str) -> None:
-        """Stop planning and publish the safe action (the first thing on every way out)."""
-        with self._tick_lock:  # waits for a tick in flight; none starts after this
-            self._active = False
-            if self._tick_timer is not None:
-                self.destroy_timer(self._tick_timer)
-                self._tick_timer = None
-            action = self.core.halt(Level.WARN, reason)
-            # the process may exit next: reliable subscribers acknowledge it first
-            msg = Float64MultiArray(data=self.core.task.command_from_action(action))
-            if not publish_acked(self.pub_cmd, msg, "mpc_controller"):
-                return
-        self.get_logger().warning(reason)
-        self._publish_diagnostics()
 
     def _lifecycle_label(self) -> str:
         return lifecycle_label(self)

@@ -73,14 +73,16 @@ from mbrl_control.ros.managed import guard_change_state, incompatible_qos_messag
 from mbrl_control.ros.params import LiveConfig
 from mbrl_control.ros.spin import run_node, usage
 from mbrl_control.ros.tick_thread import TickThread
-from mbrl_control.ros.ways_out import install_exit_handlers, publish_acked
+from mbrl_control.ros.ways_out import SafeLifecycle, install_exit_handlers
 
 NAME = "pixel_controller"
 IMAGE_TOPIC = "camera/image_raw"
 DIAGNOSTICS_PERIOD = 1.0  # s
 
 
-class PixelControllerNode(LifecycleNode):
+class PixelControllerNode(SafeLifecycle, LifecycleNode):
+    node_name = NAME  # SafeLifecycle: says who could not publish
+
     def __init__(self) -> None:
         super().__init__(NAME)
         guard_change_state(self)
@@ -152,38 +154,6 @@ class PixelControllerNode(LifecycleNode):
         )
         self._publish_diagnostics()
         return super().on_activate(state)
-
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._halt("deactivated: publishing the safe action")
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.core.unload()
-        self._publish_diagnostics()
-        return super().on_cleanup(state)
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._halt("shut down: publishing the safe action")
-        self.core.unload()
-        return super().on_shutdown(state)
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._halt("lifecycle error: publishing the safe action")
-        return super().on_error(state)
-
-    def _halt(self, reason: str) -> None:
-        """Stop the ticks and publish the safe action (the first thing on every way out)."""
-        with self._tick_lock:  # waits for a tick in flight; none starts after this
-            self._active = False
-            if self._tick_timer is not None:
-                self.destroy_timer(self._tick_timer)
-                self._tick_timer = None
-            action = self.core.halt(Level.WARN, reason)
-            msg = Float64MultiArray(data=self.core.task.command_from_action(action))
-            if not publish_acked(self.pub_cmd, msg, NAME):
-                return
-        self.get_logger().warning(reason)
-        self._publish_diagnostics()
 
     def destroy_node(self) -> None:
         self._halt("exiting: publishing the safe action")

@@ -7,6 +7,8 @@ Shared by ``mpc_controller`` and ``pixel_controller``:
   context down before any Python code runs, and then nothing could be published.
 - :func:`publish_acked`: publish a last message and wait (at most :data:`ACK_TIMEOUT`) for
   reliable subscribers to acknowledge it, as the process may exit next.
+- :class:`SafeLifecycle`: the lifecycle callbacks every way out goes through (deactivate,
+  cleanup, shutdown, error) and the halt they share.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from collections.abc import Callable
 from typing import Any
 
 from rclpy.duration import Duration
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from std_msgs.msg import Float64MultiArray
+
+from mbrl_control.control.core import Level
 
 ACK_TIMEOUT = 1.0  # s to wait for subscribers to acknowledge the safe action on a way out
 EXIT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
@@ -48,3 +54,50 @@ def publish_acked(publisher: Any, msg: Any, who: str) -> bool:
         print(f"{who}: could not publish the safe action: {exc!r}", file=sys.stderr)
         return False
     return True
+
+
+class SafeLifecycle:
+    """Mixin for a lifecycle node that commands a robot (put it before ``LifecycleNode`` in
+    the bases): deactivate, shutdown and error halt (stop the ticks, publish the safe action,
+    acknowledged), cleanup and shutdown unload the core.
+
+    The node provides ``node_name`` (str), ``core`` (``halt(level, reason) -> action``,
+    ``unload()``, ``task.command_from_action``), ``pub_cmd``, ``_tick_lock``, ``_tick_timer``
+    (a timer or None), ``_active`` and ``_publish_diagnostics()``.
+    """
+
+    node_name = "controller"
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._halt("deactivated: publishing the safe action")
+        return super().on_deactivate(state)  # type: ignore[misc]
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.core.unload()  # type: ignore[attr-defined]
+        self._publish_diagnostics()  # type: ignore[attr-defined]
+        return super().on_cleanup(state)  # type: ignore[misc]
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._halt("shut down: publishing the safe action")
+        self.core.unload()  # type: ignore[attr-defined]
+        return super().on_shutdown(state)  # type: ignore[misc]
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._halt("lifecycle error: publishing the safe action")
+        return super().on_error(state)  # type: ignore[misc]
+
+    def _halt(self, reason: str) -> None:
+        """Stop the ticks and publish the safe action (the first thing on every way out)."""
+        node: Any = self
+        with node._tick_lock:  # waits for a tick in flight; none starts after this
+            node._active = False
+            if node._tick_timer is not None:
+                node.destroy_timer(node._tick_timer)
+                node._tick_timer = None
+            action = node.core.halt(Level.WARN, reason)
+            # the process may exit next: reliable subscribers acknowledge it first
+            msg = Float64MultiArray(data=node.core.task.command_from_action(action))
+            if not publish_acked(node.pub_cmd, msg, self.node_name):
+                return
+        node.get_logger().warning(reason)
+        node._publish_diagnostics()
