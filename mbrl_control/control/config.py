@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from mbrl_control.control.params import param_meta
+from mbrl_control.control.params import autostart_field, param_meta
 
 DEADLINE_POLICIES = ("safe", "publish")
 UNCERTAIN_POLICIES = ("report", "hold", "cautious")
@@ -262,14 +262,7 @@ class ControllerConfig:
             range=(0.0, 50.0),
         ),
     )
-    autostart: bool = field(
-        default=False,
-        metadata=param_meta(
-            "configure and activate at start-up (else: ros2 lifecycle set <node> configure, "
-            "then activate)",
-            read_only=True,
-        ),
-    )
+    autostart: bool = autostart_field()
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -7,6 +7,7 @@ line. No rclpy here, so core configs can use it.
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Any
 
 META_KEYS = ("range", "read_only", "choices")
@@ -26,3 +27,15 @@ def param_meta(doc: str, **extra: Any) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"param_meta: unknown keys {sorted(unknown)}; allowed: {META_KEYS}")
     return {"doc": doc, **extra}
+
+
+def autostart_field() -> Any:
+    """The ``autostart`` parameter every managed node has (read-only, default off)."""
+    return field(
+        default=False,
+        metadata=param_meta(
+            "configure and activate at start-up (else: ros2 lifecycle set <node> configure, "
+            "then activate)",
+            read_only=True,
+        ),
+    )

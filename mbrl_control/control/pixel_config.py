@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from mbrl_control.control.config import SEED_MAX
-from mbrl_control.control.params import param_meta
+from mbrl_control.control.params import autostart_field, param_meta
 
 
 @dataclass(frozen=True)
@@ -75,14 +75,7 @@ class PixelControllerConfig:
             range=(-1, SEED_MAX),
         ),
     )
-    autostart: bool = field(
-        default=False,
-        metadata=param_meta(
-            "configure and activate at start-up (else: ros2 lifecycle set <node> configure, "
-            "then activate)",
-            read_only=True,
-        ),
-    )
+    autostart: bool = autostart_field()
 
     def __post_init__(self) -> None:
         for name in ("control_rate", "image_timeout"):

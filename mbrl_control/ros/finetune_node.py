@@ -78,7 +78,7 @@ from std_msgs.msg import Float64MultiArray, Header
 from std_srvs.srv import Trigger
 
 from mbrl_control.control.core import Level
-from mbrl_control.control.params import param_meta
+from mbrl_control.control.params import autostart_field, param_meta
 from mbrl_control.data.csv_import import check_store_widths
 from mbrl_control.data.goal_messages import GOAL_TOPIC, POINT_TYPE, goal_msg_type, goal_values
 from mbrl_control.data.store import TransitionStore
@@ -253,14 +253,7 @@ class FinetuneConfig:
             range=(10, 19),
         ),
     )
-    autostart: bool = field(
-        default=False,
-        metadata=param_meta(
-            "configure and activate at start-up (else: ros2 lifecycle set <node> configure, "
-            "then activate)",
-            read_only=True,
-        ),
-    )
+    autostart: bool = autostart_field()
 
     def __post_init__(self) -> None:
         for key in ("data_dir", *LIVE_FILES):
