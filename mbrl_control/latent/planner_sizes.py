@@ -41,18 +41,13 @@ def planner_sizes(
     from mbrl_control.latent.planner import LatentPlannerConfig
     from mbrl_control.latent.training import (
         CHECKPOINT,
-        SETTINGS,
         PixelRun,
-        PixelTrainConfig,
+        run_config,
         score_planner_file,
     )
 
     run = Path(run)
-    settings = json.loads((run / SETTINGS).read_text())
-    task_ref = settings["task"]
-    if isinstance(task_ref, dict):
-        raise ValueError(f"{run}: trained on task file {task_ref['file']}; built-ins only")
-    cfg = PixelTrainConfig.from_settings(settings, task_ref)
+    cfg = run_config(run)
     pixel_run = PixelRun(cfg, run, log=lambda _: None)  # reads, writes nothing until run()
     try:
         state = torch.load(run / CHECKPOINT, weights_only=True)

@@ -24,16 +24,12 @@ def probe(run: str | Path, sequences: int = 256, length: int = 16, seed: int = 0
     import torch
 
     from mbrl_control.data.image_store import SequenceLoader
-    from mbrl_control.latent.training import CHECKPOINT, SETTINGS, PixelTrainConfig
+    from mbrl_control.latent.training import CHECKPOINT, run_config
     from mbrl_control.latent.world_model import WorldModel
     from mbrl_control.tasks import get_task
 
     run = Path(run)
-    settings = json.loads((run / SETTINGS).read_text())
-    task_ref = settings["task"]
-    if isinstance(task_ref, dict):
-        raise ValueError(f"{run}: trained on task file {task_ref['file']}; probe built-ins only")
-    cfg = PixelTrainConfig.from_settings(settings, task_ref)
+    cfg = run_config(run)
     task = get_task(cfg.task)
     model = WorldModel(task.act_dim, cfg.model)
     state = torch.load(run / CHECKPOINT, weights_only=True)

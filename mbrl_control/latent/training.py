@@ -115,6 +115,17 @@ class PixelTrainConfig:
         return PixelTrainConfig(task=task, model=model, planner=planner, **rest)
 
 
+def run_config(run: str | Path) -> PixelTrainConfig:
+    """The settings of the ``train-pixels`` run folder ``run`` (its ``settings.json``).
+    ``FileNotFoundError`` without one; ``ValueError`` for a run on a task file (the file is
+    known by name and hash only: the tools that reload a run take built-in tasks)."""
+    settings = json.loads((Path(run) / SETTINGS).read_text())
+    task_ref = settings["task"]
+    if isinstance(task_ref, dict):
+        raise ValueError(f"{run}: trained on task file {task_ref['file']}; built-ins only")
+    return PixelTrainConfig.from_settings(settings, task_ref)
+
+
 def check_resume(cfg: PixelTrainConfig, out: str | Path) -> None:
     """``ValueError`` (one line) when ``out`` holds a run with other settings, except a larger
     or smaller ``env_steps`` (continuing a run for longer is what resuming is for)."""
