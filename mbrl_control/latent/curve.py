@@ -3,6 +3,10 @@
 ``OUT/learning_curve.csv`` (append-only; a resumed run continues it) has the columns of
 :data:`COLUMNS`; ``OUT/learning_curve.png`` plots the evaluation return and success rate
 against environment steps, with the random policy's return (the row at step 0) as a line.
+
+Several runs side by side: ``python -m mbrl_control.latent.curve RUN... --out PNG
+[--label NAME ...]`` (:func:`compare_runs`): each run's evaluation return against environment
+steps, the success rate marked where it is above 0, the first run's random policy as a line.
 """
 
 from __future__ import annotations
@@ -96,9 +100,71 @@ class LearningCurve:
         return self.png
 
 
+def compare_runs(runs: list[Path], labels: list[str], out: Path) -> Path:
+    """One PNG of several runs' learning curves (see module); ``ValueError`` for a folder
+    without ``learning_curve.csv``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    random = None
+    for run, label in zip(runs, labels, strict=True):
+        rows = LearningCurve(run).rows()
+        if not rows:
+            raise ValueError(f"{run}: no learning_curve.csv (not a train-pixels run folder)")
+        planner = [r for r in rows if r["policy"] == "planner"]
+        random = random or next((r for r in rows if r["policy"] == "random"), None)
+        steps = [int(r["env_steps"]) for r in planner]
+        line = ax.plot(steps, [float(r["mean_return"]) for r in planner], marker="o", ms=3,
+                       label=label)[0]  # fmt: skip
+        hits = [(s, float(r["mean_return"])) for s, r in zip(steps, planner, strict=True)
+                if float(r["success_rate"]) > 0]  # fmt: skip
+        if hits:
+            ax.scatter(*zip(*hits, strict=True), s=80, facecolors="none",
+                       edgecolors=line.get_color())  # fmt: skip
+    if random is not None:
+        ax.axhline(float(random["mean_return"]), color="grey", ls="--", label="random policy")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("evaluation return (5 episodes)")
+    ax.set_title("control from pixels: runs compared (circles: some episodes balanced)",
+                 fontsize=10)  # fmt: skip
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png")
+    plt.close(fig)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mbrl_control.latent.curve", description="Plot pixel runs' curves."
+    )
+    parser.add_argument("runs", nargs="+", type=Path, help="train-pixels output folders")
+    parser.add_argument("--out", type=Path, required=True, help="PNG to write")
+    parser.add_argument("--label", action="append", default=[], help="one per run, in order")
+    args = parser.parse_args(argv)
+    labels = args.label or [run.name for run in args.runs]
+    if len(labels) != len(args.runs):
+        parser.error(f"{len(labels)} --label for {len(args.runs)} runs")
+    try:
+        print(compare_runs(args.runs, labels, args.out))
+    except ValueError as err:
+        parser.error(str(err))
+    return 0
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
