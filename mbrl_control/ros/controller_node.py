@@ -87,7 +87,7 @@ from mbrl_control.control.core import ControllerCore, Level
 from mbrl_control.control.goal import GOAL_TOPIC, POINT_TYPE, goal_values
 from mbrl_control.recording.plan_messages import rclpy_kit
 from mbrl_control.recording.plan_view import plan_of
-from mbrl_control.ros.diagnostics import DiagnosticStatus, array_of, status_of
+from mbrl_control.ros.diagnostics import DiagnosticStatus, status_of
 from mbrl_control.ros.log_throttle import LogThrottle
 from mbrl_control.ros.managed import guard_change_state, incompatible_qos_message, lifecycle_label
 from mbrl_control.ros.params import LiveConfig, declare_param, guarded_post_set
@@ -343,18 +343,6 @@ class ControllerNode(SafeLifecycle, LifecycleNode):
 
         self.core.reload_async(self.get_parameter("model_path").value, done)
 
-    def _log(self, ok: bool, message: str) -> None:
-        # rclpy fixes a call site's severity: one call per severity
-        if ok:
-            self.get_logger().info(message)
-        else:
-            self.get_logger().error(message)
-
-    def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
-        self.core.set_enabled(bool(request.data))
-        response.success, response.message = True, f"enabled={self.core.enabled}"
-        return response
-
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if not self.core.has_model:
             response.success, response.message = False, "no model loaded: nothing to reset"
@@ -363,12 +351,6 @@ class ControllerNode(SafeLifecycle, LifecycleNode):
         response.success, response.message = True, f"new episode: noise seed {seed}"
         self.get_logger().info(response.message)
         return response
-
-    def _publish_diagnostics(self) -> None:
-        try:
-            self.pub_diag.publish(array_of(self, self._statuses()))
-        except Exception as exc:  # diagnostics must never stop the node
-            self.get_logger().error(f"diagnostics failed: {exc!r}", throttle_duration_sec=5.0)
 
     def _statuses(self) -> list[DiagnosticStatus]:
         label = self._lifecycle_label()

@@ -66,7 +66,7 @@ from std_srvs.srv import SetBool, Trigger
 from mbrl_control.control.core import Level
 from mbrl_control.control.pixel_config import PixelControllerConfig
 from mbrl_control.control.pixel_core import PixelControllerCore
-from mbrl_control.ros.diagnostics import DiagnosticStatus, array_of, status_of
+from mbrl_control.ros.diagnostics import DiagnosticStatus, status_of
 from mbrl_control.ros.image_messages import image_array
 from mbrl_control.ros.log_throttle import LogThrottle
 from mbrl_control.ros.managed import guard_change_state, incompatible_qos_message, lifecycle_label
@@ -195,17 +195,6 @@ class PixelControllerNode(SafeLifecycle, LifecycleNode):
         self.get_logger().warning(message)
         self._publish_diagnostics()
 
-    def _log(self, ok: bool, message: str) -> None:
-        if ok:  # rclpy fixes a call site's severity: one call per severity
-            self.get_logger().info(message)
-        else:
-            self.get_logger().error(message)
-
-    def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
-        self.core.set_enabled(bool(request.data))
-        response.success, response.message = True, f"enabled={self.core.enabled}"
-        return response
-
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if not self.core.has_model:
             response.success, response.message = False, "no model loaded: nothing to reset"
@@ -214,12 +203,6 @@ class PixelControllerNode(SafeLifecycle, LifecycleNode):
         response.success, response.message = True, f"new episode: noise seed {seed}"
         self.get_logger().info(response.message)
         return response
-
-    def _publish_diagnostics(self) -> None:
-        try:
-            self.pub_diag.publish(array_of(self, self._statuses()))
-        except Exception as exc:  # diagnostics must never stop the node
-            self.get_logger().error(f"diagnostics failed: {exc!r}", throttle_duration_sec=5.0)
 
     def _statuses(self) -> list[DiagnosticStatus]:
         label = lifecycle_label(self)

@@ -8,7 +8,8 @@ Shared by ``mpc_controller`` and ``pixel_controller``:
 - :func:`publish_acked`: publish a last message and wait (at most :data:`ACK_TIMEOUT`) for
   reliable subscribers to acknowledge it, as the process may exit next.
 - :class:`SafeLifecycle`: the lifecycle callbacks every way out goes through (deactivate,
-  cleanup, shutdown, error) and the halt they share.
+  cleanup, shutdown, error), the halt they share, and the controllers' common plumbing
+  (``~/enable``, one log call per severity, publishing ``/diagnostics``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from typing import Any
 from rclpy.duration import Duration
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import SetBool
 
 from mbrl_control.control.core import Level
+from mbrl_control.ros.diagnostics import array_of
 
 ACK_TIMEOUT = 1.0  # s to wait for subscribers to acknowledge the safe action on a way out
 EXIT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
@@ -62,8 +65,9 @@ class SafeLifecycle:
     acknowledged), cleanup and shutdown unload the core.
 
     The node provides ``node_name`` (str), ``core`` (``halt(level, reason) -> action``,
-    ``unload()``, ``task.command_from_action``), ``pub_cmd``, ``_tick_lock``, ``_tick_timer``
-    (a timer or None), ``_active`` and ``_publish_diagnostics()``.
+    ``unload()``, ``set_enabled(bool)``, ``enabled``, ``task.command_from_action``),
+    ``pub_cmd``, ``pub_diag``, ``_tick_lock``, ``_tick_timer`` (a timer or None), ``_active``
+    and ``_statuses()`` (its diagnostic statuses).
     """
 
     node_name = "controller"
@@ -101,3 +105,23 @@ class SafeLifecycle:
                 return
         node.get_logger().warning(reason)
         node._publish_diagnostics()
+
+    def _log(self, ok: bool, message: str) -> None:
+        node: Any = self
+        if ok:  # rclpy fixes a call site's severity: one call per severity
+            node.get_logger().info(message)
+        else:
+            node.get_logger().error(message)
+
+    def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        node: Any = self
+        node.core.set_enabled(bool(request.data))
+        response.success, response.message = True, f"enabled={node.core.enabled}"
+        return response
+
+    def _publish_diagnostics(self) -> None:
+        node: Any = self
+        try:
+            node.pub_diag.publish(array_of(node, node._statuses()))
+        except Exception as exc:  # diagnostics must never stop the node
+            node.get_logger().error(f"diagnostics failed: {exc!r}", throttle_duration_sec=5.0)
