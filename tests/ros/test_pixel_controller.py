@@ -101,7 +101,9 @@ def test_the_image_loop_closes_through_the_launch_file(spawn, ros_env, ros_probe
     shown = [(f, by_stamp[k]) for f in frames
              if (k := (f.header.stamp.sec, f.header.stamp.nanosec)) in by_stamp]  # fmt: skip
     frame, state = min(shown, key=lambda fs: abs(fs[1].position[0]))
-    assert abs(state.position[0]) < 0.5
+    # (an untrained planner may have pushed the cart out of the close view in every captured
+    # frame: the frame is then the view's background, still equal to the render, and the
+    # task's whole-rail view, which shows the cart, still differs)
     spec = parse_camera(OnnxPixelPlanner(pixel_planner).camera)
     rendered = {}
     for name, camera in (("planner", spec), ("task", None)):
