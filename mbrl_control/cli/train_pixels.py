@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from mbrl_control.cli.checks import (
+    existing_file,
     float_in,
     int_at_least,
     int_in,
@@ -71,6 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="extra weight of the image error where a frame differs from the scene's median "
         "frame (0: plain squared error; docs/pixels.md)",
     )  # fmt: skip
+    parser.add_argument(
+        "--teacher", type=existing_file, default=None, metavar="PLANNER.onnx",
+        help="a state planner (mbrl-control pretrain's planner.onnx) that drives the first "
+        "--seed-episodes from the simulator's state, plus the exploration noise: episodes near "
+        "upright for the world model (the pixel planner never reads the state; docs/pixels.md)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=nonneg_int, default=0, help="root seed of everything")
     parser.add_argument("--quiet", action="store_true", help="no per-episode lines")
 
@@ -96,6 +103,7 @@ def build_config(args: argparse.Namespace) -> Any:
         lr=args.lr,
         eval_every=args.eval_every,
         eval_episodes=args.eval_episodes,
+        teacher=args.teacher or "",
         seed=args.seed,
         model=dataclasses.replace(
             PixelTrainConfig().model,

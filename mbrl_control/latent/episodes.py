@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 FramePolicy = Callable[[np.ndarray], np.ndarray]
-"""``frame (S, S, 3) uint8 -> action (A,)`` in task units."""
+"""``frame (S, S, 3) uint8 -> action (A,)`` in task units (or, for a policy that reads the
+state, ``state (O,) -> action (A,)``: see :func:`run_pixel_episode`'s ``reads``)."""
 
 
 @dataclass
@@ -68,6 +69,7 @@ def run_pixel_episode(
     seed: int,
     initial_state: tuple[np.ndarray, np.ndarray] | None = None,
     action_repeat: int = 1,
+    reads: str = "frame",
 ) -> PixelEpisode:
     """One episode of ``policy`` in the pixel env ``env``
     (:func:`mbrl_sim.pixel_env.make_pixel_env`, ``frame_stack=1``), reset with ``seed`` (and
@@ -77,7 +79,11 @@ def run_pixel_episode(
     ``action_repeat`` k: the policy sees every k-th frame and its action is held for k env
     steps (PlaNet's action repeat); the episode then holds those frames and states, one action
     per k steps, and each reward is the sum over its k steps (``total`` is the env's return).
-    Success is judged on every env step."""
+    Success is judged on every env step. ``reads="state"``: the policy is given the
+    simulator's state observation ``info["state"] (O,)`` instead of the frame (a state planner
+    as a behaviour policy: ``train-pixels --teacher``); what is stored is the same."""
+    if reads not in ("frame", "state"):
+        raise ValueError(f"reads={reads!r}; allowed: 'frame', 'state'")
     sim = env.unwrapped.sim
     task, low, high = sim.task, sim.task.low, sim.task.high
     options = None if initial_state is None else {"initial_state": initial_state}
@@ -86,7 +92,8 @@ def run_pixel_episode(
     frames, states, actions, rewards, ok = [frame], [info["state"]], [], [], []
     done = False
     while not done:
-        action = np.clip(np.asarray(policy(frame), np.float32).reshape(low.shape), low, high)
+        seen = frame if reads == "frame" else states[-1]
+        action = np.clip(np.asarray(policy(seen), np.float32).reshape(low.shape), low, high)
         total = 0.0
         for _ in range(action_repeat):
             frame, reward, terminated, truncated, info = env.step(action)

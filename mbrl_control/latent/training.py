@@ -3,7 +3,8 @@
 Loop, one episode at a time, until ``env_steps`` environment steps are stored::
 
     collect  one episode in the pixel env (Gaussian action noise alone for the first
-             ``seed_episodes``, then the latent planner plus that noise) -> OUT/data
+             ``seed_episodes``, or a ``teacher`` state planner plus that noise; then the
+             latent planner plus that noise) -> OUT/data
     train    ``updates_per_episode`` world-model gradient steps on random sequences
     evaluate every ``eval_every`` env steps: export OUT/planner.onnx (encoder + filter +
              latent CEM, one graph), run ``eval_episodes`` with onnxruntime alone, append a
@@ -78,6 +79,13 @@ class PixelTrainConfig:
     explore_std: float = 0.3
     """Exploration noise std, normalized action units (the range is [-1, 1]); the first
     ``seed_episodes`` are this noise alone (uniform random forces throw the cart out of view)."""
+    teacher: str = ""
+    """A state planner ONNX file (``mbrl-control pretrain``'s ``planner.onnx``) that drives the
+    first ``seed_episodes`` from the simulator's state, plus the exploration noise, its action
+    held ``action_repeat`` steps like the pixel planner's: the store then holds the upright
+    regime a balance controller lives in, where noise alone drops the pole in ~0.5 s. This is
+    data from a behaviour policy, as a lab records the controller it already has; the pixel
+    planner never reads the state (docs/pixels.md, "A teacher's episodes"). Empty: noise."""
     eval_every: int = 1_000
     eval_episodes: int = 5
     seed: int = 0
@@ -101,18 +109,26 @@ class PixelTrainConfig:
             raise ValueError("lr and grad_clip must be > 0, explore_std >= 0")
 
     def settings(self) -> dict[str, Any]:
-        """JSON form, for ``settings.json`` (a task file by name and SHA-256, not path)."""
+        """JSON form, for ``settings.json`` (a task file or the teacher by name and SHA-256,
+        not path)."""
         from mbrl_control.pipeline.run_identity import ref_identity
 
-        return {**asdict(self), "task": ref_identity(self.task)}
+        data = {**asdict(self), "task": ref_identity(self.task)}
+        if self.teacher:  # without one, a run's settings read as they did before teachers
+            data["teacher"] = ref_identity(Path(self.teacher).resolve())
+        else:
+            del data["teacher"]
+        return data
 
     @staticmethod
     def from_settings(data: dict[str, Any], task: str) -> PixelTrainConfig:
         """Inverse of :meth:`settings` (``task`` given again: the file's path)."""
         model = WorldModelConfig(**data["model"])
         planner = LatentPlannerConfig(**data["planner"])
-        rest = {k: v for k, v in data.items() if k not in ("model", "planner", "task")}
-        return PixelTrainConfig(task=task, model=model, planner=planner, **rest)
+        rest = {k: v for k, v in data.items() if k not in ("model", "planner", "task", "teacher")}
+        teacher = data.get("teacher") or ""  # known by name only: enough to reload the model
+        teacher = teacher["file"] if isinstance(teacher, dict) else teacher
+        return PixelTrainConfig(task=task, model=model, planner=planner, teacher=teacher, **rest)
 
 
 def run_config(run: str | Path) -> PixelTrainConfig:
@@ -200,6 +216,7 @@ class PixelRun:
         self.progress = {"episodes": 0, "env_steps": 0, "updates": 0, "wall_s": 0.0,
                          "next_eval": cfg.eval_every}  # fmt: skip
         self._losses: list[dict[str, float]] = []
+        self._teacher: Any = None
         self.start_state(0)  # refuse a task a balance start cannot serve before writing OUT
 
     def start_state(self, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -256,7 +273,16 @@ class PixelRun:
         rng = np.random.default_rng([cfg.seed, k, 1])
         low, high = self.task.low, self.task.high
         noise = cfg.explore_std * (high - low) / 2  # (A,)
-        if k < cfg.seed_episodes:
+        reads = "frame"
+        if k < cfg.seed_episodes and cfg.teacher:
+            teacher = self.teacher()
+            teacher.reset(seed=seed)
+
+            def policy(state: np.ndarray) -> np.ndarray:
+                return teacher.act(state) + noise * rng.standard_normal(len(low))
+
+            kind, reads = "teacher", "state"
+        elif k < cfg.seed_episodes:
             policy = lambda frame: (low + high) / 2 + noise * rng.standard_normal(len(low))  # noqa: E731
             kind = "noise"
         else:
@@ -269,7 +295,7 @@ class PixelRun:
             kind = "planner"
         with torch.no_grad():
             episode = run_pixel_episode(
-                self.env, policy, seed, self.start_state(seed), cfg.action_repeat
+                self.env, policy, seed, self.start_state(seed), cfg.action_repeat, reads
             )
         store_episode(
             episode,
@@ -280,6 +306,16 @@ class PixelRun:
         )  # fmt: skip
         self.log(f"[train-pixels] episode {k} ({kind}): return {episode.total:.1f}")
         return episode.steps
+
+    def teacher(self) -> Any:
+        """The ``teacher`` state planner (opened once; one onnxruntime thread). Raises
+        ``FileNotFoundError``/``ValueError`` (one line) for a missing or broken file, a pixel
+        planner, or a planner of another task or observation."""
+        if self._teacher is None:
+            from mbrl_control.export.runtime import OnnxPlanner
+
+            self._teacher = OnnxPlanner(self.cfg.teacher, expected_task=self.task, threads=1)
+        return self._teacher
 
     def stored_steps(self, seed: int) -> int | None:
         """Env steps of the stored episode collected with reset ``seed``, or None."""
@@ -503,6 +539,8 @@ def train_pixels(
     check_resume(cfg, out)
     run = PixelRun(cfg, out, log)
     try:
+        if cfg.teacher:
+            run.teacher()  # a bad teacher file is refused before OUT is written
         return run.run()
     finally:
         run.close()

@@ -1,0 +1,113 @@
+"""``train-pixels --teacher``: a state planner drives the seed episodes from the simulator's
+state (docs/pixels.md, "A teacher's episodes"). The stored actions are the teacher's actions
+on the stored states plus the run's exploration noise, held for the action repeat; a bad
+teacher file is refused in one line before the run folder is written; a changed teacher file
+refuses a resume. Real pixel env, real ONNX files; seeded, one torch thread."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mbrl_control.cli import main
+
+RUN = ["--env-steps", "400", "--seed-episodes", "2", "--updates-per-episode", "2", "--batch",
+       "4", "--length", "4", "--eval-every", "100000", "--eval-episodes", "1", "--horizon", "3",
+       "--iterations", "1", "--population", "16", "--seed", "3", "--quiet"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained cart-pole state planner (what it does is not the point: that it is read)."""
+    import torch
+
+    from mbrl_control.export.onnx_export import export_planner
+    from mbrl_control.models.config import EnsembleConfig
+    from mbrl_control.models.ensemble import Ensemble
+    from mbrl_control.planning.config import PlannerConfig
+    from mbrl_control.tasks import get_task
+
+    torch.manual_seed(1)
+    model = Ensemble(EnsembleConfig(5, 1, members=2, hidden=8, layers=1)).eval()
+    cfg = PlannerConfig(kind="icem", horizon=4, population=16, particles=2, iterations=1)
+    path = tmp_path_factory.mktemp("teacher") / "state_planner.onnx"
+    return export_planner(model, get_task("cartpole_swingup"), cfg, path, provenance={"t": 1})
+
+
+def test_the_seed_episodes_are_the_teachers_actions_on_the_stored_states(
+    tmp_path, capsys, teacher, one_thread
+) -> None:
+    from mbrl_control.data.store import TransitionStore
+    from mbrl_control.export.runtime import OnnxPlanner
+    from mbrl_control.latent.training import cfg_seed, run_config
+
+    out = tmp_path / "run"
+    assert main(["train-pixels", "--out", str(out), "--teacher", str(teacher), *RUN]) == 0
+    capsys.readouterr()
+    store = TransitionStore(out / "data")
+    metas = store.episode_metas()
+    assert [m["policy"] for m in metas] == ["teacher", "teacher"]
+    cfg = run_config(out)
+    planner = OnnxPlanner(teacher, threads=1)
+    files = sorted((out / "data" / "episodes").glob("ep_*.npz"))
+    for k, (meta, path) in enumerate(zip(metas, files, strict=True)):
+        with np.load(path) as episode:  # one row per decision (action repeat 4)
+            obs, stored = episode["obs"], episode["action"]
+        assert meta["seed"] == cfg_seed(cfg, k) and meta["steps"] == 4 * len(stored)
+        rng = np.random.default_rng([cfg.seed, k, 1])  # the run's noise stream of episode k
+        planner.reset(seed=meta["seed"])
+        expected = [
+            np.clip(planner.act(state) + 0.3 * 10.0 * rng.standard_normal(1), -10.0, 10.0)
+            for state in obs[:-1]
+        ]
+        np.testing.assert_allclose(stored, np.asarray(expected, np.float32), rtol=0, atol=1e-5)
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["teacher"]["file"] == "state_planner.onnx"  # by name and hash, not path
+    assert len(settings["teacher"]["sha256"]) == 64
+
+
+def test_a_run_without_a_teacher_keeps_its_settings_and_its_noise(tmp_path, capsys) -> None:
+    from mbrl_control.cli import build_parser
+    from mbrl_control.cli.train_pixels import build_config
+
+    args = build_parser().parse_args(["train-pixels", "--out", str(tmp_path / "r"), *RUN])
+    settings = build_config(args).settings()
+    assert "teacher" not in settings  # a run from before teachers resumes unchanged
+
+
+def test_bad_teachers_are_refused_before_the_run_folder_is_written(
+    tmp_path, capsys, teacher, one_thread
+) -> None:
+    """Each kind of bad file in one line, naming the file, and nothing written: a corrupt file,
+    a pixel planner (the teacher reads states), a missing file."""
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"not an onnx file")
+    made = tmp_path / "made"  # a pixel planner: what a train-pixels run writes
+    args = ["train-pixels", "--out", str(made), *RUN]
+    args[args.index("--env-steps") + 1] = "200"
+    assert main(args) == 0
+    capsys.readouterr()
+    for bad, says in ((corrupt, "corrupt.onnx"), (made / "planner.onnx", "pixel_controller"),
+                      (tmp_path / "missing.onnx", "no such file")):  # fmt: skip
+        out = tmp_path / f"out_{bad.stem}"
+        assert main(["train-pixels", "--out", str(out), "--teacher", str(bad), *RUN]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and says in err, err
+        assert not out.exists(), bad
+
+
+def test_a_changed_teacher_refuses_the_resume(tmp_path, capsys, teacher, one_thread) -> None:
+    out = tmp_path / "run"
+    other = tmp_path / "state_planner.onnx"
+    other.write_bytes(teacher.read_bytes())
+    args = ["train-pixels", "--out", str(out), "--teacher", str(other), *RUN]
+    args[args.index("--env-steps") + 1] = "200"
+    assert main(args) == 0
+    capsys.readouterr()
+    other.write_bytes(teacher.read_bytes() + b"\0")  # edited in place: same name, other bytes
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "teacher.sha256" in err, err
