@@ -420,17 +420,19 @@ def score_policy(
     start_state: Callable[[int], Any],
     action_repeat: int,
     on_reset: Callable[[int], None] | None = None,
+    reads: str = "frame",
 ) -> dict[str, Any]:
     """``episodes`` episodes of the frame ``policy`` in the pixel ``env`` on the fixed
     evaluation starts (episode i: seed ``EVAL_SEED + i``, ``start_state(seed)``; ``on_reset(i)``
-    before each): ``returns`` and ``successes`` (lists), ``mean_return``, ``std_return``,
-    ``success_rate``."""
+    before each; ``reads="state"``: a policy of the simulator's state, as
+    :func:`~mbrl_control.latent.episodes.run_pixel_episode`): ``returns`` and ``successes``
+    (lists), ``mean_return``, ``std_return``, ``success_rate``."""
     returns, successes = [], []
     for i in range(episodes):
         seed = EVAL_SEED + i
         if on_reset is not None:
             on_reset(i)
-        episode = run_pixel_episode(env, policy, seed, start_state(seed), action_repeat)
+        episode = run_pixel_episode(env, policy, seed, start_state(seed), action_repeat, reads)
         returns.append(episode.total)
         successes.append(bool(episode.success))
     return {

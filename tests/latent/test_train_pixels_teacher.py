@@ -111,3 +111,24 @@ def test_a_changed_teacher_refuses_the_resume(tmp_path, capsys, teacher, one_thr
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "teacher.sha256" in err, err
+
+
+def test_hold_study_scores_the_state_planner_at_each_repeat(teacher, capsys) -> None:
+    """``latent.hold_study``: paired rows per action repeat, deterministic, the same noise seeds
+    (a rerun gives the same returns); the hold changes what the planner does; a file of the
+    wrong kind is one line."""
+    from mbrl_control.latent.hold_study import hold_study
+    from mbrl_control.latent.hold_study import main as hold_main
+
+    rows = hold_study(str(teacher), [1, 4], episodes=2)
+    assert [r["action_repeat"] for r in rows] == [1, 4] and rows[1]["decision_hz"] == 12.5
+    assert rows[0]["returns"] != rows[1]["returns"]  # the hold changed the episodes
+    assert "difference_ci" in rows[1]["vs_first"]
+    assert hold_study(str(teacher), [1], episodes=2)[0]["returns"] == rows[0]["returns"]
+    bad = teacher.with_name("broken.onnx")
+    bad.write_bytes(b"no")
+    with pytest.raises(SystemExit) as exit_info:
+        hold_main([str(bad), "--repeats", "1", "--episodes", "1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "broken.onnx" in err, err
