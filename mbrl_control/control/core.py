@@ -52,7 +52,7 @@ from mbrl_control.control.config import (
     parse_cautious_weights,
 )
 from mbrl_control.control.goal import GoalRule
-from mbrl_control.control.model_dir import ModelDir
+from mbrl_control.control.model_dir import ModelDir, ModelSwap
 from mbrl_control.control.safety import ActionFilter
 from mbrl_control.control.stats import LatencyWindow
 from mbrl_control.control.uncertainty_monitor import UncertaintyMonitor
@@ -121,7 +121,11 @@ class ControllerCore:
         self.latency = LatencyWindow()
         self.state_to_command = LatencyWindow()
         self._lock = threading.Lock()
-        self._loading = threading.Lock()  # one load at a time
+        self._swap = ModelSwap(
+            lambda path: (self.load(path), str(self.resolve(path))),
+            self._swap_in,
+            lambda: self.model_id,
+        )
         self._planner: OnnxPlanner | OnnxPolicy | None = None
         self.model_id = ""
         self._weights = self.task.default_weights.astype(np.float32)  # (K,)
@@ -282,43 +286,25 @@ class ControllerCore:
             raise ValueError(f"{where}: refused: {why}")
 
     def reload(self, path: str) -> tuple[bool, str]:
-        """Load ``path`` and swap it in between two ticks; on any failure keep the live one.
+        """Load ``path`` and swap it in between two ticks; on any failure keep the live one
+        (:class:`~mbrl_control.control.model_dir.ModelSwap`).
 
         Blocks for the whole load: call it where that is fine (configure), or use
         :meth:`reload_async`. Returns ``(ok, message)``.
         """
-        if not path:
-            return False, f"kept model {self.model_id or '(none)'}: model_path is empty"
-        if not self._loading.acquire(blocking=False):
-            return False, f"kept model {self.model_id or '(none)'}: a reload is in progress"
-        try:
-            planner = self.load(path)
-            model_id = str(self.resolve(path))
-        except Exception as exc:  # any load failure keeps the old model
-            return False, f"kept model {self.model_id or '(none)'}: {exc}"
-        finally:
-            self._loading.release()
+        return self._swap.reload(path)
+
+    def reload_async(self, path: str, done: Callable[[bool, str], None]) -> threading.Thread:
+        """:meth:`reload` in a thread of its own; ``done(ok, message)`` is called from it."""
+        return self._swap.reload_async(path, done)
+
+    def _swap_in(self, planner: OnnxPlanner | OnnxPolicy, model_id: str) -> None:
         with self._lock:
             self._planner, self.model_id = planner, model_id
             self.monitor.reset()  # the scores described the old model
             if isinstance(planner, OnnxPlanner):
                 planner.set_weights(self._weights)  # weights set during the load
         self.request_restart()  # its noise from the seed (a fresh one for seed -1)
-        return True, f"loaded {model_id}"
-
-    def reload_async(self, path: str, done: Callable[[bool, str], None]) -> threading.Thread:
-        """:meth:`reload` in a thread of its own; ``done(ok, message)`` is called from it."""
-
-        def run() -> None:
-            try:
-                result = self.reload(path)
-            except Exception as exc:  # reload catches load errors; this is a last resort
-                result = (False, f"reload failed: {exc!r}")
-            done(*result)
-
-        thread = threading.Thread(target=run, name="model-reload", daemon=True)
-        thread.start()
-        return thread
 
     def unload(self) -> None:
         """Drop the planner (lifecycle cleanup): ticks give the safe action until a reload."""

@@ -109,13 +109,6 @@ GOAL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
 """Best-effort subscription: matches best-effort and reliable publishers."""
 
 
-class _Deferred:
-    """A service callback's answer that another thread sends later (see ``_deferred``)."""
-
-    def __init__(self, request: Any, response: Any) -> None:
-        self.request, self.response = request, response
-
-
 class ControllerNode(SafeLifecycle, LifecycleNode):
     node_name = "mpc_controller"  # SafeLifecycle: says who could not publish
 
@@ -211,28 +204,6 @@ class ControllerNode(SafeLifecycle, LifecycleNode):
         self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics, clock=steady)
         # the plan is built and published here, on the executor, never on the planning thread
         self.create_timer(PLAN_CHECK_PERIOD, self._publish_plan, clock=steady)
-
-    def _deferred(self, srv_type: Any, name: str, start: Any) -> None:
-        """A service answered off the executor: ``start(request, response, reply)`` returns at
-        once and ``reply(response)`` sends the answer later from any thread.
-
-        rclpy sends a callback's return value with the request's header right after the
-        callback; the callback returns a :class:`_Deferred` instead and the service's
-        ``send_response`` hands it to ``start`` together with that header.
-        """
-        srv = self.create_service(srv_type, name, lambda req, resp: _Deferred(req, resp))
-        send = srv.send_response
-
-        def send_response(response: Any, header: Any) -> None:
-            if not isinstance(response, _Deferred):
-                send(response, header)
-                return
-            try:
-                start(response.request, response.response, lambda r: send(r, header))
-            except Exception as exc:  # never let a service call stop the node
-                self.get_logger().error(f"{name} failed: {exc!r}")
-
-        srv.send_response = send_response  # type: ignore[method-assign]
 
     # ---- time ---------------------------------------------------------------------------
     def _now(self) -> float:
@@ -333,15 +304,6 @@ class ControllerNode(SafeLifecycle, LifecycleNode):
         self.pub_plan.publish(traj)
         if markers is not None:
             self.pub_plan_markers.publish(markers)
-
-    def _on_reload(self, request: Trigger.Request, response: Trigger.Response, reply: Any) -> None:
-        def done(ok: bool, message: str) -> None:
-            self._log(ok, message)
-            response.success, response.message = ok, message
-            reply(response)
-            self._publish_diagnostics()
-
-        self.core.reload_async(self.get_parameter("model_path").value, done)
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if not self.core.has_model:

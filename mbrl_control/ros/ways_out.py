@@ -9,7 +9,8 @@ Shared by ``mpc_controller`` and ``pixel_controller``:
   reliable subscribers to acknowledge it, as the process may exit next.
 - :class:`SafeLifecycle`: the lifecycle callbacks every way out goes through (deactivate,
   cleanup, shutdown, error), the halt they share, and the controllers' common plumbing
-  (``~/enable``, one log call per severity, publishing ``/diagnostics``).
+  (``~/enable``, ``~/reload_model`` answered off the executor, one log call per severity,
+  publishing ``/diagnostics``).
 """
 
 from __future__ import annotations
@@ -59,13 +60,21 @@ def publish_acked(publisher: Any, msg: Any, who: str) -> bool:
     return True
 
 
+class _Deferred:
+    """A service callback's answer that another thread sends later (see ``_deferred``)."""
+
+    def __init__(self, request: Any, response: Any) -> None:
+        self.request, self.response = request, response
+
+
 class SafeLifecycle:
     """Mixin for a lifecycle node that commands a robot (put it before ``LifecycleNode`` in
     the bases): deactivate, shutdown and error halt (stop the ticks, publish the safe action,
     acknowledged), cleanup and shutdown unload the core.
 
     The node provides ``node_name`` (str), ``core`` (``halt(level, reason) -> action``,
-    ``unload()``, ``set_enabled(bool)``, ``enabled``, ``task.command_from_action``),
+    ``unload()``, ``set_enabled(bool)``, ``enabled``, ``task.command_from_action``,
+    ``reload_async(path, done)`` for ``~/reload_model``), a ``model_path`` parameter,
     ``pub_cmd``, ``pub_diag``, ``_tick_lock``, ``_tick_timer`` (a timer or None), ``_active``
     and ``_statuses()`` (its diagnostic statuses).
     """
@@ -118,6 +127,42 @@ class SafeLifecycle:
         node.core.set_enabled(bool(request.data))
         response.success, response.message = True, f"enabled={node.core.enabled}"
         return response
+
+    def _deferred(self, srv_type: Any, name: str, start: Any) -> None:
+        """A service answered off the executor: ``start(request, response, reply)`` returns at
+        once and ``reply(response)`` sends the answer later from any thread.
+
+        rclpy sends a callback's return value with the request's header right after the
+        callback; the callback returns a :class:`_Deferred` instead and the service's
+        ``send_response`` hands it to ``start`` together with that header.
+        """
+        node: Any = self
+        srv = node.create_service(srv_type, name, lambda req, resp: _Deferred(req, resp))
+        send = srv.send_response
+
+        def send_response(response: Any, header: Any) -> None:
+            if not isinstance(response, _Deferred):
+                send(response, header)
+                return
+            try:
+                start(response.request, response.response, lambda r: send(r, header))
+            except Exception as exc:  # never let a service call stop the node
+                node.get_logger().error(f"{name} failed: {exc!r}")
+
+        srv.send_response = send_response  # type: ignore[method-assign]
+
+    def _on_reload(self, request: Any, response: Any, reply: Any) -> None:
+        """``~/reload_model`` (std_srvs/Trigger, wired with :meth:`_deferred`): load the file
+        ``model_path`` names off the executor and swap it in; answered when done."""
+
+        def done(ok: bool, message: str) -> None:
+            self._log(ok, message)
+            response.success, response.message = ok, message
+            reply(response)
+            self._publish_diagnostics()
+
+        node: Any = self
+        node.core.reload_async(node.get_parameter("model_path").value, done)
 
     def _publish_diagnostics(self) -> None:
         node: Any = self
