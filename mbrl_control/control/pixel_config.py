@@ -22,8 +22,9 @@ class PixelControllerConfig:
         default="",
         metadata=param_meta(
             "pixel planner ONNX file (from mbrl-control train-pixels: RUN/planner.onnx), inside "
-            "model_dir; read at start-up (its task), loaded at configure",
-            read_only=True,
+            "model_dir (relative paths resolve there); read at start-up (its task, image size "
+            "and camera), loaded at configure and by ~/reload_model (a file of another task, "
+            "image size or camera view is refused there)"
         ),
     )
     model_dir: str = field(
@@ -43,8 +44,9 @@ class PixelControllerConfig:
     control_rate: float = field(
         default=0.0,
         metadata=param_meta(
-            "control ticks per second (0 = the task's rate); the planner acts on every "
-            "action_repeat-th tick (its file says how many) and the action is held between",
+            "control ticks per second (0 = the task's rate); the planner decides on the first "
+            "tick after a new frame, action_repeat ticks (its file says how many; one less to "
+            "meet a frame) after its last decision, and the action is held between",
             range=(0.0, 1000.0),
             read_only=True,
         ),

@@ -9,12 +9,24 @@ messages, hands over the frames and the times (s, on the node's clock) and publi
   command layout, control rate), the image size, the camera it was trained on and the action
   repeat. At construction the file is opened and checked (a state planner file, a missing or
   corrupt file, a task that cannot be built, a ``task`` parameter that is another task: one
-  ``ValueError``/``FileNotFoundError`` naming it); :meth:`load` (lifecycle configure) opens
-  the planner that runs and probes it on a blank frame.
-- Action repeat: the planner was trained with each action held for ``action_repeat`` env
-  steps, so it acts on every ``action_repeat``-th control tick, on the newest frame, and the
-  ticks between publish the held action (clipped to the task's bounds by the shared
-  :class:`~mbrl_control.control.safety.ActionFilter`).
+  ``ValueError``/``FileNotFoundError`` naming it); :meth:`reload` (lifecycle configure,
+  ``~/reload_model``) opens the planner that runs, checks it is for this robot and camera,
+  probes it on a blank frame and swaps it in between two ticks
+  (:class:`~mbrl_control.control.model_dir.ModelSwap`, shared with ``mpc_controller``); a
+  file of another kind, task, image size or camera view, or a broken one, is refused in one
+  line and the live planner keeps running. A swap starts the new planner's episode (zero
+  filter state, noise from the seed) at the next decision; its action repeat is taken.
+- Decisions follow the frames: the planner was trained with each action held for
+  ``action_repeat`` (R) env steps, one new frame per decision. A tick decides (plans on the
+  newest frame; the other ticks publish the held action, clipped to the task's bounds by the
+  shared :class:`~mbrl_control.control.safety.ActionFilter`) when a frame newer than the last
+  decision's is there and R ticks have passed, or R - 1 ticks when that frame is the only new
+  one and the camera is not faster than the decisions (its frames come >= R - 0.5 ticks
+  apart): the decisions lock to the camera's phase, so a frame waits at most one tick for
+  its decision, and a faster camera still gets one decision every R ticks. A late frame is
+  waited for (the action held) up to 2R ticks after the last decision; then the newest frame
+  is planned on again (counted as ``reused_frames``), and past ``image_timeout`` the watchdog
+  gives the safe action.
 - Every fault returns the task's safe action and a status naming why: disabled, no model, no
   image yet, the stale-image watchdog (newest frame older than ``image_timeout``), a planner
   exception or a non-finite action. After any of them the next tick plans at once; after
@@ -36,26 +48,31 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mbrl_control.control.config import SEED_MAX
 from mbrl_control.control.core import Level, Status
-from mbrl_control.control.model_dir import ModelDir
+from mbrl_control.control.model_dir import ModelDir, ModelSwap
 from mbrl_control.control.pixel_config import PixelControllerConfig
 from mbrl_control.control.safety import ActionFilter
 from mbrl_control.control.stats import LatencyWindow
 from mbrl_control.latent.runtime import OnnxPixelPlanner
 from mbrl_control.tasks import Task, get_task
 
+FRAME_INTERVAL_WEIGHT = 0.2
+"""Weight of the newest gap in the running mean of the camera's frame interval."""
+
 
 class PixelControllerCore:
     """Camera frames in, safe commands out (see module docstring).
 
-    Thread-safety: :meth:`set_image` (executor thread) and :meth:`tick` (planning thread) may
-    run concurrently; the shared frame and counters are guarded by one lock held only for
-    short updates, never while the planner runs.
+    Thread-safety: :meth:`set_image` (executor thread), :meth:`reload`/:meth:`reload_async`
+    (a loader thread) and :meth:`tick` (planning thread) may run concurrently; the shared
+    frame, planner and counters are guarded by one lock held only for short updates, never
+    while the planner runs or loads.
     """
 
     def __init__(self, cfg: PixelControllerConfig) -> None:
@@ -66,7 +83,7 @@ class PixelControllerCore:
                 "model_path is empty: set it to a pixel planner file (mbrl-control train-pixels "
                 "writes RUN/planner.onnx)"
             )
-        self.path = self._models.resolve(cfg.model_path)
+        self.path = self._models.resolve(cfg.model_path)  # the live planner's file
         first = OnnxPixelPlanner(self.path, threads=1)  # refuses other files in words
         self.task = self._task_for(cfg, first)
         self.action_repeat = max(1, first.action_repeat)
@@ -79,13 +96,15 @@ class PixelControllerCore:
         self.latency = LatencyWindow()
         self.image_to_command = LatencyWindow()
         self._lock = threading.Lock()
+        self._swap = ModelSwap(self._load, self._swap_in, lambda: self._live_id)
         self._planner: OnnxPixelPlanner | None = None
         self._frame: np.ndarray | None = None  # (S, S, 3) uint8, the newest accepted
         self._frame_time = -math.inf  # when it arrived (s, node clock)
+        self._frame_interval = math.nan  # running mean of the gaps between frames (s)
         self._frame_count = 0  # accepted frames so far
         self._planned_frame = -1  # _frame_count of the frame the last plan used
-        self._held: np.ndarray | None = None  # the action being repeated
-        self._hold_left = 0  # ticks it is still held for
+        self._held: np.ndarray | None = None  # the action being repeated (None: decide now)
+        self._since = 0  # ticks since the last decision
         self._stale = False  # the watchdog tripped: restart the planner when images return
         self._pending_seed: int | None = None
         self.noise_seed: int | None = None
@@ -129,30 +148,80 @@ class PixelControllerCore:
         return task
 
     # ---- parameters and model --------------------------------------------------------------
+    def check(self, cfg: PixelControllerConfig) -> None:
+        """Raise ``ValueError`` unless ``cfg`` can be applied live (model_path inside model_dir)."""
+        if cfg.model_path:
+            self._models.resolve(cfg.model_path)
+
     def apply(self, cfg: PixelControllerConfig) -> None:
-        """Use the live parameters of ``cfg`` (image_timeout, seed) from the next tick on."""
+        """Use the live parameters of ``cfg`` (image_timeout, seed; model_path at the next
+        :meth:`reload`) from the next tick on."""
         with self._lock:
             self.cfg = cfg
 
-    def load(self) -> tuple[bool, str]:
-        """Open the planner that runs (lifecycle configure) and probe it on a blank frame.
-        Returns ``(ok, message)``; on failure nothing changes."""
-        try:
-            planner = OnnxPixelPlanner(self.path, threads=self.cfg.threads)
-            probe = planner.act(np.zeros((self.image_size,) * 2 + (3,), np.uint8))
-            if probe.shape != (self.task.act_dim,) or not np.all(np.isfinite(probe)):
-                raise ValueError(f"probe call returned {probe!r}; need {self.task.act_dim} finite")
-            planner.reset()
-        except (ValueError, FileNotFoundError, RuntimeError) as exc:
-            return False, f"no model loaded: {exc}"
+    def reload(self, path: str) -> tuple[bool, str]:
+        """Load the pixel planner ``path`` and swap it in between two ticks (lifecycle
+        configure, ``~/reload_model``); on any failure the live one keeps running. Blocks for
+        the whole load (or use :meth:`reload_async`). Returns ``(ok, message)``."""
+        return self._swap.reload(path)
+
+    def reload_async(self, path: str, done: Callable[[bool, str], None]) -> threading.Thread:
+        """:meth:`reload` in a thread of its own; ``done(ok, message)`` is called from it."""
+        return self._swap.reload_async(path, done)
+
+    def _load(self, path: str) -> tuple[OnnxPixelPlanner, str]:
+        """Open, check and probe ``path`` (slow: never on the control thread): ``(planner,
+        resolved path)``, or ``ValueError``/``FileNotFoundError`` naming the file."""
+        where = self._models.resolve(path)
+        planner = OnnxPixelPlanner(where, threads=self.cfg.threads)  # kind, corrupt, missing
+        why = self._mismatch(planner)
+        if why:
+            raise ValueError(f"{where}: refused: {why}")
+        probe = planner.act(np.zeros((self.image_size,) * 2 + (3,), np.uint8))
+        if probe.shape != (self.task.act_dim,) or not np.all(np.isfinite(probe)):
+            raise ValueError(
+                f"{where}: probe call returned {probe!r}; need {self.task.act_dim} finite"
+            )
+        planner.reset()
+        return planner, str(where)
+
+    def _mismatch(self, planner: OnnxPixelPlanner) -> str | None:
+        """Why ``planner`` cannot drive this controller's robot from its camera (None: it can):
+        another task or action size, another image size or camera view."""
+        recorded = planner.metadata.get("task")
+        if recorded != self.task.name:
+            task = self.task.name
+            return f"the planner was trained on task {recorded!r}, this controller runs {task!r}"
+        if planner.action_low.shape != (self.task.act_dim,):
+            return (
+                f"{planner.action_low.size} actions, task {self.task.name} has {self.task.act_dim}"
+            )
+        s, n = self.image_size, planner.image_size
+        if n != s:
+            return f"the planner takes {n}x{n} px frames, this controller's camera gives {s}x{s}"
+        if json.dumps(planner.camera, sort_keys=True) != json.dumps(self.camera, sort_keys=True):
+            return (
+                f"the planner was trained on the camera view {json.dumps(planner.camera)}, this "
+                f"controller's frames come from {json.dumps(self.camera)}"
+            )
+        return None
+
+    def _swap_in(self, planner: OnnxPixelPlanner, model_id: str) -> None:
+        """Make ``planner`` the live one between two ticks. Its episode starts at the next
+        decision (zero filter state, noise from the seed); the held action stays until then,
+        so the decisions keep the camera's phase."""
         with self._lock:
-            self._planner = planner
-            self._held, self._hold_left = None, 0
-        self.status = Status(Level.WARN, "loaded: waiting for activate")
-        return True, (
-            f"loaded {self.path.name} (task {self.task.name}, {self.image_size} px frames, "
-            f"action repeat {self.action_repeat}, control {1 / self.period:g} Hz)"
-        )
+            first = self._planner is None
+            self._planner, self.path = planner, Path(model_id)
+            self.action_repeat = max(1, planner.action_repeat)
+            self._restart_locked()
+            self.last_return = math.nan
+        if first:
+            self.status = Status(Level.WARN, "loaded: waiting for activate")
+
+    @property
+    def _live_id(self) -> str:
+        return str(self.path) if self._planner is not None else ""
 
     def unload(self) -> None:
         with self._lock:
@@ -168,12 +237,16 @@ class PixelControllerCore:
         return self.path.name if self._planner is not None else ""
 
     def request_restart(self) -> int:
-        """From the next tick that plans: zero filter state, mid-range previous action, no
-        warm start, noise from ``cfg.seed`` (-1: a fresh seed). Returns the seed."""
+        """The next tick plans, from zero filter state, mid-range previous action, no warm
+        start, noise from ``cfg.seed`` (-1: a fresh seed). Returns the seed."""
         with self._lock:
-            seed = self.cfg.seed if self.cfg.seed >= 0 else secrets.randbelow(SEED_MAX + 1)
-            self._pending_seed = self.noise_seed = seed
-            self._held, self._hold_left = None, 0
+            self._held = None
+            return self._restart_locked()
+
+    def _restart_locked(self) -> int:
+        """(Under the lock) the next planner call starts an episode; returns its seed."""
+        seed = self.cfg.seed if self.cfg.seed >= 0 else secrets.randbelow(SEED_MAX + 1)
+        self._pending_seed = self.noise_seed = seed
         return seed
 
     def set_enabled(self, enabled: bool) -> None:
@@ -195,6 +268,11 @@ class PixelControllerCore:
             s = self.image_size
             if frame.shape == (s, s, 3) and frame.dtype == np.uint8:
                 with self._lock:
+                    gap = now - self._frame_time
+                    if 0 < gap <= self.cfg.image_timeout:  # not across a stall
+                        mean = self._frame_interval
+                        w = FRAME_INTERVAL_WEIGHT
+                        self._frame_interval = gap if math.isnan(mean) else mean + w * (gap - mean)
                     self._frame, self._frame_time = frame, now
                     self._frame_count += 1
                     self.images += 1
@@ -216,6 +294,7 @@ class PixelControllerCore:
         ``(A,)`` to publish and the status behind it."""
         with self._lock:
             self.ticks += 1
+            self._since += 1
             planner, cfg = self._planner, self.cfg
             frame, age, count = self._frame, now - self._frame_time, self._frame_count
         if not self.enabled:
@@ -226,16 +305,17 @@ class PixelControllerCore:
             self._stale = True
             what = f"newest camera image {age:.2f} s old" if frame is not None else "no image yet"
             return self._safe(Level.WARN, f"watchdog: {what} (image_timeout {cfg.image_timeout} s)")
-        with self._lock:  # action repeat: hold the last plan's action
-            held = self._held if self._hold_left > 0 else None
-            self._hold_left -= int(held is not None)
-        if held is not None:
+        with self._lock:
+            held = self._held if not self._decision_due(count) else None
+        if held is not None:  # action repeat: hold the last decision's action
             return held.copy(), self.status
         if self._stale:  # images are back: the planner's filter state is from before the gap
             self._stale = False
             self.request_restart()
-        with self._lock:
-            seed, self._pending_seed = self._pending_seed, None
+        with self._lock:  # the planner and its restart together (a swap may have come)
+            planner, seed, self._pending_seed = self._planner, self._pending_seed, None
+        if planner is None:
+            return self._safe(Level.ERROR, "no model loaded (configure)")
         t0 = time.perf_counter()
         try:
             if seed is not None:
@@ -249,16 +329,29 @@ class PixelControllerCore:
         self.latency.add(elapsed)
         self.image_to_command.add(max(age, 0.0) + elapsed)
         self.last_return = planner.last_return
+        sent = self.filter(action)
         with self._lock:
             self.plans += 1
             self.deadline_misses += int(elapsed > self.period)
             self.reused_frames += int(count == self._planned_frame)
             self._planned_frame = count
-        sent = self.filter(action)
-        with self._lock:
-            self._held, self._hold_left = sent, self.action_repeat - 1
+            self._held, self._since = sent, 0
         self.status = Status(Level.OK, "planning")
         return sent.copy(), self.status
+
+    def _decision_due(self, count: int) -> bool:
+        """(Under the lock) whether this tick replaces the held action, the newest accepted
+        frame being number ``count`` (the rule: module docstring, "Decisions follow the
+        frames")."""
+        if self._held is None:  # a (re)start or a fault: decide at once
+            return True
+        r, since, new = self.action_repeat, self._since, count - self._planned_frame
+        if new <= 0:  # the frame is late: hold for up to one more decision period
+            return since >= 2 * r
+        if since >= r:
+            return True
+        camera_in_step = self._frame_interval >= (r - 0.5) * self.period
+        return since == r - 1 and new == 1 and camera_in_step
 
     def halt(self, level: Level, message: str) -> np.ndarray:
         """The safe action ``(A,)`` for a way out (deactivate, shutdown, signal, crash)."""
@@ -267,7 +360,7 @@ class PixelControllerCore:
     def _safe(self, level: Level, message: str) -> tuple[np.ndarray, Status]:
         self.filter.reset(self.safe_action)
         with self._lock:
-            self._held, self._hold_left = None, 0  # the next good tick plans at once
+            self._held = None  # the next good tick plans at once
         self.status = Status(level, message)
         return self.safe_action.copy(), self.status
 

@@ -9,11 +9,15 @@ planner call, image-to-command latency, deadline misses, images taken and refuse
 planner's camera, action repeat, model) and 'pixel_controller: qos'.
 
 Control: at the control rate (the task's, or control_rate) the node publishes a command every
-tick. On every action_repeat-th tick (the planner file says how many: it was trained holding
-each action that long) the planner filters the newest camera frame and plans (encoder +
-filter + latent CEM, one onnxruntime call, no torch); the ticks between repeat that action.
-Run sim_node with camera_rate = control rate / action_repeat (12.5 Hz on the cart-pole) and
-camera_view:=<the planner file>, so each plan sees a new frame from the view it learned
+tick. The planner decides (filters the newest camera frame and plans: encoder + filter +
+latent CEM, one onnxruntime call, no torch) on the first tick after a new frame arrives, once
+action_repeat ticks have passed since its last decision (the planner file says how many: it
+was trained holding each action that long), or action_repeat - 1 when the camera runs no
+faster than the decisions, so the decisions lock to the frames' phase and a frame waits at
+most one tick; the ticks between repeat the action. A late frame is waited for up to
+2 x action_repeat ticks, then the newest frame is planned on again. Run sim_node with
+camera_rate = control rate / action_repeat (12.5 Hz on the cart-pole) and
+camera_view:=<the planner file>, so each decision sees a new frame from the view it learned
 (launch/pixels.launch.yaml does both).
 
 Safety: the task's safe action is published on every fault - before the first image, when the
@@ -31,12 +35,18 @@ last_rejected); the watchdog then decides.
 Model: model_path must be a pixel planner file; a state planner file (mbrl-control export, run
 by mpc_controller) is refused at start-up in one line, as is a missing or corrupt file or a
 task parameter that is not the planner's task. The file carries the task (safe action,
-bounds, command layout, rate), the image size, the camera and the action repeat.
+bounds, command layout, rate), the image size, the camera and the action repeat; the file
+read at start-up fixes the task, image size and camera for the node's life.
 
-Services: ~/enable (std_srvs/SetBool: off publishes the safe action), ~/reset (std_srvs/Trigger:
-a new episode: the planner's filter state, previous action and warm start dropped, noise from
-the seed), and the lifecycle services (ros2 lifecycle set /pixel_controller <transition>):
-configure loads and probes the planner; activate starts the control ticks; deactivate
+Services: ~/reload_model (std_srvs/Trigger, as mpc_controller's: load the file model_path
+names, in a thread of its own while the live planner keeps deciding, and swap it in between
+two ticks; a file of another kind, task, image size or camera view, or a broken one, is
+refused in one line and the old planner keeps running; the new planner starts its episode -
+zero filter state, noise from the seed - at the next decision, with its own action repeat),
+~/enable (std_srvs/SetBool: off publishes the safe action), ~/reset (std_srvs/Trigger: a new
+episode: the planner's filter state, previous action and warm start dropped, noise from the
+seed), and the lifecycle services (ros2 lifecycle set /pixel_controller <transition>):
+configure loads model_path and probes it; activate starts the control ticks; deactivate
 publishes the safe action and stops; cleanup releases the planner; shutdown publishes the safe
 action. With autostart:=true the node configures and activates itself at start-up.
 
@@ -44,8 +54,8 @@ Time: the ticks and the watchdog run on the node's clock (with use_sim_time they
 /clock); planning runs in a thread of its own woken by the tick timer (a late tick skips ticks
 instead of queueing them), so the executor keeps taking images.
 
-Parameters: image_timeout and seed are applied live after validation; the others are
-read-only (listed below).
+Parameters: model_path (used by the next ~/reload_model or configure), image_timeout and
+seed are applied live after validation; the others are read-only (listed below).
 """
 
 from __future__ import annotations
@@ -88,7 +98,10 @@ class PixelControllerNode(SafeLifecycle, LifecycleNode):
         guard_change_state(self)
         self.core: PixelControllerCore | None = None
         self.params = LiveConfig(
-            self, PixelControllerConfig, apply=lambda cfg, changed: self.core.apply(cfg)
+            self,
+            PixelControllerConfig,
+            apply=lambda cfg, changed: self.core.apply(cfg),
+            check=lambda cfg: self.core.check(cfg) if self.core else None,
         )
         cfg = self.params.config
         self.core = PixelControllerCore(cfg)
@@ -125,6 +138,7 @@ class PixelControllerNode(SafeLifecycle, LifecycleNode):
                 incompatible_qos=lambda info: self._on_qos(IMAGE_TOPIC, "requests", info)
             ),
         )
+        self._deferred(Trigger, "~/reload_model", self._on_reload)  # ways_out.SafeLifecycle
         self.create_service(SetBool, "~/enable", self._on_enable)
         self.create_service(Trigger, "~/reset", self._on_reset)
         # wall (steady) time: diagnostics, and the wake-ups that let the exit signal handlers
@@ -138,7 +152,13 @@ class PixelControllerNode(SafeLifecycle, LifecycleNode):
 
     # ---- lifecycle ----------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        ok, message = self.core.load()
+        ok, message = self.core.reload(self.get_parameter("model_path").value)
+        if ok:
+            c = self.core
+            message += (
+                f" (task {c.task.name}, {c.image_size} px frames, action repeat "
+                f"{c.action_repeat}, control {1 / c.period:g} Hz)"
+            )
         self._log(ok, f"configure: {message}")
         return TransitionCallbackReturn.SUCCESS if ok else TransitionCallbackReturn.FAILURE
 
@@ -149,8 +169,9 @@ class PixelControllerNode(SafeLifecycle, LifecycleNode):
             self._active = True
         self._tick_timer = self.create_timer(self.core.period, self._ticks.wake)
         self.get_logger().info(
-            f"activated: planning on every {self.core.action_repeat}th tick at "
-            f"{1 / self.core.period:g} Hz from {IMAGE_TOPIC}"
+            f"activated: deciding on the first tick after each new {IMAGE_TOPIC} frame, "
+            f"{self.core.action_repeat} ticks apart (or one less to meet a frame) at "
+            f"{1 / self.core.period:g} Hz"
         )
         self._publish_diagnostics()
         return super().on_activate(state)

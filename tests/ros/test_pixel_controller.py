@@ -72,7 +72,8 @@ def test_the_image_loop_closes_through_the_launch_file(spawn, ros_env, ros_probe
     after = _values(diags)
     assert latest(diags, STATUS).level == bytes([0]), latest(diags, STATUS).message
 
-    # commands every control tick (50 Hz), a new action on every REPEAT-th one
+    # commands every control tick (50 Hz); a new action about every REPEAT-th one: decisions
+    # follow the camera's frames (12.5 Hz), REPEAT ticks apart or one less to meet a frame
     t, force = np.array([c[0] for c in commands[n0:]]), np.array([c[1] for c in commands[n0:]])
     rate = (len(t) - 1) / (t[-1] - t[0])
     assert 35 < rate < 65, f"commands at {rate:.1f} Hz, the control rate is 50"
@@ -80,7 +81,7 @@ def test_the_image_loop_closes_through_the_launch_file(spawn, ros_env, ros_probe
     plans = int(after["plans"]) - int(before["plans"])
     assert ticks / plans == pytest.approx(REPEAT, abs=0.3), (ticks, plans)
     changes = np.flatnonzero(np.diff(force)) + 1  # where a new action starts
-    assert len(changes) > 10 and np.all(np.diff(changes) % REPEAT == 0), np.diff(changes)
+    assert len(changes) > 10 and np.all(np.diff(changes) >= REPEAT - 1), np.diff(changes)
     # planned (not the safe action), inside the task's bounds
     assert np.any(force != 0.0)
     assert np.all((force >= TASK.low[0]) & (force <= TASK.high[0]))
