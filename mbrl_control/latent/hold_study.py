@@ -37,7 +37,8 @@ def hold_study(
             score = score_policy(run.env, planner.act, episodes, run.start_state, k,
                                  on_reset=reset, reads="state")  # fmt: skip
             row = {"action_repeat": k, "decision_hz": run.task.control_hz / k,
-                   **{key: score[key] for key in ("mean_return", "std_return", "success_rate")},
+                   **{key: score[key] for key in ("mean_return", "std_return", "success_rate",
+                                                 "success_ci")},
                    "returns": [round(r, 2) for r in score["returns"]]}  # fmt: skip
             if rows:
                 paired = paired_returns(rows[0]["returns"], score["returns"])

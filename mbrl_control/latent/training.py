@@ -426,8 +426,12 @@ def score_policy(
     evaluation starts (episode i: seed ``EVAL_SEED + i``, ``start_state(seed)``; ``on_reset(i)``
     before each; ``reads="state"``: a policy of the simulator's state, as
     :func:`~mbrl_control.latent.episodes.run_pixel_episode`): ``returns`` and ``successes``
-    (lists), ``mean_return``, ``std_return``, ``success_rate``."""
-    returns, successes = [], []
+    (lists), ``mean_return``, ``std_return``, ``success_rate`` and ``success_ci`` (its 95 %
+    Wilson score interval, scipy's ``binomtest``: 20/20 balanced is [0.84, 1])."""
+    from scipy.stats import binomtest
+
+    returns: list[float] = []
+    successes: list[bool] = []
     for i in range(episodes):
         seed = EVAL_SEED + i
         if on_reset is not None:
@@ -435,12 +439,14 @@ def score_policy(
         episode = run_pixel_episode(env, policy, seed, start_state(seed), action_repeat, reads)
         returns.append(episode.total)
         successes.append(bool(episode.success))
+    interval = binomtest(sum(successes), len(successes)).proportion_ci(method="wilson")
     return {
         "returns": returns,
         "successes": successes,
         "mean_return": float(np.mean(returns)),
         "std_return": float(np.std(returns)),
         "success_rate": float(np.mean(successes)),
+        "success_ci": [round(float(x), 3) for x in interval],
     }
 
 

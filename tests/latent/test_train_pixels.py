@@ -121,6 +121,8 @@ def test_tiny_run_learns_writes_its_curve_and_resumes(tmp_path, capsys) -> None:
     assert own["mean_return"] == pytest.approx(float(curve[-1]["mean_return"]), rel=1e-4)
     assert OnnxPixelPlanner(small["file"]).metadata["planner_config"]["population"] == 16
     assert small["act_ms_p50"] > 0 and len(small["vs_first"]["difference_ci"]) == 2
+    low, high = own["success_ci"]  # Wilson 95 % on 1 episode: wide, around the rate
+    assert 0 <= low <= own["success_rate"] <= high <= 1 and high - low > 0.7
 
     from mbrl_control.latent.probe import probe
 
