@@ -18,13 +18,14 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mbrl_control.control.excitation import DEFAULT_LOOKAHEAD_S, ExcitationGuard, noisy_action
 from mbrl_control.data.store import TransitionStore
 
 if TYPE_CHECKING:
@@ -44,12 +45,18 @@ class WorkerConfig:
     """``random`` or ``planner:PATH`` (an exported planner ONNX file)."""
     noise: float = 0.0
     """Exploration noise of a planner policy: Gaussian, std = ``noise`` × half the action
-    range, the noisy action clipped to the task's bounds (a safe excitation policy for
-    recording on a robot: the planner's behaviour, widened, never past the limits)."""
+    range, the noisy action clipped to the task's bounds, and withheld (the planner's own
+    action sent) while a joint is at or heading for its limit
+    (:class:`~mbrl_control.control.excitation.ExcitationGuard`): a safe excitation policy
+    for recording on a robot, the planner's behaviour widened, inside the task's limits."""
     pixels: bool = False
     """Also render the camera frame of every state: ``frames (T+1, S, S, 3)`` uint8."""
     camera: CameraSpec | None = None
     """The frames' view (default: the task's ``camera`` section); only with ``pixels``."""
+    noise_lookahead_s: float = DEFAULT_LOOKAHEAD_S
+    """The noise guard's look-ahead (s): position + velocity × this must stay inside."""
+    noise_guard: bool = True
+    """False: the noise is never withheld (only to measure what the guard does)."""
 
     def __post_init__(self) -> None:
         if self.policy != "random" and not self.policy.startswith("planner:"):
@@ -61,6 +68,10 @@ class WorkerConfig:
             )
         if self.camera is not None and not self.pixels:
             raise ValueError("camera is the view of the frames: it needs pixels=True")
+        if not (math.isfinite(self.noise_lookahead_s) and self.noise_lookahead_s >= 0):
+            raise ValueError(
+                f"noise_lookahead_s={self.noise_lookahead_s!r}: seconds, finite and >= 0"
+            )
 
 
 _CACHE: dict[WorkerConfig, tuple[Any, Any, Any]] = {}
@@ -100,16 +111,25 @@ def pixel_camera_spec(cfg: WorkerConfig) -> dict[str, Any]:
     return dataclasses.asdict(camera.spec)
 
 
-def rollout(cfg: WorkerConfig, seed: int) -> dict[str, Any]:
+def rollout(cfg: WorkerConfig, seed: int, observers: Sequence[Any] = ()) -> dict[str, Any]:
     """One episode: ``{"obs": (T+1, O), "action": (T, A), "meta": dict}``, with
-    ``cfg.pixels`` also ``"frames": (T+1, S, S, 3)`` uint8 (frame t shows obs[t])."""
+    ``cfg.pixels`` also ``"frames": (T+1, S, S, 3)`` uint8 (frame t shows obs[t]).
+
+    ``observers``: episode observers (:mod:`mbrl_control.pipeline.evaluate`'s protocol, e.g.
+    its ``SafetyMonitor``), told of the reset and of every step; the keys their ``on_end``
+    returns go into ``meta``."""
     env, planner, camera = _env_and_planner(cfg)
     task = env.unwrapped.task
-    rng = np.random.default_rng((seed, 1))  # the random policy's own stream
+    rng = np.random.default_rng((seed, 1))  # the random policy's (and the noise's) stream
     obs, info = env.reset(seed=seed)
     goal = np.asarray(info["goal"], np.float32)
     if planner is not None:  # its noise stream from the episode's seed: the data do not
         planner.reset(seed=seed)  # depend on which worker ran which episodes before
+    guard = None
+    if planner is not None and cfg.noise:
+        guard = ExcitationGuard(task, cfg.noise_lookahead_s, enabled=cfg.noise_guard)
+    for o in observers:
+        o.on_reset(env, obs, info)
     observations, actions, ret, success = [obs], [], 0.0, False
     frames = None if camera is None else [camera.render()]
     done = False
@@ -118,11 +138,12 @@ def rollout(cfg: WorkerConfig, seed: int) -> dict[str, Any]:
             action = rng.uniform(task.low, task.high).astype(np.float32)
         else:
             action = np.asarray(planner.act(obs, goal=goal if task.goal_dim else None), np.float32)
-            if cfg.noise:
-                half = (task.high - task.low) / 2
-                action = np.clip(action + cfg.noise * half * rng.standard_normal(task.act_dim),
-                                 task.low, task.high).astype(np.float32)  # fmt: skip
+            if guard is not None:  # noise drawn every step: the stream does not depend on it
+                noisy = noisy_action(action, cfg.noise, task.low, task.high, rng)
+                action = guard(obs, action, noisy)
         obs, reward, terminated, truncated, step_info = env.step(action)
+        for o in observers:
+            o.on_step(env, obs, action, -float(reward), step_info)
         observations.append(obs)
         if frames is not None:
             frames.append(camera.render())
@@ -135,7 +156,7 @@ def rollout(cfg: WorkerConfig, seed: int) -> dict[str, Any]:
         **({"task_file": cfg.task} if cfg.task != task.name else {}),
         "profile": cfg.profile,
         "policy": cfg.policy,
-        **({"noise": cfg.noise} if cfg.noise else {}),
+        **({"noise": cfg.noise, "noise_guard": guard.summary()} if guard is not None else {}),
         "seed": int(seed),
         "dr": info["dr"],
         "goal": info["goal"],
@@ -144,6 +165,11 @@ def rollout(cfg: WorkerConfig, seed: int) -> dict[str, Any]:
         "terminated": bool(terminated),
         "source": "sim",
     }
+    for o in observers:
+        extra = o.on_end({"return": float(ret), "steps": len(actions)})
+        if clash := set(extra) & set(meta):
+            raise ValueError(f"{type(o).__name__} adds keys already in meta: {sorted(clash)}")
+        meta.update(extra)
     episode = {"obs": np.stack(observations), "action": np.stack(actions), "meta": meta}
     if frames is not None:
         episode["frames"] = np.stack(frames)
@@ -209,10 +235,12 @@ def collect(
     noise: float = 0.0,
     pixels: bool = False,
     camera: CameraSpec | None = None,
+    noise_lookahead_s: float = DEFAULT_LOOKAHEAD_S,
 ) -> dict[str, Any]:
     """Collect ``episodes`` episodes of ``task`` (a built-in name or a task-file path) into
     the store at ``out``; return a summary dict. ``noise``: a planner policy's exploration
-    noise (:attr:`WorkerConfig.noise`). ``pixels``: also store each episode's camera frames
+    noise (:attr:`WorkerConfig.noise`, withheld near the joints' limits: look-ahead
+    ``noise_lookahead_s``). ``pixels``: also store each episode's camera frames
     beside it (``OUT/images``, from ``camera``, default the task's ``camera`` section); a
     store's frames share one view, so a store with frames from another view is refused."""
     from mbrl_sim.profiles import load_profile
@@ -229,7 +257,7 @@ def collect(
         raise ValueError(f"backend={backend!r}; allowed: {list(BACKENDS)}")
     if episodes < 1 or workers < 1:
         raise ValueError(f"episodes and workers must be >= 1, got {episodes}, {workers}")
-    cfg = WorkerConfig(task, profile, policy, noise, pixels, camera)
+    cfg = WorkerConfig(task, profile, policy, noise, pixels, camera, noise_lookahead_s)
     images, view, frames = None, None, 0
     if pixels:  # the fitted view; workers=1 reuses this env
         view = pixel_camera_spec(cfg)

@@ -25,6 +25,7 @@ from mbrl_control.cli.checks import (
 )
 from mbrl_control.cli.errors import UsageError
 from mbrl_control.cli.task_defaults import PROFILE_HELP, TASK_HELP, task_profile
+from mbrl_control.control.excitation import DEFAULT_LOOKAHEAD_S
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--noise", type=float_in(0.0, 1.0), default=0.0,
         help="a planner policy's exploration noise: Gaussian, std = NOISE x half the action "
-        "range, clipped to the bounds (a safe excitation policy), e.g. 0.2",
+        "range, clipped to the bounds and withheld while a joint is at or heading for its limit "
+        "(a safe excitation policy; docs/sim2real.md), e.g. 0.2",
+    )  # fmt: skip
+    parser.add_argument(
+        "--noise-lookahead", type=float_in(0.0, 10.0), default=DEFAULT_LOOKAHEAD_S,
+        metavar="SECONDS",
+        help="--noise is withheld when a joint's position + velocity x SECONDS (or its position) "
+        "is beyond its position_range or rail limit (default %(default)s)",
     )  # fmt: skip
     parser.add_argument("--workers", type=positive_int, default=1, help="parallel workers")
     parser.add_argument("--out", type=out_dir, required=True, help="transition store folder")
@@ -87,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         quiet=args.quiet,
         noise=args.noise,
+        noise_lookahead_s=args.noise_lookahead,
         pixels=args.pixels,
         camera=camera,
     )

@@ -147,13 +147,16 @@ class HoldObserver(EpisodeObserver):
 
 
 def rail_limits(task: Any) -> list[tuple[int, float]]:
-    """``[(joint index, limit)]`` of the task's ``rail`` critics (|q| > limit is a hit)."""
+    """``[(joint index, limit)]`` of the task's ``rail`` critics (|q| > limit is a hit); a
+    critic's ``limit`` is one number or one per joint (as the critic reads it)."""
     definition = getattr(task, "definition", None) or {}
     limits = []
     for critic in definition.get("critics", []):
         if critic.get("kind") == "rail":
-            for name in critic["joints"]:
-                limits.append((task.joint_names.index(name), float(critic["limit"])))
+            names, limit = critic["joints"], critic["limit"]
+            per = limit if isinstance(limit, (list, tuple)) else [limit] * len(names)
+            for name, lim in zip(names, per):
+                limits.append((task.joint_names.index(name), float(lim)))
     return limits
 
 

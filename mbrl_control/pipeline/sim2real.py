@@ -52,7 +52,8 @@ class Sim2RealConfig:
     adapt_seconds: float = 0.0
     """Real seconds recorded for the calibrated + adapted row (0: no such row)."""
     adapt_noise: float = 0.2
-    """Exploration noise of that recording (share of the half action range, clipped)."""
+    """Exploration noise of that recording (share of the half action range, clipped, withheld
+    near the joints' limits: ``collect --noise``)."""
     adapt_evaluations: int = 128
     """CMA-ES evaluations of its calibration."""
     adapt_rounds: int = 1

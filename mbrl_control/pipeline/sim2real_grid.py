@@ -110,8 +110,9 @@ class GridConfig:
     recalib_rounds: int = 2
     calib_noise: float = 0.2
     """Exploration noise of the calibration recording (std as a fraction of half the action
-    range, clipped to the bounds: ``collect --noise``): excites the dynamics beyond what
-    the planner alone does."""
+    range, clipped to the bounds, withheld near the joints' limits: ``collect --noise``,
+    :mod:`mbrl_control.control.excitation`): excites the dynamics beyond what the planner
+    alone does."""
 
     def __post_init__(self) -> None:
         bad = [c for c in self.conditions if c not in CONDITIONS]

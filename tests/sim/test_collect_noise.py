@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mbrl_sim.collect import WorkerConfig, collect
+from mbrl_sim.collect import WorkerConfig, collect, rollout
 
 from mbrl_control.cli import main
 from mbrl_control.data.store import TransitionStore
@@ -19,6 +19,9 @@ from mbrl_control.tasks import get_task
 
 @pytest.fixture(scope="module")
 def planner(tmp_path_factory) -> str:
+    import torch
+
+    torch.manual_seed(0)
     task = get_task("cartpole_swingup")
     model = Ensemble(EnsembleConfig.for_task(task, members=2, hidden=8, layers=1)).eval()
     cfg = PlannerConfig(kind="icem", horizon=3, population=10, particles=2, iterations=1)
@@ -40,7 +43,11 @@ def test_noise_widens_the_planner_within_the_bounds(planner, tmp_path):
     np.testing.assert_array_equal(noisy, again)  # seeded per episode
     assert np.abs(noisy).max() <= 10.0  # the task's ±10 N
     assert not np.array_equal(plain, noisy)
-    assert np.std(np.diff(noisy[:, 0])) > np.std(np.diff(plain[:, 0]))
+    # what was sent beyond the planner's action (this untrained planner drives the cart into
+    # the end stops: near them the guard withholds the noise, so compare what was injected)
+    guard = TransitionStore(tmp_path / "b").load().episodes[0]["noise_guard"]
+    assert guard["withheld_steps"] < guard["steps"]
+    assert guard["injected_rms"] > 0.1  # of the half range; 0.5 before clipping
 
 
 def test_noise_needs_a_planner_and_a_fraction(tmp_path, capsys):
@@ -62,3 +69,56 @@ def test_planner_episodes_do_not_depend_on_what_the_worker_ran_before(planner, t
     first = _actions(planner, tmp_path / "a", 0.0)
     second = _actions(planner, tmp_path / "b", 0.0)  # same process, same seed, warm cache
     np.testing.assert_array_equal(first, second)
+
+
+def _heading_out(tmp_path) -> str:
+    """The built-in cart-pole starting near the rail critic's limit (2 m), moving out."""
+    import yaml
+
+    from mbrl_control.tasks import builtin_task_files
+
+    data = yaml.safe_load(builtin_task_files()["cartpole_swingup"].read_text())
+    data["initial_state"] = {"position": {"mean": [1.8, 3.14159]}, "velocity": {"mean": [2.0, 0]}}
+    path = tmp_path / "heading_out.task.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(path)
+
+
+def test_noise_is_withheld_while_heading_for_the_rail_end(planner, tmp_path):
+    """Issue 16: the noise was bounded in action only; from a state heading for the rail end
+    the recording now sends the planner's own action until the cart is safe again (same seed:
+    the planner alone gives the same actions as long as the states agree)."""
+    from mbrl_control.control.excitation import ExcitationGuard
+
+    task = _heading_out(tmp_path)
+    runs = {}
+    for noise in (0.0, 1.0):
+        out = tmp_path / f"n{noise}"
+        collect(task, "none", 1, f"planner:{planner}", 1, out, seed=4, quiet=True, noise=noise)
+        runs[noise] = TransitionStore(out).load()
+    plain, noisy = runs[0.0], runs[1.0]
+    guard = ExcitationGuard(get_task(task))
+    assert not guard.allows(noisy.obs[0])  # 1.8 m + 2 m/s x 0.3 s: beyond 2 m
+    withheld = 0
+    while withheld < len(noisy.obs) and not guard.allows(noisy.obs[withheld]):
+        withheld += 1
+    np.testing.assert_array_equal(noisy.action[:withheld], plain.action[:withheld])
+    meta = noisy.episodes[0]["noise_guard"]
+    assert meta["enabled"] and meta["lookahead_s"] == 0.3
+    assert meta["withheld_steps"] >= withheld >= 1
+    assert meta["withheld_steps"] < meta["steps"] == len(noisy.action)  # it still excites
+    assert not np.array_equal(noisy.action, plain.action)
+
+
+def test_the_guard_can_be_measured_off_and_its_lookahead_set(planner, tmp_path):
+    task = _heading_out(tmp_path)
+    off = rollout(WorkerConfig(task, "none", f"planner:{planner}", 1.0, noise_guard=False), 4)
+    g = off["meta"]["noise_guard"]
+    assert not g["enabled"] and g["flagged_steps"] >= 1 and "withheld_steps" not in g
+    with pytest.raises(ValueError, match="noise_lookahead_s"):
+        WorkerConfig(task, "none", f"planner:{planner}", 0.2, noise_lookahead_s=-1.0)
+    argv = ["collect", "--task", "cartpole_swingup", "--profile", "none", "--episodes", "1",
+            "--policy", f"planner:{planner}", "--noise", "0.2", "--noise-lookahead", "0.5",
+            "--quiet", "--out", str(tmp_path / "cli")]  # fmt: skip
+    assert main(argv) == 0
+    assert TransitionStore(tmp_path / "cli").load().episodes[0]["noise_guard"]["lookahead_s"] == 0.5
