@@ -27,6 +27,10 @@ BENCHES: dict[str, tuple[str, str]] = {
         "mbrl_control.bench.soak",
         "sim + controller + finetune_node for N minutes: misses, latency, memory over ROS",
     ),
+    "excitation": (
+        "mbrl_control.bench.excitation",
+        "planner + exploration noise with and without the limit guard: rail hits, paired",
+    ),
     "import": ("mbrl_control.bench.importer", "CSV import rows/s: whole arrays vs row by row"),
     "pixels": (
         "mbrl_control.bench.pixels",
