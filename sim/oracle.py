@@ -39,7 +39,7 @@ class JointStateReader:
     """
 
     def __init__(self, task: Any) -> None:
-        layout = getattr(task, "_layout", None)  # a FileTask's observation layout
+        layout = getattr(task, "layout", None)  # a FileTask's observation layout
         if layout is None:
             raise ValueError(
                 f"task {task.name!r}: the oracle needs a task file (its observation layout)"

@@ -114,7 +114,7 @@ def _arm(
 
     from mbrl_control.data.store import TransitionStore
     from mbrl_control.pipeline.evaluate import SafetyMonitor
-    from mbrl_control.pipeline.sim2real_grid import _finetune_rails
+    from mbrl_control.pipeline.sim2real_grid import finetune_rails
 
     cfg = WorkerConfig(task, profile, f"planner:{planner}", noise, noise_lookahead_s=lookahead,
                        noise_guard=guard)  # fmt: skip
@@ -125,7 +125,7 @@ def _arm(
             ep = rollout(cfg, s, observers=[monitor, _Margin()])
             store.append_episode(ep["obs"], ep["action"], ep["meta"])
             metas.append(ep["meta"])
-        recorded = _finetune_rails(task, Path(tmp))  # the grid's count on recorded data
+        recorded = finetune_rails(task, Path(tmp))  # the grid's count on recorded data
     rails = [int(m["rail_steps"]) for m in metas]
     returns = [float(m["return"]) for m in metas]
     out: dict[str, Any] = {

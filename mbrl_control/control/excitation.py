@@ -93,7 +93,7 @@ def guarded_joints(task: Any) -> GuardedJoints:
     for j, lim in rail_limits(task):
         low[j], high[j] = max(low[j], -lim), min(high[j], lim)
     bounded = [k for k in range(len(names)) if np.isfinite(low[k]) or np.isfinite(high[k])]
-    layout = getattr(task, "_layout", None)  # a task file's observation layout
+    layout = getattr(task, "layout", None)  # a task file's observation layout
     pos_at = {} if layout is None else layout.pos
     vel_at = {} if layout is None else layout.vel
     kept = [k for k in bounded if names[k] in pos_at]

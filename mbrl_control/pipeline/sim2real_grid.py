@@ -252,7 +252,7 @@ def _curve_points(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [_point(c["budget_min"], c["real_minutes"], c["eval"], gates=c["gates"]) for c in curve]
 
 
-def _finetune_rails(task_ref: str, store: Path) -> dict[str, int]:
+def finetune_rails(task_ref: str, store: Path) -> dict[str, int]:
     """Episodes of the recorded real data with a rail hit and with a safety stop (the rule of
     :class:`~mbrl_control.pipeline.evaluate.SafetyCheck` on the recorded joint states: the
     simulator's truth plus its sensor noise, a few mm and cm/s on ``reality_gap``). A task
@@ -315,7 +315,7 @@ def _calibrated(
             "adapt_reason": adapted["reason"],
             "setup_s": round(setup_s, 1),
         },
-        "finetune_rails": _finetune_rails(cfg.pretrain.task, work / "real_data"),
+        "finetune_rails": finetune_rails(cfg.pretrain.task, work / "real_data"),
     }
 
 
@@ -441,7 +441,7 @@ def _run(
             s2r = _s2r(cfg, job.arm, job.seed, cfg.positive_budgets)
             curve = finetune_live(s2r, base, work, quiet, observers=lambda b: observers)
             points += _curve_points(curve)
-            result = {"finetune_rails": _finetune_rails(task, work / "real_data")}
+            result = {"finetune_rails": finetune_rails(task, work / "real_data")}
         else:
             result = {}
         result["points"] = points

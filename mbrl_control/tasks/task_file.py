@@ -512,6 +512,13 @@ class FileTask(Task):
     def critics(self) -> tuple[Critic, ...]:
         return self._critics
 
+    @property
+    def layout(self) -> ObsLayout:
+        """Where each joint's position and velocity and each point sit in the observation
+        (:class:`~mbrl_control.tasks.layout.ObsLayout`): for code that reads joint states out
+        of observations (the simulator oracle, the exploration guard)."""
+        return self._layout
+
     def features(self, obs, action, next_obs, goal) -> Features:  # type: ignore[override]
         """Lazy features of the transition; see :class:`~mbrl_control.tasks.layout.Features`."""
         return Features(self._layout, obs=obs, action=action, next_obs=next_obs, goal=goal)

@@ -481,12 +481,12 @@ def test_finetune_safety_counts_rail_hits_and_safety_stops_in_recorded_episodes(
     """Recorded robot episodes: at rest, past the rail critic's 2 m, past the 2.5 m joint
     range (a safety stop too), and too fast (20 m/s limit): per-episode counts of both."""
     from mbrl_control.data.store import TransitionStore
-    from mbrl_control.pipeline.sim2real_grid import _finetune_rails
+    from mbrl_control.pipeline.sim2real_grid import finetune_rails
 
     store = TransitionStore(tmp_path / "real")
     for x, xd in ((0.0, 0.0), (2.2, 0.0), (2.6, 0.0), (0.0, 25.0)):
         obs = np.tile(np.array([0.0, -1.0, 0.0, 0.0, 0.0], np.float32), (6, 1))
         obs[3] = [x, -1.0, 0.0, xd, 0.0]  # one state of the episode
         store.append_episode(obs, np.zeros((5, 1), np.float32), {"task": "cartpole_swingup"})
-    counts = _finetune_rails("cartpole_swingup", tmp_path / "real")
+    counts = finetune_rails("cartpole_swingup", tmp_path / "real")
     assert counts == {"episodes": 4, "rail_hit_episodes": 2, "safety_stop_episodes": 2}
