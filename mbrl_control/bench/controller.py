@@ -109,7 +109,7 @@ class ControllerRig:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        rclpy.init(domain_id=args.domain)
+        rclpy.init(args=[], domain_id=args.domain)
         self.rclpy = rclpy
         node = self.node = rclpy.create_node("bench_robot")
         self.stamps: list[float] = []

@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from mbrl_control.cli import ArgumentParser
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mbrl_control.cli.checks import (
@@ -218,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     prog = "python -m mbrl_control.bench.excitation"
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser = ArgumentParser(prog=prog, description=__doc__)
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

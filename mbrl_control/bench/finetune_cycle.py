@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mbrl_control.bench.node_procs import measure_in_workdir, node_argv, ros_env, spawn, stop
+from mbrl_control.cli import ArgumentParser
 
 TARGET_CYCLE_S = 30.0
 
@@ -146,7 +147,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     }  # fmt: skip
     if not args.no_sim_data and (run / "data").is_dir():
         fparams["sim_data"] = run / "data"
-    rclpy.init(domain_id=args.domain)
+    rclpy.init(args=[], domain_id=args.domain)
     watch = _Watch()
     probe = rclpy.create_node("finetune_cycle_bench")
     probe.create_subscription(DiagnosticArray, "/diagnostics", watch.on_diag, 50)
@@ -238,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mbrl-control bench finetune-cycle", description=__doc__)
+    parser = ArgumentParser(prog="mbrl-control bench finetune-cycle", description=__doc__)
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

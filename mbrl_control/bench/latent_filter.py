@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mbrl_control.cli import ArgumentParser
+
 SIZES = ({"depth": 8, "deter": 64, "stoch": 8}, {"depth": 16, "deter": 128, "stoch": 16},
          {"depth": 32, "deter": 200, "stoch": 30})  # fmt: skip
 """Small, the default, and PlaNet's sizes (depth 32, 200 + 30)."""
@@ -77,7 +79,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     prog = "python -m mbrl_control.bench.latent_filter"
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser = ArgumentParser(prog=prog, description=__doc__)
     add_arguments(parser)
     args = parser.parse_args(argv)
     print(json.dumps(measure(args), indent=None if args.json else 2))

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mbrl_control.cli import ArgumentParser
+
 MODELS = {"small": {"depth": 8, "deter": 32, "stoch": 8, "hidden": 32}, "default": {}}
 PLANNERS = ({"horizon": 12, "iterations": 4, "population": 64, "elites": 8},
             {"horizon": 12, "iterations": 2, "population": 32, "elites": 4},
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mbrl_control.bench.pixel_planner",
+    parser = ArgumentParser(prog="python -m mbrl_control.bench.pixel_planner",
                                      description=__doc__)  # fmt: skip
     add_arguments(parser)
     return run(parser.parse_args(argv))

@@ -17,6 +17,8 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from mbrl_control.cli import ArgumentParser
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -105,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     prog = "python -m mbrl_control.bench.pixels"
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser = ArgumentParser(prog=prog, description=__doc__)
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

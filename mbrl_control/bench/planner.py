@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mbrl_control.cli import ArgumentParser
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mbrl_control.cli.checks import PRESET_NAMES, positive_int
@@ -276,6 +278,6 @@ def _mbrl_lib_agent(model, task, cfg, obs, goal):
 
 
 if __name__ == "__main__":  # pragma: no cover
-    parser = argparse.ArgumentParser()
+    parser = ArgumentParser()
     add_arguments(parser)
     sys.exit(run(parser.parse_args()))

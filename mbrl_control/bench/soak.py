@@ -76,6 +76,7 @@ from mbrl_control.bench.node_procs import (
     spawn,
     stop,
 )
+from mbrl_control.cli import ArgumentParser
 
 NODES = ("sim_node", "mpc_controller", "finetune_node")
 LEAK_WINDOW = 2.0 / 3.0
@@ -364,7 +365,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                            "autostart": "true"},
         "finetune_node": fparams,
     }  # fmt: skip
-    rclpy.init(domain_id=args.domain)
+    rclpy.init(args=[], domain_id=args.domain)
     watch = _Watch()
     probe = rclpy.create_node("soak_bench")
     reliable = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
@@ -525,7 +526,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mbrl-control bench soak", description=__doc__)
+    parser = ArgumentParser(prog="mbrl-control bench soak", description=__doc__)
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mbrl_control.cli import ArgumentParser
+
 COLUMNS = (
     "env_steps",  # environment steps collected so far (training data)
     "episodes",  # episodes collected so far
@@ -139,9 +141,8 @@ def compare_runs(runs: list[Path], labels: list[str], out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m mbrl_control.latent.curve", description="Plot pixel runs' curves."
     )
     parser.add_argument("runs", nargs="+", type=Path, help="train-pixels output folders")

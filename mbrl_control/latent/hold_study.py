@@ -13,9 +13,10 @@ rows bound what the hold costs from above, not exactly.
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import Any
+
+from mbrl_control.cli import ArgumentParser
 
 
 def hold_study(
@@ -50,21 +51,27 @@ def hold_study(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mbrl_control.cli.checks import existing_file, int_list, nonneg_int, positive_int
-
-    parser = argparse.ArgumentParser(
-        prog="python -m mbrl_control.latent.hold_study", description=__doc__
+    from mbrl_control.cli.checks import (
+        existing_file,
+        int_list,
+        nonneg_int,
+        positive_int,
+        sim_task_name,
     )
+    from mbrl_control.cli.task_defaults import TASK_HELP
+
+    parser = ArgumentParser(prog="python -m mbrl_control.latent.hold_study", description=__doc__)
     parser.add_argument("planner", type=existing_file, help="a state planner ONNX file")
     parser.add_argument("--repeats", type=int_list, default=(1, 2, 4), help="k,... (env steps)")
     parser.add_argument("--episodes", type=positive_int, default=10, help="paired episodes")
+    parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help=TASK_HELP)
     parser.add_argument("--start", choices=("balance", "task"), default="balance")
     parser.add_argument("--seed", type=nonneg_int, default=0, help="the starts' seed")
     args = parser.parse_args(argv)
-    if not args.repeats:
-        parser.error("--repeats: give at least one")
+    if not args.repeats or len(set(args.repeats)) != len(args.repeats):
+        parser.error(f"--repeats: give distinct action repeats, got {list(args.repeats)}")
     try:
-        rows = hold_study(args.planner, list(args.repeats), args.episodes, start=args.start,
+        rows = hold_study(args.planner, list(args.repeats), args.episodes, args.task, args.start,
                           seed=args.seed)  # fmt: skip
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")

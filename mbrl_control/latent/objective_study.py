@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mbrl_control.cli import ArgumentParser
+
 
 def objective_study(
     data: str | Path,
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             raise argparse.ArgumentTypeError(f"no weight in {text!r}")
         return values
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m mbrl_control.latent.objective_study", description=__doc__
     )
     parser.add_argument("data", help="a transition store with frames (a train-pixels RUN/data)")

@@ -17,6 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mbrl_control.cli import ArgumentParser
+
 
 def parse_size(text: str) -> tuple[int, int, int]:
     """``"12x4x64"`` -> ``(12, 4, 64)``; ``argparse.ArgumentTypeError`` otherwise."""
@@ -86,9 +88,7 @@ def _rounded(value: Any) -> Any:
 def main(argv: list[str] | None = None) -> int:
     from mbrl_control.cli.checks import positive_int
 
-    parser = argparse.ArgumentParser(
-        prog="python -m mbrl_control.latent.planner_sizes", description=__doc__
-    )
+    parser = ArgumentParser(prog="python -m mbrl_control.latent.planner_sizes", description=__doc__)
     parser.add_argument("run", help="a train-pixels output folder")
     parser.add_argument(
         "--sizes", type=lambda text: [parse_size(x.strip()) for x in text.split(",")],

@@ -10,12 +10,13 @@ the planner reads the reward head, not these probes.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mbrl_control.cli import ArgumentParser
 
 
 def probe(run: str | Path, sequences: int = 256, length: int = 16, seed: int = 0) -> dict[str, Any]:
@@ -109,7 +110,7 @@ def open_loop_reward_corr(model: Any, post: Any, batch: Any, scale: Any) -> dict
 def main(argv: list[str] | None = None) -> int:
     from mbrl_control.cli.checks import nonneg_int
 
-    parser = argparse.ArgumentParser(prog="python -m mbrl_control.latent.probe",
+    parser = ArgumentParser(prog="python -m mbrl_control.latent.probe",
                                      description=__doc__)  # fmt: skip
     parser.add_argument("run", help="a train-pixels output folder")
     parser.add_argument("--seed", type=nonneg_int, default=0, help="seed of the sequence draw")

@@ -144,14 +144,25 @@ def run_config(run: str | Path) -> PixelTrainConfig:
 
 def check_resume(cfg: PixelTrainConfig, out: str | Path) -> None:
     """``ValueError`` (one line) when ``out`` holds a run with other settings, except a larger
-    or smaller ``env_steps`` (continuing a run for longer is what resuming is for)."""
+    or smaller ``env_steps`` (continuing a run for longer is what resuming is for): a setting
+    given now and not then, or then and not now (a teacher left out of the rerun), is a
+    change; a ``settings.json`` of another command is named as such; a ``teacher`` inside
+    ``out`` is refused (the run writes its own ``planner.onnx`` there)."""
+    if cfg.teacher and Path(out).resolve() in Path(cfg.teacher).resolve().parents:
+        raise ValueError(
+            f"--teacher {cfg.teacher} is inside --out {out}, where the run writes its own "
+            "planner.onnx and data: copy the teacher elsewhere or choose another --out"
+        )
     path = Path(out) / SETTINGS
     if not path.exists():
         return
     before = _flat(json.loads(path.read_text()))
+    if "model.deter" not in before:
+        raise ValueError(f"{out}: holds another command's run ({SETTINGS} without a pixel run's "
+                         "settings); choose another --out")  # fmt: skip
     now = _flat(json.loads(json.dumps(cfg.settings())))
-    diff = [f"{k} {before.get(k)!r} -> {v!r}" for k, v in now.items()
-            if k != "env_steps" and before.get(k) != v]  # fmt: skip
+    diff = [f"{k} {before.get(k)!r} -> {now.get(k)!r}" for k in {**before, **now}
+            if k != "env_steps" and before.get(k) != now.get(k)]  # fmt: skip
     if diff:
         raise ValueError(
             f"{out}: holds a pixel run with other settings ({'; '.join(diff)}); rerun with its "
@@ -314,7 +325,11 @@ class PixelRun:
         if self._teacher is None:
             from mbrl_control.export.runtime import OnnxPlanner
 
-            self._teacher = OnnxPlanner(self.cfg.teacher, expected_task=self.task, threads=1)
+            try:
+                self._teacher = OnnxPlanner(self.cfg.teacher, expected_task=self.task, threads=1)
+            except (FileNotFoundError, ValueError) as err:
+                kind = type(err)
+                raise kind(f"--teacher needs a state planner of this task: {err}") from None
         return self._teacher
 
     def stored_steps(self, seed: int) -> int | None:

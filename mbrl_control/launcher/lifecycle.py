@@ -38,6 +38,7 @@ class Activator:
         self._context = rclpy.Context()
         domain = environ.get("ROS_DOMAIN_ID", "").strip()
         rclpy.init(
+            args=[],  # not sys.argv: the launcher's name:=value arguments are not rcl remaps
             context=self._context,
             domain_id=int(domain) if domain.isdigit() else None,
             signal_handler_options=SignalHandlerOptions.NO,

@@ -43,6 +43,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mbrl_control.cli import ArgumentParser
+
 RETURN_RATIO_BOUND = 0.9
 """The in-distribution share of the unpenalized planner's return a penalized one must keep."""
 
@@ -344,7 +346,7 @@ def markdown(result: dict[str, Any]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     from mbrl_control.cli.checks import nonneg_int, positive_int
 
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m mbrl_control.pipeline.safety_case",
         description="penalized vs unpenalized planner: limit violations on a shifted profile, "
         "return in distribution (paired seeds)",

@@ -23,7 +23,6 @@ prints it (``--out`` also writes the calibrated checkpoint and the JSON).
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from mbrl_control.cli import ArgumentParser
 from mbrl_control.uncertainty import calibration as cal
 from mbrl_control.uncertainty.quantities import surprise, windowed
 
@@ -194,7 +194,7 @@ def _rows(data: Any, mask: np.ndarray) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mbrl_control.pipeline.uncertainty_study")
+    parser = ArgumentParser(prog="python -m mbrl_control.pipeline.uncertainty_study")
     parser.add_argument("--checkpoint", required=True, help="ensemble checkpoint (model.pt)")
     parser.add_argument("--data", required=True, help="held-out in-distribution store")
     parser.add_argument("--ood-data", required=True, help="store of a shifted profile")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mbrl_control.cli import ArgumentParser
+
 
 @dataclass
 class Recording:
@@ -205,11 +207,10 @@ recording's signals (or, with --tube, its plan tube) as a PNG, e.g. for the READ
 
 def main(argv: list[str] | None = None) -> int:
     """The command line (:data:`USAGE`); 0 on success, 2 with one line on a bad input."""
-    import argparse
 
     from mbrl_control.cli.checks import int_at_least, out_file
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m mbrl_control.recording.recording_plot", description=USAGE
     )
     parser.add_argument("recording", help="an .mcap file (or a rosbag2 bag)")

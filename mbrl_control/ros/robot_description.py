@@ -27,7 +27,7 @@ def _private_node() -> Iterator[tuple[Any, Any]]:
     from rclpy.executors import SingleThreadedExecutor
 
     context = rclpy.Context()
-    rclpy.init(context=context)
+    rclpy.init(args=[], context=context)
     node = None
     try:
         node = rclpy.create_node("mbrl_init_task", context=context)

@@ -31,3 +31,27 @@ def test_out_of_range_values_are_one_line(module, argv, message) -> None:
     )
     assert out.returncode == 2, out.stderr
     assert message in out.stderr and "Traceback" not in out.stderr
+
+
+MODULE_CLIS = [
+    "mbrl_control.pipeline.uncertainty_study", "mbrl_control.pipeline.safety_case",
+    "mbrl_control.latent.hold_study", "mbrl_control.latent.planner_sizes",
+    "mbrl_control.latent.objective_study", "mbrl_control.latent.probe",
+    "mbrl_control.latent.curve", "mbrl_control.recording.recording_plot",
+    "mbrl_control.bench.latent_filter", "mbrl_control.bench.finetune_cycle",
+    "mbrl_control.bench.excitation", "mbrl_control.bench.soak",
+    "mbrl_control.bench.pixel_planner", "mbrl_control.bench.planner", "mbrl_control.bench.pixels",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("module", MODULE_CLIS)
+def test_every_module_command_line_errs_in_one_line(module) -> None:
+    """A mistyped option is one line naming the command and its --help, exit 2, as
+    mbrl-control's own (they printed argparse's usage block first: 5+ lines)."""
+    out = subprocess.run(
+        [sys.executable, "-m", module, "--no-such-option"], capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    assert "--help" in lines[0] and "Traceback" not in out.stderr

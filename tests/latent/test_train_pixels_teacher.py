@@ -111,6 +111,33 @@ def test_a_changed_teacher_refuses_the_resume(tmp_path, capsys, teacher, one_thr
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "teacher.sha256" in err, err
+    # the teacher left out of the rerun is a change too (it was accepted and erased it)
+    without = args[: args.index("--teacher")] + args[args.index("--teacher") + 2 :]
+    assert main(without) == 2
+    err = capsys.readouterr().err.strip()
+    assert "teacher.file 'state_planner.onnx' -> None" in err, err
+    assert "teacher" in json.loads((out / "settings.json").read_text())
+
+
+def test_a_teacher_inside_the_run_folder_or_a_foreign_folder_is_refused(
+    tmp_path, capsys, teacher
+) -> None:
+    """The run writes OUT/planner.onnx: a teacher there would be overwritten (a user kept the
+    state planner and the pixel run in one folder). Another command's settings.json is named
+    as such, not as a pixel run with 20 changed settings."""
+    folder = tmp_path / "robot"
+    folder.mkdir()
+    (folder / "planner.onnx").write_bytes(teacher.read_bytes())
+    args = ["train-pixels", "--out", str(folder), "--teacher", str(folder / "planner.onnx"), *RUN]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "inside --out" in err, err
+    assert (folder / "planner.onnx").read_bytes() == teacher.read_bytes()
+    assert not (folder / "settings.json").exists()
+    (folder / "settings.json").write_text('{"task": "cartpole_swingup", "preset": "rt"}')
+    assert main(["train-pixels", "--out", str(folder), *RUN]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "another command's run" in err and "start" not in err, err
 
 
 def test_hold_study_scores_the_state_planner_at_each_repeat(teacher, capsys) -> None:

@@ -77,7 +77,7 @@ def lc_env(ros_env, prefix, tmp_path) -> dict[str, str]:
 def test_autostart_configures_and_activates_and_reports_refusals(spawn, lc_env, tmp_path) -> None:
     path = tmp_path / "lc.launch.yaml"
     path.write_text(textwrap.dedent(LAUNCH))
-    proc = _launch(spawn, lc_env, str(path))
+    proc = _launch(spawn, lc_env, str(path), "go:=true")  # a launch argument, not an rcl remap
     _wait_for(proc, r"^\[launch\] a: lifecycle: /robots/a is active$")
     out = _wait_for(proc, r"^\[launch\] c: lifecycle: transition 'configure' of /cell/c failed")
     assert re.search(r"^\[a\] /robots/a configure ok=True$", out, re.MULTILINE)
@@ -85,6 +85,7 @@ def test_autostart_configures_and_activates_and_reports_refusals(spawn, lc_env, 
     assert re.search(r"^\[c\] /cell/c configure ok=False$", out, re.MULTILINE)
     assert "/cell/c activated" not in out  # no activate after a refused configure
     assert "/b configure" not in out and "b: lifecycle" not in out  # no autostart asked
+    assert "deprecated" not in out  # rcl read the runner's go:=true as a remap rule and warned
     # a refused transition does not end the launch; Ctrl-C does, cleanly
     assert proc.popen.poll() is None
     os.kill(proc.popen.pid, signal.SIGINT)
