@@ -377,6 +377,15 @@ def _episodes(path: Path, task: str, profile: str, args: argparse.Namespace) -> 
     return [float(r) for r in summary["returns"]]
 
 
+def add_paired_row(rows: list[dict], row: dict, returns: list[float]) -> None:
+    """Append ``row`` to ``rows`` (each with its per-episode ``returns`` on the same seeds),
+    with ``vs_first``: the paired difference to the first row and its bootstrap 95 % CI."""
+    if rows:
+        paired = paired_returns(rows[0]["returns"], returns)
+        row["vs_first"] = {k: paired[k] for k in ("difference", "difference_ci")}
+    rows.append(row)
+
+
 def paired_returns(base: list[float], other: list[float], confidence: float = 0.95) -> dict:
     """Paired comparison of per-episode returns (same seeds): mean difference ``other -
     base``, its bootstrap CI, and ``loss`` = ``-difference / |mean base|`` with its CI (the

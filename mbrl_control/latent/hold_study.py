@@ -25,7 +25,7 @@ def hold_study(
 ) -> list[dict[str, Any]]:  # fmt: skip
     """One row per action repeat (see module). Raises ``FileNotFoundError``/``ValueError``
     (one line) for a missing or broken file, a pixel planner, or another task's planner."""
-    from mbrl_control.bench.precision import paired_returns
+    from mbrl_control.bench.precision import add_paired_row
     from mbrl_control.export.runtime import OnnxPlanner
     from mbrl_control.latent.training import PixelRun, PixelTrainConfig, score_policy
 
@@ -41,10 +41,7 @@ def hold_study(
                    **{key: score[key] for key in ("mean_return", "std_return", "success_rate",
                                                  "success_ci")},
                    "returns": [round(r, 2) for r in score["returns"]]}  # fmt: skip
-            if rows:
-                paired = paired_returns(rows[0]["returns"], score["returns"])
-                row["vs_first"] = {key: paired[key] for key in ("difference", "difference_ci")}
-            rows.append(row)
+            add_paired_row(rows, row, score["returns"])
         return rows
     finally:
         run.close()

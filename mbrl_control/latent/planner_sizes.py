@@ -38,7 +38,7 @@ def planner_sizes(
     is not a finished-enough ``train-pixels`` run (no settings or checkpoint)."""
     import torch
 
-    from mbrl_control.bench.precision import paired_returns
+    from mbrl_control.bench.precision import add_paired_row
     from mbrl_control.latent.export import export_pixel_planner
     from mbrl_control.latent.planner import LatentPlannerConfig
     from mbrl_control.latent.training import (
@@ -67,10 +67,7 @@ def planner_sizes(
                                        cfg.action_repeat, threads)  # fmt: skip
             score = {k: _rounded(v) for k, v in score.items()}
             row = {"size": f"{h}x{i}x{n}", "file": str(path), **score}
-            if rows:
-                paired = paired_returns(rows[0]["returns"], score["returns"])
-                row["vs_first"] = {k: paired[k] for k in ("difference", "difference_ci")}
-            rows.append(row)
+            add_paired_row(rows, row, score["returns"])
         return rows
     finally:
         pixel_run.close()
