@@ -25,7 +25,6 @@ from mbrl_control.cli.checks import (
 )
 from mbrl_control.cli.errors import UsageError
 from mbrl_control.cli.task_defaults import PROFILE_HELP, TASK_HELP, task_profile
-from mbrl_control.control.excitation import DEFAULT_LOOKAHEAD_S
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,10 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(a safe excitation policy; docs/sim2real.md), e.g. 0.2",
     )  # fmt: skip
     parser.add_argument(
-        "--noise-lookahead", type=float_in(0.0, 10.0), default=DEFAULT_LOOKAHEAD_S,
-        metavar="SECONDS",
+        "--noise-lookahead", type=float_in(0.0, 10.0), default=None, metavar="SECONDS",
         help="--noise is withheld when a joint's position + velocity x SECONDS (or its position) "
-        "is beyond its position_range or rail limit (default %(default)s)",
+        "is beyond its position_range or rail limit (default: 0.3, "
+        "mbrl_control.control.excitation.DEFAULT_LOOKAHEAD_S)",
     )  # fmt: skip
     parser.add_argument("--workers", type=positive_int, default=1, help="parallel workers")
     parser.add_argument("--out", type=out_dir, required=True, help="transition store folder")
@@ -83,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
         camera = camera_view(args.camera_view, "--camera-view")
     from mbrl_sim.collect import collect
 
+    from mbrl_control.control.excitation import DEFAULT_LOOKAHEAD_S  # numpy: not at --help
+
+    lookahead = DEFAULT_LOOKAHEAD_S if args.noise_lookahead is None else args.noise_lookahead
+
     logging.basicConfig(level=logging.WARNING)
     summary = collect(
         task=args.task,
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         quiet=args.quiet,
         noise=args.noise,
-        noise_lookahead_s=args.noise_lookahead,
+        noise_lookahead_s=lookahead,
         pixels=args.pixels,
         camera=camera,
     )

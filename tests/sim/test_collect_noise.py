@@ -122,3 +122,14 @@ def test_the_guard_can_be_measured_off_and_its_lookahead_set(planner, tmp_path):
             "--quiet", "--out", str(tmp_path / "cli")]  # fmt: skip
     assert main(argv) == 0
     assert TransitionStore(tmp_path / "cli").load().episodes[0]["noise_guard"]["lookahead_s"] == 0.5
+
+
+def test_the_lookahead_help_states_the_guards_default() -> None:
+    """``collect --help`` names the default without importing numpy at parse time (a fresh
+    ``pip install --no-deps`` must run ``mbrl-control --help``)."""
+    from mbrl_control.cli import build_parser
+    from mbrl_control.control.excitation import DEFAULT_LOOKAHEAD_S
+
+    help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["collect"]
+                         .format_help().split())  # fmt: skip
+    assert f"default: {DEFAULT_LOOKAHEAD_S}," in help_text
