@@ -131,16 +131,24 @@ def run_settings(cfg: PretrainConfig) -> dict[str, Any]:
 
 def check_resume(cfg: PretrainConfig, out: str | Path) -> None:
     """Raise ``ValueError`` (one line) when ``out`` holds finished rounds of a run with other
-    :func:`run_settings` (resuming would mix two runs' data in one model). A folder without
-    rounds, or from before settings were written, passes. ``mbrl-control pretrain`` checks;
-    :func:`pretrain` itself does not (``adapt`` continues a copied run in another simulator)."""
+    :func:`run_settings` (resuming would mix two runs' data in one model), or another
+    command's ``settings.json`` (a ``train-pixels`` folder: writing there would overwrite it).
+    A folder without rounds, or from before settings were written, passes.
+    ``mbrl-control pretrain`` checks; :func:`pretrain` itself does not (``adapt`` continues a
+    copied run in another simulator)."""
     out = Path(out)
     path = out / SETTINGS
-    if not (out / "rounds.json").exists() or not path.exists():
+    if not path.exists():
         return
     before = json.loads(path.read_text())
     now = json.loads(json.dumps(run_settings(cfg)))
-    diff = [f"{k} {before.get(k)!r} -> {v!r}" for k, v in now.items() if before.get(k) != v]
+    if not isinstance(before, dict) or set(before) - set(now):  # e.g. a train-pixels folder
+        raise ValueError(f"{out}: holds another command's run ({SETTINGS} without a "
+                         "pretraining run's settings); choose another --out")  # fmt: skip
+    if not (out / "rounds.json").exists():
+        return
+    diff = [f"{k} {before.get(k)!r} -> {now.get(k)!r}" for k in {**before, **now}
+            if before.get(k) != now.get(k)]  # fmt: skip
     if diff:
         raise ValueError(
             f"{out}: holds a pretraining run with other settings ({'; '.join(diff)}); rerun "

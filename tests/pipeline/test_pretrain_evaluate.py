@@ -114,3 +114,12 @@ def test_pretrain_cli_refuses_to_resume_another_run(
     second.write_text(text + "\n# edited\n")
     with pytest.raises(ValueError, match="other settings"):
         check_resume(replace(tiny, profile=str(second)), run2)
+
+    # another command's folder (a train-pixels run: its settings.json and planner.onnx) is
+    # refused before anything is written there (pretrain overwrote its settings)
+    pixels = tmp_path / "pixel_run"
+    pixels.mkdir()
+    (pixels / "settings.json").write_text('{"task": "cartpole_swingup", "start": "balance", '
+                                          '"model": {"deter": 128}, "seed": 0}')  # fmt: skip
+    with pytest.raises(ValueError, match="another command's run"):
+        check_resume(tiny, pixels)
