@@ -114,6 +114,34 @@ def test_gemm_ensemble_equals_the_ensemble(layout, seeds):
     assert torch.all(clipped <= model.max_logvar + 2 * model.out_norm.std.log() + 1e-5)
 
 
+@pytest.mark.parametrize("layout", ["gemm", "batched"])
+def test_log_variance_bounds_hold_far_outside_them_in_onnxruntime(layout, tmp_path, seeds):
+    """The soft log-variance bounds, in the graph onnxruntime runs, equal the model's even
+    where the raw head output lies far above max_logvar or far below min_logvar (the gemm
+    layout writes softplus as relu(x) + log(1 + exp(-|x|)): no overflow to inf, no NaN), and
+    the gemm layout has no scalar Softplus node and one head product per member."""
+    model = tiny_ensemble(members=3, seed=seeds(0))
+    o = model.cfg.obs_dim
+    with torch.no_grad():  # raw log-variance biases at -200 .. +200 (bounds near [-10, 0.5])
+        model.head.bias[..., o : 2 * o] = torch.linspace(-200.0, 200.0, 3 * o).reshape(3, 1, o)
+    g = torch.Generator().manual_seed(seeds(1))
+    obs, action = torch.randn(3, 7, 5, generator=g), torch.randn(3, 7, 1, generator=g)
+    fast = GemmEnsemble(model, layout=layout).eval()
+    path = tmp_path / "m.onnx"
+    torch.onnx.export(fast, (obs, action), str(path), dynamo=False, opset_version=17)
+    session = ort.InferenceSession(str(path))
+    names = [i.name for i in session.get_inputs()]
+    got = session.run(None, dict(zip(names, (obs.numpy(), action.numpy()))))
+    with torch.no_grad():
+        want = model(obs, action)
+    for w, g_ in zip(want, got):
+        assert np.all(np.isfinite(g_))
+        np.testing.assert_allclose(g_, w.numpy(), atol=1e-5, rtol=1e-5)
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    if layout == "gemm":
+        assert "Softplus" not in ops and ops.count("Gemm") == 3 * len(model.hidden) + 3
+
+
 def test_fast_model_picks_gemm_at_pets_sizes():
     model = tiny_ensemble(members=5)
     assert fast_model(model, PlannerConfig()).layout == "gemm"
