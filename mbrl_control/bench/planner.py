@@ -69,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
         variants = _build_variants(args, model, task, cfg, obs, goal, Path(tmp), notes)
         layout = getattr(fast_model(model, cfg), "layout", "batched")  # the export's form
         # one planner iteration's GEMMs per sample, after every variant call
-        floor = GemmFloor.for_model_call(call, cfg.horizon, args.threads, onnx_layout=layout)
+        floor = GemmFloor.for_model_call(
+            call, cfg.horizon, args.threads, onnx_layout=layout, activation=model.cfg.activation
+        )
         for fn in variants.values():  # warm up (graph init, allocator, first-call costs)
             fn()
         times: dict[str, list[float]] = {k: [] for k in variants}

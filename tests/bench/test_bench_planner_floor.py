@@ -79,6 +79,39 @@ def test_the_floor_does_the_gemms_it_counts_at_the_threads_asked(layout):
     assert report["passes_per_sample"] == 3 and report["libraries"]["torch"]["samples"] == 1
 
 
+@pytest.mark.parametrize("layout", ["gemm", "batched"])
+@pytest.mark.parametrize("activation", ["silu", "tanh"])
+def test_the_ceiling_runs_the_model_pass_and_never_sets_the_floor(layout, activation):
+    """The model-call ceiling computes the ensemble's pass (bias, activation between hidden
+    layers, none after the head), is reported beside the floor and never is the floor."""
+    floor = GemmFloor.for_model_call(
+        TINY, reps=2, threads=1, onnx_layout=layout, activation=activation
+    )
+    floor.sample()
+    x, ws = floor.inputs
+    act = {"silu": lambda z: z / (1.0 + np.exp(-z)), "tanh": np.tanh}[activation]
+    expect = x
+    for k, w in enumerate(ws):
+        expect = expect @ w + np.float32(0.01)
+        expect = act(expect) if k < len(ws) - 1 else expect
+    outs = list(floor.ceiling.outputs().values())
+    assert len(outs) == 2 * (2 if layout == "gemm" else 1)
+    for k, got in enumerate(outs):
+        np.testing.assert_allclose(got, expect if layout == "batched" else expect[k % 2], 1e-4)
+    report = floor.report()
+    ceiling = report["model_call_ceiling"]
+    assert ceiling["form"] == f"{layout}+bias+{activation}" and ceiling["samples"] == 1
+    assert set(report["libraries"]) == {"onnxruntime", "torch"}  # best() is over these only
+    assert ceiling["fraction_of_floor"] == pytest.approx(
+        ceiling["gflops_best"] / report["best_gflops"],
+        rel=0.05,  # both rounded to 0.01
+    )
+    with pytest.raises(ValueError, match="needs an onnx_layout"):
+        GemmFloor.for_model_call(TINY, reps=1, threads=1, onnx_layout=None, activation="silu")
+    with pytest.raises(ValueError, match="one of silu, relu, tanh, elu"):
+        GemmFloor.for_model_call(TINY, reps=1, threads=1, onnx_layout="gemm", activation="gelu")
+
+
 def test_planner_model_call_reads_the_model_layers():
     model = Ensemble(EnsembleConfig(obs_dim=5, act_dim=1, members=5, hidden=64, layers=3))
     cfg = PlannerConfig(kind="icem", horizon=4, population=32, particles=5, iterations=2)
