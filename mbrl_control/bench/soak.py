@@ -133,6 +133,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=positive_int, default=1, help="controller's onnxruntime threads"
     )
+    parser.add_argument(
+        "--thread-priority", type=int, choices=range(100), default=0, metavar="0-99",
+        help="mpc_controller's thread_priority: SCHED_FIFO priority of its planning thread "
+        "(0 = normal scheduling; ros2_control uses 50)",
+    )  # fmt: skip
     parser.add_argument("--profile", type=profile_ref, default="reality_gap", help="the robot")
     parser.add_argument(
         "--retrain-every", type=positive_int, default=1000,
@@ -293,6 +298,7 @@ def _controller_summary(reports: list[dict[str, str]]) -> dict[str, Any]:
         levels[("OK", "WARN", "ERROR", "STALE")[min(int(r["_level"]), 3)]] += 1
     return {
         "deadline_misses": delta("deadline_misses"),
+        "scheduling": last.get("scheduling"),  # the planning thread's, as the node applied it
         "ticks": delta("ticks"),
         "tick_rate_hz": round(delta("ticks") / max(last["_t"] - first["_t"], 1e-9), 2),
         "windows": {
@@ -362,7 +368,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "sim_node": {"task": task, "profile": args.profile, "real_time_factor": factor},
         "mpc_controller": {"model_path": live / "planner.onnx", "model_dir": work,
                            "control_rate": args.rate, "threads": args.threads,
-                           "autostart": "true"},
+                           "thread_priority": args.thread_priority, "autostart": "true"},
         "finetune_node": fparams,
     }  # fmt: skip
     rclpy.init(args=[], domain_id=args.domain)
@@ -451,6 +457,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "control_rate_hz": args.rate,
         "sim_real_time_factor": factor,
         "threads": args.threads,
+        "thread_priority": args.thread_priority,
         "retrain_every": args.retrain_every,
         "max_epochs": args.max_epochs,
         "cpu_model": cpu_model(),

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from mbrl_control.control.params import autostart_field, param_meta
+from mbrl_control.control.params import autostart_field, param_meta, thread_priority_field
 
 DEADLINE_POLICIES = ("safe", "publish")
 UNCERTAIN_POLICIES = ("report", "hold", "cautious")
@@ -262,6 +262,7 @@ class ControllerConfig:
             range=(0.0, 50.0),
         ),
     )
+    thread_priority: int = thread_priority_field()
     autostart: bool = autostart_field()
 
     def __post_init__(self) -> None:

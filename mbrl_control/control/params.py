@@ -29,6 +29,21 @@ def param_meta(doc: str, **extra: Any) -> dict[str, Any]:
     return {"doc": doc, **extra}
 
 
+def thread_priority_field() -> Any:
+    """The ``thread_priority`` parameter of a node with a control loop (read-only, default 0:
+    the OS's normal scheduling), as ros2_control's controller manager has it."""
+    return field(
+        default=0,
+        metadata=param_meta(
+            "SCHED_FIFO priority (1-99) of the planning thread, as ros2_control's "
+            "thread_priority; 0 = the OS's normal scheduling. Refused by the OS (no "
+            "CAP_SYS_NICE, rtprio limit 0): one warning, normal scheduling, said on /diagnostics",
+            read_only=True,
+            range=(0, 99),
+        ),
+    )
+
+
 def autostart_field() -> Any:
     """The ``autostart`` parameter every managed node has (read-only, default off)."""
     return field(

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from mbrl_control.control.config import SEED_MAX
-from mbrl_control.control.params import autostart_field, param_meta
+from mbrl_control.control.params import autostart_field, param_meta, thread_priority_field
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ class PixelControllerConfig:
             range=(-1, SEED_MAX),
         ),
     )
+    thread_priority: int = thread_priority_field()
     autostart: bool = autostart_field()
 
     def __post_init__(self) -> None:

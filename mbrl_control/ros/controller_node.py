@@ -48,9 +48,10 @@ SIGHUP, SIGQUIT and an exception escaping the executor.
 
 Time: the control loop and the watchdog run on the node's clock, so with use_sim_time they
 follow /clock. Planning runs in a thread of its own, woken by a timer at the control rate (a
-late step skips ticks instead of queueing them); the executor serves messages, services and
-diagnostics, and a model reload loads and validates in a thread of its own while the old
-model keeps planning.
+late step skips ticks instead of queueing them; thread_priority > 0 runs it under SCHED_FIFO,
+as ros2_control's controller manager, the scheduling applied is on /diagnostics); the
+executor serves messages, services and diagnostics, and a model reload loads and validates in
+a thread of its own while the old model keeps planning.
 
 Parameters: every parameter is applied live after validation or is read-only (listed
 below); critic weights are critics.<name>.weight, one per critic of the task.
@@ -137,7 +138,12 @@ class ControllerNode(SafeLifecycle, LifecycleNode):
         self._wire_io()
         self.add_post_set_parameters_callback(guarded_post_set(self, self._apply_weights))
         install_exit_handlers(self._halt)  # rclpy's would end the context first
-        self._ticks = TickThread(self._on_tick, self._tick_failed)
+        self._ticks = TickThread(
+            self._on_tick,
+            self._tick_failed,
+            cfg.thread_priority,
+            lambda what: self.get_logger().warn(f"thread_priority: {what}"),
+        )
         if cfg.autostart and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
 
@@ -319,7 +325,11 @@ class ControllerNode(SafeLifecycle, LifecycleNode):
         level, message = self.core.status.level, self.core.status.message
         if not self._active:  # by choice of whoever manages the node: not an error
             level, message = Level.WARN, f"lifecycle state {label}: not planning"
-        values = {"lifecycle_state": label, **self.core.diagnostics()}
+        values = {
+            "lifecycle_state": label,
+            "scheduling": self._ticks.scheduling,
+            **self.core.diagnostics(),
+        }
         task = self.core.task.name
         qos_level = Level.WARN if self._qos_problems else Level.OK
         qos_message = "; ".join(self._qos_problems.values()) or "all peers' QoS compatible"

@@ -113,7 +113,12 @@ class PixelControllerNode(SafeLifecycle, LifecycleNode):
         self._throttled = {k: LogThrottle(1.0) for k in ("image", "status", "tick_failed")}
         self._wire_io()
         install_exit_handlers(self._halt)  # rclpy's would end the context first
-        self._ticks = TickThread(self._on_tick, self._tick_failed)
+        self._ticks = TickThread(
+            self._on_tick,
+            self._tick_failed,
+            cfg.thread_priority,
+            lambda what: self.get_logger().warn(f"thread_priority: {what}"),
+        )
         if cfg.autostart and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
 
@@ -230,7 +235,11 @@ class PixelControllerNode(SafeLifecycle, LifecycleNode):
         level, message = self.core.status.level, self.core.status.message
         if not self._active:  # by choice of whoever manages the node: not an error
             level, message = Level.WARN, f"lifecycle state {label}: not planning"
-        values = {"lifecycle_state": label, **self.core.diagnostics(self._now())}
+        values = {
+            "lifecycle_state": label,
+            "scheduling": self._ticks.scheduling,
+            **self.core.diagnostics(self._now()),
+        }
         task = self.core.task.name
         qos_level = Level.WARN if self._qos_problems else Level.OK
         qos_message = "; ".join(self._qos_problems.values()) or "all peers' QoS compatible"

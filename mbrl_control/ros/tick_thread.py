@@ -5,7 +5,8 @@ The timer's callback (on the executor, on the node's clock: ``/clock`` under use
 only calls :meth:`TickThread.wake`; the tick itself runs in this thread, so the executor keeps
 serving messages, services and diagnostics while a planner runs. A tick that runs late skips
 the wake-ups it missed instead of queueing them. An exception in a tick goes to ``on_error``
-and the loop goes on: the control thread never dies.
+and the loop goes on: the control thread never dies. ``priority`` > 0 puts the thread under
+``SCHED_FIFO`` (:mod:`mbrl_control.ros.realtime`; a refusal goes to ``on_priority_refused``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,24 @@ from collections.abc import Callable
 class TickThread:
     """Run ``tick()`` after each :meth:`wake`, until :meth:`stop`."""
 
-    def __init__(self, tick: Callable[[], None], on_error: Callable[[Exception], None]) -> None:
+    def __init__(
+        self,
+        tick: Callable[[], None],
+        on_error: Callable[[Exception], None],
+        priority: int = 0,
+        on_priority_refused: Callable[[str], None] | None = None,
+    ) -> None:
         self._tick, self._on_error = tick, on_error
+        self._priority, self._on_refused = priority, on_priority_refused
+        self.scheduling = "starting"
+        """The planning thread's scheduling as applied (``"SCHED_FIFO 50"``, ``"normal"``,
+        or ``"normal (SCHED_FIFO 50 refused: ...)"``)."""
         self._event = threading.Event()
         self._stop = threading.Event()
+        self._ready = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="planning", daemon=True)
         self._thread.start()
+        self._ready.wait(5.0)
 
     @property
     def stopped(self) -> bool:
@@ -39,6 +52,12 @@ class TickThread:
         self._thread.join(timeout=timeout)
 
     def _loop(self) -> None:
+        from mbrl_control.ros.realtime import apply_thread_priority
+
+        applied, self.scheduling = apply_thread_priority(self._priority)
+        self._ready.set()
+        if not applied and self._on_refused is not None:
+            self._on_refused(self.scheduling)
         while not self._stop.is_set():
             if not self._event.wait(0.5):
                 continue

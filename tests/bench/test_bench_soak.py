@@ -123,7 +123,7 @@ def test_a_short_soak_reports_misses_latency_rate_memory_and_retrains(
     argv = [sys.executable, "-m", "mbrl_control.bench.soak", "--run", str(run),
             "--minutes", "0.2", "--retrain-every", "100", "--max-epochs", "1",
             "--sample-every", "1", "--domain", ros_env["ROS_DOMAIN_ID"],
-            "--keep", str(tmp_path / "work"), "--json"]  # fmt: skip
+            "--thread-priority", "50", "--keep", str(tmp_path / "work"), "--json"]  # fmt: skip
     out = subprocess.run(argv, env=ros_env, capture_output=True, text=True, timeout=400)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "measuring 0.2 min at 100 Hz" in out.stderr  # progress on stderr
@@ -136,6 +136,10 @@ def test_a_short_soak_reports_misses_latency_rate_memory_and_retrains(
     assert all(cores[n] > 0 for n in ("sim_node", "mpc_controller", "finetune_node", "bench"))
     assert cores["finetune_jobs"] >= 0
     assert r["controller"]["ticks"] > 0 and r["commands"]["count"] > 0
+    sched = r["controller"]["scheduling"]  # applied, or the OS's refusal said
+    assert r["thread_priority"] == 50 and (
+        sched == "SCHED_FIFO 50" or sched.startswith("normal (SCHED_FIFO 50 refused")
+    ), sched
     assert r["commands"]["rate_hz"] > 0 and r["joint_states"]["count"] > 0
     lat = r["state_to_command_ms"]
     for b in (lat["lower"], lat["upper"]):
