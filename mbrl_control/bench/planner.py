@@ -206,10 +206,9 @@ class _Call:
 
 def _session_call(planner, obs, goal) -> _Call:
     """One ``session.run`` with a fixed feed (noise is drawn between ticks, not timed)."""
-    feed = {"obs": obs, "goal": goal, "weights": planner.weights, **planner._noise}
-    feed.update({f"prev_{k}": v for k, v in planner._carry.items()})
-    names = {i.name for i in planner._session.get_inputs()}
-    feed = {k: v for k, v in feed.items() if k in names}
+    from mbrl_control.bench.op_profile import planner_feed
+
+    feed = planner_feed(planner, obs, goal)
     return _Call(lambda: planner._session.run(None, feed))
 
 

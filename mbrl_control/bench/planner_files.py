@@ -14,6 +14,10 @@ GEMM FLOPs per step and its fraction of its floor, the best sample of the run, s
 fraction is at most 1. A call that beats it nulls the fractions, sets ``floor.ok`` false and
 the exit status to 1 (the floor is then wrong, never clamped). The JSON then also carries
 the CPU model and the spread (p10/p50/p90 GFLOP/s) of each file's samples.
+
+``--ops``: after the timing, each file's kernel time per operator type over ``--ops-calls``
+steps with onnxruntime's profiler (:mod:`mbrl_control.bench.op_profile`): where the step's
+time goes (e.g. ``Gemm`` 78 %, ``QuickGelu`` 10 % of a PETS step).
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--floor",
         action="store_true",
         help="sample each file's GEMMs alone after every call; report the fraction of the best",
+    )
+    parser.add_argument(
+        "--ops", action="store_true",
+        help="also profile each file's kernels: time per ONNX operator type (onnxruntime)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ops-calls", type=positive_int, default=20, help="profiled steps per file for --ops"
     )
 
 
@@ -90,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
     for row, floor, t in zip(rows, floors, times):
         row.update(_floor_fields(floor, t))
         ok = ok and row["floor"]["ok"]
+    if args.ops:
+        from mbrl_control.bench.op_profile import op_time_shares, planner_feed
+
+        for row, path, p, s, g in zip(rows, args.files, planners, states, goals):
+            feed = planner_feed(p, s[0], np.zeros(0, np.float32) if g is None else g)
+            row["op_profile"] = op_time_shares(path, feed, args.threads, args.ops_calls)
     print(json.dumps({"threads": args.threads, "rounds": args.rounds, "files": rows}, indent=2))
     if not ok:
         errors = [f"{r['file']}: {r['floor']['error']}" for r in rows if not r["floor"]["ok"]]

@@ -263,9 +263,13 @@ class OnnxPlanner:
         self._noise = self._stream.draw()
 
 
-def open_session(path: Path, threads: int, kind: str) -> ort.InferenceSession:
+def open_session(
+    path: Path, threads: int, kind: str, profile_prefix: str | None = None
+) -> ort.InferenceSession:
     """A CPU (or CUDA) session for ``path`` without busy-waiting; ``FileNotFoundError`` for a
-    missing file, ``ValueError`` naming ``kind`` for one onnxruntime cannot load."""
+    missing file, ``ValueError`` naming ``kind`` for one onnxruntime cannot load.
+    ``profile_prefix``: onnxruntime's profiler on, its JSON written there at
+    ``end_profiling()`` (``bench planner-files --ops``)."""
     if not path.is_file():
         raise FileNotFoundError(f"{kind} file not found: {path}")
     options = ort.SessionOptions()
@@ -274,6 +278,8 @@ def open_session(path: Path, threads: int, kind: str) -> ort.InferenceSession:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # no busy-waiting between runs: the controller shares 2 cores with its node and peers
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if profile_prefix is not None:
+        options.enable_profiling, options.profile_file_prefix = True, profile_prefix
     providers = [
         p
         for p in ("CUDAExecutionProvider", "CPUExecutionProvider")

@@ -63,3 +63,18 @@ def test_a_call_faster_than_its_files_floor_nulls_the_fractions(files):
     assert fields["floor"]["ok"] is True and fields["best_call_fraction"] == pytest.approx(
         0.5, 0.01
     )
+
+
+def test_ops_profile_splits_kernel_time_by_operator_type(files, capsys):
+    argv = ["bench", "planner-files", *files, "--calls", "2", "--rounds", "1", "--warmup", "1"]
+    assert main([*argv, "--ops", "--ops-calls", "3"]) == 0
+    for row in json.loads(capsys.readouterr().out)["files"]:
+        prof = row["op_profile"]
+        ops = prof["ops"]
+        assert sum(r["share"] for r in ops.values()) == pytest.approx(1.0, abs=0.01)
+        assert {"MatMul", "Gemm"} & set(ops)  # the ensemble's products were timed
+        assert all(r["ms_per_call"] >= 0 and r["nodes"] >= 1 for r in ops.values())
+        assert len(ops) <= 13 and prof["optimized_nodes"] >= sum(r["nodes"] for r in ops.values())
+        assert prof["wall_ms_per_call"] > 0 and 0 <= prof["outside_kernels_share"] < 1
+    assert main([*argv, "--ops", "--ops-calls", "0"]) == 2  # a usage error, before any work
+    assert "--ops-calls: must be an integer >= 1" in capsys.readouterr().err
