@@ -6,7 +6,8 @@ only calls :meth:`TickThread.wake`; the tick itself runs in this thread, so the 
 serving messages, services and diagnostics while a planner runs. A tick that runs late skips
 the wake-ups it missed instead of queueing them. An exception in a tick goes to ``on_error``
 and the loop goes on: the control thread never dies. ``priority`` > 0 puts the thread under
-``SCHED_FIFO`` (:mod:`mbrl_control.ros.realtime`; a refusal goes to ``on_priority_refused``).
+``SCHED_FIFO`` and the process under the realtime module's Python latency settings
+(:mod:`mbrl_control.ros.realtime`; a refusal goes to ``on_priority_refused``).
 """
 
 from __future__ import annotations
@@ -52,9 +53,11 @@ class TickThread:
         self._thread.join(timeout=timeout)
 
     def _loop(self) -> None:
-        from mbrl_control.ros.realtime import apply_thread_priority
+        from mbrl_control.ros.realtime import apply_thread_priority, python_latency_settings
 
         applied, self.scheduling = apply_thread_priority(self._priority)
+        if applied and self._priority > 0:
+            self.scheduling += f"; {python_latency_settings()}"
         self._ready.set()
         if not applied and self._on_refused is not None:
             self._on_refused(self.scheduling)
