@@ -33,6 +33,12 @@ SIZES = ("small", "medium")
 cost per imagined step)."""
 
 
+def teacher_ref(text: str) -> str:
+    """``--teacher``: ``lqr`` (the reserved name: training's ``LQR_TEACHER``; a file of that
+    name is ``./lqr``) or an existing planner file."""
+    return text if text == "lqr" else existing_file(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help=TASK_HELP)
     parser.add_argument("--out", type=out_dir, required=True, help="run folder (rerun to resume)")
@@ -73,10 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "frame (0: plain squared error; docs/pixels.md)",
     )  # fmt: skip
     parser.add_argument(
-        "--teacher", type=existing_file, default=None, metavar="PLANNER.onnx",
-        help="a state planner (mbrl-control pretrain's planner.onnx) that drives the first "
-        "--seed-episodes from the simulator's state, plus the exploration noise: episodes near "
-        "upright for the world model (the pixel planner never reads the state; docs/pixels.md)",
+        "--teacher", type=teacher_ref, default=None, metavar="PLANNER.onnx|lqr",
+        help="a state planner (mbrl-control pretrain's planner.onnx), or 'lqr' (an LQR on the "
+        "URDF's nominal cart-pole, designed for --action-repeat; cart-pole only), that drives "
+        "the first --seed-episodes from the simulator's state, plus the exploration noise: "
+        "episodes near upright for the world model (the pixel planner never reads the state; "
+        "docs/pixels.md)",
     )  # fmt: skip
     parser.add_argument("--seed", type=nonneg_int, default=0, help="root seed of everything")
     parser.add_argument("--quiet", action="store_true", help="no per-episode lines")

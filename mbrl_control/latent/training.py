@@ -3,8 +3,9 @@
 Loop, one episode at a time, until ``env_steps`` environment steps are stored::
 
     collect  one episode in the pixel env (Gaussian action noise alone for the first
-             ``seed_episodes``, or a ``teacher`` state planner plus that noise; then the
-             latent planner plus that noise) -> OUT/data
+             ``seed_episodes``, or a ``teacher``, a state planner or the LQR, reading the
+             simulator's state, plus that noise; then the latent planner plus that noise)
+             -> OUT/data
     train    ``updates_per_episode`` world-model gradient steps on random sequences
     evaluate every ``eval_every`` env steps: export OUT/planner.onnx (encoder + filter +
              latent CEM, one graph), run ``eval_episodes`` with onnxruntime alone, append a
@@ -58,6 +59,9 @@ the pole's pixels count (docs/pixels.md, "Foreground weighting")."""
 EVAL_SEED = 1_000_000
 """Evaluation episode i resets with seed ``EVAL_SEED + i``: the same starts at every row."""
 SETTINGS, CHECKPOINT = "settings.json", "checkpoint.pt"
+LQR_TEACHER = "lqr"
+"""``PixelTrainConfig.teacher``'s reserved value (``train-pixels --teacher lqr``): the LQR on the
+nominal linearised cart-pole, not a file (a planner file named ``lqr``: give it as ``./lqr``)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,9 @@ class PixelTrainConfig:
     """Exploration noise std, normalized action units (the range is [-1, 1]); the first
     ``seed_episodes`` are this noise alone (uniform random forces throw the cart out of view)."""
     teacher: str = ""
-    """A state planner ONNX file (``mbrl-control pretrain``'s ``planner.onnx``) that drives the
+    """A state planner ONNX file (``mbrl-control pretrain``'s ``planner.onnx``), or
+    :data:`LQR_TEACHER` (``"lqr"``: :class:`~mbrl_control.latent.oracle_teacher.LqrTeacher` on
+    the URDF's nominal cart-pole, designed for the hold, no episode's draw), that drives the
     first ``seed_episodes`` from the simulator's state, plus the exploration noise, its action
     held ``action_repeat`` steps like the pixel planner's: the store then holds the upright
     regime a balance controller lives in, where noise alone drops the pole in ~0.5 s. This is
@@ -109,12 +115,18 @@ class PixelTrainConfig:
             raise ValueError("lr and grad_clip must be > 0, explore_std >= 0")
 
     def settings(self) -> dict[str, Any]:
-        """JSON form, for ``settings.json`` (a task file or the teacher by name and SHA-256,
-        not path)."""
+        """JSON form, for ``settings.json`` (a task file or the teacher file by name and
+        SHA-256, not path; the LQR teacher as ``{"kind": "lqr", "dynamics": "nominal",
+        "weights": [...]}``)."""
         from mbrl_control.pipeline.run_identity import ref_identity
 
         data = {**asdict(self), "task": ref_identity(self.task)}
-        if self.teacher:  # without one, a run's settings read as they did before teachers
+        if self.teacher == LQR_TEACHER:
+            from mbrl_control.latent.oracle_teacher import WEIGHTS
+
+            data["teacher"] = {"kind": LQR_TEACHER, "dynamics": "nominal",
+                               "weights": list(WEIGHTS)}  # fmt: skip
+        elif self.teacher:  # without one, a run's settings read as they did before teachers
             data["teacher"] = ref_identity(Path(self.teacher).resolve())
         else:
             del data["teacher"]
@@ -127,7 +139,8 @@ class PixelTrainConfig:
         planner = LatentPlannerConfig(**data["planner"])
         rest = {k: v for k, v in data.items() if k not in ("model", "planner", "task", "teacher")}
         teacher = data.get("teacher") or ""  # known by name only: enough to reload the model
-        teacher = teacher["file"] if isinstance(teacher, dict) else teacher
+        if isinstance(teacher, dict):
+            teacher = LQR_TEACHER if teacher.get("kind") == LQR_TEACHER else teacher["file"]
         return PixelTrainConfig(task=task, model=model, planner=planner, teacher=teacher, **rest)
 
 
@@ -148,7 +161,8 @@ def check_resume(cfg: PixelTrainConfig, out: str | Path) -> None:
     given now and not then, or then and not now (a teacher left out of the rerun), is a
     change; a ``settings.json`` of another command is named as such; a ``teacher`` inside
     ``out`` is refused (the run writes its own ``planner.onnx`` there)."""
-    if cfg.teacher and Path(out).resolve() in Path(cfg.teacher).resolve().parents:
+    file_teacher = cfg.teacher and cfg.teacher != LQR_TEACHER
+    if file_teacher and Path(out).resolve() in Path(cfg.teacher).resolve().parents:
         raise ValueError(
             f"--teacher {cfg.teacher} is inside --out {out}, where the run writes its own "
             "planner.onnx and data: copy the teacher elsewhere or choose another --out"
@@ -319,9 +333,17 @@ class PixelRun:
         return episode.steps
 
     def teacher(self) -> Any:
-        """The ``teacher`` state planner (opened once; one onnxruntime thread). Raises
+        """The ``teacher`` state planner (opened once; one onnxruntime thread), or the
+        :data:`LQR_TEACHER` (nominal dynamics, designed for ``action_repeat``). Raises
         ``FileNotFoundError``/``ValueError`` (one line) for a missing or broken file, a pixel
-        planner, or a planner of another task or observation."""
+        planner, a planner of another task or observation, or the LQR on another task."""
+        if self._teacher is None and self.cfg.teacher == LQR_TEACHER:
+            from mbrl_control.latent.oracle_teacher import LqrTeacher
+
+            try:
+                self._teacher = LqrTeacher(self.env, self.cfg.action_repeat, dynamics="nominal")
+            except ValueError as err:
+                raise ValueError(f"--teacher {LQR_TEACHER}: {err}") from None
         if self._teacher is None:
             from mbrl_control.export.runtime import OnnxPlanner
 

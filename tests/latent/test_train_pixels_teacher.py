@@ -2,7 +2,8 @@
 state (docs/pixels.md, "A teacher's episodes"). The stored actions are the teacher's actions
 on the stored states plus the run's exploration noise, held for the action repeat; a bad
 teacher file is refused in one line before the run folder is written; a changed teacher file
-refuses a resume. Real pixel env, real ONNX files; seeded, one torch thread."""
+refuses a resume. ``--teacher lqr`` (the nominal cart-pole LQR) likewise, recorded by its
+design, refused on another task. Real pixel env, real ONNX files; seeded, one torch thread."""
 
 from __future__ import annotations
 
@@ -159,3 +160,56 @@ def test_hold_study_scores_the_state_planner_at_each_repeat(teacher, capsys) -> 
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "broken.onnx" in err, err
+
+
+def test_the_lqr_teacher_drives_the_seed_episodes(tmp_path, capsys, one_thread) -> None:
+    """``--teacher lqr``: the stored actions are the nominal LQR's (designed for the run's hold)
+    on the stored states plus the run's noise; the settings name the design, not a file, and
+    read back as the reserved value; a resume without it is refused."""
+    from mbrl_control.data.store import TransitionStore
+    from mbrl_control.latent.oracle_teacher import WEIGHTS, cartpole_dynamics, lqr_gain
+    from mbrl_control.latent.training import LQR_TEACHER, cfg_seed, run_config
+
+    out = tmp_path / "run"
+    args = ["train-pixels", "--out", str(out), "--teacher", "lqr", *RUN, "--action-repeat", "2"]
+    assert main(args) == 0
+    capsys.readouterr()
+    metas = TransitionStore(out / "data").episode_metas()
+    assert [m["policy"] for m in metas] == ["teacher", "teacher"]
+    cfg = run_config(out)
+    assert cfg.teacher == LQR_TEACHER and cfg.action_repeat == 2
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["teacher"] == {"kind": "lqr", "dynamics": "nominal", "weights": list(WEIGHTS)}
+
+    from mbrl_sim.env import MbrlSimEnv
+
+    sim = MbrlSimEnv("cartpole_swingup")  # the URDF's undrawn scene: the nominal design
+    try:
+        gain = lqr_gain(cartpole_dynamics(sim, nominal=True), 2 / 50)
+    finally:
+        sim.close()
+    files = sorted((out / "data" / "episodes").glob("ep_*.npz"))
+    for k, (meta, path) in enumerate(zip(metas, files, strict=True)):
+        with np.load(path) as episode:  # one row per decision (action repeat 2)
+            obs, stored = episode["obs"], episode["action"]
+        assert meta["seed"] == cfg_seed(cfg, k) and meta["steps"] == 2 * len(stored)
+        rng = np.random.default_rng([cfg.seed, k, 1])  # the run's noise stream of episode k
+        x, c, s, x_dot, th_dot = obs[:-1].T.astype(np.float64)
+        lqr = -np.stack([x, np.arctan2(s, c), x_dot, th_dot], 1) @ gain
+        expected = [np.clip(a + 0.3 * 10.0 * rng.standard_normal(1), -10.0, 10.0) for a in lqr]
+        np.testing.assert_allclose(stored, np.asarray(expected, np.float32), rtol=0, atol=1e-4)
+    without = args[: args.index("--teacher")] + args[args.index("--teacher") + 2 :]
+    assert main(without) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "teacher.kind 'lqr' -> None" in err, err
+
+
+def test_the_lqr_teacher_refuses_a_task_that_is_not_the_cart_pole(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["train-pixels", "--out", str(out), "--teacher", "lqr", "--task", "panda_reach",
+            "--start", "task", *RUN]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.count("--teacher lqr") == 1, err
+    assert "cart-pole" in err and "panda" in err, err
+    assert not out.exists()
