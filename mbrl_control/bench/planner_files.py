@@ -15,6 +15,10 @@ fraction is at most 1. A call that beats it nulls the fractions, sets ``floor.ok
 the exit status to 1 (the floor is then wrong, never clamped). The JSON then also carries
 the CPU model and the spread (p10/p50/p90 GFLOP/s) of each file's samples.
 
+``--thread-priority N``: time the calls under ``SCHED_FIFO`` at N, as ``mpc_controller``
+runs its planning thread with ``thread_priority`` (:mod:`mbrl_control.control.realtime`); the
+OS's refusal is one line (exit 2). The JSON says the scheduling the calls ran under.
+
 ``--ops``: after the timing, each file's kernel time per operator type over ``--ops-calls``
 steps with onnxruntime's profiler (:mod:`mbrl_control.bench.op_profile`): where the step's
 time goes (e.g. ``Gemm`` 78 %, ``QuickGelu`` 10 % of a PETS step).
@@ -44,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sample each file's GEMMs alone after every call; report the fraction of the best",
     )
     parser.add_argument(
+        "--thread-priority", type=int, choices=range(100), default=0, metavar="0-99",
+        help="time the calls under SCHED_FIFO at this priority, as mpc_controller's "
+        "thread_priority runs its planning thread (0 = normal scheduling)",
+    )  # fmt: skip
+    parser.add_argument(
         "--ops", action="store_true",
         help="also profile each file's kernels: time per ONNX operator type (onnxruntime)",
     )  # fmt: skip
@@ -58,8 +67,13 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from mbrl_control.bench.gemm_floor import GemmFloor
+    from mbrl_control.control.realtime import apply_thread_priority
     from mbrl_control.export.runtime import OnnxPlanner
 
+    applied, scheduling = apply_thread_priority(args.thread_priority)
+    if not applied:
+        print(f"bench planner-files: --thread-priority: {scheduling}", file=sys.stderr)
+        return 2
     rng = np.random.default_rng(0)
     planners, states, goals = [], [], []
     for path in args.files:
@@ -107,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         for row, path, p, s, g in zip(rows, args.files, planners, states, goals):
             feed = planner_feed(p, s[0], np.zeros(0, np.float32) if g is None else g)
             row["op_profile"] = op_time_shares(path, feed, args.threads, args.ops_calls)
-    print(json.dumps({"threads": args.threads, "rounds": args.rounds, "files": rows}, indent=2))
+    report = {"threads": args.threads, "scheduling": scheduling, "rounds": args.rounds}
+    print(json.dumps({**report, "files": rows}, indent=2))
     if not ok:
         errors = [f"{r['file']}: {r['floor']['error']}" for r in rows if not r["floor"]["ok"]]
         print(f"bench planner-files: {'; '.join(errors)}", file=sys.stderr)

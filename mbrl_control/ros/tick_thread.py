@@ -7,7 +7,7 @@ serving messages, services and diagnostics while a planner runs. A tick that run
 the wake-ups it missed instead of queueing them. An exception in a tick goes to ``on_error``
 and the loop goes on: the control thread never dies. ``priority`` > 0 puts the thread under
 ``SCHED_FIFO`` and the process under the realtime module's Python latency settings
-(:mod:`mbrl_control.ros.realtime`; a refusal goes to ``on_priority_refused``).
+(:mod:`mbrl_control.control.realtime`; a refusal goes to ``on_priority_refused``).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class TickThread:
         self._thread.join(timeout=timeout)
 
     def _loop(self) -> None:
-        from mbrl_control.ros.realtime import apply_thread_priority, python_latency_settings
+        from mbrl_control.control.realtime import apply_thread_priority, python_latency_settings
 
         applied, self.scheduling = apply_thread_priority(self._priority)
         if applied and self._priority > 0:

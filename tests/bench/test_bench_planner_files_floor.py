@@ -78,3 +78,28 @@ def test_ops_profile_splits_kernel_time_by_operator_type(files, capsys):
         assert prof["wall_ms_per_call"] > 0 and 0 <= prof["outside_kernels_share"] < 1
     assert main([*argv, "--ops", "--ops-calls", "0"]) == 2  # a usage error, before any work
     assert "--ops-calls: must be an integer >= 1" in capsys.readouterr().err
+
+
+def test_thread_priority_times_the_calls_under_sched_fifo_or_refuses_in_one_line(files, capsys):
+    import os
+    import threading
+
+    from mbrl_control.control.realtime import apply_thread_priority
+
+    seen: dict = {}
+    probe = threading.Thread(target=lambda: seen.update(ok=apply_thread_priority(20)[0]))
+    probe.start()
+    probe.join()
+    argv = ["bench", "planner-files", files[0], "--calls", "2", "--rounds", "1", "--warmup", "1"]
+    before = os.sched_getscheduler(0)
+    try:
+        code = main([*argv, "--thread-priority", "20"])
+        out = capsys.readouterr()
+        if seen["ok"]:
+            assert code == 0 and json.loads(out.out)["scheduling"] == "SCHED_FIFO 20"
+        else:
+            assert code == 2 and "--thread-priority: normal (SCHED_FIFO 20 refused" in out.err
+    finally:  # the test process's own thread back to normal scheduling
+        os.sched_setscheduler(0, before, os.sched_param(0))
+    assert main([*argv, "--thread-priority", "100"]) == 2  # out of range: a usage error
+    assert main(argv) == 0 and json.loads(capsys.readouterr().out)["scheduling"] == "normal"

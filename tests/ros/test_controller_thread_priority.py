@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_controller_node import CONTROLLER, STATUS, latest, start_controller
 
-from mbrl_control.ros.realtime import apply_thread_priority, thread_policy
+from mbrl_control.control.realtime import apply_thread_priority, thread_policy
 
 pytestmark = pytest.mark.ros
 
