@@ -141,6 +141,28 @@ def load_average() -> list[float]:
         return []
 
 
+def cpu_times() -> dict[str, int] | None:
+    """The host's aggregate CPU time counters (clock ticks) of ``/proc/stat``'s ``cpu`` line:
+    ``total`` and ``steal`` (time the hypervisor ran something else while a vCPU wanted to
+    run); None if unreadable."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        values = [int(v) for v in fields[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    if fields[0] != "cpu" or len(values) < 8:
+        return None
+    return {"total": sum(values[:8]), "steal": values[7]}
+
+
+def steal_share(start: dict[str, int] | None, end: dict[str, int] | None) -> float | None:
+    """The share of the host's CPU time the hypervisor stole between two :func:`cpu_times`
+    readings (None without both or without elapsed time)."""
+    if not start or not end or end["total"] <= start["total"]:
+        return None
+    return round((end["steal"] - start["steal"]) / (end["total"] - start["total"]), 5)
+
+
 def hold_goal(node: Any, task: Any, rng: Any, period: float = 0.5) -> list[float] | None:
     """Publish one goal drawn by ``task.sample_goal(rng)`` on ``/goal`` every ``period`` s from
     the rclpy ``node``, for a task whose controller waits for a goal (goal kind box or topic,

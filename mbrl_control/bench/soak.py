@@ -66,6 +66,7 @@ import numpy as np
 from mbrl_control.bench.node_procs import (
     cpu_model,
     cpu_seconds,
+    cpu_times,
     descendants,
     hold_goal,
     load_average,
@@ -74,6 +75,7 @@ from mbrl_control.bench.node_procs import (
     ros_env,
     rss_mib,
     spawn,
+    steal_share,
     stop,
 )
 from mbrl_control.cli import ArgumentParser
@@ -402,7 +404,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 planning = any(np.isfinite(float(r.get("p50_ms", "nan"))) for r in watch.controller)
                 if planning and watch.finetune and watch.commands:
                     t0, t0_wall, next_sample, minute = now, time.time(), now, 1
-                    cpu0 = _cpu(procs)
+                    cpu0, host0 = _cpu(procs), cpu_times()
                     first_ctrl, first_fine = len(watch.controller) - 1, dict(watch.finetune)
                     _progress(f"nodes up after {now - launched:.0f} s; measuring "
                               f"{args.minutes:g} min at {args.rate:g} Hz")  # fmt: skip
@@ -430,7 +432,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             if now - t0 >= seconds:
                 break
         t_end_wall, duration = time.time(), time.monotonic() - t0
-        cpu1 = _cpu(procs)
+        cpu1, host1 = _cpu(procs), cpu_times()
         for _ in range(10):  # the reports that were on their way
             rclpy.spin_once(probe, timeout_sec=0.02)
     finally:
@@ -463,6 +465,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "cpu_model": cpu_model(),
         "cpus": os.cpu_count(),
         "load_average": {"start": load_start, "end": load_average()},
+        "host_steal_share": steal_share(host0, host1),  # the VM's vCPUs taken by the host
         "deadline_misses": misses,
         "cpu_cores": _cores(cpu0, cpu1, duration)
         | {"finetune_jobs": round(sum(jobs_cpu.values()) / duration, 3)},

@@ -34,6 +34,15 @@ def test_latency_bounds_pair_commands_with_the_newest_states_before_them() -> No
     assert percentiles(upper)["n"] == 3  # undefined bounds are left out
 
 
+def test_steal_share_reads_proc_stat_counters() -> None:
+    from mbrl_control.bench.node_procs import cpu_times, steal_share
+
+    start = cpu_times()
+    assert start is None or start["total"] >= start["steal"] >= 0
+    assert steal_share({"total": 100, "steal": 1}, {"total": 300, "steal": 5}) == 0.02
+    assert steal_share(None, start) is None and steal_share(start, start) is None
+
+
 def test_percentiles_are_ordered_and_empty_input_gives_none() -> None:
     p = percentiles(np.arange(1, 10_001, dtype=float))
     assert p["n"] == 10_000 and p["p50"] <= p["p99"] <= p["p99.9"] <= p["max"] == 10_000
@@ -132,6 +141,7 @@ def test_a_short_soak_reports_misses_latency_rate_memory_and_retrains(
     r = json.loads(lines[0])
     assert r["control_rate_hz"] == 100.0 and r["sim_real_time_factor"] == 2.0  # cart-pole: 50 Hz
     assert r["duration_s"] >= 12.0 and r["deadline_misses"] >= 0 and r["cpu_model"]
+    assert r["host_steal_share"] is None or 0.0 <= r["host_steal_share"] < 1.0
     cores = r["cpu_cores"]  # every node ran (a node at 100 Hz uses some CPU)
     assert all(cores[n] > 0 for n in ("sim_node", "mpc_controller", "finetune_node", "bench"))
     assert cores["finetune_jobs"] >= 0
