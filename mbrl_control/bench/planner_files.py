@@ -35,7 +35,7 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mbrl_control.cli.checks import existing_file, positive_int
+    from mbrl_control.cli.checks import existing_file, int_in, positive_int
 
     parser.add_argument("files", nargs="+", type=existing_file, help="planner ONNX files")
     parser.add_argument("--calls", type=positive_int, default=100, help="timed steps per file")
@@ -48,13 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sample each file's GEMMs alone after every call; report the fraction of the best",
     )
     parser.add_argument(
-        "--thread-priority", type=int, choices=range(100), default=0, metavar="0-99",
+        "--thread-priority", type=int_in(0, 99), default=0, metavar="0-99",
         help="time the calls under SCHED_FIFO at this priority, as mpc_controller's "
         "thread_priority runs its planning thread (0 = normal scheduling)",
     )  # fmt: skip
     parser.add_argument(
         "--ops", action="store_true",
-        help="also profile each file's kernels: time per ONNX operator type (onnxruntime)",
+        help="also profile each file's kernels: time per ONNX operator type (onnxruntime's "
+        "profiler; it slows small graphs 2-3x: read the shares, not the ms)",
     )  # fmt: skip
     parser.add_argument(
         "--ops-calls", type=positive_int, default=20, help="profiled steps per file for --ops"
@@ -120,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
 
         for row, path, p, s, g in zip(rows, args.files, planners, states, goals):
             feed = planner_feed(p, s[0], np.zeros(0, np.float32) if g is None else g)
-            row["op_profile"] = op_time_shares(path, feed, args.threads, args.ops_calls)
+            prof = op_time_shares(path, feed, args.threads, args.ops_calls)
+            prof["profiled_vs_unprofiled"] = round(prof["wall_ms_per_call"] / row["p50_ms"], 2)
+            row["op_profile"] = prof
     report = {"threads": args.threads, "scheduling": scheduling, "rounds": args.rounds}
     print(json.dumps({**report, "files": rows}, indent=2))
     if not ok:

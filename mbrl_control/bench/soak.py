@@ -109,6 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mbrl_control.cli.checks import (
         PRESET_NAMES,
         existing_dir,
+        int_in,
         out_dir,
         positive_float,
         positive_int,
@@ -136,7 +137,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads", type=positive_int, default=1, help="controller's onnxruntime threads"
     )
     parser.add_argument(
-        "--thread-priority", type=int, choices=range(100), default=0, metavar="0-99",
+        "--thread-priority", type=int_in(0, 99), default=0, metavar="0-99",
         help="mpc_controller's thread_priority: SCHED_FIFO priority of its planning thread "
         "(0 = normal scheduling; ros2_control uses 50)",
     )  # fmt: skip
@@ -300,7 +301,7 @@ def _controller_summary(reports: list[dict[str, str]]) -> dict[str, Any]:
         levels[("OK", "WARN", "ERROR", "STALE")[min(int(r["_level"]), 3)]] += 1
     return {
         "deadline_misses": delta("deadline_misses"),
-        "scheduling": last.get("scheduling"),  # the planning thread's, as the node applied it
+        "scheduling": last.get("scheduling"),
         "ticks": delta("ticks"),
         "tick_rate_hz": round(delta("ticks") / max(last["_t"] - first["_t"], 1e-9), 2),
         "windows": {
@@ -408,6 +409,10 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     first_ctrl, first_fine = len(watch.controller) - 1, dict(watch.finetune)
                     _progress(f"nodes up after {now - launched:.0f} s; measuring "
                               f"{args.minutes:g} min at {args.rate:g} Hz")  # fmt: skip
+                    applied = watch.controller[-1].get("scheduling", "")
+                    if args.thread_priority and not applied.startswith("SCHED_FIFO"):
+                        _progress(f"--thread-priority {args.thread_priority}: the controller "
+                                  f"runs with {applied or 'unknown scheduling'}")  # fmt: skip
                 elif now - launched > STARTUP_TIMEOUT:
                     raise RuntimeError(
                         f"the controller did not plan within {STARTUP_TIMEOUT:.0f} s; logs in "
@@ -446,7 +451,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     lower, upper = state_to_command_ms(states, commands)
     ctrl = _controller_summary([r for r in watch.controller[first_ctrl:] if r["_t"] <= t_end_wall])
     memory = leak_verdict(rss, duration)
-    misses = ctrl.pop("deadline_misses")
+    misses, scheduling = ctrl.pop("deadline_misses"), ctrl.pop("scheduling")
     return {
         "bench": "soak",
         "minutes": args.minutes,
@@ -460,6 +465,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "sim_real_time_factor": factor,
         "threads": args.threads,
         "thread_priority": args.thread_priority,
+        "scheduling": scheduling,  # the planning thread's, as the controller applied it
         "retrain_every": args.retrain_every,
         "max_epochs": args.max_epochs,
         "cpu_model": cpu_model(),

@@ -83,6 +83,8 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
+        if kwargs.get("description"):  # a module docstring: help without reST markup
+            kwargs["description"] = plain(kwargs["description"])
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:

@@ -247,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cart-weight", type=float_in(0.0, 1e6), default=0.0,
                         help="w of an added w x^2 per step (with --horizon)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.cart_weight and not args.horizon:
+        parser.error("--cart-weight shapes the receding design: give --horizon too "
+                     "(the infinite-horizon LQR has its own weights)")  # fmt: skip
     if not args.repeats or len(set(args.repeats)) != len(args.repeats):
         parser.error(f"--repeats: give distinct action repeats, got {list(args.repeats)}")
     try:

@@ -106,6 +106,11 @@ class PixelTrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}={value!r}; allowed: an integer >= 1")
+        if self.teacher == LQR_TEACHER and self.start != "balance":
+            raise ValueError(
+                f"teacher={LQR_TEACHER!r} balances near upright: it needs start='balance' "
+                f"(start={self.start!r} hangs the pole, which a linear controller cannot swing up)"
+            )
         if self.length < 2:
             raise ValueError(f"length={self.length}; allowed: >= 2 (a reward is predicted from "
                              "the step after its action)")  # fmt: skip
@@ -242,7 +247,13 @@ class PixelRun:
                          "next_eval": cfg.eval_every}  # fmt: skip
         self._losses: list[dict[str, float]] = []
         self._teacher: Any = None
-        self.start_state(0)  # refuse a task a balance start cannot serve before writing OUT
+        try:  # refuse before OUT is written: the LQR on another task (first: that is the
+            if cfg.teacher == LQR_TEACHER:  # real problem), then a task a balance start
+                self.teacher()  # cannot serve (a teacher file: train_pixels checks it)
+            self.start_state(0)
+        except Exception:
+            self.env.close()
+            raise
 
     def start_state(self, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
         if self.cfg.start == "task":

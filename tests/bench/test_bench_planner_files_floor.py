@@ -76,6 +76,7 @@ def test_ops_profile_splits_kernel_time_by_operator_type(files, capsys):
         assert all(r["ms_per_call"] >= 0 and r["nodes"] >= 1 for r in ops.values())
         assert len(ops) <= 13 and prof["optimized_nodes"] >= sum(r["nodes"] for r in ops.values())
         assert prof["wall_ms_per_call"] > 0 and 0 <= prof["outside_kernels_share"] < 1
+        assert prof["profiled_vs_unprofiled"] > 0
     assert main([*argv, "--ops", "--ops-calls", "0"]) == 2  # a usage error, before any work
     assert "--ops-calls: must be an integer >= 1" in capsys.readouterr().err
 

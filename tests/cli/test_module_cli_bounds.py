@@ -56,3 +56,15 @@ def test_every_module_command_line_errs_in_one_line(module) -> None:
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert out.returncode == 2 and len(lines) == 1, out.stderr
     assert "--help" in lines[0] and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("module", MODULE_CLIS)
+def test_every_module_help_is_plain_text(module) -> None:
+    """--help of a module command shows its docstring without reStructuredText roles or
+    double-backtick literals (oracle_teacher's showed :class:`LqrTeacher` and ``train-pixels``)."""
+    out = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0 and out.stdout.strip(), out.stderr
+    assert ":class:`" not in out.stdout and ":func:`" not in out.stdout, out.stdout
+    assert ":mod:`" not in out.stdout and "``" not in out.stdout, out.stdout

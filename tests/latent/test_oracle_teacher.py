@@ -87,7 +87,7 @@ def test_the_teacher_reads_the_draw_and_balances_in_the_pixel_env(capsys) -> Non
 @pytest.mark.parametrize(
     "argv, words",
     [(["--repeats", "2,2"], "distinct"), (["--horizon", "0.01", "--episodes", "1"], "shorter"),
-     (["--horizon", "-1"], "--horizon")],
+     (["--horizon", "-1"], "--horizon"), (["--cart-weight", "0.3"], "give --horizon too")],
 )  # fmt: skip
 def test_the_command_line_errs_in_one_line(argv, words, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:

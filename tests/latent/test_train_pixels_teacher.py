@@ -205,11 +205,22 @@ def test_the_lqr_teacher_drives_the_seed_episodes(tmp_path, capsys, one_thread) 
 
 
 def test_the_lqr_teacher_refuses_a_task_that_is_not_the_cart_pole(tmp_path, capsys) -> None:
+    """The teacher's own refusal comes first (the balance start's 'not a hanging pendulum'
+    came first before, and the teacher's only after --start task), and nothing is written."""
     out = tmp_path / "run"
-    args = ["train-pixels", "--out", str(out), "--teacher", "lqr", "--task", "panda_reach",
-            "--start", "task", *RUN]  # fmt: skip
+    args = ["train-pixels", "--out", str(out), "--teacher", "lqr", "--task", "panda_reach", *RUN]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.count("--teacher lqr") == 1, err
     assert "cart-pole" in err and "panda" in err, err
+    assert not out.exists()
+
+
+def test_the_lqr_teacher_needs_the_balance_start(tmp_path, capsys) -> None:
+    """A linear controller cannot swing up the task's hanging starts: refused in one line."""
+    out = tmp_path / "run"
+    args = ["train-pixels", "--out", str(out), "--teacher", "lqr", "--start", "task", *RUN]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "start='balance'" in err, err
     assert not out.exists()
