@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # --help | head
         return stdout_closed()
     debug = bool(getattr(args, "debug", False)) or debug_requested()
-    prog = f"mbrl-control {args.command}"
+    prog = getattr(args, "_prog", f"mbrl-control {args.command}")  # a nested one names itself
     created = _missing_roots(args)
     code = 1
     try:

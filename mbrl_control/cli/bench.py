@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bench", metavar="WHAT", required=True)
     for name, (module, help_text) in BENCHES.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_bench_module=module)
+        p.set_defaults(_bench_module=module, _prog=f"mbrl-control bench {name}")  # in errors
         try:
             importlib.import_module(module).add_arguments(p)
         except ModuleNotFoundError:
