@@ -47,9 +47,17 @@ def node_argv(name: str, params: Mapping[str, Any]) -> list[str]:
 
 
 def spawn(argv: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen:
-    """Start ``argv`` with stdout and stderr in ``log`` (created or truncated)."""
+    """Start ``argv`` with stdout and stderr in ``log`` (created or truncated).
+
+    A bench started in the background (``nohup ... &`` from a script) has SIGINT ignored, and
+    an ignored signal is inherited: its nodes would then skip :func:`stop`'s SIGINT, their
+    clean way out, and be killed. The child gets SIGINT's default back in that case."""
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    restore = (lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) if ignored else None
     with log.open("w") as fh:
-        return subprocess.Popen(argv, env=dict(env), stdout=fh, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            argv, env=dict(env), stdout=fh, stderr=subprocess.STDOUT, preexec_fn=restore
+        )
 
 
 def stop(procs: Iterable[subprocess.Popen], grace: float = 20.0) -> None:

@@ -35,13 +35,13 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mbrl_control.cli.checks import existing_file, int_in, positive_int
+    from mbrl_control.cli.checks import existing_file, int_in, nonneg_int, positive_int
 
     parser.add_argument("files", nargs="+", type=existing_file, help="planner ONNX files")
     parser.add_argument("--calls", type=positive_int, default=100, help="timed steps per file")
     parser.add_argument("--rounds", type=positive_int, default=5, help="interleaved rounds")
     parser.add_argument("--threads", type=positive_int, default=1, help="intra-op threads")
-    parser.add_argument("--warmup", type=positive_int, default=5, help="untimed steps per file")
+    parser.add_argument("--warmup", type=nonneg_int, default=5, help="untimed steps per file")
     parser.add_argument(
         "--floor",
         action="store_true",

@@ -90,7 +90,11 @@ def test_node_procs_reads_rss_children_and_stops_processes(tmp_path: Path) -> No
             "print('ready', flush=True); time.sleep(60)")  # fmt: skip
     log = tmp_path / "stubborn.log"
     stubborn = spawn([sys.executable, "-c", code], env, log)
-    polite = spawn(["sleep", "60"], env, tmp_path / "polite.log")
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a bench run as `nohup ... &`
+    try:  # its children still get SIGINT's default (they inherited SIG_IGN and were killed)
+        polite = spawn(["sleep", "60"], env, tmp_path / "polite.log")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         assert {stubborn.pid, polite.pid} <= set(descendants(os.getpid()))
         for _ in range(600):  # until SIGINT is ignored (not a timing assertion)
