@@ -17,13 +17,13 @@ action (E, B, A) -> next_mean (E, B, O), logvar (E, B, O)``), sliced from the sa
 - the heads are one matrix ``[mean | max_logvar - logvar | cost]`` per member (the bound's
   first subtraction and the log-variance shift folded into constants); the ``gemm`` layout
   runs it as one ``Gemm`` per member and slices the result (5 stacked outputs instead of
-  10-15: 12 % off a PETS step, interleaved), the ``batched`` layout as one ``MatMul`` per
+  10-15: a PETS step 0.90× as long, interleaved), the ``batched`` layout as one ``MatMul`` per
   part, so a graph that never reads the log-variance (mean propagation) drops its product;
 - ``logvar="softplus"`` keeps the model's soft bounds (exact); ``"clip"`` bounds with a
   hard min/max instead (differs from the soft bounds near them). In the ``gemm`` layout the
   softplus is written ``relu(x) + log(1 + exp(-|x|))`` (the same function to 5e-7 absolute;
   onnxruntime's ``Softplus`` kernel is scalar: 0.45 ms against 0.09 ms on a PETS call's
-  ``(5, 1600, 5)`` log-variance, 5 % of the step); the ``batched`` layout, where per-node
+  ``(5, 1600, 5)`` log-variance, 6 % of a PETS step); the ``batched`` layout, where per-node
   overhead dominates, keeps the single ``Softplus`` node.
 """
 

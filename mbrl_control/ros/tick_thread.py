@@ -15,6 +15,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from mbrl_control.control.realtime import apply_thread_priority, python_latency_settings
+
 
 class TickThread:
     """Run ``tick()`` after each :meth:`wake`, until :meth:`stop`."""
@@ -53,8 +55,6 @@ class TickThread:
         self._thread.join(timeout=timeout)
 
     def _loop(self) -> None:
-        from mbrl_control.control.realtime import apply_thread_priority, python_latency_settings
-
         applied, self.scheduling = apply_thread_priority(self._priority)
         if applied and self._priority > 0:
             self.scheduling += f"; {python_latency_settings()}"
