@@ -18,6 +18,7 @@ from mbrl_control.cli.checks import (
     nonneg_int,
     out_dir,
     positive_float,
+    profile_ref,
     positive_int,
     sim_task_name,
 )
@@ -57,6 +58,14 @@ def seeds(text: str) -> tuple[int, ...]:
     return values
 
 
+def _absolute_if_file(profile: str) -> str:
+    """A profile file as an absolute path (jobs may run elsewhere); a name unchanged."""
+    from pathlib import Path
+
+    path = Path(profile)
+    return str(path.resolve()) if path.suffix in (".yaml", ".yml") else profile
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=["sim2real"], help="which experiment")
     parser.add_argument("--task", type=sim_task_name, default="cartpole_swingup", help=TASK_HELP)
@@ -72,6 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=budgets,
         default=(0.0, 0.5, 1.0, 2.0, 5.0),
         help="real-robot minutes, comma separated, increasing; 0 = zero-shot (default 0,0.5,1,2,5)",
+    )
+    parser.add_argument(
+        "--real-profile",
+        type=profile_ref,
+        default="reality_gap",
+        help="the simulated \"real robot\": a DR profile name or YAML file (default reality_gap; "
+        "a robot's own, e.g. examples/acrobot/reality.yaml)",
     )
     parser.add_argument("--seeds", type=seeds, default=(0, 1, 2), help="training seeds (0,1,2)")
     parser.add_argument(
@@ -179,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
             max_epochs=args.epochs,
             workers=args.workers,
         ),
+        real_profile=_absolute_if_file(args.real_profile),
         retrain_every=args.retrain_every,
         conditions=args.conditions,
         budgets_min=args.budgets,
