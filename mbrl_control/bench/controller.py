@@ -61,12 +61,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="windows before, during and after an adapt job as finetune_node runs it; p99 ratios",
     )  # fmt: skip
     parser.add_argument(
-        "--job-nice", type=int, choices=range(20), default=10, metavar="0..19",
-        help="with --with-adapt: the job's niceness (finetune_node uses >= 10; 0 shows why)",
+        "--job-nice", type=int, choices=range(20), default=None, metavar="0..19",
+        help="with --with-adapt: the job's niceness (default 10: finetune_node uses >= 10; 0 "
+        "shows why)",
     )  # fmt: skip
     parser.add_argument(
-        "--evaluations", type=positive_int, default=2000,
-        help="with --with-adapt: the job's CMA-ES evaluations (enough to outlast the window)",
+        "--evaluations", type=positive_int, default=None,
+        help="with --with-adapt: the job's CMA-ES evaluations (default 2000: enough to outlast "
+        "the window)",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print JSON only")
 
@@ -218,7 +220,14 @@ def _ratio(during: float, before: float, after: float) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mbrl_control.cli.errors import UsageError
     from mbrl_control.finetune.jobs import adapt_argv, niced_argv
+
+    for flag, value in (("--job-nice", args.job_nice), ("--evaluations", args.evaluations)):
+        if value is not None and not args.with_adapt:
+            raise UsageError(f"{flag}: only with --with-adapt (it sets the adapt job's run)")
+    args.job_nice = 10 if args.job_nice is None else args.job_nice
+    args.evaluations = args.evaluations or 2000
 
     with tempfile.TemporaryDirectory() as tmp:
         path, task = _export(args.preset, Path(tmp))

@@ -33,6 +33,10 @@ import sys
 import time
 from typing import Any
 
+from mbrl_control.cli.errors import UsageError  # standard library only
+
+OPS_CALLS = 20  # profiled steps per file for --ops
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mbrl_control.cli.checks import existing_file, int_in, nonneg_int, positive_int
@@ -58,12 +62,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "profiler; it slows small graphs 2-3x: read the shares, not the ms)",
     )  # fmt: skip
     parser.add_argument(
-        "--ops-calls", type=positive_int, default=20, help="profiled steps per file for --ops"
-    )
+        "--ops-calls", type=positive_int, default=None,
+        help=f"profiled steps per file (only with --ops; default {OPS_CALLS})",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the JSON report; 1 when ``--floor`` and a call beat its file's floor."""
+    if args.ops_calls is not None and not args.ops:
+        raise UsageError("--ops-calls: only with --ops (it sets how many steps --ops profiles)")
+    args.ops_calls = args.ops_calls or OPS_CALLS
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import numpy as np
 

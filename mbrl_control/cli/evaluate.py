@@ -45,8 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=nonneg_int, default=1000, help="seed of the first episode (then +1 each)"
     )
     parser.add_argument(
-        "--threads", type=nonneg_int, default=2, help="onnxruntime intra-op threads (0 = ORT's)"
-    )
+        "--threads", type=nonneg_int, default=None,
+        help="onnxruntime intra-op threads, only with --planner (0 = ORT's; default 2)",
+    )  # fmt: skip
     parser.add_argument(
         "--hold", type=hold_expr, action="append", metavar="NAME>=VALUE",
         help="also report how long an observation entry stays at or beyond a value (fraction "
@@ -80,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     from mbrl_control.pipeline.evaluate import HoldObserver, planner_task
     from mbrl_control.tasks import get_task
 
+    if args.threads is not None and args.planner is None:
+        raise UsageError("--threads: only with --planner (the oracle plans on the simulator)")
+    args.threads = 2 if args.threads is None else args.threads
     if args.task is None:
         args.task = "cartpole_swingup" if args.planner is None else planner_task(args.planner)
     args.profile = task_profile(args.task, args.profile)

@@ -18,8 +18,8 @@ from mbrl_control.cli.checks import (
     nonneg_int,
     out_dir,
     positive_float,
-    profile_ref,
     positive_int,
+    profile_ref,
     sim_task_name,
 )
 from mbrl_control.cli.task_defaults import TASK_HELP
@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--real-profile",
         type=profile_ref,
         default="reality_gap",
-        help="the simulated \"real robot\": a DR profile name or YAML file (default reality_gap; "
+        help='the simulated "real robot": a DR profile name or YAML file (default reality_gap; '
         "a robot's own, e.g. examples/acrobot/reality.yaml)",
     )
     parser.add_argument("--seeds", type=seeds, default=(0, 1, 2), help="training seeds (0,1,2)")

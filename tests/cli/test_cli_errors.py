@@ -195,6 +195,11 @@ BAD = [
     ("bench precision --run {fx} --precisions int8,int4", "--precisions"),
     ("bench precision --run {fx} --episodes 1", "--episodes"),
     ("bench planner-files {fx}/junk.txt", "not a loadable ONNX"),
+    # an option that only acts with another one is refused without it, not ignored
+    ("bench planner-files {fx}/junk.txt --ops-calls 3", "--ops-calls: only with --ops"),
+    ("bench controller --job-nice 3", "--job-nice: only with --with-adapt"),
+    ("bench controller --evaluations 50", "--evaluations: only with --with-adapt"),
+    ("evaluate --oracle --threads 1", "--threads: only with --planner"),
     ("bench soak --minutes 0", "--minutes"),
     ("bench soak --minutes soon", "--minutes"),
     ("bench soak --minutes nan", "--minutes"),

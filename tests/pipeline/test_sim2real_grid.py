@@ -318,6 +318,8 @@ def test_cli_refuses_bad_grids(capsys: pytest.CaptureFixture[str], tmp_path: Pat
         (["--seeds", "1,1"], "--seeds"),
         (["--baselines", "oracle"], "--baselines"),
         (["--backend", "slurm"], "--backend"),
+        (["--real-profile", "nope"], "--real-profile"),
+        (["--real-profile", str(tmp_path / "missing.yaml")], "--real-profile"),
     ):
         code = main(["experiment", "sim2real", "--out", str(tmp_path / "e"), *argv])
         err = capsys.readouterr().err
@@ -385,14 +387,18 @@ def test_tiny_grid_calibrated_condition(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_cli_acrobot_with_action_history(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The acrobot example through the CLI, on the task plus a 1-action history block."""
+    """The acrobot example through the CLI, on the task plus a 1-action history block, its
+    "robot" the example's own profile file (given relative: jobs get its absolute path)."""
     from mbrl_control.cli import main
 
-    task = Path(__file__).parents[2] / "examples" / "acrobot" / "acrobot_swingup.task.yaml"
+    example = Path(__file__).parents[2] / "examples" / "acrobot"
+    task = example / "acrobot_swingup.task.yaml"
     out = tmp_path / "acro"
+    monkeypatch.chdir(example)
     code = main(["experiment", "sim2real", "--task", str(task), "--action-history", "1",
+                 "--real-profile", "reality.yaml",
                  "--conditions", "default", "--budgets", "0,0.2", "--seeds", "0",
                  "--eval-episodes", "1", "--rounds", "0", "--seed-episodes", "2", "--epochs", "2",
                  "--retrain-every", "200", "--workers", "1", "--baselines", "random",
@@ -402,6 +408,7 @@ def test_cli_acrobot_with_action_history(
     result = json.loads(printed[printed.index("{") : printed.rindex("}") + 1])
     variant = out / "tasks" / "acrobot_swingup_last1.task.yaml"
     assert variant.is_file() and result["config"]["pretrain"]["task"] == str(variant)
+    assert result["config"]["real_profile"] == str((example / "reality.yaml").resolve())
     assert {(r["arm"], r["budget_min"]) for r in result["rows"]} == {
         ("default", 0.0), ("default", 0.2), ("random", 0.0)
     }  # fmt: skip
