@@ -14,6 +14,7 @@ from mbrl_control.cli.checks import (
     PRESET_NAMES,
     existing_file,
     float_in,
+    int_in,
     out_file,
     positive_int,
     task_name,
@@ -53,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--horizon", type=positive_int, help="override the preset's horizon H (default: preset's)"
     )
     parser.add_argument(
+        "--iterations", type=int_in(1, 100),
+        help="override the preset's sampling iterations I (default: preset's; 1 for shooting)",
+    )  # fmt: skip
+    parser.add_argument(
         "--agent", type=existing_file,
         help="agent.pt from train-value: add its terminal value (discount gamma^H)",
     )  # fmt: skip
@@ -88,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, kind=args.planner_kind, iterations=iterations)
     if args.horizon:
         cfg = dataclasses.replace(cfg, horizon=args.horizon)
+    if args.iterations:
+        if cfg.kind == "shooting" and args.iterations != 1:
+            raise UsageError("--iterations: random shooting samples once (1 iteration)")
+        cfg = dataclasses.replace(cfg, iterations=args.iterations)
     members = model.cfg.members
     if cfg.propagation == "ts_inf" and cfg.particles % members:
         raise UsageError(

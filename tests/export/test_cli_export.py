@@ -30,6 +30,8 @@ def test_export_cli_writes_a_runnable_planner(tmp_path):
         "cartpole-rt",
         "--planner-kind",
         "mppi",
+        "--iterations",
+        "1",
         "--out",
         str(out),
     ]
@@ -37,6 +39,7 @@ def test_export_cli_writes_a_runnable_planner(tmp_path):
     assert done.returncode == 0, done.stderr
     planner = OnnxPlanner(out, expected_task="cartpole_swingup")
     assert planner.metadata["planner_config"]["kind"] == "mppi"
+    assert planner.metadata["planner_config"]["iterations"] == 1  # the preset's is 2
     assert planner.metadata["provenance"]["preset"] == "cartpole-rt"
     assert np.isfinite(planner.probe()).all()
 
@@ -56,3 +59,17 @@ def test_export_cli_rejects_a_missing_checkpoint(tmp_path):
     ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "nope.pt" in done.stderr
+
+
+def test_export_cli_refuses_iterations_for_random_shooting(tmp_path):
+    from test_export import tiny_ensemble
+
+    from mbrl_control.models.checkpoint import save_checkpoint
+
+    checkpoint = save_checkpoint(tmp_path / "model.pt", tiny_ensemble(members=5), {"run": "t"})
+    argv = [sys.executable, "-m", "mbrl_control.cli", "export", "--checkpoint", str(checkpoint),
+            "--task", "cartpole_swingup", "--planner-kind", "shooting", "--iterations", "3",
+            "--out", str(tmp_path / "p.onnx")]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "--iterations" in done.stderr, done.stderr
+    assert not (tmp_path / "p.onnx").exists()
