@@ -11,6 +11,8 @@ deterministic filter a controller wants), ``reward (B,)`` (the reward head at th
 uint8, ``h (1, D)``, ``z (1, S)``, ``prev_action (1, A)`` (task units), ``prev_plan (H, A)``
 (normalized), ``action_noise (I, N, H, A)`` standard normal. Outputs ``action (A,)`` (task
 units, inside the bounds), ``h_next``, ``z_next``, ``next_plan (H, A)``, ``plan_return ()``.
+A model with a value head (:mod:`mbrl_control.latent.value`) plans with its terminal value
+inside the same graph (same inputs and outputs; metadata ``value_head``: its settings).
 :class:`mbrl_control.latent.runtime.OnnxPixelPlanner` runs it with onnxruntime alone.
 
 Both are written with :func:`mbrl_control.export.onnx_export.write_graph` (checked, atomic,
@@ -122,7 +124,8 @@ def export_pixel_planner(
     """Write ``model``'s :class:`PixelPlannerStep` for action bounds ``low, high (A,)`` (task
     units) to ``path``. Metadata: ``kind`` ``"latent_pixel_planner"``, ``format_version``, the
     sizes, ``action_low``/``action_high``, ``planner_config``, ``noise_inputs`` (name ->
-    shape) and ``carry`` (``plan (H, A)``), plus ``metadata`` (JSON values, e.g. the task).
+    shape), ``carry`` (``plan (H, A)``) and, with a value head, ``value_head``, plus
+    ``metadata`` (JSON values, e.g. the task).
     Raises ``ValueError`` for bad bounds (:class:`ActionScale`)."""
     scale = ActionScale(low, high)
     step = PixelPlannerStep(model, scale, cfg).eval()
@@ -142,6 +145,7 @@ def export_pixel_planner(
         "planner_config": cfg.as_dict(),
         "noise_inputs": {k: list(v) for k, v in noise.items()},
         "carry": {"plan": [cfg.horizon, a]},
+        **({"value_head": model.value.config.as_dict()} if model.value is not None else {}),
         **(metadata or {}),
     }
     return write_graph(step, args, meta, path)

@@ -1,4 +1,5 @@
-"""Latent CEM (PlaNet, Hafner et al. 2019): plan actions over the RSSM's prior with its reward head.
+"""Latent CEM (PlaNet, Hafner et al. 2019): plan actions over the RSSM's prior with its reward head
+(and, when the model has one, a terminal value: :mod:`mbrl_control.latent.value`).
 
 A pure tensor function of explicit standard-normal noise, like the state planners of
 :mod:`mbrl_control.planning` (same warm start, elites and noise conventions): the same noise
@@ -89,15 +90,26 @@ class ActionScale:
 
 
 def imagined_return(model: WorldModel, start: LatentState, actions: torch.Tensor) -> torch.Tensor:
-    """Sum of predicted rewards of ``actions (N, H, A)`` (normalized) from ``start`` (batch 1:
-    ``h (1, D)``, ``sample (1, S)``), imagined with the prior mean: ``(N,)``."""
+    """Predicted return of ``actions (N, H, A)`` (normalized) from ``start`` (batch 1:
+    ``h (1, D)``, ``sample (1, S)``), imagined with the prior mean: ``(N,)``, reward units.
+
+    Without a value head, the sum of the H predicted rewards (PlaNet). With one
+    (``model.value``, :class:`~mbrl_control.latent.value.ValueHead`, discount gamma per
+    step), the discounted sum plus the terminal value of the last imagined state,
+    ``sum_h gamma^h r_h + gamma^H V(s_H)`` (TD-MPC, Hansen et al. 2022): the score sees past
+    the horizon. (The value's ``weight`` scales the last term, 1 by default.)"""
     n = actions.shape[0]
     h, z = start.h.expand(n, -1), start.sample.expand(n, -1)  # (N, D), (N, S)
     state = LatentState(h, z, torch.ones_like(z), z)
-    total = actions.new_zeros(n)
+    value = getattr(model, "value", None)
+    gamma = value.config.discount if value is not None else 1.0
+    total, disc = actions.new_zeros(n), 1.0  # disc: gamma^t
     for t in range(actions.shape[1]):
         state = model.rssm.img_step(state, actions[:, t], sample=False)  # after a_t
-        total = total + model.reward(state.features).squeeze(-1)  # (N,)
+        total = total + disc * model.reward(state.features).squeeze(-1)  # (N,)
+        disc *= gamma
+    if value is not None:
+        total = total + value.config.weight * disc * value(state.features)  # (N,) gamma^H V
     return total
 
 
@@ -114,7 +126,8 @@ def latent_cem_plan(
     Args: ``plan (H, A)`` last tick's plan (its first row was applied; the midpoint, zeros,
     after a reset), ``action_noise (I, N, H, A)`` standard normal; all normalized units.
     Returns: action ``(A,)`` and next plan ``(H, A)`` (normalized), and the predicted return
-    ``()`` of the final elites (mean; reward units summed over H steps).
+    ``()`` of the final elites (mean; reward units summed over H steps, or, with a value
+    head, discounted plus the terminal value: :func:`imagined_return`).
     """
     mean = shift(plan)  # (H, A) warm start
     std = torch.full_like(mean, cfg.init_std)  # (H, A)

@@ -39,6 +39,7 @@ import torch
 from mbrl_control.latent.curve import LearningCurve
 from mbrl_control.latent.episodes import run_pixel_episode, store_episode, upright_start
 from mbrl_control.latent.planner import ActionScale, LatentPlannerConfig
+from mbrl_control.latent.value import ValueConfig
 from mbrl_control.latent.world_model import WorldModel, WorldModelConfig
 from mbrl_control.tasks.camera_section import CameraSpec
 
@@ -97,6 +98,10 @@ class PixelTrainConfig:
     seed: int = 0
     model: WorldModelConfig = field(default_factory=lambda: SMALL_MODEL)
     planner: LatentPlannerConfig = field(default_factory=LatentPlannerConfig)
+    value: ValueConfig | None = None
+    """A terminal value head trained with the world model and planned with
+    (:mod:`mbrl_control.latent.value`); None: off, and absent from ``settings.json``, so
+    runs from before it read, resume and plan as they did."""
 
     def __post_init__(self) -> None:
         if self.start not in STARTS:
@@ -135,6 +140,8 @@ class PixelTrainConfig:
             data["teacher"] = ref_identity(Path(self.teacher).resolve())
         else:
             del data["teacher"]
+        if self.value is None:  # a run without a value head reads as before it existed
+            del data["value"]
         return data
 
     @staticmethod
@@ -142,11 +149,14 @@ class PixelTrainConfig:
         """Inverse of :meth:`settings` (``task`` given again: the file's path)."""
         model = WorldModelConfig(**data["model"])
         planner = LatentPlannerConfig(**data["planner"])
-        rest = {k: v for k, v in data.items() if k not in ("model", "planner", "task", "teacher")}
+        value = ValueConfig(**data["value"]) if data.get("value") else None
+        rest = {k: v for k, v in data.items()
+                if k not in ("model", "planner", "task", "teacher", "value")}  # fmt: skip
         teacher = data.get("teacher") or ""  # known by name only: enough to reload the model
         if isinstance(teacher, dict):
             teacher = LQR_TEACHER if teacher.get("kind") == LQR_TEACHER else teacher["file"]
-        return PixelTrainConfig(task=task, model=model, planner=planner, teacher=teacher, **rest)
+        return PixelTrainConfig(task=task, model=model, planner=planner, teacher=teacher,
+                                value=value, **rest)  # fmt: skip
 
 
 def run_config(run: str | Path) -> PixelTrainConfig:
@@ -239,7 +249,7 @@ class PixelRun:
         self.camera = self.env.unwrapped.camera.spec  # fitted
         self.scale = ActionScale(self.task.low.tolist(), self.task.high.tolist())
         torch.manual_seed(cfg.seed)
-        self.model = WorldModel(self.task.act_dim, cfg.model)
+        self.model = WorldModel(self.task.act_dim, cfg.model, cfg.value)
         self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, eps=1e-5)
         self.data = self.out / "data"
         self.curve = LearningCurve(self.out)
@@ -554,6 +564,8 @@ def train_steps(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         opt.step()
+        if model.value is not None:
+            model.value.update_target()
         metrics.append(terms)
     model.eval()
     return metrics

@@ -25,6 +25,12 @@ posterior states, which see the frame. From every posterior state the prior is r
 under the recorded actions for d = 1..D steps (prior mean, as the planner imagines) and the
 head's prediction at each is regressed on the recorded reward; the mean over d joins the loss
 with the reward weight. This trains exactly what the planner reads.
+
+**Terminal value** (optional, ``value``: a :class:`~mbrl_control.latent.value.ValueConfig`;
+off by default): a value head on the detached posterior features, fitted to lambda-returns
+of the recorded rewards (DreamerV1's critic targets, TD-MPC's EMA target network), which the
+planner adds after its last imagined step (:mod:`mbrl_control.latent.value`). Its term joins
+the loss with weight 1 and never shapes the latent.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from torch.distributions import Normal, kl_divergence
 
 from mbrl_control.latent.networks import ConvDecoder, ConvEncoder, mlp, to_float
 from mbrl_control.latent.rssm import RSSM, LatentState
+from mbrl_control.latent.value import ValueConfig, ValueHead, imagined_features
 
 
 @dataclass(frozen=True)
@@ -76,9 +83,15 @@ def _normal(s: LatentState) -> Normal:
 
 
 class WorldModel(nn.Module):
-    """The parts of a Dreamer-style world model over ``action_dim`` actions (see module)."""
+    """The parts of a Dreamer-style world model over ``action_dim`` actions (see module);
+    with ``value`` also a terminal value head (``self.value``; None without)."""
 
-    def __init__(self, action_dim: int, config: WorldModelConfig | None = None) -> None:
+    def __init__(
+        self,
+        action_dim: int,
+        config: WorldModelConfig | None = None,
+        value: ValueConfig | None = None,
+    ) -> None:
         super().__init__()
         c = self.config = config or WorldModelConfig()
         self.action_dim = action_dim
@@ -88,6 +101,7 @@ class WorldModel(nn.Module):
         self.decoder = ConvDecoder(f, c.depth)
         self.reward = mlp(f, 1, c.hidden)
         self.cont = mlp(f, 1, c.hidden)
+        self.value = ValueHead(f, value) if value is not None else None
 
     def filter(self, images: torch.Tensor, actions: torch.Tensor) -> tuple[LatentState, ...]:
         """Posteriors and priors ``(B, T, ·)`` of uint8 ``images (B, T, 3, 64, 64)``,
@@ -120,6 +134,10 @@ class WorldModel(nn.Module):
         terms = {"image": image_loss, "reward": reward_loss}
         if c.reward_overshoot:
             terms["overshoot"] = self.overshoot_loss(post, actions, rewards)
+        if self.value is not None:  # detached features: the value never shapes the latent
+            k = self.value.config.imagine
+            imagined = imagined_features(self, post.detach(), actions, k) if k else None
+            terms["value"] = self.value.loss(feat.detach(), rewards, imagined)
         if continues is not None:
             logits = self.cont(feat[:, 1:]).squeeze(-1)
             terms["continue"] = nn.functional.binary_cross_entropy_with_logits(
