@@ -95,14 +95,15 @@ def imagined_return(model: WorldModel, start: LatentState, actions: torch.Tensor
 
     Without a value head, the sum of the H predicted rewards (PlaNet). With one
     (``model.value``, :class:`~mbrl_control.latent.value.ValueHead`, discount gamma per
-    step), the discounted sum plus the terminal value of the last imagined state,
-    ``sum_h gamma^h r_h + gamma^H V(s_H)`` (TD-MPC, Hansen et al. 2022): the score sees past
-    the horizon. (The value's ``weight`` scales the last term, 1 by default.)"""
+    step, weight w), the discounted sum plus the terminal value of the last imagined state,
+    ``sum_h gamma^h r_h + w gamma^H V(s_H)`` (TD-MPC, Hansen et al. 2022): the score sees
+    past the horizon; with its ``plan_discount`` off, ``sum_h r_h + w V(s_H)``."""
     n = actions.shape[0]
     h, z = start.h.expand(n, -1), start.sample.expand(n, -1)  # (N, D), (N, S)
     state = LatentState(h, z, torch.ones_like(z), z)
     value = getattr(model, "value", None)
-    gamma = value.config.discount if value is not None else 1.0
+    discounted = value is not None and value.config.plan_discount
+    gamma = value.config.discount if discounted else 1.0
     total, disc = actions.new_zeros(n), 1.0  # disc: gamma^t
     for t in range(actions.shape[1]):
         state = model.rssm.img_step(state, actions[:, t], sample=False)  # after a_t

@@ -57,8 +57,12 @@ class ValueConfig:
     """K, imagined steps from each posterior state whose features V is also fitted on (see
     module); 0: posteriors only."""
     weight: float = 1.0
-    """Scale of ``gamma^H V(s_H)`` in the planner's score (1: the discounted return's
+    """Scale w of the terminal value in the planner's score (1: the discounted return's
     estimate; < 1 trusts the imagined reward more than the value)."""
+    plan_discount: bool = True
+    """The planner's score: True, ``sum_h gamma^h r_h + w gamma^H V(s_H)`` (the discounted
+    return); False, ``sum_h r_h + w V(s_H)`` (the rewards summed as without a value: the
+    discount inside the horizon shortens the planner's effective lookahead)."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.discount < 1.0:
@@ -69,6 +73,8 @@ class ValueConfig:
             raise ValueError(f"value weight={self.weight}; allowed: [0, 10]")
         if not 0.0 < self.target_ema <= 1.0:
             raise ValueError(f"value target_ema={self.target_ema}; allowed: (0, 1]")
+        if not isinstance(self.plan_discount, bool):
+            raise ValueError(f"value plan_discount={self.plan_discount!r}; allowed: true, false")
         for name in ("hidden", "imagine"):
             value, low = getattr(self, name), 1 if name == "hidden" else 0
             if isinstance(value, bool) or not isinstance(value, int) or value < low:

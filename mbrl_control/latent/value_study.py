@@ -11,7 +11,8 @@ rewards (the behaviour policy's value; DreamerV1's critic, TD-MPC's EMA target).
 episode is held out: ``fit`` reports the value's error and correlation there. Then, per
 horizon H, the run's latent CEM is exported once plain (``DIR/h12_plain.onnx``, the run's
 planner) and once per ``--weights`` w with the value (``DIR/h12_value_w1.onnx``, ``sum
-gamma^h r_h + w gamma^H V(s_H)``), and each is scored by
+gamma^h r_h + w gamma^H V(s_H)``; ``--plain-sum``: ``sum r_h + w V(s_H)``, the rewards
+summed as the run's planner sums them), and each is scored by
 onnxruntime on the run's evaluation starts (paired: the same starts and noise seeds, as
 ``train-pixels``' evaluation): successes, returns, the paired return difference to the first
 row (``vs_first``) and value minus plain at the same H (``value_vs_plain``), each with its
@@ -133,6 +134,7 @@ def value_study(
     imagine: int = 12,
     seed: int = 0,
     weights: tuple[float, ...] = (1.0,),
+    plan_discount: bool = True,
 ) -> dict[str, Any]:
     """``{"fit": ..., "rows": [...]}`` (see module). Raises ``FileNotFoundError``/``ValueError``
     (one line) for a folder that is not a ``train-pixels`` run with a checkpoint and episodes,
@@ -152,7 +154,7 @@ def value_study(
     if not (run / CHECKPOINT).is_file():
         raise FileNotFoundError(f"{run}: no {CHECKPOINT} (not a train-pixels run folder)")
     cfg = run_config(run)
-    vcfg = ValueConfig(discount=discount, lam=lam, imagine=imagine)
+    vcfg = ValueConfig(discount=discount, lam=lam, imagine=imagine, plan_discount=plan_discount)
     pixel_run = PixelRun(cfg, run, log=lambda _: None)  # reads; writes nothing until run()
     try:
         state = torch.load(run / CHECKPOINT, weights_only=True)
@@ -256,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--imagine", type=int_in(0, 100), default=12,
                         help="imagined steps per posterior state fitted on")  # fmt: skip
     parser.add_argument("--seed", type=nonneg_int, default=0, help="value init and batches")
+    parser.add_argument("--plain-sum", action="store_true",
+                        help="score sum r_h + w V(s_H): no discount in the horizon")  # fmt: skip
     parser.add_argument("--weights", type=float_list, default=(1.0,),
                         help="scales of gamma^H V in the score, one planner each")  # fmt: skip
     args = parser.parse_args(argv)
@@ -270,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = value_study(args.run, args.out, args.episodes, tuple(args.horizons),
                              args.updates, args.batch, args.lr, args.discount, args.lam,
-                             args.imagine, args.seed, tuple(args.weights))  # fmt: skip
+                             args.imagine, args.seed, tuple(args.weights),
+                             plan_discount=not args.plain_sum)  # fmt: skip
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(json.dumps(result))

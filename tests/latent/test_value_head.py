@@ -147,6 +147,10 @@ def test_planner_adds_the_terminal_value_and_follows_it() -> None:
     assert torch.equal(without, torch.zeros(2))
     torch.testing.assert_close(with_value, 0.9**6 * v)
     assert float(with_value[0]) > float(with_value[1])
+    model.value.config = ValueConfig(discount=0.9, weight=0.5, plan_discount=False)
+    with torch.no_grad():  # sum r_h + w V(s_H)
+        torch.testing.assert_close(imagined_return(model, start, plans), 0.5 * v)
+    model.value.config = ValueConfig(discount=0.9)
     # CEM with the value pushes (its plan leads to a higher value than CEM without it)
     noise = torch.randn(PLAN.noise_shapes(1)["action_noise"],
                         generator=torch.Generator().manual_seed(1))  # fmt: skip
@@ -242,3 +246,17 @@ def test_settings_without_the_key_load_and_resume_unchanged(tmp_path) -> None:
         check_resume(on, tmp_path)
     (tmp_path / "settings.json").write_text(json.dumps(on.settings()))
     assert run_config(tmp_path) == on
+
+
+def test_score_discounts_the_imagined_rewards() -> None:
+    torch.manual_seed(0)
+    model = WorldModel(1, SMALL, ValueConfig(discount=0.5, weight=0.0)).eval()
+    start = _start(model)
+    plans = torch.rand(3, 4, 1, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    with torch.no_grad():
+        state, by_hand = LatentState(start.h.expand(3, -1), start.sample.expand(3, -1),
+                                     torch.ones(3, 8), start.sample.expand(3, -1)), 0.0  # fmt: skip
+        for t in range(4):
+            state = model.rssm.img_step(state, plans[:, t], sample=False)
+            by_hand = by_hand + 0.5**t * model.reward(state.features).squeeze(-1)
+        torch.testing.assert_close(imagined_return(model, start, plans), by_hand)
