@@ -145,6 +145,26 @@ class ValueHead(nn.Module):
         return (loss + torch.stack(errors).mean()) / 2 if errors else loss
 
 
+class ValueEnsemble(nn.Module):
+    """M value heads read as one, for the planner: ``mean - pessimism * std`` over the members
+    ``(...)`` of features ``(..., F)``, a lower confidence bound (as model-based offline RL
+    penalises disagreement, MOPO, Yu et al. 2020): the optimizer cannot profit from one head's
+    error where the members disagree, off the data. ``config``: the first head's (planner
+    discount and weight). ``ValueError`` for no heads or a negative ``pessimism``."""
+
+    def __init__(self, heads: list[ValueHead], pessimism: float = 1.0) -> None:
+        super().__init__()
+        if not heads or pessimism < 0:
+            raise ValueError(f"{len(heads)} heads, pessimism={pessimism}; want >= 1, >= 0")
+        self.heads = nn.ModuleList(heads)
+        self.pessimism = float(pessimism)
+        self.config = heads[0].config
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        v = torch.stack([head(features) for head in self.heads], -1)  # (..., M)
+        return v.mean(-1) - self.pessimism * v.std(-1, unbiased=False)
+
+
 def lambda_returns(
     rewards: torch.Tensor, values: torch.Tensor, discount: float, lam: float
 ) -> torch.Tensor:

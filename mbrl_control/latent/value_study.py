@@ -135,6 +135,8 @@ def value_study(
     seed: int = 0,
     weights: tuple[float, ...] = (1.0,),
     plan_discount: bool = True,
+    members: int = 1,
+    pessimism: tuple[float, ...] = (1.0,),
 ) -> dict[str, Any]:
     """``{"fit": ..., "rows": [...]}`` (see module). Raises ``FileNotFoundError``/``ValueError``
     (one line) for a folder that is not a ``train-pixels`` run with a checkpoint and episodes,
@@ -146,7 +148,13 @@ def value_study(
     from mbrl_control.bench.precision import add_paired_row, paired_returns
     from mbrl_control.latent.export import export_pixel_planner
     from mbrl_control.latent.training import CHECKPOINT, PixelRun, run_config, score_planner_file
-    from mbrl_control.latent.value import ValueConfig, ValueHead, fit_value, imagined_features
+    from mbrl_control.latent.value import (
+        ValueConfig,
+        ValueEnsemble,
+        ValueHead,
+        fit_value,
+        imagined_features,
+    )
 
     run, out = Path(run).resolve(), Path(out).resolve()
     if out == run or run in out.parents:
@@ -169,16 +177,25 @@ def value_study(
         held = torch.arange(e) % HELD_OUT == HELD_OUT - 1
         _log(f"{e} episodes filtered ({int(held.sum())} held out), {imagine} imagined steps "
              f"each: {time.perf_counter() - began:.0f} s")  # fmt: skip
-        torch.manual_seed(seed)
-        head = ValueHead(model.rssm.feature_dim, vcfg)
-        gen = torch.Generator().manual_seed(seed)
-        fit_began = time.perf_counter()
-        losses = fit_value(head, data["features"][~held], data["rewards"][~held],
-                           imagined[:, ~held], updates=updates, batch=batch, lr=lr,
-                           generator=gen)  # fmt: skip
+        heads, fit_s, losses = [], 0.0, []
+        train_idx = torch.nonzero(~held).squeeze(1)  # (E_train,)
+        for m in range(members):  # member 0 on every training episode, others a bootstrap
+            torch.manual_seed(seed + m)
+            gen = torch.Generator().manual_seed(seed + m)
+            pick = train_idx if m == 0 else train_idx[torch.randint(len(train_idx),
+                                                                   (len(train_idx),),
+                                                                   generator=gen)]  # fmt: skip
+            head = ValueHead(model.rssm.feature_dim, vcfg)
+            fit_began = time.perf_counter()
+            losses = fit_value(head, data["features"][pick], data["rewards"][pick],
+                               imagined[:, pick], updates=updates, batch=batch, lr=lr,
+                               generator=gen)  # fmt: skip
+            fit_s += time.perf_counter() - fit_began
+            heads.append(head)
+        head = heads[0]
         fit = {
-            "episodes": e, "held_out": int(held.sum()), "updates": updates,
-            "fit_s": round(time.perf_counter() - fit_began, 1),
+            "episodes": e, "held_out": int(held.sum()), "updates": updates, "members": members,
+            "fit_s": round(fit_s, 1),
             "loss_first_last": [round(sum(losses[:50]) / len(losses[:50]), 3),
                                 round(sum(losses[-50:]) / len(losses[-50:]), 3)],
             "value_config": vcfg.as_dict(),
@@ -188,23 +205,28 @@ def value_study(
         }  # fmt: skip
         _log(f"value head fitted: {json.dumps(fit)}")
         out.mkdir(parents=True, exist_ok=True)
-        torch.save({"value": head.state_dict(), "config": vcfg.as_dict()}, out / "value_head.pt")
+        torch.save({"value": [one.state_dict() for one in heads], "config": vcfg.as_dict()},
+                   out / "value_head.pt")  # fmt: skip
         low, high = pixel_run.task.low.tolist(), pixel_run.task.high.tolist()
         rows: list[dict[str, Any]] = []
         for h in horizons:
             planner = dataclasses.replace(cfg.planner, horizon=h)
             plain: list[float] = []
-            for weight in (None, *weights):  # None: the run's own planner, no value
-                if weight is not None:
-                    head.config = dataclasses.replace(vcfg, weight=weight)
+            ks = pessimism if members > 1 else (None,)
+            for weight, pess in [(None, None)] + [(w, k) for w in weights for k in ks]:
+                if weight is not None:  # None: the run's own planner, no value
+                    for one in heads:
+                        one.config = dataclasses.replace(vcfg, weight=weight)
+                    head = ValueEnsemble(heads, pess) if members > 1 else heads[0]
                 model.value = head if weight is not None else None
                 name = f"h{h}_plain" if weight is None else f"h{h}_value_w{weight:g}"
+                name += f"_k{pess:g}" if pess is not None else ""
                 path = export_pixel_planner(model, low, high, planner, out / f"{name}.onnx",
                                             pixel_run.metadata())  # fmt: skip
                 _log(f"{name}: {episodes} episodes ...")
                 score = score_planner_file(path, pixel_run.env, episodes, pixel_run.start_state,
                                            cfg.action_repeat)  # fmt: skip
-                row = {"planner": name, "horizon": h, "value_weight": weight,
+                row = {"planner": name, "horizon": h, "value_weight": weight, "pessimism": pess,
                        "balanced": sum(score["successes"]),
                        **{k: _rounded(score[k]) for k in ("mean_return", "std_return",
                           "success_rate", "success_ci", "act_ms_p50", "act_ms_p99")},
@@ -260,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=nonneg_int, default=0, help="value init and batches")
     parser.add_argument("--plain-sum", action="store_true",
                         help="score sum r_h + w V(s_H): no discount in the horizon")  # fmt: skip
+    parser.add_argument("--members", type=positive_int, default=1,
+                        help="value heads; > 1: planned with mean - k std")  # fmt: skip
+    parser.add_argument("--pessimism", type=float_list, default=(1.0,),
+                        help="k,... with --members > 1, one planner each")  # fmt: skip
     parser.add_argument("--weights", type=float_list, default=(1.0,),
                         help="scales of gamma^H V in the score, one planner each")  # fmt: skip
     args = parser.parse_args(argv)
@@ -275,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         result = value_study(args.run, args.out, args.episodes, tuple(args.horizons),
                              args.updates, args.batch, args.lr, args.discount, args.lam,
                              args.imagine, args.seed, tuple(args.weights),
-                             plan_discount=not args.plain_sum)  # fmt: skip
+                             plan_discount=not args.plain_sum, members=args.members,
+                             pessimism=tuple(args.pessimism))  # fmt: skip
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(json.dumps(result))

@@ -260,3 +260,32 @@ def test_score_discounts_the_imagined_rewards() -> None:
             state = model.rssm.img_step(state, plans[:, t], sample=False)
             by_hand = by_hand + 0.5**t * model.reward(state.features).squeeze(-1)
         torch.testing.assert_close(imagined_return(model, start, plans), by_hand)
+
+
+def test_ensemble_reads_a_lower_bound() -> None:
+    from mbrl_control.latent.value import ValueEnsemble
+
+    torch.manual_seed(0)
+    heads = [ValueHead(5, ValueConfig(weight=0.5)) for _ in range(3)]
+    ens = ValueEnsemble(heads, pessimism=2.0)
+    f = torch.randn(7, 5)
+    with torch.no_grad():
+        v = torch.stack([h(f) for h in heads], -1)  # (7, 3)
+        torch.testing.assert_close(ens(f), v.mean(-1) - 2.0 * v.std(-1, unbiased=False))
+    assert ens.config.weight == 0.5
+    with pytest.raises(ValueError, match="pessimism=-1"):
+        ValueEnsemble(heads, -1.0)
+
+
+def test_study_refuses_bad_arguments_in_one_line(tmp_path, capsys) -> None:
+    from mbrl_control.latent.value_study import main
+
+    for argv, says in [
+        ([str(tmp_path), "--out", str(tmp_path / "o")], "not a train-pixels output folder"),
+        ([str(tmp_path), "--out", "o", "--horizons", "12,12"], "distinct horizons"),
+        ([str(tmp_path), "--out", "o", "--weights", "x"], "--weights"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        err = capsys.readouterr().err.strip()
+        assert exit_info.value.code == 2 and says in err and "\n" not in err, err
