@@ -16,7 +16,9 @@ summed as the run's planner sums them), and each is scored by
 onnxruntime on the run's evaluation starts (paired: the same starts and noise seeds, as
 ``train-pixels``' evaluation): successes, returns, the paired return difference to the first
 row (``vs_first``) and value minus plain at the same H (``value_vs_plain``), each with its
-bootstrap 95 % interval. ``RUN`` is only read; the head is saved as ``DIR/value_head.pt``.
+bootstrap 95 % interval. ``--optimism 0,1,4,5``: on those evaluation episodes, how far the
+planner's score of its plan exceeds what then happens, without and with the value
+(:func:`plan_optimism`). ``RUN`` is only read; the heads are saved as ``DIR/value_head.pt``.
 """
 
 from __future__ import annotations
@@ -137,6 +139,7 @@ def value_study(
     plan_discount: bool = True,
     members: int = 1,
     pessimism: tuple[float, ...] = (1.0,),
+    optimism: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """``{"fit": ..., "rows": [...]}`` (see module). Raises ``FileNotFoundError``/``ValueError``
     (one line) for a folder that is not a ``train-pixels`` run with a checkpoint and episodes,
@@ -241,10 +244,87 @@ def value_study(
                 _log(f"{name}: {row['balanced']}/{episodes} balanced, return "
                      f"{row['mean_return']:.1f}")  # fmt: skip
         model.value = None
-        return {"run": str(run), "env_steps": pixel_run.progress.get("env_steps"), "fit": fit,
-                "rows": rows}  # fmt: skip
+        result = {"run": str(run), "env_steps": pixel_run.progress.get("env_steps"), "fit": fit,
+                  "rows": rows}  # fmt: skip
+        if optimism:  # the first weight's (and pessimism's) value
+            for one in heads:
+                one.config = dataclasses.replace(vcfg, weight=weights[0])
+            value = ValueEnsemble(heads, pessimism[0]) if members > 1 else heads[0]
+            result["optimism"] = plan_optimism(pixel_run, value, list(optimism))
+        return result
     finally:
         pixel_run.close()
+
+
+def plan_optimism(run: Any, value: Any, episodes: list[int]) -> dict[str, Any]:
+    """How much the planner's own score of its plan exceeds what then happens, on evaluation
+    episodes ``episodes`` of the :class:`~mbrl_control.latent.training.PixelRun` ``run`` (the
+    torch planner, the run's CEM; its noise restarted with seed i per episode, as the
+    evaluation), without (``plain``) and with the terminal ``value`` (a head or ensemble).
+    Realised, per decision t: the task's reward (the reward head's units) summed over the next
+    H decisions, plus, with the value, the discounted rest of the episode (``w`` times it, as
+    the score weighs V; decisions with fewer than 40 after the horizon are left out). Returns
+    per planner the mean and 10th/90th percentiles of score minus realised (reward units),
+    and of V at the filtered states reached minus their realised discounted return."""
+    import numpy as np
+    import torch
+
+    from mbrl_control.latent.agent import TorchPixelPlanner
+    from mbrl_control.latent.episodes import run_pixel_episode
+    from mbrl_control.latent.training import EVAL_SEED
+
+    cfg, model, task = run.cfg, run.model, run.task
+    h_len, gamma, w = cfg.planner.horizon, value.config.discount, value.config.weight
+    discounted = value.config.plan_discount
+    out: dict[str, Any] = {}
+    for use in (False, True):
+        model.value = value if use else None
+        planner = TorchPixelPlanner(model, task.low.tolist(), task.high.tolist(), cfg.planner)
+        score_gap, v_gap, returns = [], [], []
+        for i in episodes:
+            seed, scores, v_filtered = EVAL_SEED + i, [], []
+            planner.reset(seed=i)
+
+            def policy(frame: Any, planner: Any = planner, scores: list = scores,
+                       v_filtered: list = v_filtered) -> Any:  # fmt: skip
+                action = planner.act(frame)
+                scores.append(planner.last_return)
+                v_filtered.append(float(value(torch.cat([planner._h, planner._z], -1))[0]))
+                return action
+
+            with torch.no_grad():
+                ep = run_pixel_episode(run.env, policy, seed, run.start_state(seed),
+                                       cfg.action_repeat)  # fmt: skip
+                o, a = torch.as_tensor(ep.states), torch.as_tensor(ep.actions)
+                r = (-task.cost(o[:-1], a, o[1:], torch.zeros(len(a), 0))).numpy()  # (T,)
+            returns.append(round(ep.total, 2))
+            t_len = len(r)
+            for t in range(t_len - h_len - 40):
+                inside = r[t : t + h_len]
+                disc = gamma ** np.arange(h_len) if use and discounted else np.ones(h_len)
+                tail = r[t + h_len :] * gamma ** np.arange(t_len - t - h_len)
+                tail_w = w * (gamma**h_len if discounted else 1.0)
+                score_gap.append(scores[t] - (disc @ inside + (tail_w * tail.sum() if use else 0)))
+                v_gap.append(v_filtered[t] - float(r[t:] @ gamma ** np.arange(t_len - t)))
+            _log(f"optimism ({'value' if use else 'plain'}): episode {i}, return {ep.total:.1f}")
+        out["value" if use else "plain"] = {
+            "returns": returns,
+            "score_minus_realised": _spread(score_gap),
+            "v_filtered_minus_realised": _spread(v_gap),
+            "decisions": len(score_gap),
+        }
+    model.value = None
+    return out
+
+
+def _spread(values: list[float]) -> dict[str, Any] | None:
+    """Mean and 10th/90th percentiles; None for no values (episodes too short)."""
+    import numpy as np
+
+    if not values:
+        return None
+    return {"mean": round(float(np.mean(values)), 3),
+            "p10_p90": [round(float(np.percentile(values, q)), 3) for q in (10, 90)]}  # fmt: skip
 
 
 def _rounded(value: Any) -> Any:
@@ -286,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="value heads; > 1: planned with mean - k std")  # fmt: skip
     parser.add_argument("--pessimism", type=float_list, default=(1.0,),
                         help="k,... with --members > 1, one planner each")  # fmt: skip
+    parser.add_argument("--optimism", default=(),
+                        type=lambda text: tuple(nonneg_int(x) for x in text.split(",")),
+                        help="evaluation episodes i,...: plan score minus realised")  # fmt: skip
     parser.add_argument("--weights", type=float_list, default=(1.0,),
                         help="scales of gamma^H V in the score, one planner each")  # fmt: skip
     args = parser.parse_args(argv)
@@ -302,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
                              args.updates, args.batch, args.lr, args.discount, args.lam,
                              args.imagine, args.seed, tuple(args.weights),
                              plan_discount=not args.plain_sum, members=args.members,
-                             pessimism=tuple(args.pessimism))  # fmt: skip
+                             pessimism=tuple(args.pessimism),
+                             optimism=tuple(args.optimism))  # fmt: skip
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(json.dumps(result))
