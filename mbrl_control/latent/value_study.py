@@ -338,13 +338,16 @@ def _rounded(value: Any) -> Any:
 def main(argv: list[str] | None = None) -> int:
     from mbrl_control.cli.checks import float_in, int_in, int_list, nonneg_int, positive_int
 
-    weight = float_in(0.0, 10.0)
+    def float_list(high: float) -> Any:
+        one = float_in(0.0, high)
 
-    def float_list(text: str) -> tuple[float, ...]:
-        values = tuple(weight(x.strip()) for x in text.split(",") if x.strip())
-        if not values:
-            raise argparse.ArgumentTypeError(f"no weight in {text!r}")
-        return values
+        def check(text: str) -> tuple[float, ...]:
+            values = tuple(one(x.strip()) for x in text.split(",") if x.strip())
+            if not values:
+                raise argparse.ArgumentTypeError(f"no value in {text!r}")
+            return values
+
+        return check
 
     parser = ArgumentParser(prog="python -m mbrl_control.latent.value_study", description=__doc__)
     parser.add_argument("run", help="a train-pixels output folder (read only)")
@@ -364,12 +367,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="score sum r_h + w V(s_H): no discount in the horizon")  # fmt: skip
     parser.add_argument("--members", type=positive_int, default=1,
                         help="value heads; > 1: planned with mean - k std")  # fmt: skip
-    parser.add_argument("--pessimism", type=float_list, default=(1.0,),
+    parser.add_argument("--pessimism", type=float_list(100.0), default=(1.0,),
                         help="k,... with --members > 1, one planner each")  # fmt: skip
     parser.add_argument("--optimism", default=(),
                         type=lambda text: tuple(nonneg_int(x) for x in text.split(",")),
                         help="evaluation episodes i,...: plan score minus realised")  # fmt: skip
-    parser.add_argument("--weights", type=float_list, default=(1.0,),
+    parser.add_argument("--weights", type=float_list(10.0), default=(1.0,),
                         help="scales of gamma^H V in the score, one planner each")  # fmt: skip
     args = parser.parse_args(argv)
     if not args.horizons or min(args.horizons) < 1 or len(set(args.horizons)) != len(args.horizons):
