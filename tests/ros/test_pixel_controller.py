@@ -89,11 +89,12 @@ def test_the_image_loop_closes_through_the_launch_file(spawn, ros_env, ros_probe
         assert after[key] not in ("", "nan"), (key, after)
     assert after["action_repeat"] == str(REPEAT) and after["rejected_images"] == "0"
 
-    # the sim applies the commands: efforts follow, the cart moves (the untrained planner may
-    # push it to the rail's end, so over the whole run)
+    # the sim applies the commands: efforts follow, the cart moves over the run, or the
+    # untrained planner has pushed it from its start near 0 to a rail's end before the first
+    # state arrived here (then every state reads the rail's 2.4 m: seen once in CI)
     efforts = np.array([s.effort[0] for s in states[-100:]])
     xs = np.array([s.position[0] for s in states])
-    assert np.any(efforts != 0.0) and np.ptp(xs) > 0.1
+    assert np.any(efforts != 0.0) and (np.ptp(xs) > 0.1 or np.min(np.abs(xs)) > 1.0), xs
 
     # sim_node renders from the planner's trained view (camera_view = the planner file): a
     # frame equals the pixel env's render with planner.camera at the state of the same stamp
