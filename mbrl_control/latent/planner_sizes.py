@@ -65,7 +65,7 @@ def planner_sizes(
             export_pixel_planner(pixel_run.model, low, high, planner, path, pixel_run.metadata())
             score = score_planner_file(path, pixel_run.env, episodes, pixel_run.start_state,
                                        cfg.action_repeat, threads)  # fmt: skip
-            score = {k: _rounded(v) for k, v in score.items()}
+            score = {k: rounded(v) for k, v in score.items()}
             row = {"size": f"{h}x{i}x{n}", "file": str(path), **score}
             add_paired_row(rows, row, score["returns"])
         return rows
@@ -73,12 +73,12 @@ def planner_sizes(
         pixel_run.close()
 
 
-def _rounded(value: Any) -> Any:
+def rounded(value: Any) -> Any:
     """Floats (and lists of them) to 3 decimals, for a readable JSON line."""
     if isinstance(value, float):
         return round(value, 3)
     if isinstance(value, list):
-        return [_rounded(v) for v in value]
+        return [rounded(v) for v in value]
     return value
 
 

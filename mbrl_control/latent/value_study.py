@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from mbrl_control.cli import ArgumentParser
+from mbrl_control.latent.planner_sizes import rounded
 
 HELD_OUT = 10
 """Every 10th stored episode (by order) is held out of the fit to score it."""
@@ -231,9 +232,9 @@ def value_study(
                                            cfg.action_repeat)  # fmt: skip
                 row = {"planner": name, "horizon": h, "value_weight": weight, "pessimism": pess,
                        "balanced": sum(score["successes"]),
-                       **{k: _rounded(score[k]) for k in ("mean_return", "std_return",
+                       **{k: rounded(score[k]) for k in ("mean_return", "std_return",
                           "success_rate", "success_ci", "act_ms_p50", "act_ms_p99")},
-                       "returns": _rounded(score["returns"]),
+                       "returns": rounded(score["returns"]),
                        "successes": score["successes"]}  # fmt: skip
                 if weight is None:
                     plain = score["returns"]
@@ -325,14 +326,6 @@ def _spread(values: list[float]) -> dict[str, Any] | None:
         return None
     return {"mean": round(float(np.mean(values)), 3),
             "p10_p90": [round(float(np.percentile(values, q)), 3) for q in (10, 90)]}  # fmt: skip
-
-
-def _rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 3)
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
